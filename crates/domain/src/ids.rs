@@ -1,0 +1,101 @@
+//! Typed identifiers. Graph node IDs (Pages, apps, PSIDs, ASIDs) are decimal strings
+//! of random digits, as on Meta's platform; persons keep an internal id that apps
+//! never see.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! graph_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+graph_id!(
+    /// A Page's node id.
+    PageId
+);
+graph_id!(
+    /// An app's node id (also the `client_id` of OAuth calls).
+    AppId
+);
+graph_id!(
+    /// Page-scoped ID: one per (person, Page), the only id of a person a Page sees.
+    Psid
+);
+graph_id!(
+    /// App-scoped ID: one per (person, app), what login hands an app as `/me`.
+    Asid
+);
+graph_id!(
+    /// A message id (`mid`), opaque to clients.
+    Mid
+);
+
+/// A person's internal id. Never shown to apps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonId(pub i64);
+
+impl fmt::Display for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A random 16-digit decimal id with a non-zero first digit, like Meta's node ids.
+/// Collisions are caught by the store's unique constraints and retried there.
+pub fn random_node_id() -> String {
+    let mut rng = rand::thread_rng();
+    let first = rng.gen_range(1..=9u8);
+    let rest: u64 = rng.gen_range(0..1_000_000_000_000_000);
+    format!("{first}{rest:015}")
+}
+
+/// A fresh message id: `m_` and 32 random bytes in URL-safe base64.
+pub fn random_mid() -> Mid {
+    Mid(format!("m_{}", crate::credentials::random_urlsafe(32)))
+}
+
+/// True when `s` looks like a node id (decimal digits only); anything else can never
+/// name a Page, app or person.
+pub fn is_node_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_sixteen_digits() {
+        for _ in 0..100 {
+            let id = random_node_id();
+            assert_eq!(id.len(), 16);
+            assert!(is_node_id(&id));
+            assert_ne!(&id[..1], "0");
+        }
+    }
+
+    #[test]
+    fn mids_are_distinct() {
+        assert_ne!(random_mid(), random_mid());
+        assert!(random_mid().0.starts_with("m_"));
+    }
+}

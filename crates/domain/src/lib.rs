@@ -1,0 +1,23 @@
+//! The rules of the platform, as pure functions of (state, request, now).
+//!
+//! Owns: typed IDs, the entities, Meta's refusals with their codes, credentials
+//! (token hashing, app secret derivation, `appsecret_proof`), webhook signatures,
+//! Send API parsing and validation, webhook fields and the retry schedule.
+//! Must not: do I/O, spawn, read the system clock, or know HTTP or SQL.
+
+pub mod clock;
+pub mod credentials;
+pub mod fields;
+pub mod ids;
+pub mod model;
+pub mod params;
+pub mod refusal;
+pub mod retry;
+pub mod send;
+pub mod signature;
+
+pub use clock::{Clock, Millis};
+pub use fields::WebhookField;
+pub use ids::*;
+pub use model::*;
+pub use refusal::Refusal;

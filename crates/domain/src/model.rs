@@ -1,0 +1,161 @@
+//! The entities every face talks about. Plain data: rules that use them live beside
+//! them in this crate, storage in `store`.
+
+use crate::{AppId, Millis, Mid, PageId, PersonId, WebhookField};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: PersonId,
+    pub name: String,
+    /// What the person signs in with; unique.
+    pub login: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    pub id: PageId,
+    pub name: String,
+    /// Unique, lowercase; what `m.me`-style links name.
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppMode {
+    Development,
+    Live,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub id: AppId,
+    pub name: String,
+    pub mode: AppMode,
+    /// Bumped to reset the secret; the secret itself is derived, never stored.
+    pub secret_generation: u32,
+    /// When set, every Graph call with this app's tokens must carry `appsecret_proof`.
+    pub require_proof: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppRole {
+    Administrator,
+    Developer,
+    Tester,
+}
+
+impl AppRole {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "administrator" | "admin" => Some(Self::Administrator),
+            "developer" => Some(Self::Developer),
+            "tester" => Some(Self::Tester),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Administrator => "administrator",
+            Self::Developer => "developer",
+            Self::Tester => "tester",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageRole {
+    Admin,
+}
+
+/// What a bearer token stands for once it is resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenGrant {
+    /// A person's user access token for one app (what Facebook Login hands an app).
+    User { person: PersonId, app: AppId },
+    /// A Page access token: the app acts for the Page, on behalf of the admin who
+    /// granted it.
+    Page { page: PageId, app: AppId, person: PersonId },
+    /// A person's own session in the web messenger, person API and console.
+    Session { person: PersonId },
+    /// The operator of this Switchboard installation.
+    Operator,
+}
+
+/// A stored token: only its SHA-256 digest is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub hash: String,
+    pub grant: TokenGrant,
+    pub issued_at: Millis,
+    /// `None` for tokens that do not expire (long-lived Page tokens, sessions).
+    pub expires_at: Option<Millis>,
+}
+
+/// An app's webhook for `object=page`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppSubscription {
+    pub app: AppId,
+    pub object: String,
+    pub callback_url: String,
+    pub verify_token: String,
+    pub fields: Vec<WebhookField>,
+    /// The Graph version the fields were subscribed with.
+    pub version: String,
+    pub active: bool,
+}
+
+/// An app installed on a Page with the fields it wants from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageSubscription {
+    pub page: PageId,
+    pub app: AppId,
+    pub fields: Vec<WebhookField>,
+}
+
+/// Who wrote a message in a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The person wrote to the Page.
+    Inbound,
+    /// The Page (through an app) wrote to the person.
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub mid: Mid,
+    pub page: PageId,
+    pub person: PersonId,
+    pub direction: Direction,
+    /// The sending app, for outbound messages.
+    pub app: Option<AppId>,
+    pub text: Option<String>,
+    /// Echo-only metadata given at send time.
+    pub metadata: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A thread's receipts and window, as the store keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThreadState {
+    /// The person's last interaction: opens the standard messaging window.
+    pub last_person_at: Option<Millis>,
+    /// The person has received every Page message sent before this.
+    pub delivered_watermark: Millis,
+    /// The person has read every Page message sent before this.
+    pub read_watermark: Millis,
+}
+
+/// A thread as the person's client lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub page: Page,
+    pub last_message: Option<Message>,
+    /// Page messages newer than the person's read watermark.
+    pub unread: u32,
+}

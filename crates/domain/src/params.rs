@@ -1,0 +1,183 @@
+//! Graph request parameters as SDKs really send them (reference §1.2): values that
+//! are objects may arrive as JSON text (sometimes single-quoted pseudo-JSON), lists as
+//! comma strings or JSON arrays, booleans as `true`, `"true"` or `1`. The HTTP face
+//! merges query, form, JSON and multipart into one [`Params`]; these readers give
+//! every use case the same tolerance.
+
+use crate::Refusal;
+use serde_json::{Map, Value};
+
+/// Merged request parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(pub Map<String, Value>);
+
+impl Params {
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) {
+        self.0.insert(key.into(), value);
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// A string parameter; numbers are accepted as their decimal text.
+    pub fn str(&self, key: &str) -> Result<Option<String>, Refusal> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(Refusal::invalid_param(format!("Param {key} must be a string"))),
+        }
+    }
+
+    pub fn required_str(&self, key: &str) -> Result<String, Refusal> {
+        self.str(key)?.ok_or_else(|| Refusal::missing_param(key))
+    }
+
+    /// An object parameter, given as a JSON object or as JSON text.
+    pub fn object(&self, key: &str) -> Result<Option<Map<String, Value>>, Refusal> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            Some(Value::String(text)) => match parse_lenient_json(text) {
+                Some(Value::Object(map)) => Ok(Some(map)),
+                _ => Err(Refusal::invalid_param(format!("Param {key} must be a JSON object"))),
+            },
+            Some(_) => Err(Refusal::invalid_param(format!("Param {key} must be a JSON object"))),
+        }
+    }
+
+    /// A list parameter: JSON array, JSON array text, or a comma string (items trimmed).
+    pub fn list(&self, key: &str) -> Result<Option<Vec<String>>, Refusal> {
+        let bad = || Refusal::invalid_param(format!("Param {key} must be a list of strings"));
+        let items_of = |values: &[Value]| -> Result<Vec<String>, Refusal> {
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.trim().to_string()),
+                    _ => Err(bad()),
+                })
+                .filter(|item| !matches!(item, Ok(s) if s.is_empty()))
+                .collect()
+        };
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(values)) => items_of(values).map(Some),
+            Some(Value::String(text)) => {
+                let trimmed = text.trim();
+                if trimmed.starts_with('[') {
+                    match parse_lenient_json(trimmed) {
+                        Some(Value::Array(values)) => items_of(&values).map(Some),
+                        _ => Err(bad()),
+                    }
+                } else {
+                    Ok(Some(
+                        trimmed.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                    ))
+                }
+            }
+            Some(_) => Err(bad()),
+        }
+    }
+
+    /// A boolean: `true`/`false`, `"true"`/`"false"`, `1`/`0`.
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, Refusal> {
+        let bad = || Refusal::invalid_param(format!("Param {key} must be a boolean"));
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(0) => Ok(Some(false)),
+                Some(1) => Ok(Some(true)),
+                _ => Err(bad()),
+            },
+            Some(Value::String(s)) => match s.trim() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(bad()),
+            },
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
+/// Parses JSON, falling back to single-quoted pseudo-JSON as in Meta's curl examples
+/// (`{'id':'123'}`): single quotes outside double-quoted strings become double quotes.
+pub fn parse_lenient_json(text: &str) -> Option<Value> {
+    if let Ok(value) = serde_json::from_str(text) {
+        return Some(value);
+    }
+    let mut converted = String::with_capacity(text.len());
+    let mut in_double = false;
+    let mut in_single = false;
+    let mut escaped = false;
+    for ch in text.chars() {
+        if escaped {
+            converted.push(ch);
+            escaped = false;
+            continue;
+        }
+        match ch {
+            '\\' => {
+                escaped = true;
+                converted.push(ch);
+            }
+            '"' if !in_single => {
+                in_double = !in_double;
+                converted.push(ch);
+            }
+            '"' if in_single => converted.push_str("\\\""),
+            '\'' if !in_double => {
+                in_single = !in_single;
+                converted.push('"');
+            }
+            _ => converted.push(ch),
+        }
+    }
+    serde_json::from_str(&converted).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(value: Value) -> Params {
+        Params(value.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn objects_come_as_json_or_text_or_single_quoted_text() {
+        let p = params(json!({"a": {"id": "1"}, "b": "{\"id\":\"2\"}", "c": "{'id':'3'}", "d": "nope"}));
+        assert_eq!(p.object("a").unwrap().unwrap()["id"], "1");
+        assert_eq!(p.object("b").unwrap().unwrap()["id"], "2");
+        assert_eq!(p.object("c").unwrap().unwrap()["id"], "3");
+        assert_eq!(p.object("d").unwrap_err().code, 100);
+        assert_eq!(p.object("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn lists_come_in_three_forms() {
+        let p = params(json!({"a": "messages, message_echoes", "b": "[\"x\",\"y\"]", "c": ["z"], "d": 3}));
+        assert_eq!(p.list("a").unwrap().unwrap(), vec!["messages", "message_echoes"]);
+        assert_eq!(p.list("b").unwrap().unwrap(), vec!["x", "y"]);
+        assert_eq!(p.list("c").unwrap().unwrap(), vec!["z"]);
+        assert!(p.list("d").is_err());
+    }
+
+    #[test]
+    fn booleans_are_tolerant() {
+        let p = params(json!({"a": true, "b": "false", "c": 1, "d": "maybe"}));
+        assert_eq!(p.bool("a").unwrap(), Some(true));
+        assert_eq!(p.bool("b").unwrap(), Some(false));
+        assert_eq!(p.bool("c").unwrap(), Some(true));
+        assert!(p.bool("d").is_err());
+    }
+
+    #[test]
+    fn strings_accept_numbers() {
+        let p = params(json!({"id": 263902037430900u64}));
+        assert_eq!(p.str("id").unwrap().unwrap(), "263902037430900");
+    }
+}

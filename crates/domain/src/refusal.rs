@@ -1,0 +1,140 @@
+//! Meta's refusals: every error a client can see, with its Graph code, subcode,
+//! message and HTTP status. One home, so the codes stay exact (reference §1.6–1.7).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: u32,
+    pub subcode: Option<u32>,
+    /// Graph's `type`: `OAuthException` for nearly all Messenger errors.
+    pub kind: &'static str,
+    pub message: String,
+    pub transient: bool,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (code {}", self.message, self.code)?;
+        if let Some(sub) = self.subcode {
+            write!(f, ", subcode {sub}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl Refusal {
+    fn new(status: u16, code: u32, subcode: Option<u32>, message: impl Into<String>) -> Self {
+        Self { status, code, subcode, kind: "OAuthException", message: message.into(), transient: false }
+    }
+
+    /// 100: a missing or malformed parameter.
+    pub fn invalid_param(detail: impl fmt::Display) -> Self {
+        Self::new(400, 100, None, format!("(#100) {detail}"))
+    }
+
+    /// 100/2018001: the recipient is not a PSID of this Page.
+    pub fn no_matching_user() -> Self {
+        Self::new(400, 100, Some(2018001), "(#100) No matching user found")
+    }
+
+    /// 100/2018014: `message` and `sender_action` together.
+    pub fn message_and_action() -> Self {
+        Self::new(400, 100, Some(2018014), "(#100) Cannot send both message and state at the same time.")
+    }
+
+    /// 100/33: the node does not exist or the token may not see it.
+    pub fn unknown_object(id: &str) -> Self {
+        let mut refusal = Self::new(
+            400,
+            100,
+            Some(33),
+            format!(
+                "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
+        );
+        refusal.kind = "GraphMethodException";
+        refusal
+    }
+
+    /// 100: a path that names no operation.
+    pub fn unknown_path(method: &str, path: &str) -> Self {
+        let mut refusal = Self::new(400, 100, None, format!("Unknown path components: {method} {path}"));
+        refusal.kind = "OAuthException";
+        refusal
+    }
+
+    /// 190: no token, or one that resolves to nothing.
+    pub fn invalid_token() -> Self {
+        Self::new(400, 190, None, "Invalid OAuth access token.")
+    }
+
+    /// 190/463: the token has expired.
+    pub fn expired_token() -> Self {
+        Self::new(400, 190, Some(463), "Error validating access token: Session has expired.")
+    }
+
+    /// 2500: no token at all where one is needed.
+    pub fn token_required() -> Self {
+        Self::new(400, 2500, None, "An active access token must be used to query information about the current user.")
+    }
+
+    /// 190: a token of the wrong kind for the call (a user token on the Send API, ...).
+    pub fn wrong_token_kind(needed: &str) -> Self {
+        Self::new(400, 190, None, format!("Invalid OAuth access token: this call requires {needed}."))
+    }
+
+    /// 200: the token is valid but may not touch this object.
+    pub fn permission(detail: impl fmt::Display) -> Self {
+        Self::new(403, 200, None, format!("(#200) {detail}"))
+    }
+
+    /// 10: the operation is not permitted for this caller.
+    pub fn not_permitted(detail: impl fmt::Display) -> Self {
+        Self::new(403, 10, None, format!("(#10) {detail}"))
+    }
+
+    /// 100: `appsecret_proof` did not match.
+    pub fn invalid_proof() -> Self {
+        let mut refusal = Self::new(400, 100, None, "Invalid appsecret_proof provided in the API argument");
+        refusal.kind = "GraphMethodException";
+        refusal
+    }
+
+    /// 100: the app requires `appsecret_proof` and none came.
+    pub fn proof_required() -> Self {
+        Self::new(400, 100, None, "API calls from the server require an appsecret_proof argument")
+    }
+
+    /// 2200: the callback URL did not pass the verification handshake.
+    pub fn callback_verification_failed(detail: impl fmt::Display) -> Self {
+        Self::new(400, 2200, None, format!("(#2200) callback verification failed: {detail}"))
+    }
+
+    /// 1: an internal failure; the cause is logged, never shown.
+    pub fn unknown() -> Self {
+        let mut refusal = Self::new(500, 1, Some(99), "An unknown error occurred.");
+        refusal.transient = true;
+        refusal
+    }
+
+    /// 2: the store is unreachable; retry later.
+    pub fn unavailable() -> Self {
+        let mut refusal = Self::new(503, 2, None, "An unexpected error has occurred. Please retry your request later.");
+        refusal.transient = true;
+        refusal
+    }
+
+    /// 100: the request body was larger than the documented limit.
+    pub fn body_too_large(limit_bytes: usize) -> Self {
+        Self::new(413, 100, None, format!("(#100) Request body exceeds the limit of {limit_bytes} bytes"))
+    }
+
+    /// A Graph error for a missing parameter.
+    pub fn missing_param(name: &str) -> Self {
+        Self::invalid_param(format!("The parameter {name} is required"))
+    }
+}

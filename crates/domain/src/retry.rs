@@ -1,0 +1,62 @@
+//! When a failed webhook delivery is tried again: exponential backoff with jitter,
+//! capped, honouring a receiver's `Retry-After`.
+
+use crate::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// Delay before the first retry.
+    pub initial_ms: Millis,
+    /// The longest delay between two attempts.
+    pub max_ms: Millis,
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        Self { initial_ms: 1_000, max_ms: 15 * 60_000 }
+    }
+}
+
+impl RetrySchedule {
+    /// The delay after the `failures`-th consecutive failure (1-based). `jitter` in
+    /// [0, 1) spreads retries by up to ±20 % so that endpoints recovering together
+    /// are not hit in lockstep. A `Retry-After` from the receiver is honoured when it
+    /// asks for longer, within the cap.
+    pub fn delay_after(&self, failures: u32, jitter: f64, retry_after_ms: Option<Millis>) -> Millis {
+        let exponent = failures.saturating_sub(1).min(30);
+        let base = self.initial_ms.saturating_mul(1i64 << exponent).min(self.max_ms);
+        let spread = (base as f64 * 0.4 * (jitter.clamp(0.0, 1.0) - 0.5)) as Millis;
+        let delay = (base + spread).max(1);
+        match retry_after_ms {
+            Some(asked) if asked > delay => asked.min(self.max_ms),
+            _ => delay,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_until_the_cap() {
+        let s = RetrySchedule { initial_ms: 1000, max_ms: 8000 };
+        let delays: Vec<_> = (1..=6).map(|n| s.delay_after(n, 0.5, None)).collect();
+        assert_eq!(delays, vec![1000, 2000, 4000, 8000, 8000, 8000]);
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        let s = RetrySchedule::default();
+        assert_eq!(s.delay_after(1, 0.0, None), 800);
+        assert_eq!(s.delay_after(1, 0.999_999, None), 1199);
+    }
+
+    #[test]
+    fn retry_after_wins_when_longer_but_not_past_the_cap() {
+        let s = RetrySchedule { initial_ms: 1000, max_ms: 60_000 };
+        assert_eq!(s.delay_after(1, 0.5, Some(30_000)), 30_000);
+        assert_eq!(s.delay_after(1, 0.5, Some(10)), 1000);
+        assert_eq!(s.delay_after(1, 0.5, Some(3_600_000)), 60_000);
+    }
+}

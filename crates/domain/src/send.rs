@@ -1,0 +1,217 @@
+//! The Send API request, parsed and validated (reference §4): which recipient, which
+//! `messaging_type`, and either a message or a sender action. Pure: the use case
+//! resolves the recipient and stores the result.
+
+use crate::params::Params;
+use crate::Refusal;
+use serde_json::{Map, Value};
+
+/// Longest `message.text`, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest `message.metadata`, in characters.
+pub const MAX_METADATA_CHARS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// `{"id": "<PSID>"}`: the only form this slice resolves.
+    Psid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagingType {
+    Response,
+    Update,
+    MessageTag,
+    Utility,
+}
+
+impl MessagingType {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RESPONSE" => Some(Self::Response),
+            "UPDATE" => Some(Self::Update),
+            "MESSAGE_TAG" => Some(Self::MessageTag),
+            "UTILITY" => Some(Self::Utility),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderAction {
+    TypingOn,
+    TypingOff,
+    MarkSeen,
+}
+
+impl SenderAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TypingOn => "typing_on",
+            Self::TypingOff => "typing_off",
+            Self::MarkSeen => "mark_seen",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendBody {
+    Text { text: String, metadata: Option<String> },
+    Action(SenderAction),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendCommand {
+    pub recipient: Recipient,
+    /// A missing `messaging_type` is taken as `RESPONSE`, as SDKs that omit it expect.
+    pub messaging_type: MessagingType,
+    pub tag: Option<String>,
+    pub body: SendBody,
+}
+
+/// Parses and validates a Send API call. Unknown top-level keys are ignored, as Meta
+/// does (SDKs send `message_type`, `sticker_id`...).
+pub fn parse_send(params: &Params) -> Result<SendCommand, Refusal> {
+    let recipient = parse_recipient(params.object("recipient")?)?;
+    let has_message = params.contains("message") && !params.0["message"].is_null();
+    let action = params.str("sender_action")?;
+    let body = match (has_message, action) {
+        (true, Some(_)) => return Err(Refusal::message_and_action()),
+        (false, None) => return Err(Refusal::invalid_param("Must send either message or state")),
+        (false, Some(action)) => SendBody::Action(parse_action(&action)?),
+        (true, None) => {
+            let message = params.object("message")?.unwrap_or_default();
+            parse_message(&message)?
+        }
+    };
+    let messaging_type = match params.str("messaging_type")? {
+        None => MessagingType::Response,
+        Some(name) => MessagingType::parse(&name).ok_or_else(|| {
+            Refusal::invalid_param(format!(
+                "Param messaging_type must be one of {{RESPONSE, UPDATE, MESSAGE_TAG, UTILITY}} - got \"{name}\""
+            ))
+        })?,
+    };
+    let tag = params.str("tag")?;
+    if messaging_type == MessagingType::MessageTag && tag.is_none() {
+        return Err(Refusal::invalid_param("Param tag is required when messaging_type is MESSAGE_TAG"));
+    }
+    Ok(SendCommand { recipient, messaging_type, tag, body })
+}
+
+fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, Refusal> {
+    let recipient = recipient.ok_or_else(|| Refusal::missing_param("recipient"))?;
+    match recipient.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => return Ok(Recipient::Psid(id.clone())),
+        Some(Value::Number(n)) => return Ok(Recipient::Psid(n.to_string())),
+        Some(_) => return Err(Refusal::invalid_param("Invalid recipient id")),
+        None => {}
+    }
+    let other = ["user_ref", "phone_number", "one_time_notif_token", "notification_messages_token", "comment_id", "post_id", "login_id"]
+        .into_iter()
+        .find(|key| recipient.contains_key(*key));
+    Err(match other {
+        Some(form) => Refusal::invalid_param(format!("recipient.{form} is not supported by this server yet; address the person by PSID (recipient.id)")),
+        None => Refusal::invalid_param("param recipient must be non-empty."),
+    })
+}
+
+fn parse_action(action: &str) -> Result<SenderAction, Refusal> {
+    match action {
+        "typing_on" => Ok(SenderAction::TypingOn),
+        "typing_off" => Ok(SenderAction::TypingOff),
+        "mark_seen" => Ok(SenderAction::MarkSeen),
+        other => Err(Refusal::invalid_param(format!(
+            "Param sender_action must be one of {{typing_on, typing_off, mark_seen}} - got \"{other}\""
+        ))),
+    }
+}
+
+fn parse_message(message: &Map<String, Value>) -> Result<SendBody, Refusal> {
+    let metadata = match message.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.chars().count() <= MAX_METADATA_CHARS => Some(s.clone()),
+        Some(Value::String(_)) => {
+            return Err(Refusal::invalid_param(format!("Param message[metadata] must be at most {MAX_METADATA_CHARS} characters")))
+        }
+        Some(_) => return Err(Refusal::invalid_param("Param message[metadata] must be a string")),
+    };
+    if message.contains_key("attachment") && message.contains_key("text") {
+        return Err(Refusal::invalid_param("Only one of text or attachment may be set in message"));
+    }
+    if message.contains_key("attachment") {
+        return Err(Refusal::invalid_param("message.attachment is not supported by this server yet"));
+    }
+    if message.contains_key("quick_replies") {
+        return Err(Refusal::invalid_param("message.quick_replies is not supported by this server yet"));
+    }
+    let text = match message.get("text") {
+        Some(Value::String(text)) => text,
+        Some(_) => return Err(Refusal::invalid_param("Param message[text] must be a string")),
+        None => return Err(Refusal::invalid_param("Message must have either text or attachment")),
+    };
+    if text.trim().is_empty() {
+        return Err(Refusal::invalid_param("Param message[text] must be non-empty."));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(Refusal::invalid_param(format!("Param message[text] must be UTF-8 encoded with a maximum of {MAX_TEXT_CHARS} characters")));
+    }
+    Ok(SendBody::Text { text: text.clone(), metadata })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn send(value: Value) -> Result<SendCommand, Refusal> {
+        parse_send(&Params(value.as_object().unwrap().clone()))
+    }
+
+    #[test]
+    fn text_message_with_defaulted_messaging_type() {
+        let command = send(json!({"recipient": {"id": "123"}, "message": {"text": "hi", "metadata": "m"}})).unwrap();
+        assert_eq!(command.recipient, Recipient::Psid("123".into()));
+        assert_eq!(command.messaging_type, MessagingType::Response);
+        assert_eq!(command.body, SendBody::Text { text: "hi".into(), metadata: Some("m".into()) });
+    }
+
+    #[test]
+    fn recipient_and_message_may_be_json_strings_and_ids_numbers() {
+        let command = send(json!({"recipient": "{\"id\":123}", "message": "{\"text\":\"x\"}", "messaging_type": "UPDATE"})).unwrap();
+        assert_eq!(command.recipient, Recipient::Psid("123".into()));
+        assert_eq!(command.messaging_type, MessagingType::Update);
+    }
+
+    #[test]
+    fn message_and_sender_action_together_is_2018014() {
+        let refusal = send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "sender_action": "typing_on"})).unwrap_err();
+        assert_eq!((refusal.code, refusal.subcode), (100, Some(2018014)));
+    }
+
+    #[test]
+    fn text_limits() {
+        let at_limit = "é".repeat(MAX_TEXT_CHARS);
+        assert!(send(json!({"recipient": {"id": "1"}, "message": {"text": at_limit}})).is_ok());
+        let over = "a".repeat(MAX_TEXT_CHARS + 1);
+        assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": over}})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": "  "}})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": 5}})).unwrap_err().code, 100);
+    }
+
+    #[test]
+    fn missing_pieces_are_code_100() {
+        assert_eq!(send(json!({"message": {"text": "x"}})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {"id": "1"}})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {}, "message": {"text": "x"}})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {"id": "1"}, "sender_action": "dance"})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "NOPE"})).unwrap_err().code, 100);
+        assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "MESSAGE_TAG"})).unwrap_err().code, 100);
+    }
+
+    #[test]
+    fn sender_actions() {
+        let command = send(json!({"recipient": {"id": "1"}, "sender_action": "mark_seen"})).unwrap();
+        assert_eq!(command.body, SendBody::Action(SenderAction::MarkSeen));
+    }
+}

@@ -1,0 +1,11 @@
+//! Meta's JSON shapes, exactly as they travel on the wire: Graph errors, Send API
+//! answers, webhook events and envelopes. Plain serde data; no rules, no I/O.
+//! Everything that decides *whether* something is allowed lives in `domain`.
+
+pub mod ascii_json;
+pub mod error;
+pub mod send;
+pub mod webhook;
+
+pub use ascii_json::to_ascii_json;
+pub use error::{GraphErrorBody, GraphErrorEnvelope};

@@ -1,0 +1,11 @@
+//! Send API answers.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /me/messages` success. Sender actions answer without `message_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendResponse {
+    pub recipient_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}

@@ -1,0 +1,123 @@
+//! Webhook payloads: one `messaging[]` item per event, and the batch envelope.
+//!
+//! Events are rendered once, at enqueue, with [`crate::to_ascii_json`]; the envelope is
+//! assembled around those stored bytes at send time, so a retried event carries the
+//! very same bytes.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Party {
+    pub id: String,
+}
+
+/// One item of `entry[].messaging`. Exactly one of the payload fields is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MessagingEvent {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<Party>,
+    pub recipient: Party,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessagePayload>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<Read>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MessagePayload {
+    /// Present (and `true`) only on echoes of the Page's own messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_echo: Option<bool>,
+    /// The sending app, a JSON number as in Meta's examples; echoes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+    pub mid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub mids: Vec<String>,
+    /// Epoch milliseconds: every message sent before it has been delivered.
+    pub watermark: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Read {
+    /// Epoch milliseconds: every message sent before it has been read.
+    pub watermark: i64,
+}
+
+/// Renders a webhook POST body around already-rendered event bytes, one event per
+/// `messaging` array (SDKs such as bottender read only `messaging[0]`).
+pub fn render_envelope<'a>(entries: impl IntoIterator<Item = EnvelopeEntry<'a>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(br#"{"object":"page","entry":["#);
+    for (index, entry) in entries.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"id":""#);
+        out.extend_from_slice(entry.page_id.as_bytes());
+        out.extend_from_slice(br#"","time":"#);
+        out.extend_from_slice(entry.time_ms.to_string().as_bytes());
+        out.extend_from_slice(br#","messaging":["#);
+        out.extend_from_slice(entry.event);
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// One `entry` of a webhook batch.
+pub struct EnvelopeEntry<'a> {
+    /// A decimal Page id: digits only, so it needs no escaping.
+    pub page_id: &'a str,
+    pub time_ms: i64,
+    /// The event's stored JSON bytes.
+    pub event: &'a [u8],
+}
+
+/// The envelope as a receiver parses it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub object: String,
+    pub entry: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub time: i64,
+    #[serde(default)]
+    pub messaging: Vec<MessagingEvent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_wraps_stored_bytes_one_event_per_entry() {
+        let a = br#"{"recipient":{"id":"1"}}"#;
+        let b = br#"{"recipient":{"id":"2"}}"#;
+        let body = render_envelope([
+            EnvelopeEntry { page_id: "1", time_ms: 10, event: a },
+            EnvelopeEntry { page_id: "2", time_ms: 11, event: b },
+        ]);
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"object":"page","entry":[{"id":"1","time":10,"messaging":[{"recipient":{"id":"1"}}]},{"id":"2","time":11,"messaging":[{"recipient":{"id":"2"}}]}]}"#
+        );
+        let parsed: Envelope = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.entry.len(), 2);
+    }
+}
