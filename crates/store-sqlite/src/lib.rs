@@ -1,1 +1,669 @@
+//! The embedded SQLite engine of the store: one file, WAL mode, group commit.
+//!
+//! Owns the SQL for SQLite and nothing else: no rules (they come decided from the
+//! app layer), no HTTP. Each trait method is one transaction.
 
+mod engine;
+mod migrate;
+mod rows;
+
+pub use migrate::LATEST as SCHEMA_VERSION;
+
+use async_trait::async_trait;
+use engine::{sql_error, Engine};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::PathBuf;
+use switchboard_domain::*;
+use switchboard_store::*;
+
+pub struct SqliteStore {
+    engine: Engine,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store in `path`, applying migrations.
+    pub fn open(path: impl Into<PathBuf>) -> StoreResult<Self> {
+        Ok(Self { engine: Engine::open(path.into(), 4)? })
+    }
+}
+
+fn q<T>(result: rusqlite::Result<T>) -> StoreResult<T> {
+    result.map_err(sql_error)
+}
+
+fn insert_outbox(conn: &Connection, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    let mut insert = q(conn.prepare_cached(
+        "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    ))?;
+    for event in events {
+        q(insert.execute(params![
+            event.app.as_str(),
+            event.page.as_str(),
+            event.person.0,
+            event.field.as_str(),
+            event.body,
+            event.created_at
+        ]))?;
+    }
+    Ok(())
+}
+
+/// Inserts the (Page, person) thread if it is new.
+fn ensure_thread(conn: &Connection, page: &PageId, person: PersonId, at: Millis) -> StoreResult<()> {
+    q(conn
+        .prepare_cached("INSERT OR IGNORE INTO threads (page_id, person_id, last_message_at) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![page.as_str(), person.0, at])))?;
+    Ok(())
+}
+
+/// Gets or creates a scoped id in `table` (`psids` or `asids`): the unique keys make
+/// it happen once even when requests race.
+fn scoped_id(conn: &Connection, table: &str, scope_column: &str, id_column: &str, person: PersonId, scope: &str) -> StoreResult<String> {
+    let select = format!("SELECT {id_column} FROM {table} WHERE person_id = ?1 AND {scope_column} = ?2");
+    if let Some(id) = q(conn.query_row(&select, params![person.0, scope], |r| r.get(0)).optional())? {
+        return Ok(id);
+    }
+    let insert = format!("INSERT OR IGNORE INTO {table} (person_id, {scope_column}, {id_column}) VALUES (?1, ?2, ?3)");
+    for _ in 0..8 {
+        if q(conn.execute(&insert, params![person.0, scope, random_node_id()]))? == 1 {
+            break;
+        }
+        // Either the random id collided within the scope (retry) or it now exists.
+        if q(conn.query_row(&select, params![person.0, scope], |r| r.get::<_, String>(0)).optional())?.is_some() {
+            break;
+        }
+    }
+    q(conn.query_row(&select, params![person.0, scope], |r| r.get(0)))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.engine.read(|c| q(c.query_row("SELECT 1", [], |_| Ok(())))).await
+    }
+
+    async fn init_operator(&self, token_digest: &str) -> StoreResult<bool> {
+        let digest = token_digest.to_string();
+        self.engine
+            .write(move |c| Ok(q(c.execute("INSERT OR IGNORE INTO operators (id, token_digest) VALUES (1, ?1)", [&digest]))? == 1))
+            .await
+    }
+
+    async fn create_person(&self, person: NewPerson) -> StoreResult<Person> {
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "INSERT INTO persons (name, login, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![person.name, person.login, person.password_hash, person.created_at],
+                ))
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!("the login {} is taken", person.login)),
+                    other => other,
+                })?;
+                Ok(Person { id: PersonId(c.last_insert_rowid()), name: person.name, login: person.login })
+            })
+            .await
+    }
+
+    async fn person(&self, id: PersonId) -> StoreResult<Option<Person>> {
+        self.engine
+            .read(move |c| q(c.query_row("SELECT id, name, login FROM persons WHERE id = ?1", [id.0], rows::person).optional()))
+            .await
+    }
+
+    async fn person_credentials(&self, login: &str) -> StoreResult<Option<(Person, String)>> {
+        let login = login.to_string();
+        self.engine
+            .read(move |c| {
+                q(c.query_row("SELECT id, name, login, password_hash FROM persons WHERE login = ?1", [login], |r| {
+                    Ok((rows::person(r)?, r.get("password_hash")?))
+                })
+                .optional())
+            })
+            .await
+    }
+
+    async fn create_page(&self, page: Page) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                q(c.execute("INSERT INTO pages (id, name, username) VALUES (?1, ?2, ?3)", params![page.id.as_str(), page.name, page.username]))
+                    .map_err(|e| match e {
+                        StoreError::Conflict(_) => StoreError::Conflict(format!("the username {} is taken", page.username)),
+                        other => other,
+                    })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn page(&self, id: &PageId) -> StoreResult<Option<Page>> {
+        let id = id.clone();
+        self.engine
+            .read(move |c| q(c.query_row("SELECT id, name, username FROM pages WHERE id = ?1", [id.as_str()], rows::page).optional()))
+            .await
+    }
+
+    async fn page_by_username(&self, username: &str) -> StoreResult<Option<Page>> {
+        let username = username.to_string();
+        self.engine
+            .read(move |c| q(c.query_row("SELECT id, name, username FROM pages WHERE username = ?1", [username], rows::page).optional()))
+            .await
+    }
+
+    async fn create_app(&self, app: App) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "INSERT INTO apps (id, name, mode, secret_generation, require_proof) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![app.id.as_str(), app.name, rows::mode_text(app.mode), app.secret_generation, app.require_proof],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn app(&self, id: &AppId) -> StoreResult<Option<App>> {
+        let id = id.clone();
+        self.engine
+            .read(move |c| {
+                q(c.query_row("SELECT id, name, mode, secret_generation, require_proof FROM apps WHERE id = ?1", [id.as_str()], rows::app)
+                    .optional())
+            })
+            .await
+    }
+
+    async fn update_app(&self, app: &App) -> StoreResult<()> {
+        let app = app.clone();
+        self.engine
+            .write(move |c| {
+                let changed = q(c.execute(
+                    "UPDATE apps SET name = ?2, mode = ?3, secret_generation = ?4, require_proof = ?5 WHERE id = ?1",
+                    params![app.id.as_str(), app.name, rows::mode_text(app.mode), app.secret_generation, app.require_proof],
+                ))?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound(format!("app {}", app.id)));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_app_role(&self, app: &AppId, person: PersonId, role: Option<AppRole>) -> StoreResult<()> {
+        let app = app.clone();
+        self.engine
+            .write(move |c| {
+                match role {
+                    Some(role) => q(c.execute(
+                        "INSERT INTO app_roles (app_id, person_id, role) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (app_id, person_id) DO UPDATE SET role = excluded.role",
+                        params![app.as_str(), person.0, role.as_str()],
+                    ))?,
+                    None => q(c.execute("DELETE FROM app_roles WHERE app_id = ?1 AND person_id = ?2", params![app.as_str(), person.0]))?,
+                };
+                Ok(())
+            })
+            .await
+    }
+
+    async fn app_role(&self, app: &AppId, person: PersonId) -> StoreResult<Option<AppRole>> {
+        let app = app.clone();
+        self.engine
+            .read(move |c| {
+                let role: Option<String> = q(c
+                    .query_row("SELECT role FROM app_roles WHERE app_id = ?1 AND person_id = ?2", params![app.as_str(), person.0], |r| r.get(0))
+                    .optional())?;
+                Ok(role.as_deref().and_then(AppRole::parse))
+            })
+            .await
+    }
+
+    async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                match role {
+                    Some(PageRole::Admin) => q(c.execute(
+                        "INSERT INTO page_roles (page_id, person_id, role) VALUES (?1, ?2, 'admin')
+                         ON CONFLICT (page_id, person_id) DO UPDATE SET role = excluded.role",
+                        params![page.as_str(), person.0],
+                    ))?,
+                    None => q(c.execute("DELETE FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0]))?,
+                };
+                Ok(())
+            })
+            .await
+    }
+
+    async fn page_role(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageRole>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                let role: Option<String> = q(c
+                    .query_row("SELECT role FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0], |r| r.get(0))
+                    .optional())?;
+                Ok(role.map(|_| PageRole::Admin))
+            })
+            .await
+    }
+
+    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis) -> StoreResult<()> {
+        let (page, app) = (page.clone(), app.clone());
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "INSERT INTO page_grants (page_id, app_id, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+                    params![page.as_str(), app.as_str(), by.0, at],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+        let (page, app) = (page.clone(), app.clone());
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM page_grants WHERE page_id = ?1 AND app_id = ?2)",
+                    params![page.as_str(), app.as_str()],
+                    |r| r.get(0),
+                ))
+            })
+            .await
+    }
+
+    async fn granted_pages_of(&self, person: PersonId, app: &AppId) -> StoreResult<Vec<Page>> {
+        let app = app.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare(
+                    "SELECT p.id, p.name, p.username FROM pages p
+                     JOIN page_roles r ON r.page_id = p.id AND r.person_id = ?1
+                     JOIN page_grants g ON g.page_id = p.id AND g.app_id = ?2
+                     ORDER BY p.name, p.id",
+                ))?;
+                let pages = q(s.query_map(params![person.0, app.as_str()], rows::page))?;
+                q(pages.collect())
+            })
+            .await
+    }
+
+    async fn insert_token(&self, token: TokenRecord) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                let (kind, person, page, app) = match &token.grant {
+                    TokenGrant::User { person, app } => ("user", Some(person.0), None, Some(app.as_str())),
+                    TokenGrant::Page { page, app, person } => ("page", Some(person.0), Some(page.as_str()), Some(app.as_str())),
+                    TokenGrant::Session { person } => ("session", Some(person.0), None, None),
+                    TokenGrant::Operator => ("operator", None, None, None),
+                };
+                q(c.execute(
+                    "INSERT INTO tokens (digest, kind, person_id, page_id, app_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![token.hash, kind, person, page, app, token.issued_at, token.expires_at],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>> {
+        let digest = digest.to_string();
+        self.engine
+            .read(move |c| {
+                let found = q(c
+                    .query_row(
+                        "SELECT digest, kind, person_id, page_id, app_id, issued_at, expires_at FROM tokens WHERE digest = ?1 AND revoked = 0",
+                        [digest],
+                        rows::token,
+                    )
+                    .optional())?;
+                Ok(found.flatten())
+            })
+            .await
+    }
+
+    async fn revoke_token(&self, digest: &str) -> StoreResult<()> {
+        let digest = digest.to_string();
+        self.engine
+            .write(move |c| {
+                q(c.execute("UPDATE tokens SET revoked = 1 WHERE digest = ?1", [digest]))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn put_app_subscription(&self, s: AppSubscription) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "INSERT INTO app_subscriptions (app_id, object, callback_url, verify_token, fields, version, active)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (app_id, object) DO UPDATE SET callback_url = excluded.callback_url,
+                        verify_token = excluded.verify_token, fields = excluded.fields,
+                        version = excluded.version, active = excluded.active",
+                    params![s.app.as_str(), s.object, s.callback_url, s.verify_token, rows::fields_to_text(&s.fields), s.version, s.active],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn app_subscriptions(&self, app: &AppId) -> StoreResult<Vec<AppSubscription>> {
+        let app = app.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare(
+                    "SELECT app_id, object, callback_url, verify_token, fields, version, active FROM app_subscriptions WHERE app_id = ?1 ORDER BY object",
+                ))?;
+                let subs = q(s.query_map([app.as_str()], |r| {
+                    Ok(AppSubscription {
+                        app: AppId(r.get(0)?),
+                        object: r.get(1)?,
+                        callback_url: r.get(2)?,
+                        verify_token: r.get(3)?,
+                        fields: rows::fields_from_text(&r.get::<_, String>(4)?),
+                        version: r.get(5)?,
+                        active: r.get(6)?,
+                    })
+                }))?;
+                q(subs.collect())
+            })
+            .await
+    }
+
+    async fn delete_app_subscription(&self, app: &AppId, object: &str) -> StoreResult<bool> {
+        let (app, object) = (app.clone(), object.to_string());
+        self.engine
+            .write(move |c| Ok(q(c.execute("DELETE FROM app_subscriptions WHERE app_id = ?1 AND object = ?2", params![app.as_str(), object]))? > 0))
+            .await
+    }
+
+    async fn put_page_subscription(&self, s: PageSubscription) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "INSERT INTO page_subscriptions (page_id, app_id, fields) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (page_id, app_id) DO UPDATE SET fields = excluded.fields",
+                    params![s.page.as_str(), s.app.as_str(), rows::fields_to_text(&s.fields)],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn page_subscriptions(&self, page: &PageId) -> StoreResult<Vec<PageSubscription>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare("SELECT page_id, app_id, fields FROM page_subscriptions WHERE page_id = ?1 ORDER BY app_id"))?;
+                let subs = q(s.query_map([page.as_str()], |r| {
+                    Ok(PageSubscription {
+                        page: PageId(r.get(0)?),
+                        app: AppId(r.get(1)?),
+                        fields: rows::fields_from_text(&r.get::<_, String>(2)?),
+                    })
+                }))?;
+                q(subs.collect())
+            })
+            .await
+    }
+
+    async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+        let (page, app) = (page.clone(), app.clone());
+        self.engine
+            .write(move |c| {
+                Ok(q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0)
+            })
+            .await
+    }
+
+    async fn webhook_targets(&self, page: &PageId) -> StoreResult<Vec<WebhookTarget>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare_cached(
+                    "SELECT ps.app_id, ps.fields, s.fields FROM page_subscriptions ps
+                     JOIN app_subscriptions s ON s.app_id = ps.app_id AND s.object = 'page' AND s.active = 1
+                     WHERE ps.page_id = ?1 ORDER BY ps.app_id",
+                ))?;
+                let targets = q(s.query_map([page.as_str()], |r| {
+                    let page_fields = rows::fields_from_text(&r.get::<_, String>(1)?);
+                    let app_fields = rows::fields_from_text(&r.get::<_, String>(2)?);
+                    Ok(WebhookTarget {
+                        app: AppId(r.get(0)?),
+                        fields: page_fields.into_iter().filter(|f| app_fields.contains(f)).collect(),
+                    })
+                }))?;
+                q(targets.collect())
+            })
+            .await
+    }
+
+    async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {
+        let page = page.clone();
+        // A plain read first: after the first contact this is all it takes.
+        let known = self
+            .engine
+            .read({
+                let page = page.clone();
+                move |c| {
+                    q(c.query_row("SELECT psid FROM psids WHERE person_id = ?1 AND page_id = ?2", params![person.0, page.as_str()], |r| r.get(0))
+                        .optional())
+                }
+            })
+            .await?;
+        if let Some(psid) = known {
+            return Ok(Psid(psid));
+        }
+        self.engine.write(move |c| scoped_id(c, "psids", "page_id", "psid", person, page.as_str()).map(Psid)).await
+    }
+
+    async fn person_by_psid(&self, page: &PageId, psid: &str) -> StoreResult<Option<PersonId>> {
+        let (page, psid) = (page.clone(), psid.to_string());
+        self.engine
+            .read(move |c| {
+                q(c.query_row("SELECT person_id FROM psids WHERE page_id = ?1 AND psid = ?2", params![page.as_str(), psid], |r| r.get(0))
+                    .optional())
+                .map(|id| id.map(PersonId))
+            })
+            .await
+    }
+
+    async fn asid(&self, person: PersonId, app: &AppId) -> StoreResult<Asid> {
+        let app = app.clone();
+        self.engine.write(move |c| scoped_id(c, "asids", "app_id", "asid", person, app.as_str()).map(Asid)).await
+    }
+
+    async fn append_message(&self, m: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                ensure_thread(c, &m.page, m.person, m.created_at)?;
+                q(c.prepare_cached(
+                    "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        m.mid.as_str(),
+                        m.page.as_str(),
+                        m.person.0,
+                        rows::direction_text(m.direction),
+                        m.app.as_ref().map(|a| a.as_str()),
+                        m.text,
+                        m.metadata,
+                        m.created_at
+                    ])
+                }))?;
+                let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
+                q(c.prepare_cached(
+                    "UPDATE threads SET last_message_at = MAX(last_message_at, ?3),
+                        last_person_at = COALESCE(MAX(last_person_at, ?4), ?4, last_person_at)
+                     WHERE page_id = ?1 AND person_id = ?2",
+                )
+                .and_then(|mut s| s.execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at])))?;
+                insert_outbox(c, &events)
+            })
+            .await
+    }
+
+    async fn advance_receipt(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        receipt: Receipt,
+        watermark: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                ensure_thread(c, &page, person, watermark)?;
+                let column = match receipt {
+                    Receipt::Delivered => "delivered_watermark",
+                    Receipt::Read => "read_watermark",
+                };
+                // Reading implies delivery: a read watermark lifts both.
+                let also = if receipt == Receipt::Read { ", delivered_watermark = MAX(delivered_watermark, ?3)" } else { "" };
+                let sql = format!("UPDATE threads SET {column} = ?3{also} WHERE page_id = ?1 AND person_id = ?2 AND {column} < ?3");
+                let advanced = q(c.execute(&sql, params![page.as_str(), person.0, watermark]))? == 1;
+                if advanced {
+                    insert_outbox(c, &events)?;
+                }
+                Ok(advanced)
+            })
+            .await
+    }
+
+    async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT last_person_at, delivered_watermark, read_watermark FROM threads WHERE page_id = ?1 AND person_id = ?2",
+                    params![page.as_str(), person.0],
+                    |r| Ok(ThreadState { last_person_at: r.get(0)?, delivered_watermark: r.get(1)?, read_watermark: r.get(2)? }),
+                )
+                .optional())
+            })
+            .await
+    }
+
+    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<Millis>, limit: u32) -> StoreResult<Vec<Message>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare_cached(
+                    "SELECT * FROM (
+                        SELECT mid, page_id, person_id, direction, app_id, text, metadata, created_at, seq FROM messages
+                        WHERE page_id = ?1 AND person_id = ?2 AND created_at < ?3
+                        ORDER BY created_at DESC, seq DESC LIMIT ?4
+                     ) ORDER BY created_at, seq",
+                ))?;
+                let messages = q(s.query_map(params![page.as_str(), person.0, before.unwrap_or(i64::MAX), limit], rows::message))?;
+                q(messages.collect())
+            })
+            .await
+    }
+
+    async fn threads_of(&self, person: PersonId) -> StoreResult<Vec<ThreadSummary>> {
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare(
+                    "SELECT p.id, p.name, p.username, t.read_watermark,
+                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
+                            AND m.direction = 'out' AND m.created_at > t.read_watermark) AS unread
+                     FROM threads t JOIN pages p ON p.id = t.page_id
+                     WHERE t.person_id = ?1 ORDER BY t.last_message_at DESC",
+                ))?;
+                let threads: Vec<(Page, u32)> = q(q(s.query_map([person.0], |r| Ok((rows::page(r)?, r.get("unread")?))))?.collect())?;
+                let mut last = q(c.prepare(
+                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, created_at FROM messages
+                     WHERE page_id = ?1 AND person_id = ?2 ORDER BY created_at DESC, seq DESC LIMIT 1",
+                ))?;
+                threads
+                    .into_iter()
+                    .map(|(page, unread)| {
+                        let last_message = q(last.query_row(params![page.id.as_str(), person.0], rows::message).optional())?;
+                        Ok(ThreadSummary { page, last_message, unread })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        self.engine
+            .write(move |c| {
+                let mut s = q(c.prepare_cached(
+                    "SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at
+                     FROM outbox o
+                     WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
+                       AND NOT EXISTS (
+                         SELECT 1 FROM outbox p
+                         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                           AND p.delivered_at IS NULL AND p.id < o.id)
+                     ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+                ))?;
+                let events: Vec<OutboxEvent> = q(q(s.query_map(params![now, limit], |r| {
+                    Ok(OutboxEvent {
+                        id: r.get(0)?,
+                        app: AppId(r.get(1)?),
+                        page: PageId(r.get(2)?),
+                        person: PersonId(r.get(3)?),
+                        field: WebhookField::parse(&r.get::<_, String>(4)?).unwrap_or(WebhookField::Messages),
+                        body: r.get(5)?,
+                        created_at: r.get(6)?,
+                        failures: r.get(7)?,
+                        first_failure_at: r.get(8)?,
+                    })
+                }))?
+                .collect())?;
+                let mut lease = q(c.prepare_cached("UPDATE outbox SET lease_until = ?2 WHERE id = ?1"))?;
+                for event in &events {
+                    q(lease.execute(params![event.id, lease_until]))?;
+                }
+                Ok(events)
+            })
+            .await
+    }
+
+    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
+        let ids = ids.to_vec();
+        self.engine
+            .write(move |c| {
+                let mut done = q(c.prepare_cached("UPDATE outbox SET delivered_at = ?2, lease_until = 0 WHERE id = ?1"))?;
+                for id in ids {
+                    q(done.execute(params![id, at]))?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()> {
+        let error = error.to_string();
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "UPDATE outbox SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, ?2),
+                        next_attempt_at = ?3, last_error = ?4, lease_until = 0
+                     WHERE id = ?1 AND delivered_at IS NULL",
+                    params![id, failed_at, next_attempt_at, error],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
+        self.engine
+            .read(|c| q(c.query_row("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM outbox WHERE delivered_at IS NULL", [], |r| r.get(0))))
+            .await
+    }
+
+    async fn outbox_pending(&self) -> StoreResult<u64> {
+        self.engine.read(|c| q(c.query_row("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL", [], |r| r.get(0)))).await
+    }
+}

@@ -1,1 +1,135 @@
+//! The store interface: what the platform remembers, shaped by use cases. Each
+//! method is one transaction; a write that causes webhooks takes its outbox rows
+//! with it, so a fact and the events it causes are durable together or not at all.
+//!
+//! Engines live in their own crates (`store-sqlite`, later PostgreSQL) and must pass
+//! the same [`contract`] suite. This crate knows no SQL and no HTTP.
 
+#[cfg(feature = "contract")]
+pub mod contract;
+mod types;
+
+pub use types::*;
+
+use async_trait::async_trait;
+use switchboard_domain::*;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule refused the write (a taken username or login...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The named row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database cannot be reached or is shutting down; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; a bug or a corrupt database.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- installation --------------------------------------------------------
+    /// Stores the operator credential's digest unless one exists; true when stored.
+    async fn init_operator(&self, token_digest: &str) -> StoreResult<bool>;
+
+    // --- persons, Pages, apps --------------------------------------------------
+    async fn create_person(&self, person: NewPerson) -> StoreResult<Person>;
+    async fn person(&self, id: PersonId) -> StoreResult<Option<Person>>;
+    /// The person and their password hash, for signing in.
+    async fn person_credentials(&self, login: &str) -> StoreResult<Option<(Person, String)>>;
+
+    async fn create_page(&self, page: Page) -> StoreResult<()>;
+    async fn page(&self, id: &PageId) -> StoreResult<Option<Page>>;
+    async fn page_by_username(&self, username: &str) -> StoreResult<Option<Page>>;
+
+    async fn create_app(&self, app: App) -> StoreResult<()>;
+    async fn app(&self, id: &AppId) -> StoreResult<Option<App>>;
+    /// Replaces the app's mutable settings (mode, secret generation, proof rule).
+    async fn update_app(&self, app: &App) -> StoreResult<()>;
+
+    // --- roles and grants --------------------------------------------------------
+    /// Sets or (with `None`) removes a person's role on an app.
+    async fn set_app_role(&self, app: &AppId, person: PersonId, role: Option<AppRole>) -> StoreResult<()>;
+    async fn app_role(&self, app: &AppId, person: PersonId) -> StoreResult<Option<AppRole>>;
+    async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()>;
+    async fn page_role(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageRole>>;
+    /// A Page admin lets an app act for the Page (what login's Page picker does).
+    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis) -> StoreResult<()>;
+    async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
+    /// Pages the person administers and has granted to the app, by name.
+    async fn granted_pages_of(&self, person: PersonId, app: &AppId) -> StoreResult<Vec<Page>>;
+
+    // --- tokens ------------------------------------------------------------------
+    async fn insert_token(&self, token: TokenRecord) -> StoreResult<()>;
+    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn revoke_token(&self, digest: &str) -> StoreResult<()>;
+
+    // --- webhook subscriptions ----------------------------------------------------
+    /// Creates or replaces the app's subscription for its `object`.
+    async fn put_app_subscription(&self, subscription: AppSubscription) -> StoreResult<()>;
+    async fn app_subscriptions(&self, app: &AppId) -> StoreResult<Vec<AppSubscription>>;
+    async fn delete_app_subscription(&self, app: &AppId, object: &str) -> StoreResult<bool>;
+    /// Installs the app on the Page with these fields (replacing earlier ones).
+    async fn put_page_subscription(&self, subscription: PageSubscription) -> StoreResult<()>;
+    async fn page_subscriptions(&self, page: &PageId) -> StoreResult<Vec<PageSubscription>>;
+    async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
+    /// Apps that receive events of this Page: installed on it, with an active
+    /// `object=page` webhook; `fields` is what both levels agree on.
+    async fn webhook_targets(&self, page: &PageId) -> StoreResult<Vec<WebhookTarget>>;
+
+    // --- identity ----------------------------------------------------------------
+    /// The person's PSID for the Page, created on first contact; exactly one ever.
+    async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid>;
+    async fn person_by_psid(&self, page: &PageId, psid: &str) -> StoreResult<Option<PersonId>>;
+    /// The person's app-scoped id for the app, created on first use.
+    async fn asid(&self, person: PersonId, app: &AppId) -> StoreResult<Asid>;
+
+    // --- threads and messages (each with its outbox rows) ---------------------
+    /// Stores a message and the webhook events it causes. An inbound message also
+    /// marks the person's last interaction with the Page.
+    async fn append_message(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
+    /// Moves a thread's delivery or read watermark forward and stores the events it
+    /// causes; false (and nothing stored) when the watermark would not advance.
+    async fn advance_receipt(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        receipt: Receipt,
+        watermark: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool>;
+    async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>>;
+    /// Up to `limit` messages of the thread older than `before` (all when `None`),
+    /// oldest first.
+    async fn thread_messages(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        before: Option<Millis>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// The person's threads, most recent first.
+    async fn threads_of(&self, person: PersonId) -> StoreResult<Vec<ThreadSummary>>;
+
+    // --- the webhook outbox ----------------------------------------------------
+    /// Leases up to `limit` due events until `lease_until`. Only the oldest
+    /// undelivered event of each (app, thread) is ever handed out, so a thread's
+    /// events reach an app in order.
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()>;
+    /// Records a failed attempt at `failed_at` and when to try again.
+    async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()>;
+    /// When the earliest undelivered event becomes due (or its lease ends).
+    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>>;
+    /// Undelivered events.
+    async fn outbox_pending(&self) -> StoreResult<u64>;
+}

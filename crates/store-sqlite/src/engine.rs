@@ -1,0 +1,170 @@
+//! The connections: one writer thread that commits many requests per transaction
+//! (group commit: one fsync shared by every request in the batch) and a small pool
+//! of read-only connections. No request is answered before its transaction is on
+//! disk: `synchronous=FULL` makes each WAL commit fsync.
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use switchboard_store::{StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// How many requests one transaction may carry at most.
+const MAX_GROUP: usize = 512;
+/// How many write requests may wait before callers are slowed down.
+const WRITE_QUEUE: usize = 8192;
+
+/// What a write job hands back: called with the fate of the whole group's commit.
+type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+pub struct Engine {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_slots: Arc<Semaphore>,
+}
+
+pub fn sql_error(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
+            ErrorCode::ConstraintViolation => StoreError::Conflict(message.clone().unwrap_or_else(|| error.to_string())),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull => {
+                StoreError::Unavailable(error.to_string())
+            }
+            _ => StoreError::Internal(error.to_string()),
+        },
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(sql_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql_error)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -32000;",
+    )
+    .map_err(sql_error)?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only = ON;").map_err(sql_error)?;
+    }
+    Ok(conn)
+}
+
+impl Engine {
+    /// Opens the database file (creating it), applies migrations and starts the writer.
+    pub fn open(path: PathBuf, readers: usize) -> StoreResult<Self> {
+        let mut writer = open_connection(&path, false)?;
+        crate::migrate::apply(&mut writer)?;
+        let pool = (0..readers.max(1)).map(|_| open_connection(&path, true)).collect::<StoreResult<Vec<_>>>()?;
+        let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(writer, queue))
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            jobs,
+            reader_slots: Arc::new(Semaphore::new(pool.len())),
+            readers: Arc::new(Mutex::new(pool)),
+        })
+    }
+
+    /// Runs `work` inside the next group transaction, in a savepoint of its own: its
+    /// failure undoes only its own changes. Resolves once the group is durable.
+    pub async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let outcome = in_savepoint(conn, work);
+            Box::new(move |commit| {
+                let result = match (commit, outcome) {
+                    (Err(error), _) => Err(error),
+                    (Ok(()), outcome) => outcome,
+                };
+                let _ = answer.send(result);
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+    }
+
+    /// Runs `work` on a read-only connection on the blocking pool.
+    pub async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _slot = self
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.lock().expect("reader pool poisoned").pop().expect("a slot guarantees a connection");
+            let result = work(&conn);
+            readers.lock().expect("reader pool poisoned").push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("reader task failed: {e}")))?
+    }
+}
+
+fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT job").map_err(sql_error)?;
+    match work(conn) {
+        Ok(value) => {
+            conn.execute_batch("RELEASE job").map_err(sql_error)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // Undo this job only; the rest of the group commits.
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(error)
+        }
+    }
+}
+
+fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = queue.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
+            // Dropping a job drops its answer channel: its caller sees `Unavailable`.
+            group.clear();
+            continue;
+        }
+        let completions: Vec<Completion> = group.drain(..).map(|job| job(&conn)).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(sql_error);
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for completion in completions {
+            completion(match &committed {
+                Ok(()) => Ok(()),
+                Err(error) => Err(StoreError::Unavailable(format!("commit failed: {error}"))),
+            });
+        }
+    }
+    tracing::debug!("sqlite writer stopped: every queued write was answered");
+}

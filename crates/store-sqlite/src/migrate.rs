@@ -1,0 +1,36 @@
+//! Versioned migrations, applied in order at open. Numbers match the PostgreSQL
+//! engine's, so both describe the same schema version.
+
+use crate::engine::sql_error;
+use rusqlite::Connection;
+use switchboard_store::StoreResult;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// The schema version this build expects.
+pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+pub fn apply(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(sql_error)?;
+    for (version, sql) in MIGRATIONS {
+        // IMMEDIATE: a second process opening the same file waits instead of racing.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_error)?;
+        let applied: bool = tx
+            .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
+            .map_err(sql_error)?;
+        if !applied {
+            tx.execute_batch(sql).map_err(sql_error)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+                [version],
+            )
+            .map_err(sql_error)?;
+            tracing::info!(version, "applied migration");
+        }
+        tx.commit().map_err(sql_error)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! The store contract: behaviour every engine must show, written once and run by
+//! each engine's tests against a real database (`run_all(fresh_store)`).
+//!
+//! Each check starts from an empty store made by the engine's factory.
+
+use crate::*;
+use std::future::Future;
+use std::sync::Arc;
+
+pub type Shared = Arc<dyn Store>;
+
+/// Runs every contract check, each on a fresh store from `fresh`.
+pub async fn run_all<F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Shared>,
+{
+    persons_have_unique_logins(fresh().await).await;
+    pages_have_unique_usernames(fresh().await).await;
+    apps_and_roles(fresh().await).await;
+    granted_pages_need_admin_and_grant(fresh().await).await;
+    tokens_resolve_by_digest_until_revoked(fresh().await).await;
+    operator_is_created_once(fresh().await).await;
+    subscriptions_and_webhook_targets(fresh().await).await;
+    scoped_ids_are_stable_and_scoped(fresh().await).await;
+    scoped_ids_are_created_once_under_races(fresh().await).await;
+    messages_threads_and_window(fresh().await).await;
+    a_failed_write_stores_nothing(fresh().await).await;
+    receipts_only_move_forward(fresh().await).await;
+    outbox_keeps_thread_order_and_leases(fresh().await).await;
+    outbox_failures_are_rescheduled(fresh().await).await;
+    concurrent_writes_are_all_durable(fresh().await).await;
+}
+
+fn person(name: &str) -> NewPerson {
+    NewPerson { name: name.into(), login: name.to_lowercase(), password_hash: "$argon2id$x".into(), created_at: 1 }
+}
+
+fn page(id: &str, username: &str) -> Page {
+    Page { id: PageId(id.into()), name: format!("Page {username}"), username: username.into() }
+}
+
+fn app(id: &str) -> App {
+    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false }
+}
+
+fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Millis) -> Message {
+    Message {
+        mid: Mid(mid.into()),
+        page: PageId(page.into()),
+        person,
+        direction,
+        app: (direction == Direction::Outbound).then(|| AppId("900".into())),
+        text: Some(format!("text of {mid}")),
+        metadata: None,
+        created_at: at,
+    }
+}
+
+/// A Page "100" and persons, for checks about threads and the outbox.
+async fn seed(store: &Shared, persons: usize) -> Vec<PersonId> {
+    store.create_page(page("100", "one")).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..persons {
+        ids.push(store.create_person(person(&format!("P{n}"))).await.unwrap().id);
+    }
+    ids
+}
+
+fn event(app: &str, page: &str, person: PersonId, body: &str, at: Millis) -> NewOutboxEvent {
+    NewOutboxEvent {
+        app: AppId(app.into()),
+        page: PageId(page.into()),
+        person,
+        field: WebhookField::Messages,
+        body: body.as_bytes().to_vec(),
+        created_at: at,
+    }
+}
+
+pub async fn persons_have_unique_logins(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    assert_eq!(ann.login, "ann");
+    assert!(matches!(store.create_person(person("Ann")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.person(ann.id).await.unwrap(), Some(ann.clone()));
+    let (found, hash) = store.person_credentials("ann").await.unwrap().unwrap();
+    assert_eq!((found, hash.as_str()), (ann, "$argon2id$x"));
+    assert_eq!(store.person_credentials("bob").await.unwrap(), None);
+    assert_eq!(store.person(PersonId(9999)).await.unwrap(), None);
+}
+
+pub async fn pages_have_unique_usernames(store: Shared) {
+    store.create_page(page("100", "shop")).await.unwrap();
+    assert!(matches!(store.create_page(page("101", "shop")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.page(&PageId("100".into())).await.unwrap(), Some(page("100", "shop")));
+    assert_eq!(store.page_by_username("shop").await.unwrap(), Some(page("100", "shop")));
+    assert_eq!(store.page(&PageId("101".into())).await.unwrap(), None);
+}
+
+pub async fn apps_and_roles(store: Shared) {
+    store.create_app(app("900")).await.unwrap();
+    let mut changed = app("900");
+    changed.mode = AppMode::Live;
+    changed.secret_generation = 3;
+    changed.require_proof = true;
+    store.update_app(&changed).await.unwrap();
+    assert_eq!(store.app(&AppId("900".into())).await.unwrap(), Some(changed));
+    assert!(matches!(store.update_app(&app("901")).await, Err(StoreError::NotFound(_))));
+
+    let dev = store.create_person(person("Dev")).await.unwrap();
+    let id = AppId("900".into());
+    assert_eq!(store.app_role(&id, dev.id).await.unwrap(), None);
+    store.set_app_role(&id, dev.id, Some(AppRole::Tester)).await.unwrap();
+    store.set_app_role(&id, dev.id, Some(AppRole::Developer)).await.unwrap();
+    assert_eq!(store.app_role(&id, dev.id).await.unwrap(), Some(AppRole::Developer));
+    store.set_app_role(&id, dev.id, None).await.unwrap();
+    assert_eq!(store.app_role(&id, dev.id).await.unwrap(), None);
+}
+
+pub async fn granted_pages_need_admin_and_grant(store: Shared) {
+    let admin = store.create_person(person("Admin")).await.unwrap();
+    store.create_app(app("900")).await.unwrap();
+    store.create_page(page("100", "zeta")).await.unwrap();
+    store.create_page(page("200", "alpha")).await.unwrap();
+    store.create_page(page("300", "other")).await.unwrap();
+    let app_id = AppId("900".into());
+    for id in ["100", "200"] {
+        store.set_page_role(&PageId(id.into()), admin.id, Some(PageRole::Admin)).await.unwrap();
+    }
+    assert!(store.granted_pages_of(admin.id, &app_id).await.unwrap().is_empty());
+    for id in ["100", "200", "300"] {
+        store.grant_page(&PageId(id.into()), &app_id, admin.id, 5).await.unwrap();
+    }
+    assert!(store.page_granted(&PageId("300".into()), &app_id).await.unwrap());
+    assert!(!store.page_granted(&PageId("300".into()), &AppId("901".into())).await.unwrap());
+    // Page 300 is granted but the person is not its admin.
+    let names: Vec<_> = store.granted_pages_of(admin.id, &app_id).await.unwrap().into_iter().map(|p| p.username).collect();
+    assert_eq!(names, vec!["alpha", "zeta"]);
+    assert_eq!(store.page_role(&PageId("100".into()), admin.id).await.unwrap(), Some(PageRole::Admin));
+    store.set_page_role(&PageId("100".into()), admin.id, None).await.unwrap();
+    assert_eq!(store.page_role(&PageId("100".into()), admin.id).await.unwrap(), None);
+}
+
+pub async fn tokens_resolve_by_digest_until_revoked(store: Shared) {
+    let grants = [
+        TokenGrant::User { person: PersonId(1), app: AppId("900".into()) },
+        TokenGrant::Page { page: PageId("100".into()), app: AppId("900".into()), person: PersonId(1) },
+        TokenGrant::Session { person: PersonId(2) },
+        TokenGrant::Operator,
+    ];
+    for (index, grant) in grants.iter().enumerate() {
+        let record = TokenRecord { hash: format!("digest-{index}"), grant: grant.clone(), issued_at: 10, expires_at: Some(20 + index as i64) };
+        store.insert_token(record.clone()).await.unwrap();
+        assert_eq!(store.token(&record.hash).await.unwrap(), Some(record));
+    }
+    assert_eq!(store.token("digest-unknown").await.unwrap(), None);
+    store.revoke_token("digest-1").await.unwrap();
+    assert_eq!(store.token("digest-1").await.unwrap(), None);
+    assert!(store.token("digest-0").await.unwrap().is_some());
+}
+
+pub async fn operator_is_created_once(store: Shared) {
+    assert!(store.init_operator("first").await.unwrap());
+    assert!(!store.init_operator("second").await.unwrap());
+}
+
+pub async fn subscriptions_and_webhook_targets(store: Shared) {
+    store.create_page(page("100", "shop")).await.unwrap();
+    for id in ["900", "901", "902"] {
+        store.create_app(app(id)).await.unwrap();
+    }
+    let page_id = PageId("100".into());
+    let sub = |app: &str, fields: Vec<WebhookField>, active: bool| AppSubscription {
+        app: AppId(app.into()),
+        object: "page".into(),
+        callback_url: format!("http://127.0.0.1:1/{app}"),
+        verify_token: "vt".into(),
+        fields,
+        version: "v21.0".into(),
+        active,
+    };
+    use WebhookField::*;
+    store.put_app_subscription(sub("900", vec![Messages, MessageEchoes], true)).await.unwrap();
+    store.put_app_subscription(sub("900", vec![Messages, MessageReads], true)).await.unwrap();
+    store.put_app_subscription(sub("901", vec![Messages], false)).await.unwrap();
+    assert_eq!(store.app_subscriptions(&AppId("900".into())).await.unwrap(), vec![sub("900", vec![Messages, MessageReads], true)]);
+
+    for app in ["900", "901", "902"] {
+        store
+            .put_page_subscription(PageSubscription { page: page_id.clone(), app: AppId(app.into()), fields: vec![Messages, MessageEchoes] })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.page_subscriptions(&page_id).await.unwrap().len(), 3);
+    // 901's webhook is inactive and 902 has none: only 900 receives, with the fields both levels name.
+    assert_eq!(
+        store.webhook_targets(&page_id).await.unwrap(),
+        vec![WebhookTarget { app: AppId("900".into()), fields: vec![Messages] }]
+    );
+    assert!(store.delete_page_subscription(&page_id, &AppId("900".into())).await.unwrap());
+    assert!(!store.delete_page_subscription(&page_id, &AppId("900".into())).await.unwrap());
+    assert!(store.webhook_targets(&page_id).await.unwrap().is_empty());
+    assert!(store.delete_app_subscription(&AppId("900".into()), "page").await.unwrap());
+    assert!(store.app_subscriptions(&AppId("900".into())).await.unwrap().is_empty());
+}
+
+pub async fn scoped_ids_are_stable_and_scoped(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    let bob = store.create_person(person("Bob")).await.unwrap();
+    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("200", "two")).await.unwrap();
+    store.create_app(app("900")).await.unwrap();
+    let (one, two) = (PageId("100".into()), PageId("200".into()));
+    let ann_one = store.psid(ann.id, &one).await.unwrap();
+    assert_eq!(store.psid(ann.id, &one).await.unwrap(), ann_one);
+    let ann_two = store.psid(ann.id, &two).await.unwrap();
+    let bob_one = store.psid(bob.id, &one).await.unwrap();
+    assert_ne!(ann_one, ann_two);
+    assert_ne!(ann_one, bob_one);
+    assert!(is_node_id(ann_one.as_str()));
+    assert_eq!(store.person_by_psid(&one, ann_one.as_str()).await.unwrap(), Some(ann.id));
+    // Another Page's PSID names nobody here.
+    assert_eq!(store.person_by_psid(&one, ann_two.as_str()).await.unwrap(), None);
+    let asid = store.asid(ann.id, &AppId("900".into())).await.unwrap();
+    assert_eq!(store.asid(ann.id, &AppId("900".into())).await.unwrap(), asid);
+    assert_eq!(store.person_by_psid(&one, asid.as_str()).await.unwrap(), None);
+}
+
+pub async fn scoped_ids_are_created_once_under_races(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_page(page("100", "one")).await.unwrap();
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.psid(ann.id, &PageId("100".into())).await.unwrap() })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for racer in racers {
+        ids.push(racer.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every racer must see the same PSID");
+}
+
+pub async fn messages_threads_and_window(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("200", "two")).await.unwrap();
+    let one = PageId("100".into());
+    store.append_message(message("m1", "100", ann.id, Direction::Inbound, 1_000), vec![]).await.unwrap();
+    store.append_message(message("m2", "100", ann.id, Direction::Outbound, 2_000), vec![]).await.unwrap();
+    store.append_message(message("m3", "100", ann.id, Direction::Outbound, 3_000), vec![]).await.unwrap();
+    store.append_message(message("x1", "200", ann.id, Direction::Inbound, 1_500), vec![]).await.unwrap();
+
+    let state = store.thread_state(&one, ann.id).await.unwrap().unwrap();
+    assert_eq!(state.last_person_at, Some(1_000), "only the person's own messages open the window");
+    let all: Vec<_> = store.thread_messages(&one, ann.id, None, 10).await.unwrap().into_iter().map(|m| m.mid.0).collect();
+    assert_eq!(all, vec!["m1", "m2", "m3"]);
+    let page: Vec<_> = store.thread_messages(&one, ann.id, Some(3_000), 1).await.unwrap().into_iter().map(|m| m.mid.0).collect();
+    assert_eq!(page, vec!["m2"]);
+    let stored = &store.thread_messages(&one, ann.id, None, 10).await.unwrap()[1];
+    assert_eq!(stored, &message("m2", "100", ann.id, Direction::Outbound, 2_000));
+
+    let threads = store.threads_of(ann.id).await.unwrap();
+    assert_eq!(threads.len(), 2);
+    assert_eq!(threads[0].page.username, "one", "the most recent thread comes first");
+    assert_eq!(threads[0].unread, 2);
+    assert_eq!(threads[0].last_message.as_ref().unwrap().mid.0, "m3");
+    assert_eq!(threads[1].unread, 0);
+}
+
+pub async fn a_failed_write_stores_nothing(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_page(page("100", "one")).await.unwrap();
+    store.append_message(message("m1", "100", ann.id, Direction::Inbound, 1_000), vec![event("900", "100", ann.id, "{}", 1_000)]).await.unwrap();
+    // The same mid again: refused, and its outbox row must not survive.
+    let again = store
+        .append_message(message("m1", "100", ann.id, Direction::Inbound, 5_000), vec![event("900", "100", ann.id, "{}", 5_000)])
+        .await;
+    assert!(again.is_err());
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
+    let state = store.thread_state(&PageId("100".into()), ann.id).await.unwrap().unwrap();
+    assert_eq!(state.last_person_at, Some(1_000));
+}
+
+pub async fn receipts_only_move_forward(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_page(page("100", "one")).await.unwrap();
+    let one = PageId("100".into());
+    let ev = || vec![event("900", "100", ann.id, "{}", 1)];
+    assert!(store.advance_receipt(&one, ann.id, Receipt::Delivered, 2_000, ev()).await.unwrap());
+    assert!(!store.advance_receipt(&one, ann.id, Receipt::Delivered, 2_000, ev()).await.unwrap());
+    assert!(!store.advance_receipt(&one, ann.id, Receipt::Delivered, 1_000, ev()).await.unwrap());
+    assert!(store.advance_receipt(&one, ann.id, Receipt::Read, 3_000, ev()).await.unwrap());
+    let state = store.thread_state(&one, ann.id).await.unwrap().unwrap();
+    assert_eq!((state.delivered_watermark, state.read_watermark), (3_000, 3_000), "reading implies delivery");
+    assert_eq!(store.outbox_pending().await.unwrap(), 2, "refused receipts store no events");
+}
+
+pub async fn outbox_keeps_thread_order_and_leases(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
+    store.append_message(message("a2", "100", ann, Direction::Inbound, 2), vec![event("900", "100", ann, "a2", 2)]).await.unwrap();
+    store.append_message(message("b1", "100", bob, Direction::Inbound, 3), vec![event("900", "100", bob, "b1", 3)]).await.unwrap();
+    assert_eq!(store.outbox_pending().await.unwrap(), 3);
+    assert_eq!(store.outbox_next_due().await.unwrap(), Some(1));
+
+    let first = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    let bodies: Vec<_> = first.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect();
+    assert_eq!(bodies, vec!["a1", "b1"], "a thread's second event waits for its first");
+    assert!(store.claim_outbox(20, 1_000, 10).await.unwrap().is_empty(), "leased events are not handed out twice");
+
+    store.outbox_delivered(&[first[0].id], 30).await.unwrap();
+    let next = store.claim_outbox(40, 1_000, 10).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>(), vec![b"a2".as_slice()]);
+    // b1's lease runs out at 1000: then another dispatcher may take it.
+    let retaken = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    assert_eq!(retaken.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>(), vec![b"a2".as_slice(), b"b1".as_slice()]);
+    assert_eq!(retaken[0].person, ann);
+    assert_eq!(retaken[0].app, AppId("900".into()));
+    assert_eq!(retaken[0].field, WebhookField::Messages);
+}
+
+pub async fn outbox_failures_are_rescheduled(store: Shared) {
+    let ann = seed(&store, 1).await[0];
+    store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
+    let claimed = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    store.outbox_failed(claimed[0].id, 15, 500, "connection refused").await.unwrap();
+    assert!(store.claim_outbox(100, 2_000, 10).await.unwrap().is_empty(), "not before its retry time");
+    assert_eq!(store.outbox_next_due().await.unwrap(), Some(500));
+    let again = store.claim_outbox(500, 2_000, 10).await.unwrap();
+    assert_eq!((again[0].failures, again[0].first_failure_at), (1, Some(15)));
+    store.outbox_failed(again[0].id, 600, 700, "503").await.unwrap();
+    let third = store.claim_outbox(700, 2_000, 10).await.unwrap();
+    assert_eq!((third[0].failures, third[0].first_failure_at), (2, Some(15)), "the first failure time is kept");
+    store.outbox_delivered(&[third[0].id], 800).await.unwrap();
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+    assert_eq!(store.outbox_next_due().await.unwrap(), None);
+}
+
+pub async fn concurrent_writes_are_all_durable(store: Shared) {
+    let persons = seed(&store, 7).await;
+    let writers: Vec<_> = (0..200)
+        .map(|n| {
+            let store = store.clone();
+            let person = persons[n as usize % 7];
+            tokio::spawn(async move {
+                store
+                    .append_message(message(&format!("c{n}"), "100", person, Direction::Inbound, n), vec![event("900", "100", person, "x", n)])
+                    .await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap().unwrap();
+    }
+    assert_eq!(store.outbox_pending().await.unwrap(), 200);
+    let mut total = 0;
+    for person in persons {
+        total += store.thread_messages(&PageId("100".into()), person, None, 1_000).await.unwrap().len();
+    }
+    assert_eq!(total, 200);
+}
