@@ -1,1 +1,195 @@
+//! Use cases shared by the three faces (Graph API, person API, console API).
+//!
+//! Each use case checks who is asking, asks `domain` what is allowed, writes the
+//! change and its outbox rows in one store call, then wakes the dispatcher and the
+//! live streams. Owns: authentication, the caches in front of the store, the live
+//! hub. Must not: know HTTP, SQL or how webhooks are sent (that is `delivery`).
 
+mod auth;
+mod cache;
+mod directory;
+mod events;
+mod live;
+mod messaging;
+pub mod metrics;
+mod subscriptions;
+
+pub use auth::{Actor, Caller};
+pub use directory::{NewAppCredentials, PageAccount};
+pub use live::{LiveEvent, LiveHub};
+pub use messaging::ThreadView;
+pub use subscriptions::CallbackVerifier;
+
+use cache::TtlCache;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchboard_domain::credentials::MasterKey;
+use switchboard_domain::*;
+use switchboard_store::{Store, StoreError, WebhookTarget};
+use tokio::sync::Notify;
+
+/// Why a use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request was refused for a reason the client must see (Meta's codes).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The store failed; the cause is logged at the boundary, never shown.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The system clock, for production.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Millis {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+    }
+}
+
+/// Tunables of the use cases.
+#[derive(Debug, Clone)]
+pub struct PlatformSettings {
+    /// How long a resolved token, PSID or webhook target may be served from cache.
+    /// It bounds how late a revoked token or a removed subscription takes effect.
+    pub cache_ttl: Duration,
+    /// Lifetime of a short-lived user access token.
+    pub user_token_ttl_ms: Millis,
+    /// Lifetime of a long-lived user access token (`fb_exchange_token`).
+    pub long_lived_token_ttl_ms: Millis,
+    /// Lifetime of a person's session.
+    pub session_ttl_ms: Millis,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(1),
+            user_token_ttl_ms: 2 * 3600 * 1000,
+            long_lived_token_ttl_ms: 60 * 24 * 3600 * 1000,
+            session_ttl_ms: 30 * 24 * 3600 * 1000,
+        }
+    }
+}
+
+/// The platform's core, shared by every face. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    key: MasterKey,
+    settings: PlatformSettings,
+    verifier: Arc<dyn CallbackVerifier>,
+    /// Wakes the webhook dispatcher when outbox rows were committed.
+    outbox_wake: Arc<Notify>,
+    live: LiveHub,
+    metrics: metrics::Metrics,
+    /// Resolved tokens by digest, with their expiry.
+    callers: TtlCache<String, (Caller, Option<Millis>)>,
+    apps: TtlCache<AppId, App>,
+    pages: TtlCache<String, Page>,
+    psids: TtlCache<(PageId, String), PersonId>,
+    targets: TtlCache<PageId, Arc<Vec<WebhookTarget>>>,
+}
+
+impl Platform {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        key: MasterKey,
+        verifier: Arc<dyn CallbackVerifier>,
+        settings: PlatformSettings,
+    ) -> Self {
+        let ttl = settings.cache_ttl;
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                key,
+                settings,
+                verifier,
+                outbox_wake: Arc::new(Notify::new()),
+                live: LiveHub::default(),
+                metrics: metrics::Metrics::default(),
+                callers: TtlCache::new(ttl),
+                apps: TtlCache::new(ttl),
+                pages: TtlCache::new(ttl),
+                psids: TtlCache::new(ttl),
+                targets: TtlCache::new(ttl),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> Millis {
+        self.inner.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
+    }
+
+    /// Notified whenever outbox rows were committed.
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        self.inner.outbox_wake.clone()
+    }
+
+    /// The app's current secret (derived; never stored).
+    pub fn app_secret(&self, app: &App) -> String {
+        self.inner.key.app_secret(app.id.as_str(), app.secret_generation)
+    }
+
+    /// The app, through the cache.
+    pub async fn app(&self, id: &AppId) -> AppResult<Option<App>> {
+        if let Some(app) = self.inner.apps.get(id) {
+            return Ok(Some(app));
+        }
+        let app = self.inner.store.app(id).await?;
+        if let Some(app) = &app {
+            self.inner.apps.put(id.clone(), app.clone());
+        }
+        Ok(app)
+    }
+
+    /// A Page by id or username, through the cache.
+    pub async fn find_page(&self, id_or_username: &str) -> AppResult<Option<Page>> {
+        if let Some(page) = self.inner.pages.get(&id_or_username.to_string()) {
+            return Ok(Some(page));
+        }
+        let page = if is_node_id(id_or_username) {
+            self.inner.store.page(&PageId(id_or_username.to_string())).await?
+        } else {
+            self.inner.store.page_by_username(&id_or_username.to_ascii_lowercase()).await?
+        };
+        if let Some(page) = &page {
+            self.inner.pages.put(id_or_username.to_string(), page.clone());
+        }
+        Ok(page)
+    }
+
+    /// Drops every cached fact: used after the console changes something that a
+    /// cached caller depends on (roles, grants, app settings).
+    pub fn forget_cached(&self) {
+        self.inner.callers.clear();
+        self.inner.apps.clear();
+        self.inner.targets.clear();
+    }
+}

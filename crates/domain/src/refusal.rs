@@ -138,3 +138,10 @@ impl Refusal {
         Self::invalid_param(format!("The parameter {name} is required"))
     }
 }
+
+impl Refusal {
+    /// 15: an app-level call made without the app's own app token.
+    pub fn app_token_required() -> Self {
+        Self::new(400, 15, None, "(#15) This method must be called with an app access_token.")
+    }
+}

@@ -86,7 +86,13 @@ impl Store for SqliteStore {
     async fn init_operator(&self, token_digest: &str) -> StoreResult<bool> {
         let digest = token_digest.to_string();
         self.engine
-            .write(move |c| Ok(q(c.execute("INSERT OR IGNORE INTO operators (id, token_digest) VALUES (1, ?1)", [&digest]))? == 1))
+            .write(move |c| {
+                if q(c.execute("INSERT OR IGNORE INTO operators (id, token_digest) VALUES (1, ?1)", [&digest]))? == 0 {
+                    return Ok(false);
+                }
+                q(c.execute("INSERT INTO tokens (digest, kind, issued_at) VALUES (?1, 'operator', 0)", [&digest]))?;
+                Ok(true)
+            })
             .await
     }
 

@@ -162,6 +162,8 @@ pub async fn tokens_resolve_by_digest_until_revoked(store: Shared) {
 pub async fn operator_is_created_once(store: Shared) {
     assert!(store.init_operator("first").await.unwrap());
     assert!(!store.init_operator("second").await.unwrap());
+    assert_eq!(store.token("first").await.unwrap().unwrap().grant, TokenGrant::Operator);
+    assert_eq!(store.token("second").await.unwrap(), None);
 }
 
 pub async fn subscriptions_and_webhook_targets(store: Shared) {

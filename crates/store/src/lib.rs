@@ -38,7 +38,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     // --- installation --------------------------------------------------------
-    /// Stores the operator credential's digest unless one exists; true when stored.
+    /// Stores the operator credential's digest, and registers it as an operator token,
+    /// unless an operator exists; true when stored.
     async fn init_operator(&self, token_digest: &str) -> StoreResult<bool>;
 
     // --- persons, Pages, apps --------------------------------------------------

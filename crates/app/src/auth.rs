@@ -1,0 +1,113 @@
+//! Who is calling: a bearer token resolved to a [`Caller`], with `appsecret_proof`
+//! checked for every token tied to an app. Tokens are looked up by digest through a
+//! short-lived cache; expiry is checked on every call.
+
+use crate::{AppResult, Platform};
+use switchboard_domain::credentials::{is_app_token_of, proof_matches, split_app_token, token_digest};
+use switchboard_domain::*;
+
+/// A resolved token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Caller {
+    /// An app access token (`app_id|secret` or the derived form).
+    App(App),
+    /// A person's user access token for an app.
+    User { person: PersonId, app: App },
+    /// A Page access token held by an app, issued through a Page admin.
+    Page { page: Page, app: App, person: PersonId },
+    /// A person's own session (web messenger, person API, console).
+    Session { person: PersonId },
+    /// The installation's operator.
+    Operator,
+}
+
+impl Caller {
+    /// The app the token belongs to, if any.
+    pub fn app(&self) -> Option<&App> {
+        match self {
+            Caller::App(app) | Caller::User { app, .. } | Caller::Page { app, .. } => Some(app),
+            Caller::Session { .. } | Caller::Operator => None,
+        }
+    }
+
+    /// The caller as an actor of the console's operations, if it may be one.
+    pub fn actor(&self) -> Option<Actor> {
+        match self {
+            Caller::Operator => Some(Actor::Operator),
+            Caller::Session { person } => Some(Actor::Person(*person)),
+            _ => None,
+        }
+    }
+}
+
+/// Who performs a console operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Operator,
+    Person(PersonId),
+}
+
+impl Platform {
+    /// Resolves a token; `proof` is the request's `appsecret_proof`, if any.
+    pub async fn authenticate(&self, token: Option<&str>, proof: Option<&str>) -> AppResult<Caller> {
+        let token = token.filter(|t| !t.is_empty()).ok_or_else(Refusal::token_required)?;
+        let caller = if let Some((app_id, _)) = split_app_token(token) {
+            let app = self.app(&AppId(app_id.to_string())).await?.ok_or_else(Refusal::invalid_token)?;
+            if !is_app_token_of(token, app_id, &self.app_secret(&app)) {
+                return Err(Refusal::invalid_token().into());
+            }
+            Caller::App(app)
+        } else {
+            self.resolve_stored_token(token).await?
+        };
+        if let Some(app) = caller.app() {
+            match proof {
+                Some(proof) if !proof_matches(&self.app_secret(app), token, proof) => return Err(Refusal::invalid_proof().into()),
+                None if app.require_proof => return Err(Refusal::proof_required().into()),
+                _ => {}
+            }
+        }
+        Ok(caller)
+    }
+
+    async fn resolve_stored_token(&self, token: &str) -> AppResult<Caller> {
+        let digest = token_digest(token);
+        if let Some((caller, expires_at)) = self.inner.callers.get(&digest) {
+            check_expiry(expires_at, self.now())?;
+            return Ok(caller);
+        }
+        let record = self.inner.store.token(&digest).await?.ok_or_else(Refusal::invalid_token)?;
+        check_expiry(record.expires_at, self.now())?;
+        let caller = match record.grant {
+            TokenGrant::Operator => Caller::Operator,
+            TokenGrant::Session { person } => Caller::Session { person },
+            TokenGrant::User { person, app } => {
+                Caller::User { person, app: self.app(&app).await?.ok_or_else(Refusal::invalid_token)? }
+            }
+            TokenGrant::Page { page, app, person } => {
+                // A Page token lives only while the app keeps the grant and the person
+                // who granted it remains an admin of the Page.
+                let store = &self.inner.store;
+                if !store.page_granted(&page, &app).await? || store.page_role(&page, person).await?.is_none() {
+                    return Err(Refusal::invalid_token().into());
+                }
+                let page = store.page(&page).await?.ok_or_else(Refusal::invalid_token)?;
+                Caller::Page { page, app: self.app(&app).await?.ok_or_else(Refusal::invalid_token)?, person }
+            }
+        };
+        self.inner.callers.put(digest, (caller.clone(), record.expires_at));
+        Ok(caller)
+    }
+
+    /// Forgets a cached token so that a revocation on this node takes effect at once.
+    pub(crate) fn forget_token(&self, token: &str) {
+        self.inner.callers.remove(&token_digest(token));
+    }
+}
+
+fn check_expiry(expires_at: Option<Millis>, now: Millis) -> Result<(), Refusal> {
+    match expires_at {
+        Some(at) if at <= now => Err(Refusal::expired_token()),
+        _ => Ok(()),
+    }
+}

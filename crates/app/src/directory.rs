@@ -1,0 +1,302 @@
+//! Persons, Pages, apps, roles and grants, and the tokens they lead to: what the
+//! console, the CLI and Graph's OAuth endpoints do.
+
+use crate::{Actor, AppError, AppResult, Caller, Platform};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use switchboard_domain::credentials::{app_access_token, new_access_token, secure_eq, token_digest};
+use switchboard_domain::*;
+use switchboard_store::{NewPerson, StoreError};
+
+/// An app as created: the secret is shown here, and derived again on demand.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewAppCredentials {
+    pub app: App,
+    pub secret: String,
+}
+
+/// A Page an app may act for, with the Page access token to do it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageAccount {
+    pub page: Page,
+    pub access_token: String,
+}
+
+fn check_name(what: &str, name: &str) -> Result<String, Refusal> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Refusal::invalid_param(format!("{what} must be between 1 and 100 characters")));
+    }
+    Ok(name.to_string())
+}
+
+/// Logins and Page usernames: 3 to 50 of `a-z 0-9 . _ -`, stored lowercase.
+fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> {
+    let handle = handle.trim().to_ascii_lowercase();
+    let valid = (3..=50).contains(&handle.len())
+        && handle.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && !handle.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return Err(Refusal::invalid_param(format!(
+            "{what} must be 3 to 50 characters of a-z, 0-9, '.', '_' or '-', and not only digits"
+        )));
+    }
+    Ok(handle)
+}
+
+fn conflict_as_refusal(error: StoreError) -> AppError {
+    match error {
+        StoreError::Conflict(detail) => Refusal::invalid_param(detail).into(),
+        other => other.into(),
+    }
+}
+
+impl Platform {
+    /// Creates the operator credential on the first start; `Some(token)` only then.
+    pub async fn init_operator(&self) -> AppResult<Option<String>> {
+        let (token, digest) = new_access_token();
+        Ok(self.inner.store.init_operator(&digest).await?.then_some(token))
+    }
+
+    pub async fn create_person(&self, actor: Actor, name: &str, login: &str, password: &str) -> AppResult<Person> {
+        if actor != Actor::Operator {
+            return Err(Refusal::permission("Only the operator can create persons").into());
+        }
+        let name = check_name("name", name)?;
+        let login = check_handle("login", login)?;
+        if password.chars().count() < 8 {
+            return Err(Refusal::invalid_param("password must have at least 8 characters").into());
+        }
+        let password = password.to_string();
+        // Hashing is deliberately slow: keep it off the async workers.
+        let password_hash = tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+                .map(|hash| hash.to_string())
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("hashing task failed: {e}")))?
+        .map_err(|e| StoreError::Internal(format!("cannot hash a password: {e}")))?;
+        let person = NewPerson { name, login, password_hash, created_at: self.now() };
+        self.inner.store.create_person(person).await.map_err(conflict_as_refusal)
+    }
+
+    /// Signs a person in; answers a session token for the person and console APIs.
+    pub async fn sign_in(&self, login: &str, password: &str) -> AppResult<(Person, String)> {
+        let refused = || AppError::from(Refusal::invalid_param("Wrong login or password"));
+        let (person, hash) = self.inner.store.person_credentials(&login.trim().to_ascii_lowercase()).await?.ok_or_else(refused)?;
+        let password = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if !matches {
+            return Err(refused());
+        }
+        let token = self.issue_token(TokenGrant::Session { person: person.id }, Some(self.inner.settings.session_ttl_ms)).await?;
+        Ok((person, token))
+    }
+
+    async fn issue_token(&self, grant: TokenGrant, ttl_ms: Option<Millis>) -> AppResult<String> {
+        let (token, hash) = new_access_token();
+        let now = self.now();
+        self.inner.store.insert_token(TokenRecord { hash, grant, issued_at: now, expires_at: ttl_ms.map(|ttl| now + ttl) }).await?;
+        Ok(token)
+    }
+
+    /// Revokes a token at once on this node (other nodes within the cache TTL).
+    pub async fn revoke_token(&self, token: &str) -> AppResult<()> {
+        self.inner.store.revoke_token(&token_digest(token)).await?;
+        self.forget_token(token);
+        Ok(())
+    }
+
+    /// Creates a Page; a person who creates one becomes its admin.
+    pub async fn create_page(&self, actor: Actor, name: &str, username: &str) -> AppResult<Page> {
+        let page = Page { id: PageId(random_node_id()), name: check_name("name", name)?, username: check_handle("username", username)? };
+        self.inner.store.create_page(page.clone()).await.map_err(conflict_as_refusal)?;
+        if let Actor::Person(person) = actor {
+            self.inner.store.set_page_role(&page.id, person, Some(PageRole::Admin)).await?;
+        }
+        Ok(page)
+    }
+
+    /// Creates an app in development mode; a person who creates one becomes its administrator.
+    pub async fn create_app(&self, actor: Actor, name: &str) -> AppResult<NewAppCredentials> {
+        let app = App {
+            id: AppId(random_node_id()),
+            name: check_name("name", name)?,
+            mode: AppMode::Development,
+            secret_generation: 0,
+            require_proof: false,
+        };
+        self.inner.store.create_app(app.clone()).await?;
+        if let Actor::Person(person) = actor {
+            self.inner.store.set_app_role(&app.id, person, Some(AppRole::Administrator)).await?;
+        }
+        Ok(NewAppCredentials { secret: self.app_secret(&app), app })
+    }
+
+    /// The app, if the actor administers it (or is the operator).
+    pub async fn app_for_admin(&self, actor: Actor, app_id: &AppId) -> AppResult<App> {
+        let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
+        if let Actor::Person(person) = actor {
+            if self.inner.store.app_role(app_id, person).await? != Some(AppRole::Administrator) {
+                return Err(Refusal::permission("Only an administrator of the app can do this").into());
+            }
+        }
+        Ok(app)
+    }
+
+    /// The app's current credentials, for its administrators.
+    pub async fn app_credentials(&self, actor: Actor, app_id: &AppId) -> AppResult<NewAppCredentials> {
+        let app = self.app_for_admin(actor, app_id).await?;
+        Ok(NewAppCredentials { secret: self.app_secret(&app), app })
+    }
+
+    /// Replaces the app's settings that its administrators control.
+    pub async fn update_app(&self, actor: Actor, app_id: &AppId, mode: Option<AppMode>, require_proof: Option<bool>, reset_secret: bool) -> AppResult<NewAppCredentials> {
+        let mut app = self.app_for_admin(actor, app_id).await?;
+        if let Some(mode) = mode {
+            app.mode = mode;
+        }
+        if let Some(require_proof) = require_proof {
+            app.require_proof = require_proof;
+        }
+        if reset_secret {
+            app.secret_generation += 1;
+        }
+        self.inner.store.update_app(&app).await?;
+        self.forget_cached();
+        Ok(NewAppCredentials { secret: self.app_secret(&app), app })
+    }
+
+    pub async fn set_app_role(&self, actor: Actor, app_id: &AppId, person: PersonId, role: Option<AppRole>) -> AppResult<()> {
+        self.app_for_admin(actor, app_id).await?;
+        self.existing_person(person).await?;
+        self.inner.store.set_app_role(app_id, person, role).await?;
+        self.forget_cached();
+        Ok(())
+    }
+
+    /// The Page, if the actor is one of its admins (or the operator).
+    pub async fn page_for_admin(&self, actor: Actor, page_id: &PageId) -> AppResult<Page> {
+        let page = self.inner.store.page(page_id).await?.ok_or_else(|| Refusal::unknown_object(page_id.as_str()))?;
+        if let Actor::Person(person) = actor {
+            if self.inner.store.page_role(page_id, person).await?.is_none() {
+                return Err(Refusal::permission("Only an admin of the Page can do this").into());
+            }
+        }
+        Ok(page)
+    }
+
+    pub async fn set_page_role(&self, actor: Actor, page_id: &PageId, person: PersonId, role: Option<PageRole>) -> AppResult<()> {
+        self.page_for_admin(actor, page_id).await?;
+        self.existing_person(person).await?;
+        self.inner.store.set_page_role(page_id, person, role).await?;
+        self.forget_cached();
+        Ok(())
+    }
+
+    async fn existing_person(&self, person: PersonId) -> AppResult<Person> {
+        Ok(self.inner.store.person(person).await?.ok_or_else(|| Refusal::unknown_object(&person.to_string()))?)
+    }
+
+    /// A Page admin lets an app act for the Page, as Meta's login dialog does. The
+    /// operator grants on behalf of an admin named by `admin`. Answers the Page token.
+    pub async fn grant_page(&self, actor: Actor, page_id: &PageId, app_id: &AppId, admin: Option<PersonId>) -> AppResult<PageAccount> {
+        let page = self.page_for_admin(actor, page_id).await?;
+        let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
+        let admin = match (actor, admin) {
+            (Actor::Person(person), _) => person,
+            (Actor::Operator, Some(person)) if self.inner.store.page_role(page_id, person).await?.is_some() => person,
+            (Actor::Operator, _) => {
+                return Err(Refusal::invalid_param("person_id must name an admin of the Page, on whose behalf the app acts").into())
+            }
+        };
+        self.inner.store.grant_page(page_id, &app.id, admin, self.now()).await?;
+        self.forget_cached();
+        Ok(PageAccount { access_token: self.page_token(&page.id, &app.id, admin).await?, page })
+    }
+
+    /// The Page token of (Page, app, admin): derived from the master key, so asking
+    /// again gives the same token, and registered by digest so it resolves.
+    async fn page_token(&self, page: &PageId, app: &AppId, admin: PersonId) -> AppResult<String> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.inner.key.as_bytes()).expect("any key length");
+        mac.update(format!("switchboard page token\0{page}\0{app}\0{admin}").as_bytes());
+        let token = format!("EAA{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        let record = TokenRecord { hash: token_digest(&token), grant: TokenGrant::Page { page: page.clone(), app: app.clone(), person: admin }, issued_at: self.now(), expires_at: None };
+        match self.inner.store.insert_token(record).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(token),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// A user access token of `person` for the app, what Facebook Login hands an app.
+    /// A person logs in for themselves; the operator may log in anyone.
+    pub async fn user_token(&self, actor: Actor, app_id: &AppId, person: PersonId) -> AppResult<String> {
+        if actor != Actor::Operator && actor != Actor::Person(person) {
+            return Err(Refusal::permission("A person can only log in as themselves").into());
+        }
+        self.existing_person(person).await?;
+        let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
+        self.issue_token(TokenGrant::User { person, app: app.id }, Some(self.inner.settings.user_token_ttl_ms)).await
+    }
+
+    /// `GET /oauth/access_token?grant_type=client_credentials`.
+    pub async fn app_access_token(&self, client_id: &str, client_secret: &str) -> AppResult<String> {
+        let app = self.authenticate_client(client_id, client_secret).await?;
+        Ok(app_access_token(app.id.as_str(), &self.app_secret(&app)))
+    }
+
+    /// `GET /oauth/access_token?grant_type=fb_exchange_token`: a long-lived user token
+    /// for a short-lived one of the same app. Answers the token and its lifetime in seconds.
+    pub async fn exchange_token(&self, client_id: &str, client_secret: &str, short_lived: &str) -> AppResult<(String, i64)> {
+        let app = self.authenticate_client(client_id, client_secret).await?;
+        let person = match self.authenticate(Some(short_lived), None).await? {
+            Caller::User { person, app: token_app } if token_app.id == app.id => person,
+            _ => return Err(Refusal::invalid_param("fb_exchange_token must be a user access token of this app").into()),
+        };
+        let ttl = self.inner.settings.long_lived_token_ttl_ms;
+        Ok((self.issue_token(TokenGrant::User { person, app: app.id }, Some(ttl)).await?, ttl / 1000))
+    }
+
+    async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> AppResult<App> {
+        let bad = || AppError::from(Refusal::invalid_param("Error validating client secret."));
+        if !is_node_id(client_id) {
+            return Err(bad());
+        }
+        let app = self.app(&AppId(client_id.to_string())).await?.ok_or_else(bad)?;
+        if !secure_eq(&self.app_secret(&app), client_secret) {
+            return Err(bad());
+        }
+        Ok(app)
+    }
+
+    /// `GET /me/accounts`: the Pages a user token's person administers and has granted
+    /// to the token's app, each with its Page token.
+    pub async fn accounts(&self, caller: &Caller) -> AppResult<Vec<PageAccount>> {
+        let Caller::User { person, app } = caller else {
+            return Err(Refusal::wrong_token_kind("a user access token").into());
+        };
+        let mut accounts = Vec::new();
+        for page in self.inner.store.granted_pages_of(*person, &app.id).await? {
+            accounts.push(PageAccount { access_token: self.page_token(&page.id, &app.id, *person).await?, page });
+        }
+        Ok(accounts)
+    }
+
+    /// The person's app-scoped id: what `/me` shows an app for a user token.
+    pub async fn asid(&self, person: PersonId, app: &AppId) -> AppResult<Asid> {
+        Ok(self.inner.store.asid(person, app).await?)
+    }
+
+    pub async fn person(&self, person: PersonId) -> AppResult<Person> {
+        self.existing_person(person).await
+    }
+}

@@ -1,0 +1,103 @@
+//! Webhook events: rendered once, as Meta serializes them, and fanned out into
+//! outbox rows for every app subscribed to the field.
+
+use switchboard_domain::*;
+use switchboard_store::{NewOutboxEvent, WebhookTarget};
+use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Party, Read};
+use switchboard_wire::to_ascii_json;
+
+/// One outbox row per target subscribed to `field`, all with the same bytes.
+pub fn fan_out(
+    targets: &[WebhookTarget],
+    field: WebhookField,
+    page: &PageId,
+    person: PersonId,
+    body: &[u8],
+    at: Millis,
+) -> Vec<NewOutboxEvent> {
+    targets
+        .iter()
+        .filter(|target| target.fields.contains(&field))
+        .map(|target| NewOutboxEvent {
+            app: target.app.clone(),
+            page: page.clone(),
+            person,
+            field,
+            body: body.to_vec(),
+            created_at: at,
+        })
+        .collect()
+}
+
+fn person_to_page(psid: &Psid, page: &PageId, at: Millis) -> MessagingEvent {
+    MessagingEvent {
+        sender: Some(Party { id: psid.to_string() }),
+        recipient: Party { id: page.to_string() },
+        timestamp: Some(at),
+        ..Default::default()
+    }
+}
+
+/// `messages`: the person wrote to the Page.
+pub fn inbound_message(psid: &Psid, page: &PageId, mid: &Mid, text: &str, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.message = Some(MessagePayload { mid: mid.to_string(), text: Some(text.to_string()), ..Default::default() });
+    to_ascii_json(&event)
+}
+
+/// `message_echoes`: the Page (through `app`) wrote to the person.
+pub fn echo(psid: &Psid, page: &PageId, app: &AppId, mid: &Mid, text: &str, metadata: Option<&str>, at: Millis) -> Vec<u8> {
+    let event = MessagingEvent {
+        sender: Some(Party { id: page.to_string() }),
+        recipient: Party { id: psid.to_string() },
+        timestamp: Some(at),
+        message: Some(MessagePayload {
+            is_echo: Some(true),
+            app_id: app.as_str().parse().ok(),
+            metadata: metadata.map(str::to_string),
+            mid: mid.to_string(),
+            text: Some(text.to_string()),
+        }),
+        ..Default::default()
+    };
+    to_ascii_json(&event)
+}
+
+/// `message_deliveries`: the person's client received Page messages up to `watermark`.
+pub fn delivery(psid: &Psid, page: &PageId, watermark: Millis, mids: Vec<String>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.delivery = Some(Delivery { mids, watermark });
+    to_ascii_json(&event)
+}
+
+/// `message_reads`: the person read Page messages up to `watermark`.
+pub fn read(psid: &Psid, page: &PageId, watermark: Millis, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.read = Some(Read { watermark });
+    to_ascii_json(&event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_matches_meta_shape() {
+        let bytes = echo(&Psid("7".into()), &PageId("1".into()), &AppId("42".into()), &Mid("m_x".into()), "héllo", Some("t"), 5);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"sender":{"id":"1"},"recipient":{"id":"7"},"timestamp":5,"message":{"is_echo":true,"app_id":42,"metadata":"t","mid":"m_x","text":"h\u00e9llo"}}"#
+        );
+    }
+
+    #[test]
+    fn fan_out_only_to_subscribers_of_the_field() {
+        let targets = vec![
+            WebhookTarget { app: AppId("1".into()), fields: vec![WebhookField::Messages] },
+            WebhookTarget { app: AppId("2".into()), fields: vec![WebhookField::MessageEchoes] },
+        ];
+        let rows = fan_out(&targets, WebhookField::MessageEchoes, &PageId("9".into()), PersonId(3), b"{}", 4);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].app, AppId("2".into()));
+    }
+}

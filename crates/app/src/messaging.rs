@@ -1,0 +1,200 @@
+//! Messages in threads: the Send API for apps, and the person's side (sending,
+//! delivery and read receipts, history). Every stored fact takes its webhook events
+//! with it in one store call; the dispatcher and live streams are woken after.
+
+use crate::events;
+use crate::live::LiveEvent;
+use crate::{AppResult, Caller, Platform};
+use serde::Serialize;
+use switchboard_domain::params::Params;
+use switchboard_domain::send::{parse_send, Recipient, SendBody, SenderAction};
+use switchboard_domain::*;
+use switchboard_store::Receipt;
+use switchboard_wire::send::SendResponse;
+
+/// Longest text a person may send, in characters (Messenger's own client limit).
+pub const MAX_PERSON_TEXT_CHARS: usize = 20_000;
+
+/// A message as the person's client shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageView {
+    pub mid: Mid,
+    /// `person` for the person's own messages, `page` for the Page's.
+    pub from: &'static str,
+    pub text: Option<String>,
+    pub created_at: Millis,
+}
+
+impl From<&Message> for MessageView {
+    fn from(message: &Message) -> Self {
+        Self {
+            mid: message.mid.clone(),
+            from: match message.direction {
+                Direction::Inbound => "person",
+                Direction::Outbound => "page",
+            },
+            text: message.text.clone(),
+            created_at: message.created_at,
+        }
+    }
+}
+
+/// A thread as the person's client opens it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadView {
+    pub page: Page,
+    pub messages: Vec<MessageView>,
+    pub delivered_watermark: Millis,
+    pub read_watermark: Millis,
+}
+
+impl Platform {
+    /// `POST /{page-id}/messages` (or `/me/messages`) with a Page token.
+    pub async fn send(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
+        let (page, app) = self.own_page(caller, page_ref)?;
+        let command = parse_send(params)?;
+        let Recipient::Psid(psid) = &command.recipient;
+        let person = self.person_of_psid(&page.id, psid).await?;
+        let psid = Psid(psid.clone());
+        match command.body {
+            SendBody::Action(action) => {
+                self.publish_action(person, &page.id, action);
+                Ok(SendResponse { recipient_id: psid.0, message_id: None })
+            }
+            SendBody::Text { text, metadata } => {
+                let now = self.now();
+                let mid = random_mid();
+                let echo = events::echo(&psid, &page.id, &app.id, &mid, &text, metadata.as_deref(), now);
+                let targets = self.webhook_targets(&page.id).await?;
+                let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);
+                let message = Message {
+                    mid: mid.clone(),
+                    page: page.id.clone(),
+                    person,
+                    direction: Direction::Outbound,
+                    app: Some(app.id.clone()),
+                    text: Some(text),
+                    metadata,
+                    created_at: now,
+                };
+                self.commit_message(message, outbox).await?;
+                self.inner.metrics.messages_sent.inc();
+                Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0) })
+            }
+        }
+    }
+
+    /// The person behind a PSID of this Page; anything else is 100/2018001.
+    async fn person_of_psid(&self, page: &PageId, psid: &str) -> AppResult<PersonId> {
+        if !is_node_id(psid) {
+            return Err(Refusal::no_matching_user().into());
+        }
+        let key = (page.clone(), psid.to_string());
+        if let Some(person) = self.inner.psids.get(&key) {
+            return Ok(person);
+        }
+        let person = self.inner.store.person_by_psid(page, psid).await?.ok_or_else(Refusal::no_matching_user)?;
+        self.inner.psids.put(key, person);
+        Ok(person)
+    }
+
+    fn publish_action(&self, person: PersonId, page: &PageId, action: SenderAction) {
+        let event = match action {
+            SenderAction::TypingOn => LiveEvent::Typing { page_id: page.clone(), on: true },
+            SenderAction::TypingOff => LiveEvent::Typing { page_id: page.clone(), on: false },
+            SenderAction::MarkSeen => LiveEvent::Seen { page_id: page.clone(), watermark: self.now() },
+        };
+        self.inner.live.publish(person, event);
+    }
+
+    async fn commit_message(&self, message: Message, outbox: Vec<switchboard_store::NewOutboxEvent>) -> AppResult<()> {
+        let wakes_dispatcher = !outbox.is_empty();
+        let person = message.person;
+        let view = MessageView::from(&message);
+        let page_id = message.page.clone();
+        self.inner.store.append_message(message, outbox).await?;
+        if wakes_dispatcher {
+            self.inner.outbox_wake.notify_one();
+        }
+        self.inner.live.publish(person, LiveEvent::Message { page_id, message: view });
+        Ok(())
+    }
+
+    async fn page_for_person(&self, page_ref: &str) -> AppResult<Page> {
+        Ok(self.find_page(page_ref).await?.ok_or_else(|| Refusal::unknown_object(page_ref))?)
+    }
+
+    /// The person writes to a Page: a `messages` event for every subscribed app.
+    pub async fn person_send(&self, person: PersonId, page_ref: &str, text: &str) -> AppResult<MessageView> {
+        let page = self.page_for_person(page_ref).await?;
+        if text.trim().is_empty() {
+            return Err(Refusal::invalid_param("text must be non-empty").into());
+        }
+        if text.chars().count() > MAX_PERSON_TEXT_CHARS {
+            return Err(Refusal::invalid_param(format!("text must be at most {MAX_PERSON_TEXT_CHARS} characters")).into());
+        }
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let now = self.now();
+        let mid = random_mid();
+        let body = events::inbound_message(&psid, &page.id, &mid, text, now);
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::Messages, &page.id, person, &body, now);
+        let message = Message {
+            mid,
+            page: page.id.clone(),
+            person,
+            direction: Direction::Inbound,
+            app: None,
+            text: Some(text.to_string()),
+            metadata: None,
+            created_at: now,
+        };
+        let view = MessageView::from(&message);
+        self.commit_message(message, outbox).await?;
+        self.inner.metrics.messages_received.inc();
+        Ok(view)
+    }
+
+    /// The person's client reports that it received (or read) the Page's messages up
+    /// to `watermark` (default: now). Answers the thread's receipts afterwards.
+    pub async fn person_receipt(&self, person: PersonId, page_ref: &str, receipt: Receipt, watermark: Option<Millis>) -> AppResult<ThreadState> {
+        let page = self.page_for_person(page_ref).await?;
+        let now = self.now();
+        let watermark = watermark.unwrap_or(now).min(now);
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let (field, body) = match receipt {
+            Receipt::Delivered => (WebhookField::MessageDeliveries, events::delivery(&psid, &page.id, watermark, Vec::new(), now)),
+            Receipt::Read => (WebhookField::MessageReads, events::read(&psid, &page.id, watermark, now)),
+        };
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, field, &page.id, person, &body, now);
+        let wakes_dispatcher = !outbox.is_empty();
+        if self.inner.store.advance_receipt(&page.id, person, receipt, watermark, outbox).await? && wakes_dispatcher {
+            self.inner.outbox_wake.notify_one();
+        }
+        Ok(self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default())
+    }
+
+    /// The person's thread with a Page: the latest `limit` messages before `before`.
+    pub async fn thread(&self, person: PersonId, page_ref: &str, before: Option<Millis>, limit: u32) -> AppResult<ThreadView> {
+        let page = self.page_for_person(page_ref).await?;
+        let messages = self.inner.store.thread_messages(&page.id, person, before, limit.clamp(1, 200)).await?;
+        let state = self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default();
+        Ok(ThreadView {
+            page,
+            messages: messages.iter().map(MessageView::from).collect(),
+            delivered_watermark: state.delivered_watermark,
+            read_watermark: state.read_watermark,
+        })
+    }
+
+    /// The person's threads, most recent first.
+    pub async fn threads(&self, person: PersonId) -> AppResult<Vec<ThreadSummary>> {
+        Ok(self.inner.store.threads_of(person).await?)
+    }
+
+    /// A Page as a person finds it (by username or id).
+    pub async fn page_for_people(&self, page_ref: &str) -> AppResult<Page> {
+        self.page_for_person(page_ref).await
+    }
+}
