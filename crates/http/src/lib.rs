@@ -1,1 +1,56 @@
+//! The HTTP faces of the platform on one router: the Graph API (for apps), the
+//! person API (for people's clients), the console API (for developers, Page admins
+//! and the operator), and operations (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! Handlers are thin: extract, call one use case of `switchboard-app`, convert the
+//! result. Must not: decide policy, touch SQL, or keep state of their own.
 
+mod console;
+mod error;
+mod graph;
+mod ops;
+mod person;
+mod request;
+mod session;
+
+pub use error::{HttpError, HttpResult};
+pub use request::{BODY_LIMIT, MULTIPART_LIMIT};
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use switchboard_app::metrics::RequestLabels;
+use switchboard_app::Platform;
+
+/// The version recorded for unversioned Graph calls.
+pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
+
+/// The whole HTTP surface.
+pub fn router(platform: Platform) -> Router {
+    Router::new()
+        .nest("/person/v1", person::routes())
+        .nest("/console/v1", console::routes())
+        .merge(ops::routes())
+        .fallback(graph::dispatch)
+        .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(platform)
+}
+
+/// Counts answered requests by face and status for `/metrics`.
+async fn count_requests(State(platform): State<Platform>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let face = if path.starts_with("/person/") {
+        "person"
+    } else if path.starts_with("/console/") {
+        "console"
+    } else if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        "ops"
+    } else {
+        "graph"
+    };
+    let response = next.run(request).await;
+    platform.metrics().requests.get_or_create(&RequestLabels { face, status: response.status().as_u16() }).inc();
+    response
+}

@@ -1,1 +1,360 @@
-fn main(){}
+//! The `switchboard` command: `serve` and `demo` run a node; the other commands are
+//! the operator's actions on the store of a data directory, printing JSON.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use switchboard::{demo, Node, Settings};
+use switchboard_app::{Actor, Platform, PlatformSettings, SystemClock};
+use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "A self-hostable Messenger Platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node: Graph, person and console APIs, webhook delivery.
+    Serve(ServeArgs),
+    /// Run a node with a demo Page, person and echo bot.
+    Demo(ServeArgs),
+    /// Apply the store's migrations and exit.
+    Migrate(StoreArgs),
+    /// Persons: create.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Pages: create, admins, grants to apps.
+    #[command(subcommand)]
+    Page(PageCommand),
+    /// Apps: create, show, roles, mode, user tokens.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+/// Flags that override settings; only those given are applied.
+#[derive(Args, Serialize, Default)]
+struct StoreArgs {
+    /// A TOML settings file.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// The data directory (SQLite file, master key, demo.json).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<PathBuf>,
+    /// A database URL instead of the data directory's file (`sqlite:///path/file.db`).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Listen address, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// TLS certificate (PEM); with --tls-key.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Serve https with a generated self-signed certificate.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// With `serve`: also seed and run the demo.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum PersonCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        login: String,
+        #[arg(long, env = "SWITCHBOARD_PERSON_PASSWORD")]
+        password: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum PageCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        username: String,
+        /// A person to make admin of the new Page.
+        #[arg(long)]
+        admin: Option<i64>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Make a person admin of a Page (or remove them with --remove).
+    Admin {
+        #[arg(long)]
+        page: String,
+        #[arg(long)]
+        person: i64,
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Let an app act for a Page on behalf of one of its admins; prints the Page token.
+    Grant {
+        #[arg(long)]
+        page: String,
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        person: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A person to make administrator of the new app.
+        #[arg(long)]
+        admin: Option<i64>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    Show {
+        #[arg(long)]
+        app: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give a person a role on the app (administrator, developer, tester) or remove it (none).
+    Role {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        person: i64,
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Switch the app between development and live mode.
+    Mode {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        mode: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// A user access token of a person for the app (what login hands an app).
+    Token {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        person: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Serialize)]
+struct ServeOverrides<'a> {
+    #[serde(flatten)]
+    store: &'a StoreArgs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<&'a String>,
+    tls: serde_json::Map<String, serde_json::Value>,
+}
+
+fn load_settings(args: &ServeArgs) -> anyhow::Result<Settings> {
+    let mut tls = serde_json::Map::new();
+    if let Some(cert) = &args.tls_cert {
+        tls.insert("cert".into(), json!(cert));
+    }
+    if let Some(key) = &args.tls_key {
+        tls.insert("key".into(), json!(key));
+    }
+    if args.tls_self_signed {
+        tls.insert("self_signed".into(), json!(true));
+    }
+    let overrides = ServeOverrides { store: &args.store, listen: args.listen.as_ref(), tls };
+    Ok(Settings::load(args.store.config.as_deref(), overrides)?)
+}
+
+fn init_logs(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| "info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn serve(args: ServeArgs, with_demo: bool) -> anyhow::Result<()> {
+    let settings = load_settings(&args)?;
+    init_logs(&settings);
+    let node = Node::start(&settings).await?;
+    if let Some(token) = node.platform.init_operator().await? {
+        println!("Operator credential (shown once; keep it safe): {token}");
+    }
+    let mut bot = None;
+    if with_demo {
+        let mut info = demo::seed(&node.platform, &settings.data, &node.url()).await?;
+        bot = Some(demo::start_bot(&node.platform, &mut info).await?);
+        demo::write_info(&settings.data, &info)?;
+        println!("{}", demo::banner(&info, &settings.data));
+    } else {
+        println!("Switchboard is listening on {}", node.url());
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    if let Some(mut bot) = bot {
+        let _ = bot.kill().await;
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+/// A platform on the data directory's store, for the operator's commands.
+fn offline_platform(store_args: &StoreArgs) -> anyhow::Result<Platform> {
+    let settings = Settings::load(store_args.config.as_deref(), store_args)?;
+    let store = switchboard::open_store(&settings)?;
+    let key = switchboard::master_key(&settings)?;
+    // No handshakes happen offline; the verifier is never called.
+    let verifier = Arc::new(switchboard_delivery::HttpVerifier::new(switchboard_delivery::webhook_client(&Default::default())));
+    Ok(Platform::new(store, Arc::new(SystemClock), key, verifier, PlatformSettings::default()))
+}
+
+fn print(value: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let operator = Actor::Operator;
+    match cli.command {
+        Command::Serve(args) => {
+            let demo = args.demo;
+            serve(args, demo).await
+        }
+        Command::Demo(args) => serve(args, true).await,
+        Command::Migrate(store) => {
+            let settings = Settings::load(store.config.as_deref(), &store)?;
+            switchboard::open_store(&settings)?;
+            print(json!({"migrated": true, "schema_version": switchboard_store_sqlite::SCHEMA_VERSION}));
+            Ok(())
+        }
+        Command::Person(PersonCommand::Create { name, login, password, store }) => {
+            let platform = offline_platform(&store)?;
+            print(json!(platform.create_person(operator, &name, &login, &password).await.map_err(report)?));
+            Ok(())
+        }
+        Command::Page(command) => page_command(command).await,
+        Command::App(command) => app_command(command).await,
+    }
+}
+
+async fn page_command(command: PageCommand) -> anyhow::Result<()> {
+    let operator = Actor::Operator;
+    match command {
+        PageCommand::Create { name, username, admin, store } => {
+            let platform = offline_platform(&store)?;
+            let page = platform.create_page(operator, &name, &username).await.map_err(report)?;
+            if let Some(admin) = admin {
+                platform.set_page_role(operator, &page.id, PersonId(admin), Some(PageRole::Admin)).await.map_err(report)?;
+            }
+            print(json!(page));
+        }
+        PageCommand::Admin { page, person, remove, store } => {
+            let platform = offline_platform(&store)?;
+            let role = (!remove).then_some(PageRole::Admin);
+            platform.set_page_role(operator, &PageId(page), PersonId(person), role).await.map_err(report)?;
+            print(json!({"success": true}));
+        }
+        PageCommand::Grant { page, app, person, store } => {
+            let platform = offline_platform(&store)?;
+            let account = platform.grant_page(operator, &PageId(page), &AppId(app), Some(PersonId(person))).await.map_err(report)?;
+            print(json!({"page": account.page, "access_token": account.access_token}));
+        }
+    }
+    Ok(())
+}
+
+async fn app_command(command: AppCommand) -> anyhow::Result<()> {
+    let operator = Actor::Operator;
+    match command {
+        AppCommand::Create { name, admin, store } => {
+            let platform = offline_platform(&store)?;
+            let created = platform.create_app(operator, &name).await.map_err(report)?;
+            if let Some(admin) = admin {
+                platform.set_app_role(operator, &created.app.id, PersonId(admin), Some(AppRole::Administrator)).await.map_err(report)?;
+            }
+            print(json!({"id": created.app.id, "name": created.app.name, "mode": created.app.mode, "secret": created.secret}));
+        }
+        AppCommand::Show { app, store } => {
+            let platform = offline_platform(&store)?;
+            let shown = platform.app_credentials(operator, &AppId(app)).await.map_err(report)?;
+            print(json!({"id": shown.app.id, "name": shown.app.name, "mode": shown.app.mode, "require_appsecret_proof": shown.app.require_proof, "secret": shown.secret}));
+        }
+        AppCommand::Role { app, person, role, store } => {
+            let platform = offline_platform(&store)?;
+            let role = match role.as_str() {
+                "none" => None,
+                name => Some(AppRole::parse(name).context("role must be administrator, developer, tester or none")?),
+            };
+            platform.set_app_role(operator, &AppId(app), PersonId(person), role).await.map_err(report)?;
+            print(json!({"success": true}));
+        }
+        AppCommand::Mode { app, mode, store } => {
+            let platform = offline_platform(&store)?;
+            let mode = match mode.as_str() {
+                "development" => AppMode::Development,
+                "live" => AppMode::Live,
+                _ => anyhow::bail!("mode must be development or live"),
+            };
+            let updated = platform.update_app(operator, &AppId(app), Some(mode), None, false).await.map_err(report)?;
+            print(json!({"id": updated.app.id, "mode": updated.app.mode}));
+        }
+        AppCommand::Token { app, person, store } => {
+            let platform = offline_platform(&store)?;
+            let token = platform.user_token(operator, &AppId(app), PersonId(person)).await.map_err(report)?;
+            print(json!({"access_token": token, "token_type": "bearer"}));
+        }
+    }
+    Ok(())
+}
+
+/// Turns a refused or failed use case into the CLI's error message.
+fn report(error: switchboard_app::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}

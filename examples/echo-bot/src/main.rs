@@ -1,1 +1,130 @@
-fn main(){}
+//! An example Messenger bot, written as any bot for Meta's platform would be: it
+//! answers the webhook verification handshake, checks both signatures of every
+//! POST against the app secret, acknowledges at once, and echoes each text message
+//! back through the Send API. It knows Switchboard only by its Graph URL.
+//!
+//! Configuration (environment): ECHO_BOT_GRAPH_URL (e.g. http://127.0.0.1:8080/v21.0),
+//! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN.
+//! It prints `listening on <webhook URL>` once it accepts connections.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+struct Bot {
+    graph_url: String,
+    page_token: String,
+    app_secret: String,
+    verify_token: String,
+    http: reqwest::Client,
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).map_err(|_| anyhow::anyhow!("{name} must be set"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    let bot = Arc::new(Bot {
+        graph_url: env("ECHO_BOT_GRAPH_URL")?.trim_end_matches('/').to_string(),
+        page_token: env("ECHO_BOT_PAGE_TOKEN")?,
+        app_secret: env("ECHO_BOT_APP_SECRET")?,
+        verify_token: env("ECHO_BOT_VERIFY_TOKEN")?,
+        http: reqwest::Client::new(),
+    });
+    let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    println!("listening on http://{}/webhook", listener.local_addr()?);
+    let app = Router::new().route("/webhook", get(handshake).post(receive)).with_state(bot);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// GET /webhook: answer `hub.challenge` when the verify token matches.
+async fn handshake(State(bot): State<Arc<Bot>>, Query(query): Query<HashMap<String, String>>) -> (StatusCode, String) {
+    let mode = query.get("hub.mode").map(String::as_str);
+    let token = query.get("hub.verify_token").map(String::as_str).unwrap_or("");
+    match (mode, query.get("hub.challenge")) {
+        (Some("subscribe"), Some(challenge)) if token == bot.verify_token => (StatusCode::OK, challenge.clone()),
+        _ => (StatusCode::FORBIDDEN, "Forbidden".into()),
+    }
+}
+
+fn signature_ok(secret: &str, body: &[u8], header: Option<&str>, sha256: bool) -> bool {
+    let Some(header) = header else { return false };
+    let expected = if sha256 {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    } else {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key");
+        mac.update(body);
+        format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    expected.len() == header.len() && bool::from(expected.as_bytes().ct_eq(header.as_bytes()))
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    entry: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(default)]
+    messaging: Vec<Value>,
+}
+
+/// POST /webhook: check both signatures, acknowledge, then answer in the background.
+async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if !signature_ok(&bot.app_secret, &body, header("x-hub-signature"), false)
+        || !signature_ok(&bot.app_secret, &body, header("x-hub-signature-256"), true)
+    {
+        tracing::warn!("refused a webhook POST with a bad or missing signature");
+        return StatusCode::UNAUTHORIZED;
+    }
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    for event in envelope.entry.into_iter().flat_map(|e| e.messaging) {
+        let message = &event["message"];
+        let (Some(sender), Some(text)) = (event["sender"]["id"].as_str(), message["text"].as_str()) else { continue };
+        if message["is_echo"].as_bool() == Some(true) {
+            continue;
+        }
+        let bot = bot.clone();
+        let (sender, text) = (sender.to_string(), text.to_string());
+        tokio::spawn(async move { bot.reply(&sender, &text).await });
+    }
+    StatusCode::OK
+}
+
+impl Bot {
+    async fn reply(&self, psid: &str, text: &str) {
+        let body = json!({
+            "recipient": {"id": psid},
+            "messaging_type": "RESPONSE",
+            "message": {"text": format!("echo: {text}").chars().take(2000).collect::<String>()},
+        });
+        let url = format!("{}/me/messages", self.graph_url);
+        match self.http.post(&url).bearer_auth(&self.page_token).json(&body).send().await {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                let status = response.status();
+                let answer = response.text().await.unwrap_or_default();
+                tracing::warn!(%status, body = %answer, "Send API refused the reply");
+            }
+            Err(error) => tracing::warn!(%error, "cannot reach the Send API"),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The console API: operator and developer actions. Persons, Pages, apps, roles,
+//! and the grant that lets an app act for a Page. Callers sign in with a person's
+//! session or the operator credential; each use case checks their rights.
+
+use crate::error::HttpResult;
+use crate::session::{JsonBody, Signed};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_app::Platform;
+use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId, Refusal};
+
+pub fn routes() -> Router<Platform> {
+    Router::new()
+        .route("/login", post(crate::person::login))
+        .route("/persons", post(create_person))
+        .route("/pages", post(create_page))
+        .route("/pages/{page}/roles", post(set_page_role))
+        .route("/pages/{page}/apps", post(grant_page))
+        .route("/apps", post(create_app))
+        .route("/apps/{app}", get(show_app).patch(update_app))
+        .route("/apps/{app}/roles", post(set_app_role))
+        .route("/apps/{app}/user-tokens", post(user_token))
+}
+
+#[derive(Deserialize)]
+struct NewPerson {
+    name: String,
+    login: String,
+    password: String,
+}
+
+/// `POST /console/v1/persons` `{"name","login","password"}` (operator).
+async fn create_person(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewPerson>) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.create_person(actor, &body.name, &body.login, &body.password).await?)))
+}
+
+#[derive(Deserialize)]
+struct NewPage {
+    name: String,
+    username: String,
+}
+
+/// `POST /console/v1/pages` `{"name","username"}`; a person creating it becomes its admin.
+async fn create_page(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewPage>) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.create_page(actor, &body.name, &body.username).await?)))
+}
+
+#[derive(Deserialize)]
+struct RoleChange {
+    person_id: i64,
+    /// The role, or `null` to remove the person's role.
+    role: Option<String>,
+}
+
+/// `POST /console/v1/pages/{page}/roles` `{"person_id","role":"admin"|null}` (Page admin).
+async fn set_page_role(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(page): Path<String>,
+    JsonBody(body): JsonBody<RoleChange>,
+) -> HttpResult<Json<Value>> {
+    let role = match body.role.as_deref() {
+        None => None,
+        Some("admin") => Some(PageRole::Admin),
+        Some(other) => return Err(Refusal::invalid_param(format!("role must be \"admin\" or null, not \"{other}\"")).into()),
+    };
+    platform.set_page_role(actor, &PageId(page), PersonId(body.person_id), role).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    app_id: String,
+    /// With the operator credential: the Page admin on whose behalf the app acts.
+    person_id: Option<i64>,
+}
+
+/// `POST /console/v1/pages/{page}/apps` `{"app_id","person_id"?}` (Page admin): lets
+/// the app act for the Page; answers the Page access token.
+async fn grant_page(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(page): Path<String>,
+    JsonBody(body): JsonBody<Grant>,
+) -> HttpResult<Json<Value>> {
+    let account = platform.grant_page(actor, &PageId(page), &AppId(body.app_id), body.person_id.map(PersonId)).await?;
+    Ok(Json(json!({"page": account.page, "access_token": account.access_token})))
+}
+
+#[derive(Deserialize)]
+struct NewApp {
+    name: String,
+}
+
+fn app_json(credentials: switchboard_app::NewAppCredentials) -> Value {
+    json!({
+        "id": credentials.app.id,
+        "name": credentials.app.name,
+        "mode": credentials.app.mode,
+        "require_appsecret_proof": credentials.app.require_proof,
+        "secret": credentials.secret,
+    })
+}
+
+/// `POST /console/v1/apps` `{"name"}` → the app with its secret.
+async fn create_app(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewApp>) -> HttpResult<Json<Value>> {
+    Ok(Json(app_json(platform.create_app(actor, &body.name).await?)))
+}
+
+/// `GET /console/v1/apps/{app}` (app administrator): settings and secret.
+async fn show_app(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
+    Ok(Json(app_json(platform.app_credentials(actor, &AppId(app)).await?)))
+}
+
+#[derive(Deserialize)]
+struct AppChange {
+    mode: Option<AppMode>,
+    require_appsecret_proof: Option<bool>,
+    #[serde(default)]
+    reset_secret: bool,
+}
+
+/// `PATCH /console/v1/apps/{app}` `{"mode"?,"require_appsecret_proof"?,"reset_secret"?}`.
+async fn update_app(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<AppChange>,
+) -> HttpResult<Json<Value>> {
+    let updated = platform.update_app(actor, &AppId(app), body.mode, body.require_appsecret_proof, body.reset_secret).await?;
+    Ok(Json(app_json(updated)))
+}
+
+/// `POST /console/v1/apps/{app}/roles` `{"person_id","role":"administrator"|"developer"|"tester"|null}`.
+async fn set_app_role(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<RoleChange>,
+) -> HttpResult<Json<Value>> {
+    let role = match body.role.as_deref() {
+        None => None,
+        Some(name) => Some(AppRole::parse(name).ok_or_else(|| Refusal::invalid_param(format!("role must be administrator, developer, tester or null, not \"{name}\"")))?),
+    };
+    platform.set_app_role(actor, &AppId(app), PersonId(body.person_id), role).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    person_id: i64,
+}
+
+/// `POST /console/v1/apps/{app}/user-tokens` `{"person_id"}`: the person logs in to
+/// the app (what Facebook Login does); answers a user access token.
+async fn user_token(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> HttpResult<Json<Value>> {
+    let token = platform.user_token(actor, &AppId(app), PersonId(body.person_id)).await?;
+    Ok(Json(json!({"access_token": token, "token_type": "bearer"})))
+}

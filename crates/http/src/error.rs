@@ -1,0 +1,62 @@
+//! The one error type of every face: a [`Refusal`] rendered in the Graph envelope
+//! with its HTTP status. Store failures are logged here, once, and shown to clients
+//! only as Meta's generic codes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use switchboard_app::AppError;
+use switchboard_domain::Refusal;
+use switchboard_store::StoreError;
+use switchboard_wire::{GraphErrorBody, GraphErrorEnvelope};
+
+#[derive(Debug)]
+pub struct HttpError(pub Refusal);
+
+impl From<Refusal> for HttpError {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
+}
+
+impl From<AppError> for HttpError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Refused(refusal) => Self(refusal),
+            AppError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "store unavailable");
+                Self(Refusal::unavailable())
+            }
+            AppError::Store(cause) => {
+                tracing::error!(%cause, "store failure");
+                Self(Refusal::unknown())
+            }
+        }
+    }
+}
+
+/// An opaque id for a failed request, as Meta's `fbtrace_id`.
+fn trace_id() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 8]>())
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let refusal = self.0;
+        let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = GraphErrorEnvelope {
+            error: GraphErrorBody {
+                message: refusal.message,
+                kind: refusal.kind.to_string(),
+                code: refusal.code,
+                error_subcode: refusal.subcode,
+                is_transient: refusal.transient.then_some(true),
+                fbtrace_id: trace_id(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type HttpResult<T> = Result<T, HttpError>;

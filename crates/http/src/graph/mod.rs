@@ -1,0 +1,53 @@
+//! The Graph API face: Meta's paths, versioned (`/v21.0/...`, any version) or not.
+//! One readable table maps (method, node, edge) to a handler; each handler is
+//! named after the endpoint it implements.
+
+mod messages;
+mod nodes;
+mod oauth;
+mod subscriptions;
+
+use crate::error::HttpResult;
+use crate::request::GraphRequest;
+use axum::extract::State;
+use axum::http::Method;
+use axum::response::Response;
+use switchboard_app::Platform;
+use switchboard_domain::Refusal;
+
+/// Every Graph request lands here (the router's fallback).
+pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -> HttpResult<Response> {
+    let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
+    let method = request.method.clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["oauth", "access_token"]) => oauth::access_token(&platform, &request).await,
+        (&Method::GET, ["me", "accounts"]) => nodes::accounts(&platform, &request).await,
+        (&Method::GET, [node]) => nodes::get_node(&platform, &request, node).await,
+        (&Method::POST, [node, "messages"]) => messages::send(&platform, &request, node).await,
+        (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(&platform, &request, app).await,
+        (&Method::GET, [app, "subscriptions"]) => subscriptions::list(&platform, &request, app).await,
+        (&Method::DELETE, [app, "subscriptions"]) => subscriptions::unsubscribe(&platform, &request, app).await,
+        (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(&platform, &request, page).await,
+        (&Method::GET, [page, "subscribed_apps"]) => subscriptions::installed(&platform, &request, page).await,
+        (&Method::DELETE, [page, "subscribed_apps"]) => subscriptions::uninstall(&platform, &request, page).await,
+        _ => Err(Refusal::unknown_path(method.as_str(), &format!("/{}", segments.join("/"))).into()),
+    }
+}
+
+/// Resolves the request's token.
+async fn caller(platform: &Platform, request: &GraphRequest) -> HttpResult<switchboard_app::Caller> {
+    Ok(platform.authenticate(request.token.as_deref(), request.proof.as_deref()).await?)
+}
+
+/// The Graph version a request named, or the default recorded for unversioned ones.
+fn version(request: &GraphRequest) -> String {
+    request.version.clone().unwrap_or_else(|| crate::DEFAULT_GRAPH_VERSION.to_string())
+}
+
+fn json(value: serde_json::Value) -> Response {
+    axum::response::IntoResponse::into_response(axum::Json(value))
+}
+
+fn success() -> Response {
+    json(serde_json::json!({"success": true}))
+}

@@ -1,0 +1,96 @@
+//! Nodes: `/me`, `/{id}` for Pages, apps and users, and `/me/accounts`.
+
+use super::{caller, json};
+use crate::error::HttpResult;
+use crate::request::GraphRequest;
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+use switchboard_app::{Caller, Platform};
+use switchboard_domain::{Person, Refusal};
+
+/// Keeps the fields asked for with `fields=` (the node's defaults otherwise); an
+/// unknown field is refused as Graph does.
+fn select(request: &GraphRequest, node_type: &str, available: Map<String, Value>, defaults: &[&str]) -> HttpResult<Response> {
+    let wanted = request.params.list("fields")?.unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
+    let mut out = Map::new();
+    for field in wanted {
+        match available.get(&field) {
+            Some(value) => {
+                out.insert(field, value.clone());
+            }
+            None => {
+                return Err(Refusal::invalid_param(format!("Tried accessing nonexisting field ({field}) on node type ({node_type})")).into())
+            }
+        }
+    }
+    if !out.contains_key("id") {
+        if let Some(id) = available.get("id") {
+            out.insert("id".into(), id.clone());
+        }
+    }
+    Ok(json(Value::Object(out)))
+}
+
+fn user_fields(person: &Person, id: &str) -> Map<String, Value> {
+    let (first, last) = person.name.split_once(' ').unwrap_or((&person.name, ""));
+    let value = json!({"id": id, "name": person.name, "first_name": first, "last_name": last});
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// `GET /me` and `GET /{id}`: a Page (for any token), the token's own app, the
+/// token's user (by ASID), or a person by the token Page's PSID.
+pub async fn get_node(platform: &Platform, request: &GraphRequest, node: &str) -> HttpResult<Response> {
+    let caller = caller(platform, request).await?;
+    let unknown = || Refusal::unknown_object(node);
+    match (&caller, node) {
+        (Caller::Page { page, .. }, "me") => {
+            let fields = json!({"id": page.id, "name": page.name, "username": page.username});
+            select(request, "Page", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
+        }
+        (Caller::User { person, app }, "me") => {
+            let asid = platform.asid(*person, &app.id).await?;
+            let person = platform.person(*person).await?;
+            select(request, "User", user_fields(&person, asid.as_str()), &["name", "id"])
+        }
+        (Caller::App(_) | Caller::Session { .. } | Caller::Operator, "me") => Err(Refusal::token_required().into()),
+        (Caller::App(app), id) if app.id.as_str() == id => {
+            let fields = json!({"id": app.id, "name": app.name});
+            select(request, "Application", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
+        }
+        (Caller::Page { page, .. }, id) if switchboard_domain::is_node_id(id) && page.id.as_str() != id => {
+            if let Some(person) = platform.store().person_by_psid(&page.id, id).await.map_err(switchboard_app::AppError::from)? {
+                let person = platform.person(person).await?;
+                return select(request, "User", user_fields(&person, id), &["first_name", "last_name", "id"]);
+            }
+            page_node(platform, request, id).await
+        }
+        (_, id) if switchboard_domain::is_node_id(id) => page_node(platform, request, id).await,
+        _ => Err(unknown().into()),
+    }
+}
+
+async fn page_node(platform: &Platform, request: &GraphRequest, id: &str) -> HttpResult<Response> {
+    let page = platform.find_page(id).await?.ok_or_else(|| Refusal::unknown_object(id))?;
+    let fields = json!({"id": page.id, "name": page.name, "username": page.username});
+    select(request, "Page", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
+}
+
+/// `GET /me/accounts`: the Pages the user granted to the app, with Page tokens.
+pub async fn accounts(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+    let caller = caller(platform, request).await?;
+    let accounts = platform.accounts(&caller).await?;
+    let data: Vec<Value> = accounts
+        .into_iter()
+        .map(|account| {
+            json!({
+                "access_token": account.access_token,
+                "category": "Business",
+                "category_list": [{"id": "2500", "name": "Business"}],
+                "name": account.page.name,
+                "id": account.page.id,
+                "tasks": ["ANALYZE", "ADVERTISE", "MESSAGING", "MODERATE", "CREATE_CONTENT", "MANAGE"],
+            })
+        })
+        .collect();
+    Ok(json(json!({ "data": data })))
+}

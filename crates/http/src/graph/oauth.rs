@@ -1,0 +1,30 @@
+//! Tokens for apps (reference §2.1).
+
+use super::json;
+use crate::error::HttpResult;
+use crate::request::GraphRequest;
+use axum::response::Response;
+use serde_json::json;
+use switchboard_app::Platform;
+use switchboard_domain::Refusal;
+
+/// `GET /oauth/access_token`: `grant_type=client_credentials` answers an app token,
+/// `grant_type=fb_exchange_token` a long-lived user token.
+pub async fn access_token(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+    let params = &request.params;
+    let client_id = params.required_str("client_id")?;
+    let client_secret = params.required_str("client_secret")?;
+    match params.str("grant_type")?.as_deref() {
+        Some("client_credentials") => {
+            let token = platform.app_access_token(&client_id, &client_secret).await?;
+            Ok(json(json!({"access_token": token, "token_type": "bearer"})))
+        }
+        Some("fb_exchange_token") => {
+            let short_lived = params.required_str("fb_exchange_token")?;
+            let (token, expires_in) = platform.exchange_token(&client_id, &client_secret, &short_lived).await?;
+            Ok(json(json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in})))
+        }
+        Some(other) => Err(Refusal::invalid_param(format!("Unsupported grant_type: {other}")).into()),
+        None => Err(Refusal::missing_param("grant_type").into()),
+    }
+}

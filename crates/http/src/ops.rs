@@ -1,0 +1,43 @@
+//! Operations: liveness, readiness (the store answers) and Prometheus metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use switchboard_app::Platform;
+
+pub fn routes() -> Router<Platform> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+}
+
+/// `GET /healthz`: the process serves requests.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when the store answers, 503 otherwise.
+async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
+    match platform.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "store": "ok"}))),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": "unreachable"})))
+        }
+    }
+}
+
+/// `GET /metrics`: OpenMetrics text, plus the outbox backlog.
+async fn metrics(State(platform): State<Platform>) -> impl IntoResponse {
+    let mut text = platform.metrics().render();
+    if let Ok(pending) = platform.store().outbox_pending().await {
+        // Read at scrape time from the store, so it is true across nodes.
+        let gauge = format!(
+            "# HELP switchboard_outbox_pending Webhook events not yet delivered.\n# TYPE switchboard_outbox_pending gauge\nswitchboard_outbox_pending {pending}\n"
+        );
+        let at = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(at, &gauge);
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+}

@@ -1,0 +1,128 @@
+//! The person API: what the Messenger app does for a person. Sign in, find a Page,
+//! write to it, receive its messages live (server-sent events), report delivery and
+//! reading. Bot developers' tests use it to play a person; README documents it.
+
+use crate::error::HttpResult;
+use crate::session::{JsonBody, SignedPerson};
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use switchboard_app::Platform;
+use switchboard_domain::Millis;
+use switchboard_store::Receipt;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+pub fn routes() -> Router<Platform> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/pages/{page}", get(find_page))
+        .route("/threads", get(threads))
+        .route("/threads/{page}/messages", get(messages).post(send))
+        .route("/threads/{page}/delivered", post(delivered))
+        .route("/threads/{page}/read", post(read))
+        .route("/events", get(events))
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    login: String,
+    password: String,
+}
+
+/// `POST /person/v1/login` `{"login","password"}` → `{"access_token","person"}`.
+pub async fn login(State(platform): State<Platform>, JsonBody(body): JsonBody<Login>) -> HttpResult<Json<Value>> {
+    let (person, token) = platform.sign_in(&body.login, &body.password).await?;
+    Ok(Json(json!({"access_token": token, "person": person})))
+}
+
+/// `GET /person/v1/me`.
+async fn me(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.person(person).await?)))
+}
+
+/// `GET /person/v1/pages/{id-or-username}`.
+async fn find_page(State(platform): State<Platform>, _: SignedPerson, Path(page): Path<String>) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.page_for_people(&page).await?)))
+}
+
+/// `GET /person/v1/threads`: the person's threads, most recent first.
+async fn threads(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
+    Ok(Json(json!({"data": platform.threads(person).await?})))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    before: Option<Millis>,
+    limit: Option<u32>,
+}
+
+/// `GET /person/v1/threads/{page}/messages?before=&limit=`.
+async fn messages(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.thread(person, &page, query.before, query.limit.unwrap_or(50)).await?)))
+}
+
+#[derive(Deserialize)]
+struct NewMessage {
+    text: String,
+}
+
+/// `POST /person/v1/threads/{page}/messages` `{"text"}`: the person writes to the Page.
+async fn send(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    JsonBody(body): JsonBody<NewMessage>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.person_send(person, &page, &body.text).await?)))
+}
+
+#[derive(Deserialize, Default)]
+struct Watermark {
+    watermark: Option<Millis>,
+}
+
+/// `POST /person/v1/threads/{page}/delivered` `{"watermark"?}`.
+async fn delivered(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    JsonBody(body): JsonBody<Watermark>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.person_receipt(person, &page, Receipt::Delivered, body.watermark).await?)))
+}
+
+/// `POST /person/v1/threads/{page}/read` `{"watermark"?}`.
+async fn read(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    JsonBody(body): JsonBody<Watermark>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.person_receipt(person, &page, Receipt::Read, body.watermark).await?)))
+}
+
+/// `GET /person/v1/events`: server-sent events, one JSON object per event
+/// (`{"type":"message"|"typing"|"seen", ...}`). A client that falls behind gets a
+/// `lagged` event and should reload its threads.
+async fn events(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = BroadcastStream::new(platform.live().subscribe(person)).map(|item| {
+        let event = match item {
+            Ok(event) => Event::default().json_data(event).unwrap_or_else(|_| Event::default().data("{}")),
+            Err(_) => Event::default().data(r#"{"type":"lagged"}"#),
+        };
+        Ok(event)
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

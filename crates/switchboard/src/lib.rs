@@ -1,0 +1,162 @@
+//! Assembly of a Switchboard node: settings, the store engine, the master key, the
+//! platform, the HTTP listener (optionally TLS) and the webhook dispatcher, with
+//! graceful shutdown. The binary and the test kit both start nodes through here,
+//! so tests run exactly what production runs. Only this crate and the test kit
+//! know which store engine is in use.
+
+pub mod demo;
+pub mod settings;
+
+pub use settings::Settings;
+
+use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_app::{Platform, PlatformSettings, SystemClock};
+use switchboard_delivery::{DeliverySettings, Dispatcher, HttpVerifier};
+use switchboard_domain::credentials::MasterKey;
+use switchboard_domain::retry::RetrySchedule;
+use switchboard_domain::Clock;
+use switchboard_store::Store;
+use switchboard_store_sqlite::SqliteStore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long in-flight requests may take to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Opens the store the settings name, creating the data directory.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let path = settings.sqlite_path().map_err(anyhow::Error::msg)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let store = SqliteStore::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The master key from the settings, or from `DATA/master.key` (created on first use,
+/// readable by its owner only).
+pub fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    let hex_key = match &settings.master_key {
+        Some(key) => key.clone(),
+        None => {
+            let path = settings.data.join("master.key");
+            if !path.exists() {
+                std::fs::create_dir_all(&settings.data)?;
+                write_private(&path, &hex::encode(MasterKey::generate().as_bytes()))?;
+            }
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+    };
+    let bytes = hex::decode(hex_key.trim()).context("the master key must be hex")?;
+    MasterKey::from_bytes(bytes).map_err(anyhow::Error::msg)
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn delivery_settings(settings: &Settings) -> DeliverySettings {
+    let w = &settings.webhooks;
+    DeliverySettings {
+        batch_cap: w.batch_cap.max(1),
+        max_in_flight: w.max_in_flight.max(1),
+        timeout: Duration::from_secs(w.timeout_secs.max(1)),
+        lease: Duration::from_secs(w.timeout_secs.max(1) * 3),
+        schedule: RetrySchedule { initial_ms: w.retry_initial_ms.max(1), max_ms: w.retry_max_ms.max(w.retry_initial_ms.max(1)) },
+        accept_invalid_certs: w.accept_invalid_certs,
+    }
+}
+
+/// A running node.
+pub struct Node {
+    pub platform: Platform,
+    pub addr: SocketAddr,
+    pub tls: bool,
+    shutdown: CancellationToken,
+    handle: axum_server::Handle,
+    server: JoinHandle<std::io::Result<()>>,
+    dispatcher: JoinHandle<()>,
+}
+
+impl Node {
+    /// Starts a node on the system clock.
+    pub async fn start(settings: &Settings) -> anyhow::Result<Node> {
+        Self::start_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Node> {
+        let store = open_store(settings)?;
+        let key = master_key(settings)?;
+        let delivery = delivery_settings(settings);
+        let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(&delivery)));
+        let platform_settings = PlatformSettings { cache_ttl: Duration::from_millis(settings.cache_ttl_ms), ..PlatformSettings::default() };
+        let platform = Platform::new(store, clock, key, verifier, platform_settings);
+
+        let shutdown = CancellationToken::new();
+        let dispatcher = tokio::spawn(Dispatcher::new(platform.clone(), delivery).run(shutdown.clone()));
+
+        let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
+        let handle = axum_server::Handle::new();
+        let app = switchboard_http::router(platform.clone()).into_make_service();
+        let tls = tls_config(settings).await?;
+        let server = match tls.clone() {
+            Some(config) => tokio::spawn(axum_server::bind_rustls(addr, config).handle(handle.clone()).serve(app)),
+            None => tokio::spawn(axum_server::bind(addr).handle(handle.clone()).serve(app)),
+        };
+        let addr = match handle.listening().await {
+            Some(addr) => addr,
+            None => {
+                let failure = server.await.map_err(anyhow::Error::from)?.err();
+                anyhow::bail!("cannot listen on {}: {}", settings.listen, failure.map(|e| e.to_string()).unwrap_or_default());
+            }
+        };
+        tracing::info!(%addr, tls = tls.is_some(), "listening");
+        Ok(Node { platform, addr, tls: tls.is_some(), shutdown, handle, server, dispatcher })
+    }
+
+    /// The base URL of every API on this node.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+    }
+
+    /// Graceful stop: no new connections, in-flight requests finish (up to 30 s),
+    /// then the dispatcher stops after its POSTs in flight. Every acknowledged write
+    /// is already durable, so nothing accepted is lost.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(DRAIN));
+        let _ = self.server.await;
+        self.shutdown.cancel();
+        let _ = self.dispatcher.await;
+        tracing::info!("stopped");
+    }
+}
+
+async fn tls_config(settings: &Settings) -> anyhow::Result<Option<RustlsConfig>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = &settings.tls;
+    match (&tls.cert, &tls.key, tls.self_signed) {
+        (Some(cert), Some(key), _) => Ok(Some(RustlsConfig::from_pem_file(cert, key).await.context("cannot load the TLS certificate or key")?)),
+        (None, None, true) => {
+            let generated = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
+            let cert = generated.cert.pem().into_bytes();
+            let key = generated.key_pair.serialize_pem().into_bytes();
+            Ok(Some(RustlsConfig::from_pem(cert, key).await?))
+        }
+        (None, None, false) => Ok(None),
+        _ => anyhow::bail!("TLS needs both tls.cert and tls.key (or tls.self_signed)"),
+    }
+}

@@ -1,0 +1,124 @@
+//! Settings, layered: defaults, then an optional TOML file, then `SWITCHBOARD_*`
+//! environment variables (nested keys with `__`, e.g. `SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS`),
+//! then command-line flags.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where the one listener binds: Graph, person, console and ops APIs.
+    pub listen: String,
+    /// The data directory: the SQLite file, the master key, demo.json.
+    pub data: PathBuf,
+    /// `sqlite:///path/to/file.db` to put the database elsewhere than `data`.
+    pub database_url: Option<String>,
+    /// The master key (64 hex characters) from which app secrets derive. Without
+    /// it, `DATA/master.key` is used, created on first start.
+    pub master_key: Option<String>,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// How long cached tokens, PSIDs and subscriptions are served (ms): the bound on
+    /// how late a revocation made elsewhere takes effect.
+    pub cache_ttl_ms: u64,
+    pub tls: TlsSettings,
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsSettings {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Serve https with a certificate generated at start (local development).
+    pub self_signed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    pub timeout_secs: u64,
+    /// Events per POST at most.
+    pub batch_cap: usize,
+    /// POSTs in flight at once from this node.
+    pub max_in_flight: usize,
+    pub retry_initial_ms: i64,
+    pub retry_max_ms: i64,
+    /// Accept self-signed certificates on https callbacks.
+    pub accept_invalid_certs: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data: PathBuf::from("./data"),
+            database_url: None,
+            master_key: None,
+            log_format: "text".into(),
+            cache_ttl_ms: 1000,
+            tls: TlsSettings::default(),
+            webhooks: WebhookSettings::default(),
+        }
+    }
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self { timeout_secs: 20, batch_cap: 50, max_in_flight: 64, retry_initial_ms: 1000, retry_max_ms: 15 * 60_000, accept_invalid_certs: false }
+    }
+}
+
+impl Settings {
+    /// Defaults < `config` file < environment < `overrides` (flags).
+    pub fn load(config: Option<&Path>, overrides: impl Serialize) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment.merge(Env::prefixed("SWITCHBOARD_").split("__")).merge(Serialized::globals(overrides)).extract()
+    }
+
+    /// The SQLite database file.
+    pub fn sqlite_path(&self) -> Result<PathBuf, String> {
+        match &self.database_url {
+            None => Ok(self.data.join("switchboard.db")),
+            Some(url) => url
+                .strip_prefix("sqlite://")
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("unsupported database_url {url:?}: this build stores in SQLite (sqlite:///path/file.db)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listen: Option<String>,
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sb.toml", "listen = \"127.0.0.1:1\"\ncache_ttl_ms = 5\n[webhooks]\ntimeout_secs = 3\nbatch_cap = 7\n")?;
+            jail.set_env("SWITCHBOARD_CACHE_TTL_MS", "9");
+            jail.set_env("SWITCHBOARD_WEBHOOKS__BATCH_CAP", "11");
+            let settings = Settings::load(Some(Path::new("sb.toml")), Flags { listen: Some("127.0.0.1:2".into()) })?;
+            assert_eq!(settings.listen, "127.0.0.1:2", "flags win");
+            assert_eq!(settings.cache_ttl_ms, 9, "environment beats the file");
+            assert_eq!(settings.webhooks.batch_cap, 11);
+            assert_eq!(settings.webhooks.timeout_secs, 3, "the file beats defaults");
+            assert_eq!(settings.webhooks.max_in_flight, 64, "defaults fill the rest");
+            let defaults = Settings::load(None, Flags { listen: None })?;
+            assert_eq!(defaults.listen, "127.0.0.1:8080");
+            Ok(())
+        });
+    }
+}
