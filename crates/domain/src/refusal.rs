@@ -145,3 +145,10 @@ impl Refusal {
         Self::new(400, 15, None, "(#15) This method must be called with an app access_token.")
     }
 }
+
+impl Refusal {
+    /// 104: no token on a call that needs one (Meta answers 2500 instead on `/me` paths).
+    pub fn token_missing() -> Self {
+        Self::new(400, 104, None, "An access token is required to request this resource.")
+    }
+}

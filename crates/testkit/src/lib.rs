@@ -1,1 +1,114 @@
+//! The test kit: a real Switchboard node on a port-0 socket with a temporary SQLite
+//! store, a webhook receiver that verifies both signatures and can be told to fail,
+//! a person client that reads the live event stream, and fixture builders that go
+//! through the console and Graph APIs like any client.
 
+mod fixtures;
+mod person;
+mod receiver;
+
+pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
+pub use person::PersonClient;
+pub use receiver::{Received, WebhookReceiver};
+
+use serde_json::Value;
+use std::time::Duration;
+use switchboard::{Node, Settings};
+
+/// How long a test waits for something that should happen promptly.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    node: Option<Node>,
+    pub url: String,
+    pub operator: String,
+    pub settings: Settings,
+    /// Keeps the data directory alive as long as the server.
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+/// Settings for tests: a fresh data directory, port 0, quick retries.
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.data = dir.to_path_buf();
+    settings.listen = "127.0.0.1:0".into();
+    settings.webhooks.retry_initial_ms = 100;
+    settings.webhooks.retry_max_ms = 400;
+    settings.webhooks.timeout_secs = 5;
+    settings
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with adjusted settings.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        let mut settings = test_settings(dir.path());
+        adjust(&mut settings);
+        Self::start_on(dir, settings).await
+    }
+
+    /// Starts on an existing data directory (to test restarts).
+    pub async fn start_on(dir: std::sync::Arc<tempfile::TempDir>, settings: Settings) -> Self {
+        let node = Node::start(&settings).await.expect("the node starts");
+        let operator = node.platform.init_operator().await.expect("operator").unwrap_or_default();
+        let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
+        Self { url: node.url(), node: Some(node), operator, settings, dir, http }
+    }
+
+    pub fn platform(&self) -> &switchboard_app::Platform {
+        &self.node.as_ref().expect("running").platform
+    }
+
+    /// The Graph API base, versioned.
+    pub fn graph(&self) -> String {
+        format!("{}/v21.0", self.url)
+    }
+
+    /// Graceful shutdown.
+    pub async fn stop(mut self) {
+        if let Some(node) = self.node.take() {
+            node.shutdown().await;
+        }
+    }
+
+    /// A console call with the operator credential; panics unless it succeeds.
+    pub async fn console(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let (status, value) = self.console_as(&self.operator.clone(), method, path, body).await;
+        assert!(status.is_success(), "console {path} failed: {status} {value}");
+        value
+    }
+
+    pub async fn console_as(&self, token: &str, method: reqwest::Method, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}/console/v1{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the console answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Polls `check` until it returns `Some`, up to [`PATIENCE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -36,6 +36,9 @@ pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -
 
 /// Resolves the request's token.
 async fn caller(platform: &Platform, request: &GraphRequest) -> HttpResult<switchboard_app::Caller> {
+    if request.token.as_deref().unwrap_or("").is_empty() && request.segments.first().map(String::as_str) != Some("me") {
+        return Err(Refusal::token_missing().into());
+    }
     Ok(platform.authenticate(request.token.as_deref(), request.proof.as_deref()).await?)
 }
 
