@@ -116,7 +116,7 @@ impl Platform {
                 settings,
                 verifier,
                 outbox_wake: Arc::new(Notify::new()),
-                live: LiveHub::default(),
+                live: LiveHub::new(),
                 metrics: metrics::Metrics::default(),
                 callers: TtlCache::new(ttl),
                 apps: TtlCache::new(ttl),

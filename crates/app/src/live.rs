@@ -24,19 +24,34 @@ pub enum LiveEvent {
     Seen { page_id: PageId, watermark: Millis },
 }
 
-#[derive(Default)]
 pub struct LiveHub {
-    channels: Mutex<HashMap<PersonId, broadcast::Sender<LiveEvent>>>,
+    /// `None` once the hub is closed for shutdown.
+    channels: Mutex<Option<HashMap<PersonId, broadcast::Sender<LiveEvent>>>>,
 }
 
 impl LiveHub {
+    pub fn new() -> Self {
+        Self { channels: Mutex::new(Some(HashMap::new())) }
+    }
+
+    /// A stream of the person's live events. After [`LiveHub::close`] it ends at once.
     pub fn subscribe(&self, person: PersonId) -> broadcast::Receiver<LiveEvent> {
         let mut channels = self.channels.lock().expect("live hub poisoned");
-        channels.entry(person).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe()
+        match channels.as_mut() {
+            Some(channels) => channels.entry(person).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// Ends every live stream, so that a graceful shutdown is not held open by
+    /// clients that never hang up. Clients reconnect to another node and catch up.
+    pub fn close(&self) {
+        self.channels.lock().expect("live hub poisoned").take();
     }
 
     pub fn publish(&self, person: PersonId, event: LiveEvent) {
-        let mut channels = self.channels.lock().expect("live hub poisoned");
+        let mut guard = self.channels.lock().expect("live hub poisoned");
+        let Some(channels) = guard.as_mut() else { return };
         if let Some(sender) = channels.get(&person) {
             if sender.send(event).is_err() {
                 // Nobody listens any more.

@@ -137,6 +137,7 @@ impl Node {
     /// then the dispatcher stops after its POSTs in flight. Every acknowledged write
     /// is already durable, so nothing accepted is lost.
     pub async fn shutdown(self) {
+        self.platform.live().close();
         self.handle.graceful_shutdown(Some(DRAIN));
         let _ = self.server.await;
         self.shutdown.cancel();
