@@ -47,6 +47,9 @@ async fn app_user_and_page_tokens() {
     // /me is the Page for a Page token, the person (by app-scoped id) for a user token.
     let (_, me) = server.graph_call(Method::GET, "/me", Some(&page_token), None).await;
     assert_eq!(me, json!({"name": "Page bakery", "id": page.id}));
+    // Some SDKs send GET with a JSON content type and an empty body.
+    let response = server.http.get(format!("{}/me", server.graph())).bearer_auth(&page_token).header("Content-Type", "application/json").body("").send().await.unwrap();
+    assert_eq!(response.status(), 200);
     let (_, me) = server.graph_call(Method::GET, "/me?fields=id,name", Some(&user_token), None).await;
     assert_eq!(me["name"], "Dana Tester");
     let (_, again) = server.graph_call(Method::GET, "/me", Some(&user_token), None).await;
