@@ -193,6 +193,20 @@ impl Platform {
         Ok(self.inner.store.threads_of(person).await?)
     }
 
+    /// The person behind a PSID of this Page, if any: what `GET /{psid}` shows.
+    pub async fn psid_owner(&self, page: &PageId, psid: &str) -> AppResult<Option<Person>> {
+        match self.person_of_psid(page, psid).await {
+            Ok(person) => Ok(self.inner.store.person(person).await?),
+            Err(crate::AppError::Refused(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The person's PSID for the Page, created on first contact.
+    pub async fn psid(&self, person: PersonId, page: &PageId) -> AppResult<Psid> {
+        Ok(self.inner.store.psid(person, page).await?)
+    }
+
     /// A Page as a person finds it (by username or id).
     pub async fn page_for_people(&self, page_ref: &str) -> AppResult<Page> {
         self.page_for_person(page_ref).await

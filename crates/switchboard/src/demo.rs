@@ -54,7 +54,7 @@ pub async fn seed(platform: &Platform, data: &Path, base_url: &str) -> anyhow::R
     let page = platform.create_page(dana, "Demo Page", "demo").await?;
     let app = platform.create_app(dana, "Echo Bot").await?;
     let account = platform.grant_page(dana, &page.id, &app.app.id, None).await?;
-    let psid = platform.store().psid(person.id, &page.id).await?;
+    let psid = platform.psid(person.id, &page.id).await?;
     let mut info = DemoInfo {
         graph_url: String::new(),
         person_api_url: String::new(),

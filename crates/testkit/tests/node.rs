@@ -38,6 +38,30 @@ async fn serves_https_with_a_self_signed_certificate() {
 }
 
 #[tokio::test]
+async fn serves_https_with_certificate_and_key_files() {
+    let certs = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+    let server = TestServer::start_with(|s| {
+        s.tls.cert = Some(cert.clone());
+        s.tls.key = Some(key.clone());
+    })
+    .await;
+    assert!(server.url.starts_with("https://"));
+    // A client that trusts exactly this certificate reaches the Graph API by name.
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(generated.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", server.url.trim_start_matches("https://").parse().unwrap())
+        .build()
+        .unwrap();
+    let port = server.url.rsplit(':').next().unwrap();
+    let response = client.get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn everything_acknowledged_survives_a_restart() {
     let server = TestServer::start().await;
     let bot = server.bot("shop", "messages").await;

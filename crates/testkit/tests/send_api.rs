@@ -185,3 +185,14 @@ async fn appsecret_proof_is_checked_when_present_and_required_when_asked() {
     assert_error(status, &answer, 400, 100, None);
     assert_eq!(send(Some(proof)).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_psid_shows_user_basics_to_its_page_only() {
+    let server = TestServer::start().await;
+    let (bot, psid, _ann) = thread(&server).await;
+    let (status, user) = server.graph_call(Method::GET, &format!("/{psid}"), Some(&bot.page_token), None).await;
+    assert_eq!((status, user), (200, json!({"first_name": "Ann", "last_name": "Tester", "id": psid})));
+    let other = server.bot("other", "messages").await;
+    let (status, refused) = server.graph_call(Method::GET, &format!("/{psid}"), Some(&other.page_token), None).await;
+    assert_eq!((status, refused["error"]["code"].clone(), refused["error"]["error_subcode"].clone()), (400, json!(100), json!(33)));
+}

@@ -58,8 +58,7 @@ pub async fn get_node(platform: &Platform, request: &GraphRequest, node: &str) -
             select(request, "Application", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
         }
         (Caller::Page { page, .. }, id) if switchboard_domain::is_node_id(id) && page.id.as_str() != id => {
-            if let Some(person) = platform.store().person_by_psid(&page.id, id).await.map_err(switchboard_app::AppError::from)? {
-                let person = platform.person(person).await?;
+            if let Some(person) = platform.psid_owner(&page.id, id).await? {
                 return select(request, "User", user_fields(&person, id), &["first_name", "last_name", "id"]);
             }
             page_node(platform, request, id).await
