@@ -556,6 +556,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>> {
+        let mid = mid.clone();
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, created_at FROM messages WHERE mid = ?1",
+                    [mid.as_str()],
+                    rows::message,
+                )
+                .optional())
+            })
+            .await
+    }
+
     async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<Millis>, limit: u32) -> StoreResult<Vec<Message>> {
         let page = page.clone();
         self.engine

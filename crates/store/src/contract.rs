@@ -263,6 +263,8 @@ pub async fn messages_threads_and_window(store: Shared) {
     assert_eq!(page, vec!["m2"]);
     let stored = &store.thread_messages(&one, ann.id, None, 10).await.unwrap()[1];
     assert_eq!(stored, &message("m2", "100", ann.id, Direction::Outbound, 2_000));
+    assert_eq!(store.message(&Mid("m2".into())).await.unwrap().as_ref(), Some(stored));
+    assert_eq!(store.message(&Mid("nope".into())).await.unwrap(), None);
 
     let threads = store.threads_of(ann.id).await.unwrap();
     assert_eq!(threads.len(), 2);

@@ -109,6 +109,8 @@ pub trait Store: Send + Sync + 'static {
         events: Vec<NewOutboxEvent>,
     ) -> StoreResult<bool>;
     async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>>;
+    /// One message by its `mid`.
+    async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>>;
     /// Up to `limit` messages of the thread older than `before` (all when `None`),
     /// oldest first.
     async fn thread_messages(
