@@ -98,11 +98,6 @@ impl Platform {
         self.inner.callers.put(digest, (caller.clone(), record.expires_at));
         Ok(caller)
     }
-
-    /// Forgets a cached token so that a revocation on this node takes effect at once.
-    pub(crate) fn forget_token(&self, token: &str) {
-        self.inner.callers.remove(&token_digest(token));
-    }
 }
 
 fn check_expiry(expires_at: Option<Millis>, now: Millis) -> Result<(), Refusal> {

@@ -111,9 +111,21 @@ impl Platform {
 
     /// Revokes a token at once on this node (other nodes within the cache TTL).
     pub async fn revoke_token(&self, token: &str) -> AppResult<()> {
-        self.inner.store.revoke_token(&token_digest(token)).await?;
-        self.forget_token(token);
+        let digest = token_digest(token);
+        self.inner.store.revoke_token(&digest).await?;
+        self.invalidate(crate::Invalidation::Token(digest)).await;
         Ok(())
+    }
+
+    /// The person behind a user token withdraws it (`DELETE /{user}/permissions`).
+    pub async fn deauthorize(&self, caller: &Caller, user: &str, token: &str) -> AppResult<()> {
+        let Caller::User { person, app } = caller else {
+            return Err(Refusal::wrong_token_kind("a user access token").into());
+        };
+        if user != "me" && self.asid(*person, &app.id).await?.as_str() != user {
+            return Err(Refusal::permission("A user token can only withdraw its own permissions").into());
+        }
+        self.revoke_token(token).await
     }
 
     /// Creates a Page; a person who creates one becomes its admin.
@@ -172,7 +184,7 @@ impl Platform {
             app.secret_generation += 1;
         }
         self.inner.store.update_app(&app).await?;
-        self.forget_cached();
+        self.invalidate(crate::Invalidation::Callers).await;
         Ok(NewAppCredentials { secret: self.app_secret(&app), app })
     }
 
@@ -180,7 +192,7 @@ impl Platform {
         self.app_for_admin(actor, app_id).await?;
         self.existing_person(person).await?;
         self.inner.store.set_app_role(app_id, person, role).await?;
-        self.forget_cached();
+        self.invalidate(crate::Invalidation::Callers).await;
         Ok(())
     }
 
@@ -199,7 +211,7 @@ impl Platform {
         self.page_for_admin(actor, page_id).await?;
         self.existing_person(person).await?;
         self.inner.store.set_page_role(page_id, person, role).await?;
-        self.forget_cached();
+        self.invalidate(crate::Invalidation::Callers).await;
         Ok(())
     }
 
@@ -220,7 +232,7 @@ impl Platform {
             }
         };
         self.inner.store.grant_page(page_id, &app.id, admin, self.now()).await?;
-        self.forget_cached();
+        self.invalidate(crate::Invalidation::Callers).await;
         Ok(PageAccount { access_token: self.page_token(&page.id, &app.id, admin).await?, page })
     }
 

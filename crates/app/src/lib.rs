@@ -12,12 +12,14 @@ mod events;
 mod live;
 mod messaging;
 pub mod metrics;
+mod relay;
 mod subscriptions;
 
 pub use auth::{Actor, Caller};
 pub use directory::{NewAppCredentials, PageAccount};
 pub use live::{LiveEvent, LiveHub};
-pub use messaging::ThreadView;
+pub use messaging::{Author, MessageView, ThreadView};
+pub use relay::Invalidation;
 pub use subscriptions::CallbackVerifier;
 
 use cache::TtlCache;
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::*;
-use switchboard_store::{Store, StoreError, WebhookTarget};
+use switchboard_store::{Bus, Store, StoreError, WebhookTarget};
 use tokio::sync::Notify;
 
 /// Why a use case did not happen.
@@ -62,6 +64,8 @@ pub struct PlatformSettings {
     pub long_lived_token_ttl_ms: Millis,
     /// Lifetime of a person's session.
     pub session_ttl_ms: Millis,
+    /// This node's name, for operators (logs, `/readyz`).
+    pub node_id: String,
 }
 
 impl Default for PlatformSettings {
@@ -71,6 +75,7 @@ impl Default for PlatformSettings {
             user_token_ttl_ms: 2 * 3600 * 1000,
             long_lived_token_ttl_ms: 60 * 24 * 3600 * 1000,
             session_ttl_ms: 30 * 24 * 3600 * 1000,
+            node_id: "node".into(),
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct Platform {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// Live events and invalidations to and from the other nodes.
+    bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
     key: MasterKey,
     settings: PlatformSettings,
@@ -102,6 +109,7 @@ struct Inner {
 impl Platform {
     pub fn new(
         store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
         clock: Arc<dyn Clock>,
         key: MasterKey,
         verifier: Arc<dyn CallbackVerifier>,
@@ -111,6 +119,7 @@ impl Platform {
         Self {
             inner: Arc::new(Inner {
                 store,
+                bus,
                 clock,
                 key,
                 settings,
@@ -129,6 +138,10 @@ impl Platform {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.inner.settings.node_id
     }
 
     pub fn now(&self) -> Millis {
@@ -185,11 +198,5 @@ impl Platform {
         Ok(page)
     }
 
-    /// Drops every cached fact: used after the console changes something that a
-    /// cached caller depends on (roles, grants, app settings).
-    pub fn forget_cached(&self) {
-        self.inner.callers.clear();
-        self.inner.apps.clear();
-        self.inner.targets.clear();
-    }
+
 }

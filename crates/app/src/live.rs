@@ -1,9 +1,10 @@
 //! Live events for persons' clients (server-sent events): what a Page sends, typing
-//! indicators, receipts. In-process fan-out; a multi-node relay can publish into the
-//! same hub. Live events are a convenience: the thread history in the store is the
-//! truth a client catches up from after reconnecting.
+//! indicators, receipts. A use case announces an event on the bus; every node's
+//! relay ([`crate::relay`]) hands it to the clients connected there. Live events are
+//! a convenience: the thread history in the store is the truth a client catches up
+//! from after reconnecting.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use switchboard_domain::*;
@@ -12,7 +13,7 @@ use tokio::sync::broadcast;
 /// Events buffered per connected person before a slow client starts missing some.
 const BUFFER: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// A message in one of the person's threads (either direction, so that a
@@ -47,6 +48,12 @@ impl LiveHub {
     /// clients that never hang up. Clients reconnect to another node and catch up.
     pub fn close(&self) {
         self.channels.lock().expect("live hub poisoned").take();
+    }
+
+    /// True when a client of the person is connected to this node.
+    pub fn has_listeners(&self, person: PersonId) -> bool {
+        let guard = self.channels.lock().expect("live hub poisoned");
+        guard.as_ref().and_then(|channels| channels.get(&person)).is_some_and(|sender| sender.receiver_count() > 0)
     }
 
     pub fn publish(&self, person: PersonId, event: LiveEvent) {

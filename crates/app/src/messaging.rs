@@ -5,7 +5,7 @@
 use crate::events;
 use crate::live::LiveEvent;
 use crate::{AppResult, Caller, Platform};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use switchboard_domain::params::Params;
 use switchboard_domain::send::{parse_send, Recipient, SendBody, SenderAction};
 use switchboard_domain::*;
@@ -15,12 +15,20 @@ use switchboard_wire::send::SendResponse;
 /// Longest text a person may send, in characters (Messenger's own client limit).
 pub const MAX_PERSON_TEXT_CHARS: usize = 20_000;
 
+/// Who wrote a message, as the person's client labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    Person,
+    Page,
+}
+
 /// A message as the person's client shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageView {
     pub mid: Mid,
     /// `person` for the person's own messages, `page` for the Page's.
-    pub from: &'static str,
+    pub from: Author,
     pub text: Option<String>,
     pub created_at: Millis,
 }
@@ -30,8 +38,8 @@ impl From<&Message> for MessageView {
         Self {
             mid: message.mid.clone(),
             from: match message.direction {
-                Direction::Inbound => "person",
-                Direction::Outbound => "page",
+                Direction::Inbound => Author::Person,
+                Direction::Outbound => Author::Page,
             },
             text: message.text.clone(),
             created_at: message.created_at,
@@ -58,7 +66,7 @@ impl Platform {
         let psid = Psid(psid.clone());
         match command.body {
             SendBody::Action(action) => {
-                self.publish_action(person, &page.id, action);
+                self.publish_action(person, &page.id, action).await;
                 Ok(SendResponse { recipient_id: psid.0, message_id: None })
             }
             SendBody::Text { text, metadata } => {
@@ -98,13 +106,13 @@ impl Platform {
         Ok(person)
     }
 
-    fn publish_action(&self, person: PersonId, page: &PageId, action: SenderAction) {
+    async fn publish_action(&self, person: PersonId, page: &PageId, action: SenderAction) {
         let event = match action {
             SenderAction::TypingOn => LiveEvent::Typing { page_id: page.clone(), on: true },
             SenderAction::TypingOff => LiveEvent::Typing { page_id: page.clone(), on: false },
             SenderAction::MarkSeen => LiveEvent::Seen { page_id: page.clone(), watermark: self.now() },
         };
-        self.inner.live.publish(person, event);
+        self.announce(person, event).await;
     }
 
     async fn commit_message(&self, message: Message, outbox: Vec<switchboard_store::NewOutboxEvent>) -> AppResult<()> {
@@ -116,7 +124,7 @@ impl Platform {
         if wakes_dispatcher {
             self.inner.outbox_wake.notify_one();
         }
-        self.inner.live.publish(person, LiveEvent::Message { page_id, message: view });
+        self.announce(person, LiveEvent::Message { page_id, message: view }).await;
         Ok(())
     }
 

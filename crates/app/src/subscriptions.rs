@@ -81,7 +81,7 @@ impl Platform {
                 active: true,
             })
             .await?;
-        self.inner.targets.clear();
+        self.invalidate(crate::Invalidation::Targets(None)).await;
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl Platform {
                 self.inner.store.delete_app_subscription(&app.id, object).await?;
             }
         }
-        self.inner.targets.clear();
+        self.invalidate(crate::Invalidation::Targets(None)).await;
         Ok(())
     }
 
@@ -137,7 +137,7 @@ impl Platform {
             .store
             .put_page_subscription(PageSubscription { page: page.id.clone(), app: app.id.clone(), fields })
             .await?;
-        self.inner.targets.remove(&page.id);
+        self.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
         Ok(())
     }
 
@@ -157,7 +157,7 @@ impl Platform {
     pub async fn uninstall_app(&self, caller: &Caller, page_ref: &str) -> AppResult<()> {
         let (page, app) = self.own_page(caller, page_ref)?;
         self.inner.store.delete_page_subscription(&page.id, &app.id).await?;
-        self.inner.targets.remove(&page.id);
+        self.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
         Ok(())
     }
 

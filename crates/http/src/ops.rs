@@ -20,10 +20,10 @@ async fn healthz() -> &'static str {
 /// `GET /readyz`: 200 when the store answers, 503 otherwise.
 async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
     match platform.store().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "store": "ok"}))),
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "store": "ok", "node": platform.node_id()}))),
         Err(error) => {
             tracing::warn!(%error, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": "unreachable"})))
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": "unreachable", "node": platform.node_id()})))
         }
     }
 }

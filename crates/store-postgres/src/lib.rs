@@ -1,1 +1,706 @@
+//! The PostgreSQL engine of the store, for several nodes sharing one database.
+//!
+//! Owns the SQL for PostgreSQL and nothing else: no rules, no HTTP. Each trait
+//! method is one transaction (the Send API's appends are grouped, see `batch`).
+//! Whatever must happen once across nodes is decided here by the database: unique
+//! keys with `ON CONFLICT`, and outbox claims with `FOR UPDATE SKIP LOCKED`.
 
+mod batch;
+mod bus;
+mod errors;
+mod migrate;
+
+pub use bus::PostgresBus;
+pub use migrate::LATEST as SCHEMA_VERSION;
+
+use async_trait::async_trait;
+use errors::{conflict_as, pg, pool as pool_error};
+use std::time::Duration;
+use switchboard_domain::*;
+use switchboard_store::*;
+use tokio_postgres::{NoTls, Row};
+
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/database`
+    pub url: String,
+    pub pool_size: usize,
+    pub statement_timeout_ms: u64,
+    /// Connecting, or waiting for a pooled connection, longer than this fails with
+    /// `Unavailable`: a node that lost the database answers instead of hanging.
+    pub connect_timeout_ms: u64,
+    /// A schema to create and use instead of `public` (tests isolate with it).
+    pub schema: Option<String>,
+}
+
+pub struct PostgresStore {
+    pool: deadpool_postgres::Pool,
+    appends: batch::AppendBatcher,
+}
+
+impl PostgresStore {
+    /// Connects, and applies migrations.
+    pub async fn connect(config: PostgresConfig) -> StoreResult<Self> {
+        let mut pg_config: tokio_postgres::Config =
+            config.url.parse().map_err(|e| StoreError::Internal(format!("database URL: {e}")))?;
+        let timeout = Duration::from_millis(config.connect_timeout_ms.max(1));
+        let mut options = format!("-c statement_timeout={}", config.statement_timeout_ms);
+        if let Some(schema) = &config.schema {
+            // Created before the pool uses it as search_path.
+            let (client, connection) = pg_config.connect(NoTls).await.map_err(pg)?;
+            tokio::spawn(connection);
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await.map_err(pg)?;
+            options.push_str(&format!(" -c search_path={schema}"));
+        }
+        pg_config.options(&options).connect_timeout(timeout);
+        let manager = deadpool_postgres::Manager::from_config(
+            pg_config,
+            NoTls,
+            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(config.pool_size.max(2))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("pool: {e}")))?;
+        let mut client = pool.get().await.map_err(pool_error)?;
+        migrate::apply(&mut client).await?;
+        drop(client);
+        Ok(Self { appends: batch::AppendBatcher::start(pool.clone()), pool })
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+fn fields_to_text(fields: &[WebhookField]) -> String {
+    fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn fields_from_text(text: &str) -> Vec<WebhookField> {
+    text.split(',').filter_map(WebhookField::parse).collect()
+}
+
+fn person_row(row: &Row) -> Person {
+    Person { id: PersonId(row.get("id")), name: row.get("name"), login: row.get("login") }
+}
+
+fn page_row(row: &Row) -> Page {
+    Page { id: PageId(row.get("id")), name: row.get("name"), username: row.get("username") }
+}
+
+fn app_row(row: &Row) -> App {
+    let mode: String = row.get("mode");
+    App {
+        id: AppId(row.get("id")),
+        name: row.get("name"),
+        mode: if mode == "live" { AppMode::Live } else { AppMode::Development },
+        secret_generation: row.get::<_, i32>("secret_generation") as u32,
+        require_proof: row.get("require_proof"),
+    }
+}
+
+fn mode_text(mode: AppMode) -> &'static str {
+    match mode {
+        AppMode::Development => "development",
+        AppMode::Live => "live",
+    }
+}
+
+fn message_row(row: &Row) -> Message {
+    let direction: String = row.get("direction");
+    Message {
+        mid: Mid(row.get("mid")),
+        page: PageId(row.get("page_id")),
+        person: PersonId(row.get("person_id")),
+        direction: if direction == "in" { Direction::Inbound } else { Direction::Outbound },
+        app: row.get::<_, Option<String>>("app_id").map(AppId),
+        text: row.get("text"),
+        metadata: row.get("metadata"),
+        created_at: row.get("created_at"),
+    }
+}
+
+fn token_row(row: &Row) -> Option<TokenRecord> {
+    let kind: String = row.get("kind");
+    let person = row.get::<_, Option<i64>>("person_id").map(PersonId);
+    let page = row.get::<_, Option<String>>("page_id").map(PageId);
+    let app = row.get::<_, Option<String>>("app_id").map(AppId);
+    let grant = match (kind.as_str(), person, page, app) {
+        ("user", Some(person), _, Some(app)) => TokenGrant::User { person, app },
+        ("page", Some(person), Some(page), Some(app)) => TokenGrant::Page { page, app, person },
+        ("session", Some(person), _, _) => TokenGrant::Session { person },
+        ("operator", _, _, _) => TokenGrant::Operator,
+        _ => return None,
+    };
+    Some(TokenRecord { hash: row.get("digest"), grant, issued_at: row.get("issued_at"), expires_at: row.get("expires_at") })
+}
+
+const MESSAGE_COLUMNS: &str = "mid, page_id, person_id, direction, app_id, text, metadata, created_at";
+
+/// Gets or creates a scoped id (`psids` by Page, `asids` by app): exactly one per
+/// (person, scope) even when nodes race, thanks to the keys and `ON CONFLICT`.
+async fn scoped_id(client: &deadpool_postgres::Object, table: &str, scope_column: &str, id_column: &str, person: PersonId, scope: &str) -> StoreResult<String> {
+    let select = format!("SELECT {id_column} FROM {table} WHERE person_id = $1 AND {scope_column} = $2");
+    let insert = format!("INSERT INTO {table} (person_id, {scope_column}, {id_column}) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
+    for _ in 0..8 {
+        if let Some(row) = client.query_opt(&select, &[&person.0, &scope]).await.map_err(pg)? {
+            return Ok(row.get(0));
+        }
+        // Nothing inserted means a racer won (found next round) or the random id
+        // collided within the scope (a new one next round).
+        client.execute(&insert, &[&person.0, &scope, &random_node_id()]).await.map_err(pg)?;
+    }
+    let row = client.query_one(&select, &[&person.0, &scope]).await.map_err(pg)?;
+    Ok(row.get(0))
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.query_one("SELECT 1", &[]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    async fn init_operator(&self, token_digest: &str) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let created = tx
+            .execute("INSERT INTO operators (id, token_digest) VALUES (1, $1) ON CONFLICT DO NOTHING", &[&token_digest])
+            .await
+            .map_err(pg)?
+            == 1;
+        if created {
+            tx.execute("INSERT INTO tokens (digest, kind, issued_at) VALUES ($1, 'operator', 0)", &[&token_digest]).await.map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(created)
+    }
+
+    async fn create_person(&self, person: NewPerson) -> StoreResult<Person> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO persons (name, login, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[&person.name, &person.login, &person.password_hash, &person.created_at],
+            )
+            .await
+            .map_err(|e| conflict_as(pg(e), format!("the login {} is taken", person.login)))?;
+        Ok(Person { id: PersonId(row.get(0)), name: person.name, login: person.login })
+    }
+
+    async fn person(&self, id: PersonId) -> StoreResult<Option<Person>> {
+        let row = self.client().await?.query_opt("SELECT id, name, login FROM persons WHERE id = $1", &[&id.0]).await.map_err(pg)?;
+        Ok(row.as_ref().map(person_row))
+    }
+
+    async fn person_credentials(&self, login: &str) -> StoreResult<Option<(Person, String)>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT id, name, login, password_hash FROM persons WHERE login = $1", &[&login])
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| (person_row(&r), r.get("password_hash"))))
+    }
+
+    async fn create_page(&self, page: Page) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("INSERT INTO pages (id, name, username) VALUES ($1, $2, $3)", &[&page.id.0, &page.name, &page.username])
+            .await
+            .map_err(|e| conflict_as(pg(e), format!("the username {} is taken", page.username)))?;
+        Ok(())
+    }
+
+    async fn page(&self, id: &PageId) -> StoreResult<Option<Page>> {
+        let row = self.client().await?.query_opt("SELECT id, name, username FROM pages WHERE id = $1", &[&id.0]).await.map_err(pg)?;
+        Ok(row.as_ref().map(page_row))
+    }
+
+    async fn page_by_username(&self, username: &str) -> StoreResult<Option<Page>> {
+        let row = self.client().await?.query_opt("SELECT id, name, username FROM pages WHERE username = $1", &[&username]).await.map_err(pg)?;
+        Ok(row.as_ref().map(page_row))
+    }
+
+    async fn create_app(&self, app: App) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO apps (id, name, mode, secret_generation, require_proof) VALUES ($1, $2, $3, $4, $5)",
+                &[&app.id.0, &app.name, &mode_text(app.mode), &(app.secret_generation as i32), &app.require_proof],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn app(&self, id: &AppId) -> StoreResult<Option<App>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT id, name, mode, secret_generation, require_proof FROM apps WHERE id = $1", &[&id.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.as_ref().map(app_row))
+    }
+
+    async fn update_app(&self, app: &App) -> StoreResult<()> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE apps SET name = $2, mode = $3, secret_generation = $4, require_proof = $5 WHERE id = $1",
+                &[&app.id.0, &app.name, &mode_text(app.mode), &(app.secret_generation as i32), &app.require_proof],
+            )
+            .await
+            .map_err(pg)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("app {}", app.id)));
+        }
+        Ok(())
+    }
+
+    async fn set_app_role(&self, app: &AppId, person: PersonId, role: Option<AppRole>) -> StoreResult<()> {
+        let client = self.client().await?;
+        match role {
+            Some(role) => {
+                client
+                    .execute(
+                        "INSERT INTO app_roles (app_id, person_id, role) VALUES ($1, $2, $3) ON CONFLICT (app_id, person_id) DO UPDATE SET role = excluded.role",
+                        &[&app.0, &person.0, &role.as_str()],
+                    )
+                    .await
+            }
+            None => client.execute("DELETE FROM app_roles WHERE app_id = $1 AND person_id = $2", &[&app.0, &person.0]).await,
+        }
+        .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn app_role(&self, app: &AppId, person: PersonId) -> StoreResult<Option<AppRole>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT role FROM app_roles WHERE app_id = $1 AND person_id = $2", &[&app.0, &person.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.and_then(|r| AppRole::parse(r.get::<_, &str>(0))))
+    }
+
+    async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()> {
+        let client = self.client().await?;
+        match role {
+            Some(PageRole::Admin) => {
+                client
+                    .execute(
+                        "INSERT INTO page_roles (page_id, person_id, role) VALUES ($1, $2, 'admin') ON CONFLICT (page_id, person_id) DO UPDATE SET role = excluded.role",
+                        &[&page.0, &person.0],
+                    )
+                    .await
+            }
+            None => client.execute("DELETE FROM page_roles WHERE page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await,
+        }
+        .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn page_role(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageRole>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT role FROM page_roles WHERE page_id = $1 AND person_id = $2", &[&page.0, &person.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|_| PageRole::Admin))
+    }
+
+    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO page_grants (page_id, app_id, granted_by, granted_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+                &[&page.0, &app.0, &by.0, &at],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT 1 FROM page_grants WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.is_some())
+    }
+
+    async fn granted_pages_of(&self, person: PersonId, app: &AppId) -> StoreResult<Vec<Page>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT p.id, p.name, p.username FROM pages p
+                 JOIN page_roles r ON r.page_id = p.id AND r.person_id = $1
+                 JOIN page_grants g ON g.page_id = p.id AND g.app_id = $2
+                 ORDER BY p.name, p.id",
+                &[&person.0, &app.0],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(page_row).collect())
+    }
+
+    async fn insert_token(&self, token: TokenRecord) -> StoreResult<()> {
+        let (kind, person, page, app) = match &token.grant {
+            TokenGrant::User { person, app } => ("user", Some(person.0), None, Some(app.as_str())),
+            TokenGrant::Page { page, app, person } => ("page", Some(person.0), Some(page.as_str()), Some(app.as_str())),
+            TokenGrant::Session { person } => ("session", Some(person.0), None, None),
+            TokenGrant::Operator => ("operator", None, None, None),
+        };
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO tokens (digest, kind, person_id, page_id, app_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&token.hash, &kind, &person, &page, &app, &token.issued_at, &token.expires_at],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT digest, kind, person_id, page_id, app_id, issued_at, expires_at FROM tokens WHERE digest = $1 AND NOT revoked",
+                &[&digest],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.as_ref().and_then(token_row))
+    }
+
+    async fn revoke_token(&self, digest: &str) -> StoreResult<()> {
+        self.client().await?.execute("UPDATE tokens SET revoked = TRUE WHERE digest = $1", &[&digest]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    async fn put_app_subscription(&self, s: AppSubscription) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO app_subscriptions (app_id, object, callback_url, verify_token, fields, version, active)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (app_id, object) DO UPDATE SET callback_url = excluded.callback_url,
+                    verify_token = excluded.verify_token, fields = excluded.fields,
+                    version = excluded.version, active = excluded.active",
+                &[&s.app.0, &s.object, &s.callback_url, &s.verify_token, &fields_to_text(&s.fields), &s.version, &s.active],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn app_subscriptions(&self, app: &AppId) -> StoreResult<Vec<AppSubscription>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT app_id, object, callback_url, verify_token, fields, version, active FROM app_subscriptions WHERE app_id = $1 ORDER BY object",
+                &[&app.0],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| AppSubscription {
+                app: AppId(r.get(0)),
+                object: r.get(1),
+                callback_url: r.get(2),
+                verify_token: r.get(3),
+                fields: fields_from_text(r.get(4)),
+                version: r.get(5),
+                active: r.get(6),
+            })
+            .collect())
+    }
+
+    async fn delete_app_subscription(&self, app: &AppId, object: &str) -> StoreResult<bool> {
+        let deleted = self
+            .client()
+            .await?
+            .execute("DELETE FROM app_subscriptions WHERE app_id = $1 AND object = $2", &[&app.0, &object])
+            .await
+            .map_err(pg)?;
+        Ok(deleted > 0)
+    }
+
+    async fn put_page_subscription(&self, s: PageSubscription) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO page_subscriptions (page_id, app_id, fields) VALUES ($1, $2, $3)
+                 ON CONFLICT (page_id, app_id) DO UPDATE SET fields = excluded.fields",
+                &[&s.page.0, &s.app.0, &fields_to_text(&s.fields)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn page_subscriptions(&self, page: &PageId) -> StoreResult<Vec<PageSubscription>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT page_id, app_id, fields FROM page_subscriptions WHERE page_id = $1 ORDER BY app_id", &[&page.0])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| PageSubscription { page: PageId(r.get(0)), app: AppId(r.get(1)), fields: fields_from_text(r.get(2)) }).collect())
+    }
+
+    async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+        let deleted = self
+            .client()
+            .await?
+            .execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0])
+            .await
+            .map_err(pg)?;
+        Ok(deleted > 0)
+    }
+
+    async fn webhook_targets(&self, page: &PageId) -> StoreResult<Vec<WebhookTarget>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT ps.app_id, ps.fields, s.fields FROM page_subscriptions ps
+                 JOIN app_subscriptions s ON s.app_id = ps.app_id AND s.object = 'page' AND s.active
+                 WHERE ps.page_id = $1 ORDER BY ps.app_id",
+                &[&page.0],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let app_fields = fields_from_text(r.get(2));
+                WebhookTarget { app: AppId(r.get(0)), fields: fields_from_text(r.get(1)).into_iter().filter(|f| app_fields.contains(f)).collect() }
+            })
+            .collect())
+    }
+
+    async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {
+        scoped_id(&self.client().await?, "psids", "page_id", "psid", person, page.as_str()).await.map(Psid)
+    }
+
+    async fn person_by_psid(&self, page: &PageId, psid: &str) -> StoreResult<Option<PersonId>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT person_id FROM psids WHERE page_id = $1 AND psid = $2", &[&page.0, &psid])
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| PersonId(r.get(0))))
+    }
+
+    async fn asid(&self, person: PersonId, app: &AppId) -> StoreResult<Asid> {
+        scoped_id(&self.client().await?, "asids", "app_id", "asid", person, app.as_str()).await.map(Asid)
+    }
+
+    async fn append_message(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        self.appends.append(message, events).await
+    }
+
+    async fn advance_receipt(&self, page: &PageId, person: PersonId, receipt: Receipt, watermark: Millis, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO threads (page_id, person_id, last_message_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&page.0, &person.0, &watermark],
+        )
+        .await
+        .map_err(pg)?;
+        let sql = match receipt {
+            Receipt::Delivered => "UPDATE threads SET delivered_watermark = $3 WHERE page_id = $1 AND person_id = $2 AND delivered_watermark < $3",
+            // Reading implies delivery.
+            Receipt::Read => {
+                "UPDATE threads SET read_watermark = $3, delivered_watermark = GREATEST(delivered_watermark, $3)
+                 WHERE page_id = $1 AND person_id = $2 AND read_watermark < $3"
+            }
+        };
+        let advanced = tx.execute(sql, &[&page.0, &person.0, &watermark]).await.map_err(pg)? == 1;
+        if advanced {
+            for event in &events {
+                tx.execute(
+                    "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
+                )
+                .await
+                .map_err(pg)?;
+            }
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(advanced)
+    }
+
+    async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT last_person_at, delivered_watermark, read_watermark FROM threads WHERE page_id = $1 AND person_id = $2",
+                &[&page.0, &person.0],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| ThreadState { last_person_at: r.get(0), delivered_watermark: r.get(1), read_watermark: r.get(2) }))
+    }
+
+    async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mid = $1");
+        let row = self.client().await?.query_opt(&sql, &[&mid.0]).await.map_err(pg)?;
+        Ok(row.as_ref().map(message_row))
+    }
+
+    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<Millis>, limit: u32) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT * FROM (
+                SELECT {MESSAGE_COLUMNS}, seq FROM messages
+                WHERE page_id = $1 AND person_id = $2 AND created_at < $3
+                ORDER BY created_at DESC, seq DESC LIMIT $4
+             ) newest ORDER BY created_at, seq"
+        );
+        let rows = self
+            .client()
+            .await?
+            .query(&sql, &[&page.0, &person.0, &before.unwrap_or(i64::MAX), &(limit as i64)])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(message_row).collect())
+    }
+
+    async fn threads_of(&self, person: PersonId) -> StoreResult<Vec<ThreadSummary>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT p.id, p.name, p.username,
+                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
+                        AND m.direction = 'out' AND m.created_at > t.read_watermark) AS unread
+                 FROM threads t JOIN pages p ON p.id = t.page_id
+                 WHERE t.person_id = $1 ORDER BY t.last_message_at DESC",
+                &[&person.0],
+            )
+            .await
+            .map_err(pg)?;
+        let last_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE page_id = $1 AND person_id = $2 ORDER BY created_at DESC, seq DESC LIMIT 1");
+        let mut threads = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let page = page_row(row);
+            let last = client.query_opt(&last_sql, &[&page.id.0, &person.0]).await.map_err(pg)?;
+            threads.push(ThreadSummary { last_message: last.as_ref().map(message_row), unread: row.get::<_, i64>("unread") as u32, page });
+        }
+        Ok(threads)
+    }
+
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        // SKIP LOCKED: nodes claiming at once split the work instead of waiting; a
+        // row another node leased meanwhile is re-checked and left out.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "WITH heads AS (
+                    SELECT o.id FROM outbox o
+                    WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1 AND o.lease_until <= $1
+                      AND NOT EXISTS (
+                        SELECT 1 FROM outbox p
+                        WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                          AND p.delivered_at IS NULL AND p.id < o.id)
+                    ORDER BY o.next_attempt_at, o.id
+                    LIMIT $3
+                    FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE outbox SET lease_until = $2 FROM heads WHERE outbox.id = heads.id
+                 RETURNING outbox.id, outbox.app_id, outbox.page_id, outbox.person_id, outbox.field, outbox.body,
+                           outbox.created_at, outbox.failures, outbox.first_failure_at, outbox.next_attempt_at",
+                &[&now, &lease_until, &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        let mut events: Vec<(i64, OutboxEvent)> = rows
+            .iter()
+            .map(|r| {
+                let event = OutboxEvent {
+                    id: r.get(0),
+                    app: AppId(r.get(1)),
+                    page: PageId(r.get(2)),
+                    person: PersonId(r.get(3)),
+                    field: WebhookField::parse(r.get(4)).unwrap_or(WebhookField::Messages),
+                    body: r.get(5),
+                    created_at: r.get(6),
+                    failures: r.get::<_, i32>(7) as u32,
+                    first_failure_at: r.get(8),
+                };
+                (r.get::<_, i64>(9), event)
+            })
+            .collect();
+        events.sort_by_key(|(due, event)| (*due, event.id));
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("UPDATE outbox SET delivered_at = $2, lease_until = 0 WHERE id = ANY($1)", &[&ids, &at])
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE outbox SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, $2),
+                    next_attempt_at = $3, last_error = $4, lease_until = 0
+                 WHERE id = $1 AND delivered_at IS NULL",
+                &[&id, &failed_at, &next_attempt_at, &error],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
+        // Only a thread's oldest pending event can be claimed.
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT MIN(GREATEST(o.next_attempt_at, o.lease_until)) FROM outbox o
+                 WHERE o.delivered_at IS NULL
+                   AND NOT EXISTS (
+                     SELECT 1 FROM outbox p
+                     WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                       AND p.delivered_at IS NULL AND p.id < o.id)",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.get(0))
+    }
+
+    async fn outbox_pending(&self) -> StoreResult<u64> {
+        let row = self.client().await?.query_one("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL", &[]).await.map_err(pg)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+}

@@ -679,7 +679,20 @@ impl Store for SqliteStore {
 
     async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
         self.engine
-            .read(|c| q(c.query_row("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM outbox WHERE delivered_at IS NULL", [], |r| r.get(0))))
+            .read(|c| {
+                // Only a thread's oldest pending event can be claimed; a later one is
+                // not due while it waits behind it.
+                q(c.query_row(
+                    "SELECT MIN(MAX(o.next_attempt_at, o.lease_until)) FROM outbox o
+                     WHERE o.delivered_at IS NULL
+                       AND NOT EXISTS (
+                         SELECT 1 FROM outbox p
+                         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                           AND p.delivered_at IS NULL AND p.id < o.id)",
+                    [],
+                    |r| r.get(0),
+                ))
+            })
             .await
     }
 

@@ -315,6 +315,7 @@ pub async fn outbox_keeps_thread_order_and_leases(store: Shared) {
     let bodies: Vec<_> = first.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect();
     assert_eq!(bodies, vec!["a1", "b1"], "a thread's second event waits for its first");
     assert!(store.claim_outbox(20, 1_000, 10).await.unwrap().is_empty(), "leased events are not handed out twice");
+    assert_eq!(store.outbox_next_due().await.unwrap(), Some(1_000), "a2 waits behind a1, so nothing is due before the leases end");
 
     store.outbox_delivered(&[first[0].id], 30).await.unwrap();
     let next = store.claim_outbox(40, 1_000, 10).await.unwrap();

@@ -5,10 +5,12 @@
 //! Engines live in their own crates (`store-sqlite`, later PostgreSQL) and must pass
 //! the same [`contract`] suite. This crate knows no SQL and no HTTP.
 
+mod bus;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod types;
 
+pub use bus::{Bus, BusMessage, LocalBus, BUS_BUFFER, RESUMED_TOPIC};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -131,7 +133,10 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()>;
     /// Records a failed attempt at `failed_at` and when to try again.
     async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()>;
-    /// When the earliest undelivered event becomes due (or its lease ends).
+    /// When the next event can be claimed: the earliest time at which the oldest
+    /// pending event of some thread is due and unleased. Events waiting behind an
+    /// earlier one of their thread do not count (else a dispatcher would spin while
+    /// a thread's head keeps failing).
     async fn outbox_next_due(&self) -> StoreResult<Option<Millis>>;
     /// Undelivered events.
     async fn outbox_pending(&self) -> StoreResult<u64>;

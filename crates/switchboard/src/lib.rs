@@ -20,7 +20,9 @@ use switchboard_delivery::{DeliverySettings, Dispatcher, HttpVerifier};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::Clock;
-use switchboard_store::Store;
+use settings::Database;
+use switchboard_store::{Bus, LocalBus, Store};
+use switchboard_store_postgres::{PostgresBus, PostgresConfig, PostgresStore};
 use switchboard_store_sqlite::SqliteStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -28,14 +30,32 @@ use tokio_util::sync::CancellationToken;
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Opens the store the settings name, creating the data directory.
-pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let path = settings.sqlite_path().map_err(anyhow::Error::msg)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// Opens the store the settings name (creating SQLite's data directory) and the bus
+/// that connects this node to the others on the same store.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Bus>)> {
+    match settings.engine().map_err(anyhow::Error::msg)? {
+        Database::Sqlite(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let store = SqliteStore::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))?;
+            // One SQLite file serves one node: its bus stays in the process.
+            Ok((Arc::new(store), Arc::new(LocalBus::default())))
+        }
+        Database::Postgres(url) => {
+            let db = &settings.database;
+            let config = PostgresConfig {
+                url: url.clone(),
+                pool_size: db.pool_size.max(1),
+                statement_timeout_ms: db.statement_timeout_ms,
+                connect_timeout_ms: db.connect_timeout_ms,
+                schema: None,
+            };
+            let store = PostgresStore::connect(config).await.context("cannot open the PostgreSQL store")?;
+            let bus = PostgresBus::connect(&url, Duration::from_millis(db.connect_timeout_ms)).await.context("cannot listen on PostgreSQL")?;
+            Ok((Arc::new(store), Arc::new(bus)))
+        }
     }
-    let store = SqliteStore::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))?;
-    Ok(Arc::new(store))
 }
 
 /// The master key from the settings, or from `DATA/master.key` (created on first use,
@@ -90,6 +110,7 @@ pub struct Node {
     handle: axum_server::Handle,
     server: JoinHandle<std::io::Result<()>>,
     dispatcher: JoinHandle<()>,
+    relay: JoinHandle<()>,
 }
 
 impl Node {
@@ -99,14 +120,19 @@ impl Node {
     }
 
     pub async fn start_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Node> {
-        let store = open_store(settings)?;
+        let (store, bus) = open_store(settings).await?;
         let key = master_key(settings)?;
         let delivery = delivery_settings(settings);
         let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(&delivery)));
-        let platform_settings = PlatformSettings { cache_ttl: Duration::from_millis(settings.cache_ttl_ms), ..PlatformSettings::default() };
-        let platform = Platform::new(store, clock, key, verifier, platform_settings);
+        let platform_settings = PlatformSettings {
+            cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
+            node_id: settings.node_name(),
+            ..PlatformSettings::default()
+        };
+        let platform = Platform::new(store, bus, clock, key, verifier, platform_settings);
 
         let shutdown = CancellationToken::new();
+        let relay = tokio::spawn(platform.clone().run_relay(shutdown.clone()));
         let dispatcher = tokio::spawn(Dispatcher::new(platform.clone(), delivery).run(shutdown.clone()));
 
         let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
@@ -124,8 +150,8 @@ impl Node {
                 anyhow::bail!("cannot listen on {}: {}", settings.listen, failure.map(|e| e.to_string()).unwrap_or_default());
             }
         };
-        tracing::info!(%addr, tls = tls.is_some(), "listening");
-        Ok(Node { platform, addr, tls: tls.is_some(), shutdown, handle, server, dispatcher })
+        tracing::info!(%addr, tls = tls.is_some(), node = %settings.node_name(), "listening");
+        Ok(Node { platform, addr, tls: tls.is_some(), shutdown, handle, server, dispatcher, relay })
     }
 
     /// The base URL of every API on this node.
@@ -142,6 +168,7 @@ impl Node {
         let _ = self.server.await;
         self.shutdown.cancel();
         let _ = self.dispatcher.await;
+        let _ = self.relay.await;
         tracing::info!("stopped");
     }
 }

@@ -199,7 +199,7 @@ fn load_settings(args: &ServeArgs) -> anyhow::Result<Settings> {
 }
 
 fn init_logs(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| "info,tower_http=warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| "info,tower_http=warn,tokio_postgres=warn".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if settings.log_format == "json" {
         builder.json().init();
@@ -244,14 +244,15 @@ async fn serve(args: ServeArgs, with_demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A platform on the data directory's store, for the operator's commands.
-fn offline_platform(store_args: &StoreArgs) -> anyhow::Result<Platform> {
+/// A platform on the settings' store, for the operator's commands. Its changes reach
+/// running nodes through the bus (PostgreSQL) or within their cache TTL.
+async fn offline_platform(store_args: &StoreArgs) -> anyhow::Result<Platform> {
     let settings = Settings::load(store_args.config.as_deref(), store_args)?;
-    let store = switchboard::open_store(&settings)?;
+    let (store, bus) = switchboard::open_store(&settings).await?;
     let key = switchboard::master_key(&settings)?;
     // No handshakes happen offline; the verifier is never called.
     let verifier = Arc::new(switchboard_delivery::HttpVerifier::new(switchboard_delivery::webhook_client(&Default::default())));
-    Ok(Platform::new(store, Arc::new(SystemClock), key, verifier, PlatformSettings::default()))
+    Ok(Platform::new(store, bus, Arc::new(SystemClock), key, verifier, PlatformSettings::default()))
 }
 
 fn print(value: serde_json::Value) {
@@ -270,12 +271,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => serve(args, true).await,
         Command::Migrate(store) => {
             let settings = Settings::load(store.config.as_deref(), &store)?;
-            switchboard::open_store(&settings)?;
+            switchboard::open_store(&settings).await?;
             print(json!({"migrated": true, "schema_version": switchboard_store_sqlite::SCHEMA_VERSION}));
             Ok(())
         }
         Command::Person(PersonCommand::Create { name, login, password, store }) => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             print(json!(platform.create_person(operator, &name, &login, &password).await.map_err(report)?));
             Ok(())
         }
@@ -288,7 +289,7 @@ async fn page_command(command: PageCommand) -> anyhow::Result<()> {
     let operator = Actor::Operator;
     match command {
         PageCommand::Create { name, username, admin, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let page = platform.create_page(operator, &name, &username).await.map_err(report)?;
             if let Some(admin) = admin {
                 platform.set_page_role(operator, &page.id, PersonId(admin), Some(PageRole::Admin)).await.map_err(report)?;
@@ -296,13 +297,13 @@ async fn page_command(command: PageCommand) -> anyhow::Result<()> {
             print(json!(page));
         }
         PageCommand::Admin { page, person, remove, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let role = (!remove).then_some(PageRole::Admin);
             platform.set_page_role(operator, &PageId(page), PersonId(person), role).await.map_err(report)?;
             print(json!({"success": true}));
         }
         PageCommand::Grant { page, app, person, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let account = platform.grant_page(operator, &PageId(page), &AppId(app), Some(PersonId(person))).await.map_err(report)?;
             print(json!({"page": account.page, "access_token": account.access_token}));
         }
@@ -314,7 +315,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
     let operator = Actor::Operator;
     match command {
         AppCommand::Create { name, admin, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let created = platform.create_app(operator, &name).await.map_err(report)?;
             if let Some(admin) = admin {
                 platform.set_app_role(operator, &created.app.id, PersonId(admin), Some(AppRole::Administrator)).await.map_err(report)?;
@@ -322,12 +323,12 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             print(json!({"id": created.app.id, "name": created.app.name, "mode": created.app.mode, "secret": created.secret}));
         }
         AppCommand::Show { app, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let shown = platform.app_credentials(operator, &AppId(app)).await.map_err(report)?;
             print(json!({"id": shown.app.id, "name": shown.app.name, "mode": shown.app.mode, "require_appsecret_proof": shown.app.require_proof, "secret": shown.secret}));
         }
         AppCommand::Role { app, person, role, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let role = match role.as_str() {
                 "none" => None,
                 name => Some(AppRole::parse(name).context("role must be administrator, developer, tester or none")?),
@@ -336,7 +337,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             print(json!({"success": true}));
         }
         AppCommand::Mode { app, mode, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let mode = match mode.as_str() {
                 "development" => AppMode::Development,
                 "live" => AppMode::Live,
@@ -346,7 +347,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             print(json!({"id": updated.app.id, "mode": updated.app.mode}));
         }
         AppCommand::Token { app, person, store } => {
-            let platform = offline_platform(&store)?;
+            let platform = offline_platform(&store).await?;
             let token = platform.user_token(operator, &AppId(app), PersonId(person)).await.map_err(report)?;
             print(json!({"access_token": token, "token_type": "bearer"}));
         }

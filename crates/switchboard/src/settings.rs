@@ -14,8 +14,12 @@ pub struct Settings {
     pub listen: String,
     /// The data directory: the SQLite file, the master key, demo.json.
     pub data: PathBuf,
-    /// `sqlite:///path/to/file.db` to put the database elsewhere than `data`.
+    /// `postgres://user@host/db` for PostgreSQL (several nodes may share it), or
+    /// `sqlite:///path/to/file.db` to put the SQLite file elsewhere than `data`.
     pub database_url: Option<String>,
+    /// This node's name in logs and `/readyz`; default: host name and process id.
+    pub node_id: Option<String>,
+    pub database: DatabaseSettings,
     /// The master key (64 hex characters) from which app secrets derive. Without
     /// it, `DATA/master.key` is used, created on first start.
     pub master_key: Option<String>,
@@ -26,6 +30,25 @@ pub struct Settings {
     pub cache_ttl_ms: u64,
     pub tls: TlsSettings,
     pub webhooks: WebhookSettings,
+}
+
+/// PostgreSQL connection settings (ignored by SQLite).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// Connections this node keeps at most.
+    pub pool_size: usize,
+    /// A statement running longer is cancelled (ms).
+    pub statement_timeout_ms: u64,
+    /// Connecting, or waiting for a free connection, longer than this fails the
+    /// request with 503 instead of hanging (ms).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { pool_size: 16, statement_timeout_ms: 5_000, connect_timeout_ms: 2_000 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -57,6 +80,8 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             data: PathBuf::from("./data"),
             database_url: None,
+            node_id: None,
+            database: DatabaseSettings::default(),
             master_key: None,
             log_format: "text".into(),
             cache_ttl_ms: 1000,
@@ -82,16 +107,31 @@ impl Settings {
         figment.merge(Env::prefixed("SWITCHBOARD_").split("__")).merge(Serialized::globals(overrides)).extract()
     }
 
-    /// The SQLite database file.
-    pub fn sqlite_path(&self) -> Result<PathBuf, String> {
-        match &self.database_url {
-            None => Ok(self.data.join("switchboard.db")),
-            Some(url) => url
-                .strip_prefix("sqlite://")
-                .map(PathBuf::from)
-                .ok_or_else(|| format!("unsupported database_url {url:?}: this build stores in SQLite (sqlite:///path/file.db)")),
+    /// Which store the settings name.
+    pub fn engine(&self) -> Result<Database, String> {
+        match self.database_url.as_deref() {
+            None => Ok(Database::Sqlite(self.data.join("switchboard.db"))),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Database::Postgres(url.to_string())),
+            Some(url) => url.strip_prefix("sqlite://").map(|path| Database::Sqlite(PathBuf::from(path))).ok_or_else(|| {
+                format!("unsupported database_url {url:?}: use postgres://user@host/db or sqlite:///path/file.db")
+            }),
         }
     }
+
+    /// This node's name.
+    pub fn node_name(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "node".into());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+/// The store engine and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
 #[cfg(test)]

@@ -3,10 +3,12 @@
 //! a person client that reads the live event stream, and fixture builders that go
 //! through the console and Graph APIs like any client.
 
+mod cluster;
 mod fixtures;
 mod person;
 mod receiver;
 
+pub use cluster::{fresh_database, NodeProcess, TcpProxy};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use person::PersonClient;
 pub use receiver::{Received, WebhookReceiver};
@@ -58,6 +60,13 @@ impl TestServer {
         let operator = node.platform.init_operator().await.expect("operator").unwrap_or_default();
         let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
         Self { url: node.url(), node: Some(node), operator, settings, dir, http }
+    }
+
+    /// A handle on a node running in another process, for the same fixtures.
+    pub fn external(url: &str, operator: &str) -> Self {
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
+        Self { node: None, url: url.to_string(), operator: operator.to_string(), settings: Settings::default(), dir, http }
     }
 
     pub fn platform(&self) -> &switchboard_app::Platform {

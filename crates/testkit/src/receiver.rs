@@ -40,6 +40,8 @@ struct ReceiverState {
     fail_with: AtomicU16,
     /// When set, the handshake answers this body instead of the challenge.
     wrong_challenge: Mutex<Option<String>>,
+    /// While true, POSTs are received but not answered.
+    holding: tokio::sync::watch::Sender<bool>,
 }
 
 fn sha1_hex(secret: &str, body: &[u8]) -> String {
@@ -65,6 +67,7 @@ impl WebhookReceiver {
             handshakes: Mutex::new(Vec::new()),
             fail_with: AtomicU16::new(0),
             wrong_challenge: Mutex::new(None),
+            holding: tokio::sync::watch::channel(false).0,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));
@@ -85,6 +88,12 @@ impl WebhookReceiver {
     /// Answer handshakes with this body instead of the challenge.
     pub fn answer_handshake_with(&self, body: Option<&str>) {
         *self.state.wrong_challenge.lock().unwrap() = body.map(str::to_string);
+    }
+
+    /// While `true`, POSTs are recorded as they arrive (answered 0) and left
+    /// unanswered until released; then they are answered as usual.
+    pub fn hold(&self, holding: bool) {
+        self.state.holding.send_replace(holding);
     }
 
     pub fn posts(&self) -> Vec<Received> {
@@ -128,6 +137,19 @@ async fn handshake(State(state): State<Arc<ReceiverState>>, Query(query): Query<
 }
 
 async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut holding = state.holding.subscribe();
+    if *holding.borrow() {
+        state.posts.lock().unwrap().push(Received {
+            json: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            body: body.to_vec(),
+            sha1_valid: false,
+            sha256_valid: false,
+            answered: 0,
+        });
+        let _ = holding.wait_for(|held| !held).await;
+        // A sender that died meanwhile never reads this answer.
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     let secret = state.secret.lock().unwrap().clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let sha1_valid = header("x-hub-signature") == format!("sha1={}", sha1_hex(&secret, &body));

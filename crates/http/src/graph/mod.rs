@@ -22,6 +22,7 @@ pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -
     match (&method, segments.as_slice()) {
         (&Method::GET, ["oauth", "access_token"]) => oauth::access_token(&platform, &request).await,
         (&Method::GET, ["me", "accounts"]) => nodes::accounts(&platform, &request).await,
+        (&Method::DELETE, [user, "permissions"]) => oauth::deauthorize(&platform, &request, user).await,
         (&Method::GET, [node]) => nodes::get_node(&platform, &request, node).await,
         (&Method::POST, [node, "messages"]) => messages::send(&platform, &request, node).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(&platform, &request, app).await,

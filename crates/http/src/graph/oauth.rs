@@ -1,6 +1,6 @@
 //! Tokens for apps (reference §2.1).
 
-use super::json;
+use super::{caller, json, success};
 use crate::error::HttpResult;
 use crate::request::GraphRequest;
 use axum::response::Response;
@@ -27,4 +27,14 @@ pub async fn access_token(platform: &Platform, request: &GraphRequest) -> HttpRe
         Some(other) => Err(Refusal::invalid_param(format!("Unsupported grant_type: {other}")).into()),
         None => Err(Refusal::missing_param("grant_type").into()),
     }
+}
+
+/// `DELETE /me/permissions` (or `/{app-scoped-user-id}/permissions`) with a user
+/// token: the person withdraws the token from the app. It stops working on every
+/// node (at once here, through the bus elsewhere, at worst within the cache TTL).
+pub async fn deauthorize(platform: &Platform, request: &GraphRequest, user: &str) -> HttpResult<Response> {
+    let caller = caller(platform, request).await?;
+    let token = request.token.as_deref().unwrap_or_default();
+    platform.deauthorize(&caller, user, token).await?;
+    Ok(success())
 }

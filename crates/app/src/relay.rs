@@ -1,0 +1,125 @@
+//! What nodes tell each other through the bus, and the task that applies it here:
+//! live events go to the persons connected to this node, invalidations clear this
+//! node's caches. Every node, this one included, learns through the same path.
+
+use crate::live::LiveEvent;
+use crate::Platform;
+use serde::{Deserialize, Serialize};
+use switchboard_domain::*;
+use switchboard_store::BusMessage;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+const LIVE: &str = "live";
+const INVALIDATE: &str = "invalidate";
+
+/// A live event for one person. A message too large for the bus travels as a
+/// reference and is read from the store by the nodes that need it.
+#[derive(Debug, Serialize, Deserialize)]
+struct LiveNotice {
+    person: PersonId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<LiveEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_ref: Option<(PageId, Mid)>,
+}
+
+/// A cached fact that changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invalidation {
+    /// A token was revoked (by digest).
+    Token(String),
+    /// Subscriptions of a Page (or of an app, so of any Page) changed.
+    Targets(Option<PageId>),
+    /// Roles, grants or app settings changed: drop everything cached about callers.
+    Callers,
+}
+
+impl Platform {
+    /// Announces a live event for the person on every node.
+    pub(crate) async fn announce(&self, person: PersonId, event: LiveEvent) {
+        let mut notice = LiveNotice { person, event: Some(event), message_ref: None };
+        let mut payload = serde_json::to_string(&notice).expect("live events serialize");
+        if payload.len() > self.inner.bus.max_payload() {
+            if let Some(LiveEvent::Message { page_id, message }) = notice.event.take() {
+                notice.message_ref = Some((page_id, message.mid));
+                payload = serde_json::to_string(&notice).expect("live notices serialize");
+            }
+        }
+        if let Err(error) = self.inner.bus.publish(BusMessage { topic: LIVE.into(), payload }).await {
+            // The message is stored; the client sees it when it next loads the thread.
+            tracing::warn!(%error, "cannot announce a live event");
+        }
+    }
+
+    /// Clears the cached fact here at once, and on the other nodes through the bus.
+    pub(crate) async fn invalidate(&self, what: Invalidation) {
+        self.apply_invalidation(&what);
+        let payload = serde_json::to_string(&what).expect("invalidations serialize");
+        if let Err(error) = self.inner.bus.publish(BusMessage { topic: INVALIDATE.into(), payload }).await {
+            // Other nodes still drop the entry when its TTL runs out.
+            tracing::warn!(%error, "cannot announce a cache invalidation");
+        }
+    }
+
+    fn apply_invalidation(&self, what: &Invalidation) {
+        match what {
+            Invalidation::Token(digest) => self.inner.callers.remove(digest),
+            Invalidation::Targets(Some(page)) => self.inner.targets.remove(page),
+            Invalidation::Targets(None) => self.inner.targets.clear(),
+            Invalidation::Callers => {
+                self.inner.callers.clear();
+                self.inner.apps.clear();
+                self.inner.targets.clear();
+            }
+        }
+    }
+
+    /// Applies what the bus brings until `shutdown`.
+    pub async fn run_relay(self, shutdown: CancellationToken) {
+        let mut messages = self.inner.bus.subscribe();
+        loop {
+            let message = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                message = messages.recv() => message,
+            };
+            match message {
+                Ok(message) => self.apply(message).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the relay fell behind; dropping every cache");
+                    self.apply_invalidation(&Invalidation::Callers);
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn apply(&self, message: BusMessage) {
+        match message.topic.as_str() {
+            LIVE => {
+                let Ok(notice) = serde_json::from_str::<LiveNotice>(&message.payload) else { return };
+                if !self.inner.live.has_listeners(notice.person) {
+                    return;
+                }
+                let event = match (notice.event, notice.message_ref) {
+                    (Some(event), _) => event,
+                    (None, Some((page_id, mid))) => match self.inner.store.message(&mid).await {
+                        Ok(Some(message)) => LiveEvent::Message { page_id, message: (&message).into() },
+                        _ => return,
+                    },
+                    (None, None) => return,
+                };
+                self.inner.live.publish(notice.person, event);
+            }
+            INVALIDATE => {
+                if let Ok(what) = serde_json::from_str::<Invalidation>(&message.payload) {
+                    self.apply_invalidation(&what);
+                }
+            }
+            // The bus may have missed invalidations while it was away.
+            switchboard_store::RESUMED_TOPIC => self.apply_invalidation(&Invalidation::Callers),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Group commit for the Send API's hot path: concurrent `append_message` calls are
+//! queued and written together, one transaction and one commit for a whole group,
+//! with one multi-row statement per table. Every caller is answered only after the
+//! commit. A group that fails (one duplicate `mid`, say) is retried member by member,
+//! so that only the bad member fails.
+
+use crate::errors::{pg, pool};
+use std::collections::BTreeMap;
+use switchboard_domain::{Direction, Message};
+use switchboard_store::{NewOutboxEvent, StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot};
+
+/// Members of one group at most.
+const MAX_GROUP: usize = 256;
+/// Appends waiting before callers are slowed down.
+const QUEUE: usize = 8192;
+
+struct Append {
+    message: Message,
+    events: Vec<NewOutboxEvent>,
+    answer: oneshot::Sender<StoreResult<()>>,
+}
+
+#[derive(Clone)]
+pub struct AppendBatcher {
+    queue: mpsc::Sender<Append>,
+}
+
+impl AppendBatcher {
+    pub fn start(pool: deadpool_postgres::Pool) -> Self {
+        let (queue, incoming) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, incoming));
+        Self { queue }
+    }
+
+    pub async fn append(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Append { message, events, answer })
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+        answered.await.map_err(|_| StoreError::Unavailable("the batch writer stopped before answering".into()))?
+    }
+}
+
+async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = incoming.recv().await {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match incoming.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let members: Vec<(&Message, &[NewOutboxEvent])> = group.iter().map(|a| (&a.message, a.events.as_slice())).collect();
+        match write(&pool, &members).await {
+            Ok(()) => {
+                for append in group.drain(..) {
+                    let _ = append.answer.send(Ok(()));
+                }
+            }
+            Err(error) if group.len() == 1 => {
+                let _ = group.pop().map(|append| append.answer.send(Err(error)));
+            }
+            Err(_) => {
+                // Find the bad member(s): each alone, in its own transaction.
+                for append in group.drain(..) {
+                    let outcome = write(&pool, &[(&append.message, append.events.as_slice())]).await;
+                    let _ = append.answer.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// Writes the members' messages, thread updates and outbox rows in one transaction.
+async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
+    // One row per thread (a row may not be upserted twice in one statement), in a
+    // fixed order so that concurrent writers lock threads in the same order.
+    let mut threads: BTreeMap<(String, i64), (i64, Option<i64>)> = BTreeMap::new();
+    for (message, _) in members {
+        let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None));
+        entry.0 = entry.0.max(message.created_at);
+        if message.direction == Direction::Inbound {
+            entry.1 = Some(entry.1.map_or(message.created_at, |at: i64| at.max(message.created_at)));
+        }
+    }
+    let (thread_pages, thread_persons): (Vec<String>, Vec<i64>) = threads.keys().cloned().unzip();
+    let thread_last: Vec<i64> = threads.values().map(|v| v.0).collect();
+    let thread_person_at: Vec<Option<i64>> = threads.values().map(|v| v.1).collect();
+
+    let mids: Vec<&str> = members.iter().map(|(m, _)| m.mid.as_str()).collect();
+    let pages: Vec<&str> = members.iter().map(|(m, _)| m.page.as_str()).collect();
+    let persons: Vec<i64> = members.iter().map(|(m, _)| m.person.0).collect();
+    let directions: Vec<&str> = members.iter().map(|(m, _)| if m.direction == Direction::Inbound { "in" } else { "out" }).collect();
+    let apps: Vec<Option<&str>> = members.iter().map(|(m, _)| m.app.as_ref().map(|a| a.as_str())).collect();
+    let texts: Vec<Option<&str>> = members.iter().map(|(m, _)| m.text.as_deref()).collect();
+    let metadata: Vec<Option<&str>> = members.iter().map(|(m, _)| m.metadata.as_deref()).collect();
+    let created: Vec<i64> = members.iter().map(|(m, _)| m.created_at).collect();
+
+    let events: Vec<&NewOutboxEvent> = members.iter().flat_map(|(_, events)| events.iter()).collect();
+    let event_apps: Vec<&str> = events.iter().map(|e| e.app.as_str()).collect();
+    let event_pages: Vec<&str> = events.iter().map(|e| e.page.as_str()).collect();
+    let event_persons: Vec<i64> = events.iter().map(|e| e.person.0).collect();
+    let event_fields: Vec<&str> = events.iter().map(|e| e.field.as_str()).collect();
+    let event_bodies: Vec<&[u8]> = events.iter().map(|e| e.body.as_slice()).collect();
+    let event_created: Vec<i64> = events.iter().map(|e| e.created_at).collect();
+
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.execute(
+        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+         ON CONFLICT (page_id, person_id) DO UPDATE SET
+            last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
+            last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)",
+        &[&thread_pages, &thread_persons, &thread_last, &thread_person_at],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(
+        "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])",
+        &[&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created],
+    )
+    .await
+    .map_err(pg)?;
+    if !events.is_empty() {
+        // Ids in the order the members came: a thread's events are delivered by id.
+        tx.execute(
+            "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at)
+             SELECT a, p, r, f, b, c, c
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[]) WITH ORDINALITY AS u(a, p, r, f, b, c, n)
+             ORDER BY n",
+            &[&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    tx.commit().await.map_err(pg)
+}
+
+fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+    pool(error)
+}

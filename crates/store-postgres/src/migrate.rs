@@ -1,0 +1,32 @@
+//! Versioned migrations, applied at connect under an advisory lock so that nodes
+//! starting together do not race. Numbers match the SQLite engine's.
+
+use crate::errors::pg;
+use switchboard_store::StoreResult;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// The schema version this build expects.
+pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// An arbitrary constant naming Switchboard's migration lock.
+const LOCK: i64 = 0x5357_4954_4348;
+
+pub async fn apply(client: &mut deadpool_postgres::Object) -> StoreResult<()> {
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK]).await.map_err(pg)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .await
+        .map_err(pg)?;
+    for (version, sql) in MIGRATIONS {
+        let applied = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version]).await.map_err(pg)?.is_some();
+        if !applied {
+            tx.batch_execute(sql).await.map_err(pg)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, extract(epoch from now())::bigint)", &[version])
+                .await
+                .map_err(pg)?;
+            tracing::info!(version, "applied migration");
+        }
+    }
+    tx.commit().await.map_err(pg)
+}

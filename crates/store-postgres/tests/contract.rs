@@ -1,0 +1,144 @@
+//! The store contract on a real PostgreSQL server, plus what only several nodes on
+//! one database can show. Each store runs in a fresh schema of the test database
+//! named by SWITCHBOARD_TEST_POSTGRES_URL (scripts/test sets one up).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use switchboard_domain::*;
+use switchboard_store::{contract, NewOutboxEvent, NewPerson, Store, StoreError};
+use switchboard_store_postgres::{PostgresConfig, PostgresStore};
+
+static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+
+/// The test server's URL; in CI its absence fails the run.
+fn database_url() -> Option<String> {
+    match std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("CI must run the PostgreSQL contract: set SWITCHBOARD_TEST_POSTGRES_URL (scripts/test does)"),
+        _ => {
+            eprintln!("PostgreSQL contract NOT run: set SWITCHBOARD_TEST_POSTGRES_URL, or run scripts/test, which sets up a local server");
+            None
+        }
+    }
+}
+
+fn fresh_schema() -> String {
+    format!("contract_{}_{}", std::process::id(), SCHEMAS.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn store(url: &str, schema: &str) -> Arc<PostgresStore> {
+    let config = PostgresConfig { url: url.into(), pool_size: 8, statement_timeout_ms: 10_000, connect_timeout_ms: 5_000, schema: Some(schema.into()) };
+    Arc::new(PostgresStore::connect(config).await.expect("the test PostgreSQL answers"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_store_contract() {
+    let Some(url) = database_url() else { return };
+    contract::run_all(|| {
+        let url = url.clone();
+        async move { store(&url, &fresh_schema()).await as contract::Shared }
+    })
+    .await;
+}
+
+async fn seed(store: &PostgresStore, persons: usize) -> Vec<PersonId> {
+    store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..persons {
+        let person = NewPerson { name: format!("P{n}"), login: format!("p{n}"), password_hash: "x".into(), created_at: 0 };
+        ids.push(store.create_person(person).await.unwrap().id);
+    }
+    ids
+}
+
+fn message(mid: &str, person: PersonId, at: Millis) -> Message {
+    Message { mid: Mid(mid.into()), page: PageId("100".into()), person, direction: Direction::Inbound, app: None, text: Some(mid.into()), metadata: None, created_at: at }
+}
+
+fn event(person: PersonId, body: &str, at: Millis) -> NewOutboxEvent {
+    NewOutboxEvent { app: AppId("900".into()), page: PageId("100".into()), person, field: WebhookField::Messages, body: body.as_bytes().to_vec(), created_at: at }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_claiming_at_once_deliver_each_event_once_in_thread_order() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema();
+    let (node_a, node_b) = (store(&url, &schema).await, store(&url, &schema).await);
+    let persons = seed(&node_a, 5).await;
+    for n in 0..200i64 {
+        let person = persons[n as usize % 5];
+        node_a.append_message(message(&format!("m{n}"), person, n), vec![event(person, &format!("{n}"), n)]).await.unwrap();
+    }
+    let claimers: Vec<_> = [node_a.clone(), node_b.clone()]
+        .into_iter()
+        .map(|node| {
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = node.claim_outbox(1_000, 1_000_000, 7).await.unwrap();
+                    if claimed.is_empty() {
+                        if node.outbox_pending().await.unwrap() == 0 {
+                            return mine;
+                        }
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+                    node.outbox_delivered(&ids, 2_000).await.unwrap();
+                    mine.extend(claimed);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    assert_eq!(all.len(), 200, "every event exactly once");
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for event in &all {
+        *seen.entry(event.id).or_default() += 1;
+    }
+    assert!(seen.values().all(|count| *count == 1));
+    // Within a thread, a later event is only claimed after the earlier one was delivered,
+    // so sorting each thread's events by claim order gives id order.
+    let mut by_thread: HashMap<PersonId, Vec<i64>> = HashMap::new();
+    for event in &all {
+        by_thread.entry(event.person).or_default().push(event.body.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64));
+    }
+    for (_, bodies) in by_thread {
+        let mut sorted = bodies.clone();
+        sorted.sort();
+        assert_eq!(bodies.len(), 40);
+        assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_appends_is_grouped_and_a_bad_member_fails_alone() {
+    let Some(url) = database_url() else { return };
+    let node = store(&url, &fresh_schema()).await;
+    let persons = seed(&node, 10).await;
+    node.append_message(message("taken", persons[0], 0), vec![event(persons[0], "first", 0)]).await.unwrap();
+    let writers: Vec<_> = (0..500i64)
+        .map(|n| {
+            let node = node.clone();
+            let person = persons[n as usize % 10];
+            // One of them reuses a mid that exists.
+            let mid = if n == 250 { "taken".to_string() } else { format!("b{n}") };
+            tokio::spawn(async move { node.append_message(message(&mid, person, n + 1), vec![event(person, "x", n + 1)]).await })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for writer in writers {
+        if let Err(error) = writer.await.unwrap() {
+            failures.push(error);
+        }
+    }
+    assert_eq!(failures.len(), 1);
+    assert!(matches!(failures[0], StoreError::Conflict(_)));
+    assert_eq!(node.outbox_pending().await.unwrap(), 500, "499 good appends and the first one; nothing of the duplicate");
+    let state = node.thread_state(&PageId("100".into()), persons[3]).await.unwrap().unwrap();
+    assert!(state.last_person_at.unwrap() >= 494);
+}

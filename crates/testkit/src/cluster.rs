@@ -1,0 +1,135 @@
+//! Several Switchboard nodes as real processes on one PostgreSQL database, for the
+//! multi-node tests: started from the built `switchboard` binary, stopped with
+//! SIGTERM or killed with SIGKILL.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The test database server's URL, from `SWITCHBOARD_TEST_POSTGRES_URL`. In CI a
+/// missing server is a failure; elsewhere the caller decides.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// Creates an empty database on the test server for one test; answers its URL.
+pub async fn fresh_database(label: &str) -> String {
+    let url = postgres_url().expect("SWITCHBOARD_TEST_POSTGRES_URL names the test PostgreSQL (scripts/postgres-up prints one)");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("the test PostgreSQL answers");
+    tokio::spawn(connection);
+    let name = format!("sb_node_{label}_{}_{}", std::process::id(), rand_suffix());
+    client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.expect("CREATE DATABASE");
+    let (base, _) = url.rsplit_once('/').expect("a database URL ends in /name");
+    format!("{base}/{name}")
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}
+
+/// The `switchboard` binary built beside the test (`cargo build --workspace --bins`).
+pub fn switchboard_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let binary = dir.join(format!("switchboard{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.exists(), "build the binaries first: cargo build --workspace --bins ({} is missing)", binary.display());
+    binary
+}
+
+/// A node process.
+pub struct NodeProcess {
+    child: Child,
+    pub url: String,
+    /// The operator credential, printed by the first node of a database only.
+    pub operator: Option<String>,
+    pub name: String,
+}
+
+/// A fixed master key shared by the nodes of one test installation.
+pub const TEST_MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+impl NodeProcess {
+    /// Starts `switchboard serve` on `database_url`, on a free port, with quick
+    /// webhook timeouts (`timeout_secs`, lease = 3 x timeout) and retries.
+    pub async fn start(name: &str, database_url: &str, timeout_secs: u64) -> Self {
+        let data = tempfile::tempdir().expect("temporary directory").keep();
+        let mut child = Command::new(switchboard_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--data"])
+            .arg(&data)
+            .env("SWITCHBOARD_MASTER_KEY", TEST_MASTER_KEY)
+            .env("SWITCHBOARD_NODE_ID", name)
+            .env("SWITCHBOARD_LOG", "warn")
+            .env("SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS", timeout_secs.to_string())
+            .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", "100")
+            .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", "500")
+            .env("SWITCHBOARD_DATABASE__CONNECT_TIMEOUT_MS", "1000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the node starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut operator = None;
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let line = lines.next_line().await.expect("stdout").expect("the node printed its address");
+                if let Some(token) = line.strip_prefix("Operator credential (shown once; keep it safe): ") {
+                    operator = Some(token.trim().to_string());
+                }
+                if let Some(url) = line.strip_prefix("Switchboard is listening on ") {
+                    return url.trim().to_string();
+                }
+            }
+        })
+        .await
+        .expect("the node listens within 30 s");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, url, operator, name: name.to_string() }
+    }
+
+    /// SIGKILL: no shutdown, leases left behind.
+    pub async fn kill_hard(mut self) {
+        self.child.start_kill().expect("kill");
+        let _ = self.child.wait().await;
+    }
+}
+
+/// A TCP proxy the test can cut: to take the database away from a node and give it
+/// back, without touching the database server other tests share.
+pub struct TcpProxy {
+    pub port: u16,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (open, _) = tokio::sync::watch::channel(true);
+        let gate = open.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut gate_state = gate.subscribe();
+                if !*gate_state.borrow() {
+                    continue; // dropped: refused
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = gate_state.wait_for(|open| !open) => {}
+                    }
+                });
+            }
+        });
+        Self { port, open }
+    }
+
+    /// Cuts every connection and refuses new ones (`false`), or lets them through.
+    pub fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+}

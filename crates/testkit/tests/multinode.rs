@@ -1,0 +1,158 @@
+//! Several `switchboard serve` processes on one PostgreSQL database behave as one
+//! platform: one delivery per event, live events across nodes, revocations seen
+//! everywhere, and nothing lost when a node dies holding leases.
+//!
+//! Needs SWITCHBOARD_TEST_POSTGRES_URL (scripts/test sets it up) and the built
+//! binaries (cargo build --workspace --bins).
+
+use reqwest::Method;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use switchboard_testkit::{eventually, fresh_database, NodeProcess, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_delivery_per_event_and_live_answers_across_nodes() {
+    let database = fresh_database("deliver").await;
+    let a = NodeProcess::start("node-a", &database, 5).await;
+    let b = NodeProcess::start("node-b", &database, 5).await;
+    let c = NodeProcess::start("node-c", &database, 5).await;
+    let operator = a.operator.clone().expect("the first node creates the operator credential");
+    assert!(b.operator.is_none() && c.operator.is_none(), "only once per installation");
+    let via_a = TestServer::external(&a.url, &operator);
+    let via_b = TestServer::external(&b.url, &operator);
+    let via_c = TestServer::external(&c.url, &operator);
+
+    let bot = via_a.bot("shop", "messages").await;
+    let ann = via_b.person("ann").await;
+    // Ann's client is connected to node C; she writes through A and B in turn.
+    let mut ann_on_c = via_c.sign_in(&ann).await;
+    ann_on_c.listen().await;
+    let ann_on_a = via_a.sign_in(&ann).await;
+    let ann_on_b = via_b.sign_in(&ann).await;
+    let mut mids = Vec::new();
+    for n in 0..30 {
+        let writer = if n % 2 == 0 { &ann_on_a } else { &ann_on_b };
+        mids.push(writer.send("shop", &format!("m{n}")).await["mid"].as_str().unwrap().to_string());
+    }
+    let psid = bot.receiver.wait_for("the last message", |e| e["message"]["text"] == "m29").await["sender"]["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Every event acknowledged exactly once, in the order Ann wrote.
+    let events = bot.receiver.acknowledged_events();
+    let delivered: Vec<String> = events.iter().map(|e| e["message"]["mid"].as_str().unwrap().to_string()).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for mid in &delivered {
+        *counts.entry(mid).or_default() += 1;
+    }
+    assert!(mids.iter().all(|mid| counts.get(mid.as_str()) == Some(&1)), "each event delivered once: {counts:?}");
+    assert_eq!(delivered, mids, "per-thread order holds across nodes");
+
+    // The bot answers through node B; Ann's client on node C sees it live.
+    let (status, answer) = via_b.send_text(&bot, &psid, "answer through B").await;
+    assert_eq!(status, 200, "{answer}");
+    let live = ann_on_c.wait_live("the answer on node C", |e| e["message"]["text"] == "answer through B").await;
+    assert_eq!(live["message"]["mid"], answer["message_id"]);
+    // A long answer travels between nodes by reference.
+    let long = "é".repeat(2000);
+    let (status, _) = via_a.send_text(&bot, &psid, &long).await;
+    assert_eq!(status, 200);
+    ann_on_c.wait_live("the long answer on node C", |e| e["message"]["text"] == long.as_str()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_while_holding_leases_loses_nothing() {
+    let database = fresh_database("kill").await;
+    // Timeout 1 s: a lease lasts 3 s.
+    let a = NodeProcess::start("node-a", &database, 1).await;
+    let operator = a.operator.clone().unwrap();
+    let via_a = TestServer::external(&a.url, &operator);
+    let bot = via_a.bot("shop", "messages").await;
+    let ann = via_a.sign_in(&via_a.person("ann").await).await;
+
+    bot.receiver.hold(true);
+    let mid = ann.send("shop", "before the crash").await["mid"].as_str().unwrap().to_string();
+    eventually("node A's POST in flight", || {
+        let arrived = bot.receiver.posts().iter().any(|p| p.json["entry"][0]["messaging"][0]["message"]["mid"] == mid.as_str());
+        async move { arrived.then_some(()) }
+    })
+    .await;
+    let killed_at = Instant::now();
+    a.kill_hard().await;
+    bot.receiver.hold(false);
+
+    let b = NodeProcess::start("node-b", &database, 1).await;
+    let event = bot.receiver.wait_for("delivery by node B", |e| e["message"]["mid"] == mid.as_str()).await;
+    assert_eq!(event["message"]["text"], "before the crash");
+    assert!(killed_at.elapsed() >= Duration::from_secs(2), "node B waited for the dead node's lease to expire");
+    let acknowledged = bot.receiver.acknowledged_events().iter().filter(|e| e["message"]["mid"] == mid.as_str()).count();
+    assert_eq!(acknowledged, 1);
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_fails_on_every_node_within_a_second() {
+    let database = fresh_database("revoke").await;
+    let a = NodeProcess::start("node-a", &database, 5).await;
+    let b = NodeProcess::start("node-b", &database, 5).await;
+    let operator = a.operator.clone().unwrap();
+    let via_a = TestServer::external(&a.url, &operator);
+    let via_b = TestServer::external(&b.url, &operator);
+    let dana = via_a.person("dana").await;
+    let app = via_a.app("bot").await;
+    let token = via_a.console(Method::POST, &format!("/apps/{}/user-tokens", app.id), json!({"person_id": dana.id})).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Node B has the token cached.
+    let (status, _) = via_b.graph_call(Method::GET, "/me", Some(&token), None).await;
+    assert_eq!(status, 200);
+
+    let (status, answer) = via_a.graph_call(Method::DELETE, "/me/permissions", Some(&token), None).await;
+    assert_eq!((status, answer), (200, json!({"success": true})));
+    let revoked_at = Instant::now();
+    let refused = eventually("node B refuses the token", || {
+        let via_b = &via_b;
+        let token = token.clone();
+        async move {
+            let (status, answer) = via_b.graph_call(Method::GET, "/me", Some(&token), None).await;
+            (status == 400).then_some(answer)
+        }
+    })
+    .await;
+    assert_eq!(refused["error"]["code"], 190);
+    assert!(revoked_at.elapsed() < Duration::from_millis(1_000), "the documented bound is one second: {:?}", revoked_at.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_the_database_answers_503_and_recovers() {
+    let database = fresh_database("outage").await;
+    let host = database.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap().to_string();
+    let proxy = switchboard_testkit::TcpProxy::start(host.clone()).await;
+    let through_proxy = database.replacen(&host, &format!("127.0.0.1:{}", proxy.port), 1);
+    let a = NodeProcess::start("node-a", &through_proxy, 5).await;
+    let via_a = TestServer::external(&a.url, &a.operator.clone().unwrap());
+    let bot = via_a.bot("shop", "messages").await;
+    let ann = via_a.sign_in(&via_a.person("ann").await).await;
+    ann.send("shop", "before").await;
+    let psid = bot.receiver.wait_for("the message", |e| e["message"]["text"] == "before").await["sender"]["id"].as_str().unwrap().to_string();
+
+    proxy.set_open(false);
+    let started = Instant::now();
+    let ready = via_a.http.get(format!("{}/readyz", a.url)).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let (status, answer) = via_a.send_text(&bot, &psid, "during the outage").await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], 2);
+    assert_eq!(answer["error"]["is_transient"], true);
+    assert!(started.elapsed() < Duration::from_secs(10), "answers instead of hanging: {:?}", started.elapsed());
+
+    proxy.set_open(true);
+    eventually("the node is ready again", || {
+        let request = via_a.http.get(format!("{}/readyz", a.url));
+        async move { (request.send().await.ok()?.status() == 200).then_some(()) }
+    })
+    .await;
+    let (status, answer) = via_a.send_text(&bot, &psid, "after").await;
+    assert_eq!(status, 200, "{answer}");
+}
