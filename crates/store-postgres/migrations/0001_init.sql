@@ -133,7 +133,12 @@ CREATE TABLE outbox (
     failures INTEGER NOT NULL DEFAULT 0,
     first_failure_at BIGINT,
     last_error TEXT,
-    delivered_at BIGINT
+    delivered_at BIGINT,
+    -- TRUE on a thread's oldest pending event: the only one that may be claimed.
+    -- Claims scan heads only, so a long backlog in one thread costs them nothing.
+    -- Writers of a thread's events serialize on its `threads` row, so that a head
+    -- is never missed (see the engine).
+    is_head BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX outbox_pending_by_thread ON outbox (app_id, page_id, person_id, id) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_pending_by_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_heads_by_due ON outbox (next_attempt_at, id) WHERE delivered_at IS NULL AND is_head;

@@ -106,6 +106,10 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     let event_fields: Vec<&str> = events.iter().map(|e| e.field.as_str()).collect();
     let event_bodies: Vec<&[u8]> = events.iter().map(|e| e.body.as_slice()).collect();
     let event_created: Vec<i64> = events.iter().map(|e| e.created_at).collect();
+    // Only a thread's first event in this group may be its head (and only if nothing
+    // of the thread is pending already: checked in SQL, under the thread's lock).
+    let mut seen = std::collections::HashSet::new();
+    let event_first: Vec<bool> = events.iter().map(|e| seen.insert((e.app.as_str(), e.page.as_str(), e.person.0))).collect();
 
     let mut client = pool.get().await.map_err(pool_error)?;
     let tx = client.transaction().await.map_err(pg)?;
@@ -129,11 +133,13 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     if !events.is_empty() {
         // Ids in the order the members came: a thread's events are delivered by id.
         tx.execute(
-            "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at)
-             SELECT a, p, r, f, b, c, c
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[]) WITH ORDINALITY AS u(a, p, r, f, b, c, n)
+            "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+             SELECT a, p, r, f, b, c, c, h AND NOT EXISTS (
+                 SELECT 1 FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.delivered_at IS NULL)
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::bool[])
+                  WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
              ORDER BY n",
-            &[&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created],
+            &[&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first],
         )
         .await
         .map_err(pg)?;

@@ -537,11 +537,14 @@ impl Store for PostgresStore {
                  WHERE page_id = $1 AND person_id = $2 AND read_watermark < $3"
             }
         };
+        // The UPDATE holds the thread's row lock: outbox writers of a thread serialize on it.
         let advanced = tx.execute(sql, &[&page.0, &person.0, &watermark]).await.map_err(pg)? == 1;
         if advanced {
             for event in &events {
                 tx.execute(
-                    "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
+                        SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.delivered_at IS NULL))",
                     &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
                 )
                 .await
@@ -620,7 +623,7 @@ impl Store for PostgresStore {
             .query(
                 "WITH heads AS (
                     SELECT o.id FROM outbox o
-                    WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1 AND o.lease_until <= $1
+                    WHERE o.delivered_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
                       AND NOT EXISTS (
                         SELECT 1 FROM outbox p
                         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
@@ -658,12 +661,37 @@ impl Store for PostgresStore {
     }
 
     async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute("UPDATE outbox SET delivered_at = $2, lease_until = 0 WHERE id = ANY($1)", &[&ids, &at])
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // Lock the threads first, in the order the append batcher locks them: an append
+        // to a thread either commits before the promotion below (which then sees its
+        // event) or waits and sees this delivery (and makes its event the head).
+        let threads = tx
+            .query(
+                "SELECT DISTINCT o.app_id, o.page_id, o.person_id FROM outbox o WHERE o.id = ANY($1) AND o.delivered_at IS NULL
+                 ORDER BY o.page_id, o.person_id, o.app_id",
+                &[&ids],
+            )
             .await
             .map_err(pg)?;
-        Ok(())
+        for thread in &threads {
+            let (page, person): (&str, i64) = (thread.get(1), thread.get(2));
+            tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person]).await.map_err(pg)?;
+        }
+        tx.execute("UPDATE outbox SET delivered_at = $2, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND delivered_at IS NULL", &[&ids, &at])
+            .await
+            .map_err(pg)?;
+        for thread in &threads {
+            let (app, page, person): (&str, &str, i64) = (thread.get(0), thread.get(1), thread.get(2));
+            tx.execute(
+                "UPDATE outbox SET is_head = TRUE WHERE id = (
+                    SELECT MIN(id) FROM outbox WHERE app_id = $1 AND page_id = $2 AND person_id = $3 AND delivered_at IS NULL)",
+                &[&app, &page, &person],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
     }
 
     async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()> {
@@ -687,7 +715,7 @@ impl Store for PostgresStore {
             .await?
             .query_one(
                 "SELECT MIN(GREATEST(o.next_attempt_at, o.lease_until)) FROM outbox o
-                 WHERE o.delivered_at IS NULL
+                 WHERE o.delivered_at IS NULL AND o.is_head
                    AND NOT EXISTS (
                      SELECT 1 FROM outbox p
                      WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id

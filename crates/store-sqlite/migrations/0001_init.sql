@@ -133,7 +133,10 @@ CREATE TABLE outbox (
     failures INTEGER NOT NULL DEFAULT 0,
     first_failure_at INTEGER,
     last_error TEXT,
-    delivered_at INTEGER
+    delivered_at INTEGER,
+    -- 1 on a thread's oldest pending event: the only one that may be claimed. Claims
+    -- scan heads only, so a long backlog in one thread costs them nothing.
+    is_head INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX outbox_pending_by_thread ON outbox (app_id, page_id, person_id, id) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_pending_by_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_heads_by_due ON outbox (next_attempt_at, id) WHERE delivered_at IS NULL AND is_head = 1;

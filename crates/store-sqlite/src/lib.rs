@@ -32,9 +32,11 @@ fn q<T>(result: rusqlite::Result<T>) -> StoreResult<T> {
 }
 
 fn insert_outbox(conn: &Connection, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    // An event is its thread's head when nothing of the thread is pending before it.
     let mut insert = q(conn.prepare_cached(
-        "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NOT EXISTS (
+            SELECT 1 FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND delivered_at IS NULL))",
     ))?;
     for event in events {
         q(insert.execute(params![
@@ -619,7 +621,7 @@ impl Store for SqliteStore {
                 let mut s = q(c.prepare_cached(
                     "SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at
                      FROM outbox o
-                     WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
+                     WHERE o.delivered_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
                        AND NOT EXISTS (
                          SELECT 1 FROM outbox p
                          WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
@@ -653,9 +655,21 @@ impl Store for SqliteStore {
         let ids = ids.to_vec();
         self.engine
             .write(move |c| {
-                let mut done = q(c.prepare_cached("UPDATE outbox SET delivered_at = ?2, lease_until = 0 WHERE id = ?1"))?;
+                let mut done = q(c.prepare_cached(
+                    "UPDATE outbox SET delivered_at = ?2, lease_until = 0, is_head = 0
+                     WHERE id = ?1 AND delivered_at IS NULL RETURNING app_id, page_id, person_id",
+                ))?;
+                // The thread's next pending event becomes its head.
+                let mut promote = q(c.prepare_cached(
+                    "UPDATE outbox SET is_head = 1 WHERE id = (
+                        SELECT MIN(id) FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND delivered_at IS NULL)",
+                ))?;
                 for id in ids {
-                    q(done.execute(params![id, at]))?;
+                    let thread: Option<(String, String, i64)> =
+                        q(done.query_row(params![id, at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())?;
+                    if let Some((app, page, person)) = thread {
+                        q(promote.execute(params![app, page, person]))?;
+                    }
                 }
                 Ok(())
             })
@@ -684,7 +698,7 @@ impl Store for SqliteStore {
                 // not due while it waits behind it.
                 q(c.query_row(
                     "SELECT MIN(MAX(o.next_attempt_at, o.lease_until)) FROM outbox o
-                     WHERE o.delivered_at IS NULL
+                     WHERE o.delivered_at IS NULL AND o.is_head = 1
                        AND NOT EXISTS (
                          SELECT 1 FROM outbox p
                          WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id

@@ -272,7 +272,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(store) => {
             let settings = Settings::load(store.config.as_deref(), &store)?;
             switchboard::open_store(&settings).await?;
-            print(json!({"migrated": true, "schema_version": switchboard_store_sqlite::SCHEMA_VERSION}));
+            let (engine, version) = match settings.engine().map_err(anyhow::Error::msg)? {
+                switchboard::settings::Database::Sqlite(_) => ("sqlite", switchboard_store_sqlite::SCHEMA_VERSION),
+                switchboard::settings::Database::Postgres(_) => ("postgres", switchboard_store_postgres::SCHEMA_VERSION),
+            };
+            print(json!({"migrated": true, "engine": engine, "schema_version": version}));
             Ok(())
         }
         Command::Person(PersonCommand::Create { name, login, password, store }) => {

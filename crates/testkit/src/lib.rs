@@ -8,7 +8,7 @@ mod fixtures;
 mod person;
 mod receiver;
 
-pub use cluster::{fresh_database, NodeProcess, TcpProxy};
+pub use cluster::{fresh_database, switchboard_binary, NodeProcess, TcpProxy};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use person::PersonClient;
 pub use receiver::{Received, WebhookReceiver};

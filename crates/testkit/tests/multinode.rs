@@ -156,3 +156,18 @@ async fn a_node_that_loses_the_database_answers_503_and_recovers() {
     let (status, answer) = via_a.send_text(&bot, &psid, "after").await;
     assert_eq!(status, 200, "{answer}");
 }
+
+#[tokio::test]
+async fn migrate_prepares_a_postgres_database_once() {
+    let database = fresh_database("migrate").await;
+    for _ in 0..2 {
+        let output = std::process::Command::new(switchboard_testkit::switchboard_binary())
+            .args(["migrate", "--database-url", &database])
+            .env("SWITCHBOARD_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(answer, json!({"migrated": true, "engine": "postgres", "schema_version": 1}));
+    }
+}
