@@ -9,9 +9,13 @@ use std::collections::BTreeMap;
 use switchboard_domain::{Direction, Message};
 use switchboard_store::{NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::ToSql;
 
 /// Members of one group at most.
 const MAX_GROUP: usize = 256;
+/// Groups in flight at once: while one commits (its fsync), the next is written.
+/// Groups lock thread rows in one global order, so concurrent writers cannot deadlock.
+const WRITERS: usize = 4;
 /// Appends waiting before callers are slowed down.
 const QUEUE: usize = 8192;
 
@@ -29,7 +33,10 @@ pub struct AppendBatcher {
 impl AppendBatcher {
     pub fn start(pool: deadpool_postgres::Pool) -> Self {
         let (queue, incoming) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, incoming));
+        let incoming = std::sync::Arc::new(tokio::sync::Mutex::new(incoming));
+        for _ in 0..WRITERS {
+            tokio::spawn(run(pool.clone(), incoming.clone()));
+        }
         Self { queue }
     }
 
@@ -43,14 +50,37 @@ impl AppendBatcher {
     }
 }
 
-async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>) {
+const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at)
+     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+     ON CONFLICT (page_id, person_id) DO UPDATE SET
+        last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
+        last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)";
+
+const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at)
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])";
+
+/// Ids follow the members' order: a thread's events are delivered by id. A thread's
+/// first event of the group is its head unless something of it is pending already.
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+     SELECT a, p, r, f, b, c, c, h AND NOT EXISTS (
+         SELECT 1 FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.delivered_at IS NULL)
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::bool[])
+          WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
+     ORDER BY n";
+
+async fn run(pool: deadpool_postgres::Pool, incoming: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Append>>>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = incoming.recv().await {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match incoming.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+    loop {
+        {
+            // Take what is queued now; the lock is released before writing.
+            let mut queue = incoming.lock().await;
+            let Some(first) = queue.recv().await else { return };
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
             }
         }
         let members: Vec<(&Message, &[NewOutboxEvent])> = group.iter().map(|a| (&a.message, a.events.as_slice())).collect();
@@ -111,39 +141,25 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     let mut seen = std::collections::HashSet::new();
     let event_first: Vec<bool> = events.iter().map(|e| seen.insert((e.app.as_str(), e.page.as_str(), e.person.0))).collect();
 
+    let thread_params: [&(dyn ToSql + Sync); 4] = [&thread_pages, &thread_persons, &thread_last, &thread_person_at];
+    let message_params: [&(dyn ToSql + Sync); 8] = [&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created];
+    let outbox_params: [&(dyn ToSql + Sync); 7] =
+        [&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first];
     let mut client = pool.get().await.map_err(pool_error)?;
     let tx = client.transaction().await.map_err(pg)?;
-    tx.execute(
-        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at)
-         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
-         ON CONFLICT (page_id, person_id) DO UPDATE SET
-            last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
-            last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)",
-        &[&thread_pages, &thread_persons, &thread_last, &thread_person_at],
-    )
-    .await
-    .map_err(pg)?;
-    tx.execute(
-        "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])",
-        &[&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created],
-    )
-    .await
-    .map_err(pg)?;
-    if !events.is_empty() {
-        // Ids in the order the members came: a thread's events are delivered by id.
-        tx.execute(
-            "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
-             SELECT a, p, r, f, b, c, c, h AND NOT EXISTS (
-                 SELECT 1 FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.delivered_at IS NULL)
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::bool[])
-                  WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
-             ORDER BY n",
-            &[&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first],
-        )
-        .await
-        .map_err(pg)?;
-    }
+    // The thread rows are locked first, alone: every writer of a thread's outbox
+    // events holds that lock, which keeps exactly one head per thread (see
+    // `outbox_delivered`). Only then are the two inserts pipelined: the order in
+    // which they reach the server does not matter.
+    let upsert_threads = tx.prepare_cached(UPSERT_THREADS).await.map_err(pg)?;
+    let insert_messages = tx.prepare_cached(INSERT_MESSAGES).await.map_err(pg)?;
+    let insert_outbox = tx.prepare_cached(INSERT_OUTBOX).await.map_err(pg)?;
+    tx.execute(&upsert_threads, &thread_params).await.map_err(pg)?;
+    let (messages, outbox) = tokio::join!(tx.execute(&insert_messages, &message_params), tx.execute(&insert_outbox, &outbox_params));
+    // When the messages insert fails (a duplicate mid), the outbox insert fails only
+    // because the transaction is aborted: the first error is the one that explains.
+    messages.map_err(pg)?;
+    outbox.map_err(pg)?;
     tx.commit().await.map_err(pg)
 }
 

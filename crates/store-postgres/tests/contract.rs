@@ -142,3 +142,33 @@ async fn a_burst_of_appends_is_grouped_and_a_bad_member_fails_alone() {
     let state = node.thread_state(&PageId("100".into()), persons[3]).await.unwrap().unwrap();
     assert!(state.last_person_at.unwrap() >= 494);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_racing_deliveries_never_strand_a_thread() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema();
+    let (writer, deliverer) = (store(&url, &schema).await, store(&url, &schema).await);
+    let person = seed(&writer, 1).await[0];
+    const EVENTS: i64 = 300;
+    let appending = tokio::spawn(async move {
+        for n in 0..EVENTS {
+            writer.append_message(message(&format!("r{n}"), person, n), vec![event(person, &format!("{n}"), n)]).await.unwrap();
+        }
+    });
+    // Deliver as fast as events become heads, while the appends go on.
+    let mut delivered = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while (delivered.len() as i64) < EVENTS {
+        assert!(tokio::time::Instant::now() < deadline, "stranded after {} deliveries: a thread lost its head", delivered.len());
+        let claimed = deliverer.claim_outbox(i64::MAX / 2, 0, 10).await.unwrap();
+        for event in &claimed {
+            deliverer.outbox_delivered(&[event.id], 1).await.unwrap();
+            delivered.push(String::from_utf8(event.body.clone()).unwrap().parse::<i64>().unwrap());
+        }
+        if claimed.is_empty() {
+            tokio::task::yield_now().await;
+        }
+    }
+    appending.await.unwrap();
+    assert_eq!(delivered, (0..EVENTS).collect::<Vec<_>>(), "in order, each once");
+}
