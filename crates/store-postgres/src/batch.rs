@@ -6,6 +6,7 @@
 
 use crate::errors::{pg, pool};
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use switchboard_domain::{Direction, Message};
 use switchboard_store::{NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
@@ -13,11 +14,12 @@ use tokio_postgres::types::ToSql;
 
 /// Members of one group at most.
 const MAX_GROUP: usize = 256;
-/// Groups in flight at once: while one commits (its fsync), the next is written.
-/// Groups lock thread rows in one global order, so concurrent writers cannot deadlock.
+/// Groups in flight at once: while one commits (its fsync), others are written.
+/// Each thread (Page × person) belongs to one writer, so writers never wait for
+/// each other's thread locks, and a busy thread's appends gather in large groups.
 const WRITERS: usize = 4;
-/// Appends waiting before callers are slowed down.
-const QUEUE: usize = 8192;
+/// Appends waiting per writer before callers are slowed down.
+const QUEUE: usize = 2048;
 
 struct Append {
     message: Message,
@@ -27,22 +29,27 @@ struct Append {
 
 #[derive(Clone)]
 pub struct AppendBatcher {
-    queue: mpsc::Sender<Append>,
+    writers: Vec<mpsc::Sender<Append>>,
 }
 
 impl AppendBatcher {
     pub fn start(pool: deadpool_postgres::Pool) -> Self {
-        let (queue, incoming) = mpsc::channel(QUEUE);
-        let incoming = std::sync::Arc::new(tokio::sync::Mutex::new(incoming));
-        for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), incoming.clone()));
-        }
-        Self { queue }
+        let writers = (0..WRITERS)
+            .map(|_| {
+                let (queue, incoming) = mpsc::channel(QUEUE);
+                tokio::spawn(run(pool.clone(), incoming));
+                queue
+            })
+            .collect();
+        Self { writers }
     }
 
     pub async fn append(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (message.page.as_str(), message.person.0).hash(&mut hasher);
+        let writer = &self.writers[hasher.finish() as usize % self.writers.len()];
         let (answer, answered) = oneshot::channel();
-        self.queue
+        writer
             .send(Append { message, events, answer })
             .await
             .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
@@ -62,25 +69,22 @@ const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, di
 /// Ids follow the members' order: a thread's events are delivered by id. A thread's
 /// first event of the group is its head unless something of it is pending already.
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
-     SELECT a, p, r, f, b, c, c, h AND NOT EXISTS (
-         SELECT 1 FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.delivered_at IS NULL)
+     SELECT a, p, r, f, b, c, c, h AND (
+         SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.delivered_at IS NULL) IS NULL
      FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::bool[])
           WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
      ORDER BY n";
 
-async fn run(pool: deadpool_postgres::Pool, incoming: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Append>>>) {
+async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     loop {
-        {
-            // Take what is queued now; the lock is released before writing.
-            let mut queue = incoming.lock().await;
-            let Some(first) = queue.recv().await else { return };
-            group.push(first);
-            while group.len() < MAX_GROUP {
-                match queue.try_recv() {
-                    Ok(next) => group.push(next),
-                    Err(_) => break,
-                }
+        // Take what is queued now.
+        let Some(first) = incoming.recv().await else { return };
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match incoming.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
             }
         }
         let members: Vec<(&Message, &[NewOutboxEvent])> = group.iter().map(|a| (&a.message, a.events.as_slice())).collect();
@@ -107,7 +111,8 @@ async fn run(pool: deadpool_postgres::Pool, incoming: std::sync::Arc<tokio::sync
 /// Writes the members' messages, thread updates and outbox rows in one transaction.
 async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
     // One row per thread (a row may not be upserted twice in one statement), in a
-    // fixed order so that concurrent writers lock threads in the same order.
+    // fixed order so that concurrent writers (other nodes, receipts, deliveries)
+    // lock threads in the same order.
     let mut threads: BTreeMap<(String, i64), (i64, Option<i64>)> = BTreeMap::new();
     for (message, _) in members {
         let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None));

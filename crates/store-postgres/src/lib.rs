@@ -624,10 +624,10 @@ impl Store for PostgresStore {
                 "WITH heads AS (
                     SELECT o.id FROM outbox o
                     WHERE o.delivered_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
-                      AND NOT EXISTS (
-                        SELECT 1 FROM outbox p
+                      AND o.id = (
+                        SELECT MIN(p.id) FROM outbox p
                         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                          AND p.delivered_at IS NULL AND p.id < o.id)
+                          AND p.delivered_at IS NULL)
                     ORDER BY o.next_attempt_at, o.id
                     LIMIT $3
                     FOR UPDATE SKIP LOCKED
@@ -716,10 +716,10 @@ impl Store for PostgresStore {
             .query_one(
                 "SELECT MIN(GREATEST(o.next_attempt_at, o.lease_until)) FROM outbox o
                  WHERE o.delivered_at IS NULL AND o.is_head
-                   AND NOT EXISTS (
-                     SELECT 1 FROM outbox p
+                   AND o.id = (
+                     SELECT MIN(p.id) FROM outbox p
                      WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                       AND p.delivered_at IS NULL AND p.id < o.id)",
+                       AND p.delivered_at IS NULL)",
                 &[],
             )
             .await
