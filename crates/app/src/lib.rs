@@ -7,6 +7,7 @@
 
 mod auth;
 mod cache;
+mod deliveries;
 mod directory;
 mod events;
 mod live;
@@ -16,6 +17,7 @@ mod relay;
 mod subscriptions;
 
 pub use auth::{Actor, Caller};
+pub use deliveries::LIST_CAP;
 pub use directory::{NewAppCredentials, PageAccount};
 pub use live::{LiveEvent, LiveHub};
 pub use messaging::{Author, MessageView, ThreadView};

@@ -20,6 +20,12 @@ pub struct DeliveryLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// A `FailureKind` name.
+    pub kind: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -31,6 +37,10 @@ pub struct Metrics {
     pub webhook_events_delivered: Counter,
     /// Seconds from a POST's start to its answer.
     pub webhook_latency: Histogram,
+    /// Failed webhook POSTs, by failure kind.
+    pub webhook_failures: Family<FailureLabels, Counter>,
+    /// Seconds from an event's creation to its acknowledgement by the app.
+    pub webhook_event_delay: Histogram,
 }
 
 impl Default for Metrics {
@@ -48,7 +58,22 @@ impl Default for Metrics {
         registry.register("webhook_posts", "Webhook POSTs by outcome", webhook_posts.clone());
         registry.register("webhook_events_delivered", "Webhook events acknowledged by apps", webhook_events_delivered.clone());
         registry.register("webhook_latency_seconds", "Webhook POST latency", webhook_latency.clone());
-        Self { registry, requests, messages_sent, messages_received, webhook_posts, webhook_events_delivered, webhook_latency }
+        let webhook_failures = Family::<FailureLabels, Counter>::default();
+        let webhook_event_delay =
+            Histogram::new([0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 36.0 * 3600.0].into_iter());
+        registry.register("webhook_failures", "Failed webhook POSTs by kind", webhook_failures.clone());
+        registry.register("webhook_event_delay_seconds", "From an event's creation to its acknowledgement", webhook_event_delay.clone());
+        Self {
+            registry,
+            requests,
+            messages_sent,
+            messages_received,
+            webhook_posts,
+            webhook_events_delivered,
+            webhook_latency,
+            webhook_failures,
+            webhook_event_delay,
+        }
     }
 }
 

@@ -7,22 +7,27 @@
 //! At-least-once: an event is marked delivered only after a 2xx; a node that dies
 //! mid-POST leaves a lease that expires, and the event is sent again. Events of one
 //! thread go one at a time (the store hands out only a thread's oldest pending one).
+//! Prolonged failure is escalated as Meta does (an alert, then the app unsubscribed
+//! from the Pages), but undelivered events are kept as dead letters for replay.
+//! Every timer reads the platform's clock.
 //! Must not: decide who receives what (the app layer wrote that into the outbox) or
 //! re-render event bytes (a retry sends exactly what was stored).
 
+mod outbound;
 mod verifier;
 
+pub use outbound::OutboundRules;
 pub use verifier::HttpVerifier;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use switchboard_app::metrics::DeliveryLabels;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use switchboard_app::metrics::{DeliveryLabels, FailureLabels};
 use switchboard_app::Platform;
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::signature::sign;
 use switchboard_domain::*;
-use switchboard_store::OutboxEvent;
+use switchboard_store::{Alert, FailedAttempt, OutboxEvent};
 use switchboard_wire::webhook::{render_envelope, EnvelopeEntry};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -34,6 +39,8 @@ pub struct DeliverySettings {
     pub batch_cap: usize,
     /// Webhook POSTs in flight at once from this node.
     pub max_in_flight: usize,
+    /// Webhook POSTs in flight at once to one callback URL, from this node.
+    pub max_in_flight_per_endpoint: usize,
     /// A POST without an answer by then has failed (Meta: 20 s).
     pub timeout: Duration,
     /// How long a claimed event is reserved for this node: longer than `timeout`,
@@ -42,6 +49,19 @@ pub struct DeliverySettings {
     pub schedule: RetrySchedule,
     /// Accept self-signed certificates on https callbacks (local development).
     pub accept_invalid_certs: bool,
+    /// Continuous failure before the app's developers are alerted (Meta: 15 min).
+    pub alert_after: Duration,
+    /// Continuous failure before the app is unsubscribed (Meta: 1 hour).
+    pub disable_after: Duration,
+    /// Where alerts are also POSTed as JSON, if anywhere.
+    pub alert_url: Option<String>,
+    /// How long delivered events stay in the outbox (for history and replay).
+    pub keep_delivered: Duration,
+    /// How long dead events and failed attempts are kept.
+    pub keep_dead: Duration,
+    /// How often this node prunes the outbox.
+    pub prune_every: Duration,
+    pub outbound: OutboundRules,
 }
 
 impl Default for DeliverySettings {
@@ -49,20 +69,35 @@ impl Default for DeliverySettings {
         Self {
             batch_cap: 50,
             max_in_flight: 64,
+            max_in_flight_per_endpoint: 8,
             timeout: Duration::from_secs(20),
             lease: Duration::from_secs(60),
             schedule: RetrySchedule::default(),
             accept_invalid_certs: false,
+            alert_after: Duration::from_secs(15 * 60),
+            disable_after: Duration::from_secs(60 * 60),
+            alert_url: None,
+            keep_delivered: Duration::from_secs(24 * 3600),
+            keep_dead: Duration::from_secs(14 * 24 * 3600),
+            prune_every: Duration::from_secs(60),
+            outbound: OutboundRules { allow_private: true },
         }
     }
 }
 
-/// The HTTP client used for webhook POSTs and handshakes: pooled keep-alive.
+/// Bytes of a failed answer's body kept in the attempt log.
+const EXCERPT_BYTES: usize = 1024;
+/// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
+const DRAIN_BYTES: usize = 64 * 1024;
+
+/// The HTTP client used for webhook POSTs and handshakes: pooled keep-alive, and
+/// redirects are not followed (a webhook must answer itself).
 pub fn webhook_client(settings: &DeliverySettings) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(32)
+        .pool_max_idle_per_host(settings.max_in_flight_per_endpoint.max(1) * 2)
+        .redirect(reqwest::redirect::Policy::none())
         .danger_accept_invalid_certs(settings.accept_invalid_certs)
         .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -73,6 +108,8 @@ pub struct Dispatcher {
     platform: Platform,
     client: reqwest::Client,
     settings: DeliverySettings,
+    /// POST slots per callback URL.
+    endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// One POST: an app's batch of events, signed.
@@ -86,12 +123,26 @@ struct Batch {
 
 enum Outcome {
     Delivered,
-    Failed { error: String, retry_after_ms: Option<Millis> },
+    Failed(Failure),
+}
+
+struct Failure {
+    kind: FailureKind,
+    status: Option<u16>,
+    error: String,
+    excerpt: String,
+    retry_after_ms: Option<Millis>,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, error: impl Into<String>) -> Self {
+        Self { kind, status: None, error: error.into(), excerpt: String::new(), retry_after_ms: None }
+    }
 }
 
 impl Dispatcher {
     pub fn new(platform: Platform, settings: DeliverySettings) -> Self {
-        Self { client: webhook_client(&settings), platform, settings }
+        Self { client: webhook_client(&settings), platform, settings, endpoints: Mutex::default() }
     }
 
     /// Delivers until `shutdown`, then waits for the POSTs in flight.
@@ -100,6 +151,7 @@ impl Dispatcher {
         let slots = Arc::new(Semaphore::new(this.settings.max_in_flight));
         let wake = this.platform.outbox_wake();
         let mut in_flight = JoinSet::new();
+        let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         loop {
             while in_flight.try_join_next().is_some() {}
             let claimed = match this.claim(slots.available_permits()).await {
@@ -112,8 +164,10 @@ impl Dispatcher {
             let busy = !claimed.is_empty();
             for batch in this.prepare(claimed).await {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let endpoint = this.endpoint_slots(&batch.url);
                 let this = this.clone();
                 in_flight.spawn(async move {
+                    let Ok(_endpoint_slot) = endpoint.acquire_owned().await else { return };
                     let started = Instant::now();
                     let outcome = this.send(&batch).await;
                     this.record(&batch, outcome, started.elapsed()).await;
@@ -134,6 +188,12 @@ impl Dispatcher {
         }
         tracing::info!(in_flight = in_flight.len(), "dispatcher stopping; waiting for POSTs in flight");
         while in_flight.join_next().await.is_some() {}
+        let _ = pruner.await;
+    }
+
+    fn endpoint_slots(&self, url: &str) -> Arc<Semaphore> {
+        let mut endpoints = self.endpoints.lock().expect("the endpoint map is never poisoned");
+        endpoints.entry(url.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.settings.max_in_flight_per_endpoint.max(1)))).clone()
     }
 
     /// How long to sleep when idle: until the next event is due, at most a second
@@ -143,6 +203,24 @@ impl Dispatcher {
         match self.platform.store().outbox_next_due().await {
             Ok(Some(due)) => Duration::from_millis((due - self.platform.now()).clamp(1, idle.as_millis() as i64) as u64),
             _ => idle,
+        }
+    }
+
+    /// Deletes settled events past their keeping time, on the platform's clock.
+    async fn prune_periodically(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let now = self.platform.now();
+            let delivered_before = now - self.settings.keep_delivered.as_millis() as Millis;
+            let dead_before = now - self.settings.keep_dead.as_millis() as Millis;
+            match self.platform.store().prune_outbox(delivered_before, dead_before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "pruned settled webhook events"),
+                Err(error) => tracing::warn!(%error, "cannot prune the outbox"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.settings.prune_every) => {}
+            }
         }
     }
 
@@ -172,10 +250,8 @@ impl Dispatcher {
                 }
             };
             let Some((url, secret)) = endpoint else {
-                let now = self.platform.now();
-                for event in &events {
-                    self.reschedule(event, now, "the app has no active webhook for object=page", None).await;
-                }
+                let failure = Failure::new(FailureKind::NoWebhook, "the app has no active webhook for object=page");
+                self.record_failure(&app, "", &events, failure, Duration::ZERO).await;
                 continue;
             };
             let mut events = events.into_iter().peekable();
@@ -191,6 +267,9 @@ impl Dispatcher {
 
     /// Stage 3: one POST. Success is a 2xx within the timeout.
     async fn send(&self, batch: &Batch) -> Outcome {
+        if let Err(refusal) = self.settings.outbound.check(&batch.url).await {
+            return Outcome::Failed(Failure::new(FailureKind::Blocked, refusal));
+        }
         let response = self
             .client
             .post(&batch.url)
@@ -200,22 +279,47 @@ impl Dispatcher {
             .body(batch.body.clone())
             .send()
             .await;
-        match response {
-            Ok(response) if response.status().is_success() => Outcome::Delivered,
-            Ok(response) => {
-                let retry_after_ms = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<i64>().ok())
-                    .map(|seconds| seconds * 1000);
-                Outcome::Failed { error: format!("HTTP {}", response.status().as_u16()), retry_after_ms }
+        let mut response = match response {
+            Ok(response) => response,
+            Err(error) => return Outcome::Failed(self.transport_failure(&error)),
+        };
+        let status = response.status();
+        if status.is_success() {
+            // Reading the answer lets the connection be used again.
+            let _ = read_bounded(&mut response, DRAIN_BYTES).await;
+            return Outcome::Delivered;
+        }
+        let retry_after_ms = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after_ms);
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let excerpt = String::from_utf8_lossy(&read_bounded(&mut response, EXCERPT_BYTES).await).into_owned();
+        let (kind, error) = match location {
+            Some(location) if status.is_redirection() => {
+                (FailureKind::Redirect, format!("HTTP {}: redirect to {location} (redirects are not followed)", status.as_u16()))
             }
-            Err(error) if error.is_timeout() => {
-                Outcome::Failed { error: format!("timeout after {} s", self.settings.timeout.as_secs()), retry_after_ms: None }
-            }
-            Err(error) if error.is_connect() => Outcome::Failed { error: "connection refused or unreachable".into(), retry_after_ms: None },
-            Err(error) => Outcome::Failed { error: format!("request failed: {error}"), retry_after_ms: None },
+            _ => (FailureKind::HttpStatus, format!("HTTP {}", status.as_u16())),
+        };
+        Outcome::Failed(Failure { kind, status: Some(status.as_u16()), error, excerpt, retry_after_ms })
+    }
+
+    fn transport_failure(&self, error: &reqwest::Error) -> Failure {
+        if error.is_timeout() {
+            return Failure::new(FailureKind::Timeout, format!("no answer within {} s", self.settings.timeout.as_secs()));
+        }
+        // The whole chain: reqwest's own message is only "error sending request".
+        let mut detail = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        let lower = detail.to_lowercase();
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") || lower.contains("handshake") {
+            Failure::new(FailureKind::Tls, detail)
+        } else if error.is_connect() {
+            Failure::new(FailureKind::Connect, detail)
+        } else {
+            Failure::new(FailureKind::Other, detail)
         }
     }
 
@@ -223,31 +327,119 @@ impl Dispatcher {
     async fn record(&self, batch: &Batch, outcome: Outcome, latency: Duration) {
         let metrics = self.platform.metrics();
         metrics.webhook_latency.observe(latency.as_secs_f64());
-        let now = self.platform.now();
         match outcome {
             Outcome::Delivered => {
+                let now = self.platform.now();
                 metrics.webhook_posts.get_or_create(&DeliveryLabels { outcome: "delivered" }).inc();
                 metrics.webhook_events_delivered.inc_by(batch.events.len() as u64);
+                for event in &batch.events {
+                    metrics.webhook_event_delay.observe((now - event.created_at).max(0) as f64 / 1000.0);
+                }
                 let ids: Vec<i64> = batch.events.iter().map(|e| e.id).collect();
                 if let Err(error) = self.platform.store().outbox_delivered(&ids, now).await {
                     // The lease expires and the events go again: at-least-once.
                     tracing::error!(%error, app = %batch.app, "cannot record a delivery");
                 }
             }
-            Outcome::Failed { error, retry_after_ms } => {
+            Outcome::Failed(failure) => {
                 metrics.webhook_posts.get_or_create(&DeliveryLabels { outcome: "failed" }).inc();
-                tracing::warn!(app = %batch.app, url = %batch.url, %error, events = batch.events.len(), "webhook delivery failed");
-                for event in &batch.events {
-                    self.reschedule(event, now, &error, retry_after_ms).await;
-                }
+                self.record_failure(&batch.app, &batch.url, &batch.events, failure, latency).await;
             }
         }
     }
 
-    async fn reschedule(&self, event: &OutboxEvent, now: Millis, error: &str, retry_after_ms: Option<Millis>) {
-        let delay = self.settings.schedule.delay_after(event.failures + 1, rand::random::<f64>(), retry_after_ms);
-        if let Err(store_error) = self.platform.store().outbox_failed(event.id, now, now + delay, error).await {
-            tracing::error!(%store_error, "cannot record a failed delivery");
+    /// Logs the attempt, reschedules each event (or gives it up past the retry
+    /// horizon), and escalates a failure that has lasted.
+    async fn record_failure(&self, app: &AppId, url: &str, events: &[OutboxEvent], failure: Failure, latency: Duration) {
+        let metrics = self.platform.metrics();
+        metrics.webhook_failures.get_or_create(&FailureLabels { kind: failure.kind.as_str() }).inc();
+        tracing::warn!(%app, %url, kind = %failure.kind, error = %failure.error, events = events.len(), "webhook delivery failed");
+        let now = self.platform.now();
+        let schedule = &self.settings.schedule;
+        let retries = events
+            .iter()
+            .map(|e| (e.id, schedule.next_attempt(e.created_at, now, e.failures + 1, rand::random::<f64>(), failure.retry_after_ms)))
+            .collect();
+        let attempt = FailedAttempt {
+            app: app.clone(),
+            url: url.to_string(),
+            attempted_at: now,
+            latency_ms: latency.as_millis() as Millis,
+            kind: failure.kind,
+            status: failure.status,
+            error: failure.error,
+            excerpt: failure.excerpt,
+            retries,
+        };
+        if let Err(error) = self.platform.store().outbox_failed(attempt).await {
+            tracing::error!(%error, "cannot record a failed delivery");
+            return;
         }
+        let (alert_after, disable_after) = (self.settings.alert_after.as_millis() as Millis, self.settings.disable_after.as_millis() as Millis);
+        match self.platform.store().escalate_failure(app, now, alert_after, disable_after).await {
+            Ok(Some(alert)) => self.raise(alert).await,
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, %app, "cannot escalate a failing webhook"),
+        }
+    }
+
+    /// An alert is stored already; the platform reacts, and the alert URL hears of it.
+    async fn raise(&self, alert: Alert) {
+        self.platform.alert_raised(&alert).await;
+        let Some(alert_url) = self.settings.alert_url.clone() else { return };
+        let body = serde_json::json!({
+            "id": alert.id,
+            "app_id": alert.app.as_str(),
+            "kind": alert.kind.as_str(),
+            "created_at": alert.created_at,
+            "message": alert.message,
+            "pages": alert.pages.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        });
+        let client = self.client.clone();
+        // Not awaited: a slow alert receiver must not hold a delivery slot.
+        tokio::spawn(async move {
+            match client.post(&alert_url).json(&body).send().await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => tracing::warn!(status = response.status().as_u16(), "the alert URL refused an alert"),
+                Err(error) => tracing::warn!(%error, "cannot POST an alert to the alert URL"),
+            }
+        });
+    }
+}
+
+/// Up to `limit` bytes of the body; the rest is left unread.
+async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body
+}
+
+/// `Retry-After` as seconds or as an HTTP date, in milliseconds from now.
+fn retry_after_ms(value: &str) -> Option<Millis> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<i64>() {
+        return Some(seconds.max(0) * 1000);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).map(|d| d.as_millis() as Millis).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(retry_after_ms("120"), Some(120_000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0), "a date in the past means now");
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(600));
+        let ms = retry_after_ms(&later).unwrap();
+        assert!((598_000..=600_000).contains(&ms), "{ms}");
+        assert_eq!(retry_after_ms("soon"), None);
     }
 }

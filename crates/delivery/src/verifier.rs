@@ -1,15 +1,17 @@
 //! The verification handshake, over real HTTP (reference §3.2).
 
+use crate::OutboundRules;
 use async_trait::async_trait;
 use switchboard_app::CallbackVerifier;
 
 pub struct HttpVerifier {
     client: reqwest::Client,
+    rules: OutboundRules,
 }
 
 impl HttpVerifier {
-    pub fn new(client: reqwest::Client) -> Self {
-        Self { client }
+    pub fn new(client: reqwest::Client, rules: OutboundRules) -> Self {
+        Self { client, rules }
     }
 }
 
@@ -19,6 +21,7 @@ const EXCERPT: usize = 100;
 #[async_trait]
 impl CallbackVerifier for HttpVerifier {
     async fn verify(&self, url: &str, verify_token: &str, challenge: &str) -> Result<(), String> {
+        self.rules.check(url).await?;
         let response = self
             .client
             .get(url)

@@ -2,11 +2,12 @@
 //!
 //! Owns: typed IDs, the entities, Meta's refusals with their codes, credentials
 //! (token hashing, app secret derivation, `appsecret_proof`), webhook signatures,
-//! Send API parsing and validation, webhook fields and the retry schedule.
+//! Send API parsing and validation, webhook fields, the retry schedule and delivery failure kinds.
 //! Must not: do I/O, spawn, read the system clock, or know HTTP or SQL.
 
 pub mod clock;
 pub mod credentials;
+pub mod delivery;
 pub mod fields;
 pub mod ids;
 pub mod model;
@@ -17,6 +18,7 @@ pub mod send;
 pub mod signature;
 
 pub use clock::{Clock, Millis};
+pub use delivery::FailureKind;
 pub use fields::WebhookField;
 pub use ids::*;
 pub use model::*;

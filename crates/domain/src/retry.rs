@@ -1,5 +1,6 @@
 //! When a failed webhook delivery is tried again: exponential backoff with jitter,
-//! capped, honouring a receiver's `Retry-After`.
+//! capped, honouring a receiver's `Retry-After`, until the event is too old and is
+//! given up (dead-lettered).
 
 use crate::Millis;
 
@@ -9,15 +10,24 @@ pub struct RetrySchedule {
     pub initial_ms: Millis,
     /// The longest delay between two attempts.
     pub max_ms: Millis,
+    /// An event is retried until it is this old (Meta: 36 hours), then given up.
+    pub give_up_after_ms: Millis,
 }
 
 impl Default for RetrySchedule {
     fn default() -> Self {
-        Self { initial_ms: 1_000, max_ms: 15 * 60_000 }
+        Self { initial_ms: 1_000, max_ms: 15 * 60_000, give_up_after_ms: 36 * 3_600_000 }
     }
 }
 
 impl RetrySchedule {
+    /// When an event created at `created_at` is tried again after its `failures`-th
+    /// failure at `now`; `None` when that would be past the give-up horizon.
+    pub fn next_attempt(&self, created_at: Millis, now: Millis, failures: u32, jitter: f64, retry_after_ms: Option<Millis>) -> Option<Millis> {
+        let at = now + self.delay_after(failures, jitter, retry_after_ms);
+        (at <= created_at + self.give_up_after_ms).then_some(at)
+    }
+
     /// The delay after the `failures`-th consecutive failure (1-based). `jitter` in
     /// [0, 1) spreads retries by up to ±20 % so that endpoints recovering together
     /// are not hit in lockstep. A `Retry-After` from the receiver is honoured when it
@@ -40,7 +50,7 @@ mod tests {
 
     #[test]
     fn doubles_until_the_cap() {
-        let s = RetrySchedule { initial_ms: 1000, max_ms: 8000 };
+        let s = RetrySchedule { initial_ms: 1000, max_ms: 8000, ..Default::default() };
         let delays: Vec<_> = (1..=6).map(|n| s.delay_after(n, 0.5, None)).collect();
         assert_eq!(delays, vec![1000, 2000, 4000, 8000, 8000, 8000]);
     }
@@ -54,9 +64,17 @@ mod tests {
 
     #[test]
     fn retry_after_wins_when_longer_but_not_past_the_cap() {
-        let s = RetrySchedule { initial_ms: 1000, max_ms: 60_000 };
+        let s = RetrySchedule { initial_ms: 1000, max_ms: 60_000, ..Default::default() };
         assert_eq!(s.delay_after(1, 0.5, Some(30_000)), 30_000);
         assert_eq!(s.delay_after(1, 0.5, Some(10)), 1000);
         assert_eq!(s.delay_after(1, 0.5, Some(3_600_000)), 60_000);
+    }
+
+    #[test]
+    fn gives_up_when_the_next_attempt_would_pass_the_horizon() {
+        let s = RetrySchedule { initial_ms: 1000, max_ms: 1000, give_up_after_ms: 10_000 };
+        assert_eq!(s.next_attempt(0, 8_000, 5, 0.5, None), Some(9_000));
+        assert_eq!(s.next_attempt(0, 9_000, 6, 0.5, None), Some(10_000));
+        assert_eq!(s.next_attempt(0, 9_500, 7, 0.5, None), None);
     }
 }

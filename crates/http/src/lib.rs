@@ -12,6 +12,7 @@ mod ops;
 mod person;
 mod request;
 mod session;
+pub mod webhooks;
 
 pub use error::{HttpError, HttpResult};
 pub use request::{BODY_LIMIT, MULTIPART_LIMIT};
@@ -30,7 +31,7 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 pub fn router(platform: Platform) -> Router {
     Router::new()
         .nest("/person/v1", person::routes())
-        .nest("/console/v1", console::routes())
+        .nest("/console/v1", console::routes().merge(webhooks::routes()))
         .merge(ops::routes())
         .fallback(graph::dispatch)
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))

@@ -31,13 +31,19 @@ async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
 /// `GET /metrics`: OpenMetrics text, plus the outbox backlog.
 async fn metrics(State(platform): State<Platform>) -> impl IntoResponse {
     let mut text = platform.metrics().render();
-    if let Ok(pending) = platform.store().outbox_pending().await {
-        // Read at scrape time from the store, so it is true across nodes.
-        let gauge = format!(
-            "# HELP switchboard_outbox_pending Webhook events not yet delivered.\n# TYPE switchboard_outbox_pending gauge\nswitchboard_outbox_pending {pending}\n"
+    // Read at scrape time from the store, so that they are true across nodes.
+    if let Ok(by_app) = platform.store().outbox_pending_by_app().await {
+        let total: u64 = by_app.iter().map(|(_, n)| n).sum();
+        let mut gauges = format!(
+            "# HELP switchboard_outbox_pending Webhook events not yet delivered.\n# TYPE switchboard_outbox_pending gauge\nswitchboard_outbox_pending {total}\n\
+             # HELP switchboard_webhook_pending Webhook events not yet delivered, per app endpoint.\n# TYPE switchboard_webhook_pending gauge\n"
         );
+        for (app, pending) in by_app {
+            // App ids are digits: nothing to escape in the label.
+            gauges.push_str(&format!("switchboard_webhook_pending{{app_id=\"{app}\"}} {pending}\n"));
+        }
         let at = text.rfind("# EOF").unwrap_or(text.len());
-        text.insert_str(at, &gauge);
+        text.insert_str(at, &gauges);
     }
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
 }

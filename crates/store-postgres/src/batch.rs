@@ -70,7 +70,7 @@ const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, di
 /// first event of the group is its head unless something of it is pending already.
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
      SELECT a, p, r, f, b, c, c, h AND (
-         SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.delivered_at IS NULL) IS NULL
+         SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.settled_at IS NULL) IS NULL
      FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::bool[])
           WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
      ORDER BY n";

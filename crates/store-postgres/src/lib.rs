@@ -6,6 +6,7 @@
 //! keys with `ON CONFLICT`, and outbox claims with `FOR UPDATE SKIP LOCKED`.
 
 mod batch;
+mod delivery;
 mod bus;
 mod errors;
 mod migrate;
@@ -544,7 +545,7 @@ impl Store for PostgresStore {
                 tx.execute(
                     "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
                      VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
-                        SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.delivered_at IS NULL))",
+                        SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.settled_at IS NULL))",
                     &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
                 )
                 .await
@@ -623,11 +624,11 @@ impl Store for PostgresStore {
             .query(
                 "WITH heads AS (
                     SELECT o.id FROM outbox o
-                    WHERE o.delivered_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
+                    WHERE o.settled_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
                       AND o.id = (
                         SELECT MIN(p.id) FROM outbox p
                         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                          AND p.delivered_at IS NULL)
+                          AND p.settled_at IS NULL)
                     ORDER BY o.next_attempt_at, o.id
                     LIMIT $3
                     FOR UPDATE SKIP LOCKED
@@ -663,49 +664,61 @@ impl Store for PostgresStore {
     async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        // Lock the threads first, in the order the append batcher locks them: an append
-        // to a thread either commits before the promotion below (which then sees its
-        // event) or waits and sees this delivery (and makes its event the head).
-        let threads = tx
-            .query(
-                "SELECT DISTINCT o.app_id, o.page_id, o.person_id FROM outbox o WHERE o.id = ANY($1) AND o.delivered_at IS NULL
-                 ORDER BY o.page_id, o.person_id, o.app_id",
-                &[&ids],
-            )
-            .await
-            .map_err(pg)?;
-        for thread in &threads {
-            let (page, person): (&str, i64) = (thread.get(1), thread.get(2));
-            tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person]).await.map_err(pg)?;
-        }
-        tx.execute("UPDATE outbox SET delivered_at = $2, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND delivered_at IS NULL", &[&ids, &at])
-            .await
-            .map_err(pg)?;
-        for thread in &threads {
-            let (app, page, person): (&str, &str, i64) = (thread.get(0), thread.get(1), thread.get(2));
-            tx.execute(
-                "UPDATE outbox SET is_head = TRUE WHERE id = (
-                    SELECT MIN(id) FROM outbox WHERE app_id = $1 AND page_id = $2 AND person_id = $3 AND delivered_at IS NULL)",
-                &[&app, &page, &person],
-            )
-            .await
-            .map_err(pg)?;
-        }
+        delivery::delivered(&tx, ids, at).await?;
         tx.commit().await.map_err(pg)
     }
 
-    async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE outbox SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, $2),
-                    next_attempt_at = $3, last_error = $4, lease_until = 0
-                 WHERE id = $1 AND delivered_at IS NULL",
-                &[&id, &failed_at, &next_attempt_at, &error],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(())
+    async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        delivery::failed(&tx, &attempt).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let escalated = delivery::escalate_stage(&tx, app, now, alert_after, disable_after).await?;
+        tx.commit().await.map_err(pg)?;
+        let Some((alert, give_up)) = escalated else { return Ok(None) };
+        // Apart, so that the thread locks come first there: if this node dies between
+        // the two, the events stay pending and are retried, never lost.
+        let tx = client.transaction().await.map_err(pg)?;
+        delivery::settle(&tx, &give_up, now, "dead").await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(Some(alert))
+    }
+
+    async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>> {
+        delivery::recent_failures(&**self.client().await?, app, limit).await
+    }
+
+    async fn event_history(&self, app: &AppId, id: i64) -> StoreResult<Option<(EventRecord, Vec<AttemptRecord>)>> {
+        delivery::event_history(&**self.client().await?, app, id).await
+    }
+
+    async fn events_of(&self, app: &AppId, state: Option<EventState>, from: Millis, to: Millis, limit: u32) -> StoreResult<Vec<EventRecord>> {
+        delivery::events_of(&**self.client().await?, app, state, from, to, limit).await
+    }
+
+    async fn endpoint_health(&self, app: &AppId) -> StoreResult<EndpointHealth> {
+        delivery::endpoint_health(&**self.client().await?, app).await
+    }
+
+    async fn alerts(&self, app: &AppId, limit: u32) -> StoreResult<Vec<Alert>> {
+        delivery::alerts(&**self.client().await?, app, limit).await
+    }
+
+    async fn replay(&self, app: &AppId, selection: ReplaySelection, now: Millis) -> StoreResult<Vec<i64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let queued = delivery::replay(&tx, app, &selection, now).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(queued)
+    }
+
+    async fn prune_outbox(&self, delivered_before: Millis, dead_before: Millis) -> StoreResult<u64> {
+        delivery::prune(&**self.client().await?, delivered_before, dead_before).await
     }
 
     async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
@@ -715,11 +728,11 @@ impl Store for PostgresStore {
             .await?
             .query_one(
                 "SELECT MIN(GREATEST(o.next_attempt_at, o.lease_until)) FROM outbox o
-                 WHERE o.delivered_at IS NULL AND o.is_head
+                 WHERE o.settled_at IS NULL AND o.is_head
                    AND o.id = (
                      SELECT MIN(p.id) FROM outbox p
                      WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                       AND p.delivered_at IS NULL)",
+                       AND p.settled_at IS NULL)",
                 &[],
             )
             .await
@@ -728,7 +741,17 @@ impl Store for PostgresStore {
     }
 
     async fn outbox_pending(&self) -> StoreResult<u64> {
-        let row = self.client().await?.query_one("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL", &[]).await.map_err(pg)?;
+        let row = self.client().await?.query_one("SELECT COUNT(*) FROM outbox WHERE settled_at IS NULL", &[]).await.map_err(pg)?;
         Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn outbox_pending_by_app(&self) -> StoreResult<Vec<(AppId, u64)>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT app_id, COUNT(*) FROM outbox WHERE settled_at IS NULL GROUP BY app_id ORDER BY app_id", &[])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| (AppId(r.get(0)), r.get::<_, i64>(1) as u64)).collect())
     }
 }

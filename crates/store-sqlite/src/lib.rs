@@ -3,6 +3,7 @@
 //! Owns the SQL for SQLite and nothing else: no rules (they come decided from the
 //! app layer), no HTTP. Each trait method is one transaction.
 
+mod delivery;
 mod engine;
 mod migrate;
 mod rows;
@@ -36,7 +37,7 @@ fn insert_outbox(conn: &Connection, events: &[NewOutboxEvent]) -> StoreResult<()
     let mut insert = q(conn.prepare_cached(
         "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NOT EXISTS (
-            SELECT 1 FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND delivered_at IS NULL))",
+            SELECT 1 FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL))",
     ))?;
     for event in events {
         q(insert.execute(params![
@@ -621,11 +622,11 @@ impl Store for SqliteStore {
                 let mut s = q(c.prepare_cached(
                     "SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at
                      FROM outbox o
-                     WHERE o.delivered_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
+                     WHERE o.settled_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
                        AND NOT EXISTS (
                          SELECT 1 FROM outbox p
                          WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                           AND p.delivered_at IS NULL AND p.id < o.id)
+                           AND p.settled_at IS NULL AND p.id < o.id)
                      ORDER BY o.next_attempt_at, o.id LIMIT ?2",
                 ))?;
                 let events: Vec<OutboxEvent> = q(q(s.query_map(params![now, limit], |r| {
@@ -653,42 +654,50 @@ impl Store for SqliteStore {
 
     async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
         let ids = ids.to_vec();
-        self.engine
-            .write(move |c| {
-                let mut done = q(c.prepare_cached(
-                    "UPDATE outbox SET delivered_at = ?2, lease_until = 0, is_head = 0
-                     WHERE id = ?1 AND delivered_at IS NULL RETURNING app_id, page_id, person_id",
-                ))?;
-                // The thread's next pending event becomes its head.
-                let mut promote = q(c.prepare_cached(
-                    "UPDATE outbox SET is_head = 1 WHERE id = (
-                        SELECT MIN(id) FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND delivered_at IS NULL)",
-                ))?;
-                for id in ids {
-                    let thread: Option<(String, String, i64)> =
-                        q(done.query_row(params![id, at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())?;
-                    if let Some((app, page, person)) = thread {
-                        q(promote.execute(params![app, page, person]))?;
-                    }
-                }
-                Ok(())
-            })
-            .await
+        self.engine.write(move |c| delivery::delivered(c, &ids, at)).await
     }
 
-    async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()> {
-        let error = error.to_string();
-        self.engine
-            .write(move |c| {
-                q(c.execute(
-                    "UPDATE outbox SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, ?2),
-                        next_attempt_at = ?3, last_error = ?4, lease_until = 0
-                     WHERE id = ?1 AND delivered_at IS NULL",
-                    params![id, failed_at, next_attempt_at, error],
-                ))?;
-                Ok(())
-            })
-            .await
+    async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {
+        self.engine.write(move |c| delivery::failed(c, &attempt)).await
+    }
+
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+        let app = app.clone();
+        self.engine.write(move |c| delivery::escalate(c, &app, now, alert_after, disable_after)).await
+    }
+
+    async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>> {
+        let app = app.clone();
+        self.engine.read(move |c| delivery::recent_failures(c, &app, limit)).await
+    }
+
+    async fn event_history(&self, app: &AppId, id: i64) -> StoreResult<Option<(EventRecord, Vec<AttemptRecord>)>> {
+        let app = app.clone();
+        self.engine.read(move |c| delivery::event_history(c, &app, id)).await
+    }
+
+    async fn events_of(&self, app: &AppId, state: Option<EventState>, from: Millis, to: Millis, limit: u32) -> StoreResult<Vec<EventRecord>> {
+        let app = app.clone();
+        self.engine.read(move |c| delivery::events_of(c, &app, state, from, to, limit)).await
+    }
+
+    async fn endpoint_health(&self, app: &AppId) -> StoreResult<EndpointHealth> {
+        let app = app.clone();
+        self.engine.read(move |c| delivery::endpoint_health(c, &app)).await
+    }
+
+    async fn alerts(&self, app: &AppId, limit: u32) -> StoreResult<Vec<Alert>> {
+        let app = app.clone();
+        self.engine.read(move |c| delivery::alerts(c, &app, limit)).await
+    }
+
+    async fn replay(&self, app: &AppId, selection: ReplaySelection, now: Millis) -> StoreResult<Vec<i64>> {
+        let app = app.clone();
+        self.engine.write(move |c| delivery::replay(c, &app, &selection, now)).await
+    }
+
+    async fn prune_outbox(&self, delivered_before: Millis, dead_before: Millis) -> StoreResult<u64> {
+        self.engine.write(move |c| delivery::prune(c, delivered_before, dead_before)).await
     }
 
     async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
@@ -698,11 +707,11 @@ impl Store for SqliteStore {
                 // not due while it waits behind it.
                 q(c.query_row(
                     "SELECT MIN(MAX(o.next_attempt_at, o.lease_until)) FROM outbox o
-                     WHERE o.delivered_at IS NULL AND o.is_head = 1
+                     WHERE o.settled_at IS NULL AND o.is_head = 1
                        AND NOT EXISTS (
                          SELECT 1 FROM outbox p
                          WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                           AND p.delivered_at IS NULL AND p.id < o.id)",
+                           AND p.settled_at IS NULL AND p.id < o.id)",
                     [],
                     |r| r.get(0),
                 ))
@@ -711,6 +720,16 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_pending(&self) -> StoreResult<u64> {
-        self.engine.read(|c| q(c.query_row("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL", [], |r| r.get(0)))).await
+        self.engine.read(|c| q(c.query_row("SELECT COUNT(*) FROM outbox WHERE settled_at IS NULL", [], |r| r.get(0)))).await
+    }
+
+    async fn outbox_pending_by_app(&self) -> StoreResult<Vec<(AppId, u64)>> {
+        self.engine
+            .read(|c| {
+                let mut s = q(c.prepare_cached("SELECT app_id, COUNT(*) FROM outbox WHERE settled_at IS NULL GROUP BY app_id ORDER BY app_id"))?;
+                let rows = q(s.query_map([], |r| Ok((AppId(r.get(0)?), r.get(1)?))))?;
+                q(rows.collect())
+            })
+            .await
     }
 }

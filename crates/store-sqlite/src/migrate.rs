@@ -5,7 +5,8 @@ use crate::engine::sql_error;
 use rusqlite::Connection;
 use switchboard_store::StoreResult;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_delivery.sql"))];
 
 /// The schema version this build expects.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -29,6 +29,10 @@ where
     receipts_only_move_forward(fresh().await).await;
     outbox_keeps_thread_order_and_leases(fresh().await).await;
     outbox_failures_are_rescheduled(fresh().await).await;
+    given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
+    failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
+    replay_queues_the_same_bytes_again(fresh().await).await;
+    pruning_keeps_pending_and_recent_events(fresh().await).await;
     concurrent_writes_are_all_durable(fresh().await).await;
 }
 
@@ -65,6 +69,25 @@ async fn seed(store: &Shared, persons: usize) -> Vec<PersonId> {
         ids.push(store.create_person(person(&format!("P{n}"))).await.unwrap().id);
     }
     ids
+}
+
+/// A failed POST of app's events at `at`: HTTP 500, with each event's next attempt.
+fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>) -> FailedAttempt {
+    FailedAttempt {
+        app: AppId(app.into()),
+        url: "http://127.0.0.1:1/hook".into(),
+        attempted_at: at,
+        latency_ms: 3,
+        kind: FailureKind::HttpStatus,
+        status: Some(500),
+        error: "HTTP 500".into(),
+        excerpt: "{\"oops\":true}".into(),
+        retries,
+    }
+}
+
+fn bodies(events: &[OutboxEvent]) -> Vec<String> {
+    events.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect()
 }
 
 fn event(app: &str, page: &str, person: PersonId, body: &str, at: Millis) -> NewOutboxEvent {
@@ -332,12 +355,12 @@ pub async fn outbox_failures_are_rescheduled(store: Shared) {
     let ann = seed(&store, 1).await[0];
     store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
     let claimed = store.claim_outbox(10, 1_000, 10).await.unwrap();
-    store.outbox_failed(claimed[0].id, 15, 500, "connection refused").await.unwrap();
+    store.outbox_failed(failure("900", 15, vec![(claimed[0].id, Some(500))])).await.unwrap();
     assert!(store.claim_outbox(100, 2_000, 10).await.unwrap().is_empty(), "not before its retry time");
     assert_eq!(store.outbox_next_due().await.unwrap(), Some(500));
     let again = store.claim_outbox(500, 2_000, 10).await.unwrap();
     assert_eq!((again[0].failures, again[0].first_failure_at), (1, Some(15)));
-    store.outbox_failed(again[0].id, 600, 700, "503").await.unwrap();
+    store.outbox_failed(failure("900", 600, vec![(again[0].id, Some(700))])).await.unwrap();
     let third = store.claim_outbox(700, 2_000, 10).await.unwrap();
     assert_eq!((third[0].failures, third[0].first_failure_at), (2, Some(15)), "the first failure time is kept");
     store.outbox_delivered(&[third[0].id], 800).await.unwrap();
@@ -367,4 +390,137 @@ pub async fn concurrent_writes_are_all_durable(store: Shared) {
         total += store.thread_messages(&PageId("100".into()), person, None, 1_000).await.unwrap().len();
     }
     assert_eq!(total, 200);
+}
+
+pub async fn given_up_events_are_dead_and_their_thread_moves_on(store: Shared) {
+    let ann = seed(&store, 1).await[0];
+    let app = AppId("900".into());
+    store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
+    store.append_message(message("a2", "100", ann, Direction::Inbound, 2), vec![event("900", "100", ann, "a2", 2)]).await.unwrap();
+    let first = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    assert_eq!(bodies(&first), vec!["a1"]);
+    store.outbox_failed(failure("900", 20, vec![(first[0].id, None)])).await.unwrap();
+    assert_eq!(bodies(&store.claim_outbox(30, 1_000, 10).await.unwrap()), vec!["a2"], "a given-up event lets its thread move on");
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
+
+    let (dead, attempts) = store.event_history(&app, first[0].id).await.unwrap().unwrap();
+    assert_eq!((dead.state, dead.failures, dead.settled_at), (EventState::Dead, 1, Some(20)));
+    assert_eq!(dead.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(attempts.len(), 1);
+    assert_eq!((attempts[0].kind, attempts[0].status, attempts[0].events), (FailureKind::HttpStatus, Some(500), 1));
+    assert_eq!(attempts[0].excerpt, "{\"oops\":true}");
+    assert!(store.event_history(&AppId("901".into()), first[0].id).await.unwrap().is_none(), "another app's event is not shown");
+
+    let health = store.endpoint_health(&app).await.unwrap();
+    assert_eq!((health.pending, health.oldest_pending_at, health.dead), (1, Some(2), 1));
+    assert_eq!((health.failing_since, health.last_error_at, health.last_success_at), (Some(20), Some(20), None));
+    let dead_events = store.events_of(&app, Some(EventState::Dead), 0, 100, 10).await.unwrap();
+    assert_eq!(dead_events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first[0].id]);
+    assert_eq!(store.events_of(&app, None, 0, 100, 10).await.unwrap().len(), 2);
+    assert_eq!(store.recent_failures(&app, 10).await.unwrap(), attempts);
+
+    let second = store.claim_outbox(2_000, 3_000, 10).await.unwrap();
+    store.outbox_delivered(&[second[0].id], 2_500).await.unwrap();
+    let health = store.endpoint_health(&app).await.unwrap();
+    assert_eq!((health.pending, health.failing_since, health.last_success_at), (0, None, Some(2_500)), "a success ends the failing spell");
+}
+
+pub async fn failing_endpoints_alert_then_are_disabled_once(store: Shared) {
+    let persons = seed(&store, 2).await;
+    store.create_app(app("900")).await.unwrap();
+    let (app_id, page_id) = (AppId("900".into()), PageId("100".into()));
+    store.put_page_subscription(PageSubscription { page: page_id.clone(), app: app_id.clone(), fields: vec![WebhookField::Messages] }).await.unwrap();
+    for (n, person) in persons.iter().enumerate() {
+        let mid = format!("m{n}");
+        store.append_message(message(&mid, "100", *person, Direction::Inbound, 1), vec![event("900", "100", *person, &mid, 1)]).await.unwrap();
+    }
+    let (alert_after, disable_after) = (15 * 60_000, 60 * 60_000);
+    assert_eq!(store.escalate_failure(&app_id, 10_000_000, alert_after, disable_after).await.unwrap(), None, "a healthy endpoint");
+
+    let claimed = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    store.outbox_failed(failure("900", 1_000, claimed.iter().map(|e| (e.id, Some(5_000))).collect())).await.unwrap();
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after - 1, alert_after, disable_after).await.unwrap(), None);
+    // Nodes racing to escalate: one alert.
+    let racing: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            let app_id = app_id.clone();
+            tokio::spawn(async move { store.escalate_failure(&app_id, 1_000 + alert_after, alert_after, disable_after).await.unwrap() })
+        })
+        .collect();
+    let mut alerts = Vec::new();
+    for task in racing {
+        alerts.extend(task.await.unwrap());
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].kind, AlertKind::Failing);
+    assert!(alerts[0].message.contains("15 minutes") && alerts[0].message.contains("HTTP 500"), "{}", alerts[0].message);
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after + 5, alert_after, disable_after).await.unwrap(), None, "alerted once");
+
+    let disabled = store.escalate_failure(&app_id, 1_000 + disable_after, alert_after, disable_after).await.unwrap().unwrap();
+    assert_eq!((disabled.kind, disabled.pages.clone()), (AlertKind::Disabled, vec![page_id.clone()]));
+    assert!(store.page_subscriptions(&page_id).await.unwrap().is_empty(), "the app is unsubscribed from the Page");
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+    let health = store.endpoint_health(&app_id).await.unwrap();
+    assert_eq!((health.dead, health.failing_since, health.disabled_at), (2, None, Some(1_000 + disable_after)), "events kept as dead letters");
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + 2 * disable_after, alert_after, disable_after).await.unwrap(), None);
+    let listed = store.alerts(&app_id, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|a| a.kind).collect::<Vec<_>>(), vec![AlertKind::Disabled, AlertKind::Failing], "newest first");
+    assert_eq!(listed[0], disabled);
+}
+
+pub async fn replay_queues_the_same_bytes_again(store: Shared) {
+    let ann = seed(&store, 1).await[0];
+    let app = AppId("900".into());
+    for (n, at) in [(1, 100), (2, 200), (3, 300)] {
+        let mid = format!("a{n}");
+        store.append_message(message(&mid, "100", ann, Direction::Inbound, at), vec![event("900", "100", ann, &mid, at)]).await.unwrap();
+    }
+    let a1 = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    store.outbox_failed(failure("900", 1_000, vec![(a1[0].id, None)])).await.unwrap();
+    let a2 = store.claim_outbox(1_001, 2_000, 10).await.unwrap();
+    store.outbox_delivered(&[a2[0].id], 1_002).await.unwrap();
+    let a3 = store.claim_outbox(1_003, 2_000, 10).await.unwrap();
+    store.outbox_failed(failure("900", 1_003, vec![(a3[0].id, Some(50_000))])).await.unwrap();
+
+    // A pending event is made due now; a dead one goes again at the end of its thread.
+    assert_eq!(store.replay(&app, ReplaySelection::One(a3[0].id), 1_100).await.unwrap(), vec![a3[0].id]);
+    let queued = store.replay(&app, ReplaySelection::DeadBetween { from: 0, to: 150 }, 1_100).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(store.replay(&app, ReplaySelection::DeadBetween { from: 0, to: 150 }, 1_100).await.unwrap().is_empty(), "replayed once");
+    assert!(store.replay(&AppId("901".into()), ReplaySelection::One(a2[0].id), 1_100).await.unwrap().is_empty(), "only the app's own events");
+    let again = store.replay(&app, ReplaySelection::One(a2[0].id), 1_100).await.unwrap();
+    assert_eq!(again.len(), 1, "a delivered event can be sent again");
+
+    let next = store.claim_outbox(1_100, 3_000, 10).await.unwrap();
+    assert_eq!(bodies(&next), vec!["a3"], "the thread's order: a3 was pending first");
+    store.outbox_delivered(&[next[0].id], 1_101).await.unwrap();
+    let copy = store.claim_outbox(1_102, 3_000, 10).await.unwrap();
+    assert_eq!((bodies(&copy), copy[0].id, copy[0].created_at, copy[0].failures), (vec!["a1".to_string()], queued[0], 100, 0));
+    store.outbox_delivered(&[copy[0].id], 1_103).await.unwrap();
+    assert_eq!(bodies(&store.claim_outbox(1_104, 3_000, 10).await.unwrap()), vec!["a2"]);
+    let (original, _) = store.event_history(&app, a1[0].id).await.unwrap().unwrap();
+    assert_eq!((original.state, original.replayed_at), (EventState::Dead, Some(1_100)));
+    assert_eq!(store.endpoint_health(&app).await.unwrap().dead, 0, "a replayed dead letter no longer counts");
+}
+
+pub async fn pruning_keeps_pending_and_recent_events(store: Shared) {
+    let ann = seed(&store, 1).await[0];
+    let app = AppId("900".into());
+    for (n, at) in [(1, 100), (2, 200), (3, 300)] {
+        let mid = format!("a{n}");
+        store.append_message(message(&mid, "100", ann, Direction::Inbound, at), vec![event("900", "100", ann, &mid, at)]).await.unwrap();
+    }
+    let a1 = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    store.outbox_delivered(&[a1[0].id], 1_000).await.unwrap();
+    let a2 = store.claim_outbox(1_001, 2_000, 10).await.unwrap();
+    store.outbox_failed(failure("900", 1_001, vec![(a2[0].id, None)])).await.unwrap();
+    // Delivered events go after 500 ms here, dead ones and attempts are kept longer.
+    assert_eq!(store.prune_outbox(1_500, 900).await.unwrap(), 1);
+    assert!(store.event_history(&app, a1[0].id).await.unwrap().is_none());
+    assert_eq!(store.event_history(&app, a2[0].id).await.unwrap().unwrap().1.len(), 1);
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "pending events are never pruned");
+    assert_eq!(store.prune_outbox(1_500, 5_000).await.unwrap(), 1);
+    assert!(store.recent_failures(&app, 10).await.unwrap().is_empty(), "old attempts go with them");
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
 }

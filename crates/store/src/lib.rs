@@ -130,9 +130,34 @@ pub trait Store: Send + Sync + 'static {
     /// undelivered event of each (app, thread) is ever handed out, so a thread's
     /// events reach an app in order.
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Marks the events delivered at `at` (their threads' next events become due) and
+    /// the apps' endpoints healthy.
     async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()>;
-    /// Records a failed attempt at `failed_at` and when to try again.
-    async fn outbox_failed(&self, id: i64, failed_at: Millis, next_attempt_at: Millis, error: &str) -> StoreResult<()>;
+    /// Logs a failed POST, reschedules or gives up each of its events, and marks the
+    /// app's endpoint failing (since the first failure after a success).
+    async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()>;
+    /// Moves the app's endpoint to the next alert stage when it has been failing long
+    /// enough: `Failing` after `alert_after`, `Disabled` after `disable_after` (the app
+    /// is unsubscribed from the Pages of its pending events, which are given up). Each
+    /// stage is entered once per failing spell, whichever nodes race for it.
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>>;
+    /// The app's latest failed attempts, newest first.
+    async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>>;
+    /// One event of the app, with its failed attempts (oldest first).
+    async fn event_history(&self, app: &AppId, id: i64) -> StoreResult<Option<(EventRecord, Vec<AttemptRecord>)>>;
+    /// The app's events in a time range (by creation), newest first.
+    async fn events_of(&self, app: &AppId, state: Option<EventState>, from: Millis, to: Millis, limit: u32) -> StoreResult<Vec<EventRecord>>;
+    async fn endpoint_health(&self, app: &AppId) -> StoreResult<EndpointHealth>;
+    /// The app's alerts, newest first.
+    async fn alerts(&self, app: &AppId, limit: u32) -> StoreResult<Vec<Alert>>;
+    /// Sends events of the app again, due at `now`, keeping their bytes; answers the
+    /// ids of the events queued (a settled event is queued as a new one at the end of
+    /// its thread). Unknown ids answer nothing.
+    async fn replay(&self, app: &AppId, selection: ReplaySelection, now: Millis) -> StoreResult<Vec<i64>>;
+    /// Deletes delivered events settled before `delivered_before`, dead ones settled
+    /// before `dead_before`, and failed attempts older than `dead_before`; answers the
+    /// number of events deleted.
+    async fn prune_outbox(&self, delivered_before: Millis, dead_before: Millis) -> StoreResult<u64>;
     /// When the next event can be claimed: the earliest time at which the oldest
     /// pending event of some thread is due and unleased. Events waiting behind an
     /// earlier one of their thread do not count (else a dispatcher would spin while
@@ -140,4 +165,6 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_next_due(&self) -> StoreResult<Option<Millis>>;
     /// Undelivered events.
     async fn outbox_pending(&self) -> StoreResult<u64>;
+    /// Undelivered events per app (each app has one callback URL), by app id.
+    async fn outbox_pending_by_app(&self) -> StoreResult<Vec<(AppId, u64)>>;
 }

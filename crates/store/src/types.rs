@@ -53,3 +53,142 @@ pub struct OutboxEvent {
     /// When the first attempt failed, for how long the endpoint has been failing.
     pub first_failure_at: Option<Millis>,
 }
+
+/// A POST that failed, for every event it carried. Each event either gets its next
+/// attempt time or, past the retry horizon, is given up: dead-lettered, kept until
+/// it is replayed or pruned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedAttempt {
+    pub app: AppId,
+    pub url: String,
+    pub attempted_at: Millis,
+    pub latency_ms: Millis,
+    pub kind: FailureKind,
+    /// The HTTP status, when the receiver answered.
+    pub status: Option<u16>,
+    pub error: String,
+    /// The start of the response body, bounded.
+    pub excerpt: String,
+    /// Each event's next attempt; `None` gives it up.
+    pub retries: Vec<(i64, Option<Millis>)>,
+}
+
+/// One failed attempt, as the attempt log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub id: i64,
+    pub app: AppId,
+    pub url: String,
+    pub attempted_at: Millis,
+    pub latency_ms: Millis,
+    pub kind: FailureKind,
+    pub status: Option<u16>,
+    pub error: String,
+    pub excerpt: String,
+    /// Events the POST carried.
+    pub events: u32,
+}
+
+/// Where an outbox event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventState {
+    Pending,
+    Delivered,
+    /// Given up: past the retry horizon, or its app was unsubscribed for failing.
+    Dead,
+}
+
+impl EventState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// From the outbox's `outcome` column (`NULL` while pending).
+    pub fn from_outcome(outcome: Option<&str>) -> Self {
+        match outcome {
+            None => Self::Pending,
+            Some("delivered") => Self::Delivered,
+            Some(_) => Self::Dead,
+        }
+    }
+}
+
+/// An outbox event with its delivery state, for the console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub app: AppId,
+    pub page: PageId,
+    pub person: PersonId,
+    pub field: WebhookField,
+    pub created_at: Millis,
+    pub state: EventState,
+    pub failures: u32,
+    pub next_attempt_at: Millis,
+    pub settled_at: Option<Millis>,
+    pub last_error: Option<String>,
+    /// When a dead event was sent again (as a new event).
+    pub replayed_at: Option<Millis>,
+}
+
+/// An app's webhook endpoint at a glance (in the spirit of Telegram's getWebhookInfo).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointHealth {
+    pub pending: u64,
+    pub oldest_pending_at: Option<Millis>,
+    pub dead: u64,
+    /// Since when every attempt has failed; `None` while healthy.
+    pub failing_since: Option<Millis>,
+    pub last_error_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub last_success_at: Option<Millis>,
+    /// When the app was last unsubscribed for failing too long.
+    pub disabled_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// The endpoint has been failing for the alert threshold (Meta: 15 minutes).
+    Failing,
+    /// The endpoint failed for the disable threshold (Meta: 1 hour): the app was
+    /// unsubscribed from the Pages of its pending events, which were dead-lettered.
+    Disabled,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "failing",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Failing, Self::Disabled].into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: i64,
+    pub app: AppId,
+    pub kind: AlertKind,
+    pub created_at: Millis,
+    pub message: String,
+    /// Pages the app was unsubscribed from (for `Disabled`).
+    pub pages: Vec<PageId>,
+}
+
+/// Which events to send again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplaySelection {
+    /// One event, whatever its state: a pending one is made due now; a settled one is
+    /// queued again as a new event with the same bytes.
+    One(i64),
+    /// Every dead event of the app created in `[from, to]` and not replayed yet.
+    DeadBetween { from: Millis, to: Millis },
+}

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_app::{Platform, PlatformSettings, SystemClock};
-use switchboard_delivery::{DeliverySettings, Dispatcher, HttpVerifier};
+use switchboard_delivery::{DeliverySettings, Dispatcher, HttpVerifier, OutboundRules};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::Clock;
@@ -91,13 +91,26 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 
 fn delivery_settings(settings: &Settings) -> DeliverySettings {
     let w = &settings.webhooks;
+    let retry_initial_ms = w.retry_initial_ms.max(1);
     DeliverySettings {
         batch_cap: w.batch_cap.max(1),
         max_in_flight: w.max_in_flight.max(1),
+        max_in_flight_per_endpoint: w.max_in_flight_per_endpoint.max(1),
         timeout: Duration::from_secs(w.timeout_secs.max(1)),
         lease: Duration::from_secs(w.timeout_secs.max(1) * 3),
-        schedule: RetrySchedule { initial_ms: w.retry_initial_ms.max(1), max_ms: w.retry_max_ms.max(w.retry_initial_ms.max(1)) },
+        schedule: RetrySchedule {
+            initial_ms: retry_initial_ms,
+            max_ms: w.retry_max_ms.max(retry_initial_ms),
+            give_up_after_ms: (w.retry_for_secs as i64).saturating_mul(1000),
+        },
         accept_invalid_certs: w.accept_invalid_certs,
+        alert_after: Duration::from_secs(w.alert_after_secs),
+        disable_after: Duration::from_secs(w.disable_after_secs.max(w.alert_after_secs)),
+        alert_url: w.alert_url.clone().filter(|url| !url.is_empty()),
+        keep_delivered: Duration::from_secs(w.keep_delivered_secs),
+        keep_dead: Duration::from_secs(w.keep_dead_secs),
+        prune_every: Duration::from_secs(60),
+        outbound: OutboundRules { allow_private: w.allow_private_callbacks },
     }
 }
 
@@ -123,7 +136,7 @@ impl Node {
         let (store, bus) = open_store(settings).await?;
         let key = master_key(settings)?;
         let delivery = delivery_settings(settings);
-        let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(&delivery)));
+        let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
         let platform_settings = PlatformSettings {
             cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
             node_id: settings.node_name(),

@@ -35,6 +35,61 @@ enum Command {
     /// Apps: create, show, roles, mode, user tokens.
     #[command(subcommand)]
     App(AppCommand),
+    /// An app's webhook deliveries: health, recent errors, events, alerts, replay.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Pending and dead events, the failing spell, last error and last success.
+    Health {
+        #[arg(long)]
+        app: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The latest failed attempts, newest first.
+    Errors {
+        #[arg(long)]
+        app: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One event with its attempts.
+    Event {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        event: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Alerts, newest first.
+    Alerts {
+        #[arg(long)]
+        app: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Send again one event (--event) or every dead event created in [--from, --to]
+    /// (epoch milliseconds). Prints the ids queued.
+    Replay {
+        #[arg(long)]
+        app: String,
+        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+        event: Option<i64>,
+        #[arg(long, requires = "to")]
+        from: Option<i64>,
+        #[arg(long, requires = "from")]
+        to: Option<i64>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// Flags that override settings; only those given are applied.
@@ -251,7 +306,8 @@ async fn offline_platform(store_args: &StoreArgs) -> anyhow::Result<Platform> {
     let (store, bus) = switchboard::open_store(&settings).await?;
     let key = switchboard::master_key(&settings)?;
     // No handshakes happen offline; the verifier is never called.
-    let verifier = Arc::new(switchboard_delivery::HttpVerifier::new(switchboard_delivery::webhook_client(&Default::default())));
+    let delivery = switchboard_delivery::DeliverySettings::default();
+    let verifier = Arc::new(switchboard_delivery::HttpVerifier::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
     Ok(Platform::new(store, bus, Arc::new(SystemClock), key, verifier, PlatformSettings::default()))
 }
 
@@ -286,7 +342,49 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Page(command) => page_command(command).await,
         Command::App(command) => app_command(command).await,
+        Command::Webhook(command) => webhook_command(command).await,
     }
+}
+
+async fn webhook_command(command: WebhookCommand) -> anyhow::Result<()> {
+    use switchboard_http::webhooks::{alert_json, attempt_json, event_json, health_json};
+    let operator = Actor::Operator;
+    match command {
+        WebhookCommand::Health { app, store } => {
+            let platform = offline_platform(&store).await?;
+            let (url, health) = platform.webhook_health(operator, &AppId(app)).await.map_err(report)?;
+            print(health_json(url.as_deref(), &health, platform.now()));
+        }
+        WebhookCommand::Errors { app, limit, store } => {
+            let platform = offline_platform(&store).await?;
+            let attempts = platform.recent_failures(operator, &AppId(app), limit).await.map_err(report)?;
+            print(json!({"data": attempts.iter().map(attempt_json).collect::<Vec<_>>()}));
+        }
+        WebhookCommand::Event { app, event, store } => {
+            let platform = offline_platform(&store).await?;
+            let (record, attempts) = platform.event_history(operator, &AppId(app), event).await.map_err(report)?;
+            let mut shown = event_json(&record);
+            shown["attempts"] = attempts.iter().map(attempt_json).collect();
+            print(shown);
+        }
+        WebhookCommand::Alerts { app, limit, store } => {
+            let platform = offline_platform(&store).await?;
+            let alerts = platform.webhook_alerts(operator, &AppId(app), limit).await.map_err(report)?;
+            print(json!({"data": alerts.iter().map(alert_json).collect::<Vec<_>>()}));
+        }
+        WebhookCommand::Replay { app, event, from, to, store } => {
+            let platform = offline_platform(&store).await?;
+            let selection = match (event, from, to) {
+                (Some(id), _, _) => switchboard_store::ReplaySelection::One(id),
+                (None, Some(from), Some(to)) => switchboard_store::ReplaySelection::DeadBetween { from, to },
+                _ => anyhow::bail!("give --event, or --from and --to"),
+            };
+            let queued = platform.replay(operator, &AppId(app), selection).await.map_err(report)?;
+            // Running nodes find the queued events at their next claim (within a second).
+            print(json!({"queued": queued}));
+        }
+    }
+    Ok(())
 }
 
 async fn page_command(command: PageCommand) -> anyhow::Result<()> {

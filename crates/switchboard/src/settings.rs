@@ -68,8 +68,25 @@ pub struct WebhookSettings {
     pub batch_cap: usize,
     /// POSTs in flight at once from this node.
     pub max_in_flight: usize,
+    /// POSTs in flight at once to one callback URL, from this node.
+    pub max_in_flight_per_endpoint: usize,
     pub retry_initial_ms: i64,
     pub retry_max_ms: i64,
+    /// An event is retried until it is this old, then kept as a dead letter (Meta: 36 h).
+    pub retry_for_secs: u64,
+    /// Continuous failure before the developers are alerted (Meta: 15 minutes).
+    pub alert_after_secs: u64,
+    /// Continuous failure before the app is unsubscribed from the Pages (Meta: 1 hour).
+    pub disable_after_secs: u64,
+    /// Where alerts are also POSTed as JSON.
+    pub alert_url: Option<String>,
+    /// How long delivered events are kept for history and replay.
+    pub keep_delivered_secs: u64,
+    /// How long dead letters and failed attempts are kept.
+    pub keep_dead_secs: u64,
+    /// Allow callbacks on loopback and private addresses (local development). Turn off
+    /// on a server shared by several tenants.
+    pub allow_private_callbacks: bool,
     /// Accept self-signed certificates on https callbacks.
     pub accept_invalid_certs: bool,
 }
@@ -93,7 +110,22 @@ impl Default for Settings {
 
 impl Default for WebhookSettings {
     fn default() -> Self {
-        Self { timeout_secs: 20, batch_cap: 50, max_in_flight: 64, retry_initial_ms: 1000, retry_max_ms: 15 * 60_000, accept_invalid_certs: false }
+        Self {
+            timeout_secs: 20,
+            batch_cap: 50,
+            max_in_flight: 64,
+            max_in_flight_per_endpoint: 8,
+            retry_initial_ms: 1000,
+            retry_max_ms: 15 * 60_000,
+            retry_for_secs: 36 * 3600,
+            alert_after_secs: 15 * 60,
+            disable_after_secs: 3600,
+            alert_url: None,
+            keep_delivered_secs: 24 * 3600,
+            keep_dead_secs: 14 * 24 * 3600,
+            allow_private_callbacks: true,
+            accept_invalid_certs: false,
+        }
     }
 }
 

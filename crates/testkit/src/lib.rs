@@ -3,15 +3,17 @@
 //! a person client that reads the live event stream, and fixture builders that go
 //! through the console and Graph APIs like any client.
 
+mod clock;
 mod cluster;
 mod fixtures;
 mod person;
 mod receiver;
 
+pub use clock::ManualClock;
 pub use cluster::{fresh_database, switchboard_binary, NodeProcess, TcpProxy};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use person::PersonClient;
-pub use receiver::{Received, WebhookReceiver};
+pub use receiver::{Received, WebhookReceiver, FAILURE_BODY};
 
 use serde_json::Value;
 use std::time::Duration;
@@ -54,9 +56,22 @@ impl TestServer {
         Self::start_on(dir, settings).await
     }
 
+    /// Starts with adjusted settings on a clock the test moves.
+    pub async fn start_with_clock(clock: std::sync::Arc<ManualClock>, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        let mut settings = test_settings(dir.path());
+        adjust(&mut settings);
+        let node = Node::start_with_clock(&settings, clock).await.expect("the node starts");
+        Self::around(node, dir, settings).await
+    }
+
     /// Starts on an existing data directory (to test restarts).
     pub async fn start_on(dir: std::sync::Arc<tempfile::TempDir>, settings: Settings) -> Self {
         let node = Node::start(&settings).await.expect("the node starts");
+        Self::around(node, dir, settings).await
+    }
+
+    async fn around(node: Node, dir: std::sync::Arc<tempfile::TempDir>, settings: Settings) -> Self {
         let operator = node.platform.init_operator().await.expect("operator").unwrap_or_default();
         let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
         Self { url: node.url(), node: Some(node), operator, settings, dir, http }

@@ -136,7 +136,10 @@ async fn handshake(State(state): State<Arc<ReceiverState>>, Query(query): Query<
     }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// What a failing receiver says, for the attempt log's excerpt.
+pub const FAILURE_BODY: &str = "{\"error\":\"failing on purpose\"}";
+
+async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
     let mut holding = state.holding.subscribe();
     if *holding.borrow() {
         state.posts.lock().unwrap().push(Received {
@@ -148,7 +151,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
         });
         let _ = holding.wait_for(|held| !held).await;
         // A sender that died meanwhile never reads this answer.
-        return StatusCode::SERVICE_UNAVAILABLE;
+        return (StatusCode::SERVICE_UNAVAILABLE, FAILURE_BODY);
     }
     let secret = state.secret.lock().unwrap().clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -169,5 +172,5 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
         sha256_valid,
         answered: status.as_u16(),
     });
-    status
+    (status, if status.is_success() { "" } else { FAILURE_BODY })
 }

@@ -1,0 +1,312 @@
+//! The webhook delivery engine seen from outside: real receivers that fail, hang,
+//! go away and come back; the console's recent errors, event history, health,
+//! alerts and replay; time moved by hand for the long timers.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+use switchboard_testkit::*;
+
+async fn get(server: &TestServer, path: &str) -> Value {
+    server.console(Method::GET, path, json!({})).await
+}
+
+/// The receiver's POSTs whose first event has this text.
+fn posts_of(bot: &Bot, text: &str) -> Vec<Received> {
+    bot.receiver.posts().into_iter().filter(|p| p.json["entry"][0]["messaging"][0]["message"]["text"] == text).collect()
+}
+
+#[tokio::test]
+async fn a_failing_receiver_shows_in_recent_errors_and_gets_the_same_bytes_when_it_recovers() {
+    let server = TestServer::start().await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    bot.receiver.fail_with(500);
+    ann.send("shop", "hello").await;
+    eventually("three failed attempts", || {
+        let failed = posts_of(&bot, "hello").iter().filter(|p| p.answered == 500).count();
+        async move { (failed >= 3).then_some(()) }
+    })
+    .await;
+    bot.receiver.fail_with(0);
+    bot.receiver.wait_for("the delivery", |e| e["message"]["text"] == "hello").await;
+    let bodies: Vec<Vec<u8>> = posts_of(&bot, "hello").into_iter().map(|p| p.body).collect();
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every attempt carries the same bytes");
+
+    let app = &bot.app.id;
+    let errors = get(&server, &format!("/apps/{app}/webhook/errors")).await;
+    let errors = errors["data"].as_array().unwrap();
+    assert!(errors.len() >= 3, "{errors:?}");
+    let latest = &errors[0];
+    assert_eq!((&latest["kind"], &latest["status"], &latest["url"]), (&json!("http_status"), &json!(500), &json!(bot.receiver.url)));
+    assert_eq!((&latest["response_excerpt"], &latest["events"], &latest["error"]), (&json!(FAILURE_BODY), &json!(1), &json!("HTTP 500")));
+    assert!(errors.windows(2).all(|w| w[0]["time"].as_i64() >= w[1]["time"].as_i64()), "newest first");
+
+    let delivered = get(&server, &format!("/apps/{app}/webhook/events?state=delivered")).await;
+    let event = delivered["data"][0]["id"].as_i64().unwrap();
+    let history = get(&server, &format!("/apps/{app}/webhook/events/{event}")).await;
+    assert_eq!(history["state"], "delivered");
+    assert_eq!(history["attempts"].as_array().unwrap().len() as u64, history["failures"].as_u64().unwrap());
+    assert!(history["failures"].as_u64().unwrap() >= 3);
+
+    let health = get(&server, &format!("/apps/{app}/webhook")).await;
+    assert_eq!((&health["pending"], &health["failing_since"], &health["last_error"]), (&json!(0), &Value::Null, &json!("HTTP 500")));
+    assert_eq!(health["callback_url"], bot.receiver.url.as_str());
+    assert!(health["last_success_at"].as_i64().unwrap() >= health["last_error_at"].as_i64().unwrap());
+
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("switchboard_webhook_failures_total{kind=\"http_status\"}"), "{metrics}");
+    assert!(metrics.contains("switchboard_webhook_event_delay_seconds_count"), "{metrics}");
+
+    // Only the app's administrators and developers (and the operator) see this.
+    let eve = server.sign_in(&server.person("eve").await).await;
+    let (status, answer) = server.console_as(&eve.token, Method::GET, &format!("/apps/{app}/webhook/errors"), json!({})).await;
+    assert_eq!((status.as_u16(), &answer["error"]["code"]), (403, &json!(200)));
+    let (status, answer) = server.console_as(&server.operator, Method::GET, &format!("/apps/{app}/webhook/events?state=lost"), json!({})).await;
+    assert_eq!((status.as_u16(), &answer["error"]["code"]), (400, &json!(100)));
+}
+
+#[tokio::test]
+async fn a_receiver_that_hangs_past_the_timeout_fails_and_is_retried() {
+    let server = TestServer::start_with(|s| s.webhooks.timeout_secs = 1).await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    bot.receiver.hold(true);
+    ann.send("shop", "are you there").await;
+    let errors = eventually("a timeout in recent errors", || async {
+        let errors = get(&server, &format!("/apps/{}/webhook/errors", bot.app.id)).await;
+        (errors["data"][0]["kind"] == "timeout").then_some(errors)
+    })
+    .await;
+    assert_eq!(errors["data"][0]["status"], Value::Null);
+    assert!(errors["data"][0]["latency_ms"].as_i64().unwrap() >= 1_000);
+    bot.receiver.hold(false);
+    bot.receiver.wait_for("the retried event", |e| e["message"]["text"] == "are you there").await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_goes_away_gets_everything_in_order_when_it_comes_back() {
+    let server = TestServer::start().await;
+    let admin = server.person("admin").await;
+    let page = server.page(&admin, "shop").await;
+    let app = server.app("shop bot").await;
+    let page_token = server.grant(&page, &app, &admin).await;
+    let receiver = WebhookReceiver::start(&app.secret).await;
+    // The bot's address goes through a proxy the test can cut.
+    let target = receiver.url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let proxy = TcpProxy::start(target).await;
+    let mut via_proxy = receiver.clone();
+    via_proxy.url = format!("http://127.0.0.1:{}/webhook", proxy.port);
+    server.subscribe(&app, &via_proxy, "messages").await;
+    server.install(&page_token, &page, "messages").await;
+
+    let ann = server.sign_in(&server.person("ann").await).await;
+    proxy.set_open(false);
+    for n in 0..5 {
+        ann.send("shop", &format!("while away {n}")).await;
+    }
+    eventually("failed attempts while the receiver is away", || async {
+        let errors = get(&server, &format!("/apps/{}/webhook/errors", app.id)).await;
+        (errors["data"].as_array().unwrap().len() >= 2).then_some(())
+    })
+    .await;
+    assert!(receiver.acknowledged_events().is_empty());
+    proxy.set_open(true);
+    receiver.wait_for("the last message", |e| e["message"]["text"] == "while away 4").await;
+    let texts: Vec<Value> = receiver.acknowledged_events().into_iter().map(|e| e["message"]["text"].clone()).collect();
+    assert_eq!(texts, (0..5).map(|n| json!(format!("while away {n}"))).collect::<Vec<_>>(), "in order, once each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_threads_at_once_keep_their_order_and_share_batched_posts() {
+    let clock = ManualClock::new();
+    let server = TestServer::start_with_clock(clock.clone(), |s| s.webhooks.batch_cap = 5).await;
+    let bot = server.bot("shop", "messages").await;
+    let mut persons = Vec::new();
+    for n in 0..8 {
+        persons.push(server.sign_in(&server.person(&format!("person{n}")).await).await);
+    }
+    // Every thread's first event fails and waits for its retry (the clock stands
+    // still), while the rest of each thread queues up behind it.
+    bot.receiver.fail_with(503);
+    let senders: Vec<_> = persons
+        .into_iter()
+        .enumerate()
+        .map(|(p, person)| {
+            tokio::spawn(async move {
+                for n in 0..12 {
+                    person.send("shop", &format!("{p}:{n}")).await;
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    eventually("the eight first events failed", || {
+        let failed: usize = bot.receiver.posts().iter().map(|p| p.json["entry"].as_array().unwrap().len()).sum();
+        async move { (failed >= 8).then_some(()) }
+    })
+    .await;
+    // Retries fall due together: they share POSTs, and each thread still goes in order.
+    bot.receiver.fail_with(0);
+    clock.advance(Duration::from_secs(1));
+    server.platform().outbox_wake().notify_one();
+    eventually("all 96 events", || {
+        let count = bot.receiver.acknowledged_events().len();
+        async move { (count >= 96).then_some(()) }
+    })
+    .await;
+
+    let events = bot.receiver.acknowledged_events();
+    assert_eq!(events.len(), 96, "each event acknowledged once");
+    for p in 0..8 {
+        let thread: Vec<String> = events
+            .iter()
+            .filter_map(|e| e["message"]["text"].as_str())
+            .filter(|t| t.starts_with(&format!("{p}:")))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(thread, (0..12).map(|n| format!("{p}:{n}")).collect::<Vec<_>>(), "thread {p} in order");
+    }
+    let posts = bot.receiver.posts();
+    assert!(posts.iter().all(|p| p.sha1_valid && p.sha256_valid || p.answered == 0));
+    assert!(posts.iter().all(|p| p.json["entry"].as_array().unwrap().iter().all(|e| e["messaging"].as_array().unwrap().len() == 1)), "one event per entry");
+    assert!(posts.iter().all(|p| p.json["entry"].as_array().unwrap().len() <= 5), "the batch cap holds");
+    assert!(posts.iter().any(|p| p.json["entry"].as_array().unwrap().len() > 1), "threads share POSTs");
+}
+
+#[tokio::test]
+async fn non_ascii_text_is_escaped_and_signed_over_the_exact_bytes() {
+    let server = TestServer::start().await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    let text = "héllo wörld – 你好 👋";
+    ann.send("shop", text).await;
+    bot.receiver.wait_for("the message", |e| e["message"]["text"] == text).await;
+    let post = bot.receiver.posts().into_iter().find(|p| p.json["entry"][0]["messaging"][0]["message"]["text"] == text).unwrap();
+    assert!(post.sha1_valid && post.sha256_valid);
+    assert!(post.body.is_ascii(), "non-ASCII is sent as \\u escapes, as Meta does");
+    let body = String::from_utf8(post.body).unwrap();
+    assert!(body.contains("h\\u00e9llo") && body.contains("\\ud83d\\udc4b"), "{body}");
+}
+
+#[tokio::test]
+async fn prolonged_failure_alerts_then_unsubscribes_and_nothing_is_lost() {
+    let clock = ManualClock::new();
+    let alerts = WebhookReceiver::start("unused").await;
+    let alert_url = alerts.url.clone();
+    let server = TestServer::start_with_clock(clock.clone(), move |s| s.webhooks.alert_url = Some(alert_url)).await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    let app = bot.app.id.clone();
+    bot.receiver.fail_with(502);
+    ann.send("shop", "first").await;
+    ann.send("shop", "second").await;
+    eventually("a failed attempt", || {
+        let failed = posts_of(&bot, "first").len();
+        async move { (failed >= 1).then_some(()) }
+    })
+    .await;
+
+    // 16 minutes of failure: one alert.
+    clock.advance(Duration::from_secs(16 * 60));
+    server.platform().outbox_wake().notify_one();
+    let listed = eventually("the failing alert", || async {
+        let listed = get(&server, &format!("/apps/{app}/webhook/alerts")).await;
+        (listed["data"].as_array().unwrap().len() == 1).then_some(listed)
+    })
+    .await;
+    assert_eq!(listed["data"][0]["kind"], "failing");
+    assert!(listed["data"][0]["message"].as_str().unwrap().contains("HTTP 502"), "{listed}");
+    let health = get(&server, &format!("/apps/{app}/webhook")).await;
+    assert_eq!(health["pending"], 2);
+    assert!(health["oldest_pending_age_ms"].as_i64().unwrap() >= 16 * 60_000);
+
+    // Past an hour: the app is unsubscribed from the Page; its events become dead letters.
+    clock.advance(Duration::from_secs(45 * 60));
+    server.platform().outbox_wake().notify_one();
+    let listed = eventually("the disabled alert", || async {
+        let listed = get(&server, &format!("/apps/{app}/webhook/alerts")).await;
+        (listed["data"][0]["kind"] == "disabled").then_some(listed)
+    })
+    .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["data"][0]["pages"], json!([bot.page.id]));
+    let (status, installed) = server.graph_call(Method::GET, &format!("/{}/subscribed_apps", bot.page.id), Some(&bot.page_token), None).await;
+    assert_eq!((status, installed["data"].as_array().unwrap().len()), (200, 0), "{installed}");
+    let health = get(&server, &format!("/apps/{app}/webhook")).await;
+    assert_eq!((&health["pending"], &health["dead"]), (&json!(0), &json!(2)));
+    let kinds = eventually("both alerts at the alert URL", || {
+        let kinds: Vec<Value> = alerts.posts().iter().map(|p| p.json["kind"].clone()).collect();
+        async move { (kinds.len() == 2).then_some(kinds) }
+    })
+    .await;
+    assert_eq!(kinds, vec![json!("failing"), json!("disabled")]);
+
+    // The developer fixes the bot and replays the dead letters: same bytes, same order.
+    bot.receiver.fail_with(0);
+    let failed_body = posts_of(&bot, "first")[0].json["entry"][0]["messaging"][0].clone();
+    let (status, queued) = server
+        .console_as(&server.operator, Method::POST, &format!("/apps/{app}/webhook/replay"), json!({"from": 0, "to": i64::MAX}))
+        .await;
+    assert_eq!((status.as_u16(), queued["queued"].as_array().unwrap().len()), (200, 2), "{queued}");
+    bot.receiver.wait_for("the second message", |e| e["message"]["text"] == "second").await;
+    let texts: Vec<Value> = bot.receiver.acknowledged_events().iter().map(|e| e["message"]["text"].clone()).collect();
+    assert_eq!(texts, vec![json!("first"), json!("second")]);
+    assert_eq!(bot.receiver.acknowledged_events()[0], failed_body, "the replayed event is the one that failed");
+    let (status, answer) = server
+        .console_as(&server.operator, Method::POST, &format!("/apps/{app}/webhook/events/999999/replay"), json!({}))
+        .await;
+    assert_eq!((status.as_u16(), &answer["error"]["code"]), (400, &json!(100)));
+}
+
+#[tokio::test]
+async fn an_event_is_given_up_after_the_retry_horizon_and_its_thread_moves_on() {
+    let clock = ManualClock::new();
+    let server = TestServer::start_with_clock(clock.clone(), |s| {
+        s.webhooks.retry_for_secs = 3600;
+        s.webhooks.alert_after_secs = 100 * 3600;
+        s.webhooks.disable_after_secs = 100 * 3600;
+    })
+    .await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    bot.receiver.fail_with(500);
+    ann.send("shop", "too old").await;
+    eventually("a failed attempt", || {
+        let failed = posts_of(&bot, "too old").len();
+        async move { (failed >= 1).then_some(()) }
+    })
+    .await;
+    clock.advance(Duration::from_secs(3601));
+    server.platform().outbox_wake().notify_one();
+    let dead = eventually("the event given up", || async {
+        let dead = get(&server, &format!("/apps/{}/webhook/events?state=dead", bot.app.id)).await;
+        (dead["data"].as_array().unwrap().len() == 1).then_some(dead)
+    })
+    .await;
+    assert_eq!(dead["data"][0]["last_error"], "HTTP 500");
+    bot.receiver.fail_with(0);
+    ann.send("shop", "fresh").await;
+    bot.receiver.wait_for("the next event of the thread", |e| e["message"]["text"] == "fresh").await;
+    let event = dead["data"][0]["id"].as_i64().unwrap();
+    let (status, queued) = server
+        .console_as(&server.operator, Method::POST, &format!("/apps/{}/webhook/events/{event}/replay", bot.app.id), json!({}))
+        .await;
+    assert_eq!(status.as_u16(), 200, "{queued}");
+    bot.receiver.wait_for("the replayed event", |e| e["message"]["text"] == "too old").await;
+}
+
+#[tokio::test]
+async fn private_callbacks_are_refused_when_the_server_says_so() {
+    let server = TestServer::start_with(|s| s.webhooks.allow_private_callbacks = false).await;
+    let app = server.app("bot").await;
+    let receiver = WebhookReceiver::start(&app.secret).await;
+    let body = json!({"object": "page", "callback_url": receiver.url, "verify_token": receiver.verify_token, "fields": "messages"});
+    let (status, answer) =
+        server.graph_call(Method::POST, &format!("/{}/subscriptions", app.id), Some(&format!("{}|{}", app.id, app.secret)), Some(body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("private or reserved range"), "{answer}");
+    assert!(receiver.handshakes().is_empty(), "nothing was sent to the private address");
+}
