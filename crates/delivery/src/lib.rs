@@ -85,6 +85,9 @@ impl Default for DeliverySettings {
     }
 }
 
+/// POSTs one task makes to an endpoint, following its batch's threads, before it
+/// gives the slot back.
+const CHAIN_ROUNDS: usize = 32;
 /// Bytes of a failed answer's body kept in the attempt log.
 const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
@@ -154,29 +157,41 @@ impl Dispatcher {
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         loop {
             while in_flight.try_join_next().is_some() {}
-            let claimed = match this.claim(slots.available_permits()).await {
+            let limit = this.claim_limit(slots.available_permits());
+            let claimed = match this.claim(limit).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim webhook events; retrying");
                     Vec::new()
                 }
             };
-            let busy = !claimed.is_empty();
+            // A full claim suggests more are due: claim again at once. Otherwise wait
+            // for a wake (a new event, an answered POST) or the next due time.
+            let more_due = limit > 0 && claimed.len() == limit;
             for batch in this.prepare(claimed).await {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let endpoint = this.endpoint_slots(&batch.url);
                 let this = this.clone();
                 in_flight.spawn(async move {
                     let Ok(_endpoint_slot) = endpoint.acquire_owned().await else { return };
-                    let started = Instant::now();
-                    let outcome = this.send(&batch).await;
-                    this.record(&batch, outcome, started.elapsed()).await;
+                    // The batch's threads go on in this task while their next events
+                    // are due: each is leased as the previous one is recorded delivered.
+                    // A bounded number of rounds, so that other threads get the slot too.
+                    let mut next = Some(batch);
+                    let mut round = 0;
+                    while let Some(batch) = next.take() {
+                        round += 1;
+                        let started = Instant::now();
+                        let outcome = this.send(&batch).await;
+                        let following = this.record(&batch, outcome, started.elapsed(), round < CHAIN_ROUNDS).await;
+                        next = this.prepare(following).await.into_iter().next();
+                    }
                     drop(slot);
-                    // The threads of this batch may have their next event ready.
+                    // Other threads may have become due meanwhile.
                     this.platform.outbox_wake().notify_one();
                 });
             }
-            if busy && slots.available_permits() > 0 {
+            if more_due && slots.available_permits() > 0 {
                 continue;
             }
             let pause = this.pause().await;
@@ -224,14 +239,18 @@ impl Dispatcher {
         }
     }
 
-    /// Stage 1: lease due events, as many as there are free POST slots can carry.
-    async fn claim(&self, free_slots: usize) -> Result<Vec<OutboxEvent>, switchboard_store::StoreError> {
-        if free_slots == 0 {
+    /// As many events as the free POST slots can carry.
+    fn claim_limit(&self, free_slots: usize) -> usize {
+        (free_slots * self.settings.batch_cap).min(2_000)
+    }
+
+    /// Stage 1: lease up to `limit` due events.
+    async fn claim(&self, limit: usize) -> Result<Vec<OutboxEvent>, switchboard_store::StoreError> {
+        if limit == 0 {
             return Ok(Vec::new());
         }
         let now = self.platform.now();
-        let limit = (free_slots * self.settings.batch_cap).min(2_000) as u32;
-        self.platform.store().claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limit).await
+        self.platform.store().claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limit as u32).await
     }
 
     /// Stage 2: group by app, render one envelope per batch and sign it.
@@ -323,8 +342,9 @@ impl Dispatcher {
         }
     }
 
-    /// Stage 4: store the outcome of every event in the batch.
-    async fn record(&self, batch: &Batch, outcome: Outcome, latency: Duration) {
+    /// Stage 4: store the outcome of every event in the batch. After a delivery,
+    /// answers the same threads' next events, leased (at most one batch of them).
+    async fn record(&self, batch: &Batch, outcome: Outcome, latency: Duration, go_on: bool) -> Vec<OutboxEvent> {
         let metrics = self.platform.metrics();
         metrics.webhook_latency.observe(latency.as_secs_f64());
         match outcome {
@@ -336,14 +356,20 @@ impl Dispatcher {
                     metrics.webhook_event_delay.observe((now - event.created_at).max(0) as f64 / 1000.0);
                 }
                 let ids: Vec<i64> = batch.events.iter().map(|e| e.id).collect();
-                if let Err(error) = self.platform.store().outbox_delivered(&ids, now).await {
-                    // The lease expires and the events go again: at-least-once.
-                    tracing::error!(%error, app = %batch.app, "cannot record a delivery");
+                let lease_until = go_on.then(|| now + self.settings.lease.as_millis() as Millis);
+                match self.platform.store().outbox_delivered_then_claim(&ids, now, lease_until).await {
+                    Ok(next) => next,
+                    Err(error) => {
+                        // The lease expires and the events go again: at-least-once.
+                        tracing::error!(%error, app = %batch.app, "cannot record a delivery");
+                        Vec::new()
+                    }
                 }
             }
             Outcome::Failed(failure) => {
                 metrics.webhook_posts.get_or_create(&DeliveryLabels { outcome: "failed" }).inc();
                 self.record_failure(&batch.app, &batch.url, &batch.events, failure, latency).await;
+                Vec::new()
             }
         }
     }

@@ -34,10 +34,10 @@ async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<(Str
 
 /// Settles pending events (`delivered` or `dead`); each thread's next pending event
 /// becomes its head. An append to a thread either committed before (and its event is
-/// promoted here) or waits for the thread's lock and sees this.
-pub async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: &str) -> StoreResult<()> {
+/// promoted here) or waits for the thread's lock and sees this. Answers the threads.
+pub async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: &str) -> StoreResult<Vec<(String, String, i64)>> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let threads = lock_threads(tx, ids).await?;
     tx.execute(
@@ -55,18 +55,14 @@ pub async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: &str
         .await
         .map_err(pg)?;
     }
-    Ok(())
+    Ok(threads)
 }
 
-pub async fn delivered(tx: &Transaction<'_>, ids: &[i64], at: Millis) -> StoreResult<()> {
-    let apps: Vec<String> = tx
-        .query("SELECT DISTINCT app_id FROM outbox WHERE id = ANY($1) ORDER BY app_id", &[&ids])
-        .await
-        .map_err(pg)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    settle(tx, ids, at, "delivered").await?;
+pub async fn delivered(tx: &Transaction<'_>, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    let threads = settle(tx, ids, at, "delivered").await?;
+    let mut apps: Vec<&str> = threads.iter().map(|(app, _, _)| app.as_str()).collect();
+    apps.sort();
+    apps.dedup();
     for app in apps {
         tx.execute(
             "INSERT INTO webhook_health (app_id, last_success_at) VALUES ($1, $2)
@@ -78,7 +74,25 @@ pub async fn delivered(tx: &Transaction<'_>, ids: &[i64], at: Millis) -> StoreRe
         .await
         .map_err(pg)?;
     }
-    Ok(())
+    let Some(lease_until) = lease_until else { return Ok(Vec::new()) };
+    // The threads are locked: their heads are settled here, not by another node.
+    let apps: Vec<&str> = threads.iter().map(|t| t.0.as_str()).collect();
+    let pages: Vec<&str> = threads.iter().map(|t| t.1.as_str()).collect();
+    let persons: Vec<i64> = threads.iter().map(|t| t.2).collect();
+    let rows = tx
+        .query(
+            "UPDATE outbox o SET lease_until = $4
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS t(a, p, r)
+             WHERE o.app_id = t.a AND o.page_id = t.p AND o.person_id = t.r AND o.settled_at IS NULL AND o.is_head
+               AND o.next_attempt_at <= $5 AND o.lease_until <= $5
+             RETURNING o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at",
+            &[&apps, &pages, &persons, &lease_until, &at],
+        )
+        .await
+        .map_err(pg)?;
+    let mut next: Vec<OutboxEvent> = rows.iter().map(crate::outbox_event_row).collect();
+    next.sort_by_key(|e| e.id);
+    Ok(next)
 }
 
 pub async fn failed(tx: &Transaction<'_>, attempt: &FailedAttempt) -> StoreResult<()> {

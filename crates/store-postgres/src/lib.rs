@@ -77,6 +77,22 @@ impl PostgresStore {
     }
 }
 
+/// An outbox event from `id, app_id, page_id, person_id, field, body, created_at,
+/// failures, first_failure_at`, in that order.
+fn outbox_event_row(r: &Row) -> OutboxEvent {
+    OutboxEvent {
+        id: r.get(0),
+        app: AppId(r.get(1)),
+        page: PageId(r.get(2)),
+        person: PersonId(r.get(3)),
+        field: WebhookField::parse(r.get(4)).unwrap_or(WebhookField::Messages),
+        body: r.get(5),
+        created_at: r.get(6),
+        failures: r.get::<_, i32>(7) as u32,
+        first_failure_at: r.get(8),
+    }
+}
+
 fn fields_to_text(fields: &[WebhookField]) -> String {
     fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
 }
@@ -640,32 +656,17 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg)?;
-        let mut events: Vec<(i64, OutboxEvent)> = rows
-            .iter()
-            .map(|r| {
-                let event = OutboxEvent {
-                    id: r.get(0),
-                    app: AppId(r.get(1)),
-                    page: PageId(r.get(2)),
-                    person: PersonId(r.get(3)),
-                    field: WebhookField::parse(r.get(4)).unwrap_or(WebhookField::Messages),
-                    body: r.get(5),
-                    created_at: r.get(6),
-                    failures: r.get::<_, i32>(7) as u32,
-                    first_failure_at: r.get(8),
-                };
-                (r.get::<_, i64>(9), event)
-            })
-            .collect();
+        let mut events: Vec<(i64, OutboxEvent)> = rows.iter().map(|r| (r.get::<_, i64>(9), outbox_event_row(r))).collect();
         events.sort_by_key(|(due, event)| (*due, event.id));
         Ok(events.into_iter().map(|(_, event)| event).collect())
     }
 
-    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        delivery::delivered(&tx, ids, at).await?;
-        tx.commit().await.map_err(pg)
+        let next = delivery::delivered(&tx, ids, at, lease_until).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(next)
     }
 
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {

@@ -11,9 +11,12 @@ const EVENT_COLUMNS: &str =
     "id, app_id, page_id, person_id, field, created_at, failures, next_attempt_at, settled_at, outcome, last_error, replayed_at";
 const ATTEMPT_COLUMNS: &str = "a.id, a.app_id, a.url, a.attempted_at, a.latency_ms, a.kind, a.status, a.error, a.excerpt, a.events";
 
+/// A thread of one app: (app, Page, person).
+type Thread = (String, String, i64);
+
 /// Settles pending events (`delivered` or `dead`); each thread's next pending event
-/// becomes its head.
-pub fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: &str) -> StoreResult<()> {
+/// becomes its head. Answers the threads whose events were settled.
+pub fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: &str) -> StoreResult<Vec<Thread>> {
     let mut done = q(c.prepare_cached(
         "UPDATE outbox SET settled_at = ?2, outcome = ?3, lease_until = 0, is_head = 0
          WHERE id = ?1 AND settled_at IS NULL RETURNING app_id, page_id, person_id",
@@ -22,34 +25,46 @@ pub fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: &str) -> StoreRe
         "UPDATE outbox SET is_head = 1 WHERE id = (
             SELECT MIN(id) FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL)",
     ))?;
+    let mut threads = Vec::new();
     for id in ids {
-        let thread: Option<(String, String, i64)> =
-            q(done.query_row(params![id, at, outcome], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())?;
-        if let Some((app, page, person)) = thread {
-            q(promote.execute(params![app, page, person]))?;
+        let thread: Option<Thread> = q(done.query_row(params![id, at, outcome], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())?;
+        if let Some(thread) = thread {
+            q(promote.execute(params![thread.0, thread.1, thread.2]))?;
+            if !threads.contains(&thread) {
+                threads.push(thread);
+            }
         }
     }
-    Ok(())
+    Ok(threads)
 }
 
-pub fn delivered(c: &Connection, ids: &[i64], at: Millis) -> StoreResult<()> {
-    settle(c, ids, at, "delivered")?;
-    let mut apps = q(c.prepare_cached("SELECT DISTINCT app_id FROM outbox WHERE id = ?1"))?;
+pub fn delivered(c: &Connection, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    let threads = settle(c, ids, at, "delivered")?;
     let mut healthy = q(c.prepare_cached(
         "INSERT INTO webhook_health (app_id, last_success_at) VALUES (?1, ?2)
          ON CONFLICT (app_id) DO UPDATE SET
             last_success_at = MAX(COALESCE(last_success_at, 0), excluded.last_success_at),
             failing_since = NULL, alert_stage = 0",
     ))?;
-    let mut seen = std::collections::BTreeSet::new();
-    for id in ids {
-        if let Some(app) = q(apps.query_row([id], |r| r.get::<_, String>(0)).optional())? {
-            if seen.insert(app.clone()) {
-                q(healthy.execute(params![app, at]))?;
-            }
+    let mut apps: Vec<&str> = threads.iter().map(|(app, _, _)| app.as_str()).collect();
+    apps.dedup();
+    for app in apps {
+        q(healthy.execute(params![app, at]))?;
+    }
+    let Some(lease_until) = lease_until else { return Ok(Vec::new()) };
+    let mut lease = q(c.prepare_cached(
+        "UPDATE outbox SET lease_until = ?4 WHERE id = (
+            SELECT MIN(id) FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL)
+           AND is_head = 1 AND next_attempt_at <= ?5 AND lease_until <= ?5
+         RETURNING id, app_id, page_id, person_id, field, body, created_at, failures, first_failure_at",
+    ))?;
+    let mut next = Vec::new();
+    for (app, page, person) in &threads {
+        if let Some(event) = q(lease.query_row(params![app, page, person, lease_until, at], crate::rows::outbox_event).optional())? {
+            next.push(event);
         }
     }
-    Ok(())
+    Ok(next)
 }
 
 pub fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {

@@ -16,7 +16,15 @@ const WRITE_QUEUE: usize = 8192;
 
 /// What a write job hands back: called with the fate of the whole group's commit.
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type Work = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+struct Job {
+    work: Work,
+    /// False for writes whose loss in a crash is harmless (webhook leases: a lost
+    /// lease only lets the event be claimed again). A group of such writes only
+    /// commits without its own fsync; the next durable commit syncs it too.
+    durable: bool,
+}
 
 pub struct Engine {
     jobs: mpsc::Sender<Job>,
@@ -79,8 +87,26 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.submit(work, true).await
+    }
+
+    /// As `write`, for a write whose loss in a crash is harmless: it does not wait
+    /// for an fsync of its own when its whole group is of this kind.
+    pub async fn write_relaxed<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    async fn submit<T, F>(&self, work: F, durable: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn| {
             let outcome = in_savepoint(conn, work);
             Box::new(move |commit| {
                 let result = match (commit, outcome) {
@@ -91,7 +117,7 @@ impl Engine {
             })
         });
         self.jobs
-            .send(job)
+            .send(Job { work, durable })
             .await
             .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
         answered
@@ -140,6 +166,7 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreRes
 
 fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut synced = true;
     while let Some(first) = queue.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -148,13 +175,23 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let durable = group.iter().any(|job| job.durable);
+        if durable != synced {
+            // NORMAL in WAL mode: the commit is ordered but not fsync'd on its own.
+            let pragma = if durable { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+            if let Err(error) = conn.execute_batch(pragma) {
+                tracing::error!(%error, "cannot change the sync mode");
+            } else {
+                synced = durable;
+            }
+        }
         if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
             // Dropping a job drops its answer channel: its caller sees `Unavailable`.
             group.clear();
             continue;
         }
-        let completions: Vec<Completion> = group.drain(..).map(|job| job(&conn)).collect();
+        let completions: Vec<Completion> = group.drain(..).map(|job| (job.work)(&conn)).collect();
         let committed = conn.execute_batch("COMMIT").map_err(sql_error);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");

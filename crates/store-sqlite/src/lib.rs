@@ -618,43 +618,31 @@ impl Store for SqliteStore {
 
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         self.engine
-            .write(move |c| {
+            .write_relaxed(move |c| {
+                // One statement leases them all; RETURNING has no order, so sort after.
+                // Relaxed: a lease lost in a crash only lets the event be claimed again.
                 let mut s = q(c.prepare_cached(
-                    "SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at
-                     FROM outbox o
-                     WHERE o.settled_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
-                       AND NOT EXISTS (
-                         SELECT 1 FROM outbox p
-                         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                           AND p.settled_at IS NULL AND p.id < o.id)
-                     ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+                    "UPDATE outbox SET lease_until = ?2 WHERE id IN (
+                        SELECT o.id FROM outbox o
+                        WHERE o.settled_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
+                          AND NOT EXISTS (
+                            SELECT 1 FROM outbox p
+                            WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                              AND p.settled_at IS NULL AND p.id < o.id)
+                        ORDER BY o.next_attempt_at, o.id LIMIT ?3)
+                     RETURNING id, app_id, page_id, person_id, field, body, created_at, failures, first_failure_at, next_attempt_at",
                 ))?;
-                let events: Vec<OutboxEvent> = q(q(s.query_map(params![now, limit], |r| {
-                    Ok(OutboxEvent {
-                        id: r.get(0)?,
-                        app: AppId(r.get(1)?),
-                        page: PageId(r.get(2)?),
-                        person: PersonId(r.get(3)?),
-                        field: WebhookField::parse(&r.get::<_, String>(4)?).unwrap_or(WebhookField::Messages),
-                        body: r.get(5)?,
-                        created_at: r.get(6)?,
-                        failures: r.get(7)?,
-                        first_failure_at: r.get(8)?,
-                    })
-                }))?
-                .collect())?;
-                let mut lease = q(c.prepare_cached("UPDATE outbox SET lease_until = ?2 WHERE id = ?1"))?;
-                for event in &events {
-                    q(lease.execute(params![event.id, lease_until]))?;
-                }
-                Ok(events)
+                let mut events: Vec<(Millis, OutboxEvent)> =
+                    q(q(s.query_map(params![now, lease_until, limit], |r| Ok((r.get(9)?, rows::outbox_event(r)?))))?.collect())?;
+                events.sort_by_key(|(due, event)| (*due, event.id));
+                Ok(events.into_iter().map(|(_, event)| event).collect())
             })
             .await
     }
 
-    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
         let ids = ids.to_vec();
-        self.engine.write(move |c| delivery::delivered(c, &ids, at)).await
+        self.engine.write(move |c| delivery::delivered(c, &ids, at, lease_until)).await
     }
 
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {

@@ -77,3 +77,19 @@ pub fn token(row: &Row<'_>) -> rusqlite::Result<Option<TokenRecord>> {
         expires_at: row.get("expires_at")?,
     }))
 }
+
+/// An outbox event from `id, app_id, page_id, person_id, field, body, created_at,
+/// failures, first_failure_at`, in that order.
+pub fn outbox_event(r: &Row<'_>) -> rusqlite::Result<switchboard_store::OutboxEvent> {
+    Ok(switchboard_store::OutboxEvent {
+        id: r.get(0)?,
+        app: AppId(r.get(1)?),
+        page: PageId(r.get(2)?),
+        person: PersonId(r.get(3)?),
+        field: WebhookField::parse(&r.get::<_, String>(4)?).unwrap_or(WebhookField::Messages),
+        body: r.get(5)?,
+        created_at: r.get(6)?,
+        failures: r.get(7)?,
+        first_failure_at: r.get(8)?,
+    })
+}

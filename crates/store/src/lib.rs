@@ -132,7 +132,14 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
     /// Marks the events delivered at `at` (their threads' next events become due) and
     /// the apps' endpoints healthy.
-    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()>;
+    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
+        self.outbox_delivered_then_claim(ids, at, None).await.map(drop)
+    }
+    /// As `outbox_delivered`; with `lease_until`, also leases the same threads' next
+    /// events that are due at `at`, in the same transaction, and answers them: the
+    /// dispatcher sends a thread's next event as soon as the previous one is
+    /// acknowledged, without another claim.
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>>;
     /// Logs a failed POST, reschedules or gives up each of its events, and marks the
     /// app's endpoint failing (since the first failure after a success).
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()>;
