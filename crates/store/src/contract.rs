@@ -29,6 +29,7 @@ where
     receipts_only_move_forward(fresh().await).await;
     outbox_keeps_thread_order_and_leases(fresh().await).await;
     outbox_failures_are_rescheduled(fresh().await).await;
+    a_delivery_leases_its_threads_next_events(fresh().await).await;
     given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
     failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
     replay_queues_the_same_bytes_again(fresh().await).await;
@@ -523,4 +524,21 @@ pub async fn pruning_keeps_pending_and_recent_events(store: Shared) {
     assert_eq!(store.prune_outbox(1_500, 5_000).await.unwrap(), 1);
     assert!(store.recent_failures(&app, 10).await.unwrap().is_empty(), "old attempts go with them");
     assert_eq!(store.outbox_pending().await.unwrap(), 1);
+}
+
+pub async fn a_delivery_leases_its_threads_next_events(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    for (mid, person, at) in [("a1", ann, 1), ("a2", ann, 2), ("b1", bob, 3), ("b2", bob, 4_000)] {
+        store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap();
+    }
+    let first = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    assert_eq!(bodies(&first), vec!["a1", "b1"]);
+    let ids: Vec<i64> = first.iter().map(|e| e.id).collect();
+    // b2 is not due before 4000: only a2 comes back, leased.
+    let next = store.outbox_delivered_then_claim(&ids, 20, Some(1_000)).await.unwrap();
+    assert_eq!(bodies(&next), vec!["a2"]);
+    assert!(store.claim_outbox(30, 1_000, 10).await.unwrap().is_empty(), "a2 is leased, b2 not due");
+    assert!(store.outbox_delivered_then_claim(&[next[0].id], 40, None).await.unwrap().is_empty(), "no lease asked, none taken");
+    assert_eq!(bodies(&store.claim_outbox(4_000, 5_000, 10).await.unwrap()), vec!["b2"]);
 }

@@ -310,3 +310,56 @@ async fn private_callbacks_are_refused_when_the_server_says_so() {
     assert!(answer["error"]["message"].as_str().unwrap().contains("private or reserved range"), "{answer}");
     assert!(receiver.handshakes().is_empty(), "nothing was sent to the private address");
 }
+
+/// `switchboard webhook ...` on the running node's data directory, as an operator would.
+fn cli(server: &TestServer, args: &[&str]) -> (bool, Value, String) {
+    let output = std::process::Command::new(switchboard_binary())
+        .args(["webhook"])
+        .args(args)
+        .arg("--data")
+        .arg(server.dir.path())
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), serde_json::from_slice(&output.stdout).unwrap_or(Value::Null), stderr)
+}
+
+#[tokio::test]
+async fn the_cli_shows_errors_and_health_and_replays() {
+    let server = TestServer::start_with(|s| {
+        s.webhooks.retry_initial_ms = 60_000;
+        s.webhooks.retry_max_ms = 60_000;
+    })
+    .await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    bot.receiver.fail_with(500);
+    ann.send("shop", "via the cli").await;
+    let app = bot.app.id.as_str();
+    let errors = eventually("the failure in the CLI", || {
+        let (ok, errors, _) = cli(&server, &["errors", "--app", app]);
+        async move { (ok && errors["data"].as_array().is_some_and(|d| !d.is_empty())).then_some(errors) }
+    })
+    .await;
+    assert_eq!((&errors["data"][0]["kind"], &errors["data"][0]["status"]), (&json!("http_status"), &json!(500)));
+    let (ok, health, stderr) = cli(&server, &["health", "--app", app]);
+    assert!(ok, "{stderr}");
+    assert_eq!((&health["pending"], &health["last_error"]), (&json!(1), &json!("HTTP 500")));
+
+    // The next retry is a minute away; a replay makes it due now.
+    bot.receiver.fail_with(0);
+    let pending = get(&server, &format!("/apps/{app}/webhook/events?state=pending")).await;
+    let event = pending["data"][0]["id"].as_i64().unwrap().to_string();
+    let (ok, shown, stderr) = cli(&server, &["event", "--app", app, "--event", &event]);
+    assert!(ok, "{stderr}");
+    assert_eq!((&shown["state"], shown["attempts"].as_array().unwrap().len()), (&json!("pending"), 1));
+    let (ok, queued, stderr) = cli(&server, &["replay", "--app", app, "--event", &event]);
+    assert!(ok, "{stderr}");
+    assert_eq!(queued["queued"], json!([event.parse::<i64>().unwrap()]));
+    bot.receiver.wait_for("the replayed event", |e| e["message"]["text"] == "via the cli").await;
+
+    let (ok, _, stderr) = cli(&server, &["replay", "--app", app]);
+    assert!(!ok && stderr.contains("--event"), "{stderr}");
+    let (ok, _, stderr) = cli(&server, &["errors", "--app", "999"]);
+    assert!(!ok && stderr.contains("999"), "{stderr}");
+}
