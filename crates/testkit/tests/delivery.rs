@@ -363,3 +363,31 @@ async fn the_cli_shows_errors_and_health_and_replays() {
     let (ok, _, stderr) = cli(&server, &["errors", "--app", "999"]);
     assert!(!ok && stderr.contains("999"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_delivery_loses_nothing_on_sqlite() {
+    let data = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", data.path().join("switchboard.db").display());
+    // Timeout 1 s: a lease lasts 3 s.
+    let first = NodeProcess::start("first", &database, 1).await;
+    let via_first = TestServer::external(&first.url, first.operator.as_deref().unwrap());
+    let bot = via_first.bot("shop", "messages").await;
+    let ann = via_first.sign_in(&via_first.person("ann").await).await;
+    bot.receiver.hold(true);
+    for n in 0..3 {
+        ann.send("shop", &format!("before the crash {n}")).await;
+    }
+    eventually("a POST in flight", || {
+        let arrived = !bot.receiver.posts().is_empty();
+        async move { arrived.then_some(()) }
+    })
+    .await;
+    first.kill_hard().await;
+    bot.receiver.hold(false);
+
+    let second = NodeProcess::start("second", &database, 1).await;
+    bot.receiver.wait_for("the last message", |e| e["message"]["text"] == "before the crash 2").await;
+    let texts: Vec<Value> = bot.receiver.acknowledged_events().iter().map(|e| e["message"]["text"].clone()).collect();
+    assert_eq!(texts, (0..3).map(|n| json!(format!("before the crash {n}"))).collect::<Vec<_>>(), "all of them, in order, once");
+    drop(second);
+}
