@@ -29,6 +29,13 @@ run() { # label database_url nodes
     graphs="$graphs,$(sed -n 's/Switchboard is listening on \(.*\)/\1/p' "$data/b.out")/v21.0"
   fi
   echo "== $label" >&2
+  # The person writes first: the Page may answer within the 24-hour window.
+  local person_api="${graphs%%/v21.0*}/person/v1" password token
+  password="$(field person_password "$data/demo.json")"
+  token="$(curl -s -X POST "$person_api/login" -H 'Content-Type: application/json' \
+    -d "{\"login\":\"demo\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
+  curl -s -o /dev/null -X POST "$person_api/threads/demo/messages" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d '{"text":"hello"}'
   ./target/release/sendload --graph-url "$graphs" --page-token "$(field page_access_token "$data/demo.json")" \
     --psid "$(field person_psid "$data/demo.json")" --connections "$connections" --seconds "$seconds"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -4,9 +4,11 @@
 
 use crate::events;
 use crate::live::LiveEvent;
-use crate::{AppResult, Caller, Platform};
+use crate::metrics::RefusalLabels;
+use crate::{AppError, AppResult, Caller, Platform};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::params::Params;
+use switchboard_domain::policy::{self, Outgoing};
 use switchboard_domain::send::{parse_send, Recipient, SendBody, SenderAction};
 use switchboard_domain::*;
 use switchboard_store::Receipt;
@@ -58,12 +60,29 @@ pub struct ThreadView {
 
 impl Platform {
     /// `POST /{page-id}/messages` (or `/me/messages`) with a Page token.
+    /// Refusals are counted by code and subcode.
     pub async fn send(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
+        let result = self.send_unmetered(caller, page_ref, params).await;
+        if let Err(AppError::Refused(refusal)) = &result {
+            let labels = RefusalLabels { code: refusal.code, subcode: refusal.subcode.unwrap_or(0) };
+            self.inner.metrics.send_refusals.get_or_create(&labels).inc();
+        }
+        result
+    }
+
+    async fn send_unmetered(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
         let (page, app) = self.own_page(caller, page_ref)?;
         let command = parse_send(params)?;
         let Recipient::Psid(psid) = &command.recipient;
         let person = self.person_of_psid(&page.id, psid).await?;
         let psid = Psid(psid.clone());
+        // Read at each send: the window moves with every interaction, on any node.
+        let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|thread| thread.last_person_at);
+        let outgoing = match command.body {
+            SendBody::Action(_) => Outgoing::Action,
+            SendBody::Text { .. } => Outgoing::Message(command.messaging_type, command.tag),
+        };
+        policy::may_send(outgoing, last_interaction, self.now())?;
         match command.body {
             SendBody::Action(action) => {
                 self.publish_action(person, &page.id, action).await;

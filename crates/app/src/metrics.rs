@@ -26,6 +26,13 @@ pub struct FailureLabels {
     pub kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub code: u32,
+    /// 0 when the refusal has none.
+    pub subcode: u32,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -41,6 +48,8 @@ pub struct Metrics {
     pub webhook_failures: Family<FailureLabels, Counter>,
     /// Seconds from an event's creation to its acknowledgement by the app.
     pub webhook_event_delay: Histogram,
+    /// Send API calls refused, by Graph code and subcode.
+    pub send_refusals: Family<RefusalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -63,6 +72,8 @@ impl Default for Metrics {
             Histogram::new([0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 36.0 * 3600.0].into_iter());
         registry.register("webhook_failures", "Failed webhook POSTs by kind", webhook_failures.clone());
         registry.register("webhook_event_delay_seconds", "From an event's creation to its acknowledgement", webhook_event_delay.clone());
+        let send_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register("send_refusals", "Send API calls refused, by Graph code and subcode", send_refusals.clone());
         Self {
             registry,
             requests,
@@ -73,6 +84,7 @@ impl Default for Metrics {
             webhook_latency,
             webhook_failures,
             webhook_event_delay,
+            send_refusals,
         }
     }
 }

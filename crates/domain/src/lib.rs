@@ -2,7 +2,7 @@
 //!
 //! Owns: typed IDs, the entities, Meta's refusals with their codes, credentials
 //! (token hashing, app secret derivation, `appsecret_proof`), webhook signatures,
-//! Send API parsing and validation, webhook fields, the retry schedule and delivery failure kinds.
+//! Send API parsing and validation, the messaging policy (window and tags), webhook fields, the retry schedule and delivery failure kinds.
 //! Must not: do I/O, spawn, read the system clock, or know HTTP or SQL.
 
 pub mod clock;
@@ -12,12 +12,13 @@ pub mod fields;
 pub mod ids;
 pub mod model;
 pub mod params;
+pub mod policy;
 pub mod refusal;
 pub mod retry;
 pub mod send;
 pub mod signature;
 
-pub use clock::{Clock, Millis};
+pub use clock::{Clock, ClockError, Millis};
 pub use delivery::FailureKind;
 pub use fields::WebhookField;
 pub use ids::*;

@@ -97,6 +97,27 @@ impl Refusal {
         Self::new(403, 10, None, format!("(#10) {detail}"))
     }
 
+    /// 10/2018278: the standard messaging window is closed and nothing else allows
+    /// the message (reference §4.3). Meta answers it with HTTP 400.
+    pub fn outside_window() -> Self {
+        Self::new(
+            400,
+            10,
+            Some(2018278),
+            "(#10) This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview",
+        )
+    }
+
+    /// 200/2018028: an app in development mode messaging a person without a role on it.
+    pub fn development_mode_recipient() -> Self {
+        Self::new(
+            400,
+            200,
+            Some(2018028),
+            "(#200) Cannot message users who are not admins, developers or testers of the app until pages_messaging permission is reviewed and the app is live.",
+        )
+    }
+
     /// 100: `appsecret_proof` did not match.
     pub fn invalid_proof() -> Self {
         let mut refusal = Self::new(400, 100, None, "Invalid appsecret_proof provided in the API argument");

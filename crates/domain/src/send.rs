@@ -3,6 +3,7 @@
 //! resolves the recipient and stores the result.
 
 use crate::params::Params;
+use crate::policy::MessageTag;
 use crate::Refusal;
 use serde_json::{Map, Value};
 
@@ -65,7 +66,8 @@ pub struct SendCommand {
     pub recipient: Recipient,
     /// A missing `messaging_type` is taken as `RESPONSE`, as SDKs that omit it expect.
     pub messaging_type: MessagingType,
-    pub tag: Option<String>,
+    /// Only with `MESSAGE_TAG` (Meta ignores a tag on other types).
+    pub tag: Option<MessageTag>,
     pub body: SendBody,
 }
 
@@ -92,10 +94,11 @@ pub fn parse_send(params: &Params) -> Result<SendCommand, Refusal> {
             ))
         })?,
     };
-    let tag = params.str("tag")?;
-    if messaging_type == MessagingType::MessageTag && tag.is_none() {
-        return Err(Refusal::invalid_param("Param tag is required when messaging_type is MESSAGE_TAG"));
-    }
+    let tag = match (messaging_type, params.str("tag")?) {
+        (MessagingType::MessageTag, None) => return Err(Refusal::invalid_param("Param tag is required when messaging_type is MESSAGE_TAG")),
+        (MessagingType::MessageTag, Some(name)) => Some(MessageTag::parse(&name)?),
+        (_, _) => None,
+    };
     Ok(SendCommand { recipient, messaging_type, tag, body })
 }
 
@@ -207,6 +210,16 @@ mod tests {
         assert_eq!(send(json!({"recipient": {"id": "1"}, "sender_action": "dance"})).unwrap_err().code, 100);
         assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "NOPE"})).unwrap_err().code, 100);
         assert_eq!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "MESSAGE_TAG"})).unwrap_err().code, 100);
+    }
+
+    #[test]
+    fn tags_are_read_only_with_message_tag() {
+        let tagged = send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "MESSAGE_TAG", "tag": "ACCOUNT_UPDATE"})).unwrap();
+        assert_eq!(tagged.tag, Some(MessageTag::AccountUpdate));
+        let ignored = send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "RESPONSE", "tag": "NOPE"})).unwrap();
+        assert_eq!(ignored.tag, None);
+        let retired = json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "MESSAGE_TAG", "tag": "PAYMENT_UPDATE"});
+        assert_eq!(send(retired).unwrap_err().code, 100);
     }
 
     #[test]

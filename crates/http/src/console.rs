@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_app::Platform;
-use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId, Refusal};
+use switchboard_domain::{AppId, AppMode, AppRole, Millis, PageId, PageRole, PersonId, Refusal};
 
 pub fn routes() -> Router<Platform> {
     Router::new()
@@ -23,6 +23,29 @@ pub fn routes() -> Router<Platform> {
         .route("/apps/{app}", get(show_app).patch(update_app))
         .route("/apps/{app}/roles", post(set_app_role))
         .route("/apps/{app}/user-tokens", post(user_token))
+        .route("/clock", get(clock).post(move_clock))
+}
+
+fn clock_json(now: Millis, virtual_clock: bool) -> Value {
+    json!({"now": now, "virtual": virtual_clock})
+}
+
+/// `GET /console/v1/clock` (anyone signed in): the server's time, epoch ms.
+async fn clock(State(platform): State<Platform>, Signed(_): Signed) -> Json<Value> {
+    let (now, virtual_clock) = platform.clock_state();
+    Json(clock_json(now, virtual_clock))
+}
+
+#[derive(Deserialize)]
+struct ClockMove {
+    advance_ms: Option<Millis>,
+    to: Option<Millis>,
+}
+
+/// `POST /console/v1/clock` `{"advance_ms"}` or `{"to"}` (operator, virtual clock only).
+async fn move_clock(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<ClockMove>) -> HttpResult<Json<Value>> {
+    let now = platform.move_clock(actor, body.advance_ms, body.to)?;
+    Ok(Json(clock_json(now, true)))
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_app::{Platform, PlatformSettings, SystemClock};
+use switchboard_app::{Platform, PlatformSettings, SystemClock, VirtualClock};
 use switchboard_delivery::{DeliverySettings, Dispatcher, HttpVerifier, OutboundRules};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::retry::RetrySchedule;
@@ -127,9 +127,10 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts a node on the system clock.
+    /// Starts a node on the system clock, or on a virtual one when the settings ask.
     pub async fn start(settings: &Settings) -> anyhow::Result<Node> {
-        Self::start_with_clock(settings, Arc::new(SystemClock)).await
+        let clock: Arc<dyn Clock> = if settings.virtual_clock { Arc::new(VirtualClock::default()) } else { Arc::new(SystemClock) };
+        Self::start_with_clock(settings, clock).await
     }
 
     pub async fn start_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Node> {

@@ -128,6 +128,9 @@ struct ServeArgs {
     /// With `serve`: also seed and run the demo.
     #[arg(long)]
     demo: bool,
+    /// Run on a virtual clock the operator moves forward (`POST /console/v1/clock`).
+    #[arg(long)]
+    virtual_clock: bool,
 }
 
 #[derive(Subcommand)]
@@ -236,6 +239,8 @@ struct ServeOverrides<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<&'a String>,
     tls: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    virtual_clock: bool,
 }
 
 fn load_settings(args: &ServeArgs) -> anyhow::Result<Settings> {
@@ -249,7 +254,7 @@ fn load_settings(args: &ServeArgs) -> anyhow::Result<Settings> {
     if args.tls_self_signed {
         tls.insert("self_signed".into(), json!(true));
     }
-    let overrides = ServeOverrides { store: &args.store, listen: args.listen.as_ref(), tls };
+    let overrides = ServeOverrides { store: &args.store, listen: args.listen.as_ref(), tls, virtual_clock: args.virtual_clock };
     Ok(Settings::load(args.store.config.as_deref(), overrides)?)
 }
 

@@ -25,6 +25,9 @@ pub struct Settings {
     pub master_key: Option<String>,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Run on a virtual clock that the operator moves forward through the console
+    /// (development servers: jump past the 24-hour window). Per node.
+    pub virtual_clock: bool,
     /// How long cached tokens, PSIDs and subscriptions are served (ms): the bound on
     /// how late a revocation made elsewhere takes effect.
     pub cache_ttl_ms: u64,
@@ -101,6 +104,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             master_key: None,
             log_format: "text".into(),
+            virtual_clock: false,
             cache_ttl_ms: 1000,
             tls: TlsSettings::default(),
             webhooks: WebhookSettings::default(),

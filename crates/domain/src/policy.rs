@@ -1,0 +1,138 @@
+//! What a Page may send to a person, and when (reference §4.3): the 24-hour standard
+//! messaging window, message tags and HUMAN_AGENT's seven days. Pure functions of the
+//! request, the thread's state and now.
+
+use crate::send::MessagingType;
+use crate::{Millis, Refusal};
+
+/// The standard messaging window: after the person's last interaction.
+pub const STANDARD_WINDOW_MS: Millis = 24 * 3_600_000;
+/// How long after the person's last interaction a human agent may still answer.
+pub const HUMAN_AGENT_WINDOW_MS: Millis = 7 * 24 * 3_600_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageTag {
+    ConfirmedEventUpdate,
+    PostPurchaseUpdate,
+    AccountUpdate,
+    HumanAgent,
+}
+
+/// Tags Meta retired on 4 March 2020 that old SDKs still send.
+const RETIRED_TAGS: [&str; 15] = [
+    "COMMUNITY_ALERT",
+    "CONFIRMED_EVENT_REMINDER",
+    "NON_PROMOTIONAL_SUBSCRIPTION",
+    "PAIRING_UPDATE",
+    "APPLICATION_UPDATE",
+    "PAYMENT_UPDATE",
+    "PERSONAL_FINANCE_UPDATE",
+    "SHIPPING_UPDATE",
+    "RESERVATION_UPDATE",
+    "ISSUE_RESOLUTION",
+    "APPOINTMENT_UPDATE",
+    "GAME_EVENT",
+    "TRANSPORTATION_UPDATE",
+    "FEATURE_FUNCTIONALITY_UPDATE",
+    "TICKET_UPDATE",
+];
+
+impl MessageTag {
+    pub fn parse(name: &str) -> Result<Self, Refusal> {
+        match name {
+            "CONFIRMED_EVENT_UPDATE" => Ok(Self::ConfirmedEventUpdate),
+            "POST_PURCHASE_UPDATE" => Ok(Self::PostPurchaseUpdate),
+            "ACCOUNT_UPDATE" => Ok(Self::AccountUpdate),
+            "HUMAN_AGENT" => Ok(Self::HumanAgent),
+            retired if RETIRED_TAGS.contains(&retired) => Err(Refusal::invalid_param(format!(
+                "Param tag {retired} is no longer supported since March 4, 2020: use CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE, ACCOUNT_UPDATE or HUMAN_AGENT"
+            ))),
+            other => Err(Refusal::invalid_param(format!(
+                "Param tag must be one of {{CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE, ACCOUNT_UPDATE, HUMAN_AGENT}} - got \"{other}\""
+            ))),
+        }
+    }
+}
+
+/// What the Page wants to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A message of this type, with its tag when `MESSAGE_TAG`.
+    Message(MessagingType, Option<MessageTag>),
+    /// A sender action (typing, seen): it follows the standard window.
+    Action,
+}
+
+/// Whether the message may go now, given the person's last interaction with the Page
+/// (`None`: never). Inside the window anything goes; outside it only a valid tag
+/// (HUMAN_AGENT within seven days).
+pub fn may_send(outgoing: Outgoing, last_interaction: Option<Millis>, now: Millis) -> Result<(), Refusal> {
+    let since = last_interaction.map(|at| now - at);
+    let within = |window: Millis| since.is_some_and(|elapsed| elapsed <= window);
+    let allowed = match outgoing {
+        Outgoing::Message(MessagingType::MessageTag, Some(MessageTag::HumanAgent)) => within(HUMAN_AGENT_WINDOW_MS),
+        Outgoing::Message(MessagingType::MessageTag, Some(_)) => true,
+        Outgoing::Message(_, _) | Outgoing::Action => within(STANDARD_WINDOW_MS),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::outside_window())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Millis = 1_000;
+    const HOUR: Millis = 3_600 * SECOND;
+    const DAY: Millis = 24 * HOUR;
+
+    fn message(kind: MessagingType, tag: Option<MessageTag>) -> Outgoing {
+        Outgoing::Message(kind, tag)
+    }
+
+    #[test]
+    fn the_standard_window_is_twenty_four_hours_from_the_last_interaction() {
+        let last = 1_000_000;
+        for kind in [MessagingType::Response, MessagingType::Update] {
+            assert_eq!(may_send(message(kind, None), Some(last), last + DAY - SECOND), Ok(()), "23:59:59");
+            assert_eq!(may_send(message(kind, None), Some(last), last + DAY), Ok(()), "24:00:00 is still inside");
+            let refusal = may_send(message(kind, None), Some(last), last + DAY + SECOND).unwrap_err();
+            assert_eq!((refusal.code, refusal.subcode, refusal.status), (10, Some(2018278), 400), "24:00:01");
+        }
+        assert!(may_send(Outgoing::Action, Some(last), last + HOUR).is_ok());
+        assert!(may_send(Outgoing::Action, Some(last), last + DAY + SECOND).is_err(), "sender actions follow the window");
+        assert!(may_send(message(MessagingType::Response, None), None, last).is_err(), "no interaction, no window");
+    }
+
+    #[test]
+    fn tags_allow_messages_outside_the_window() {
+        let last = 0;
+        let late = 30 * DAY;
+        for tag in [MessageTag::ConfirmedEventUpdate, MessageTag::PostPurchaseUpdate, MessageTag::AccountUpdate] {
+            assert_eq!(may_send(message(MessagingType::MessageTag, Some(tag)), Some(last), late), Ok(()));
+        }
+        assert!(may_send(message(MessagingType::Response, Some(MessageTag::AccountUpdate)), Some(last), late).is_err(), "a tag needs MESSAGE_TAG");
+    }
+
+    #[test]
+    fn human_agent_has_seven_days() {
+        let human = message(MessagingType::MessageTag, Some(MessageTag::HumanAgent));
+        assert_eq!(may_send(human, Some(0), 7 * DAY - SECOND), Ok(()), "the seventh day");
+        assert_eq!(may_send(human, Some(0), 7 * DAY), Ok(()));
+        assert_eq!(may_send(human, Some(0), 7 * DAY + SECOND).unwrap_err().subcode, Some(2018278), "the eighth day");
+        assert!(may_send(human, None, 0).is_err());
+    }
+
+    #[test]
+    fn tags_are_parsed_and_retired_ones_refused() {
+        assert_eq!(MessageTag::parse("HUMAN_AGENT"), Ok(MessageTag::HumanAgent));
+        let retired = MessageTag::parse("SHIPPING_UPDATE").unwrap_err();
+        assert_eq!(retired.code, 100);
+        assert!(retired.message.contains("no longer supported"), "{}", retired.message);
+        let unknown = MessageTag::parse("BIRTHDAY").unwrap_err();
+        assert!(unknown.message.contains("must be one of"), "{}", unknown.message);
+    }
+}

@@ -1,0 +1,129 @@
+//! The messaging policy through HTTP, on a server started with the virtual clock:
+//! the 24-hour window, message tags, HUMAN_AGENT's seven days, and time moved by the
+//! console.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use switchboard_testkit::*;
+
+const HOUR_MS: i64 = 3_600_000;
+
+async fn advance(server: &TestServer, ms: i64) -> Value {
+    server.console(Method::POST, "/clock", json!({"advance_ms": ms})).await
+}
+
+async fn send(server: &TestServer, bot: &Bot, psid: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({"recipient": {"id": psid}, "message": {"text": "from the page"}});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(body)).await
+}
+
+fn window_closed(answer: &(u16, Value)) -> bool {
+    let error = &answer.1["error"];
+    answer.0 == 400
+        && error["code"] == 10
+        && error["error_subcode"] == 2018278
+        && error["message"].as_str().unwrap_or("").starts_with("(#10) This message is sent outside of allowed window.")
+}
+
+#[tokio::test]
+async fn the_window_closes_after_twenty_four_hours_and_tags_still_pass() {
+    let server = TestServer::start_with(|s| s.virtual_clock = true).await;
+    let bot = server.bot("shop", "messages,message_echoes").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    let psid = {
+        ann.send("shop", "hello").await;
+        bot.receiver.wait_for("ann's message", |e| e["message"]["text"] == "hello").await["sender"]["id"].as_str().unwrap().to_string()
+    };
+    assert_eq!(send(&server, &bot, &psid, json!({"messaging_type": "RESPONSE"})).await.0, 200);
+
+    let moved = advance(&server, 23 * HOUR_MS + 59 * 60_000).await;
+    assert_eq!(moved["virtual"], true);
+    assert_eq!(send(&server, &bot, &psid, json!({"messaging_type": "UPDATE"})).await.0, 200, "23:59 after the last interaction");
+    advance(&server, 2 * 60_000).await;
+    for messaging_type in ["RESPONSE", "UPDATE"] {
+        let answer = send(&server, &bot, &psid, json!({"messaging_type": messaging_type})).await;
+        assert!(window_closed(&answer), "{answer:?}");
+    }
+    let answer = send(&server, &bot, &psid, json!({})).await;
+    assert!(window_closed(&answer), "a missing messaging_type is RESPONSE: {answer:?}");
+    let typing = server
+        .graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(json!({"recipient": {"id": psid}, "sender_action": "typing_on"})))
+        .await;
+    assert!(window_closed(&typing), "sender actions follow the window: {typing:?}");
+
+    // Tags pass outside the window; retired or unknown ones are refused.
+    for tag in ["ACCOUNT_UPDATE", "POST_PURCHASE_UPDATE", "CONFIRMED_EVENT_UPDATE", "HUMAN_AGENT"] {
+        let (status, answer) = send(&server, &bot, &psid, json!({"messaging_type": "MESSAGE_TAG", "tag": tag})).await;
+        assert_eq!(status, 200, "{tag}: {answer}");
+    }
+    for tag in ["SHIPPING_UPDATE", "BIRTHDAY"] {
+        let (status, answer) = send(&server, &bot, &psid, json!({"messaging_type": "MESSAGE_TAG", "tag": tag})).await;
+        assert_eq!((status, &answer["error"]["code"]), (400, &json!(100)), "{tag}: {answer}");
+    }
+
+    // HUMAN_AGENT: seven days after the person's last message, not eight.
+    advance(&server, 6 * 24 * HOUR_MS - 2 * HOUR_MS).await;
+    let (status, _) = send(&server, &bot, &psid, json!({"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"})).await;
+    assert_eq!(status, 200, "day seven");
+    advance(&server, 2 * HOUR_MS).await;
+    let answer = send(&server, &bot, &psid, json!({"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"})).await;
+    assert!(window_closed(&answer), "day eight: {answer:?}");
+
+    // Refused messages are neither stored nor delivered; the person's next message reopens the window.
+    let texts: Vec<Value> = ann.history("shop").await["messages"].as_array().unwrap().iter().map(|m| m["text"].clone()).collect();
+    assert_eq!(texts.len(), 1 + 2 + 4 + 1, "hello, two inside the window, four tagged, one human agent: {texts:?}");
+    ann.send("shop", "back again").await;
+    assert_eq!(send(&server, &bot, &psid, json!({"messaging_type": "RESPONSE"})).await.0, 200);
+    let echoes = eventually("nine echoes", || {
+        let count = bot.receiver.acknowledged_events().iter().filter(|e| e["message"]["is_echo"] == true).count();
+        async move { (count >= 9).then_some(count) }
+    })
+    .await;
+    assert_eq!(echoes, 9, "an echo for each accepted message, none for the refused ones");
+
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("switchboard_send_refusals_total{code=\"10\",subcode=\"2018278\"} 5"), "{metrics}");
+}
+
+#[tokio::test]
+async fn only_a_virtual_clock_moves_only_forward_and_only_for_the_operator() {
+    let real = TestServer::start().await;
+    let shown = real.console(Method::GET, "/clock", json!({})).await;
+    assert_eq!(shown["virtual"], false);
+    let (status, answer) = real.console_as(&real.operator, Method::POST, "/clock", json!({"advance_ms": 1000})).await;
+    assert_eq!((status.as_u16(), &answer["error"]["code"]), (400, &json!(100)), "{answer}");
+
+    let server = TestServer::start_with(|s| s.virtual_clock = true).await;
+    let before = server.console(Method::GET, "/clock", json!({})).await["now"].as_i64().unwrap();
+    let moved = server.console(Method::POST, "/clock", json!({"to": before + 25 * HOUR_MS})).await["now"].as_i64().unwrap();
+    assert!(moved >= before + 25 * HOUR_MS);
+    let (status, _) = server.console_as(&server.operator, Method::POST, "/clock", json!({"to": before})).await;
+    assert_eq!(status.as_u16(), 400, "never backwards");
+    let eve = server.sign_in(&server.person("eve").await).await;
+    let (status, _) = server.console_as(&eve.token, Method::POST, "/clock", json!({"advance_ms": 1})).await;
+    assert_eq!(status.as_u16(), 403);
+}
+
+#[tokio::test]
+async fn webhook_retries_follow_the_virtual_clock() {
+    let server = TestServer::start_with(|s| {
+        s.virtual_clock = true;
+        s.webhooks.retry_initial_ms = 2 * HOUR_MS;
+        s.webhooks.retry_max_ms = 2 * HOUR_MS;
+    })
+    .await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    bot.receiver.fail_with(500);
+    ann.send("shop", "later").await;
+    eventually("the first attempt", || {
+        let attempts = bot.receiver.posts().len();
+        async move { (attempts >= 1).then_some(()) }
+    })
+    .await;
+    bot.receiver.fail_with(0);
+    // The retry is two (virtual) hours away: moving the clock brings it now.
+    advance(&server, 3 * HOUR_MS).await;
+    bot.receiver.wait_for("the retried event", |e| e["message"]["text"] == "later").await;
+}
