@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use switchboard_domain::credentials::{app_access_token, new_access_token, secure_eq, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{NewPerson, StoreError};
+use switchboard_store::{AuditRecord, NewPerson, StoreError};
 
 /// An app as created: the secret is shown here, and derived again on demand.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -174,6 +174,15 @@ impl Platform {
     /// Replaces the app's settings that its administrators control.
     pub async fn update_app(&self, actor: Actor, app_id: &AppId, mode: Option<AppMode>, require_proof: Option<bool>, reset_secret: bool) -> AppResult<NewAppCredentials> {
         let mut app = self.app_for_admin(actor, app_id).await?;
+        // Going live stands in for App Review: it is kept with who did it.
+        let audit = mode.filter(|mode| *mode != app.mode).map(|mode| AuditRecord {
+            at: self.now(),
+            actor: match actor {
+                Actor::Operator => "operator".to_string(),
+                Actor::Person(person) => format!("person:{}", person.0),
+            },
+            change: format!("mode: {} -> {}", mode_name(app.mode), mode_name(mode)),
+        });
         if let Some(mode) = mode {
             app.mode = mode;
         }
@@ -183,9 +192,15 @@ impl Platform {
         if reset_secret {
             app.secret_generation += 1;
         }
-        self.inner.store.update_app(&app).await?;
+        self.inner.store.update_app(&app, audit).await?;
         self.invalidate(crate::Invalidation::Callers).await;
         Ok(NewAppCredentials { secret: self.app_secret(&app), app })
+    }
+
+    /// The app's mode changes, with who made them (app administrators).
+    pub async fn app_audit(&self, actor: Actor, app_id: &AppId) -> AppResult<Vec<AuditRecord>> {
+        self.app_for_admin(actor, app_id).await?;
+        Ok(self.inner.store.app_audit(app_id).await?)
     }
 
     pub async fn set_app_role(&self, actor: Actor, app_id: &AppId, person: PersonId, role: Option<AppRole>) -> AppResult<()> {
@@ -310,5 +325,12 @@ impl Platform {
 
     pub async fn person(&self, person: PersonId) -> AppResult<Person> {
         self.existing_person(person).await
+    }
+}
+
+fn mode_name(mode: AppMode) -> &'static str {
+    match mode {
+        AppMode::Development => "development",
+        AppMode::Live => "live",
     }
 }

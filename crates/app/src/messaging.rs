@@ -76,6 +76,9 @@ impl Platform {
         let Recipient::Psid(psid) = &command.recipient;
         let person = self.person_of_psid(&page.id, psid).await?;
         let psid = Psid(psid.clone());
+        if app.mode == AppMode::Development {
+            policy::may_reach(app.mode, self.inner.store.app_role(&app.id, person).await?)?;
+        }
         // Read at each send: the window moves with every interaction, on any node.
         let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|thread| thread.last_person_at);
         let outgoing = match command.body {

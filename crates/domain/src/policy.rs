@@ -1,9 +1,9 @@
-//! What a Page may send to a person, and when (reference §4.3): the 24-hour standard
-//! messaging window, message tags and HUMAN_AGENT's seven days. Pure functions of the
-//! request, the thread's state and now.
+//! What a Page may send to a person, and when (reference §4.3, §2.3): the 24-hour
+//! standard messaging window, message tags, HUMAN_AGENT's seven days, and development
+//! mode's role holders. Pure functions of the request, the state and now.
 
 use crate::send::MessagingType;
-use crate::{Millis, Refusal};
+use crate::{AppMode, AppRole, Millis, Refusal};
 
 /// The standard messaging window: after the person's last interaction.
 pub const STANDARD_WINDOW_MS: Millis = 24 * 3_600_000;
@@ -81,9 +81,28 @@ pub fn may_send(outgoing: Outgoing, last_interaction: Option<Millis>, now: Milli
     }
 }
 
+/// Whether an app may message this person at all: in development mode only persons
+/// with a role on the app (reference §2.3).
+pub fn may_reach(mode: AppMode, recipient_role: Option<AppRole>) -> Result<(), Refusal> {
+    match (mode, recipient_role) {
+        (AppMode::Live, _) | (AppMode::Development, Some(_)) => Ok(()),
+        (AppMode::Development, None) => Err(Refusal::development_mode_recipient()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn development_mode_reaches_role_holders_only() {
+        assert!(may_reach(AppMode::Live, None).is_ok());
+        for role in [AppRole::Administrator, AppRole::Developer, AppRole::Tester] {
+            assert!(may_reach(AppMode::Development, Some(role)).is_ok());
+        }
+        let refusal = may_reach(AppMode::Development, None).unwrap_err();
+        assert_eq!((refusal.code, refusal.subcode), (200, Some(2018028)));
+    }
 
     const SECOND: Millis = 1_000;
     const HOUR: Millis = 3_600 * SECOND;

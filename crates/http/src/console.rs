@@ -22,6 +22,7 @@ pub fn routes() -> Router<Platform> {
         .route("/apps", post(create_app))
         .route("/apps/{app}", get(show_app).patch(update_app))
         .route("/apps/{app}/roles", post(set_app_role))
+        .route("/apps/{app}/audit", get(app_audit))
         .route("/apps/{app}/user-tokens", post(user_token))
         .route("/clock", get(clock).post(move_clock))
 }
@@ -44,7 +45,7 @@ struct ClockMove {
 
 /// `POST /console/v1/clock` `{"advance_ms"}` or `{"to"}` (operator, virtual clock only).
 async fn move_clock(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<ClockMove>) -> HttpResult<Json<Value>> {
-    let now = platform.move_clock(actor, body.advance_ms, body.to)?;
+    let now = platform.move_clock(actor, body.advance_ms, body.to).await?;
     Ok(Json(clock_json(now, true)))
 }
 
@@ -136,6 +137,13 @@ async fn create_app(State(platform): State<Platform>, Signed(actor): Signed, Jso
 /// `GET /console/v1/apps/{app}` (app administrator): settings and secret.
 async fn show_app(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
     Ok(Json(app_json(platform.app_credentials(actor, &AppId(app)).await?)))
+}
+
+/// `GET /console/v1/apps/{app}/audit` (app administrator): mode changes, oldest first.
+async fn app_audit(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
+    let records = platform.app_audit(actor, &AppId(app)).await?;
+    let data: Vec<Value> = records.iter().map(|r| json!({"time": r.at, "actor": r.actor, "change": r.change})).collect();
+    Ok(Json(json!({"data": data})))
 }
 
 #[derive(Deserialize)]

@@ -266,10 +266,10 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(app_row))
     }
 
-    async fn update_app(&self, app: &App) -> StoreResult<()> {
-        let changed = self
-            .client()
-            .await?
+    async fn update_app(&self, app: &App, audit: Option<AuditRecord>) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let changed = tx
             .execute(
                 "UPDATE apps SET name = $2, mode = $3, secret_generation = $4, require_proof = $5 WHERE id = $1",
                 &[&app.id.0, &app.name, &mode_text(app.mode), &(app.secret_generation as i32), &app.require_proof],
@@ -279,7 +279,25 @@ impl Store for PostgresStore {
         if changed == 0 {
             return Err(StoreError::NotFound(format!("app {}", app.id)));
         }
-        Ok(())
+        if let Some(audit) = audit {
+            tx.execute(
+                "INSERT INTO app_audit (app_id, at, actor, change) VALUES ($1, $2, $3, $4)",
+                &[&app.id.0, &audit.at, &audit.actor, &audit.change],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT at, actor, change FROM app_audit WHERE app_id = $1 ORDER BY id", &[&app.0])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| AuditRecord { at: r.get(0), actor: r.get(1), change: r.get(2) }).collect())
     }
 
     async fn set_app_role(&self, app: &AppId, person: PersonId, role: Option<AppRole>) -> StoreResult<()> {
@@ -739,6 +757,15 @@ impl Store for PostgresStore {
             .await
             .map_err(pg)?;
         Ok(row.get(0))
+    }
+
+    async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("UPDATE outbox SET lease_until = lease_until + $2 WHERE settled_at IS NULL AND lease_until > $1", &[&now, &by])
+            .await
+            .map_err(pg)?;
+        Ok(())
     }
 
     async fn outbox_pending(&self) -> StoreResult<u64> {

@@ -4,8 +4,11 @@
 use crate::errors::pg;
 use switchboard_store::StoreResult;
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_delivery.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_delivery.sql")),
+    (3, include_str!("../migrations/0003_app_audit.sql")),
+];
 
 /// The schema version this build expects.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -182,7 +182,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_app(&self, app: &App) -> StoreResult<()> {
+    async fn update_app(&self, app: &App, audit: Option<AuditRecord>) -> StoreResult<()> {
         let app = app.clone();
         self.engine
             .write(move |c| {
@@ -193,7 +193,24 @@ impl Store for SqliteStore {
                 if changed == 0 {
                     return Err(StoreError::NotFound(format!("app {}", app.id)));
                 }
+                if let Some(audit) = audit {
+                    q(c.execute(
+                        "INSERT INTO app_audit (app_id, at, actor, change) VALUES (?1, ?2, ?3, ?4)",
+                        params![app.id.as_str(), audit.at, audit.actor, audit.change],
+                    ))?;
+                }
                 Ok(())
+            })
+            .await
+    }
+
+    async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>> {
+        let app = app.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare_cached("SELECT at, actor, change FROM app_audit WHERE app_id = ?1 ORDER BY id"))?;
+                let rows = q(s.query_map([app.as_str()], |r| Ok(AuditRecord { at: r.get(0)?, actor: r.get(1)?, change: r.get(2)? })))?;
+                q(rows.collect())
             })
             .await
     }
@@ -703,6 +720,15 @@ impl Store for SqliteStore {
                     [],
                     |r| r.get(0),
                 ))
+            })
+            .await
+    }
+
+    async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                q(c.execute("UPDATE outbox SET lease_until = lease_until + ?2 WHERE settled_at IS NULL AND lease_until > ?1", params![now, by]))?;
+                Ok(())
             })
             .await
     }

@@ -30,6 +30,7 @@ where
     outbox_keeps_thread_order_and_leases(fresh().await).await;
     outbox_failures_are_rescheduled(fresh().await).await;
     a_delivery_leases_its_threads_next_events(fresh().await).await;
+    running_leases_move_with_the_clock(fresh().await).await;
     given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
     failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
     replay_queues_the_same_bytes_again(fresh().await).await;
@@ -127,9 +128,11 @@ pub async fn apps_and_roles(store: Shared) {
     changed.mode = AppMode::Live;
     changed.secret_generation = 3;
     changed.require_proof = true;
-    store.update_app(&changed).await.unwrap();
+    let audit = AuditRecord { at: 5, actor: "operator".into(), change: "mode: development -> live".into() };
+    store.update_app(&changed, Some(audit.clone())).await.unwrap();
+    assert_eq!(store.app_audit(&changed.id).await.unwrap(), vec![audit]);
     assert_eq!(store.app(&AppId("900".into())).await.unwrap(), Some(changed));
-    assert!(matches!(store.update_app(&app("901")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.update_app(&app("901"), None).await, Err(StoreError::NotFound(_))));
 
     let dev = store.create_person(person("Dev")).await.unwrap();
     let id = AppId("900".into());
@@ -541,4 +544,18 @@ pub async fn a_delivery_leases_its_threads_next_events(store: Shared) {
     assert!(store.claim_outbox(30, 1_000, 10).await.unwrap().is_empty(), "a2 is leased, b2 not due");
     assert!(store.outbox_delivered_then_claim(&[next[0].id], 40, None).await.unwrap().is_empty(), "no lease asked, none taken");
     assert_eq!(bodies(&store.claim_outbox(4_000, 5_000, 10).await.unwrap()), vec!["b2"]);
+}
+
+pub async fn running_leases_move_with_the_clock(store: Shared) {
+    let ids = seed(&store, 2).await;
+    for (mid, person, at) in [("a1", ids[0], 1), ("b1", ids[1], 2)] {
+        store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap();
+    }
+    let leased = store.claim_outbox(10, 1_000, 1).await.unwrap();
+    assert_eq!(bodies(&leased), vec!["a1"]);
+    // The clock jumps by a day at 20: a1's lease still runs for 980 ms; b1 had none.
+    store.shift_leases(20, 86_400_000).await.unwrap();
+    let after = store.claim_outbox(86_400_020, 86_500_000, 10).await.unwrap();
+    assert_eq!(bodies(&after), vec!["b1"]);
+    assert_eq!(bodies(&store.claim_outbox(86_401_000, 86_402_000, 10).await.unwrap()), vec!["a1"], "and then it expires");
 }

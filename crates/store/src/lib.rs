@@ -56,8 +56,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_app(&self, app: App) -> StoreResult<()>;
     async fn app(&self, id: &AppId) -> StoreResult<Option<App>>;
-    /// Replaces the app's mutable settings (mode, secret generation, proof rule).
-    async fn update_app(&self, app: &App) -> StoreResult<()>;
+    /// Replaces the app's mutable settings (mode, secret generation, proof rule), with
+    /// an audit record of the change when given, in the same transaction.
+    async fn update_app(&self, app: &App, audit: Option<AuditRecord>) -> StoreResult<()>;
+    /// The app's audit records, oldest first.
+    async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>>;
 
     // --- roles and grants --------------------------------------------------------
     /// Sets or (with `None`) removes a person's role on an app.
@@ -170,6 +173,9 @@ pub trait Store: Send + Sync + 'static {
     /// earlier one of their thread do not count (else a dispatcher would spin while
     /// a thread's head keeps failing).
     async fn outbox_next_due(&self) -> StoreResult<Option<Millis>>;
+    /// Moves every lease still running at `now` forward by `by`: when a virtual clock
+    /// jumps, POSTs in flight keep their claims (a lease stands for real time).
+    async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()>;
     /// Undelivered events.
     async fn outbox_pending(&self) -> StoreResult<u64>;
     /// Undelivered events per app (each app has one callback URL), by app id.

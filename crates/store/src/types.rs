@@ -192,3 +192,12 @@ pub enum ReplaySelection {
     /// Every dead event of the app created in `[from, to]` and not replayed yet.
     DeadBetween { from: Millis, to: Millis },
 }
+
+/// A change to an app that stands in for App Review, kept with who made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub at: Millis,
+    /// `operator` or `person:<id>`.
+    pub actor: String,
+    pub change: String,
+}

@@ -99,11 +99,13 @@ impl TestServer {
         assert_eq!((status, &answer), (200, &json!({"success": true})), "installing the app on the Page");
     }
 
-    /// A complete bot on a new Page named `username`, receiving `fields`.
+    /// A complete bot on a new Page named `username`, receiving `fields`; its app is
+    /// live, so it may message anyone who writes to the Page.
     pub async fn bot(&self, username: &str, fields: &str) -> Bot {
         let admin = self.person(&format!("{username}-admin")).await;
         let page = self.page(&admin, username).await;
         let app = self.app(&format!("{username} bot")).await;
+        self.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
         let page_token = self.grant(&page, &app, &admin).await;
         let receiver = WebhookReceiver::start(&app.secret).await;
         self.subscribe(&app, &receiver, fields).await;
