@@ -9,6 +9,7 @@ mod auth;
 mod cache;
 mod clock;
 mod deliveries;
+mod features;
 mod directory;
 mod events;
 mod live;
@@ -95,6 +96,8 @@ pub struct PlatformSettings {
     pub session_ttl_ms: Millis,
     /// This node's name, for operators (logs, `/readyz`).
     pub node_id: String,
+    /// Page features are approved as soon as a Page admin applies (no operator step).
+    pub auto_approve_page_features: bool,
 }
 
 impl Default for PlatformSettings {
@@ -105,6 +108,7 @@ impl Default for PlatformSettings {
             long_lived_token_ttl_ms: 60 * 24 * 3600 * 1000,
             session_ttl_ms: 30 * 24 * 3600 * 1000,
             node_id: "node".into(),
+            auto_approve_page_features: false,
         }
     }
 }

@@ -73,19 +73,34 @@ impl Platform {
     async fn send_unmetered(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
         let (page, app) = self.own_page(caller, page_ref)?;
         let command = parse_send(params)?;
-        let Recipient::Psid(psid) = &command.recipient;
-        let person = self.person_of_psid(&page.id, psid).await?;
-        let psid = Psid(psid.clone());
+        let (person, psid) = match &command.recipient {
+            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone())),
+            Recipient::PhoneNumber(phone) => {
+                if matches!(command.body, SendBody::Action(_)) {
+                    return Err(Refusal::invalid_param("A sender_action needs recipient.id").into());
+                }
+                // The Page's permission first: a Page without it learns nothing of the number.
+                if !self.page_feature_approved(&page.id, PageFeature::PhoneNumbers).await? {
+                    return Err(Refusal::phone_numbers_not_permitted().into());
+                }
+                let (person, verified_at) = self.inner.store.person_by_phone(phone).await?.ok_or_else(Refusal::no_matching_user)?;
+                policy::may_reach_by_phone(verified_at, self.now())?;
+                (person, self.inner.store.psid(person, &page.id).await?)
+            }
+        };
         if app.mode == AppMode::Development {
             policy::may_reach(app.mode, self.inner.store.app_role(&app.id, person).await?)?;
         }
-        // Read at each send: the window moves with every interaction, on any node.
-        let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|thread| thread.last_person_at);
-        let outgoing = match command.body {
-            SendBody::Action(_) => Outgoing::Action,
-            SendBody::Text { .. } => Outgoing::Message(command.messaging_type, command.tag),
-        };
-        policy::may_send(outgoing, last_interaction, self.now())?;
+        // Customer matching is a first contact: the window does not apply to it.
+        if let Recipient::Psid(_) = command.recipient {
+            // Read at each send: the window moves with every interaction, on any node.
+            let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|thread| thread.last_person_at);
+            let outgoing = match command.body {
+                SendBody::Action(_) => Outgoing::Action,
+                SendBody::Text { .. } => Outgoing::Message(command.messaging_type, command.tag),
+            };
+            policy::may_send(outgoing, last_interaction, self.now())?;
+        }
         match command.body {
             SendBody::Action(action) => {
                 self.publish_action(person, &page.id, action).await;

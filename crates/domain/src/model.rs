@@ -159,3 +159,26 @@ pub struct ThreadSummary {
     /// Page messages newer than the person's read watermark.
     pub unread: u32,
 }
+
+/// Features a Page applies for and the operator approves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageFeature {
+    /// Messaging persons by verified phone number (`pages_messaging_phone_number`).
+    PhoneNumbers,
+    /// One-time notifications.
+    OneTimeNotif,
+}
+
+impl PageFeature {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PhoneNumbers => "phone_numbers",
+            Self::OneTimeNotif => "one_time_notif",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::PhoneNumbers, Self::OneTimeNotif].into_iter().find(|f| f.as_str() == name)
+    }
+}

@@ -90,9 +90,29 @@ pub fn may_reach(mode: AppMode, recipient_role: Option<AppRole>) -> Result<(), R
     }
 }
 
+/// How long a phone number must have been verified before a Page may reach its
+/// person by it.
+pub const PHONE_SETTLE_MS: Millis = 24 * 3_600_000;
+
+/// Whether a person found by phone number may be reached: the number was verified at
+/// least a day ago. Otherwise the number matches nobody, as Meta answers.
+pub fn may_reach_by_phone(verified_at: Millis, now: Millis) -> Result<(), Refusal> {
+    if now - verified_at >= PHONE_SETTLE_MS {
+        Ok(())
+    } else {
+        Err(Refusal::no_matching_user())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_number_reaches_its_person_a_day_after_verification() {
+        assert_eq!(may_reach_by_phone(0, PHONE_SETTLE_MS - 1).unwrap_err().subcode, Some(2018001));
+        assert!(may_reach_by_phone(0, PHONE_SETTLE_MS).is_ok());
+    }
 
     #[test]
     fn development_mode_reaches_role_holders_only() {

@@ -118,6 +118,16 @@ impl Refusal {
         )
     }
 
+    /// 200/2018027: messaging by phone number needs the Page's permission.
+    pub fn phone_numbers_not_permitted() -> Self {
+        Self::new(
+            400,
+            200,
+            Some(2018027),
+            "(#200) Cannot message users by phone number: the Page does not have the pages_messaging_phone_number permission.",
+        )
+    }
+
     /// 100: `appsecret_proof` did not match.
     pub fn invalid_proof() -> Self {
         let mut refusal = Self::new(400, 100, None, "Invalid appsecret_proof provided in the API argument");

@@ -14,8 +14,18 @@ pub const MAX_METADATA_CHARS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
-    /// `{"id": "<PSID>"}`: the only form this slice resolves.
+    /// `{"id": "<PSID>"}`.
     Psid(String),
+    /// `{"phone_number": "+1(212)555-2368", "name": {...}}`, normalized to `+` and
+    /// digits (customer matching).
+    PhoneNumber(String),
+}
+
+/// A phone number as `+` and its digits; `None` unless it has 7 to 15 digits.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let allowed = raw.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    (allowed && (7..=15).contains(&digits.len())).then(|| format!("+{digits}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +120,11 @@ fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, R
         Some(_) => return Err(Refusal::invalid_param("Invalid recipient id")),
         None => {}
     }
-    let other = ["user_ref", "phone_number", "one_time_notif_token", "notification_messages_token", "comment_id", "post_id", "login_id"]
+    if let Some(phone) = recipient.get("phone_number") {
+        let phone = phone.as_str().and_then(normalize_phone);
+        return phone.map(Recipient::PhoneNumber).ok_or_else(|| Refusal::invalid_param("Invalid phone_number"));
+    }
+    let other = ["user_ref", "one_time_notif_token", "notification_messages_token", "comment_id", "post_id", "login_id"]
         .into_iter()
         .find(|key| recipient.contains_key(*key));
     Err(match other {
@@ -220,6 +234,16 @@ mod tests {
         assert_eq!(ignored.tag, None);
         let retired = json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "messaging_type": "MESSAGE_TAG", "tag": "PAYMENT_UPDATE"});
         assert_eq!(send(retired).unwrap_err().code, 100);
+    }
+
+    #[test]
+    fn phone_number_recipients_are_normalized() {
+        let command = send(json!({"recipient": {"phone_number": "+1(212)555-2368", "name": {"first_name": "J"}}, "message": {"text": "x"}})).unwrap();
+        assert_eq!(command.recipient, Recipient::PhoneNumber("+12125552368".into()));
+        assert_eq!(normalize_phone("212 555 2368"), Some("+2125552368".into()));
+        assert_eq!(normalize_phone("12345"), None, "too short");
+        assert_eq!(normalize_phone("+1 212 CALL NOW"), None);
+        assert_eq!(send(json!({"recipient": {"phone_number": "nope"}, "message": {"text": "x"}})).unwrap_err().code, 100);
     }
 
     #[test]

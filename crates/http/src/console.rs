@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_app::Platform;
-use switchboard_domain::{AppId, AppMode, AppRole, Millis, PageId, PageRole, PersonId, Refusal};
+use switchboard_domain::{AppId, AppMode, AppRole, Millis, PageFeature, PageId, PageRole, PersonId, Refusal};
 
 pub fn routes() -> Router<Platform> {
     Router::new()
@@ -19,6 +19,9 @@ pub fn routes() -> Router<Platform> {
         .route("/pages", post(create_page))
         .route("/pages/{page}/roles", post(set_page_role))
         .route("/pages/{page}/apps", post(grant_page))
+        .route("/pages/{page}/features", get(page_features))
+        .route("/pages/{page}/features/{feature}", post(apply_page_feature))
+        .route("/pages/{page}/features/{feature}/approve", post(approve_page_feature))
         .route("/apps", post(create_app))
         .route("/apps/{app}", get(show_app).patch(update_app))
         .route("/apps/{app}/roles", post(set_app_role))
@@ -137,6 +140,57 @@ async fn create_app(State(platform): State<Platform>, Signed(actor): Signed, Jso
 /// `GET /console/v1/apps/{app}` (app administrator): settings and secret.
 async fn show_app(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
     Ok(Json(app_json(platform.app_credentials(actor, &AppId(app)).await?)))
+}
+
+fn features_json(features: &[switchboard_store::PageFeatureState]) -> Value {
+    let data: Vec<Value> = features
+        .iter()
+        .map(|f| {
+            json!({
+                "feature": f.feature.as_str(),
+                "status": if f.approved { "approved" } else { "applied" },
+                "applied_by": f.applied_by.map(|p| p.0),
+                "applied_at": f.applied_at,
+                "approved_at": f.approved_at,
+            })
+        })
+        .collect();
+    json!({"data": data})
+}
+
+fn feature(name: &str) -> Result<PageFeature, Refusal> {
+    PageFeature::parse(name).ok_or_else(|| Refusal::invalid_param(format!("feature must be phone_numbers or one_time_notif - got \"{name}\"")))
+}
+
+/// `GET /console/v1/pages/{page}/features` (Page admin).
+async fn page_features(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<Value>> {
+    Ok(Json(features_json(&platform.page_features(actor, &PageId(page)).await?)))
+}
+
+#[derive(Deserialize)]
+struct FeatureApplication {
+    #[serde(default)]
+    accept_terms: bool,
+}
+
+/// `POST /console/v1/pages/{page}/features/{feature}` `{"accept_terms": true}` (Page admin).
+async fn apply_page_feature(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path((page, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FeatureApplication>,
+) -> HttpResult<Json<Value>> {
+    let features = platform.apply_page_feature(actor, &PageId(page), feature(&name)?, body.accept_terms).await?;
+    Ok(Json(features_json(&features)))
+}
+
+/// `POST /console/v1/pages/{page}/features/{feature}/approve` (operator).
+async fn approve_page_feature(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path((page, name)): Path<(String, String)>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(features_json(&platform.approve_page_feature(actor, &PageId(page), feature(&name)?).await?)))
 }
 
 /// `GET /console/v1/apps/{app}/audit` (app administrator): mode changes, oldest first.

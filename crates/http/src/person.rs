@@ -22,6 +22,7 @@ pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/login", post(login))
         .route("/me", get(me))
+        .route("/me/phone", get(phone).put(set_phone).delete(remove_phone))
         .route("/pages/{page}", get(find_page))
         .route("/threads", get(threads))
         .route("/threads/{page}/messages", get(messages).post(send))
@@ -45,6 +46,34 @@ pub async fn login(State(platform): State<Platform>, JsonBody(body): JsonBody<Lo
 /// `GET /person/v1/me`.
 async fn me(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
     Ok(Json(json!(platform.person(person).await?)))
+}
+
+fn phone_json(phone: Option<(String, Millis)>) -> Value {
+    match phone {
+        Some((number, verified_at)) => json!({"phone_number": number, "verified_at": verified_at}),
+        None => json!({"phone_number": null}),
+    }
+}
+
+/// `GET /person/v1/me/phone`: the person's verified number.
+async fn phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
+    Ok(Json(phone_json(platform.phone(person).await?)))
+}
+
+#[derive(Deserialize)]
+struct PhoneBody {
+    phone_number: String,
+}
+
+/// `PUT /person/v1/me/phone` `{"phone_number"}`: the person confirms their number
+/// (Pages with the phone-number permission reach them by it a day later).
+async fn set_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson, JsonBody(body): JsonBody<PhoneBody>) -> HttpResult<Json<Value>> {
+    Ok(Json(phone_json(platform.set_phone(person, Some(&body.phone_number)).await?)))
+}
+
+/// `DELETE /person/v1/me/phone`.
+async fn remove_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
+    Ok(Json(phone_json(platform.set_phone(person, None).await?)))
 }
 
 /// `GET /person/v1/pages/{id-or-username}`.

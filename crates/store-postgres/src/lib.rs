@@ -533,6 +533,90 @@ impl Store for PostgresStore {
             .collect())
     }
 
+    async fn set_phone(&self, person: PersonId, phone: Option<&str>, at: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE persons SET phone_number = $2, phone_verified_at = CASE WHEN $2::text IS NULL THEN NULL ELSE $3::bigint END WHERE id = $1",
+                &[&person.0, &phone, &at],
+            )
+            .await
+            .map_err(pg)
+            .map_err(|e| conflict_as(e, "this phone number belongs to another person".into()))?;
+        Ok(())
+    }
+
+    async fn person_by_phone(&self, phone: &str) -> StoreResult<Option<(PersonId, Millis)>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT id, phone_verified_at FROM persons WHERE phone_number = $1", &[&phone])
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| (PersonId(r.get(0)), r.get(1))))
+    }
+
+    async fn phone_of(&self, person: PersonId) -> StoreResult<Option<(String, Millis)>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT phone_number, phone_verified_at FROM persons WHERE id = $1 AND phone_number IS NOT NULL", &[&person.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()> {
+        let client = self.client().await?;
+        if approved {
+            let changed = client
+                .execute(
+                    "UPDATE page_features SET status = 'approved', approved_at = $3 WHERE page_id = $1 AND feature = $2",
+                    &[&page.0, &feature.as_str(), &at],
+                )
+                .await
+                .map_err(pg)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("no application for {} on Page {page}", feature.as_str())));
+            }
+        } else {
+            // Applying again keeps an approval already given.
+            client
+                .execute(
+                    "INSERT INTO page_features (page_id, feature, status, applied_by, applied_at) VALUES ($1, $2, 'applied', $3, $4)
+                     ON CONFLICT (page_id, feature) DO NOTHING",
+                    &[&page.0, &feature.as_str(), &by.map(|p| p.0), &at],
+                )
+                .await
+                .map_err(pg)?;
+        }
+        Ok(())
+    }
+
+    async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT feature, status, applied_by, applied_at, approved_at FROM page_features WHERE page_id = $1 ORDER BY feature",
+                &[&page.0],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(PageFeatureState {
+                    feature: PageFeature::parse(r.get(0))?,
+                    approved: r.get::<_, &str>(1) == "approved",
+                    applied_by: r.get::<_, Option<i64>>(2).map(PersonId),
+                    applied_at: r.get(3),
+                    approved_at: r.get(4),
+                })
+            })
+            .collect())
+    }
+
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {
         scoped_id(&self.client().await?, "psids", "page_id", "psid", person, page.as_str()).await.map(Psid)
     }

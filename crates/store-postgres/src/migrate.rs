@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_delivery.sql")),
     (3, include_str!("../migrations/0003_app_audit.sql")),
+    (4, include_str!("../migrations/0004_phones_and_page_features.sql")),
 ];
 
 /// The schema version this build expects.

@@ -467,6 +467,100 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_phone(&self, person: PersonId, phone: Option<&str>, at: Millis) -> StoreResult<()> {
+        let phone = phone.map(str::to_string);
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "UPDATE persons SET phone_number = ?2, phone_verified_at = CASE WHEN ?2 IS NULL THEN NULL ELSE ?3 END WHERE id = ?1",
+                    params![person.0, phone, at],
+                ))
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => StoreError::Conflict("this phone number belongs to another person".into()),
+                    other => other,
+                })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn person_by_phone(&self, phone: &str) -> StoreResult<Option<(PersonId, Millis)>> {
+        let phone = phone.to_string();
+        self.engine
+            .read(move |c| {
+                q(c.query_row("SELECT id, phone_verified_at FROM persons WHERE phone_number = ?1", [phone], |r| {
+                    Ok((PersonId(r.get(0)?), r.get(1)?))
+                })
+                .optional())
+            })
+            .await
+    }
+
+    async fn phone_of(&self, person: PersonId) -> StoreResult<Option<(String, Millis)>> {
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT phone_number, phone_verified_at FROM persons WHERE id = ?1 AND phone_number IS NOT NULL",
+                    [person.0],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional())
+            })
+            .await
+    }
+
+    async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                if approved {
+                    let changed = q(c.execute(
+                        "UPDATE page_features SET status = 'approved', approved_at = ?3 WHERE page_id = ?1 AND feature = ?2",
+                        params![page.as_str(), feature.as_str(), at],
+                    ))?;
+                    if changed == 0 {
+                        return Err(StoreError::NotFound(format!("no application for {} on Page {page}", feature.as_str())));
+                    }
+                } else {
+                    // Applying again keeps an approval already given.
+                    q(c.execute(
+                        "INSERT INTO page_features (page_id, feature, status, applied_by, applied_at) VALUES (?1, ?2, 'applied', ?3, ?4)
+                         ON CONFLICT (page_id, feature) DO NOTHING",
+                        params![page.as_str(), feature.as_str(), by.map(|p| p.0), at],
+                    ))?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare_cached(
+                    "SELECT feature, status, applied_by, applied_at, approved_at FROM page_features WHERE page_id = ?1 ORDER BY feature",
+                ))?;
+                let rows = q(s.query_map([page.as_str()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get(3)?, r.get(4)?))
+                }))?;
+                let rows: Vec<(String, String, Option<i64>, Millis, Option<Millis>)> = q(rows.collect())?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(feature, status, by, applied_at, approved_at)| {
+                        Some(PageFeatureState {
+                            feature: PageFeature::parse(&feature)?,
+                            approved: status == "approved",
+                            applied_by: by.map(PersonId),
+                            applied_at,
+                            approved_at,
+                        })
+                    })
+                    .collect())
+            })
+            .await
+    }
+
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {
         let page = page.clone();
         // A plain read first: after the first contact this is all it takes.

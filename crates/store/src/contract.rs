@@ -31,6 +31,7 @@ where
     outbox_failures_are_rescheduled(fresh().await).await;
     a_delivery_leases_its_threads_next_events(fresh().await).await;
     running_leases_move_with_the_clock(fresh().await).await;
+    phones_and_page_features(fresh().await).await;
     given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
     failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
     replay_queues_the_same_bytes_again(fresh().await).await;
@@ -558,4 +559,27 @@ pub async fn running_leases_move_with_the_clock(store: Shared) {
     let after = store.claim_outbox(86_400_020, 86_500_000, 10).await.unwrap();
     assert_eq!(bodies(&after), vec!["b1"]);
     assert_eq!(bodies(&store.claim_outbox(86_401_000, 86_402_000, 10).await.unwrap()), vec!["a1"], "and then it expires");
+}
+
+pub async fn phones_and_page_features(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    store.set_phone(ann, Some("+12125552368"), 100).await.unwrap();
+    assert_eq!(store.person_by_phone("+12125552368").await.unwrap(), Some((ann, 100)));
+    assert_eq!(store.phone_of(ann).await.unwrap(), Some(("+12125552368".to_string(), 100)));
+    assert!(matches!(store.set_phone(bob, Some("+12125552368"), 200).await, Err(StoreError::Conflict(_))), "one person per number");
+    store.set_phone(ann, None, 300).await.unwrap();
+    assert_eq!(store.person_by_phone("+12125552368").await.unwrap(), None);
+    store.set_phone(bob, Some("+12125552368"), 400).await.unwrap();
+    assert_eq!(store.person_by_phone("+12125552368").await.unwrap(), Some((bob, 400)));
+
+    let page = PageId("100".into());
+    assert!(matches!(store.set_page_feature(&page, PageFeature::PhoneNumbers, true, None, 1).await, Err(StoreError::NotFound(_))), "approval needs an application");
+    store.set_page_feature(&page, PageFeature::PhoneNumbers, false, Some(ann), 10).await.unwrap();
+    let applied = store.page_features(&page).await.unwrap();
+    assert_eq!((applied.len(), applied[0].approved, applied[0].applied_by), (1, false, Some(ann)));
+    store.set_page_feature(&page, PageFeature::PhoneNumbers, true, None, 20).await.unwrap();
+    store.set_page_feature(&page, PageFeature::PhoneNumbers, false, Some(bob), 30).await.unwrap();
+    let approved = store.page_features(&page).await.unwrap();
+    assert_eq!((approved[0].approved, approved[0].approved_at, approved[0].applied_by), (true, Some(20), Some(ann)), "applying again keeps the approval");
 }

@@ -92,6 +92,19 @@ pub trait Store: Send + Sync + 'static {
     /// `object=page` webhook; `fields` is what both levels agree on.
     async fn webhook_targets(&self, page: &PageId) -> StoreResult<Vec<WebhookTarget>>;
 
+    // --- phone numbers and Page features --------------------------------------------
+    /// Sets (or with `None` removes) the person's phone number, verified at `at`;
+    /// `Conflict` when another person holds the number.
+    async fn set_phone(&self, person: PersonId, phone: Option<&str>, at: Millis) -> StoreResult<()>;
+    /// The person holding this number, and when they verified it.
+    async fn person_by_phone(&self, phone: &str) -> StoreResult<Option<(PersonId, Millis)>>;
+    /// The person's number and when they verified it.
+    async fn phone_of(&self, person: PersonId) -> StoreResult<Option<(String, Millis)>>;
+    /// Records an application (`approved` false) or an approval; an approval needs an
+    /// application first (`NotFound` otherwise).
+    async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()>;
+    async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>>;
+
     // --- identity ----------------------------------------------------------------
     /// The person's PSID for the Page, created on first contact; exactly one ever.
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid>;

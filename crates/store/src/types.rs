@@ -201,3 +201,14 @@ pub struct AuditRecord {
     pub actor: String,
     pub change: String,
 }
+
+/// A feature a Page applies for (its admin accepts the terms) and the operator
+/// approves, as Meta's Advanced Messaging settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageFeatureState {
+    pub feature: PageFeature,
+    pub approved: bool,
+    pub applied_by: Option<PersonId>,
+    pub applied_at: Millis,
+    pub approved_at: Option<Millis>,
+}

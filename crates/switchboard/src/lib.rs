@@ -141,6 +141,7 @@ impl Node {
         let platform_settings = PlatformSettings {
             cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
             node_id: settings.node_name(),
+            auto_approve_page_features: settings.auto_approve_page_features,
             ..PlatformSettings::default()
         };
         let platform = Platform::new(store, bus, clock, key, verifier, platform_settings);

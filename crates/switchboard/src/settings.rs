@@ -28,6 +28,9 @@ pub struct Settings {
     /// Run on a virtual clock that the operator moves forward through the console
     /// (development servers: jump past the 24-hour window). Per node.
     pub virtual_clock: bool,
+    /// Approve Page features (phone numbers, one-time notifications) as soon as a
+    /// Page admin applies, without the operator.
+    pub auto_approve_page_features: bool,
     /// How long cached tokens, PSIDs and subscriptions are served (ms): the bound on
     /// how late a revocation made elsewhere takes effect.
     pub cache_ttl_ms: u64,
@@ -105,6 +108,7 @@ impl Default for Settings {
             master_key: None,
             log_format: "text".into(),
             virtual_clock: false,
+            auto_approve_page_features: false,
             cache_ttl_ms: 1000,
             tls: TlsSettings::default(),
             webhooks: WebhookSettings::default(),

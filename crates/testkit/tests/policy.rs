@@ -164,3 +164,50 @@ async fn a_development_mode_app_reaches_only_persons_with_a_role_until_it_goes_l
         ]
     );
 }
+
+#[tokio::test]
+async fn a_page_with_the_permission_reaches_a_number_verified_a_day_ago() {
+    let server = TestServer::start_with(|s| s.virtual_clock = true).await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    let (status, phone) = ann.call(Method::PUT, "/me/phone", Some(json!({"phone_number": "+1 (212) 555-2368"}))).await;
+    assert_eq!((status, &phone["phone_number"]), (200, &json!("+12125552368")), "{phone}");
+    let bob = server.sign_in(&server.person("bob").await).await;
+    let (status, _) = bob.call(Method::PUT, "/me/phone", Some(json!({"phone_number": "+12125552368"}))).await;
+    assert_eq!(status, 400, "one person per number");
+    let (status, _) = bob.call(Method::PUT, "/me/phone", Some(json!({"phone_number": "call me"}))).await;
+    assert_eq!(status, 400);
+
+    let by_phone = |number: &str| json!({"recipient": {"phone_number": number, "name": {"first_name": "Ann"}}, "message": {"text": "we matched you"}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_phone("+12125552368"))).await;
+    assert_eq!((status, &answer["error"]["code"], &answer["error"]["error_subcode"]), (400, &json!(200), &json!(2018027)), "no permission yet: {answer}");
+
+    // A Page admin applies (accepting the terms); the operator approves.
+    let admin = server.sign_in(&bot.admin).await;
+    let features = format!("/pages/{}/features/phone_numbers", bot.page.id);
+    let (status, _) = server.console_as(&admin.token, Method::POST, &features, json!({})).await;
+    assert_eq!(status.as_u16(), 400, "the terms must be accepted");
+    let (status, applied) = server.console_as(&admin.token, Method::POST, &features, json!({"accept_terms": true})).await;
+    assert_eq!((status.as_u16(), &applied["data"][0]["status"]), (200, &json!("applied")), "{applied}");
+    let (status, _) = server.console_as(&admin.token, Method::POST, &format!("{features}/approve"), json!({})).await;
+    assert_eq!(status.as_u16(), 403, "only the operator approves");
+    let approved = server.console(Method::POST, &format!("{features}/approve"), json!({})).await;
+    assert_eq!(approved["data"][0]["status"], "approved");
+
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_phone("+12125552368"))).await;
+    assert_eq!((status, &answer["error"]["error_subcode"]), (400, &json!(2018001)), "verified less than a day ago: {answer}");
+    advance(&server, 24 * HOUR_MS).await;
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_phone("+1 212 555 2368"))).await;
+    assert_eq!(status, 200, "{answer}");
+    let psid = answer["recipient_id"].as_str().unwrap().to_string();
+    assert!(answer["message_id"].as_str().unwrap().starts_with("m_"));
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_phone("+4930123456"))).await;
+    assert_eq!((status, &answer["error"]["error_subcode"]), (400, &json!(2018001)), "nobody has this number: {answer}");
+
+    // The person sees the message; when they answer, the bot knows them by the same PSID.
+    let history = ann.history("shop").await;
+    assert_eq!(history["messages"][0]["text"], "we matched you");
+    ann.send("shop", "hi, who is this?").await;
+    let event = bot.receiver.wait_for("ann's answer", |e| e["message"]["text"] == "hi, who is this?").await;
+    assert_eq!(event["sender"]["id"], psid.as_str());
+}
