@@ -150,6 +150,7 @@ async fn throughput(threads: usize, events: usize, batch_cap: usize) -> Value {
                         app: None,
                         text: Some(format!("event {n}")),
                         metadata: None,
+                        attachment: None,
                         created_at: now,
                     };
                     let event = NewOutboxEvent {

@@ -3,7 +3,7 @@
 
 use switchboard_domain::*;
 use switchboard_store::{NewOutboxEvent, WebhookTarget};
-use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Party, Read};
+use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Read};
 use switchboard_wire::to_ascii_json;
 
 /// One outbox row per target subscribed to `field`, all with the same bytes.
@@ -46,7 +46,17 @@ pub fn inbound_message(psid: &Psid, page: &PageId, mid: &Mid, text: &str, at: Mi
 }
 
 /// `message_echoes`: the Page (through `app`) wrote to the person.
-pub fn echo(psid: &Psid, page: &PageId, app: &AppId, mid: &Mid, text: &str, metadata: Option<&str>, at: Millis) -> Vec<u8> {
+#[allow(clippy::too_many_arguments)]
+pub fn echo(
+    psid: &Psid,
+    page: &PageId,
+    app: &AppId,
+    mid: &Mid,
+    text: Option<&str>,
+    attachment: Option<&serde_json::Value>,
+    metadata: Option<&str>,
+    at: Millis,
+) -> Vec<u8> {
     let event = MessagingEvent {
         sender: Some(Party { id: page.to_string() }),
         recipient: Party { id: psid.to_string() },
@@ -56,10 +66,18 @@ pub fn echo(psid: &Psid, page: &PageId, app: &AppId, mid: &Mid, text: &str, meta
             app_id: app.as_str().parse().ok(),
             metadata: metadata.map(str::to_string),
             mid: mid.to_string(),
-            text: Some(text.to_string()),
+            text: text.map(str::to_string),
+            attachments: attachment.map(|a| vec![a.clone()]),
         }),
         ..Default::default()
     };
+    to_ascii_json(&event)
+}
+
+/// `messaging_optins`: the person tapped "Notify me" on a one-time notification request.
+pub fn one_time_optin(psid: &Psid, page: &PageId, payload: &str, token: &str, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.optin = Some(Optin { kind: "one_time_notif_req".into(), payload: payload.to_string(), one_time_notif_token: Some(token.to_string()) });
     to_ascii_json(&event)
 }
 
@@ -83,7 +101,7 @@ mod tests {
 
     #[test]
     fn echo_matches_meta_shape() {
-        let bytes = echo(&Psid("7".into()), &PageId("1".into()), &AppId("42".into()), &Mid("m_x".into()), "héllo", Some("t"), 5);
+        let bytes = echo(&Psid("7".into()), &PageId("1".into()), &AppId("42".into()), &Mid("m_x".into()), Some("héllo"), None, Some("t"), 5);
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
             r#"{"sender":{"id":"1"},"recipient":{"id":"7"},"timestamp":5,"message":{"is_echo":true,"app_id":42,"metadata":"t","mid":"m_x","text":"h\u00e9llo"}}"#

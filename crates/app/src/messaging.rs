@@ -9,9 +9,11 @@ use crate::{AppError, AppResult, Caller, Platform};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::params::Params;
 use switchboard_domain::policy::{self, Outgoing};
-use switchboard_domain::send::{parse_send, Recipient, SendBody, SenderAction};
+use serde_json::{json, Value};
+use switchboard_domain::credentials::{new_access_token, token_digest};
+use switchboard_domain::send::{parse_send, Recipient, SendBody, SendCommand, SenderAction};
 use switchboard_domain::*;
-use switchboard_store::Receipt;
+use switchboard_store::{OtnRequest, OtnSpend, Receipt};
 use switchboard_wire::send::SendResponse;
 
 /// Longest text a person may send, in characters (Messenger's own client limit).
@@ -32,6 +34,10 @@ pub struct MessageView {
     /// `person` for the person's own messages, `page` for the Page's.
     pub from: Author,
     pub text: Option<String>,
+    /// A template or attachment, as Meta shows it (`{"type":"template","payload":{...}}`):
+    /// the client renders it (a "Notify me" button for `one_time_notif_req`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Value>,
     pub created_at: Millis,
 }
 
@@ -44,6 +50,7 @@ impl From<&Message> for MessageView {
                 Direction::Outbound => Author::Page,
             },
             text: message.text.clone(),
+            attachment: message.attachment.as_deref().and_then(|json| serde_json::from_str(json).ok()),
             created_at: message.created_at,
         }
     }
@@ -73,60 +80,125 @@ impl Platform {
     async fn send_unmetered(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
         let (page, app) = self.own_page(caller, page_ref)?;
         let command = parse_send(params)?;
-        let (person, psid) = match &command.recipient {
-            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone())),
+        if !matches!(command.recipient, Recipient::Psid(_)) && !matches!(command.body, SendBody::Text { .. }) {
+            return Err(Refusal::invalid_param("Sender actions and templates need recipient.id").into());
+        }
+        let (person, psid, spent_token) = match &command.recipient {
+            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), None),
             Recipient::PhoneNumber(phone) => {
-                if matches!(command.body, SendBody::Action(_)) {
-                    return Err(Refusal::invalid_param("A sender_action needs recipient.id").into());
-                }
                 // The Page's permission first: a Page without it learns nothing of the number.
                 if !self.page_feature_approved(&page.id, PageFeature::PhoneNumbers).await? {
                     return Err(Refusal::phone_numbers_not_permitted().into());
                 }
                 let (person, verified_at) = self.inner.store.person_by_phone(phone).await?.ok_or_else(Refusal::no_matching_user)?;
                 policy::may_reach_by_phone(verified_at, self.now())?;
-                (person, self.inner.store.psid(person, &page.id).await?)
+                (person, self.inner.store.psid(person, &page.id).await?, None)
+            }
+            Recipient::OneTimeNotifToken(token) => {
+                if !self.page_feature_approved(&page.id, PageFeature::OneTimeNotif).await? {
+                    return Err(Refusal::one_time_notif_not_permitted().into());
+                }
+                let digest = token_digest(token);
+                let person = match self.inner.store.spend_otn_token(&page.id, &digest, self.now()).await? {
+                    OtnSpend::Spent(person) => person,
+                    OtnSpend::Unknown => return Err(Refusal::one_time_notif_token("is invalid").into()),
+                    OtnSpend::Used => return Err(Refusal::one_time_notif_token("has already been used").into()),
+                    OtnSpend::Expired => return Err(Refusal::one_time_notif_token("has expired").into()),
+                };
+                (person, self.inner.store.psid(person, &page.id).await?, Some(digest))
             }
         };
+        let sent = self.send_to(page, app, person, psid, command).await;
+        if let (Err(_), Some(digest)) = (&sent, spent_token) {
+            // Nothing was sent: the person's token is theirs again.
+            self.inner.store.unspend_otn_token(&digest).await?;
+        }
+        sent
+    }
+
+    /// The recipient is resolved; the rules that remain, then the message or action.
+    async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand) -> AppResult<SendResponse> {
         if app.mode == AppMode::Development {
             policy::may_reach(app.mode, self.inner.store.app_role(&app.id, person).await?)?;
         }
-        // Customer matching is a first contact: the window does not apply to it.
+        // A matched phone number (a first contact) and a notification token stand
+        // outside the window; everything addressed by PSID follows it.
         if let Recipient::Psid(_) = command.recipient {
             // Read at each send: the window moves with every interaction, on any node.
             let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|thread| thread.last_person_at);
             let outgoing = match command.body {
                 SendBody::Action(_) => Outgoing::Action,
-                SendBody::Text { .. } => Outgoing::Message(command.messaging_type, command.tag),
+                _ => Outgoing::Message(command.messaging_type, command.tag),
             };
             policy::may_send(outgoing, last_interaction, self.now())?;
         }
-        match command.body {
+        let now = self.now();
+        let mid = random_mid();
+        let (text, attachment, metadata) = match command.body {
             SendBody::Action(action) => {
                 self.publish_action(person, &page.id, action).await;
-                Ok(SendResponse { recipient_id: psid.0, message_id: None })
+                return Ok(SendResponse { recipient_id: psid.0, message_id: None });
             }
-            SendBody::Text { text, metadata } => {
-                let now = self.now();
-                let mid = random_mid();
-                let echo = events::echo(&psid, &page.id, &app.id, &mid, &text, metadata.as_deref(), now);
-                let targets = self.webhook_targets(&page.id).await?;
-                let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);
-                let message = Message {
-                    mid: mid.clone(),
-                    page: page.id.clone(),
-                    person,
-                    direction: Direction::Outbound,
-                    app: Some(app.id.clone()),
-                    text: Some(text),
-                    metadata,
-                    created_at: now,
-                };
-                self.commit_message(message, outbox).await?;
-                self.inner.metrics.messages_sent.inc();
-                Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0) })
+            SendBody::Text { text, metadata } => (Some(text), None, metadata),
+            SendBody::OneTimeNotifRequest { title, payload } => {
+                if !self.page_feature_approved(&page.id, PageFeature::OneTimeNotif).await? {
+                    return Err(Refusal::one_time_notif_not_permitted().into());
+                }
+                let request = OtnRequest { mid: mid.clone(), page: page.id.clone(), person, title: title.clone(), payload: payload.clone(), created_at: now, tapped_at: None };
+                if !self.inner.store.open_otn_request(request).await? {
+                    return Err(Refusal::one_time_notif_same_topic().into());
+                }
+                let template = json!({"type": "template", "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}});
+                (None, Some(template), None)
             }
+        };
+        let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);
+        let message = Message {
+            mid: mid.clone(),
+            page: page.id.clone(),
+            person,
+            direction: Direction::Outbound,
+            app: Some(app.id.clone()),
+            text,
+            metadata,
+            attachment: attachment.as_ref().map(Value::to_string),
+            created_at: now,
+        };
+        if let Err(error) = self.commit_message(message, outbox).await {
+            if attachment.is_some() {
+                // The request goes with its message, or not at all.
+                self.inner.store.drop_otn_request(&mid).await?;
+            }
+            return Err(error);
         }
+        self.inner.metrics.messages_sent.inc();
+        Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0) })
+    }
+
+    /// The person taps "Notify me" on a one-time notification request: the Page's apps
+    /// get a `messaging_optins` event with a token for one message, valid for a year.
+    pub async fn notify_me(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
+        let page = self.page_for_person(page_ref).await?;
+        let mid = Mid(mid.to_string());
+        let request = self.inner.store.otn_request(&mid).await?.filter(|r| r.person == person && r.page == page.id);
+        let request = request.ok_or_else(|| Refusal::unknown_object(mid.as_str()))?;
+        if request.tapped_at.is_some() {
+            return Err(Refusal::invalid_param("You asked to be notified already").into());
+        }
+        let (token, digest) = new_access_token();
+        let now = self.now();
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let body = events::one_time_optin(&psid, &page.id, &request.payload, &token, now);
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
+        let expires_at = now + policy::ONE_TIME_NOTIF_TTL_MS;
+        if !self.inner.store.tap_otn_request(&mid, person, &digest, expires_at, now, outbox).await? {
+            return Err(Refusal::invalid_param("You asked to be notified already").into());
+        }
+        self.inner.outbox_wake.notify_one();
+        Ok(())
     }
 
     /// The person behind a PSID of this Page; anything else is 100/2018001.
@@ -192,6 +264,7 @@ impl Platform {
             app: None,
             text: Some(text.to_string()),
             metadata: None,
+            attachment: None,
             created_at: now,
         };
         let view = MessageView::from(&message);

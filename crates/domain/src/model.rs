@@ -137,6 +137,8 @@ pub struct Message {
     pub text: Option<String>,
     /// Echo-only metadata given at send time.
     pub metadata: Option<String>,
+    /// The attachment as JSON text (`{"type":"template","payload":{...}}`), if any.
+    pub attachment: Option<String>,
     pub created_at: Millis,
 }
 

@@ -90,6 +90,9 @@ pub fn may_reach(mode: AppMode, recipient_role: Option<AppRole>) -> Result<(), R
     }
 }
 
+/// How long a one-time notification token may be used after the person asked.
+pub const ONE_TIME_NOTIF_TTL_MS: Millis = 365 * 24 * 3_600_000;
+
 /// How long a phone number must have been verified before a Page may reach its
 /// person by it.
 pub const PHONE_SETTLE_MS: Millis = 24 * 3_600_000;

@@ -128,6 +128,22 @@ impl Refusal {
         )
     }
 
+    /// 10/1404170: the Page may not use one-time notifications.
+    pub fn one_time_notif_not_permitted() -> Self {
+        Self::new(400, 10, Some(1404170), "(#10) Application does not have permission for this action")
+    }
+
+    /// 613/1893016: a request with the same topic is still outstanding for the person.
+    pub fn one_time_notif_same_topic() -> Self {
+        Self::new(400, 613, Some(1893016), "(#613) You may not send multiple opt-in requests with the same topic to a user")
+    }
+
+    /// 100: the one-time notification token cannot be used (unknown, another Page's,
+    /// used already, or expired).
+    pub fn one_time_notif_token(problem: &str) -> Self {
+        Self::new(400, 100, None, format!("(#100) one_time_notif_token {problem}"))
+    }
+
     /// 100: `appsecret_proof` did not match.
     pub fn invalid_proof() -> Self {
         let mut refusal = Self::new(400, 100, None, "Invalid appsecret_proof provided in the API argument");

@@ -19,6 +19,8 @@ pub enum Recipient {
     /// `{"phone_number": "+1(212)555-2368", "name": {...}}`, normalized to `+` and
     /// digits (customer matching).
     PhoneNumber(String),
+    /// `{"one_time_notif_token": "..."}`: one message the person asked for.
+    OneTimeNotifToken(String),
 }
 
 /// A phone number as `+` and its digits; `None` unless it has 7 to 15 digits.
@@ -68,8 +70,15 @@ impl SenderAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendBody {
     Text { text: String, metadata: Option<String> },
+    /// The `one_time_notif_req` template: the person's client shows "Notify me".
+    OneTimeNotifRequest { title: String, payload: String },
     Action(SenderAction),
 }
+
+/// Longest `one_time_notif_req` title, in characters.
+pub const MAX_OTN_TITLE_CHARS: usize = 65;
+/// Longest postback-like payload, in characters.
+pub const MAX_PAYLOAD_CHARS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendCommand {
@@ -120,11 +129,17 @@ fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, R
         Some(_) => return Err(Refusal::invalid_param("Invalid recipient id")),
         None => {}
     }
+    if let Some(token) = recipient.get("one_time_notif_token") {
+        return match token.as_str() {
+            Some(token) if !token.is_empty() => Ok(Recipient::OneTimeNotifToken(token.to_string())),
+            _ => Err(Refusal::invalid_param("Invalid one_time_notif_token")),
+        };
+    }
     if let Some(phone) = recipient.get("phone_number") {
         let phone = phone.as_str().and_then(normalize_phone);
         return phone.map(Recipient::PhoneNumber).ok_or_else(|| Refusal::invalid_param("Invalid phone_number"));
     }
-    let other = ["user_ref", "one_time_notif_token", "notification_messages_token", "comment_id", "post_id", "login_id"]
+    let other = ["user_ref", "notification_messages_token", "comment_id", "post_id", "login_id"]
         .into_iter()
         .find(|key| recipient.contains_key(*key));
     Err(match other {
@@ -156,8 +171,8 @@ fn parse_message(message: &Map<String, Value>) -> Result<SendBody, Refusal> {
     if message.contains_key("attachment") && message.contains_key("text") {
         return Err(Refusal::invalid_param("Only one of text or attachment may be set in message"));
     }
-    if message.contains_key("attachment") {
-        return Err(Refusal::invalid_param("message.attachment is not supported by this server yet"));
+    if let Some(attachment) = message.get("attachment") {
+        return parse_attachment(attachment);
     }
     if message.contains_key("quick_replies") {
         return Err(Refusal::invalid_param("message.quick_replies is not supported by this server yet"));
@@ -174,6 +189,27 @@ fn parse_message(message: &Map<String, Value>) -> Result<SendBody, Refusal> {
         return Err(Refusal::invalid_param(format!("Param message[text] must be UTF-8 encoded with a maximum of {MAX_TEXT_CHARS} characters")));
     }
     Ok(SendBody::Text { text: text.clone(), metadata })
+}
+
+/// Attachments this server sends so far: the `one_time_notif_req` template.
+fn parse_attachment(attachment: &Value) -> Result<SendBody, Refusal> {
+    let payload = &attachment["payload"];
+    match (attachment["type"].as_str(), payload["template_type"].as_str()) {
+        (Some("template"), Some("one_time_notif_req")) => {
+            let title = payload["title"].as_str().map(str::trim).filter(|t| !t.is_empty());
+            let title = title.ok_or_else(|| Refusal::invalid_param("Param message[attachment][payload][title] is required"))?;
+            if title.chars().count() > MAX_OTN_TITLE_CHARS {
+                return Err(Refusal::invalid_param(format!("Param message[attachment][payload][title] must be at most {MAX_OTN_TITLE_CHARS} characters")));
+            }
+            let data = payload["payload"].as_str().filter(|p| !p.is_empty());
+            let data = data.ok_or_else(|| Refusal::invalid_param("Param message[attachment][payload][payload] is required"))?;
+            if data.chars().count() > MAX_PAYLOAD_CHARS {
+                return Err(Refusal::invalid_param(format!("Param message[attachment][payload][payload] must be at most {MAX_PAYLOAD_CHARS} characters")));
+            }
+            Ok(SendBody::OneTimeNotifRequest { title: title.to_string(), payload: data.to_string() })
+        }
+        _ => Err(Refusal::invalid_param("message.attachment is not supported by this server yet, except the one_time_notif_req template")),
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +280,20 @@ mod tests {
         assert_eq!(normalize_phone("12345"), None, "too short");
         assert_eq!(normalize_phone("+1 212 CALL NOW"), None);
         assert_eq!(send(json!({"recipient": {"phone_number": "nope"}, "message": {"text": "x"}})).unwrap_err().code, 100);
+    }
+
+    #[test]
+    fn one_time_notification_requests_and_tokens() {
+        let template = |title: &str, payload: &str| {
+            json!({"recipient": {"id": "1"}, "message": {"attachment": {"type": "template",
+                "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}}}})
+        };
+        let command = send(template("Back in stock?", "SKU_42")).unwrap();
+        assert_eq!(command.body, SendBody::OneTimeNotifRequest { title: "Back in stock?".into(), payload: "SKU_42".into() });
+        assert!(send(template(&"t".repeat(66), "x")).is_err(), "titles up to 65 characters");
+        assert!(send(template("ok", "")).is_err(), "a payload is required");
+        let by_token = send(json!({"recipient": {"one_time_notif_token": "abc"}, "message": {"text": "it is back"}})).unwrap();
+        assert_eq!(by_token.recipient, Recipient::OneTimeNotifToken("abc".into()));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub fn routes() -> Router<Platform> {
         .route("/pages/{page}", get(find_page))
         .route("/threads", get(threads))
         .route("/threads/{page}/messages", get(messages).post(send))
+        .route("/threads/{page}/messages/{mid}/notify-me", post(notify_me))
         .route("/threads/{page}/delivered", post(delivered))
         .route("/threads/{page}/read", post(read))
         .route("/events", get(events))
@@ -74,6 +75,13 @@ async fn set_phone(State(platform): State<Platform>, SignedPerson(person): Signe
 /// `DELETE /person/v1/me/phone`.
 async fn remove_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
     Ok(Json(phone_json(platform.set_phone(person, None).await?)))
+}
+
+/// `POST /person/v1/threads/{page}/messages/{mid}/notify-me`: the person taps "Notify
+/// me" on a one-time notification request.
+async fn notify_me(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
+    platform.notify_me(person, &page, &mid).await?;
+    Ok(Json(json!({"success": true})))
 }
 
 /// `GET /person/v1/pages/{id-or-username}`.

@@ -137,6 +137,7 @@ fn message_row(row: &Row) -> Message {
         app: row.get::<_, Option<String>>("app_id").map(AppId),
         text: row.get("text"),
         metadata: row.get("metadata"),
+        attachment: row.get("attachment"),
         created_at: row.get("created_at"),
     }
 }
@@ -156,7 +157,7 @@ fn token_row(row: &Row) -> Option<TokenRecord> {
     Some(TokenRecord { hash: row.get("digest"), grant, issued_at: row.get("issued_at"), expires_at: row.get("expires_at") })
 }
 
-const MESSAGE_COLUMNS: &str = "mid, page_id, person_id, direction, app_id, text, metadata, created_at";
+const MESSAGE_COLUMNS: &str = "mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at";
 
 /// Gets or creates a scoped id (`psids` by Page, `asids` by app): exactly one per
 /// (person, scope) even when nodes race, thanks to the keys and `ON CONFLICT`.
@@ -615,6 +616,110 @@ impl Store for PostgresStore {
                 })
             })
             .collect())
+    }
+
+    async fn open_otn_request(&self, request: OtnRequest) -> StoreResult<bool> {
+        let inserted = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO otn_requests (mid, page_id, person_id, title, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT DO NOTHING",
+                &[&request.mid.0, &request.page.0, &request.person.0, &request.title, &request.payload, &request.created_at],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(inserted == 1)
+    }
+
+    async fn drop_otn_request(&self, mid: &Mid) -> StoreResult<()> {
+        self.client().await?.execute("DELETE FROM otn_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    async fn otn_request(&self, mid: &Mid) -> StoreResult<Option<OtnRequest>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT mid, page_id, person_id, title, payload, created_at, tapped_at FROM otn_requests WHERE mid = $1", &[&mid.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| OtnRequest {
+            mid: Mid(r.get(0)),
+            page: PageId(r.get(1)),
+            person: PersonId(r.get(2)),
+            title: r.get(3),
+            payload: r.get(4),
+            created_at: r.get(5),
+            tapped_at: r.get(6),
+        }))
+    }
+
+    async fn tap_otn_request(
+        &self,
+        mid: &Mid,
+        person: PersonId,
+        token_digest: &str,
+        expires_at: Millis,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let row = tx
+            .query_opt(
+                "UPDATE otn_requests SET tapped_at = $3, token_digest = $4, token_expires_at = $5
+                 WHERE mid = $1 AND person_id = $2 AND tapped_at IS NULL RETURNING page_id",
+                &[&mid.0, &person.0, &at, &token_digest, &expires_at],
+            )
+            .await
+            .map_err(pg)?;
+        let Some(row) = row else { return Ok(false) };
+        let page: String = row.get(0);
+        // Outbox rows are added under the thread's lock, as every writer of them does.
+        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person.0]).await.map_err(pg)?;
+        for event in &events {
+            tx.execute(
+                "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
+                    SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.settled_at IS NULL))",
+                &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn spend_otn_token(&self, page: &PageId, token_digest: &str, at: Millis) -> StoreResult<OtnSpend> {
+        let client = self.client().await?;
+        // The conditional update is the one step that decides, whichever nodes race.
+        let spent = client
+            .query_opt(
+                "UPDATE otn_requests SET used_at = $3 WHERE token_digest = $1 AND page_id = $2 AND used_at IS NULL AND token_expires_at > $3
+                 RETURNING person_id",
+                &[&token_digest, &page.0, &at],
+            )
+            .await
+            .map_err(pg)?;
+        if let Some(row) = spent {
+            return Ok(OtnSpend::Spent(PersonId(row.get(0))));
+        }
+        let row = client
+            .query_opt("SELECT used_at FROM otn_requests WHERE token_digest = $1 AND page_id = $2", &[&token_digest, &page.0])
+            .await
+            .map_err(pg)?;
+        Ok(match row {
+            None => OtnSpend::Unknown,
+            Some(r) if r.get::<_, Option<i64>>(0).is_some() => OtnSpend::Used,
+            Some(_) => OtnSpend::Expired,
+        })
+    }
+
+    async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()> {
+        self.client().await?.execute("UPDATE otn_requests SET used_at = NULL WHERE token_digest = $1", &[&token_digest]).await.map_err(pg)?;
+        Ok(())
     }
 
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {

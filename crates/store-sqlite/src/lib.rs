@@ -561,6 +561,103 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn open_otn_request(&self, request: OtnRequest) -> StoreResult<bool> {
+        self.engine
+            .write(move |c| {
+                let inserted = q(c.execute(
+                    "INSERT INTO otn_requests (mid, page_id, person_id, title, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT DO NOTHING",
+                    params![request.mid.as_str(), request.page.as_str(), request.person.0, request.title, request.payload, request.created_at],
+                ))?;
+                Ok(inserted == 1)
+            })
+            .await
+    }
+
+    async fn drop_otn_request(&self, mid: &Mid) -> StoreResult<()> {
+        let mid = mid.clone();
+        self.engine.write(move |c| q(c.execute("DELETE FROM otn_requests WHERE mid = ?1", [mid.as_str()])).map(drop)).await
+    }
+
+    async fn otn_request(&self, mid: &Mid) -> StoreResult<Option<OtnRequest>> {
+        let mid = mid.clone();
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT mid, page_id, person_id, title, payload, created_at, tapped_at FROM otn_requests WHERE mid = ?1",
+                    [mid.as_str()],
+                    |r| {
+                        Ok(OtnRequest {
+                            mid: Mid(r.get(0)?),
+                            page: PageId(r.get(1)?),
+                            person: PersonId(r.get(2)?),
+                            title: r.get(3)?,
+                            payload: r.get(4)?,
+                            created_at: r.get(5)?,
+                            tapped_at: r.get(6)?,
+                        })
+                    },
+                )
+                .optional())
+            })
+            .await
+    }
+
+    async fn tap_otn_request(
+        &self,
+        mid: &Mid,
+        person: PersonId,
+        token_digest: &str,
+        expires_at: Millis,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let (mid, token_digest) = (mid.clone(), token_digest.to_string());
+        self.engine
+            .write(move |c| {
+                let tapped = q(c.execute(
+                    "UPDATE otn_requests SET tapped_at = ?3, token_digest = ?4, token_expires_at = ?5
+                     WHERE mid = ?1 AND person_id = ?2 AND tapped_at IS NULL",
+                    params![mid.as_str(), person.0, at, token_digest, expires_at],
+                ))? == 1;
+                if tapped {
+                    insert_outbox(c, &events)?;
+                }
+                Ok(tapped)
+            })
+            .await
+    }
+
+    async fn spend_otn_token(&self, page: &PageId, token_digest: &str, at: Millis) -> StoreResult<OtnSpend> {
+        let (page, token_digest) = (page.clone(), token_digest.to_string());
+        self.engine
+            .write(move |c| {
+                let row: Option<(i64, Option<Millis>, Millis)> = q(c
+                    .query_row(
+                        "SELECT person_id, used_at, token_expires_at FROM otn_requests WHERE token_digest = ?1 AND page_id = ?2",
+                        params![token_digest, page.as_str()],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional())?;
+                Ok(match row {
+                    None => OtnSpend::Unknown,
+                    Some((_, Some(_), _)) => OtnSpend::Used,
+                    Some((_, None, expires_at)) if at >= expires_at => OtnSpend::Expired,
+                    Some((person, None, _)) => {
+                        // The single writer makes read-then-update one step.
+                        q(c.execute("UPDATE otn_requests SET used_at = ?2 WHERE token_digest = ?1", params![token_digest, at]))?;
+                        OtnSpend::Spent(PersonId(person))
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()> {
+        let token_digest = token_digest.to_string();
+        self.engine.write(move |c| q(c.execute("UPDATE otn_requests SET used_at = NULL WHERE token_digest = ?1", [token_digest])).map(drop)).await
+    }
+
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {
         let page = page.clone();
         // A plain read first: after the first contact this is all it takes.
@@ -601,8 +698,8 @@ impl Store for SqliteStore {
             .write(move |c| {
                 ensure_thread(c, &m.page, m.person, m.created_at)?;
                 q(c.prepare_cached(
-                    "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -613,7 +710,8 @@ impl Store for SqliteStore {
                         m.app.as_ref().map(|a| a.as_str()),
                         m.text,
                         m.metadata,
-                        m.created_at
+                        m.created_at,
+                        m.attachment
                     ])
                 }))?;
                 let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
@@ -675,7 +773,7 @@ impl Store for SqliteStore {
         self.engine
             .read(move |c| {
                 q(c.query_row(
-                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, created_at FROM messages WHERE mid = ?1",
+                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at FROM messages WHERE mid = ?1",
                     [mid.as_str()],
                     rows::message,
                 )
@@ -690,7 +788,7 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut s = q(c.prepare_cached(
                     "SELECT * FROM (
-                        SELECT mid, page_id, person_id, direction, app_id, text, metadata, created_at, seq FROM messages
+                        SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, seq FROM messages
                         WHERE page_id = ?1 AND person_id = ?2 AND created_at < ?3
                         ORDER BY created_at DESC, seq DESC LIMIT ?4
                      ) ORDER BY created_at, seq",
@@ -713,7 +811,7 @@ impl Store for SqliteStore {
                 ))?;
                 let threads: Vec<(Page, u32)> = q(q(s.query_map([person.0], |r| Ok((rows::page(r)?, r.get("unread")?))))?.collect())?;
                 let mut last = q(c.prepare(
-                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, created_at FROM messages
+                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at FROM messages
                      WHERE page_id = ?1 AND person_id = ?2 ORDER BY created_at DESC, seq DESC LIMIT 1",
                 ))?;
                 threads

@@ -47,6 +47,7 @@ pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         app: row.get::<_, Option<String>>("app_id")?.map(AppId),
         text: row.get("text")?,
         metadata: row.get("metadata")?,
+        attachment: row.get("attachment")?,
         created_at: row.get("created_at")?,
     })
 }

@@ -32,6 +32,7 @@ where
     a_delivery_leases_its_threads_next_events(fresh().await).await;
     running_leases_move_with_the_clock(fresh().await).await;
     phones_and_page_features(fresh().await).await;
+    one_time_notification_tokens_are_spent_once(fresh().await).await;
     given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
     failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
     replay_queues_the_same_bytes_again(fresh().await).await;
@@ -60,6 +61,7 @@ fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Mi
         app: (direction == Direction::Outbound).then(|| AppId("900".into())),
         text: Some(format!("text of {mid}")),
         metadata: None,
+        attachment: None,
         created_at: at,
     }
 }
@@ -582,4 +584,52 @@ pub async fn phones_and_page_features(store: Shared) {
     store.set_page_feature(&page, PageFeature::PhoneNumbers, false, Some(bob), 30).await.unwrap();
     let approved = store.page_features(&page).await.unwrap();
     assert_eq!((approved[0].approved, approved[0].approved_at, approved[0].applied_by), (true, Some(20), Some(ann)), "applying again keeps the approval");
+}
+
+pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    let page = PageId("100".into());
+    let request = |mid: &str, title: &str| OtnRequest {
+        mid: Mid(mid.into()),
+        page: page.clone(),
+        person: ann,
+        title: title.into(),
+        payload: format!("payload of {mid}"),
+        created_at: 10,
+        tapped_at: None,
+    };
+    assert!(store.open_otn_request(request("r1", "Back in stock?")).await.unwrap());
+    assert!(!store.open_otn_request(request("r2", "Back in stock?")).await.unwrap(), "the same topic is outstanding");
+    assert!(store.open_otn_request(request("r3", "Price drop?")).await.unwrap());
+    store.drop_otn_request(&Mid("r3".into())).await.unwrap();
+    assert_eq!(store.otn_request(&Mid("r3".into())).await.unwrap(), None);
+
+    store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
+    let optin = event("900", "100", ann, "optin", 20);
+    assert!(!store.tap_otn_request(&Mid("r1".into()), bob, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap(), "not bob's");
+    assert!(store.tap_otn_request(&Mid("r1".into()), ann, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap());
+    assert!(!store.tap_otn_request(&Mid("r1".into()), ann, "d2", 1_000, 21, vec![optin]).await.unwrap(), "tapped once");
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "one opt-in event");
+    assert_eq!(store.otn_request(&Mid("r1".into())).await.unwrap().unwrap().tapped_at, Some(20));
+
+    assert_eq!(store.spend_otn_token(&PageId("101".into()), "d1", 30).await.unwrap(), OtnSpend::Unknown, "another Page's token");
+    assert_eq!(store.spend_otn_token(&page, "nope", 30).await.unwrap(), OtnSpend::Unknown);
+    let racing: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, page) = (store.clone(), page.clone());
+            tokio::spawn(async move { store.spend_otn_token(&page, "d1", 30).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in racing {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| **o == OtnSpend::Spent(ann)).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == OtnSpend::Used).count(), 3);
+    // A message that could not be stored gives its token back.
+    store.unspend_otn_token("d1").await.unwrap();
+    assert_eq!(store.spend_otn_token(&page, "d1", 1_000).await.unwrap(), OtnSpend::Expired, "a year after the tap");
+    assert_eq!(store.spend_otn_token(&page, "d1", 999).await.unwrap(), OtnSpend::Spent(ann));
+    assert!(store.open_otn_request(request("r4", "Back in stock?")).await.unwrap(), "a used token frees its topic");
 }

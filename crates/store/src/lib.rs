@@ -105,6 +105,30 @@ pub trait Store: Send + Sync + 'static {
     async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()>;
     async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>>;
 
+    // --- one-time notifications ------------------------------------------------------
+    /// Records a request; false (nothing stored) while one with the same title for
+    /// the same person and Page is still outstanding (not tapped, or its token unused).
+    async fn open_otn_request(&self, request: OtnRequest) -> StoreResult<bool>;
+    /// Forgets a request whose message could not be stored.
+    async fn drop_otn_request(&self, mid: &Mid) -> StoreResult<()>;
+    async fn otn_request(&self, mid: &Mid) -> StoreResult<Option<OtnRequest>>;
+    /// The person taps "Notify me": the request gets its token (by digest) and the
+    /// `messaging_optins` events are stored, in one transaction; false (nothing
+    /// stored) when it was tapped already or is not the person's.
+    async fn tap_otn_request(
+        &self,
+        mid: &Mid,
+        person: PersonId,
+        token_digest: &str,
+        expires_at: Millis,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool>;
+    /// Spends the Page's token at `at`: exactly once, whichever requests race for it.
+    async fn spend_otn_token(&self, page: &PageId, token_digest: &str, at: Millis) -> StoreResult<OtnSpend>;
+    /// Gives a spent token back, when its message could not be stored.
+    async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()>;
+
     // --- identity ----------------------------------------------------------------
     /// The person's PSID for the Page, created on first contact; exactly one ever.
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid>;

@@ -212,3 +212,26 @@ pub struct PageFeatureState {
     pub applied_at: Millis,
     pub approved_at: Option<Millis>,
 }
+
+/// A one-time notification request a Page sent (the `one_time_notif_req` template).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtnRequest {
+    pub mid: Mid,
+    pub page: PageId,
+    pub person: PersonId,
+    pub title: String,
+    pub payload: String,
+    pub created_at: Millis,
+    pub tapped_at: Option<Millis>,
+}
+
+/// What spending a one-time notification token found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OtnSpend {
+    /// Spent now: one message to this person.
+    Spent(PersonId),
+    /// No such token, or another Page's.
+    Unknown,
+    Used,
+    Expired,
+}

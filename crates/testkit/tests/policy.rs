@@ -211,3 +211,71 @@ async fn a_page_with_the_permission_reaches_a_number_verified_a_day_ago() {
     let event = bot.receiver.wait_for("ann's answer", |e| e["message"]["text"] == "hi, who is this?").await;
     assert_eq!(event["sender"]["id"], psid.as_str());
 }
+
+#[tokio::test]
+async fn a_one_time_notification_sends_once_and_only_once_outside_the_window() {
+    let server = TestServer::start_with(|s| {
+        s.virtual_clock = true;
+        s.auto_approve_page_features = true;
+    })
+    .await;
+    let bot = server.bot("shop", "messages,message_echoes,messaging_optins").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    ann.send("shop", "is the red one coming back?").await;
+    let psid = bot.receiver.wait_for("ann's message", |e| e["message"]["text"] == "is the red one coming back?").await["sender"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let request = json!({"recipient": {"id": psid}, "message": {"attachment": {"type": "template",
+        "payload": {"template_type": "one_time_notif_req", "title": "Back in stock?", "payload": "SKU_RED"}}}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(request.clone())).await;
+    assert_eq!((status, &answer["error"]["code"], &answer["error"]["error_subcode"]), (400, &json!(10), &json!(1404170)), "no permission yet: {answer}");
+
+    let admin = server.sign_in(&bot.admin).await;
+    let (status, features) = server
+        .console_as(&admin.token, Method::POST, &format!("/pages/{}/features/one_time_notif", bot.page.id), json!({"accept_terms": true}))
+        .await;
+    assert_eq!((status.as_u16(), &features["data"][0]["status"]), (200, &json!("approved")), "approved automatically here: {features}");
+    let (status, sent) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(request.clone())).await;
+    assert_eq!(status, 200, "{sent}");
+    let (status, again) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(request.clone())).await;
+    assert_eq!((status, &again["error"]["code"], &again["error"]["error_subcode"]), (400, &json!(613), &json!(1893016)), "{again}");
+
+    // The person's client shows the request; the echo carries the template.
+    let mid = sent["message_id"].as_str().unwrap().to_string();
+    let history = ann.history("shop").await;
+    let shown = history["messages"].as_array().unwrap().iter().find(|m| m["mid"] == mid.as_str()).unwrap().clone();
+    assert_eq!(shown["attachment"]["payload"]["template_type"], "one_time_notif_req");
+    assert_eq!(shown["attachment"]["payload"]["title"], "Back in stock?");
+    let echo = bot.receiver.wait_for("the template's echo", |e| e["message"]["mid"] == mid.as_str()).await;
+    assert_eq!(echo["message"]["attachments"][0]["payload"]["payload"], "SKU_RED");
+
+    // Tapping "Notify me" gives the bot a token, once.
+    let (status, answer) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notify-me"), None).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notify-me"), None).await;
+    assert_eq!(status, 400, "tapped once");
+    let optin = bot.receiver.wait_for("the opt-in", |e| e["optin"]["type"] == "one_time_notif_req").await;
+    assert_eq!((&optin["sender"]["id"], &optin["optin"]["payload"]), (&json!(psid), &json!("SKU_RED")));
+    let token = optin["optin"]["one_time_notif_token"].as_str().unwrap().to_string();
+
+    // Two days later the window is closed, but the token sends one message, no tag needed.
+    advance(&server, 48 * HOUR_MS).await;
+    let closed = send(&server, &bot, &psid, json!({"messaging_type": "RESPONSE"})).await;
+    assert!(window_closed(&closed), "{closed:?}");
+    let by_token = json!({"recipient": {"one_time_notif_token": token}, "message": {"text": "The red one is back!"}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token.clone())).await;
+    assert_eq!((status, &answer["recipient_id"]), (200, &json!(psid)), "{answer}");
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token)).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!(100)), "only once: {answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("already been used"));
+    let bogus = json!({"recipient": {"one_time_notif_token": "not-a-token"}, "message": {"text": "x"}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(bogus)).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!(100)), "{answer}");
+    assert_eq!(ann.history("shop").await["messages"].as_array().unwrap().last().unwrap()["text"], "The red one is back!");
+
+    // The used token frees the topic: a new request may go once the person writes again.
+    ann.send("shop", "thanks!").await;
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(request)).await;
+    assert_eq!(status, 200, "{answer}");
+}

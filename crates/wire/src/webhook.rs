@@ -25,6 +25,18 @@ pub struct MessagingEvent {
     pub delivery: Option<Delivery>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read: Option<Read>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optin: Option<Optin>,
+}
+
+/// `messaging_optins`: what the person agreed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Optin {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_time_notif_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -40,6 +52,9 @@ pub struct MessagePayload {
     pub mid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Attachments as Meta shows them (`[{"type":"template","payload":{...}}]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
