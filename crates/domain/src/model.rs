@@ -184,3 +184,25 @@ impl PageFeature {
         [Self::PhoneNumbers, Self::OneTimeNotif].into_iter().find(|f| f.as_str() == name)
     }
 }
+
+/// How often a recurring-notification token may be used (reference §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotificationFrequency {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl NotificationFrequency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "DAILY",
+            Self::Weekly => "WEEKLY",
+            Self::Monthly => "MONTHLY",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Daily, Self::Weekly, Self::Monthly].into_iter().find(|f| f.as_str() == name)
+    }
+}

@@ -93,6 +93,45 @@ fn outbox_event_row(r: &Row) -> OutboxEvent {
     }
 }
 
+/// Inserts outbox rows for events that come without a message, each under its
+/// thread's row lock, as every writer of outbox rows does (a thread's head is decided
+/// under that lock).
+async fn insert_events_locked(tx: &deadpool_postgres::Transaction<'_>, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    let mut threads: Vec<(&str, i64)> = events.iter().map(|e| (e.page.as_str(), e.person.0)).collect();
+    threads.sort();
+    threads.dedup();
+    for (page, person) in threads {
+        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person]).await.map_err(pg)?;
+    }
+    for event in events {
+        tx.execute(
+            "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
+                SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.settled_at IS NULL))",
+            &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
+fn rn_request_row(r: &Row) -> RnRequest {
+    RnRequest {
+        mid: Mid(r.get(0)),
+        page: PageId(r.get(1)),
+        person: PersonId(r.get(2)),
+        title: r.get(3),
+        payload: r.get(4),
+        frequency: NotificationFrequency::parse(r.get(5)).unwrap_or(NotificationFrequency::Daily),
+        created_at: r.get(6),
+        tapped_at: r.get(7),
+        token_expires_at: r.get(8),
+        stopped_at: r.get(9),
+        last_sent_at: r.get(10),
+    }
+}
+
 fn fields_to_text(fields: &[WebhookField]) -> String {
     fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
 }
@@ -674,20 +713,10 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg)?;
-        let Some(row) = row else { return Ok(false) };
-        let page: String = row.get(0);
-        // Outbox rows are added under the thread's lock, as every writer of them does.
-        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person.0]).await.map_err(pg)?;
-        for event in &events {
-            tx.execute(
-                "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
-                    SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.settled_at IS NULL))",
-                &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
-            )
-            .await
-            .map_err(pg)?;
+        if row.is_none() {
+            return Ok(false);
         }
+        insert_events_locked(&tx, &events).await?;
         tx.commit().await.map_err(pg)?;
         Ok(true)
     }
@@ -720,6 +749,109 @@ impl Store for PostgresStore {
     async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()> {
         self.client().await?.execute("UPDATE otn_requests SET used_at = NULL WHERE token_digest = $1", &[&token_digest]).await.map_err(pg)?;
         Ok(())
+    }
+
+    async fn open_rn_request(&self, request: RnRequest) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO rn_requests (mid, page_id, person_id, title, payload, frequency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&request.mid.0, &request.page.0, &request.person.0, &request.title, &request.payload, &request.frequency.as_str(), &request.created_at],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn drop_rn_request(&self, mid: &Mid) -> StoreResult<()> {
+        self.client().await?.execute("DELETE FROM rn_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    async fn rn_request(&self, mid: &Mid) -> StoreResult<Option<RnRequest>> {
+        let row = self.client().await?.query_opt("SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
+        Ok(row.as_ref().map(rn_request_row))
+    }
+
+    async fn rn_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<RnRequest>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE page_id = $1 AND person_id = $2 AND created_at >= $3 ORDER BY created_at",
+                &[&page.0, &person.0, &since],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(rn_request_row).collect())
+    }
+
+    async fn tap_rn_request(
+        &self,
+        mid: &Mid,
+        person: PersonId,
+        token_digest: &str,
+        expires_at: Millis,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let row = tx
+            .query_opt(
+                "UPDATE rn_requests SET tapped_at = $3, token_digest = $4, token_expires_at = $5
+                 WHERE mid = $1 AND person_id = $2 AND tapped_at IS NULL RETURNING page_id",
+                &[&mid.0, &person.0, &at, &token_digest, &expires_at],
+            )
+            .await
+            .map_err(pg)?;
+        if row.is_none() {
+            return Ok(false);
+        }
+        insert_events_locked(&tx, &events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn rn_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<RnRequest>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE token_digest = $1 AND page_id = $2", &[&token_digest, &page.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.as_ref().map(rn_request_row))
+    }
+
+    async fn spend_rn_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Millis) -> StoreResult<bool> {
+        let spent = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE rn_requests SET last_sent_at = $3 WHERE token_digest = $1 AND page_id = $2 AND stopped_at IS NULL
+                   AND (last_sent_at IS NULL OR last_sent_at <= $4)",
+                &[&token_digest, &page.0, &at, &period_start],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(spent == 1)
+    }
+
+    async fn unspend_rn_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("UPDATE rn_requests SET last_sent_at = $2 WHERE token_digest = $1", &[&token_digest, &previous])
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn set_rn_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute("UPDATE rn_requests SET stopped_at = $2 WHERE mid = $1", &[&mid.0, &stopped_at]).await.map_err(pg)?;
+        insert_events_locked(&tx, &events).await?;
+        tx.commit().await.map_err(pg)
     }
 
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {

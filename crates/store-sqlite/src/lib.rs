@@ -658,6 +658,121 @@ impl Store for SqliteStore {
         self.engine.write(move |c| q(c.execute("UPDATE otn_requests SET used_at = NULL WHERE token_digest = ?1", [token_digest])).map(drop)).await
     }
 
+    async fn open_rn_request(&self, request: RnRequest) -> StoreResult<()> {
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "INSERT INTO rn_requests (mid, page_id, person_id, title, payload, frequency, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        request.mid.as_str(),
+                        request.page.as_str(),
+                        request.person.0,
+                        request.title,
+                        request.payload,
+                        request.frequency.as_str(),
+                        request.created_at
+                    ],
+                ))
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn drop_rn_request(&self, mid: &Mid) -> StoreResult<()> {
+        let mid = mid.clone();
+        self.engine.write(move |c| q(c.execute("DELETE FROM rn_requests WHERE mid = ?1", [mid.as_str()])).map(drop)).await
+    }
+
+    async fn rn_request(&self, mid: &Mid) -> StoreResult<Option<RnRequest>> {
+        let mid = mid.clone();
+        self.engine
+            .read(move |c| q(c.query_row("SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE mid = ?1", [mid.as_str()], rows::rn_request).optional()))
+            .await
+    }
+
+    async fn rn_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<RnRequest>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                let mut s = q(c.prepare_cached(
+                    "SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE page_id = ?1 AND person_id = ?2 AND created_at >= ?3 ORDER BY created_at",
+                ))?;
+                let rows = q(s.query_map(params![page.as_str(), person.0, since], rows::rn_request))?;
+                q(rows.collect())
+            })
+            .await
+    }
+
+    async fn tap_rn_request(
+        &self,
+        mid: &Mid,
+        person: PersonId,
+        token_digest: &str,
+        expires_at: Millis,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let (mid, token_digest) = (mid.clone(), token_digest.to_string());
+        self.engine
+            .write(move |c| {
+                let tapped = q(c.execute(
+                    "UPDATE rn_requests SET tapped_at = ?3, token_digest = ?4, token_expires_at = ?5
+                     WHERE mid = ?1 AND person_id = ?2 AND tapped_at IS NULL",
+                    params![mid.as_str(), person.0, at, token_digest, expires_at],
+                ))? == 1;
+                if tapped {
+                    insert_outbox(c, &events)?;
+                }
+                Ok(tapped)
+            })
+            .await
+    }
+
+    async fn rn_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<RnRequest>> {
+        let (page, token_digest) = (page.clone(), token_digest.to_string());
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE token_digest = ?1 AND page_id = ?2",
+                    params![token_digest, page.as_str()],
+                    rows::rn_request,
+                )
+                .optional())
+            })
+            .await
+    }
+
+    async fn spend_rn_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Millis) -> StoreResult<bool> {
+        let (page, token_digest) = (page.clone(), token_digest.to_string());
+        self.engine
+            .write(move |c| {
+                let spent = q(c.execute(
+                    "UPDATE rn_requests SET last_sent_at = ?3 WHERE token_digest = ?1 AND page_id = ?2 AND stopped_at IS NULL
+                       AND (last_sent_at IS NULL OR last_sent_at <= ?4)",
+                    params![token_digest, page.as_str(), at, period_start],
+                ))?;
+                Ok(spent == 1)
+            })
+            .await
+    }
+
+    async fn unspend_rn_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
+        let token_digest = token_digest.to_string();
+        self.engine
+            .write(move |c| q(c.execute("UPDATE rn_requests SET last_sent_at = ?2 WHERE token_digest = ?1", params![token_digest, previous])).map(drop))
+            .await
+    }
+
+    async fn set_rn_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        let mid = mid.clone();
+        self.engine
+            .write(move |c| {
+                q(c.execute("UPDATE rn_requests SET stopped_at = ?2 WHERE mid = ?1", params![mid.as_str(), stopped_at]))?;
+                insert_outbox(c, &events)
+            })
+            .await
+    }
+
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid> {
         let page = page.clone();
         // A plain read first: after the first contact this is all it takes.

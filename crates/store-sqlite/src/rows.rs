@@ -94,3 +94,20 @@ pub fn outbox_event(r: &Row<'_>) -> rusqlite::Result<switchboard_store::OutboxEv
         first_failure_at: r.get(8)?,
     })
 }
+
+/// A recurring-notification request from its columns, in `rn_requests` order.
+pub fn rn_request(r: &Row<'_>) -> rusqlite::Result<switchboard_store::RnRequest> {
+    Ok(switchboard_store::RnRequest {
+        mid: Mid(r.get(0)?),
+        page: PageId(r.get(1)?),
+        person: PersonId(r.get(2)?),
+        title: r.get(3)?,
+        payload: r.get(4)?,
+        frequency: NotificationFrequency::parse(&r.get::<_, String>(5)?).unwrap_or(NotificationFrequency::Daily),
+        created_at: r.get(6)?,
+        tapped_at: r.get(7)?,
+        token_expires_at: r.get(8)?,
+        stopped_at: r.get(9)?,
+        last_sent_at: r.get(10)?,
+    })
+}

@@ -33,6 +33,7 @@ where
     running_leases_move_with_the_clock(fresh().await).await;
     phones_and_page_features(fresh().await).await;
     one_time_notification_tokens_are_spent_once(fresh().await).await;
+    recurring_notification_tokens_send_once_per_period(fresh().await).await;
     given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
     failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
     replay_queues_the_same_bytes_again(fresh().await).await;
@@ -632,4 +633,60 @@ pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
     assert_eq!(store.spend_otn_token(&page, "d1", 1_000).await.unwrap(), OtnSpend::Expired, "a year after the tap");
     assert_eq!(store.spend_otn_token(&page, "d1", 999).await.unwrap(), OtnSpend::Spent(ann));
     assert!(store.open_otn_request(request("r4", "Back in stock?")).await.unwrap(), "a used token frees its topic");
+}
+
+pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    let page = PageId("100".into());
+    let request = RnRequest {
+        mid: Mid("n1".into()),
+        page: page.clone(),
+        person: ann,
+        title: "Daily deals".into(),
+        payload: "DEALS".into(),
+        frequency: NotificationFrequency::Daily,
+        created_at: 10,
+        tapped_at: None,
+        token_expires_at: None,
+        stopped_at: None,
+        last_sent_at: None,
+    };
+    store.open_rn_request(request.clone()).await.unwrap();
+    assert_eq!(store.rn_requests_since(&page, ann, 10).await.unwrap(), vec![request.clone()]);
+    assert!(store.rn_requests_since(&page, ann, 11).await.unwrap().is_empty());
+    store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
+    let optin = event("900", "100", ann, "optin", 20);
+    assert!(!store.tap_rn_request(&request.mid, bob, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap(), "not bob's");
+    assert!(store.tap_rn_request(&request.mid, ann, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap());
+    assert!(!store.tap_rn_request(&request.mid, ann, "t2", 5_000, 20, vec![optin.clone()]).await.unwrap());
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
+    let held = store.rn_by_token(&page, "t1").await.unwrap().unwrap();
+    assert_eq!((held.tapped_at, held.token_expires_at), (Some(20), Some(5_000)));
+    assert!(store.rn_by_token(&PageId("101".into()), "t1").await.unwrap().is_none());
+
+    // Once per period, whichever requests race.
+    let racing: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, page) = (store.clone(), page.clone());
+            tokio::spawn(async move { store.spend_rn_token(&page, "t1", 100, 0).await.unwrap() })
+        })
+        .collect();
+    let mut spent = 0;
+    for task in racing {
+        spent += task.await.unwrap() as usize;
+    }
+    assert_eq!(spent, 1);
+    assert!(!store.spend_rn_token(&page, "t1", 150, 99).await.unwrap(), "the period has not passed");
+    store.unspend_rn_token("t1", None).await.unwrap();
+    assert!(store.spend_rn_token(&page, "t1", 150, 99).await.unwrap(), "given back");
+    assert!(store.spend_rn_token(&page, "t1", 300, 150).await.unwrap(), "the next period");
+
+    store.set_rn_stopped(&request.mid, Some(400), vec![optin.clone()]).await.unwrap();
+    assert!(!store.spend_rn_token(&page, "t1", 1_000, 900).await.unwrap(), "a stopped topic");
+    store.set_rn_stopped(&request.mid, None, vec![optin]).await.unwrap();
+    assert!(store.spend_rn_token(&page, "t1", 1_000, 900).await.unwrap(), "resumed");
+    assert_eq!(store.outbox_pending().await.unwrap(), 3, "the stop and resume events");
+    store.drop_rn_request(&request.mid).await.unwrap();
+    assert!(store.rn_request(&request.mid).await.unwrap().is_none());
 }

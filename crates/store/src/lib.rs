@@ -129,6 +129,33 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a spent token back, when its message could not be stored.
     async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()>;
 
+    // --- recurring notifications ------------------------------------------------------
+    async fn open_rn_request(&self, request: RnRequest) -> StoreResult<()>;
+    async fn drop_rn_request(&self, mid: &Mid) -> StoreResult<()>;
+    async fn rn_request(&self, mid: &Mid) -> StoreResult<Option<RnRequest>>;
+    /// The person's requests from the Page created at or after `since`.
+    async fn rn_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<RnRequest>>;
+    /// The person accepts: the request gets its token and the opt-in events are
+    /// stored, in one transaction; false when accepted already or not theirs.
+    async fn tap_rn_request(
+        &self,
+        mid: &Mid,
+        person: PersonId,
+        token_digest: &str,
+        expires_at: Millis,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool>;
+    /// The request holding this Page's token.
+    async fn rn_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<RnRequest>>;
+    /// Records a message sent with the token at `at`, unless one was sent after
+    /// `period_start` or the topic is stopped: once per period, whichever requests race.
+    async fn spend_rn_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Millis) -> StoreResult<bool>;
+    /// Undoes `spend_rn_token` when its message could not be stored.
+    async fn unspend_rn_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()>;
+    /// The person stops (`Some(at)`) or resumes (`None`) a topic, with the events.
+    async fn set_rn_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
+
     // --- identity ----------------------------------------------------------------
     /// The person's PSID for the Page, created on first contact; exactly one ever.
     async fn psid(&self, person: PersonId, page: &PageId) -> StoreResult<Psid>;

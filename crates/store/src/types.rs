@@ -235,3 +235,20 @@ pub enum OtnSpend {
     Used,
     Expired,
 }
+
+/// A recurring-notification opt-in request (the `notification_messages` template),
+/// and, once accepted, its token's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RnRequest {
+    pub mid: Mid,
+    pub page: PageId,
+    pub person: PersonId,
+    pub title: String,
+    pub payload: String,
+    pub frequency: NotificationFrequency,
+    pub created_at: Millis,
+    pub tapped_at: Option<Millis>,
+    pub token_expires_at: Option<Millis>,
+    pub stopped_at: Option<Millis>,
+    pub last_sent_at: Option<Millis>,
+}
