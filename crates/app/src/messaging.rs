@@ -13,7 +13,15 @@ use serde_json::{json, Value};
 use switchboard_domain::credentials::{new_access_token, token_digest};
 use switchboard_domain::send::{parse_send, Recipient, SendBody, SendCommand, SenderAction};
 use switchboard_domain::*;
-use switchboard_store::{OtnRequest, OtnSpend, Receipt};
+use switchboard_store::{OtnRequest, OtnSpend, Receipt, RnRequest};
+
+/// A token the send spent, to give back if the message cannot be stored.
+enum Spent {
+    Nothing,
+    OneTime(String),
+    /// The digest and the topic's previous last message.
+    Recurring(String, Option<Millis>),
+}
 use switchboard_wire::send::SendResponse;
 
 /// Longest text a person may send, in characters (Messenger's own client limit).
@@ -83,8 +91,8 @@ impl Platform {
         if !matches!(command.recipient, Recipient::Psid(_)) && !matches!(command.body, SendBody::Text { .. }) {
             return Err(Refusal::invalid_param("Sender actions and templates need recipient.id").into());
         }
-        let (person, psid, spent_token) = match &command.recipient {
-            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), None),
+        let (person, psid, spent) = match &command.recipient {
+            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), Spent::Nothing),
             Recipient::PhoneNumber(phone) => {
                 // The Page's permission first: a Page without it learns nothing of the number.
                 if !self.page_feature_approved(&page.id, PageFeature::PhoneNumbers).await? {
@@ -92,7 +100,25 @@ impl Platform {
                 }
                 let (person, verified_at) = self.inner.store.person_by_phone(phone).await?.ok_or_else(Refusal::no_matching_user)?;
                 policy::may_reach_by_phone(verified_at, self.now())?;
-                (person, self.inner.store.psid(person, &page.id).await?, None)
+                (person, self.inner.store.psid(person, &page.id).await?, Spent::Nothing)
+            }
+            Recipient::NotificationMessagesToken(token) => {
+                let digest = token_digest(token);
+                let request = self.inner.store.rn_by_token(&page.id, &digest).await?;
+                let request = request.ok_or_else(|| Refusal::notification_messages_token("is invalid"))?;
+                let now = self.now();
+                if request.token_expires_at.is_none_or(|expires| now >= expires) {
+                    return Err(Refusal::notification_messages_token("has expired").into());
+                }
+                if request.stopped_at.is_some() {
+                    return Err(Refusal::notifications_stopped().into());
+                }
+                let period_start = now - policy::notification_period_ms(request.frequency);
+                if !self.inner.store.spend_rn_token(&page.id, &digest, now, period_start).await? {
+                    return Err(Refusal::notification_frequency_exceeded().into());
+                }
+                let psid = self.inner.store.psid(request.person, &page.id).await?;
+                (request.person, psid, Spent::Recurring(digest, request.last_sent_at))
             }
             Recipient::OneTimeNotifToken(token) => {
                 if !self.page_feature_approved(&page.id, PageFeature::OneTimeNotif).await? {
@@ -105,13 +131,17 @@ impl Platform {
                     OtnSpend::Used => return Err(Refusal::one_time_notif_token("has already been used").into()),
                     OtnSpend::Expired => return Err(Refusal::one_time_notif_token("has expired").into()),
                 };
-                (person, self.inner.store.psid(person, &page.id).await?, Some(digest))
+                (person, self.inner.store.psid(person, &page.id).await?, Spent::OneTime(digest))
             }
         };
         let sent = self.send_to(page, app, person, psid, command).await;
-        if let (Err(_), Some(digest)) = (&sent, spent_token) {
-            // Nothing was sent: the person's token is theirs again.
-            self.inner.store.unspend_otn_token(&digest).await?;
+        if sent.is_err() {
+            // Nothing was sent: the person's token is as it was.
+            match spent {
+                Spent::Nothing => {}
+                Spent::OneTime(digest) => self.inner.store.unspend_otn_token(&digest).await?,
+                Spent::Recurring(digest, previous) => self.inner.store.unspend_rn_token(&digest, previous).await?,
+            }
         }
         sent
     }
@@ -151,6 +181,27 @@ impl Platform {
                 let template = json!({"type": "template", "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}});
                 (None, Some(template), None)
             }
+            SendBody::RecurringOptinRequest { title, payload, frequency, template } => {
+                let week_ago = now - 7 * 24 * 3_600_000;
+                let recent: Vec<(String, Millis)> =
+                    self.inner.store.rn_requests_since(&page.id, person, week_ago).await?.into_iter().map(|r| (r.title, r.created_at)).collect();
+                policy::may_request_recurring(&recent, &title, now)?;
+                let request = RnRequest {
+                    mid: mid.clone(),
+                    page: page.id.clone(),
+                    person,
+                    title,
+                    payload,
+                    frequency,
+                    created_at: now,
+                    tapped_at: None,
+                    token_expires_at: None,
+                    stopped_at: None,
+                    last_sent_at: None,
+                };
+                self.inner.store.open_rn_request(request).await?;
+                (None, Some(template), None)
+            }
         };
         let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);
         let targets = self.webhook_targets(&page.id).await?;
@@ -168,13 +219,61 @@ impl Platform {
         };
         if let Err(error) = self.commit_message(message, outbox).await {
             if attachment.is_some() {
-                // The request goes with its message, or not at all.
+                // A request goes with its message, or not at all (one of these is it).
                 self.inner.store.drop_otn_request(&mid).await?;
+                self.inner.store.drop_rn_request(&mid).await?;
             }
             return Err(error);
         }
         self.inner.metrics.messages_sent.inc();
         Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0) })
+    }
+
+    /// The person accepts a recurring-notification opt-in: the Page's apps get a
+    /// `messaging_optins` event with the topic's token.
+    pub async fn accept_notifications(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
+        let (page, mut request) = self.own_rn_request(person, page_ref, mid).await?;
+        if request.tapped_at.is_some() {
+            return Err(Refusal::invalid_param("You accepted these notifications already").into());
+        }
+        let now = self.now();
+        request.token_expires_at = Some(now + policy::notification_token_ttl_ms(request.frequency));
+        let token = self.inner.key.notification_messages_token(request.mid.as_str());
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let body = events::recurring_optin(&psid, &page.id, &request, &token, None, now);
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
+        let expires_at = request.token_expires_at.unwrap_or(now);
+        if !self.inner.store.tap_rn_request(&request.mid, person, &token_digest(&token), expires_at, now, outbox).await? {
+            return Err(Refusal::invalid_param("You accepted these notifications already").into());
+        }
+        self.inner.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// The person stops (or resumes) a topic they accepted; the apps hear of it.
+    pub async fn stop_notifications(&self, person: PersonId, page_ref: &str, mid: &str, stop: bool) -> AppResult<()> {
+        let (page, request) = self.own_rn_request(person, page_ref, mid).await?;
+        if request.tapped_at.is_none() {
+            return Err(Refusal::invalid_param("You have not accepted these notifications").into());
+        }
+        let now = self.now();
+        let token = self.inner.key.notification_messages_token(request.mid.as_str());
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let status = if stop { "STOP_NOTIFICATIONS" } else { "RESUME_NOTIFICATIONS" };
+        let body = events::recurring_optin(&psid, &page.id, &request, &token, Some(status), now);
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
+        self.inner.store.set_rn_stopped(&request.mid, stop.then_some(now), outbox).await?;
+        self.inner.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    async fn own_rn_request(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<(Page, RnRequest)> {
+        let page = self.page_for_person(page_ref).await?;
+        let request = self.inner.store.rn_request(&Mid(mid.to_string())).await?.filter(|r| r.person == person && r.page == page.id);
+        let request = request.ok_or_else(|| Refusal::unknown_object(mid))?;
+        Ok((page, request))
     }
 
     /// The person taps "Notify me" on a one-time notification request: the Page's apps

@@ -75,6 +75,13 @@ impl MasterKey {
         &self.0
     }
 
+    /// The recurring-notification token of the opt-in request `mid`: derived, so that
+    /// it is never stored (only its digest is) yet can be shown again in the stop and
+    /// resume events.
+    pub fn notification_messages_token(&self, mid: &str) -> String {
+        hmac_hex(&self.0, format!("switchboard notification messages token\0{mid}").as_bytes())
+    }
+
     /// The app secret of `app_id` at `generation`: 32 lowercase hex characters, like Meta's.
     pub fn app_secret(&self, app_id: &str, generation: u32) -> String {
         let full = hmac_hex(&self.0, format!("switchboard app secret\0{app_id}\0{generation}").as_bytes());

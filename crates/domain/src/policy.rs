@@ -3,7 +3,7 @@
 //! mode's role holders. Pure functions of the request, the state and now.
 
 use crate::send::MessagingType;
-use crate::{AppMode, AppRole, Millis, Refusal};
+use crate::{AppMode, AppRole, Millis, NotificationFrequency, Refusal};
 
 /// The standard messaging window: after the person's last interaction.
 pub const STANDARD_WINDOW_MS: Millis = 24 * 3_600_000;
@@ -93,6 +93,37 @@ pub fn may_reach(mode: AppMode, recipient_role: Option<AppRole>) -> Result<(), R
 /// How long a one-time notification token may be used after the person asked.
 pub const ONE_TIME_NOTIF_TTL_MS: Millis = 365 * 24 * 3_600_000;
 
+const DAY_MS: Millis = 24 * 3_600_000;
+
+/// How long after one recurring notification the next may go.
+pub fn notification_period_ms(frequency: NotificationFrequency) -> Millis {
+    match frequency {
+        NotificationFrequency::Daily => DAY_MS,
+        NotificationFrequency::Weekly => 7 * DAY_MS,
+        NotificationFrequency::Monthly => 30 * DAY_MS,
+    }
+}
+
+/// How long a recurring-notification token lives (Meta: 6, 9 and 12 months).
+pub fn notification_token_ttl_ms(frequency: NotificationFrequency) -> Millis {
+    match frequency {
+        NotificationFrequency::Daily => 182 * DAY_MS,
+        NotificationFrequency::Weekly => 273 * DAY_MS,
+        NotificationFrequency::Monthly => 365 * DAY_MS,
+    }
+}
+
+/// Opt-in requests to one person from one Page: at most one a day, and one with the
+/// same title a week. `recent` holds the (title, sent at) of the last week's requests.
+pub fn may_request_recurring(recent: &[(String, Millis)], title: &str, now: Millis) -> Result<(), Refusal> {
+    let too_many = recent.iter().any(|(sent_title, at)| now - at < DAY_MS || (sent_title == title && now - at < 7 * DAY_MS));
+    if too_many {
+        Err(Refusal::too_many_optin_requests())
+    } else {
+        Ok(())
+    }
+}
+
 /// How long a phone number must have been verified before a Page may reach its
 /// person by it.
 pub const PHONE_SETTLE_MS: Millis = 24 * 3_600_000;
@@ -110,6 +141,17 @@ pub fn may_reach_by_phone(verified_at: Millis, now: Millis) -> Result<(), Refusa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recurring_opt_in_requests_are_limited() {
+        let recent = vec![("Deals".to_string(), 0)];
+        assert_eq!(may_request_recurring(&recent, "News", DAY - 1).unwrap_err().subcode, Some(2018352), "one a day");
+        assert!(may_request_recurring(&recent, "News", DAY).is_ok());
+        assert!(may_request_recurring(&recent, "Deals", 7 * DAY - 1).is_err(), "the same title once a week");
+        assert!(may_request_recurring(&recent, "Deals", 7 * DAY).is_ok());
+        assert_eq!(notification_period_ms(NotificationFrequency::Weekly), 7 * DAY);
+        assert!(notification_token_ttl_ms(NotificationFrequency::Daily) < notification_token_ttl_ms(NotificationFrequency::Monthly));
+    }
 
     #[test]
     fn a_phone_number_reaches_its_person_a_day_after_verification() {

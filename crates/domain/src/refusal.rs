@@ -144,6 +144,26 @@ impl Refusal {
         Self::new(400, 100, None, format!("(#100) one_time_notif_token {problem}"))
     }
 
+    /// 9/2018352: too many opt-in requests to this person.
+    pub fn too_many_optin_requests() -> Self {
+        Self::new(400, 9, Some(2018352), "(#9) User is performing too many actions")
+    }
+
+    /// 10/1893015: the person stopped this topic.
+    pub fn notifications_stopped() -> Self {
+        Self::new(400, 10, Some(1893015), "(#10) This user has currently stopped notification messages for this topic")
+    }
+
+    /// 4/2018354: more messages than the topic's frequency allows.
+    pub fn notification_frequency_exceeded() -> Self {
+        Self::new(400, 4, Some(2018354), "(#4) Notification messages limit reached: one message per period of the topic's frequency")
+    }
+
+    /// 100: the recurring-notification token is unknown, another Page's, or expired.
+    pub fn notification_messages_token(problem: &str) -> Self {
+        Self::new(400, 100, None, format!("(#100) notification_messages_token {problem}"))
+    }
+
     /// 100: `appsecret_proof` did not match.
     pub fn invalid_proof() -> Self {
         let mut refusal = Self::new(400, 100, None, "Invalid appsecret_proof provided in the API argument");

@@ -4,6 +4,7 @@
 
 use crate::params::Params;
 use crate::policy::MessageTag;
+use crate::NotificationFrequency;
 use crate::Refusal;
 use serde_json::{Map, Value};
 
@@ -21,6 +22,8 @@ pub enum Recipient {
     PhoneNumber(String),
     /// `{"one_time_notif_token": "..."}`: one message the person asked for.
     OneTimeNotifToken(String),
+    /// `{"notification_messages_token": "..."}`: a recurring notification.
+    NotificationMessagesToken(String),
 }
 
 /// A phone number as `+` and its digits; `None` unless it has 7 to 15 digits.
@@ -72,6 +75,9 @@ pub enum SendBody {
     Text { text: String, metadata: Option<String> },
     /// The `one_time_notif_req` template: the person's client shows "Notify me".
     OneTimeNotifRequest { title: String, payload: String },
+    /// The `notification_messages` template: an opt-in to recurring notifications.
+    /// `template` is the attachment as sent, for the echo and the person's client.
+    RecurringOptinRequest { title: String, payload: String, frequency: NotificationFrequency, template: Value },
     Action(SenderAction),
 }
 
@@ -128,6 +134,12 @@ fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, R
         Some(Value::Number(n)) => return Ok(Recipient::Psid(n.to_string())),
         Some(_) => return Err(Refusal::invalid_param("Invalid recipient id")),
         None => {}
+    }
+    if let Some(token) = recipient.get("notification_messages_token") {
+        return match token.as_str() {
+            Some(token) if !token.is_empty() => Ok(Recipient::NotificationMessagesToken(token.to_string())),
+            _ => Err(Refusal::invalid_param("notification_messages_token is invalid")),
+        };
     }
     if let Some(token) = recipient.get("one_time_notif_token") {
         return match token.as_str() {
@@ -208,8 +220,41 @@ fn parse_attachment(attachment: &Value) -> Result<SendBody, Refusal> {
             }
             Ok(SendBody::OneTimeNotifRequest { title: title.to_string(), payload: data.to_string() })
         }
-        _ => Err(Refusal::invalid_param("message.attachment is not supported by this server yet, except the one_time_notif_req template")),
+        (Some("template"), Some("notification_messages")) => parse_recurring_optin(attachment),
+        _ => Err(Refusal::invalid_param(
+            "message.attachment is not supported by this server yet, except the one_time_notif_req and notification_messages templates",
+        )),
     }
+}
+
+fn parse_recurring_optin(attachment: &Value) -> Result<SendBody, Refusal> {
+    let payload = &attachment["payload"];
+    let field = |name: &str| format!("message[attachment][payload][{name}]");
+    let title = payload["title"].as_str().map(str::trim).filter(|t| !t.is_empty());
+    let title = title.ok_or_else(|| Refusal::invalid_param(format!("Param {} is required", field("title"))))?;
+    if title.chars().count() > MAX_OTN_TITLE_CHARS {
+        return Err(Refusal::invalid_param(format!("Param {} must be at most {MAX_OTN_TITLE_CHARS} characters", field("title"))));
+    }
+    let data = payload["payload"].as_str().filter(|p| !p.is_empty() && p.chars().count() <= MAX_PAYLOAD_CHARS);
+    let data = data.ok_or_else(|| Refusal::invalid_param(format!("Param {} is required, at most {MAX_PAYLOAD_CHARS} characters", field("payload"))))?;
+    let frequency = payload["notification_messages_frequency"].as_str().and_then(NotificationFrequency::parse).ok_or_else(|| {
+        Refusal::invalid_param(format!("Param {} must be one of {{DAILY, WEEKLY, MONTHLY}}", field("notification_messages_frequency")))
+    })?;
+    let one_of = |name: &str, allowed: &[&str]| match payload.get(name) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(value)) if allowed.contains(&value.as_str()) => Ok(()),
+        Some(_) => Err(Refusal::invalid_param(format!("Param {} must be one of {{{}}}", field(name), allowed.join(", ")))),
+    };
+    one_of("notification_messages_cta_text", &["GET", "SIGN_UP", "ALLOW", "OPT_IN", "FREQUENCY"])?;
+    one_of("notification_messages_reoptin", &["ENABLED", "DISABLED"])?;
+    one_of("image_aspect_ratio", &["HORIZONTAL", "SQUARE"])?;
+    if let Some(url) = payload.get("image_url").filter(|u| !u.is_null()) {
+        let valid = url.as_str().is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"));
+        if !valid {
+            return Err(Refusal::invalid_param(format!("Param {} must be an http or https URL", field("image_url"))));
+        }
+    }
+    Ok(SendBody::RecurringOptinRequest { title: title.to_string(), payload: data.to_string(), frequency, template: attachment.clone() })
 }
 
 #[cfg(test)]
@@ -294,6 +339,25 @@ mod tests {
         assert!(send(template("ok", "")).is_err(), "a payload is required");
         let by_token = send(json!({"recipient": {"one_time_notif_token": "abc"}, "message": {"text": "it is back"}})).unwrap();
         assert_eq!(by_token.recipient, Recipient::OneTimeNotifToken("abc".into()));
+    }
+
+    #[test]
+    fn recurring_notification_opt_ins_and_tokens() {
+        let template = |extra: Value| {
+            let mut payload = json!({"template_type": "notification_messages", "title": "Daily deals", "payload": "DEALS",
+                "notification_messages_frequency": "WEEKLY"});
+            payload.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            json!({"recipient": {"id": "1"}, "message": {"attachment": {"type": "template", "payload": payload}}})
+        };
+        match send(template(json!({"notification_messages_cta_text": "ALLOW"}))).unwrap().body {
+            SendBody::RecurringOptinRequest { frequency, title, .. } => assert_eq!((frequency, title.as_str()), (NotificationFrequency::Weekly, "Daily deals")),
+            other => panic!("{other:?}"),
+        }
+        assert!(send(template(json!({"notification_messages_frequency": "HOURLY"}))).is_err());
+        assert!(send(template(json!({"notification_messages_cta_text": "PLEASE"}))).is_err());
+        assert!(send(template(json!({"image_url": "ftp://x"}))).is_err());
+        let by_token = send(json!({"recipient": {"notification_messages_token": "t"}, "message": {"text": "deal"}})).unwrap();
+        assert_eq!(by_token.recipient, Recipient::NotificationMessagesToken("t".into()));
     }
 
     #[test]

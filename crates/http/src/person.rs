@@ -27,6 +27,9 @@ pub fn routes() -> Router<Platform> {
         .route("/threads", get(threads))
         .route("/threads/{page}/messages", get(messages).post(send))
         .route("/threads/{page}/messages/{mid}/notify-me", post(notify_me))
+        .route("/threads/{page}/messages/{mid}/notifications", post(accept_notifications))
+        .route("/threads/{page}/messages/{mid}/notifications/stop", post(stop_notifications))
+        .route("/threads/{page}/messages/{mid}/notifications/resume", post(resume_notifications))
         .route("/threads/{page}/delivered", post(delivered))
         .route("/threads/{page}/read", post(read))
         .route("/events", get(events))
@@ -81,6 +84,25 @@ async fn remove_phone(State(platform): State<Platform>, SignedPerson(person): Si
 /// me" on a one-time notification request.
 async fn notify_me(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
     platform.notify_me(person, &page, &mid).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /person/v1/threads/{page}/messages/{mid}/notifications`: the person accepts a
+/// recurring-notification opt-in.
+async fn accept_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
+    platform.accept_notifications(person, &page, &mid).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /person/v1/threads/{page}/messages/{mid}/notifications/stop`.
+async fn stop_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
+    platform.stop_notifications(person, &page, &mid, true).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /person/v1/threads/{page}/messages/{mid}/notifications/resume`.
+async fn resume_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
+    platform.stop_notifications(person, &page, &mid, false).await?;
     Ok(Json(json!({"success": true})))
 }
 

@@ -279,3 +279,67 @@ async fn a_one_time_notification_sends_once_and_only_once_outside_the_window() {
     let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(request)).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+#[tokio::test]
+async fn recurring_notifications_follow_their_frequency_and_the_persons_stop() {
+    let server = TestServer::start_with(|s| s.virtual_clock = true).await;
+    let bot = server.bot("shop", "messages,messaging_optins").await;
+    let ann_person = server.person("ann").await;
+    let ann = server.sign_in(&ann_person).await;
+    ann.send("shop", "any deals?").await;
+    let psid = bot.receiver.wait_for("ann's message", |e| e["message"]["text"] == "any deals?").await["sender"]["id"].as_str().unwrap().to_string();
+    let optin_request = |title: &str| {
+        json!({"recipient": {"id": psid}, "message": {"attachment": {"type": "template", "payload": {
+            "template_type": "notification_messages", "title": title, "payload": "DEALS",
+            "notification_messages_frequency": "DAILY", "notification_messages_cta_text": "ALLOW"}}}})
+    };
+    let (status, sent) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(optin_request("Daily deals"))).await;
+    assert_eq!(status, 200, "{sent}");
+    let (status, again) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(optin_request("Weekly news"))).await;
+    assert_eq!((status, &again["error"]["code"], &again["error"]["error_subcode"]), (400, &json!(9), &json!(2018352)), "one request a day: {again}");
+
+    let mid = sent["message_id"].as_str().unwrap().to_string();
+    let (status, answer) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notifications"), None).await;
+    assert_eq!(status, 200, "{answer}");
+    let optin = bot.receiver.wait_for("the opt-in", |e| e["optin"]["type"] == "notification_messages" && e["optin"]["user_token_status"].is_string()).await;
+    assert_eq!((&optin["optin"]["payload"], &optin["optin"]["notification_messages_frequency"]), (&json!("DEALS"), &json!("DAILY")));
+    assert!(optin["optin"]["token_expiry_timestamp"].as_i64().is_some());
+    let token = optin["optin"]["notification_messages_token"].as_str().unwrap().to_string();
+
+    // Outside the window, one message per day with the token.
+    advance(&server, 30 * HOUR_MS).await;
+    let by_token = |text: &str| json!({"recipient": {"notification_messages_token": token}, "message": {"text": text}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("deal one"))).await;
+    assert_eq!((status, &answer["recipient_id"]), (200, &json!(psid)), "{answer}");
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("deal two"))).await;
+    assert_eq!((status, &answer["error"]["code"], &answer["error"]["error_subcode"]), (400, &json!(4), &json!(2018354)), "{answer}");
+    advance(&server, 24 * HOUR_MS).await;
+    assert_eq!(server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("deal two"))).await.0, 200, "the next day");
+
+    // The person stops the topic: the bot hears of it, and the token stops working.
+    advance(&server, 24 * HOUR_MS).await;
+    let (status, _) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notifications/stop"), None).await;
+    assert_eq!(status, 200);
+    let stopped = bot.receiver.wait_for("the stop", |e| e["optin"]["notification_messages_status"] == "STOP_NOTIFICATIONS").await;
+    assert_eq!(stopped["optin"]["notification_messages_token"], token.as_str());
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("deal three"))).await;
+    assert_eq!((status, &answer["error"]["code"], &answer["error"]["error_subcode"]), (400, &json!(10), &json!(1893015)), "{answer}");
+    let (status, _) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notifications/resume"), None).await;
+    assert_eq!(status, 200);
+    bot.receiver.wait_for("the resume", |e| e["optin"]["notification_messages_status"] == "RESUME_NOTIFICATIONS").await;
+    assert_eq!(server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("deal three"))).await.0, 200);
+
+    // Past the token's six months, it has expired; an unknown token is invalid.
+    advance(&server, 183 * 24 * HOUR_MS).await;
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("too late"))).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!(100)), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("expired"), "{answer}");
+    let bogus = json!({"recipient": {"notification_messages_token": "nope"}, "message": {"text": "x"}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(bogus)).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!(100)));
+    assert!(answer["error"]["message"].as_str().unwrap().contains("invalid"), "{answer}");
+    // Half a year later the person's session has expired too: they sign in again.
+    let ann = server.sign_in(&ann_person).await;
+    let texts: Vec<Value> = ann.history("shop").await["messages"].as_array().unwrap().iter().filter_map(|m| m.get("text").cloned()).collect();
+    assert_eq!(texts.iter().filter(|t| t.as_str().is_some_and(|t| t.starts_with("deal"))).count(), 3, "{texts:?}");
+}

@@ -37,6 +37,21 @@ pub struct Optin {
     pub payload: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub one_time_notif_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_messages_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_messages_frequency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_messages_timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_expiry_timestamp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_token_status: Option<String>,
+    /// `STOP_NOTIFICATIONS` or `RESUME_NOTIFICATIONS` when the person changes a topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_messages_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
