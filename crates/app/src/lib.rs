@@ -15,6 +15,7 @@ mod events;
 mod live;
 mod messaging;
 pub mod metrics;
+mod ratelimit;
 mod relay;
 mod subscriptions;
 
@@ -23,6 +24,7 @@ pub use deliveries::LIST_CAP;
 pub use directory::{NewAppCredentials, PageAccount};
 pub use live::{LiveEvent, LiveHub};
 pub use messaging::{Author, MessageView, ThreadView};
+pub use ratelimit::Usage;
 pub use relay::Invalidation;
 pub use subscriptions::CallbackVerifier;
 
@@ -98,6 +100,7 @@ pub struct PlatformSettings {
     pub node_id: String,
     /// Page features are approved as soon as a Page admin applies (no operator step).
     pub auto_approve_page_features: bool,
+    pub rate_limits: switchboard_domain::ratelimit::Limits,
 }
 
 impl Default for PlatformSettings {
@@ -109,6 +112,12 @@ impl Default for PlatformSettings {
             session_ttl_ms: 30 * 24 * 3600 * 1000,
             node_id: "node".into(),
             auto_approve_page_features: false,
+            rate_limits: switchboard_domain::ratelimit::Limits {
+                app_calls_per_hour: 10_000_000,
+                page_calls_per_day: 10_000_000,
+                page_calls_per_engaged_person: 200,
+                page_sends_per_second: 0,
+            },
         }
     }
 }
@@ -137,6 +146,9 @@ struct Inner {
     pages: TtlCache<String, Page>,
     psids: TtlCache<(PageId, String), PersonId>,
     targets: TtlCache<PageId, Arc<Vec<WebhookTarget>>>,
+    /// People who wrote to each Page in the last day, for its rate budget.
+    engaged: TtlCache<PageId, u64>,
+    rates: ratelimit::RateCounter,
 }
 
 impl Platform {
@@ -165,6 +177,8 @@ impl Platform {
                 pages: TtlCache::new(ttl),
                 psids: TtlCache::new(ttl),
                 targets: TtlCache::new(ttl),
+                engaged: TtlCache::new(Duration::from_secs(60)),
+                rates: ratelimit::RateCounter::default(),
             }),
         }
     }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod model;
 pub mod params;
 pub mod policy;
+pub mod ratelimit;
 pub mod refusal;
 pub mod retry;
 pub mod send;

@@ -164,6 +164,13 @@ impl Refusal {
         Self::new(400, 100, None, format!("(#100) notification_messages_token {problem}"))
     }
 
+    /// A rate limit: 4 (app), 32 (Page), 613 (sends). Graph answers them with HTTP 400.
+    pub fn rate_limited(code: u32, subcode: Option<u32>, message: &str) -> Self {
+        let mut refusal = Self::new(400, code, subcode, message);
+        refusal.transient = true;
+        refusal
+    }
+
     /// 100: `appsecret_proof` did not match.
     pub fn invalid_proof() -> Self {
         let mut refusal = Self::new(400, 100, None, "Invalid appsecret_proof provided in the API argument");

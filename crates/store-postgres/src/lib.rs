@@ -970,6 +970,16 @@ impl Store for PostgresStore {
         Ok(threads)
     }
 
+    async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT COUNT(*) FROM threads WHERE page_id = $1 AND last_person_at >= $2", &[&page.0, &since])
+            .await
+            .map_err(pg)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         // SKIP LOCKED: nodes claiming at once split the work instead of waiting; a
         // row another node leased meanwhile is re-checked and left out.

@@ -940,6 +940,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                q(c.query_row(
+                    "SELECT COUNT(*) FROM threads WHERE page_id = ?1 AND last_person_at >= ?2",
+                    params![page.as_str(), since],
+                    |r| r.get(0),
+                ))
+            })
+            .await
+    }
+
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         self.engine
             .write_relaxed(move |c| {

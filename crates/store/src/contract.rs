@@ -25,6 +25,7 @@ where
     scoped_ids_are_stable_and_scoped(fresh().await).await;
     scoped_ids_are_created_once_under_races(fresh().await).await;
     messages_threads_and_window(fresh().await).await;
+    engaged_persons_wrote_lately(fresh().await).await;
     a_failed_write_stores_nothing(fresh().await).await;
     receipts_only_move_forward(fresh().await).await;
     outbox_keeps_thread_order_and_leases(fresh().await).await;
@@ -274,6 +275,16 @@ pub async fn scoped_ids_are_created_once_under_races(store: Shared) {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "every racer must see the same PSID");
+}
+
+pub async fn engaged_persons_wrote_lately(store: Shared) {
+    let ids = seed(&store, 3).await;
+    store.append_message(message("a", "100", ids[0], Direction::Inbound, 100), vec![]).await.unwrap();
+    store.append_message(message("b", "100", ids[1], Direction::Inbound, 200), vec![]).await.unwrap();
+    store.append_message(message("c", "100", ids[2], Direction::Outbound, 300), vec![]).await.unwrap();
+    let page = PageId("100".into());
+    assert_eq!(store.engaged_persons(&page, 0).await.unwrap(), 2, "only persons who wrote");
+    assert_eq!(store.engaged_persons(&page, 150).await.unwrap(), 1);
 }
 
 pub async fn messages_threads_and_window(store: Shared) {

@@ -191,6 +191,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Message>>;
     /// The person's threads, most recent first.
     async fn threads_of(&self, person: PersonId) -> StoreResult<Vec<ThreadSummary>>;
+    /// How many persons wrote to the Page since `since` (its engaged people).
+    async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64>;
 
     // --- the webhook outbox ----------------------------------------------------
     /// Leases up to `limit` due events until `lease_until`. Only the oldest

@@ -142,6 +142,12 @@ impl Node {
             cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
             node_id: settings.node_name(),
             auto_approve_page_features: settings.auto_approve_page_features,
+            rate_limits: switchboard_domain::ratelimit::Limits {
+                app_calls_per_hour: settings.rate_limits.app_calls_per_hour,
+                page_calls_per_day: settings.rate_limits.page_calls_per_day,
+                page_calls_per_engaged_person: settings.rate_limits.page_calls_per_engaged_person,
+                page_sends_per_second: settings.rate_limits.page_sends_per_second,
+            },
             ..PlatformSettings::default()
         };
         let platform = Platform::new(store, bus, clock, key, verifier, platform_settings);

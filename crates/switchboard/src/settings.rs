@@ -36,6 +36,7 @@ pub struct Settings {
     pub cache_ttl_ms: u64,
     pub tls: TlsSettings,
     pub webhooks: WebhookSettings,
+    pub rate_limits: RateLimitSettings,
 }
 
 /// PostgreSQL connection settings (ignored by SQLite).
@@ -112,7 +113,27 @@ impl Default for Settings {
             cache_ttl_ms: 1000,
             tls: TlsSettings::default(),
             webhooks: WebhookSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
+    }
+}
+
+/// Meta's limits are 200 calls per engaged person per day for a Page and 300 sends
+/// per second; the defaults keep the scaling but are generous for self-hosting. 0 turns
+/// a limit off. Counted per node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    pub app_calls_per_hour: u64,
+    /// The floor of a Page's daily budget.
+    pub page_calls_per_day: u64,
+    pub page_calls_per_engaged_person: u64,
+    pub page_sends_per_second: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self { app_calls_per_hour: 10_000_000, page_calls_per_day: 10_000_000, page_calls_per_engaged_person: 200, page_sends_per_second: 0 }
     }
 }
 

@@ -343,3 +343,63 @@ async fn recurring_notifications_follow_their_frequency_and_the_persons_stop() {
     let texts: Vec<Value> = ann.history("shop").await["messages"].as_array().unwrap().iter().filter_map(|m| m.get("text").cloned()).collect();
     assert_eq!(texts.iter().filter(|t| t.as_str().is_some_and(|t| t.starts_with("deal"))).count(), 3, "{texts:?}");
 }
+
+#[tokio::test]
+async fn rate_limits_answer_meta_codes_and_usage_headers() {
+    // A clock that stands still: the windows move only when the test says.
+    let clock = ManualClock::new();
+    let server = TestServer::start_with_clock(clock.clone(), |s| {
+        s.rate_limits.app_calls_per_hour = 8;
+        s.rate_limits.page_calls_per_day = 5;
+        s.rate_limits.page_calls_per_engaged_person = 0;
+        s.rate_limits.page_sends_per_second = 2;
+    })
+    .await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    ann.send("shop", "hi").await;
+    let psid = bot.receiver.wait_for("ann's message", |e| e["message"]["text"] == "hi").await["sender"]["id"].as_str().unwrap().to_string();
+    let graph = |path: &str| format!("{}{path}", server.graph());
+    let send = || {
+        server
+            .http
+            .post(graph("/me/messages"))
+            .bearer_auth(&bot.page_token)
+            .json(&json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "hello"}}))
+            .send()
+    };
+    // `bot()` already made two calls with the Page token (installing, and nothing else
+    // counts here), so count from what the headers say.
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let page_usage: Value = serde_json::from_str(first.headers()["x-business-use-case-usage"].to_str().unwrap()).unwrap();
+    let used = page_usage[&bot.page.id][0]["call_count"].as_u64().unwrap();
+    assert!(used > 0 && used <= 100, "{page_usage}");
+    assert_eq!(page_usage[&bot.page.id][0]["type"], "messenger");
+    let app_usage: Value = serde_json::from_str(first.headers()["x-app-usage"].to_str().unwrap()).unwrap();
+    assert!(app_usage["call_count"].as_u64().unwrap() > 0);
+
+    let second = send().await.unwrap();
+    assert_eq!(second.status(), 200);
+    let third: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!((&third["error"]["code"], &third["error"]["error_subcode"]), (&json!(613), &json!(2534040)), "two sends a second: {third}");
+
+    clock.advance(std::time::Duration::from_secs(1));
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let answer: Value = send().await.unwrap().json().await.unwrap();
+        codes.push(answer["error"]["code"].as_u64().unwrap_or(0));
+        clock.advance(std::time::Duration::from_secs(1));
+    }
+    assert!(codes.contains(&32), "the Page's daily budget of 5 runs out: {codes:?}");
+
+    // A day later the windows are new: the app's own calls run into its hourly 8.
+    clock.advance(std::time::Duration::from_secs(24 * 3600));
+    let app_token = format!("{}|{}", bot.app.id, bot.app.secret);
+    let mut codes = Vec::new();
+    for _ in 0..9 {
+        let (_, answer) = server.graph_call(Method::GET, &format!("/{}/subscriptions", bot.app.id), Some(&app_token), None).await;
+        codes.push(answer["error"]["code"].as_u64().unwrap_or(0));
+    }
+    assert_eq!(codes, vec![0, 0, 0, 0, 0, 0, 0, 0, 4], "the ninth call of the hour");
+}

@@ -10,27 +10,66 @@ mod subscriptions;
 use crate::error::HttpResult;
 use crate::request::GraphRequest;
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderValue, Method};
 use axum::response::Response;
-use switchboard_app::Platform;
+use switchboard_app::{Platform, Usage};
 use switchboard_domain::Refusal;
 
-/// Every Graph request lands here (the router's fallback).
+/// Every Graph request lands here (the router's fallback): counted against the
+/// caller's rate limits, routed, and answered with the usage headers.
 pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -> HttpResult<Response> {
+    let usage = meter(&platform, &request).await?;
+    let mut response = route(&platform, &request).await?;
+    if let Some(usage) = usage {
+        usage_headers(&mut response, &usage);
+    }
+    Ok(response)
+}
+
+/// Counts the call when its token authenticates (a token that does not is refused by
+/// the handler, with the error that explains it).
+async fn meter(platform: &Platform, request: &GraphRequest) -> HttpResult<Option<Usage>> {
+    let Some(token) = request.token.as_deref().filter(|token| !token.is_empty()) else { return Ok(None) };
+    let Ok(caller) = platform.authenticate(Some(token), request.proof.as_deref()).await else { return Ok(None) };
+    let send = request.method == Method::POST && request.segments.len() == 2 && request.segments[1] == "messages";
+    Ok(Some(platform.meter(&caller, send).await?))
+}
+
+/// `X-App-Usage`, `X-Page-Usage` and `X-Business-Use-Case-Usage`, as percentages of the
+/// limits (reference §10); only the call count is measured.
+fn usage_headers(response: &mut Response, usage: &Usage) {
+    let mut put = |name: &'static str, value: serde_json::Value| {
+        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+            response.headers_mut().insert(name, value);
+        }
+    };
+    if let Some(app) = usage.app {
+        put("x-app-usage", serde_json::json!({"call_count": app, "total_cputime": 0, "total_time": 0}));
+    }
+    if let Some((page, used)) = &usage.page {
+        put("x-page-usage", serde_json::json!({"call_count": used, "total_cputime": 0, "total_time": 0, "estimated_time_to_regain_access": 0}));
+        put(
+            "x-business-use-case-usage",
+            serde_json::json!({page.as_str(): [{"type": "messenger", "call_count": used, "total_cputime": 0, "total_time": 0, "estimated_time_to_regain_access": 0}]}),
+        );
+    }
+}
+
+async fn route(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     let method = request.method.clone();
     match (&method, segments.as_slice()) {
-        (&Method::GET, ["oauth", "access_token"]) => oauth::access_token(&platform, &request).await,
-        (&Method::GET, ["me", "accounts"]) => nodes::accounts(&platform, &request).await,
-        (&Method::DELETE, [user, "permissions"]) => oauth::deauthorize(&platform, &request, user).await,
-        (&Method::GET, [node]) => nodes::get_node(&platform, &request, node).await,
-        (&Method::POST, [node, "messages"]) => messages::send(&platform, &request, node).await,
-        (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(&platform, &request, app).await,
-        (&Method::GET, [app, "subscriptions"]) => subscriptions::list(&platform, &request, app).await,
-        (&Method::DELETE, [app, "subscriptions"]) => subscriptions::unsubscribe(&platform, &request, app).await,
-        (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(&platform, &request, page).await,
-        (&Method::GET, [page, "subscribed_apps"]) => subscriptions::installed(&platform, &request, page).await,
-        (&Method::DELETE, [page, "subscribed_apps"]) => subscriptions::uninstall(&platform, &request, page).await,
+        (&Method::GET, ["oauth", "access_token"]) => oauth::access_token(platform, request).await,
+        (&Method::GET, ["me", "accounts"]) => nodes::accounts(platform, request).await,
+        (&Method::DELETE, [user, "permissions"]) => oauth::deauthorize(platform, request, user).await,
+        (&Method::GET, [node]) => nodes::get_node(platform, request, node).await,
+        (&Method::POST, [node, "messages"]) => messages::send(platform, request, node).await,
+        (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
+        (&Method::GET, [app, "subscriptions"]) => subscriptions::list(platform, request, app).await,
+        (&Method::DELETE, [app, "subscriptions"]) => subscriptions::unsubscribe(platform, request, app).await,
+        (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(platform, request, page).await,
+        (&Method::GET, [page, "subscribed_apps"]) => subscriptions::installed(platform, request, page).await,
+        (&Method::DELETE, [page, "subscribed_apps"]) => subscriptions::uninstall(platform, request, page).await,
         _ => Err(Refusal::unknown_path(method.as_str(), &format!("/{}", segments.join("/"))).into()),
     }
 }

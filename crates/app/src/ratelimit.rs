@@ -1,0 +1,91 @@
+//! Counting calls against the rate limits, per node (each node counts what it
+//! serves: with N nodes behind a balancer, a limit is reached at up to N times its
+//! value). Fixed windows on the platform's clock, so the virtual clock resets them.
+
+use crate::{AppResult, Caller, Platform};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use switchboard_domain::ratelimit::{self, Limit, Limits, DAY_MS, HOUR_MS, SECOND_MS};
+use switchboard_domain::*;
+
+/// Windows kept before the expired ones are dropped.
+const PRUNE_AT: usize = 100_000;
+
+#[derive(Default)]
+pub struct RateCounter {
+    /// (limit, app or Page id) → (window start, calls in it).
+    windows: Mutex<HashMap<(Limit, String), (Millis, u64)>>,
+}
+
+impl RateCounter {
+    /// Counts one call in the window of `length` holding `now`; answers the calls so far.
+    fn hit(&self, limit: Limit, id: &str, length: Millis, now: Millis) -> u64 {
+        let start = now - now.rem_euclid(length);
+        let mut windows = self.windows.lock().expect("rate windows poisoned");
+        if windows.len() >= PRUNE_AT {
+            windows.retain(|(kind, _), (at, _)| *at + window_length(*kind) > now);
+        }
+        let entry = windows.entry((limit, id.to_string())).or_insert((start, 0));
+        if entry.0 != start {
+            *entry = (start, 0);
+        }
+        entry.1 += 1;
+        entry.1
+    }
+}
+
+fn window_length(limit: Limit) -> Millis {
+    match limit {
+        Limit::App => HOUR_MS,
+        Limit::PageDaily => DAY_MS,
+        Limit::PageSends => SECOND_MS,
+    }
+}
+
+/// How much of its limits a caller used, for the usage headers (percentages).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Usage {
+    pub app: Option<u64>,
+    /// The Page and its use of the daily budget.
+    pub page: Option<(PageId, u64)>,
+}
+
+impl Platform {
+    /// Counts a Graph call by this caller (`send` for the Send API) against the app's
+    /// and the Page's limits; a call over a limit is refused with Meta's code.
+    pub async fn meter(&self, caller: &Caller, send: bool) -> AppResult<Usage> {
+        let limits: Limits = self.inner.settings.rate_limits;
+        let now = self.now();
+        let counter = &self.inner.rates;
+        let mut usage = Usage::default();
+        if let Some(app) = caller.app() {
+            let count = counter.hit(Limit::App, app.id.as_str(), HOUR_MS, now);
+            ratelimit::check(Limit::App, count, limits.app_calls_per_hour)?;
+            usage.app = Some(ratelimit::percent(count, limits.app_calls_per_hour));
+        }
+        if let Caller::Page { page, .. } = caller {
+            if send {
+                let count = counter.hit(Limit::PageSends, page.id.as_str(), SECOND_MS, now);
+                ratelimit::check(Limit::PageSends, count, limits.page_sends_per_second)?;
+            }
+            let budget = limits.page_daily_budget(self.engaged_persons(&page.id, now).await?);
+            let count = counter.hit(Limit::PageDaily, page.id.as_str(), DAY_MS, now);
+            ratelimit::check(Limit::PageDaily, count, budget)?;
+            usage.page = Some((page.id.clone(), ratelimit::percent(count, budget)));
+        }
+        Ok(usage)
+    }
+
+    /// People who wrote to the Page in the last day; read at most once a minute.
+    async fn engaged_persons(&self, page: &PageId, now: Millis) -> AppResult<u64> {
+        if self.inner.settings.rate_limits.page_calls_per_engaged_person == 0 {
+            return Ok(0);
+        }
+        if let Some(engaged) = self.inner.engaged.get(page) {
+            return Ok(engaged);
+        }
+        let engaged = self.inner.store.engaged_persons(page, now - DAY_MS).await?;
+        self.inner.engaged.put(page.clone(), engaged);
+        Ok(engaged)
+    }
+}
