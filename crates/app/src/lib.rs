@@ -146,6 +146,11 @@ struct Inner {
     pages: TtlCache<String, Page>,
     psids: TtlCache<(PageId, String), PersonId>,
     targets: TtlCache<PageId, Arc<Vec<WebhookTarget>>>,
+    /// A person's role on an app, for development mode (cleared with the callers).
+    roles: TtlCache<(AppId, PersonId), Option<AppRole>>,
+    /// A thread's last known interaction. Only ever trusted to say the window is open:
+    /// a newer interaction elsewhere can only have moved it later.
+    interactions: TtlCache<(PageId, PersonId), Millis>,
     /// People who wrote to each Page in the last day, for its rate budget.
     engaged: TtlCache<PageId, u64>,
     rates: ratelimit::RateCounter,
@@ -178,6 +183,8 @@ impl Platform {
                 psids: TtlCache::new(ttl),
                 targets: TtlCache::new(ttl),
                 engaged: TtlCache::new(Duration::from_secs(60)),
+                roles: TtlCache::new(ttl),
+                interactions: TtlCache::new(Duration::from_secs(3600)),
                 rates: ratelimit::RateCounter::default(),
             }),
         }

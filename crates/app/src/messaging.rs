@@ -149,18 +149,28 @@ impl Platform {
     /// The recipient is resolved; the rules that remain, then the message or action.
     async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand) -> AppResult<SendResponse> {
         if app.mode == AppMode::Development {
-            policy::may_reach(app.mode, self.inner.store.app_role(&app.id, person).await?)?;
+            policy::may_reach(app.mode, self.role_on(&app.id, person).await?)?;
         }
         // A matched phone number (a first contact) and a notification token stand
         // outside the window; everything addressed by PSID follows it.
         if let Recipient::Psid(_) = command.recipient {
-            // Read at each send: the window moves with every interaction, on any node.
-            let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|thread| thread.last_person_at);
             let outgoing = match command.body {
                 SendBody::Action(_) => Outgoing::Action,
                 _ => Outgoing::Message(command.messaging_type, command.tag),
             };
-            policy::may_send(outgoing, last_interaction, self.now())?;
+            let thread = (page.id.clone(), person);
+            let now = self.now();
+            // A remembered interaction that allows the message is enough: the window
+            // only ever moves later. Anything else is read from the store, where an
+            // interaction on any node is.
+            let allowed_by_memory = self.inner.interactions.get(&thread).is_some_and(|at| policy::may_send(outgoing, Some(at), now).is_ok());
+            if !allowed_by_memory {
+                let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|state| state.last_person_at);
+                if let Some(at) = last_interaction {
+                    self.inner.interactions.put(thread, at);
+                }
+                policy::may_send(outgoing, last_interaction, now)?;
+            }
         }
         let now = self.now();
         let mid = random_mid();
@@ -298,6 +308,17 @@ impl Platform {
         }
         self.inner.outbox_wake.notify_one();
         Ok(())
+    }
+
+    /// The person's role on the app, through the cache (role changes clear it).
+    async fn role_on(&self, app: &AppId, person: PersonId) -> AppResult<Option<AppRole>> {
+        let key = (app.clone(), person);
+        if let Some(role) = self.inner.roles.get(&key) {
+            return Ok(role);
+        }
+        let role = self.inner.store.app_role(app, person).await?;
+        self.inner.roles.put(key, role);
+        Ok(role)
     }
 
     /// The person behind a PSID of this Page; anything else is 100/2018001.

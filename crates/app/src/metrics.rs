@@ -48,7 +48,7 @@ pub struct Metrics {
     pub webhook_failures: Family<FailureLabels, Counter>,
     /// Seconds from an event's creation to its acknowledgement by the app.
     pub webhook_event_delay: Histogram,
-    /// Send API calls refused, by Graph code and subcode.
+    /// Calls refused by the messaging policy or a rate limit, by Graph code and subcode.
     pub send_refusals: Family<RefusalLabels, Counter>,
 }
 
@@ -73,7 +73,7 @@ impl Default for Metrics {
         registry.register("webhook_failures", "Failed webhook POSTs by kind", webhook_failures.clone());
         registry.register("webhook_event_delay_seconds", "From an event's creation to its acknowledgement", webhook_event_delay.clone());
         let send_refusals = Family::<RefusalLabels, Counter>::default();
-        registry.register("send_refusals", "Send API calls refused, by Graph code and subcode", send_refusals.clone());
+        registry.register("send_refusals", "Calls refused by the messaging policy or a rate limit, by Graph code and subcode", send_refusals.clone());
         Self {
             registry,
             requests,

@@ -54,6 +54,15 @@ impl Platform {
     /// Counts a Graph call by this caller (`send` for the Send API) against the app's
     /// and the Page's limits; a call over a limit is refused with Meta's code.
     pub async fn meter(&self, caller: &Caller, send: bool) -> AppResult<Usage> {
+        let metered = self.meter_unrecorded(caller, send).await;
+        if let Err(crate::AppError::Refused(refusal)) = &metered {
+            let labels = crate::metrics::RefusalLabels { code: refusal.code, subcode: refusal.subcode.unwrap_or(0) };
+            self.inner.metrics.send_refusals.get_or_create(&labels).inc();
+        }
+        metered
+    }
+
+    async fn meter_unrecorded(&self, caller: &Caller, send: bool) -> AppResult<Usage> {
         let limits: Limits = self.inner.settings.rate_limits;
         let now = self.now();
         let counter = &self.inner.rates;

@@ -72,6 +72,7 @@ impl Platform {
                 self.inner.callers.clear();
                 self.inner.apps.clear();
                 self.inner.targets.clear();
+                self.inner.roles.clear();
             }
         }
     }

@@ -402,4 +402,7 @@ async fn rate_limits_answer_meta_codes_and_usage_headers() {
         codes.push(answer["error"]["code"].as_u64().unwrap_or(0));
     }
     assert_eq!(codes, vec![0, 0, 0, 0, 0, 0, 0, 0, 4], "the ninth call of the hour");
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("switchboard_send_refusals_total{code=\"4\",subcode=\"0\"}"), "{metrics}");
+    assert!(metrics.contains("switchboard_send_refusals_total{code=\"613\",subcode=\"2534040\"} 1"), "{metrics}");
 }
