@@ -2,7 +2,7 @@
 //! outbox rows for every app subscribed to the field.
 
 use switchboard_domain::*;
-use switchboard_store::{NewOutboxEvent, RnRequest, WebhookTarget};
+use switchboard_store::{NewOutboxEvent, OptinKind, OptinRequest, WebhookTarget};
 use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Read};
 use switchboard_wire::to_ascii_json;
 
@@ -88,14 +88,18 @@ pub fn one_time_optin(psid: &Psid, page: &PageId, payload: &str, token: &str, at
 
 /// `messaging_optins` for recurring notifications: the person accepted the opt-in
 /// (`status` `None`), or stopped or resumed the topic.
-pub fn recurring_optin(psid: &Psid, page: &PageId, request: &RnRequest, token: &str, status: Option<&str>, at: Millis) -> Vec<u8> {
+pub fn recurring_optin(psid: &Psid, page: &PageId, request: &OptinRequest, token: &str, status: Option<&str>, at: Millis) -> Vec<u8> {
     let mut event = person_to_page(psid, page, at);
     let accepted = status.is_none();
+    let frequency = match request.kind {
+        OptinKind::Recurring(frequency) => Some(frequency.as_str().to_string()),
+        OptinKind::OneTime => None,
+    };
     event.optin = Some(Optin {
         kind: "notification_messages".into(),
         payload: request.payload.clone(),
         notification_messages_token: Some(token.to_string()),
-        notification_messages_frequency: accepted.then(|| request.frequency.as_str().to_string()),
+        notification_messages_frequency: frequency.filter(|_| accepted),
         notification_messages_timezone: accepted.then(|| "UTC".to_string()),
         token_expiry_timestamp: if accepted { request.token_expires_at } else { None },
         user_token_status: accepted.then(|| "NOT_REFRESHED".to_string()),

@@ -13,6 +13,7 @@ mod features;
 mod directory;
 mod events;
 mod live;
+mod notifications;
 mod messaging;
 pub mod metrics;
 mod ratelimit;

@@ -10,18 +10,12 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::params::Params;
 use switchboard_domain::policy::{self, Outgoing};
 use serde_json::{json, Value};
-use switchboard_domain::credentials::{new_access_token, token_digest};
 use switchboard_domain::send::{parse_send, Recipient, SendBody, SendCommand, SenderAction};
 use switchboard_domain::*;
-use switchboard_store::{OtnRequest, OtnSpend, Receipt, RnRequest};
+use crate::notifications::{Spent, TokenKind};
+use switchboard_store::{OptinKind, OptinRequest, Receipt};
 
-/// A token the send spent, to give back if the message cannot be stored.
-enum Spent {
-    Nothing,
-    OneTime(String),
-    /// The digest and the topic's previous last message.
-    Recurring(String, Option<Millis>),
-}
+
 use switchboard_wire::send::SendResponse;
 
 /// Longest text a person may send, in characters (Messenger's own client limit).
@@ -102,46 +96,13 @@ impl Platform {
                 policy::may_reach_by_phone(verified_at, self.now())?;
                 (person, self.inner.store.psid(person, &page.id).await?, Spent::Nothing)
             }
-            Recipient::NotificationMessagesToken(token) => {
-                let digest = token_digest(token);
-                let request = self.inner.store.rn_by_token(&page.id, &digest).await?;
-                let request = request.ok_or_else(|| Refusal::notification_messages_token("is invalid"))?;
-                let now = self.now();
-                if request.token_expires_at.is_none_or(|expires| now >= expires) {
-                    return Err(Refusal::notification_messages_token("has expired").into());
-                }
-                if request.stopped_at.is_some() {
-                    return Err(Refusal::notifications_stopped().into());
-                }
-                let period_start = now - policy::notification_period_ms(request.frequency);
-                if !self.inner.store.spend_rn_token(&page.id, &digest, now, period_start).await? {
-                    return Err(Refusal::notification_frequency_exceeded().into());
-                }
-                let psid = self.inner.store.psid(request.person, &page.id).await?;
-                (request.person, psid, Spent::Recurring(digest, request.last_sent_at))
-            }
-            Recipient::OneTimeNotifToken(token) => {
-                if !self.page_feature_approved(&page.id, PageFeature::OneTimeNotif).await? {
-                    return Err(Refusal::one_time_notif_not_permitted().into());
-                }
-                let digest = token_digest(token);
-                let person = match self.inner.store.spend_otn_token(&page.id, &digest, self.now()).await? {
-                    OtnSpend::Spent(person) => person,
-                    OtnSpend::Unknown => return Err(Refusal::one_time_notif_token("is invalid").into()),
-                    OtnSpend::Used => return Err(Refusal::one_time_notif_token("has already been used").into()),
-                    OtnSpend::Expired => return Err(Refusal::one_time_notif_token("has expired").into()),
-                };
-                (person, self.inner.store.psid(person, &page.id).await?, Spent::OneTime(digest))
-            }
+            Recipient::NotificationMessagesToken(token) => self.spend_notification_token(&page.id, token, TokenKind::Recurring).await?,
+            Recipient::OneTimeNotifToken(token) => self.spend_notification_token(&page.id, token, TokenKind::OneTime).await?,
         };
         let sent = self.send_to(page, app, person, psid, command).await;
-        if sent.is_err() {
+        if let (Err(_), Spent::Token { digest, previous }) = (&sent, spent) {
             // Nothing was sent: the person's token is as it was.
-            match spent {
-                Spent::Nothing => {}
-                Spent::OneTime(digest) => self.inner.store.unspend_otn_token(&digest).await?,
-                Spent::Recurring(digest, previous) => self.inner.store.unspend_rn_token(&digest, previous).await?,
-            }
+            self.inner.store.unspend_optin_token(&digest, previous).await?;
         }
         sent
     }
@@ -181,35 +142,14 @@ impl Platform {
             }
             SendBody::Text { text, metadata } => (Some(text), None, metadata),
             SendBody::OneTimeNotifRequest { title, payload } => {
-                if !self.page_feature_approved(&page.id, PageFeature::OneTimeNotif).await? {
-                    return Err(Refusal::one_time_notif_not_permitted().into());
-                }
-                let request = OtnRequest { mid: mid.clone(), page: page.id.clone(), person, title: title.clone(), payload: payload.clone(), created_at: now, tapped_at: None };
-                if !self.inner.store.open_otn_request(request).await? {
-                    return Err(Refusal::one_time_notif_same_topic().into());
-                }
                 let template = json!({"type": "template", "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}});
+                let request = OptinRequest::new(mid.clone(), OptinKind::OneTime, page.id.clone(), person, title, payload, now);
+                self.open_optin_request(request).await?;
                 (None, Some(template), None)
             }
             SendBody::RecurringOptinRequest { title, payload, frequency, template } => {
-                let week_ago = now - 7 * 24 * 3_600_000;
-                let recent: Vec<(String, Millis)> =
-                    self.inner.store.rn_requests_since(&page.id, person, week_ago).await?.into_iter().map(|r| (r.title, r.created_at)).collect();
-                policy::may_request_recurring(&recent, &title, now)?;
-                let request = RnRequest {
-                    mid: mid.clone(),
-                    page: page.id.clone(),
-                    person,
-                    title,
-                    payload,
-                    frequency,
-                    created_at: now,
-                    tapped_at: None,
-                    token_expires_at: None,
-                    stopped_at: None,
-                    last_sent_at: None,
-                };
-                self.inner.store.open_rn_request(request).await?;
+                let request = OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now);
+                self.open_optin_request(request).await?;
                 (None, Some(template), None)
             }
         };
@@ -229,85 +169,13 @@ impl Platform {
         };
         if let Err(error) = self.commit_message(message, outbox).await {
             if attachment.is_some() {
-                // A request goes with its message, or not at all (one of these is it).
-                self.inner.store.drop_otn_request(&mid).await?;
-                self.inner.store.drop_rn_request(&mid).await?;
+                // A request goes with its message, or not at all.
+                self.inner.store.drop_optin_request(&mid).await?;
             }
             return Err(error);
         }
         self.inner.metrics.messages_sent.inc();
         Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0) })
-    }
-
-    /// The person accepts a recurring-notification opt-in: the Page's apps get a
-    /// `messaging_optins` event with the topic's token.
-    pub async fn accept_notifications(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
-        let (page, mut request) = self.own_rn_request(person, page_ref, mid).await?;
-        if request.tapped_at.is_some() {
-            return Err(Refusal::invalid_param("You accepted these notifications already").into());
-        }
-        let now = self.now();
-        request.token_expires_at = Some(now + policy::notification_token_ttl_ms(request.frequency));
-        let token = self.inner.key.notification_messages_token(request.mid.as_str());
-        let psid = self.inner.store.psid(person, &page.id).await?;
-        let body = events::recurring_optin(&psid, &page.id, &request, &token, None, now);
-        let targets = self.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
-        let expires_at = request.token_expires_at.unwrap_or(now);
-        if !self.inner.store.tap_rn_request(&request.mid, person, &token_digest(&token), expires_at, now, outbox).await? {
-            return Err(Refusal::invalid_param("You accepted these notifications already").into());
-        }
-        self.inner.outbox_wake.notify_one();
-        Ok(())
-    }
-
-    /// The person stops (or resumes) a topic they accepted; the apps hear of it.
-    pub async fn stop_notifications(&self, person: PersonId, page_ref: &str, mid: &str, stop: bool) -> AppResult<()> {
-        let (page, request) = self.own_rn_request(person, page_ref, mid).await?;
-        if request.tapped_at.is_none() {
-            return Err(Refusal::invalid_param("You have not accepted these notifications").into());
-        }
-        let now = self.now();
-        let token = self.inner.key.notification_messages_token(request.mid.as_str());
-        let psid = self.inner.store.psid(person, &page.id).await?;
-        let status = if stop { "STOP_NOTIFICATIONS" } else { "RESUME_NOTIFICATIONS" };
-        let body = events::recurring_optin(&psid, &page.id, &request, &token, Some(status), now);
-        let targets = self.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
-        self.inner.store.set_rn_stopped(&request.mid, stop.then_some(now), outbox).await?;
-        self.inner.outbox_wake.notify_one();
-        Ok(())
-    }
-
-    async fn own_rn_request(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<(Page, RnRequest)> {
-        let page = self.page_for_person(page_ref).await?;
-        let request = self.inner.store.rn_request(&Mid(mid.to_string())).await?.filter(|r| r.person == person && r.page == page.id);
-        let request = request.ok_or_else(|| Refusal::unknown_object(mid))?;
-        Ok((page, request))
-    }
-
-    /// The person taps "Notify me" on a one-time notification request: the Page's apps
-    /// get a `messaging_optins` event with a token for one message, valid for a year.
-    pub async fn notify_me(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
-        let page = self.page_for_person(page_ref).await?;
-        let mid = Mid(mid.to_string());
-        let request = self.inner.store.otn_request(&mid).await?.filter(|r| r.person == person && r.page == page.id);
-        let request = request.ok_or_else(|| Refusal::unknown_object(mid.as_str()))?;
-        if request.tapped_at.is_some() {
-            return Err(Refusal::invalid_param("You asked to be notified already").into());
-        }
-        let (token, digest) = new_access_token();
-        let now = self.now();
-        let psid = self.inner.store.psid(person, &page.id).await?;
-        let body = events::one_time_optin(&psid, &page.id, &request.payload, &token, now);
-        let targets = self.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
-        let expires_at = now + policy::ONE_TIME_NOTIF_TTL_MS;
-        if !self.inner.store.tap_otn_request(&mid, person, &digest, expires_at, now, outbox).await? {
-            return Err(Refusal::invalid_param("You asked to be notified already").into());
-        }
-        self.inner.outbox_wake.notify_one();
-        Ok(())
     }
 
     /// The person's role on the app, through the cache (role changes clear it).
@@ -357,7 +225,7 @@ impl Platform {
         Ok(())
     }
 
-    async fn page_for_person(&self, page_ref: &str) -> AppResult<Page> {
+    pub(crate) async fn page_for_person(&self, page_ref: &str) -> AppResult<Page> {
         Ok(self.find_page(page_ref).await?.ok_or_else(|| Refusal::unknown_object(page_ref))?)
     }
 

@@ -28,11 +28,7 @@ impl Limits {
 
 /// How much of a limit is used, 0–100 (0 when the limit is off), as the usage headers say.
 pub fn percent(count: u64, limit: u64) -> u64 {
-    if limit == 0 {
-        0
-    } else {
-        (count.saturating_mul(100) / limit).min(100)
-    }
+    count.saturating_mul(100).checked_div(limit).map_or(0, |used| used.min(100))
 }
 
 /// Which limit a call ran into.

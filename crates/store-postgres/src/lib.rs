@@ -116,14 +116,14 @@ async fn insert_events_locked(tx: &deadpool_postgres::Transaction<'_>, events: &
     Ok(())
 }
 
-fn rn_request_row(r: &Row) -> RnRequest {
-    RnRequest {
+fn optin_request_row(r: &Row) -> OptinRequest {
+    OptinRequest {
         mid: Mid(r.get(0)),
-        page: PageId(r.get(1)),
-        person: PersonId(r.get(2)),
-        title: r.get(3),
-        payload: r.get(4),
-        frequency: NotificationFrequency::parse(r.get(5)).unwrap_or(NotificationFrequency::Daily),
+        kind: OptinKind::parse(r.get(1)).unwrap_or(OptinKind::OneTime),
+        page: PageId(r.get(2)),
+        person: PersonId(r.get(3)),
+        title: r.get(4),
+        payload: r.get(5),
         created_at: r.get(6),
         tapped_at: r.get(7),
         token_expires_at: r.get(8),
@@ -657,136 +657,44 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn open_otn_request(&self, request: OtnRequest) -> StoreResult<bool> {
+    async fn open_optin_request(&self, request: OptinRequest) -> StoreResult<bool> {
         let inserted = self
             .client()
             .await?
             .execute(
-                "INSERT INTO otn_requests (mid, page_id, person_id, title, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT DO NOTHING",
-                &[&request.mid.0, &request.page.0, &request.person.0, &request.title, &request.payload, &request.created_at],
+                &[&request.mid.0, &request.kind.as_str(), &request.page.0, &request.person.0, &request.title, &request.payload, &request.created_at],
             )
             .await
             .map_err(pg)?;
         Ok(inserted == 1)
     }
 
-    async fn drop_otn_request(&self, mid: &Mid) -> StoreResult<()> {
-        self.client().await?.execute("DELETE FROM otn_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
+    async fn drop_optin_request(&self, mid: &Mid) -> StoreResult<()> {
+        self.client().await?.execute("DELETE FROM optin_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
         Ok(())
     }
 
-    async fn otn_request(&self, mid: &Mid) -> StoreResult<Option<OtnRequest>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt("SELECT mid, page_id, person_id, title, payload, created_at, tapped_at FROM otn_requests WHERE mid = $1", &[&mid.0])
-            .await
-            .map_err(pg)?;
-        Ok(row.map(|r| OtnRequest {
-            mid: Mid(r.get(0)),
-            page: PageId(r.get(1)),
-            person: PersonId(r.get(2)),
-            title: r.get(3),
-            payload: r.get(4),
-            created_at: r.get(5),
-            tapped_at: r.get(6),
-        }))
+    async fn optin_request(&self, mid: &Mid) -> StoreResult<Option<OptinRequest>> {
+        let row = self.client().await?.query_opt("SELECT mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM optin_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
+        Ok(row.as_ref().map(optin_request_row))
     }
 
-    async fn tap_otn_request(
-        &self,
-        mid: &Mid,
-        person: PersonId,
-        token_digest: &str,
-        expires_at: Millis,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let row = tx
-            .query_opt(
-                "UPDATE otn_requests SET tapped_at = $3, token_digest = $4, token_expires_at = $5
-                 WHERE mid = $1 AND person_id = $2 AND tapped_at IS NULL RETURNING page_id",
-                &[&mid.0, &person.0, &at, &token_digest, &expires_at],
-            )
-            .await
-            .map_err(pg)?;
-        if row.is_none() {
-            return Ok(false);
-        }
-        insert_events_locked(&tx, &events).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(true)
-    }
-
-    async fn spend_otn_token(&self, page: &PageId, token_digest: &str, at: Millis) -> StoreResult<OtnSpend> {
-        let client = self.client().await?;
-        // The conditional update is the one step that decides, whichever nodes race.
-        let spent = client
-            .query_opt(
-                "UPDATE otn_requests SET used_at = $3 WHERE token_digest = $1 AND page_id = $2 AND used_at IS NULL AND token_expires_at > $3
-                 RETURNING person_id",
-                &[&token_digest, &page.0, &at],
-            )
-            .await
-            .map_err(pg)?;
-        if let Some(row) = spent {
-            return Ok(OtnSpend::Spent(PersonId(row.get(0))));
-        }
-        let row = client
-            .query_opt("SELECT used_at FROM otn_requests WHERE token_digest = $1 AND page_id = $2", &[&token_digest, &page.0])
-            .await
-            .map_err(pg)?;
-        Ok(match row {
-            None => OtnSpend::Unknown,
-            Some(r) if r.get::<_, Option<i64>>(0).is_some() => OtnSpend::Used,
-            Some(_) => OtnSpend::Expired,
-        })
-    }
-
-    async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()> {
-        self.client().await?.execute("UPDATE otn_requests SET used_at = NULL WHERE token_digest = $1", &[&token_digest]).await.map_err(pg)?;
-        Ok(())
-    }
-
-    async fn open_rn_request(&self, request: RnRequest) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO rn_requests (mid, page_id, person_id, title, payload, frequency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&request.mid.0, &request.page.0, &request.person.0, &request.title, &request.payload, &request.frequency.as_str(), &request.created_at],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(())
-    }
-
-    async fn drop_rn_request(&self, mid: &Mid) -> StoreResult<()> {
-        self.client().await?.execute("DELETE FROM rn_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
-        Ok(())
-    }
-
-    async fn rn_request(&self, mid: &Mid) -> StoreResult<Option<RnRequest>> {
-        let row = self.client().await?.query_opt("SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
-        Ok(row.as_ref().map(rn_request_row))
-    }
-
-    async fn rn_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<RnRequest>> {
+    async fn optin_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<OptinRequest>> {
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE page_id = $1 AND person_id = $2 AND created_at >= $3 ORDER BY created_at",
+                "SELECT mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM optin_requests WHERE page_id = $1 AND person_id = $2 AND created_at >= $3 ORDER BY created_at",
                 &[&page.0, &person.0, &since],
             )
             .await
             .map_err(pg)?;
-        Ok(rows.iter().map(rn_request_row).collect())
+        Ok(rows.iter().map(optin_request_row).collect())
     }
 
-    async fn tap_rn_request(
+    async fn tap_optin_request(
         &self,
         mid: &Mid,
         person: PersonId,
@@ -797,15 +705,16 @@ impl Store for PostgresStore {
     ) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let row = tx
-            .query_opt(
-                "UPDATE rn_requests SET tapped_at = $3, token_digest = $4, token_expires_at = $5
-                 WHERE mid = $1 AND person_id = $2 AND tapped_at IS NULL RETURNING page_id",
+        let tapped = tx
+            .execute(
+                "UPDATE optin_requests SET tapped_at = $3, token_digest = $4, token_expires_at = $5
+                 WHERE mid = $1 AND person_id = $2 AND tapped_at IS NULL",
                 &[&mid.0, &person.0, &at, &token_digest, &expires_at],
             )
             .await
-            .map_err(pg)?;
-        if row.is_none() {
+            .map_err(pg)?
+            == 1;
+        if !tapped {
             return Ok(false);
         }
         insert_events_locked(&tx, &events).await?;
@@ -813,22 +722,24 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn rn_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<RnRequest>> {
+    async fn optin_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<OptinRequest>> {
         let row = self
             .client()
             .await?
-            .query_opt("SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE token_digest = $1 AND page_id = $2", &[&token_digest, &page.0])
+            .query_opt("SELECT mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM optin_requests WHERE token_digest = $1 AND page_id = $2", &[&token_digest, &page.0])
             .await
             .map_err(pg)?;
-        Ok(row.as_ref().map(rn_request_row))
+        Ok(row.as_ref().map(optin_request_row))
     }
 
-    async fn spend_rn_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Millis) -> StoreResult<bool> {
+    async fn spend_optin_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Option<Millis>) -> StoreResult<bool> {
+        // The conditional update is the one step that decides, whichever nodes race.
         let spent = self
             .client()
             .await?
             .execute(
-                "UPDATE rn_requests SET last_sent_at = $3 WHERE token_digest = $1 AND page_id = $2 AND stopped_at IS NULL
+                "UPDATE optin_requests SET last_sent_at = $3
+                 WHERE token_digest = $1 AND page_id = $2 AND stopped_at IS NULL AND token_expires_at > $3
                    AND (last_sent_at IS NULL OR last_sent_at <= $4)",
                 &[&token_digest, &page.0, &at, &period_start],
             )
@@ -837,19 +748,19 @@ impl Store for PostgresStore {
         Ok(spent == 1)
     }
 
-    async fn unspend_rn_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
+    async fn unspend_optin_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
         self.client()
             .await?
-            .execute("UPDATE rn_requests SET last_sent_at = $2 WHERE token_digest = $1", &[&token_digest, &previous])
+            .execute("UPDATE optin_requests SET last_sent_at = $2 WHERE token_digest = $1", &[&token_digest, &previous])
             .await
             .map_err(pg)?;
         Ok(())
     }
 
-    async fn set_rn_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+    async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        tx.execute("UPDATE rn_requests SET stopped_at = $2 WHERE mid = $1", &[&mid.0, &stopped_at]).await.map_err(pg)?;
+        tx.execute("UPDATE optin_requests SET stopped_at = $2 WHERE mid = $1", &[&mid.0, &stopped_at]).await.map_err(pg)?;
         insert_events_locked(&tx, &events).await?;
         tx.commit().await.map_err(pg)
     }

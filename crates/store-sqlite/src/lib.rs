@@ -561,149 +561,53 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn open_otn_request(&self, request: OtnRequest) -> StoreResult<bool> {
+    async fn open_optin_request(&self, request: OptinRequest) -> StoreResult<bool> {
         self.engine
             .write(move |c| {
                 let inserted = q(c.execute(
-                    "INSERT INTO otn_requests (mid, page_id, person_id, title, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT DO NOTHING",
-                    params![request.mid.as_str(), request.page.as_str(), request.person.0, request.title, request.payload, request.created_at],
+                    params![
+                        request.mid.as_str(),
+                        request.kind.as_str(),
+                        request.page.as_str(),
+                        request.person.0,
+                        request.title,
+                        request.payload,
+                        request.created_at
+                    ],
                 ))?;
                 Ok(inserted == 1)
             })
             .await
     }
 
-    async fn drop_otn_request(&self, mid: &Mid) -> StoreResult<()> {
+    async fn drop_optin_request(&self, mid: &Mid) -> StoreResult<()> {
         let mid = mid.clone();
-        self.engine.write(move |c| q(c.execute("DELETE FROM otn_requests WHERE mid = ?1", [mid.as_str()])).map(drop)).await
+        self.engine.write(move |c| q(c.execute("DELETE FROM optin_requests WHERE mid = ?1", [mid.as_str()])).map(drop)).await
     }
 
-    async fn otn_request(&self, mid: &Mid) -> StoreResult<Option<OtnRequest>> {
-        let mid = mid.clone();
-        self.engine
-            .read(move |c| {
-                q(c.query_row(
-                    "SELECT mid, page_id, person_id, title, payload, created_at, tapped_at FROM otn_requests WHERE mid = ?1",
-                    [mid.as_str()],
-                    |r| {
-                        Ok(OtnRequest {
-                            mid: Mid(r.get(0)?),
-                            page: PageId(r.get(1)?),
-                            person: PersonId(r.get(2)?),
-                            title: r.get(3)?,
-                            payload: r.get(4)?,
-                            created_at: r.get(5)?,
-                            tapped_at: r.get(6)?,
-                        })
-                    },
-                )
-                .optional())
-            })
-            .await
-    }
-
-    async fn tap_otn_request(
-        &self,
-        mid: &Mid,
-        person: PersonId,
-        token_digest: &str,
-        expires_at: Millis,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool> {
-        let (mid, token_digest) = (mid.clone(), token_digest.to_string());
-        self.engine
-            .write(move |c| {
-                let tapped = q(c.execute(
-                    "UPDATE otn_requests SET tapped_at = ?3, token_digest = ?4, token_expires_at = ?5
-                     WHERE mid = ?1 AND person_id = ?2 AND tapped_at IS NULL",
-                    params![mid.as_str(), person.0, at, token_digest, expires_at],
-                ))? == 1;
-                if tapped {
-                    insert_outbox(c, &events)?;
-                }
-                Ok(tapped)
-            })
-            .await
-    }
-
-    async fn spend_otn_token(&self, page: &PageId, token_digest: &str, at: Millis) -> StoreResult<OtnSpend> {
-        let (page, token_digest) = (page.clone(), token_digest.to_string());
-        self.engine
-            .write(move |c| {
-                let row: Option<(i64, Option<Millis>, Millis)> = q(c
-                    .query_row(
-                        "SELECT person_id, used_at, token_expires_at FROM otn_requests WHERE token_digest = ?1 AND page_id = ?2",
-                        params![token_digest, page.as_str()],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional())?;
-                Ok(match row {
-                    None => OtnSpend::Unknown,
-                    Some((_, Some(_), _)) => OtnSpend::Used,
-                    Some((_, None, expires_at)) if at >= expires_at => OtnSpend::Expired,
-                    Some((person, None, _)) => {
-                        // The single writer makes read-then-update one step.
-                        q(c.execute("UPDATE otn_requests SET used_at = ?2 WHERE token_digest = ?1", params![token_digest, at]))?;
-                        OtnSpend::Spent(PersonId(person))
-                    }
-                })
-            })
-            .await
-    }
-
-    async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()> {
-        let token_digest = token_digest.to_string();
-        self.engine.write(move |c| q(c.execute("UPDATE otn_requests SET used_at = NULL WHERE token_digest = ?1", [token_digest])).map(drop)).await
-    }
-
-    async fn open_rn_request(&self, request: RnRequest) -> StoreResult<()> {
-        self.engine
-            .write(move |c| {
-                q(c.execute(
-                    "INSERT INTO rn_requests (mid, page_id, person_id, title, payload, frequency, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        request.mid.as_str(),
-                        request.page.as_str(),
-                        request.person.0,
-                        request.title,
-                        request.payload,
-                        request.frequency.as_str(),
-                        request.created_at
-                    ],
-                ))
-                .map(drop)
-            })
-            .await
-    }
-
-    async fn drop_rn_request(&self, mid: &Mid) -> StoreResult<()> {
-        let mid = mid.clone();
-        self.engine.write(move |c| q(c.execute("DELETE FROM rn_requests WHERE mid = ?1", [mid.as_str()])).map(drop)).await
-    }
-
-    async fn rn_request(&self, mid: &Mid) -> StoreResult<Option<RnRequest>> {
+    async fn optin_request(&self, mid: &Mid) -> StoreResult<Option<OptinRequest>> {
         let mid = mid.clone();
         self.engine
-            .read(move |c| q(c.query_row("SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE mid = ?1", [mid.as_str()], rows::rn_request).optional()))
+            .read(move |c| q(c.query_row("SELECT mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM optin_requests WHERE mid = ?1", [mid.as_str()], rows::optin_request).optional()))
             .await
     }
 
-    async fn rn_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<RnRequest>> {
+    async fn optin_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<OptinRequest>> {
         let page = page.clone();
         self.engine
             .read(move |c| {
                 let mut s = q(c.prepare_cached(
-                    "SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE page_id = ?1 AND person_id = ?2 AND created_at >= ?3 ORDER BY created_at",
+                    "SELECT mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM optin_requests WHERE page_id = ?1 AND person_id = ?2 AND created_at >= ?3 ORDER BY created_at",
                 ))?;
-                let rows = q(s.query_map(params![page.as_str(), person.0, since], rows::rn_request))?;
+                let rows = q(s.query_map(params![page.as_str(), person.0, since], rows::optin_request))?;
                 q(rows.collect())
             })
             .await
     }
 
-    async fn tap_rn_request(
+    async fn tap_optin_request(
         &self,
         mid: &Mid,
         person: PersonId,
@@ -716,7 +620,7 @@ impl Store for SqliteStore {
         self.engine
             .write(move |c| {
                 let tapped = q(c.execute(
-                    "UPDATE rn_requests SET tapped_at = ?3, token_digest = ?4, token_expires_at = ?5
+                    "UPDATE optin_requests SET tapped_at = ?3, token_digest = ?4, token_expires_at = ?5
                      WHERE mid = ?1 AND person_id = ?2 AND tapped_at IS NULL",
                     params![mid.as_str(), person.0, at, token_digest, expires_at],
                 ))? == 1;
@@ -728,26 +632,27 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn rn_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<RnRequest>> {
+    async fn optin_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<OptinRequest>> {
         let (page, token_digest) = (page.clone(), token_digest.to_string());
         self.engine
             .read(move |c| {
                 q(c.query_row(
-                    "SELECT mid, page_id, person_id, title, payload, frequency, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM rn_requests WHERE token_digest = ?1 AND page_id = ?2",
+                    "SELECT mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at FROM optin_requests WHERE token_digest = ?1 AND page_id = ?2",
                     params![token_digest, page.as_str()],
-                    rows::rn_request,
+                    rows::optin_request,
                 )
                 .optional())
             })
             .await
     }
 
-    async fn spend_rn_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Millis) -> StoreResult<bool> {
+    async fn spend_optin_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Option<Millis>) -> StoreResult<bool> {
         let (page, token_digest) = (page.clone(), token_digest.to_string());
         self.engine
             .write(move |c| {
                 let spent = q(c.execute(
-                    "UPDATE rn_requests SET last_sent_at = ?3 WHERE token_digest = ?1 AND page_id = ?2 AND stopped_at IS NULL
+                    "UPDATE optin_requests SET last_sent_at = ?3
+                     WHERE token_digest = ?1 AND page_id = ?2 AND stopped_at IS NULL AND token_expires_at > ?3
                        AND (last_sent_at IS NULL OR last_sent_at <= ?4)",
                     params![token_digest, page.as_str(), at, period_start],
                 ))?;
@@ -756,18 +661,18 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn unspend_rn_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
+    async fn unspend_optin_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
         let token_digest = token_digest.to_string();
         self.engine
-            .write(move |c| q(c.execute("UPDATE rn_requests SET last_sent_at = ?2 WHERE token_digest = ?1", params![token_digest, previous])).map(drop))
+            .write(move |c| q(c.execute("UPDATE optin_requests SET last_sent_at = ?2 WHERE token_digest = ?1", params![token_digest, previous])).map(drop))
             .await
     }
 
-    async fn set_rn_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+    async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
         let mid = mid.clone();
         self.engine
             .write(move |c| {
-                q(c.execute("UPDATE rn_requests SET stopped_at = ?2 WHERE mid = ?1", params![mid.as_str(), stopped_at]))?;
+                q(c.execute("UPDATE optin_requests SET stopped_at = ?2 WHERE mid = ?1", params![mid.as_str(), stopped_at]))?;
                 insert_outbox(c, &events)
             })
             .await

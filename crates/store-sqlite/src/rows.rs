@@ -95,15 +95,15 @@ pub fn outbox_event(r: &Row<'_>) -> rusqlite::Result<switchboard_store::OutboxEv
     })
 }
 
-/// A recurring-notification request from its columns, in `rn_requests` order.
-pub fn rn_request(r: &Row<'_>) -> rusqlite::Result<switchboard_store::RnRequest> {
-    Ok(switchboard_store::RnRequest {
+/// An opt-in request from its columns, in `optin_requests` order.
+pub fn optin_request(r: &Row<'_>) -> rusqlite::Result<switchboard_store::OptinRequest> {
+    Ok(switchboard_store::OptinRequest {
         mid: Mid(r.get(0)?),
-        page: PageId(r.get(1)?),
-        person: PersonId(r.get(2)?),
-        title: r.get(3)?,
-        payload: r.get(4)?,
-        frequency: NotificationFrequency::parse(&r.get::<_, String>(5)?).unwrap_or(NotificationFrequency::Daily),
+        kind: switchboard_store::OptinKind::parse(&r.get::<_, String>(1)?).unwrap_or(switchboard_store::OptinKind::OneTime),
+        page: PageId(r.get(2)?),
+        person: PersonId(r.get(3)?),
+        title: r.get(4)?,
+        payload: r.get(5)?,
         created_at: r.get(6)?,
         tapped_at: r.get(7)?,
         token_expires_at: r.get(8)?,

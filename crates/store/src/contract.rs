@@ -602,85 +602,30 @@ pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
     let ids = seed(&store, 2).await;
     let (ann, bob) = (ids[0], ids[1]);
     let page = PageId("100".into());
-    let request = |mid: &str, title: &str| OtnRequest {
-        mid: Mid(mid.into()),
-        page: page.clone(),
-        person: ann,
-        title: title.into(),
-        payload: format!("payload of {mid}"),
-        created_at: 10,
-        tapped_at: None,
+    let request = |mid: &str, title: &str| {
+        OptinRequest::new(Mid(mid.into()), OptinKind::OneTime, page.clone(), ann, title.into(), format!("payload of {mid}"), 10)
     };
-    assert!(store.open_otn_request(request("r1", "Back in stock?")).await.unwrap());
-    assert!(!store.open_otn_request(request("r2", "Back in stock?")).await.unwrap(), "the same topic is outstanding");
-    assert!(store.open_otn_request(request("r3", "Price drop?")).await.unwrap());
-    store.drop_otn_request(&Mid("r3".into())).await.unwrap();
-    assert_eq!(store.otn_request(&Mid("r3".into())).await.unwrap(), None);
+    assert!(store.open_optin_request(request("r1", "Back in stock?")).await.unwrap());
+    assert!(!store.open_optin_request(request("r2", "Back in stock?")).await.unwrap(), "the same topic is outstanding");
+    assert!(store.open_optin_request(request("r3", "Price drop?")).await.unwrap());
+    store.drop_optin_request(&Mid("r3".into())).await.unwrap();
+    assert_eq!(store.optin_request(&Mid("r3".into())).await.unwrap(), None);
 
     store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
     let optin = event("900", "100", ann, "optin", 20);
-    assert!(!store.tap_otn_request(&Mid("r1".into()), bob, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap(), "not bob's");
-    assert!(store.tap_otn_request(&Mid("r1".into()), ann, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap());
-    assert!(!store.tap_otn_request(&Mid("r1".into()), ann, "d2", 1_000, 21, vec![optin]).await.unwrap(), "tapped once");
+    assert!(!store.tap_optin_request(&Mid("r1".into()), bob, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap(), "not bob's");
+    assert!(store.tap_optin_request(&Mid("r1".into()), ann, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap());
+    assert!(!store.tap_optin_request(&Mid("r1".into()), ann, "d2", 1_000, 21, vec![optin]).await.unwrap(), "tapped once");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "one opt-in event");
-    assert_eq!(store.otn_request(&Mid("r1".into())).await.unwrap().unwrap().tapped_at, Some(20));
+    let held = store.optin_by_token(&page, "d1").await.unwrap().unwrap();
+    assert_eq!((held.tapped_at, held.token_expires_at, held.kind), (Some(20), Some(1_000), OptinKind::OneTime));
+    assert!(store.optin_by_token(&PageId("101".into()), "d1").await.unwrap().is_none(), "another Page's token");
 
-    assert_eq!(store.spend_otn_token(&PageId("101".into()), "d1", 30).await.unwrap(), OtnSpend::Unknown, "another Page's token");
-    assert_eq!(store.spend_otn_token(&page, "nope", 30).await.unwrap(), OtnSpend::Unknown);
+    // Once ever, whichever requests race.
     let racing: Vec<_> = (0..4)
         .map(|_| {
             let (store, page) = (store.clone(), page.clone());
-            tokio::spawn(async move { store.spend_otn_token(&page, "d1", 30).await.unwrap() })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for task in racing {
-        outcomes.push(task.await.unwrap());
-    }
-    assert_eq!(outcomes.iter().filter(|o| **o == OtnSpend::Spent(ann)).count(), 1, "{outcomes:?}");
-    assert_eq!(outcomes.iter().filter(|o| **o == OtnSpend::Used).count(), 3);
-    // A message that could not be stored gives its token back.
-    store.unspend_otn_token("d1").await.unwrap();
-    assert_eq!(store.spend_otn_token(&page, "d1", 1_000).await.unwrap(), OtnSpend::Expired, "a year after the tap");
-    assert_eq!(store.spend_otn_token(&page, "d1", 999).await.unwrap(), OtnSpend::Spent(ann));
-    assert!(store.open_otn_request(request("r4", "Back in stock?")).await.unwrap(), "a used token frees its topic");
-}
-
-pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
-    let ids = seed(&store, 2).await;
-    let (ann, bob) = (ids[0], ids[1]);
-    let page = PageId("100".into());
-    let request = RnRequest {
-        mid: Mid("n1".into()),
-        page: page.clone(),
-        person: ann,
-        title: "Daily deals".into(),
-        payload: "DEALS".into(),
-        frequency: NotificationFrequency::Daily,
-        created_at: 10,
-        tapped_at: None,
-        token_expires_at: None,
-        stopped_at: None,
-        last_sent_at: None,
-    };
-    store.open_rn_request(request.clone()).await.unwrap();
-    assert_eq!(store.rn_requests_since(&page, ann, 10).await.unwrap(), vec![request.clone()]);
-    assert!(store.rn_requests_since(&page, ann, 11).await.unwrap().is_empty());
-    store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
-    let optin = event("900", "100", ann, "optin", 20);
-    assert!(!store.tap_rn_request(&request.mid, bob, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap(), "not bob's");
-    assert!(store.tap_rn_request(&request.mid, ann, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap());
-    assert!(!store.tap_rn_request(&request.mid, ann, "t2", 5_000, 20, vec![optin.clone()]).await.unwrap());
-    assert_eq!(store.outbox_pending().await.unwrap(), 1);
-    let held = store.rn_by_token(&page, "t1").await.unwrap().unwrap();
-    assert_eq!((held.tapped_at, held.token_expires_at), (Some(20), Some(5_000)));
-    assert!(store.rn_by_token(&PageId("101".into()), "t1").await.unwrap().is_none());
-
-    // Once per period, whichever requests race.
-    let racing: Vec<_> = (0..4)
-        .map(|_| {
-            let (store, page) = (store.clone(), page.clone());
-            tokio::spawn(async move { store.spend_rn_token(&page, "t1", 100, 0).await.unwrap() })
+            tokio::spawn(async move { store.spend_optin_token(&page, "d1", 30, None).await.unwrap() })
         })
         .collect();
     let mut spent = 0;
@@ -688,16 +633,39 @@ pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
         spent += task.await.unwrap() as usize;
     }
     assert_eq!(spent, 1);
-    assert!(!store.spend_rn_token(&page, "t1", 150, 99).await.unwrap(), "the period has not passed");
-    store.unspend_rn_token("t1", None).await.unwrap();
-    assert!(store.spend_rn_token(&page, "t1", 150, 99).await.unwrap(), "given back");
-    assert!(store.spend_rn_token(&page, "t1", 300, 150).await.unwrap(), "the next period");
+    assert!(!store.spend_optin_token(&page, "d1", 500, None).await.unwrap(), "used");
+    // A message that could not be stored gives its token back.
+    store.unspend_optin_token("d1", None).await.unwrap();
+    assert!(!store.spend_optin_token(&page, "d1", 1_000, None).await.unwrap(), "a year after the tap it has expired");
+    assert!(store.spend_optin_token(&page, "d1", 999, None).await.unwrap());
+    assert!(store.open_optin_request(request("r4", "Back in stock?")).await.unwrap(), "a used token frees its topic");
+}
 
-    store.set_rn_stopped(&request.mid, Some(400), vec![optin.clone()]).await.unwrap();
-    assert!(!store.spend_rn_token(&page, "t1", 1_000, 900).await.unwrap(), "a stopped topic");
-    store.set_rn_stopped(&request.mid, None, vec![optin]).await.unwrap();
-    assert!(store.spend_rn_token(&page, "t1", 1_000, 900).await.unwrap(), "resumed");
-    assert_eq!(store.outbox_pending().await.unwrap(), 3, "the stop and resume events");
-    store.drop_rn_request(&request.mid).await.unwrap();
-    assert!(store.rn_request(&request.mid).await.unwrap().is_none());
+pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
+    let ids = seed(&store, 1).await;
+    let ann = ids[0];
+    let page = PageId("100".into());
+    let kind = OptinKind::Recurring(NotificationFrequency::Daily);
+    let request = OptinRequest::new(Mid("n1".into()), kind, page.clone(), ann, "Daily deals".into(), "DEALS".into(), 10);
+    assert!(store.open_optin_request(request.clone()).await.unwrap());
+    let again = OptinRequest::new(Mid("n2".into()), kind, page.clone(), ann, "Daily deals".into(), "DEALS".into(), 11);
+    assert!(store.open_optin_request(again).await.unwrap(), "recurring requests are limited by policy, not by the store");
+    assert_eq!(store.optin_requests_since(&page, ann, 11).await.unwrap().len(), 1);
+    assert_eq!(store.optin_requests_since(&page, ann, 0).await.unwrap()[0], request);
+    store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
+    let optin = event("900", "100", ann, "optin", 20);
+    assert!(store.tap_optin_request(&request.mid, ann, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap());
+
+    assert!(store.spend_optin_token(&page, "t1", 100, Some(0)).await.unwrap());
+    assert!(!store.spend_optin_token(&page, "t1", 150, Some(99)).await.unwrap(), "the period has not passed");
+    store.unspend_optin_token("t1", None).await.unwrap();
+    assert!(store.spend_optin_token(&page, "t1", 150, Some(99)).await.unwrap(), "given back");
+    assert!(store.spend_optin_token(&page, "t1", 300, Some(150)).await.unwrap(), "the next period");
+
+    store.set_optin_stopped(&request.mid, Some(400), vec![optin.clone()]).await.unwrap();
+    assert!(!store.spend_optin_token(&page, "t1", 1_000, Some(900)).await.unwrap(), "a stopped topic");
+    store.set_optin_stopped(&request.mid, None, vec![optin]).await.unwrap();
+    assert!(store.spend_optin_token(&page, "t1", 1_000, Some(900)).await.unwrap(), "resumed");
+    assert!(!store.spend_optin_token(&page, "t1", 5_000, Some(4_000)).await.unwrap(), "expired");
+    assert_eq!(store.outbox_pending().await.unwrap(), 3, "the opt-in, stop and resume events");
 }

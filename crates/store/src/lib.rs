@@ -105,39 +105,19 @@ pub trait Store: Send + Sync + 'static {
     async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()>;
     async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>>;
 
-    // --- one-time notifications ------------------------------------------------------
-    /// Records a request; false (nothing stored) while one with the same title for
-    /// the same person and Page is still outstanding (not tapped, or its token unused).
-    async fn open_otn_request(&self, request: OtnRequest) -> StoreResult<bool>;
+    // --- notification opt-ins (one-time and recurring) ---------------------------------
+    /// Records a request; false (nothing stored) while a one-time request with the
+    /// same title for the same person and Page is outstanding (its token unused).
+    async fn open_optin_request(&self, request: OptinRequest) -> StoreResult<bool>;
     /// Forgets a request whose message could not be stored.
-    async fn drop_otn_request(&self, mid: &Mid) -> StoreResult<()>;
-    async fn otn_request(&self, mid: &Mid) -> StoreResult<Option<OtnRequest>>;
-    /// The person taps "Notify me": the request gets its token (by digest) and the
+    async fn drop_optin_request(&self, mid: &Mid) -> StoreResult<()>;
+    async fn optin_request(&self, mid: &Mid) -> StoreResult<Option<OptinRequest>>;
+    /// The person's requests from the Page created at or after `since`, oldest first.
+    async fn optin_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<OptinRequest>>;
+    /// The person accepts: the request gets its token (by digest) and the
     /// `messaging_optins` events are stored, in one transaction; false (nothing
-    /// stored) when it was tapped already or is not the person's.
-    async fn tap_otn_request(
-        &self,
-        mid: &Mid,
-        person: PersonId,
-        token_digest: &str,
-        expires_at: Millis,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool>;
-    /// Spends the Page's token at `at`: exactly once, whichever requests race for it.
-    async fn spend_otn_token(&self, page: &PageId, token_digest: &str, at: Millis) -> StoreResult<OtnSpend>;
-    /// Gives a spent token back, when its message could not be stored.
-    async fn unspend_otn_token(&self, token_digest: &str) -> StoreResult<()>;
-
-    // --- recurring notifications ------------------------------------------------------
-    async fn open_rn_request(&self, request: RnRequest) -> StoreResult<()>;
-    async fn drop_rn_request(&self, mid: &Mid) -> StoreResult<()>;
-    async fn rn_request(&self, mid: &Mid) -> StoreResult<Option<RnRequest>>;
-    /// The person's requests from the Page created at or after `since`.
-    async fn rn_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<RnRequest>>;
-    /// The person accepts: the request gets its token and the opt-in events are
-    /// stored, in one transaction; false when accepted already or not theirs.
-    async fn tap_rn_request(
+    /// stored) when accepted already or not the person's.
+    async fn tap_optin_request(
         &self,
         mid: &Mid,
         person: PersonId,
@@ -147,14 +127,15 @@ pub trait Store: Send + Sync + 'static {
         events: Vec<NewOutboxEvent>,
     ) -> StoreResult<bool>;
     /// The request holding this Page's token.
-    async fn rn_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<RnRequest>>;
-    /// Records a message sent with the token at `at`, unless one was sent after
-    /// `period_start` or the topic is stopped: once per period, whichever requests race.
-    async fn spend_rn_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Millis) -> StoreResult<bool>;
-    /// Undoes `spend_rn_token` when its message could not be stored.
-    async fn unspend_rn_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()>;
+    async fn optin_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<OptinRequest>>;
+    /// Records a message sent with the token at `at`, if the token is unexpired, its
+    /// topic not stopped, and no message was sent with it after `period_start` (with
+    /// `None`: ever). Whichever requests race, one wins.
+    async fn spend_optin_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Option<Millis>) -> StoreResult<bool>;
+    /// Undoes a spend whose message could not be stored.
+    async fn unspend_optin_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()>;
     /// The person stops (`Some(at)`) or resumes (`None`) a topic, with the events.
-    async fn set_rn_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
+    async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
 
     // --- identity ----------------------------------------------------------------
     /// The person's PSID for the Page, created on first contact; exactly one ever.

@@ -213,42 +213,50 @@ pub struct PageFeatureState {
     pub approved_at: Option<Millis>,
 }
 
-/// A one-time notification request a Page sent (the `one_time_notif_req` template).
+/// What an opt-in request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptinKind {
+    /// One message, once ever (the `one_time_notif_req` template).
+    OneTime,
+    /// One message per period (the `notification_messages` template).
+    Recurring(NotificationFrequency),
+}
+
+impl OptinKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OneTime => "one_time",
+            Self::Recurring(frequency) => frequency.as_str(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "one_time" => Some(Self::OneTime),
+            other => NotificationFrequency::parse(other).map(Self::Recurring),
+        }
+    }
+}
+
+/// An opt-in request a Page sent, and, once the person accepted it, its token's state.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OtnRequest {
+pub struct OptinRequest {
     pub mid: Mid,
+    pub kind: OptinKind,
     pub page: PageId,
     pub person: PersonId,
     pub title: String,
     pub payload: String,
-    pub created_at: Millis,
-    pub tapped_at: Option<Millis>,
-}
-
-/// What spending a one-time notification token found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OtnSpend {
-    /// Spent now: one message to this person.
-    Spent(PersonId),
-    /// No such token, or another Page's.
-    Unknown,
-    Used,
-    Expired,
-}
-
-/// A recurring-notification opt-in request (the `notification_messages` template),
-/// and, once accepted, its token's state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RnRequest {
-    pub mid: Mid,
-    pub page: PageId,
-    pub person: PersonId,
-    pub title: String,
-    pub payload: String,
-    pub frequency: NotificationFrequency,
     pub created_at: Millis,
     pub tapped_at: Option<Millis>,
     pub token_expires_at: Option<Millis>,
     pub stopped_at: Option<Millis>,
     pub last_sent_at: Option<Millis>,
+}
+
+impl OptinRequest {
+    /// A request as the Page sends it, not yet accepted.
+    pub fn new(mid: Mid, kind: OptinKind, page: PageId, person: PersonId, title: String, payload: String, at: Millis) -> Self {
+        Self { mid, kind, page, person, title, payload, created_at: at, tapped_at: None, token_expires_at: None, stopped_at: None, last_sent_at: None }
+    }
 }

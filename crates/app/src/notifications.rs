@@ -1,0 +1,153 @@
+//! One-time and recurring notifications: a Page asks (a template message), the person
+//! accepts in their client, the Page's apps get a token in a `messaging_optins` event,
+//! and the token lets the Page send outside the window (once ever, or once a period)
+//! until it expires or the person stops the topic.
+
+use crate::events;
+use crate::{AppResult, Platform};
+use switchboard_domain::credentials::{new_access_token, token_digest};
+use switchboard_domain::*;
+use switchboard_store::{OptinKind, OptinRequest};
+
+/// Which token a send names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    OneTime,
+    Recurring,
+}
+
+/// A token a send spent, to give back if its message cannot be stored.
+pub(crate) enum Spent {
+    Nothing,
+    Token { digest: String, previous: Option<Millis> },
+}
+
+const WEEK_MS: Millis = 7 * 24 * 3_600_000;
+
+impl Platform {
+    /// Spends a notification token of the Page, with Meta's errors when it cannot be:
+    /// answers the person, their PSID and what to give back on failure.
+    pub(crate) async fn spend_notification_token(&self, page: &PageId, token: &str, kind: TokenKind) -> AppResult<(PersonId, Psid, Spent)> {
+        if kind == TokenKind::OneTime && !self.page_feature_approved(page, PageFeature::OneTimeNotif).await? {
+            return Err(Refusal::one_time_notif_not_permitted().into());
+        }
+        let refuse = |problem: &str| match kind {
+            TokenKind::OneTime => Refusal::one_time_notif_token(problem),
+            TokenKind::Recurring => Refusal::notification_messages_token(problem),
+        };
+        let digest = token_digest(token);
+        let request = self.inner.store.optin_by_token(page, &digest).await?;
+        let request = request.filter(|r| (r.kind == OptinKind::OneTime) == (kind == TokenKind::OneTime)).ok_or_else(|| refuse("is invalid"))?;
+        let now = self.now();
+        if request.token_expires_at.is_none_or(|expires| now >= expires) {
+            return Err(refuse("has expired").into());
+        }
+        let period_start = match request.kind {
+            OptinKind::OneTime if request.last_sent_at.is_some() => return Err(refuse("has already been used").into()),
+            OptinKind::OneTime => None,
+            OptinKind::Recurring(_) if request.stopped_at.is_some() => return Err(Refusal::notifications_stopped().into()),
+            OptinKind::Recurring(frequency) => Some(now - policy::notification_period_ms(frequency)),
+        };
+        // The store decides, whichever sends race for the token.
+        if !self.inner.store.spend_optin_token(page, &digest, now, period_start).await? {
+            return Err(match request.kind {
+                OptinKind::OneTime => refuse("has already been used"),
+                OptinKind::Recurring(_) => Refusal::notification_frequency_exceeded(),
+            }
+            .into());
+        }
+        let psid = self.inner.store.psid(request.person, page).await?;
+        Ok((request.person, psid, Spent::Token { digest, previous: request.last_sent_at }))
+    }
+
+    /// Records the request a template message carries, within its limits: one-time
+    /// requests need the Page's permission and one outstanding request per topic;
+    /// recurring ones at most one a day and one per title a week.
+    pub(crate) async fn open_optin_request(&self, request: OptinRequest) -> AppResult<()> {
+        match request.kind {
+            OptinKind::OneTime => {
+                if !self.page_feature_approved(&request.page, PageFeature::OneTimeNotif).await? {
+                    return Err(Refusal::one_time_notif_not_permitted().into());
+                }
+                if !self.inner.store.open_optin_request(request).await? {
+                    return Err(Refusal::one_time_notif_same_topic().into());
+                }
+            }
+            OptinKind::Recurring(_) => {
+                let recent = self.inner.store.optin_requests_since(&request.page, request.person, request.created_at - WEEK_MS).await?;
+                let recent: Vec<(String, Millis)> =
+                    recent.into_iter().filter(|r| r.kind != OptinKind::OneTime).map(|r| (r.title, r.created_at)).collect();
+                policy::may_request_recurring(&recent, &request.title, request.created_at)?;
+                self.inner.store.open_optin_request(request).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The person taps "Notify me" on a one-time notification request: the Page's apps
+    /// get a `messaging_optins` event with a token for one message, valid for a year.
+    pub async fn notify_me(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
+        let (page, request) = self.own_optin_request(person, page_ref, mid, true).await?;
+        let (token, digest) = new_access_token();
+        let now = self.now();
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let body = events::one_time_optin(&psid, &page.id, &request.payload, &token, now);
+        self.accept_optin(&page, &request, &digest, now + policy::ONE_TIME_NOTIF_TTL_MS, body).await
+    }
+
+    /// The person accepts a recurring-notification opt-in: the Page's apps get a
+    /// `messaging_optins` event with the topic's token.
+    pub async fn accept_notifications(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
+        let (page, mut request) = self.own_optin_request(person, page_ref, mid, false).await?;
+        let OptinKind::Recurring(frequency) = request.kind else { unreachable!("own_optin_request checked the kind") };
+        let now = self.now();
+        let expires_at = now + policy::notification_token_ttl_ms(frequency);
+        request.token_expires_at = Some(expires_at);
+        let token = self.inner.key.notification_messages_token(request.mid.as_str());
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let body = events::recurring_optin(&psid, &page.id, &request, &token, None, now);
+        self.accept_optin(&page, &request, &token_digest(&token), expires_at, body).await
+    }
+
+    async fn accept_optin(&self, page: &Page, request: &OptinRequest, digest: &str, expires_at: Millis, body: Vec<u8>) -> AppResult<()> {
+        let already = || Refusal::invalid_param("You accepted this request already");
+        if request.tapped_at.is_some() {
+            return Err(already().into());
+        }
+        let now = self.now();
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, request.person, &body, now);
+        if !self.inner.store.tap_optin_request(&request.mid, request.person, digest, expires_at, now, outbox).await? {
+            return Err(already().into());
+        }
+        self.inner.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// The person stops (or resumes) a recurring topic they accepted; the apps hear of it.
+    pub async fn stop_notifications(&self, person: PersonId, page_ref: &str, mid: &str, stop: bool) -> AppResult<()> {
+        let (page, request) = self.own_optin_request(person, page_ref, mid, false).await?;
+        if request.tapped_at.is_none() {
+            return Err(Refusal::invalid_param("You have not accepted these notifications").into());
+        }
+        let now = self.now();
+        let token = self.inner.key.notification_messages_token(request.mid.as_str());
+        let psid = self.inner.store.psid(person, &page.id).await?;
+        let status = if stop { "STOP_NOTIFICATIONS" } else { "RESUME_NOTIFICATIONS" };
+        let body = events::recurring_optin(&psid, &page.id, &request, &token, Some(status), now);
+        let targets = self.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
+        self.inner.store.set_optin_stopped(&request.mid, stop.then_some(now), outbox).await?;
+        self.inner.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// The person's own request of this Page, of the kind the call is about.
+    async fn own_optin_request(&self, person: PersonId, page_ref: &str, mid: &str, one_time: bool) -> AppResult<(Page, OptinRequest)> {
+        let page = self.page_for_person(page_ref).await?;
+        let request = self.inner.store.optin_request(&Mid(mid.to_string())).await?;
+        let request = request.filter(|r| r.person == person && r.page == page.id && (r.kind == OptinKind::OneTime) == one_time);
+        let request = request.ok_or_else(|| Refusal::unknown_object(mid))?;
+        Ok((page, request))
+    }
+}
