@@ -177,7 +177,6 @@ pub async fn escalate_stage(
     let (since, stage, last_error): (Option<Millis>, i32, Option<String>) = (row.get(0), row.get(1), row.get(2));
     let Some(since) = since else { return Ok(None) };
     let last_error = last_error.unwrap_or_default();
-    let minutes = (now - since) / 60_000;
     let (kind, message, pages, pending) = if now - since >= disable_after {
         // A new failing spell starts from here: the next alert needs a new spell.
         tx.execute(
@@ -203,15 +202,11 @@ pub async fn escalate_stage(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let message = format!(
-            "Webhook deliveries have failed for {minutes} minutes (last error: {last_error}). The app was unsubscribed from {} Page(s); {} undelivered event(s) are kept for replay.",
-            pages.len(),
-            pending.len()
-        );
+        let message = AlertKind::Disabled.message(now - since, &last_error, pages.len(), pending.len());
         (AlertKind::Disabled, message, pages, pending)
     } else if now - since >= alert_after && stage < 1 {
         tx.execute("UPDATE webhook_health SET alert_stage = 1 WHERE app_id = $1", &[&app.as_str()]).await.map_err(pg)?;
-        let message = format!("Webhook deliveries have failed for {minutes} minutes (last error: {last_error}).");
+        let message = AlertKind::Failing.message(now - since, &last_error, 0, 0);
         (AlertKind::Failing, message, Vec::new(), Vec::new())
     } else {
         return Ok(None);

@@ -95,7 +95,7 @@ fn outbox_event_row(r: &Row) -> OutboxEvent {
 
 /// Inserts outbox rows for events that come without a message, each under its
 /// thread's row lock, as every writer of outbox rows does (a thread's head is decided
-/// under that lock).
+/// under that lock; taking it again in the same transaction costs nothing).
 async fn insert_events_locked(tx: &deadpool_postgres::Transaction<'_>, events: &[NewOutboxEvent]) -> StoreResult<()> {
     let mut threads: Vec<(&str, i64)> = events.iter().map(|e| (e.page.as_str(), e.person.0)).collect();
     threads.sort();
@@ -807,16 +807,7 @@ impl Store for PostgresStore {
         // The UPDATE holds the thread's row lock: outbox writers of a thread serialize on it.
         let advanced = tx.execute(sql, &[&page.0, &person.0, &watermark]).await.map_err(pg)? == 1;
         if advanced {
-            for event in &events {
-                tx.execute(
-                    "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
-                        SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.settled_at IS NULL))",
-                    &[&event.app.0, &event.page.0, &event.person.0, &event.field.as_str(), &event.body, &event.created_at],
-                )
-                .await
-                .map_err(pg)?;
-            }
+            insert_events_locked(&tx, &events).await?;
         }
         tx.commit().await.map_err(pg)?;
         Ok(advanced)

@@ -126,7 +126,6 @@ pub fn escalate(c: &Connection, app: &AppId, now: Millis, alert_after: Millis, d
         .optional())?;
     let Some((Some(since), stage, last_error)) = health else { return Ok(None) };
     let last_error = last_error.unwrap_or_default();
-    let minutes = (now - since) / 60_000;
     let (kind, message, pages) = if now - since >= disable_after {
         // A new failing spell starts from here: the next alert needs a new spell.
         q(c.execute(
@@ -143,15 +142,11 @@ pub fn escalate(c: &Connection, app: &AppId, now: Millis, alert_after: Millis, d
             .prepare("SELECT id FROM outbox WHERE app_id = ?1 AND settled_at IS NULL ORDER BY id")
             .and_then(|mut s| s.query_map([app.as_str()], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()))?;
         settle(c, &pending, now, "dead")?;
-        let message = format!(
-            "Webhook deliveries have failed for {minutes} minutes (last error: {last_error}). The app was unsubscribed from {} Page(s); {} undelivered event(s) are kept for replay.",
-            pages.len(),
-            pending.len()
-        );
+        let message = AlertKind::Disabled.message(now - since, &last_error, pages.len(), pending.len());
         (AlertKind::Disabled, message, pages)
     } else if now - since >= alert_after && stage < 1 {
         q(c.execute("UPDATE webhook_health SET alert_stage = 1 WHERE app_id = ?1", [app.as_str()]))?;
-        let message = format!("Webhook deliveries have failed for {minutes} minutes (last error: {last_error}).");
+        let message = AlertKind::Failing.message(now - since, &last_error, 0, 0);
         (AlertKind::Failing, message, Vec::new())
     } else {
         return Ok(None);

@@ -160,6 +160,19 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// The alert's text, the same from every engine: how long the endpoint failed and
+    /// with what, and for `Disabled` what was unsubscribed and kept.
+    pub fn message(self, failing_ms: Millis, last_error: &str, pages: usize, kept: usize) -> String {
+        let minutes = failing_ms / 60_000;
+        let failing = format!("Webhook deliveries have failed for {minutes} minutes (last error: {last_error}).");
+        match self {
+            Self::Failing => failing,
+            Self::Disabled => {
+                format!("{failing} The app was unsubscribed from {pages} Page(s); {kept} undelivered event(s) are kept for replay.")
+            }
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Failing => "failing",
