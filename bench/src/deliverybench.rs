@@ -151,6 +151,11 @@ async fn throughput(threads: usize, events: usize, batch_cap: usize) -> Value {
                         text: Some(format!("event {n}")),
                         metadata: None,
                         attachment: None,
+                        quick_replies: None,
+                        reply_to: None,
+                        persona: None,
+                        person_reaction: None,
+                        page_reaction: None,
                         created_at: now,
                     };
                     let event = NewOutboxEvent {

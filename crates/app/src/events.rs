@@ -3,7 +3,7 @@
 
 use switchboard_domain::*;
 use switchboard_store::{NewOutboxEvent, OptinKind, OptinRequest, WebhookTarget};
-use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Read};
+use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Postback, Reaction, Read};
 use switchboard_wire::to_ascii_json;
 
 /// One outbox row per target subscribed to `field`, all with the same bytes.
@@ -38,10 +38,31 @@ fn person_to_page(psid: &Psid, page: &PageId, at: Millis) -> MessagingEvent {
     }
 }
 
-/// `messages`: the person wrote to the Page.
-pub fn inbound_message(psid: &Psid, page: &PageId, mid: &Mid, text: &str, at: Millis) -> Vec<u8> {
+/// `messages`: the person wrote to the Page (text, an attachment, a quick-reply tap,
+/// a reply).
+pub fn inbound_message(psid: &Psid, page: &PageId, message: MessagePayload, at: Millis) -> Vec<u8> {
     let mut event = person_to_page(psid, page, at);
-    event.message = Some(MessagePayload { mid: mid.to_string(), text: Some(text.to_string()), ..Default::default() });
+    event.message = Some(message);
+    to_ascii_json(&event)
+}
+
+/// `messaging_postbacks`: the person tapped a postback button, Get Started, a menu
+/// item or an ice breaker.
+pub fn postback(psid: &Psid, page: &PageId, postback: Postback, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.postback = Some(postback);
+    to_ascii_json(&event)
+}
+
+/// `message_reactions`: the person reacted to a Page message (`emoji` `None`: unreacted).
+pub fn reaction(psid: &Psid, page: &PageId, mid: &Mid, emoji: Option<&str>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.reaction = Some(Reaction {
+        reaction: emoji.map(|e| switchboard_domain::content::reaction_name(e).to_string()),
+        emoji: emoji.map(str::to_string),
+        action: if emoji.is_some() { "react" } else { "unreact" }.to_string(),
+        mid: mid.to_string(),
+    });
     to_ascii_json(&event)
 }
 
@@ -68,6 +89,7 @@ pub fn echo(
             mid: mid.to_string(),
             text: text.map(str::to_string),
             attachments: attachment.map(|a| vec![a.clone()]),
+            ..Default::default()
         }),
         ..Default::default()
     };
@@ -134,6 +156,29 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
             r#"{"sender":{"id":"1"},"recipient":{"id":"7"},"timestamp":5,"message":{"is_echo":true,"app_id":42,"metadata":"t","mid":"m_x","text":"h\u00e9llo"}}"#
+        );
+    }
+
+    #[test]
+    fn person_events_match_meta_shapes() {
+        let (psid, page, mid) = (Psid("7".into()), PageId("1".into()), Mid("m_x".into()));
+        let tap = MessagePayload {
+            mid: "m_y".into(),
+            text: Some("Red".into()),
+            quick_reply: Some(switchboard_wire::webhook::QuickReplyTap { payload: "PICK_RED".into() }),
+            ..Default::default()
+        };
+        assert_eq!(
+            String::from_utf8(inbound_message(&psid, &page, tap, 5)).unwrap(),
+            r#"{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":5,"message":{"mid":"m_y","text":"Red","quick_reply":{"payload":"PICK_RED"}}}"#
+        );
+        assert_eq!(
+            String::from_utf8(reaction(&psid, &page, &mid, Some("\u{2764}\u{fe0f}"), 6)).unwrap(),
+            r#"{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":6,"reaction":{"reaction":"love","emoji":"\u2764\ufe0f","action":"react","mid":"m_x"}}"#
+        );
+        assert_eq!(
+            String::from_utf8(reaction(&psid, &page, &mid, None, 7)).unwrap(),
+            r#"{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":7,"reaction":{"action":"unreact","mid":"m_x"}}"#
         );
     }
 

@@ -13,6 +13,10 @@ mod features;
 mod directory;
 mod events;
 mod live;
+mod media;
+mod profiles;
+mod conversations;
+mod threads;
 mod notifications;
 mod messaging;
 pub mod metrics;
@@ -23,8 +27,12 @@ mod subscriptions;
 pub use auth::{Actor, Caller};
 pub use deliveries::LIST_CAP;
 pub use directory::{NewAppCredentials, PageAccount};
+pub use conversations::Paged;
 pub use live::{LiveEvent, LiveHub};
-pub use messaging::{Author, MessageView, ThreadView};
+pub use profiles::{PersonDetails, Welcome};
+pub use media::{FetchError, Fetched, MediaFetcher, MediaFiles, Upload};
+pub use messaging::{Author, MessageView, PersonaView, Reactions};
+pub use threads::{PersonMessage, PostbackTap, QuickReplyChoice, ThreadView, MAX_PERSON_TEXT_CHARS};
 pub use ratelimit::Usage;
 pub use relay::Invalidation;
 pub use subscriptions::CallbackVerifier;
@@ -102,6 +110,11 @@ pub struct PlatformSettings {
     /// Page features are approved as soon as a Page admin applies (no operator step).
     pub auto_approve_page_features: bool,
     pub rate_limits: switchboard_domain::ratelimit::Limits,
+    /// Where media files are kept (content-addressed; shared by every node).
+    pub media_dir: std::path::PathBuf,
+    /// The base URL persons and bots reach this installation at, for media URLs;
+    /// `None`: the address the node listens on, set once it does.
+    pub public_url: Option<String>,
 }
 
 impl Default for PlatformSettings {
@@ -119,6 +132,8 @@ impl Default for PlatformSettings {
                 page_calls_per_engaged_person: 200,
                 page_sends_per_second: 0,
             },
+            media_dir: std::env::temp_dir().join("switchboard-media"),
+            public_url: None,
         }
     }
 }
@@ -137,6 +152,10 @@ struct Inner {
     key: MasterKey,
     settings: PlatformSettings,
     verifier: Arc<dyn CallbackVerifier>,
+    fetcher: Arc<dyn MediaFetcher>,
+    media: MediaFiles,
+    /// See [`PlatformSettings::public_url`].
+    public_url: std::sync::OnceLock<String>,
     /// Wakes the webhook dispatcher when outbox rows were committed.
     outbox_wake: Arc<Notify>,
     live: LiveHub,
@@ -164,9 +183,15 @@ impl Platform {
         clock: Arc<dyn Clock>,
         key: MasterKey,
         verifier: Arc<dyn CallbackVerifier>,
+        fetcher: Arc<dyn MediaFetcher>,
         settings: PlatformSettings,
     ) -> Self {
         let ttl = settings.cache_ttl;
+        let media = MediaFiles::new(settings.media_dir.clone());
+        let public_url = std::sync::OnceLock::new();
+        if let Some(url) = &settings.public_url {
+            let _ = public_url.set(url.trim_end_matches('/').to_string());
+        }
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -175,6 +200,9 @@ impl Platform {
                 key,
                 settings,
                 verifier,
+                fetcher,
+                media,
+                public_url,
                 outbox_wake: Arc::new(Notify::new()),
                 live: LiveHub::new(),
                 metrics: metrics::Metrics::default(),
@@ -193,6 +221,16 @@ impl Platform {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The base URL of this installation (media URLs start with it).
+    pub fn public_url(&self) -> &str {
+        self.inner.public_url.get().map(String::as_str).unwrap_or("http://localhost")
+    }
+
+    /// Sets the base URL to the address the node listens on, unless configured.
+    pub fn listening_at(&self, url: &str) {
+        let _ = self.inner.public_url.set(url.trim_end_matches('/').to_string());
     }
 
     pub fn node_id(&self) -> &str {

@@ -23,6 +23,8 @@ pub enum LiveEvent {
     Typing { page_id: PageId, on: bool },
     /// The Page has seen the person's messages up to `watermark`.
     Seen { page_id: PageId, watermark: Millis },
+    /// A reaction to a message was set (or, with `emoji` `None`, taken back).
+    Reaction { page_id: PageId, mid: Mid, by: crate::messaging::Author, emoji: Option<String> },
 }
 
 pub struct LiveHub {

@@ -1,25 +1,23 @@
-//! Messages in threads: the Send API for apps, and the person's side (sending,
-//! delivery and read receipts, history). Every stored fact takes its webhook events
-//! with it in one store call; the dispatcher and live streams are woken after.
+//! The Send API: an app writes to a person in a Page's thread (text, media,
+//! templates, quick replies, as a persona, as a reply), or shows a sender action.
+//! Every stored fact takes its webhook events with it in one store call; the
+//! dispatcher and live streams are woken after. The person's side is in `threads`.
 
 use crate::events;
 use crate::live::LiveEvent;
+use crate::media::{attachment_json, Upload};
 use crate::metrics::RefusalLabels;
+use crate::notifications::{Spent, TokenKind};
 use crate::{AppError, AppResult, Caller, Platform};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use switchboard_domain::content::{Attachment, MediaSource, OutgoingMessage, TemplateType};
 use switchboard_domain::params::Params;
 use switchboard_domain::policy::{self, Outgoing};
-use serde_json::{json, Value};
 use switchboard_domain::send::{parse_send, Recipient, SendBody, SendCommand, SenderAction};
 use switchboard_domain::*;
-use crate::notifications::{Spent, TokenKind};
-use switchboard_store::{OptinKind, OptinRequest, Receipt};
-
-
+use switchboard_store::{OptinKind, OptinRequest};
 use switchboard_wire::send::SendResponse;
-
-/// Longest text a person may send, in characters (Messenger's own client limit).
-pub const MAX_PERSON_TEXT_CHARS: usize = 20_000;
 
 /// Who wrote a message, as the person's client labels it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +27,38 @@ pub enum Author {
     Page,
 }
 
+impl Author {
+    pub fn of(direction: Direction) -> Self {
+        match direction {
+            Direction::Inbound => Self::Person,
+            Direction::Outbound => Self::Page,
+        }
+    }
+}
+
+/// The persona a Page message was written as, as the person sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonaView {
+    pub id: String,
+    pub name: String,
+    pub profile_picture_url: String,
+}
+
+/// Each side's reaction to a message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reactions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+impl Reactions {
+    fn is_empty(&self) -> bool {
+        self.person.is_none() && self.page.is_none()
+    }
+}
+
 /// A message as the person's client shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageView {
@@ -36,42 +66,46 @@ pub struct MessageView {
     /// `person` for the person's own messages, `page` for the Page's.
     pub from: Author,
     pub text: Option<String>,
-    /// A template or attachment, as Meta shows it (`{"type":"template","payload":{...}}`):
-    /// the client renders it (a "Notify me" button for `one_time_notif_req`).
+    /// A media attachment or a template, as Meta shows it
+    /// (`{"type":"image"|"template",...,"payload":{...}}`): the client renders it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Value>,
+    /// Quick replies offered with the message; the client shows them while the
+    /// message is the thread's latest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quick_replies: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Mid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persona: Option<PersonaView>,
+    #[serde(skip_serializing_if = "Reactions::is_empty", default)]
+    pub reactions: Reactions,
     pub created_at: Millis,
 }
 
 impl From<&Message> for MessageView {
+    /// The view without its persona (that needs the store: see `Platform::view`).
     fn from(message: &Message) -> Self {
         Self {
             mid: message.mid.clone(),
-            from: match message.direction {
-                Direction::Inbound => Author::Person,
-                Direction::Outbound => Author::Page,
-            },
+            from: Author::of(message.direction),
             text: message.text.clone(),
             attachment: message.attachment.as_deref().and_then(|json| serde_json::from_str(json).ok()),
+            quick_replies: message.quick_replies.as_deref().and_then(|json| serde_json::from_str(json).ok()),
+            reply_to: message.reply_to.clone(),
+            persona: None,
+            reactions: Reactions { person: message.person_reaction.clone(), page: message.page_reaction.clone() },
             created_at: message.created_at,
         }
     }
 }
 
-/// A thread as the person's client opens it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ThreadView {
-    pub page: Page,
-    pub messages: Vec<MessageView>,
-    pub delivered_watermark: Millis,
-    pub read_watermark: Millis,
-}
-
 impl Platform {
-    /// `POST /{page-id}/messages` (or `/me/messages`) with a Page token.
-    /// Refusals are counted by code and subcode.
-    pub async fn send(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
-        let result = self.send_unmetered(caller, page_ref, params).await;
+    /// `POST /{page-id}/messages` (or `/me/messages`) with a Page token; `upload` is
+    /// the multipart `filedata` of an upload-and-send. Refusals are counted by code
+    /// and subcode.
+    pub async fn send(&self, caller: &Caller, page_ref: &str, params: &Params, upload: Option<Upload>) -> AppResult<SendResponse> {
+        let result = self.send_unmetered(caller, page_ref, params, upload).await;
         if let Err(AppError::Refused(refusal)) = &result {
             let labels = RefusalLabels { code: refusal.code, subcode: refusal.subcode.unwrap_or(0) };
             self.inner.metrics.send_refusals.get_or_create(&labels).inc();
@@ -79,11 +113,12 @@ impl Platform {
         result
     }
 
-    async fn send_unmetered(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<SendResponse> {
+    async fn send_unmetered(&self, caller: &Caller, page_ref: &str, params: &Params, upload: Option<Upload>) -> AppResult<SendResponse> {
         let (page, app) = self.own_page(caller, page_ref)?;
         let command = parse_send(params)?;
-        if !matches!(command.recipient, Recipient::Psid(_)) && !matches!(command.body, SendBody::Text { .. }) {
-            return Err(Refusal::invalid_param("Sender actions and templates need recipient.id").into());
+        let plain = matches!(&command.body, SendBody::Message(OutgoingMessage { attachment: None | Some(Attachment::Media { .. } | Attachment::Template { .. }), .. }));
+        if !matches!(command.recipient, Recipient::Psid(_)) && !plain {
+            return Err(Refusal::invalid_param("Sender actions and opt-in requests need recipient.id").into());
         }
         let (person, psid, spent) = match &command.recipient {
             Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), Spent::Nothing),
@@ -99,7 +134,7 @@ impl Platform {
             Recipient::NotificationMessagesToken(token) => self.spend_notification_token(&page.id, token, TokenKind::Recurring).await?,
             Recipient::OneTimeNotifToken(token) => self.spend_notification_token(&page.id, token, TokenKind::OneTime).await?,
         };
-        let sent = self.send_to(page, app, person, psid, command).await;
+        let sent = self.send_to(page, app, person, psid, command, upload).await;
         if let (Err(_), Spent::Token { digest, previous }) = (&sent, spent) {
             // Nothing was sent: the person's token is as it was.
             self.inner.store.unspend_optin_token(&digest, previous).await?;
@@ -108,7 +143,7 @@ impl Platform {
     }
 
     /// The recipient is resolved; the rules that remain, then the message or action.
-    async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand) -> AppResult<SendResponse> {
+    async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand, upload: Option<Upload>) -> AppResult<SendResponse> {
         if app.mode == AppMode::Development {
             policy::may_reach(app.mode, self.role_on(&app.id, person).await?)?;
         }
@@ -116,46 +151,73 @@ impl Platform {
         // outside the window; everything addressed by PSID follows it.
         if let Recipient::Psid(_) = command.recipient {
             let outgoing = match command.body {
-                SendBody::Action(_) => Outgoing::Action,
-                _ => Outgoing::Message(command.messaging_type, command.tag),
+                SendBody::Action(_) | SendBody::React { .. } => Outgoing::Action,
+                SendBody::Message(_) => Outgoing::Message(command.messaging_type, command.tag),
             };
-            let thread = (page.id.clone(), person);
-            let now = self.now();
-            // A remembered interaction that allows the message is enough: the window
-            // only ever moves later. Anything else is read from the store, where an
-            // interaction on any node is.
-            let allowed_by_memory = self.inner.interactions.get(&thread).is_some_and(|at| policy::may_send(outgoing, Some(at), now).is_ok());
-            if !allowed_by_memory {
-                let last_interaction = self.inner.store.thread_state(&page.id, person).await?.and_then(|state| state.last_person_at);
-                if let Some(at) = last_interaction {
-                    self.inner.interactions.put(thread, at);
-                }
-                policy::may_send(outgoing, last_interaction, now)?;
-            }
+            self.check_window(&page.id, person, outgoing).await?;
         }
-        let now = self.now();
-        let mid = random_mid();
-        let (text, attachment, metadata) = match command.body {
+        let persona = match &command.persona_id {
+            Some(id) => Some(self.page_persona(&page.id, id).await?),
+            None => None,
+        };
+        let message = match command.body {
             SendBody::Action(action) => {
                 self.publish_action(person, &page.id, action).await;
-                return Ok(SendResponse { recipient_id: psid.0, message_id: None });
+                return Ok(SendResponse { recipient_id: psid.0, message_id: None, attachment_id: None });
             }
-            SendBody::Text { text, metadata } => (Some(text), None, metadata),
-            SendBody::OneTimeNotifRequest { title, payload } => {
+            SendBody::React { mid, emoji } => {
+                let mid = Mid(mid);
+                if !self.inner.store.react(&page.id, person, &mid, Direction::Outbound, emoji.clone(), self.now(), Vec::new()).await? {
+                    return Err(Refusal::invalid_param("Param payload[message_id] is not a message of this thread").into());
+                }
+                self.announce(person, LiveEvent::Reaction { page_id: page.id.clone(), mid: mid.clone(), by: Author::Page, emoji }).await;
+                return Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0), attachment_id: None });
+            }
+            SendBody::Message(message) => message,
+        };
+        let reply_to = match command.reply_to {
+            Some(mid) => Some(self.message_of_thread(&page.id, person, &mid).await?.mid),
+            None => None,
+        };
+        let now = self.now();
+        let mid = random_mid();
+        let mut optin_request = None;
+        let mut saved_attachment = None;
+        let attachment = match message.attachment {
+            None => None,
+            Some(Attachment::Media { kind, source, is_reusable }) => {
+                let by_id = matches!(source, MediaSource::AttachmentId(_));
+                let record = self.store_media(&page.id, kind, &source, upload, is_reusable).await?;
+                if is_reusable && !by_id {
+                    saved_attachment = Some(record.id.clone());
+                }
+                Some(attachment_json(self, &record, false))
+            }
+            Some(Attachment::Template { template_type, mut payload }) => {
+                if template_type == TemplateType::Media {
+                    self.resolve_media_element(&page.id, &mut payload).await?;
+                }
+                Some(json!({"type": "template", "payload": payload}))
+            }
+            Some(Attachment::OneTimeNotifRequest { title, payload }) => {
                 let template = json!({"type": "template", "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}});
-                let request = OptinRequest::new(mid.clone(), OptinKind::OneTime, page.id.clone(), person, title, payload, now);
-                self.open_optin_request(request).await?;
-                (None, Some(template), None)
+                optin_request = Some(OptinRequest::new(mid.clone(), OptinKind::OneTime, page.id.clone(), person, title, payload, now));
+                Some(template)
             }
-            SendBody::RecurringOptinRequest { title, payload, frequency, template } => {
-                let request = OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now);
-                self.open_optin_request(request).await?;
-                (None, Some(template), None)
+            Some(Attachment::RecurringOptinRequest { title, payload, frequency, template }) => {
+                optin_request = Some(OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now));
+                Some(template)
             }
         };
+        if let Some(request) = optin_request.clone() {
+            self.open_optin_request(request).await?;
+        }
+        let text = message.text;
+        let metadata = message.metadata;
         let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);
         let targets = self.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);
+        let quick_replies = (!message.quick_replies.is_empty()).then(|| Value::Array(message.quick_replies).to_string());
         let message = Message {
             mid: mid.clone(),
             page: page.id.clone(),
@@ -165,17 +227,72 @@ impl Platform {
             text,
             metadata,
             attachment: attachment.as_ref().map(Value::to_string),
+            quick_replies,
+            reply_to,
+            persona: persona.as_ref().map(|p| p.id.clone()),
+            person_reaction: None,
+            page_reaction: None,
             created_at: now,
         };
-        if let Err(error) = self.commit_message(message, outbox).await {
-            if attachment.is_some() {
+        if let Err(error) = self.commit_message(message, outbox, persona).await {
+            if optin_request.is_some() {
                 // A request goes with its message, or not at all.
                 self.inner.store.drop_optin_request(&mid).await?;
             }
             return Err(error);
         }
         self.inner.metrics.messages_sent.inc();
-        Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0) })
+        Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0), attachment_id: saved_attachment })
+    }
+
+    /// Refuses a message the window (or a tag) does not allow.
+    async fn check_window(&self, page: &PageId, person: PersonId, outgoing: Outgoing) -> AppResult<()> {
+        let thread = (page.clone(), person);
+        let now = self.now();
+        // A remembered interaction that allows the message is enough: the window
+        // only ever moves later. Anything else is read from the store, where an
+        // interaction on any node is.
+        let allowed_by_memory = self.inner.interactions.get(&thread).is_some_and(|at| policy::may_send(outgoing, Some(at), now).is_ok());
+        if !allowed_by_memory {
+            let last_interaction = self.inner.store.thread_state(page, person).await?.and_then(|state| state.last_person_at);
+            if let Some(at) = last_interaction {
+                self.inner.interactions.put(thread, at);
+            }
+            policy::may_send(outgoing, last_interaction, now)?;
+        }
+        Ok(())
+    }
+
+    /// A media template names its image or video by `attachment_id` (this Page's,
+    /// reusable) or by `url`; the person's client is given a URL either way.
+    async fn resolve_media_element(&self, page: &PageId, payload: &mut Value) -> AppResult<()> {
+        let Some(element) = payload.pointer_mut("/elements/0") else { return Ok(()) };
+        let Some(id) = element.get("attachment_id").and_then(|id| id.as_str().map(str::to_string).or_else(|| id.as_u64().map(|n| n.to_string()))) else {
+            return Ok(());
+        };
+        let record = self.inner.store.attachment(&id).await?;
+        let record = record
+            .filter(|r| &r.page == page && r.reusable && switchboard_domain::media::attachment_id_usable(r.created_at, self.now()))
+            .ok_or_else(Refusal::attachment_not_owned)?;
+        let wanted = element.get("media_type").and_then(Value::as_str).unwrap_or("");
+        if record.kind != wanted {
+            return Err(Refusal::attachment_upload_failed(format!("Attachment {id} is a {} attachment, not a {wanted}.", record.kind)).into());
+        }
+        element["url"] = Value::String(self.media_url(&record.digest));
+        Ok(())
+    }
+
+    /// A live persona of this Page.
+    async fn page_persona(&self, page: &PageId, id: &str) -> AppResult<PersonaView> {
+        let persona = self.inner.store.persona(id).await?.filter(|p| &p.page == page);
+        let persona = persona.ok_or_else(|| Refusal::invalid_param(format!("Param persona_id: {id} is not a persona of this Page")))?;
+        Ok(PersonaView { id: persona.id, name: persona.name, profile_picture_url: persona.profile_picture_url })
+    }
+
+    /// A message of the (Page, person) thread, else 100.
+    pub(crate) async fn message_of_thread(&self, page: &PageId, person: PersonId, mid: &str) -> AppResult<Message> {
+        let message = self.inner.store.message(&Mid(mid.to_string())).await?;
+        Ok(message.filter(|m| &m.page == page && m.person == person).ok_or_else(|| Refusal::invalid_param(format!("{mid} is not a message of this thread")))?)
     }
 
     /// The person's role on the app, through the cache (role changes clear it).
@@ -190,7 +307,7 @@ impl Platform {
     }
 
     /// The person behind a PSID of this Page; anything else is 100/2018001.
-    async fn person_of_psid(&self, page: &PageId, psid: &str) -> AppResult<PersonId> {
+    pub(crate) async fn person_of_psid(&self, page: &PageId, psid: &str) -> AppResult<PersonId> {
         if !is_node_id(psid) {
             return Err(Refusal::no_matching_user().into());
         }
@@ -212,109 +329,28 @@ impl Platform {
         self.announce(person, event).await;
     }
 
-    async fn commit_message(&self, message: Message, outbox: Vec<switchboard_store::NewOutboxEvent>) -> AppResult<()> {
+    /// Stores the message with its events, wakes the dispatcher, and shows it live.
+    pub(crate) async fn commit_message(&self, message: Message, outbox: Vec<switchboard_store::NewOutboxEvent>, persona: Option<PersonaView>) -> AppResult<MessageView> {
         let wakes_dispatcher = !outbox.is_empty();
         let person = message.person;
-        let view = MessageView::from(&message);
+        let mut view = MessageView::from(&message);
+        view.persona = persona;
         let page_id = message.page.clone();
         self.inner.store.append_message(message, outbox).await?;
         if wakes_dispatcher {
             self.inner.outbox_wake.notify_one();
         }
-        self.announce(person, LiveEvent::Message { page_id, message: view }).await;
-        Ok(())
-    }
-
-    pub(crate) async fn page_for_person(&self, page_ref: &str) -> AppResult<Page> {
-        Ok(self.find_page(page_ref).await?.ok_or_else(|| Refusal::unknown_object(page_ref))?)
-    }
-
-    /// The person writes to a Page: a `messages` event for every subscribed app.
-    pub async fn person_send(&self, person: PersonId, page_ref: &str, text: &str) -> AppResult<MessageView> {
-        let page = self.page_for_person(page_ref).await?;
-        if text.trim().is_empty() {
-            return Err(Refusal::invalid_param("text must be non-empty").into());
-        }
-        if text.chars().count() > MAX_PERSON_TEXT_CHARS {
-            return Err(Refusal::invalid_param(format!("text must be at most {MAX_PERSON_TEXT_CHARS} characters")).into());
-        }
-        let psid = self.inner.store.psid(person, &page.id).await?;
-        let now = self.now();
-        let mid = random_mid();
-        let body = events::inbound_message(&psid, &page.id, &mid, text, now);
-        let targets = self.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, WebhookField::Messages, &page.id, person, &body, now);
-        let message = Message {
-            mid,
-            page: page.id.clone(),
-            person,
-            direction: Direction::Inbound,
-            app: None,
-            text: Some(text.to_string()),
-            metadata: None,
-            attachment: None,
-            created_at: now,
-        };
-        let view = MessageView::from(&message);
-        self.commit_message(message, outbox).await?;
-        self.inner.metrics.messages_received.inc();
+        self.announce(person, LiveEvent::Message { page_id, message: view.clone() }).await;
         Ok(view)
     }
 
-    /// The person's client reports that it received (or read) the Page's messages up
-    /// to `watermark` (default: now). Answers the thread's receipts afterwards.
-    pub async fn person_receipt(&self, person: PersonId, page_ref: &str, receipt: Receipt, watermark: Option<Millis>) -> AppResult<ThreadState> {
-        let page = self.page_for_person(page_ref).await?;
-        let now = self.now();
-        let watermark = watermark.unwrap_or(now).min(now);
-        let psid = self.inner.store.psid(person, &page.id).await?;
-        let (field, body) = match receipt {
-            Receipt::Delivered => (WebhookField::MessageDeliveries, events::delivery(&psid, &page.id, watermark, Vec::new(), now)),
-            Receipt::Read => (WebhookField::MessageReads, events::read(&psid, &page.id, watermark, now)),
-        };
-        let targets = self.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, field, &page.id, person, &body, now);
-        let wakes_dispatcher = !outbox.is_empty();
-        if self.inner.store.advance_receipt(&page.id, person, receipt, watermark, outbox).await? && wakes_dispatcher {
-            self.inner.outbox_wake.notify_one();
+    /// A stored message as the person's client shows it, with its persona.
+    pub(crate) async fn view(&self, message: &Message) -> AppResult<MessageView> {
+        let mut view = MessageView::from(message);
+        if let Some(id) = &message.persona {
+            // A deleted persona's messages show the Page's own name again.
+            view.persona = self.inner.store.persona(id).await?.map(|p| PersonaView { id: p.id, name: p.name, profile_picture_url: p.profile_picture_url });
         }
-        Ok(self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default())
-    }
-
-    /// The person's thread with a Page: the latest `limit` messages before `before`.
-    pub async fn thread(&self, person: PersonId, page_ref: &str, before: Option<Millis>, limit: u32) -> AppResult<ThreadView> {
-        let page = self.page_for_person(page_ref).await?;
-        let messages = self.inner.store.thread_messages(&page.id, person, before, limit.clamp(1, 200)).await?;
-        let state = self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default();
-        Ok(ThreadView {
-            page,
-            messages: messages.iter().map(MessageView::from).collect(),
-            delivered_watermark: state.delivered_watermark,
-            read_watermark: state.read_watermark,
-        })
-    }
-
-    /// The person's threads, most recent first.
-    pub async fn threads(&self, person: PersonId) -> AppResult<Vec<ThreadSummary>> {
-        Ok(self.inner.store.threads_of(person).await?)
-    }
-
-    /// The person behind a PSID of this Page, if any: what `GET /{psid}` shows.
-    pub async fn psid_owner(&self, page: &PageId, psid: &str) -> AppResult<Option<Person>> {
-        match self.person_of_psid(page, psid).await {
-            Ok(person) => Ok(self.inner.store.person(person).await?),
-            Err(crate::AppError::Refused(_)) => Ok(None),
-            Err(other) => Err(other),
-        }
-    }
-
-    /// The person's PSID for the Page, created on first contact.
-    pub async fn psid(&self, person: PersonId, page: &PageId) -> AppResult<Psid> {
-        Ok(self.inner.store.psid(person, page).await?)
-    }
-
-    /// A Page as a person finds it (by username or id).
-    pub async fn page_for_people(&self, page_ref: &str) -> AppResult<Page> {
-        self.page_for_person(page_ref).await
+        Ok(view)
     }
 }

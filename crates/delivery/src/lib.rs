@@ -13,9 +13,11 @@
 //! Must not: decide who receives what (the app layer wrote that into the outbox) or
 //! re-render event bytes (a retry sends exactly what was stored).
 
+mod fetcher;
 mod outbound;
 mod verifier;
 
+pub use fetcher::HttpFetcher;
 pub use outbound::OutboundRules;
 pub use verifier::HttpVerifier;
 

@@ -82,6 +82,13 @@ impl MasterKey {
         hmac_hex(&self.0, format!("switchboard notification messages token\0{mid}").as_bytes())
     }
 
+    /// A signature of `message` for one `purpose` (32 hex characters), for URLs this
+    /// installation hands out and must recognise later.
+    pub fn sign(&self, purpose: &str, message: &str) -> String {
+        let full = hmac_hex(&self.0, format!("switchboard {purpose}\0{message}").as_bytes());
+        full[..32].to_string()
+    }
+
     /// The app secret of `app_id` at `generation`: 32 lowercase hex characters, like Meta's.
     pub fn app_secret(&self, app_id: &str, generation: u32) -> String {
         let full = hmac_hex(&self.0, format!("switchboard app secret\0{app_id}\0{generation}").as_bytes());

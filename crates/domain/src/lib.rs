@@ -2,17 +2,20 @@
 //!
 //! Owns: typed IDs, the entities, Meta's refusals with their codes, credentials
 //! (token hashing, app secret derivation, `appsecret_proof`), webhook signatures,
-//! Send API parsing and validation, the messaging policy (window and tags), webhook fields, the retry schedule and delivery failure kinds.
+//! Send API parsing and validation (`send`, and `content` for the message object: attachments, templates, buttons, quick replies), media limits (`media`), the Messenger Profile's properties (`profile`), the messaging policy (window and tags), webhook fields, the retry schedule and delivery failure kinds.
 //! Must not: do I/O, spawn, read the system clock, or know HTTP or SQL.
 
 pub mod clock;
+pub mod content;
 pub mod credentials;
 pub mod delivery;
 pub mod fields;
 pub mod ids;
+pub mod media;
 pub mod model;
 pub mod params;
 pub mod policy;
+pub mod profile;
 pub mod ratelimit;
 pub mod refusal;
 pub mod retry;

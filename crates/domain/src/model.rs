@@ -139,6 +139,16 @@ pub struct Message {
     pub metadata: Option<String>,
     /// The attachment as JSON text (`{"type":"template","payload":{...}}`), if any.
     pub attachment: Option<String>,
+    /// Quick replies offered with the message, as JSON text (an array).
+    pub quick_replies: Option<String>,
+    /// The message this one replies to.
+    pub reply_to: Option<Mid>,
+    /// The persona the Page wrote as.
+    pub persona: Option<String>,
+    /// The emoji the person reacted to this message with.
+    pub person_reaction: Option<String>,
+    /// The emoji the Page reacted to this message with.
+    pub page_reaction: Option<String>,
     pub created_at: Millis,
 }
 

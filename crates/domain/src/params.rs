@@ -181,3 +181,71 @@ mod tests {
         assert_eq!(p.str("id").unwrap().unwrap(), "263902037430900");
     }
 }
+
+/// One field of a Graph `fields=` selection: `name`, `name{sub,fields}`,
+/// `name.limit(5)` (reference §1.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSelection {
+    pub name: String,
+    pub fields: Option<Vec<FieldSelection>>,
+    pub limit: Option<u32>,
+}
+
+/// Parses `a,b{c,d.limit(2)},e.limit(5)`: commas inside braces belong to the nested
+/// selection; items are trimmed (SDKs send `first_name, last_name`).
+pub fn parse_field_selection(text: &str) -> Result<Vec<FieldSelection>, Refusal> {
+    let bad = || Refusal::invalid_param(format!("Syntax error in the fields parameter: {text}"));
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    for (at, ch) in text.char_indices() {
+        match ch {
+            '{' => depth += 1,
+            '}' => depth = depth.checked_sub(1).ok_or_else(bad)?,
+            ',' if depth == 0 => {
+                items.push(&text[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(bad());
+    }
+    items.push(&text[start..]);
+    let mut selection = Vec::new();
+    for item in items.into_iter().map(str::trim).filter(|item| !item.is_empty()) {
+        let (head, nested) = match item.find('{') {
+            Some(open) if item.ends_with('}') => (&item[..open], Some(parse_field_selection(&item[open + 1..item.len() - 1])?)),
+            Some(_) => return Err(bad()),
+            None => (item, None),
+        };
+        let (name, limit) = match head.split_once(".limit(") {
+            Some((name, rest)) => (name, Some(rest.strip_suffix(')').and_then(|n| n.trim().parse().ok()).ok_or_else(bad)?)),
+            None => (head, None),
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(bad());
+        }
+        selection.push(FieldSelection { name: name.to_string(), fields: nested, limit });
+    }
+    Ok(selection)
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+
+    #[test]
+    fn nested_selections_and_limits() {
+        let parsed = parse_field_selection("id, messages.limit(2){message,from},participants").unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed[1].name, "messages");
+        assert_eq!(parsed[1].limit, Some(2));
+        assert_eq!(parsed[1].fields.as_ref().unwrap().iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["message", "from"]);
+        assert!(parse_field_selection("messages{message").is_err());
+        assert!(parse_field_selection("a.limit(x)").is_err());
+        assert!(parse_field_selection("bad name").is_err());
+    }
+}

@@ -226,3 +226,46 @@ impl Refusal {
         Self::new(400, 104, None, "An access token is required to request this resource.")
     }
 }
+
+/// Attachments, profiles and the User Profile API (reference §4.4, §9.2, §9.3).
+impl Refusal {
+    /// 100/2018008: the attachment's URL could not be fetched.
+    pub fn attachment_fetch_failed(detail: impl fmt::Display) -> Self {
+        Self::new(400, 100, Some(2018008), format!("(#100) Failed to fetch the file from the url. {detail}"))
+    }
+
+    /// 100/2018109: the attachment is larger than its kind allows.
+    pub fn attachment_too_large(limit_bytes: u64) -> Self {
+        Self::new(400, 100, Some(2018109), format!("(#100) Attachment size exceeds allowable limit ({limit_bytes} bytes)"))
+    }
+
+    /// 100/2018047: the file does not match the attachment's type, or is unusable.
+    pub fn attachment_upload_failed(detail: impl fmt::Display) -> Self {
+        Self::new(400, 100, Some(2018047), format!("(#100) Upload attachment failure. {detail}"))
+    }
+
+    /// 100/2018074: an `attachment_id` that is unknown, another Page's, not reusable, or expired.
+    pub fn attachment_not_owned() -> Self {
+        Self::new(400, 100, Some(2018074), "(#100) Possible invalid ID or you do not own the attachment.")
+    }
+
+    /// 100/2018294: fetching a video took longer than allowed.
+    pub fn video_fetch_timed_out() -> Self {
+        Self::new(400, 100, Some(2018294), "(#100) Video upload timed out or the video is corrupt.")
+    }
+
+    /// 2018218: the person has no profile this Page may see.
+    pub fn no_profile() -> Self {
+        Self::new(400, 100, Some(2018218), "(#100) No profile available for this user.")
+    }
+
+    /// 2018247: a profile field the Page is not allowed to read.
+    pub fn profile_permission() -> Self {
+        Self::new(400, 200, Some(2018247), "(#200) Insufficient permission to access user profile.")
+    }
+
+    /// 100: the persistent menu needs a Get Started button (Meta's wording).
+    pub fn menu_needs_get_started() -> Self {
+        Self::new(400, 100, None, "(#100) You must set a Get Started button if you also wish to use persistent menu.")
+    }
+}

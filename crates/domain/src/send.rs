@@ -1,10 +1,11 @@
 //! The Send API request, parsed and validated (reference §4): which recipient, which
-//! `messaging_type`, and either a message or a sender action. Pure: the use case
-//! resolves the recipient and stores the result.
+//! `messaging_type`, the options around the message (`notification_type`,
+//! `persona_id`, `reply_to`), and either a message (see `content`) or a sender
+//! action. Pure: the use case resolves the recipient and stores the result.
 
+use crate::content::{parse_message, OutgoingMessage};
 use crate::params::Params;
 use crate::policy::MessageTag;
-use crate::NotificationFrequency;
 use crate::Refusal;
 use serde_json::{Map, Value};
 
@@ -72,19 +73,34 @@ impl SenderAction {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendBody {
-    Text { text: String, metadata: Option<String> },
-    /// The `one_time_notif_req` template: the person's client shows "Notify me".
-    OneTimeNotifRequest { title: String, payload: String },
-    /// The `notification_messages` template: an opt-in to recurring notifications.
-    /// `template` is the attachment as sent, for the echo and the person's client.
-    RecurringOptinRequest { title: String, payload: String, frequency: NotificationFrequency, template: Value },
+    Message(OutgoingMessage),
     Action(SenderAction),
+    /// `react` (with an emoji) or `unreact` (`None`) on a message of the thread.
+    React { mid: String, emoji: Option<String> },
 }
 
 /// Longest `one_time_notif_req` title, in characters.
 pub const MAX_OTN_TITLE_CHARS: usize = 65;
 /// Longest postback-like payload, in characters.
 pub const MAX_PAYLOAD_CHARS: usize = 1000;
+
+/// How the person's device announces the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationType {
+    Regular,
+    SilentPush,
+    NoPush,
+}
+
+impl NotificationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Regular => "REGULAR",
+            Self::SilentPush => "SILENT_PUSH",
+            Self::NoPush => "NO_PUSH",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendCommand {
@@ -93,6 +109,11 @@ pub struct SendCommand {
     pub messaging_type: MessagingType,
     /// Only with `MESSAGE_TAG` (Meta ignores a tag on other types).
     pub tag: Option<MessageTag>,
+    pub notification_type: NotificationType,
+    /// Send as this persona of the Page.
+    pub persona_id: Option<String>,
+    /// Quote this message of the thread.
+    pub reply_to: Option<String>,
     pub body: SendBody,
 }
 
@@ -105,10 +126,10 @@ pub fn parse_send(params: &Params) -> Result<SendCommand, Refusal> {
     let body = match (has_message, action) {
         (true, Some(_)) => return Err(Refusal::message_and_action()),
         (false, None) => return Err(Refusal::invalid_param("Must send either message or state")),
-        (false, Some(action)) => SendBody::Action(parse_action(&action)?),
+        (false, Some(action)) => parse_action(&action, params)?,
         (true, None) => {
             let message = params.object("message")?.unwrap_or_default();
-            parse_message(&message)?
+            SendBody::Message(parse_message(&message)?)
         }
     };
     let messaging_type = match params.str("messaging_type")? {
@@ -124,7 +145,32 @@ pub fn parse_send(params: &Params) -> Result<SendCommand, Refusal> {
         (MessagingType::MessageTag, Some(name)) => Some(MessageTag::parse(&name)?),
         (_, _) => None,
     };
-    Ok(SendCommand { recipient, messaging_type, tag, body })
+    let notification_type = match params.str("notification_type")?.as_deref() {
+        None | Some("REGULAR") => NotificationType::Regular,
+        Some("SILENT_PUSH") => NotificationType::SilentPush,
+        Some("NO_PUSH") => NotificationType::NoPush,
+        Some(other) => {
+            return Err(Refusal::invalid_param(format!(
+                "Param notification_type must be one of {{REGULAR, SILENT_PUSH, NO_PUSH}} - got \"{other}\""
+            )))
+        }
+    };
+    let persona_id = match params.str("persona_id")? {
+        Some(id) if crate::is_node_id(&id) => Some(id),
+        Some(_) => return Err(Refusal::invalid_param("Param persona_id must be a valid ID")),
+        None => None,
+    };
+    let reply_to = match params.object("reply_to")? {
+        Some(reply) => match reply.get("mid") {
+            Some(Value::String(mid)) if !mid.is_empty() => Some(mid.clone()),
+            _ => return Err(Refusal::invalid_param("Param reply_to[mid] must be a message id")),
+        },
+        None => None,
+    };
+    if reply_to.is_some() && !matches!(body, SendBody::Message(_)) {
+        return Err(Refusal::invalid_param("Param reply_to goes only with a message"));
+    }
+    Ok(SendCommand { recipient, messaging_type, tag, notification_type, persona_id, reply_to, body })
 }
 
 fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, Refusal> {
@@ -151,115 +197,44 @@ fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, R
         let phone = phone.as_str().and_then(normalize_phone);
         return phone.map(Recipient::PhoneNumber).ok_or_else(|| Refusal::invalid_param("Invalid phone_number"));
     }
-    let other = ["user_ref", "notification_messages_token", "comment_id", "post_id", "login_id"]
-        .into_iter()
-        .find(|key| recipient.contains_key(*key));
+    let other = ["user_ref", "comment_id", "post_id", "login_id"].into_iter().find(|key| recipient.contains_key(*key));
     Err(match other {
         Some(form) => Refusal::invalid_param(format!("recipient.{form} is not supported by this server yet; address the person by PSID (recipient.id)")),
         None => Refusal::invalid_param("param recipient must be non-empty."),
     })
 }
 
-fn parse_action(action: &str) -> Result<SenderAction, Refusal> {
+fn parse_action(action: &str, params: &Params) -> Result<SendBody, Refusal> {
+    let reaction_target = || -> Result<(String, Map<String, Value>), Refusal> {
+        let payload = params.object("payload")?.ok_or_else(|| Refusal::missing_param("payload"))?;
+        match payload.get("message_id") {
+            Some(Value::String(mid)) if !mid.is_empty() => Ok((mid.clone(), payload)),
+            _ => Err(Refusal::invalid_param("Param payload[message_id] is required")),
+        }
+    };
     match action {
-        "typing_on" => Ok(SenderAction::TypingOn),
-        "typing_off" => Ok(SenderAction::TypingOff),
-        "mark_seen" => Ok(SenderAction::MarkSeen),
+        "typing_on" => Ok(SendBody::Action(SenderAction::TypingOn)),
+        "typing_off" => Ok(SendBody::Action(SenderAction::TypingOff)),
+        "mark_seen" => Ok(SendBody::Action(SenderAction::MarkSeen)),
+        "react" => {
+            let (mid, payload) = reaction_target()?;
+            match payload.get("reaction") {
+                Some(Value::String(emoji)) if !emoji.trim().is_empty() && emoji.chars().count() <= 8 => Ok(SendBody::React { mid, emoji: Some(emoji.clone()) }),
+                _ => Err(Refusal::invalid_param("Param payload[reaction] must be an emoji")),
+            }
+        }
+        "unreact" => Ok(SendBody::React { mid: reaction_target()?.0, emoji: None }),
         other => Err(Refusal::invalid_param(format!(
-            "Param sender_action must be one of {{typing_on, typing_off, mark_seen}} - got \"{other}\""
+            "Param sender_action must be one of {{typing_on, typing_off, mark_seen, react, unreact}} - got \"{other}\""
         ))),
     }
-}
-
-fn parse_message(message: &Map<String, Value>) -> Result<SendBody, Refusal> {
-    let metadata = match message.get("metadata") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= MAX_METADATA_CHARS => Some(s.clone()),
-        Some(Value::String(_)) => {
-            return Err(Refusal::invalid_param(format!("Param message[metadata] must be at most {MAX_METADATA_CHARS} characters")))
-        }
-        Some(_) => return Err(Refusal::invalid_param("Param message[metadata] must be a string")),
-    };
-    if message.contains_key("attachment") && message.contains_key("text") {
-        return Err(Refusal::invalid_param("Only one of text or attachment may be set in message"));
-    }
-    if let Some(attachment) = message.get("attachment") {
-        return parse_attachment(attachment);
-    }
-    if message.contains_key("quick_replies") {
-        return Err(Refusal::invalid_param("message.quick_replies is not supported by this server yet"));
-    }
-    let text = match message.get("text") {
-        Some(Value::String(text)) => text,
-        Some(_) => return Err(Refusal::invalid_param("Param message[text] must be a string")),
-        None => return Err(Refusal::invalid_param("Message must have either text or attachment")),
-    };
-    if text.trim().is_empty() {
-        return Err(Refusal::invalid_param("Param message[text] must be non-empty."));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(Refusal::invalid_param(format!("Param message[text] must be UTF-8 encoded with a maximum of {MAX_TEXT_CHARS} characters")));
-    }
-    Ok(SendBody::Text { text: text.clone(), metadata })
-}
-
-/// Attachments this server sends so far: the `one_time_notif_req` template.
-fn parse_attachment(attachment: &Value) -> Result<SendBody, Refusal> {
-    let payload = &attachment["payload"];
-    match (attachment["type"].as_str(), payload["template_type"].as_str()) {
-        (Some("template"), Some("one_time_notif_req")) => {
-            let title = payload["title"].as_str().map(str::trim).filter(|t| !t.is_empty());
-            let title = title.ok_or_else(|| Refusal::invalid_param("Param message[attachment][payload][title] is required"))?;
-            if title.chars().count() > MAX_OTN_TITLE_CHARS {
-                return Err(Refusal::invalid_param(format!("Param message[attachment][payload][title] must be at most {MAX_OTN_TITLE_CHARS} characters")));
-            }
-            let data = payload["payload"].as_str().filter(|p| !p.is_empty());
-            let data = data.ok_or_else(|| Refusal::invalid_param("Param message[attachment][payload][payload] is required"))?;
-            if data.chars().count() > MAX_PAYLOAD_CHARS {
-                return Err(Refusal::invalid_param(format!("Param message[attachment][payload][payload] must be at most {MAX_PAYLOAD_CHARS} characters")));
-            }
-            Ok(SendBody::OneTimeNotifRequest { title: title.to_string(), payload: data.to_string() })
-        }
-        (Some("template"), Some("notification_messages")) => parse_recurring_optin(attachment),
-        _ => Err(Refusal::invalid_param(
-            "message.attachment is not supported by this server yet, except the one_time_notif_req and notification_messages templates",
-        )),
-    }
-}
-
-fn parse_recurring_optin(attachment: &Value) -> Result<SendBody, Refusal> {
-    let payload = &attachment["payload"];
-    let field = |name: &str| format!("message[attachment][payload][{name}]");
-    let title = payload["title"].as_str().map(str::trim).filter(|t| !t.is_empty());
-    let title = title.ok_or_else(|| Refusal::invalid_param(format!("Param {} is required", field("title"))))?;
-    if title.chars().count() > MAX_OTN_TITLE_CHARS {
-        return Err(Refusal::invalid_param(format!("Param {} must be at most {MAX_OTN_TITLE_CHARS} characters", field("title"))));
-    }
-    let data = payload["payload"].as_str().filter(|p| !p.is_empty() && p.chars().count() <= MAX_PAYLOAD_CHARS);
-    let data = data.ok_or_else(|| Refusal::invalid_param(format!("Param {} is required, at most {MAX_PAYLOAD_CHARS} characters", field("payload"))))?;
-    let frequency = payload["notification_messages_frequency"].as_str().and_then(NotificationFrequency::parse).ok_or_else(|| {
-        Refusal::invalid_param(format!("Param {} must be one of {{DAILY, WEEKLY, MONTHLY}}", field("notification_messages_frequency")))
-    })?;
-    let one_of = |name: &str, allowed: &[&str]| match payload.get(name) {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(value)) if allowed.contains(&value.as_str()) => Ok(()),
-        Some(_) => Err(Refusal::invalid_param(format!("Param {} must be one of {{{}}}", field(name), allowed.join(", ")))),
-    };
-    one_of("notification_messages_cta_text", &["GET", "SIGN_UP", "ALLOW", "OPT_IN", "FREQUENCY"])?;
-    one_of("notification_messages_reoptin", &["ENABLED", "DISABLED"])?;
-    one_of("image_aspect_ratio", &["HORIZONTAL", "SQUARE"])?;
-    if let Some(url) = payload.get("image_url").filter(|u| !u.is_null()) {
-        let valid = url.as_str().is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"));
-        if !valid {
-            return Err(Refusal::invalid_param(format!("Param {} must be an http or https URL", field("image_url"))));
-        }
-    }
-    Ok(SendBody::RecurringOptinRequest { title: title.to_string(), payload: data.to_string(), frequency, template: attachment.clone() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::Attachment;
+    use crate::NotificationFrequency;
     use serde_json::json;
 
     fn send(value: Value) -> Result<SendCommand, Refusal> {
@@ -271,7 +246,9 @@ mod tests {
         let command = send(json!({"recipient": {"id": "123"}, "message": {"text": "hi", "metadata": "m"}})).unwrap();
         assert_eq!(command.recipient, Recipient::Psid("123".into()));
         assert_eq!(command.messaging_type, MessagingType::Response);
-        assert_eq!(command.body, SendBody::Text { text: "hi".into(), metadata: Some("m".into()) });
+        let expected = OutgoingMessage { text: Some("hi".into()), attachment: None, quick_replies: vec![], metadata: Some("m".into()) };
+        assert_eq!(command.body, SendBody::Message(expected));
+        assert_eq!(command.notification_type, NotificationType::Regular);
     }
 
     #[test]
@@ -334,7 +311,8 @@ mod tests {
                 "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}}}})
         };
         let command = send(template("Back in stock?", "SKU_42")).unwrap();
-        assert_eq!(command.body, SendBody::OneTimeNotifRequest { title: "Back in stock?".into(), payload: "SKU_42".into() });
+        let expected = Attachment::OneTimeNotifRequest { title: "Back in stock?".into(), payload: "SKU_42".into() };
+        assert!(matches!(command.body, SendBody::Message(OutgoingMessage { attachment: Some(ref a), .. }) if *a == expected));
         assert!(send(template(&"t".repeat(66), "x")).is_err(), "titles up to 65 characters");
         assert!(send(template("ok", "")).is_err(), "a payload is required");
         let by_token = send(json!({"recipient": {"one_time_notif_token": "abc"}, "message": {"text": "it is back"}})).unwrap();
@@ -350,7 +328,9 @@ mod tests {
             json!({"recipient": {"id": "1"}, "message": {"attachment": {"type": "template", "payload": payload}}})
         };
         match send(template(json!({"notification_messages_cta_text": "ALLOW"}))).unwrap().body {
-            SendBody::RecurringOptinRequest { frequency, title, .. } => assert_eq!((frequency, title.as_str()), (NotificationFrequency::Weekly, "Daily deals")),
+            SendBody::Message(OutgoingMessage { attachment: Some(Attachment::RecurringOptinRequest { frequency, title, .. }), .. }) => {
+                assert_eq!((frequency, title.as_str()), (NotificationFrequency::Weekly, "Daily deals"))
+            }
             other => panic!("{other:?}"),
         }
         assert!(send(template(json!({"notification_messages_frequency": "HOURLY"}))).is_err());
@@ -364,5 +344,22 @@ mod tests {
     fn sender_actions() {
         let command = send(json!({"recipient": {"id": "1"}, "sender_action": "mark_seen"})).unwrap();
         assert_eq!(command.body, SendBody::Action(SenderAction::MarkSeen));
+        let react = send(json!({"recipient": {"id": "1"}, "sender_action": "react", "payload": {"message_id": "m_1", "reaction": "\u{1F60A}"}})).unwrap();
+        assert_eq!(react.body, SendBody::React { mid: "m_1".into(), emoji: Some("\u{1F60A}".into()) });
+        let unreact = send(json!({"recipient": {"id": "1"}, "sender_action": "unreact", "payload": "{\"message_id\":\"m_1\"}"})).unwrap();
+        assert_eq!(unreact.body, SendBody::React { mid: "m_1".into(), emoji: None });
+        assert!(send(json!({"recipient": {"id": "1"}, "sender_action": "react", "payload": {"message_id": "m_1"}})).is_err(), "react needs an emoji");
+        assert!(send(json!({"recipient": {"id": "1"}, "sender_action": "unreact"})).is_err(), "which message?");
+    }
+
+    #[test]
+    fn options_around_the_message() {
+        let command = send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "notification_type": "NO_PUSH",
+            "persona_id": 42, "reply_to": {"mid": "m_9"}})).unwrap();
+        assert_eq!((command.notification_type, command.persona_id.as_deref(), command.reply_to.as_deref()), (NotificationType::NoPush, Some("42"), Some("m_9")));
+        assert!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "notification_type": "LOUD"})).is_err());
+        assert!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "persona_id": "bob"})).is_err());
+        assert!(send(json!({"recipient": {"id": "1"}, "message": {"text": "x"}, "reply_to": {"id": "m"}})).is_err());
+        assert!(send(json!({"recipient": {"id": "1"}, "sender_action": "typing_on", "reply_to": {"mid": "m"}})).is_err());
     }
 }

@@ -8,6 +8,7 @@
 mod console;
 mod error;
 mod graph;
+mod media;
 mod ops;
 mod person;
 mod request;
@@ -33,9 +34,12 @@ pub fn router(platform: Platform) -> Router {
         .nest("/person/v1", person::routes())
         .nest("/console/v1", console::routes().merge(webhooks::routes()))
         .merge(ops::routes())
+        .merge(media::routes())
         .fallback(graph::dispatch)
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Uploads (multipart) may carry a 25 MB file; JSON bodies keep their own limit.
+        .layer(axum::extract::DefaultBodyLimit::max(MULTIPART_LIMIT))
         .with_state(platform)
 }
 

@@ -6,14 +6,15 @@ use crate::error::HttpResult;
 use crate::session::{JsonBody, SignedPerson};
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
+use axum::extract::Multipart;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::convert::Infallible;
-use switchboard_app::Platform;
-use switchboard_domain::Millis;
+use switchboard_app::{PersonDetails, PersonMessage, Platform, PostbackTap, Upload};
+use switchboard_domain::{Millis, Refusal};
 use switchboard_store::Receipt;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
@@ -25,7 +26,13 @@ pub fn routes() -> Router<Platform> {
         .route("/me/phone", get(phone).put(set_phone).delete(remove_phone))
         .route("/pages/{page}", get(find_page))
         .route("/threads", get(threads))
+        .route("/me/profile", get(profile).put(set_profile))
+        .route("/pages/{page}/welcome", get(welcome))
         .route("/threads/{page}/messages", get(messages).post(send))
+        .route("/threads/{page}/attachments", post(send_attachment))
+        .route("/threads/{page}/postbacks", post(postback))
+        .route("/threads/{page}/get-started", post(get_started))
+        .route("/threads/{page}/messages/{mid}/reaction", put(react).delete(unreact))
         .route("/threads/{page}/messages/{mid}/notify-me", post(notify_me))
         .route("/threads/{page}/messages/{mid}/notifications", post(accept_notifications))
         .route("/threads/{page}/messages/{mid}/notifications/stop", post(stop_notifications))
@@ -132,19 +139,109 @@ async fn messages(
     Ok(Json(json!(platform.thread(person, &page, query.before, query.limit.unwrap_or(50)).await?)))
 }
 
-#[derive(Deserialize)]
-struct NewMessage {
-    text: String,
-}
-
-/// `POST /person/v1/threads/{page}/messages` `{"text"}`: the person writes to the Page.
+/// `POST /person/v1/threads/{page}/messages` `{"text", "reply_to"?}` or
+/// `{"quick_reply": {"mid", "index"}}`: the person writes to the Page, or taps a
+/// quick reply.
 async fn send(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
     Path(page): Path<String>,
-    JsonBody(body): JsonBody<NewMessage>,
+    JsonBody(body): JsonBody<PersonMessage>,
 ) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.person_send(person, &page, &body.text).await?)))
+    Ok(Json(json!(platform.person_send(person, &page, body).await?)))
+}
+
+/// `POST /person/v1/threads/{page}/attachments`, multipart with one `file` part: the
+/// person sends an image, a video, audio or a file.
+async fn send_attachment(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    mut multipart: Multipart,
+) -> HttpResult<Json<Value>> {
+    let invalid = |e: axum::extract::multipart::MultipartError| Refusal::invalid_param(format!("Invalid multipart body: {e}"));
+    let mut upload = None;
+    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+        if field.name() == Some("file") {
+            let file_name = field.file_name().map(str::to_string);
+            let mime = field.content_type().map(str::to_string);
+            let bytes = field.bytes().await.map_err(invalid)?;
+            upload = Some(Upload { bytes: bytes.to_vec(), mime, file_name });
+        }
+    }
+    let upload = upload.ok_or_else(|| Refusal::missing_param("file"))?;
+    Ok(Json(json!(platform.person_send_attachment(person, &page, upload).await?)))
+}
+
+/// `POST /person/v1/threads/{page}/postbacks` `{"mid","button"}` (a JSON pointer to a
+/// button of a Page message's payload), `{"menu"}` (a pointer into the persistent
+/// menu's `call_to_actions`) or `{"ice_breaker": index}`.
+async fn postback(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    JsonBody(tap): JsonBody<PostbackTap>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.person_postback(person, &page, tap).await?)))
+}
+
+#[derive(Deserialize, Default)]
+struct GetStarted {
+    #[serde(rename = "ref")]
+    link_ref: Option<String>,
+}
+
+/// `POST /person/v1/threads/{page}/get-started` `{"ref"?}`: the person taps Get
+/// Started (with the ref of the link that opened the thread, if any).
+async fn get_started(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path(page): Path<String>,
+    JsonBody(body): JsonBody<GetStarted>,
+) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.get_started(person, &page, body.link_ref).await?)))
+}
+
+#[derive(Deserialize)]
+struct NewReaction {
+    emoji: String,
+}
+
+/// `PUT /person/v1/threads/{page}/messages/{mid}/reaction` `{"emoji"}`.
+async fn react(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path((page, mid)): Path<(String, String)>,
+    JsonBody(body): JsonBody<NewReaction>,
+) -> HttpResult<Json<Value>> {
+    platform.person_react(person, &page, &mid, Some(body.emoji)).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `DELETE /person/v1/threads/{page}/messages/{mid}/reaction`.
+async fn unreact(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
+    platform.person_react(person, &page, &mid, None).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `GET /person/v1/pages/{page}/welcome`: the greeting, Get Started, persistent menu
+/// and ice breakers to show on the thread.
+async fn welcome(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path(page): Path<String>) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.welcome(person, &page).await?)))
+}
+
+fn details(profile: switchboard_store::PersonProfile) -> PersonDetails {
+    PersonDetails { locale: profile.locale, timezone: profile.timezone, gender: profile.gender }
+}
+
+/// `GET /person/v1/me/profile`: locale, timezone and gender, as Pages may see them.
+async fn profile(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(details(platform.person_profile(person).await?))))
+}
+
+/// `PUT /person/v1/me/profile` `{"locale","timezone","gender"}`.
+async fn set_profile(State(platform): State<Platform>, SignedPerson(person): SignedPerson, JsonBody(body): JsonBody<PersonDetails>) -> HttpResult<Json<Value>> {
+    Ok(Json(json!(platform.set_person_profile(person, body).await?)))
 }
 
 #[derive(Deserialize, Default)]

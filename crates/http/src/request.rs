@@ -7,6 +7,7 @@ use crate::error::HttpError;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, Method};
 use serde_json::Value;
+use switchboard_app::Upload;
 use switchboard_domain::params::Params;
 use switchboard_domain::Refusal;
 
@@ -24,6 +25,32 @@ pub struct GraphRequest {
     pub params: Params,
     pub token: Option<String>,
     pub proof: Option<String>,
+    /// The multipart `filedata` part of an upload, if any.
+    pub upload: Option<Upload>,
+    /// The path as requested (for `paging.next` URLs).
+    pub path: String,
+}
+
+impl GraphRequest {
+    /// A request made of parts, as the batch endpoint makes one per item.
+    pub fn from_parts(method: Method, path_and_query: &str, body: Params, token: Option<String>) -> Result<Self, HttpError> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let version = match segments.first() {
+            Some(first) if is_version(first) => Some(segments.remove(0)),
+            _ => None,
+        };
+        let mut params = Params::default();
+        form_pairs(query.as_bytes(), &mut params);
+        let token = params.str("access_token")?.or(body.str("access_token")?).or(token);
+        let proof = params.str("appsecret_proof")?.or(body.str("appsecret_proof")?);
+        for (key, value) in body.0 {
+            params.insert(key, value);
+        }
+        params.0.remove("access_token");
+        params.0.remove("appsecret_proof");
+        Ok(GraphRequest { method, segments, version, params, token, proof, upload: None, path: format!("/{}", path.trim_start_matches('/')) })
+    }
 }
 
 fn is_version(segment: &str) -> bool {
@@ -43,6 +70,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let method = request.method().clone();
+        let path = request.uri().path().to_string();
         let mut segments: Vec<String> = request.uri().path().split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
         let version = match segments.first() {
             Some(first) if is_version(first) => Some(segments.remove(0)),
@@ -64,6 +92,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
             .to_ascii_lowercase();
 
         let mut body = Params::default();
+        let mut upload = None;
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = Multipart::from_request(request, state)
                 .await
@@ -71,14 +100,16 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
             let mut total = 0usize;
             while let Some(field) = multipart.next_field().await.map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {e}")))? {
                 let name = field.name().unwrap_or_default().to_string();
-                let is_file = field.file_name().is_some();
+                let file_name = field.file_name().map(str::to_string);
+                let mime = field.content_type().map(str::to_string);
                 let bytes = field.bytes().await.map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {e}")))?;
                 total += bytes.len();
                 if total > MULTIPART_LIMIT {
                     return Err(Refusal::body_too_large(MULTIPART_LIMIT).into());
                 }
-                // File parts (`filedata`) are for attachment uploads; not read here yet.
-                if !is_file {
+                if name == "filedata" {
+                    upload = Some(Upload { bytes: bytes.to_vec(), mime, file_name });
+                } else if file_name.is_none() {
                     body.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
                 }
             }
@@ -113,7 +144,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
         }
         params.0.remove("access_token");
         params.0.remove("appsecret_proof");
-        Ok(GraphRequest { method, segments, version, params, token, proof })
+        Ok(GraphRequest { method, segments, version, params, token, proof, upload, path })
     }
 }
 

@@ -63,8 +63,10 @@ const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_mess
         last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
         last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)";
 
-const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment)
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])";
+const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
+        quick_replies, reply_to, persona_id)
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+        $10::text[], $11::text[], $12::text[])";
 
 /// Ids follow the members' order: a thread's events are delivered by id. A thread's
 /// first event of the group is its head unless something of it is pending already.
@@ -134,6 +136,9 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     let metadata: Vec<Option<&str>> = members.iter().map(|(m, _)| m.metadata.as_deref()).collect();
     let created: Vec<i64> = members.iter().map(|(m, _)| m.created_at).collect();
     let attachments: Vec<Option<&str>> = members.iter().map(|(m, _)| m.attachment.as_deref()).collect();
+    let quick_replies: Vec<Option<&str>> = members.iter().map(|(m, _)| m.quick_replies.as_deref()).collect();
+    let replies_to: Vec<Option<&str>> = members.iter().map(|(m, _)| m.reply_to.as_ref().map(|mid| mid.as_str())).collect();
+    let personas: Vec<Option<&str>> = members.iter().map(|(m, _)| m.persona.as_deref()).collect();
 
     let events: Vec<&NewOutboxEvent> = members.iter().flat_map(|(_, events)| events.iter()).collect();
     let event_apps: Vec<&str> = events.iter().map(|e| e.app.as_str()).collect();
@@ -148,7 +153,8 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     let event_first: Vec<bool> = events.iter().map(|e| seen.insert((e.app.as_str(), e.page.as_str(), e.person.0))).collect();
 
     let thread_params: [&(dyn ToSql + Sync); 4] = [&thread_pages, &thread_persons, &thread_last, &thread_person_at];
-    let message_params: [&(dyn ToSql + Sync); 9] = [&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created, &attachments];
+    let message_params: [&(dyn ToSql + Sync); 12] =
+        [&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created, &attachments, &quick_replies, &replies_to, &personas];
     let outbox_params: [&(dyn ToSql + Sync); 7] =
         [&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first];
     let mut client = pool.get().await.map_err(pool_error)?;

@@ -6,6 +6,7 @@
 //! keys with `ON CONFLICT`, and outbox claims with `FOR UPDATE SKIP LOCKED`.
 
 mod batch;
+mod content;
 mod delivery;
 mod bus;
 mod errors;
@@ -177,6 +178,11 @@ fn message_row(row: &Row) -> Message {
         text: row.get("text"),
         metadata: row.get("metadata"),
         attachment: row.get("attachment"),
+        quick_replies: row.get("quick_replies"),
+        reply_to: row.get::<_, Option<String>>("reply_to").map(Mid),
+        persona: row.get("persona_id"),
+        person_reaction: row.get("person_reaction"),
+        page_reaction: row.get("page_reaction"),
         created_at: row.get("created_at"),
     }
 }
@@ -196,7 +202,8 @@ fn token_row(row: &Row) -> Option<TokenRecord> {
     Some(TokenRecord { hash: row.get("digest"), grant, issued_at: row.get("issued_at"), expires_at: row.get("expires_at") })
 }
 
-const MESSAGE_COLUMNS: &str = "mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at";
+const MESSAGE_COLUMNS: &str =
+    "mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, quick_replies, reply_to, persona_id, person_reaction, page_reaction";
 
 /// Gets or creates a scoped id (`psids` by Page, `asids` by app): exactly one per
 /// (person, scope) even when nodes race, thanks to the keys and `ON CONFLICT`.
@@ -880,6 +887,67 @@ impl Store for PostgresStore {
             .await
             .map_err(pg)?;
         Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+        content::page_threads(&self.client().await?, page, after, limit).await
+    }
+
+    async fn react(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        mid: &Mid,
+        by: Direction,
+        emoji: Option<String>,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        content::react(&mut self.client().await?, page, person, mid, by, emoji, at, &events).await
+    }
+
+    async fn insert_attachment(&self, attachment: AttachmentRecord) -> StoreResult<()> {
+        content::insert_attachment(&self.client().await?, &attachment).await
+    }
+
+    async fn attachment(&self, id: &str) -> StoreResult<Option<AttachmentRecord>> {
+        content::attachment(&self.client().await?, id).await
+    }
+
+    async fn media_type(&self, digest: &str) -> StoreResult<Option<String>> {
+        content::media_type(&self.client().await?, digest).await
+    }
+
+    async fn messenger_profile(&self, page: &PageId) -> StoreResult<Vec<(String, String)>> {
+        content::messenger_profile(&self.client().await?, page).await
+    }
+
+    async fn update_messenger_profile(&self, page: &PageId, set: Vec<(String, String)>, remove: Vec<String>, at: Millis) -> StoreResult<()> {
+        content::update_messenger_profile(&mut self.client().await?, page, &set, &remove, at).await
+    }
+
+    async fn create_persona(&self, persona: Persona) -> StoreResult<()> {
+        content::create_persona(&self.client().await?, &persona).await
+    }
+
+    async fn persona(&self, id: &str) -> StoreResult<Option<Persona>> {
+        content::persona(&self.client().await?, id).await
+    }
+
+    async fn personas_of(&self, page: &PageId) -> StoreResult<Vec<Persona>> {
+        content::personas_of(&self.client().await?, page).await
+    }
+
+    async fn delete_persona(&self, id: &str, at: Millis) -> StoreResult<bool> {
+        content::delete_persona(&self.client().await?, id, at).await
+    }
+
+    async fn person_profile(&self, person: PersonId) -> StoreResult<Option<PersonProfile>> {
+        content::person_profile(&self.client().await?, person).await
+    }
+
+    async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()> {
+        content::set_person_profile(&self.client().await?, person, &profile).await
     }
 
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {

@@ -3,6 +3,7 @@
 //! Owns the SQL for SQLite and nothing else: no rules (they come decided from the
 //! app layer), no HTTP. Each trait method is one transaction.
 
+mod content;
 mod delivery;
 mod engine;
 mod migrate;
@@ -718,8 +719,9 @@ impl Store for SqliteStore {
             .write(move |c| {
                 ensure_thread(c, &m.page, m.person, m.created_at)?;
                 q(c.prepare_cached(
-                    "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
+                        quick_replies, reply_to, persona_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -731,7 +733,10 @@ impl Store for SqliteStore {
                         m.text,
                         m.metadata,
                         m.created_at,
-                        m.attachment
+                        m.attachment,
+                        m.quick_replies,
+                        m.reply_to.as_ref().map(|mid| mid.as_str()),
+                        m.persona
                     ])
                 }))?;
                 let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
@@ -793,7 +798,7 @@ impl Store for SqliteStore {
         self.engine
             .read(move |c| {
                 q(c.query_row(
-                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at FROM messages WHERE mid = ?1",
+                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, quick_replies, reply_to, persona_id, person_reaction, page_reaction FROM messages WHERE mid = ?1",
                     [mid.as_str()],
                     rows::message,
                 )
@@ -808,7 +813,7 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut s = q(c.prepare_cached(
                     "SELECT * FROM (
-                        SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, seq FROM messages
+                        SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, quick_replies, reply_to, persona_id, person_reaction, page_reaction, seq FROM messages
                         WHERE page_id = ?1 AND person_id = ?2 AND created_at < ?3
                         ORDER BY created_at DESC, seq DESC LIMIT ?4
                      ) ORDER BY created_at, seq",
@@ -831,7 +836,7 @@ impl Store for SqliteStore {
                 ))?;
                 let threads: Vec<(Page, u32)> = q(q(s.query_map([person.0], |r| Ok((rows::page(r)?, r.get("unread")?))))?.collect())?;
                 let mut last = q(c.prepare(
-                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at FROM messages
+                    "SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, quick_replies, reply_to, persona_id, person_reaction, page_reaction FROM messages
                      WHERE page_id = ?1 AND person_id = ?2 ORDER BY created_at DESC, seq DESC LIMIT 1",
                 ))?;
                 threads
@@ -856,6 +861,76 @@ impl Store for SqliteStore {
                 ))
             })
             .await
+    }
+
+    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+        let page = page.clone();
+        self.engine.read(move |c| content::page_threads(c, &page, after, limit)).await
+    }
+
+    async fn react(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        mid: &Mid,
+        by: Direction,
+        emoji: Option<String>,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let (page, mid) = (page.clone(), mid.clone());
+        self.engine.write(move |c| content::react(c, &page, person, &mid, by, emoji.as_deref(), at, &events)).await
+    }
+
+    async fn insert_attachment(&self, attachment: AttachmentRecord) -> StoreResult<()> {
+        self.engine.write(move |c| content::insert_attachment(c, &attachment)).await
+    }
+
+    async fn attachment(&self, id: &str) -> StoreResult<Option<AttachmentRecord>> {
+        let id = id.to_string();
+        self.engine.read(move |c| content::attachment(c, &id)).await
+    }
+
+    async fn media_type(&self, digest: &str) -> StoreResult<Option<String>> {
+        let digest = digest.to_string();
+        self.engine.read(move |c| content::media_type(c, &digest)).await
+    }
+
+    async fn messenger_profile(&self, page: &PageId) -> StoreResult<Vec<(String, String)>> {
+        let page = page.clone();
+        self.engine.read(move |c| content::messenger_profile(c, &page)).await
+    }
+
+    async fn update_messenger_profile(&self, page: &PageId, set: Vec<(String, String)>, remove: Vec<String>, at: Millis) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine.write(move |c| content::update_messenger_profile(c, &page, &set, &remove, at)).await
+    }
+
+    async fn create_persona(&self, persona: Persona) -> StoreResult<()> {
+        self.engine.write(move |c| content::create_persona(c, &persona)).await
+    }
+
+    async fn persona(&self, id: &str) -> StoreResult<Option<Persona>> {
+        let id = id.to_string();
+        self.engine.read(move |c| content::persona(c, &id)).await
+    }
+
+    async fn personas_of(&self, page: &PageId) -> StoreResult<Vec<Persona>> {
+        let page = page.clone();
+        self.engine.read(move |c| content::personas_of(c, &page)).await
+    }
+
+    async fn delete_persona(&self, id: &str, at: Millis) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.engine.write(move |c| content::delete_persona(c, &id, at)).await
+    }
+
+    async fn person_profile(&self, person: PersonId) -> StoreResult<Option<PersonProfile>> {
+        self.engine.read(move |c| content::person_profile(c, person)).await
+    }
+
+    async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()> {
+        self.engine.write(move |c| content::set_person_profile(c, person, &profile)).await
     }
 
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {

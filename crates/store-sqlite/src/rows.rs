@@ -48,6 +48,11 @@ pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         text: row.get("text")?,
         metadata: row.get("metadata")?,
         attachment: row.get("attachment")?,
+        quick_replies: row.get("quick_replies")?,
+        reply_to: row.get::<_, Option<String>>("reply_to")?.map(Mid),
+        persona: row.get("persona_id")?,
+        person_reaction: row.get("person_reaction")?,
+        page_reaction: row.get("page_reaction")?,
         created_at: row.get("created_at")?,
     })
 }

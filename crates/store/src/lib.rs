@@ -175,6 +175,42 @@ pub trait Store: Send + Sync + 'static {
     /// How many persons wrote to the Page since `since` (its engaged people).
     async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64>;
 
+    /// The Page's threads, most recent first (by last message, then person), after
+    /// the cursor `after` (the last thread of the previous page), if any.
+    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>>;
+    /// Sets (or with `None` removes) one side's reaction to a message of the thread,
+    /// with its events; a person's reaction is an interaction (it opens the window).
+    /// False (nothing stored) when the message is not in the thread.
+    async fn react(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        mid: &Mid,
+        by: Direction,
+        emoji: Option<String>,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool>;
+
+    // --- media, profiles, personas ------------------------------------------------
+    async fn insert_attachment(&self, attachment: AttachmentRecord) -> StoreResult<()>;
+    async fn attachment(&self, id: &str) -> StoreResult<Option<AttachmentRecord>>;
+    /// The media type stored with these bytes, if any attachment holds them.
+    async fn media_type(&self, digest: &str) -> StoreResult<Option<String>>;
+    /// The Page's Messenger Profile: (property, JSON text), by property name.
+    async fn messenger_profile(&self, page: &PageId) -> StoreResult<Vec<(String, String)>>;
+    /// Sets the properties given and removes those named in `remove`, in one transaction.
+    async fn update_messenger_profile(&self, page: &PageId, set: Vec<(String, String)>, remove: Vec<String>, at: Millis) -> StoreResult<()>;
+    async fn create_persona(&self, persona: Persona) -> StoreResult<()>;
+    /// A persona that was not deleted.
+    async fn persona(&self, id: &str) -> StoreResult<Option<Persona>>;
+    /// The Page's personas, oldest first.
+    async fn personas_of(&self, page: &PageId) -> StoreResult<Vec<Persona>>;
+    /// False when there was no such persona left to delete.
+    async fn delete_persona(&self, id: &str, at: Millis) -> StoreResult<bool>;
+    async fn person_profile(&self, person: PersonId) -> StoreResult<Option<PersonProfile>>;
+    async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()>;
+
     // --- the webhook outbox ----------------------------------------------------
     /// Leases up to `limit` due events until `lease_until`. Only the oldest
     /// undelivered event of each (app, thread) is ever handed out, so a thread's

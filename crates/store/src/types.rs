@@ -273,3 +273,56 @@ impl OptinRequest {
         Self { mid, kind, page, person, title, payload, created_at: at, tapped_at: None, token_expires_at: None, stopped_at: None, last_sent_at: None }
     }
 }
+
+/// Media stored for a Page: uploaded, fetched from a URL, or sent by a person. The
+/// bytes are a file named by their SHA-256 (`digest`); this record knows their type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentRecord {
+    pub id: String,
+    pub page: PageId,
+    /// `image`, `audio`, `video` or `file`.
+    pub kind: String,
+    pub digest: String,
+    pub mime: String,
+    /// Bytes.
+    pub size: u64,
+    pub file_name: Option<String>,
+    /// Only a reusable attachment may be sent again by its id.
+    pub reusable: bool,
+    pub created_at: Millis,
+}
+
+/// A Page's persona: a name and picture its messages may carry instead of the Page's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Persona {
+    pub id: String,
+    pub page: PageId,
+    pub name: String,
+    pub profile_picture_url: String,
+    pub created_at: Millis,
+}
+
+/// What a person tells Pages beyond their name (User Profile API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonProfile {
+    /// As Meta spells it, e.g. `en_US`.
+    pub locale: String,
+    /// Hours from UTC.
+    pub timezone: f64,
+    /// `male`, `female`, or unsaid.
+    pub gender: Option<String>,
+}
+
+impl Default for PersonProfile {
+    fn default() -> Self {
+        Self { locale: "en_US".into(), timezone: 0.0, gender: None }
+    }
+}
+
+/// One of a Page's threads, as the Conversations API lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageThread {
+    pub person: PersonId,
+    pub last_message_at: Millis,
+    pub message_count: u64,
+}

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_app::{Platform, PlatformSettings, SystemClock, VirtualClock};
-use switchboard_delivery::{DeliverySettings, Dispatcher, HttpVerifier, OutboundRules};
+use switchboard_delivery::{DeliverySettings, Dispatcher, HttpFetcher, HttpVerifier, OutboundRules};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::Clock;
@@ -138,6 +138,7 @@ impl Node {
         let key = master_key(settings)?;
         let delivery = delivery_settings(settings);
         let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
+        let fetcher = Arc::new(HttpFetcher::new(delivery.outbound));
         let platform_settings = PlatformSettings {
             cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
             node_id: settings.node_name(),
@@ -148,9 +149,11 @@ impl Node {
                 page_calls_per_engaged_person: settings.rate_limits.page_calls_per_engaged_person,
                 page_sends_per_second: settings.rate_limits.page_sends_per_second,
             },
+            media_dir: settings.media_dir(),
+            public_url: settings.public_url.clone().filter(|url| !url.is_empty()),
             ..PlatformSettings::default()
         };
-        let platform = Platform::new(store, bus, clock, key, verifier, platform_settings);
+        let platform = Platform::new(store, bus, clock, key, verifier, fetcher, platform_settings);
 
         let shutdown = CancellationToken::new();
         let relay = tokio::spawn(platform.clone().run_relay(shutdown.clone()));
@@ -171,6 +174,7 @@ impl Node {
                 anyhow::bail!("cannot listen on {}: {}", settings.listen, failure.map(|e| e.to_string()).unwrap_or_default());
             }
         };
+        platform.listening_at(&format!("{}://{addr}", if tls.is_some() { "https" } else { "http" }));
         tracing::info!(%addr, tls = tls.is_some(), node = %settings.node_name(), "listening");
         Ok(Node { platform, addr, tls: tls.is_some(), shutdown, handle, server, dispatcher, relay })
     }

@@ -313,7 +313,9 @@ async fn offline_platform(store_args: &StoreArgs) -> anyhow::Result<Platform> {
     // No handshakes happen offline; the verifier is never called.
     let delivery = switchboard_delivery::DeliverySettings::default();
     let verifier = Arc::new(switchboard_delivery::HttpVerifier::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
-    Ok(Platform::new(store, bus, Arc::new(SystemClock), key, verifier, PlatformSettings::default()))
+    let fetcher = Arc::new(switchboard_delivery::HttpFetcher::new(delivery.outbound));
+    let platform_settings = PlatformSettings { media_dir: settings.media_dir(), public_url: settings.public_url.clone(), ..PlatformSettings::default() };
+    Ok(Platform::new(store, bus, Arc::new(SystemClock), key, verifier, fetcher, platform_settings))
 }
 
 fn print(value: serde_json::Value) {

@@ -19,6 +19,12 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// This node's name in logs and `/readyz`; default: host name and process id.
     pub node_id: Option<String>,
+    /// Where media files (attachments) are kept; default `DATA/media`. Nodes that
+    /// share a PostgreSQL database must share this directory too.
+    pub media_dir: Option<PathBuf>,
+    /// The base URL persons and bots reach this installation at (media URLs start with
+    /// it); default: the address this node listens on.
+    pub public_url: Option<String>,
     pub database: DatabaseSettings,
     /// The master key (64 hex characters) from which app secrets derive. Without
     /// it, `DATA/master.key` is used, created on first start.
@@ -105,6 +111,8 @@ impl Default for Settings {
             data: PathBuf::from("./data"),
             database_url: None,
             node_id: None,
+            media_dir: None,
+            public_url: None,
             database: DatabaseSettings::default(),
             master_key: None,
             log_format: "text".into(),
@@ -177,6 +185,11 @@ impl Settings {
                 format!("unsupported database_url {url:?}: use postgres://user@host/db or sqlite:///path/file.db")
             }),
         }
+    }
+
+    /// Where media files are kept.
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir.clone().unwrap_or_else(|| self.data.join("media"))
     }
 
     /// This node's name.

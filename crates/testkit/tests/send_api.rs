@@ -191,7 +191,14 @@ async fn a_psid_shows_user_basics_to_its_page_only() {
     let server = TestServer::start().await;
     let (bot, psid, _ann) = thread(&server).await;
     let (status, user) = server.graph_call(Method::GET, &format!("/{psid}"), Some(&bot.page_token), None).await;
-    assert_eq!((status, user), (200, json!({"first_name": "Ann", "last_name": "Tester", "id": psid})));
+    assert_eq!(status, 200, "{user}");
+    let picture = user["profile_pic"].as_str().unwrap().to_string();
+    assert_eq!(user, json!({"first_name": "Ann", "last_name": "Tester", "profile_pic": picture, "id": psid}));
+    let svg = server.http.get(&picture).send().await.unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains(">AT</text>"), "the initials");
+    let forged = server.http.get(format!("{}x", &picture[..picture.len() - 1])).send().await.unwrap();
+    assert_eq!(forged.status(), 404, "the URL is signed");
     let other = server.bot("other", "messages").await;
     let (status, refused) = server.graph_call(Method::GET, &format!("/{psid}"), Some(&other.page_token), None).await;
     assert_eq!((status, refused["error"]["code"].clone(), refused["error"]["error_subcode"].clone()), (400, json!(100), json!(33)));

@@ -8,4 +8,7 @@ pub struct SendResponse {
     pub recipient_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The saved attachment of an upload-and-send (or URL) with `is_reusable: true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_id: Option<String>,
 }

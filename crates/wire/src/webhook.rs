@@ -27,6 +27,62 @@ pub struct MessagingEvent {
     pub read: Option<Read>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub optin: Option<Optin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postback: Option<Postback>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<Reaction>,
+}
+
+/// `messaging_postbacks`: the person tapped a postback button, Get Started, a
+/// persistent-menu item or an ice breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Postback {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mid: Option<String>,
+    pub title: String,
+    /// Only the app that sent the button sees it (standby receivers do not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// When Get Started opened a new thread from a link with a ref.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Referral>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Referral {
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// `SHORTLINK` for `m.me`-style links.
+    pub source: String,
+    /// Always `OPEN_THREAD`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `message_reactions`: the person reacted to (or unreacted from) a Page message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Reaction {
+    /// Meta's name: `love`, `smile`, `like`... (absent on unreact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    /// `react` or `unreact`.
+    pub action: String,
+    pub mid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct QuickReplyTap {
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ReplyTo {
+    pub mid: String,
+    /// True when the person replied to their own message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_self_reply: Option<bool>,
 }
 
 /// `messaging_optins`: what the person agreed to.
@@ -70,6 +126,11 @@ pub struct MessagePayload {
     /// Attachments as Meta shows them (`[{"type":"template","payload":{...}}]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<serde_json::Value>>,
+    /// The quick reply the person tapped (`text` is its title).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quick_reply: Option<QuickReplyTap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

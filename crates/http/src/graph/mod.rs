@@ -2,9 +2,12 @@
 //! One readable table maps (method, node, edge) to a handler; each handler is
 //! named after the endpoint it implements.
 
+mod batch;
+mod conversations;
 mod messages;
 mod nodes;
 mod oauth;
+mod profiles;
 mod subscriptions;
 
 use crate::error::HttpResult;
@@ -28,7 +31,7 @@ pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -
 
 /// Counts the call when its token authenticates (a token that does not is refused by
 /// the handler, with the error that explains it).
-async fn meter(platform: &Platform, request: &GraphRequest) -> HttpResult<Option<Usage>> {
+pub(crate) async fn meter(platform: &Platform, request: &GraphRequest) -> HttpResult<Option<Usage>> {
     let Some(token) = request.token.as_deref().filter(|token| !token.is_empty()) else { return Ok(None) };
     let Ok(caller) = platform.authenticate(Some(token), request.proof.as_deref()).await else { return Ok(None) };
     let send = request.method == Method::POST && request.segments.len() == 2 && request.segments[1] == "messages";
@@ -37,7 +40,7 @@ async fn meter(platform: &Platform, request: &GraphRequest) -> HttpResult<Option
 
 /// `X-App-Usage`, `X-Page-Usage` and `X-Business-Use-Case-Usage`, as percentages of the
 /// limits (reference §10); only the call count is measured.
-fn usage_headers(response: &mut Response, usage: &Usage) {
+pub(crate) fn usage_headers(response: &mut Response, usage: &Usage) {
     let mut put = |name: &'static str, value: serde_json::Value| {
         if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
             response.headers_mut().insert(name, value);
@@ -56,6 +59,14 @@ fn usage_headers(response: &mut Response, usage: &Usage) {
 }
 
 async fn route(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+    if request.method == Method::POST && request.segments.is_empty() {
+        return batch::run(platform, request).await;
+    }
+    route_one(platform, request).await
+}
+
+/// Every endpoint but the batch one (a batch's items cannot be batches).
+pub(crate) async fn route_one(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     let method = request.method.clone();
     match (&method, segments.as_slice()) {
@@ -63,7 +74,16 @@ async fn route(platform: &Platform, request: &GraphRequest) -> HttpResult<Respon
         (&Method::GET, ["me", "accounts"]) => nodes::accounts(platform, request).await,
         (&Method::DELETE, [user, "permissions"]) => oauth::deauthorize(platform, request, user).await,
         (&Method::GET, [node]) => nodes::get_node(platform, request, node).await,
+        (&Method::DELETE, [node]) => profiles::delete_node(platform, request, node).await,
         (&Method::POST, [node, "messages"]) => messages::send(platform, request, node).await,
+        (&Method::POST, [page, "message_attachments"]) => messages::upload_attachment(platform, request, page).await,
+        (&Method::GET, [page, "messenger_profile"]) => profiles::get_profile(platform, request, page).await,
+        (&Method::POST, [page, "messenger_profile"]) => profiles::set_profile(platform, request, page).await,
+        (&Method::DELETE, [page, "messenger_profile"]) => profiles::delete_profile(platform, request, page).await,
+        (&Method::POST, [page, "personas"]) => profiles::create_persona(platform, request, page).await,
+        (&Method::GET, [page, "personas"]) => profiles::personas(platform, request, page).await,
+        (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, page).await,
+        (&Method::GET, [conversation, "messages"]) => conversations::messages(platform, request, conversation).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
         (&Method::GET, [app, "subscriptions"]) => subscriptions::list(platform, request, app).await,
         (&Method::DELETE, [app, "subscriptions"]) => subscriptions::unsubscribe(platform, request, app).await,

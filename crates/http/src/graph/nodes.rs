@@ -1,4 +1,5 @@
-//! Nodes: `/me`, `/{id}` for Pages, apps and users, and `/me/accounts`.
+//! Nodes: `/me`, `/{id}` for Pages, apps, users (the User Profile API), personas,
+//! conversations and messages, and `/me/accounts`.
 
 use super::{caller, json};
 use crate::error::HttpResult;
@@ -58,10 +59,20 @@ pub async fn get_node(platform: &Platform, request: &GraphRequest, node: &str) -
             select(request, "Application", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
         }
         (Caller::Page { page, .. }, id) if switchboard_domain::is_node_id(id) && page.id.as_str() != id => {
-            if let Some(person) = platform.psid_owner(&page.id, id).await? {
-                return select(request, "User", user_fields(&person, id), &["first_name", "last_name", "id"]);
+            if let Some(profile) = platform.user_profile(&page.id, id).await? {
+                return select(request, "User", profile, &["first_name", "last_name", "profile_pic", "id"]);
+            }
+            if let Some(persona) = platform.persona_of(&caller, id).await? {
+                let fields = super::profiles::persona_json(&persona).as_object().cloned().unwrap_or_default();
+                return select(request, "Persona", fields, &["name", "profile_picture_url", "id"]);
             }
             page_node(platform, request, id).await
+        }
+        (Caller::Page { .. }, id) if id.starts_with("t_") => {
+            Ok(json(platform.conversation(&caller, id, &request.params).await?.ok_or_else(unknown)?))
+        }
+        (Caller::Page { .. }, id) if id.starts_with("m_") => {
+            Ok(json(platform.graph_message(&caller, id, &request.params).await?.ok_or_else(unknown)?))
         }
         (_, id) if switchboard_domain::is_node_id(id) => page_node(platform, request, id).await,
         _ => Err(unknown().into()),

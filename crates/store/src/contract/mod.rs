@@ -7,6 +7,8 @@ use crate::*;
 use std::future::Future;
 use std::sync::Arc;
 
+mod content;
+
 pub type Shared = Arc<dyn Store>;
 
 /// Runs every contract check, each on a fresh store from `fresh`.
@@ -40,13 +42,16 @@ where
     replay_queues_the_same_bytes_again(fresh().await).await;
     pruning_keeps_pending_and_recent_events(fresh().await).await;
     concurrent_writes_are_all_durable(fresh().await).await;
+    content::reactions_mark_messages_and_open_the_window(fresh().await).await;
+    content::page_threads_most_recent_first(fresh().await).await;
+    content::attachments_profiles_and_personas(fresh().await).await;
 }
 
-fn person(name: &str) -> NewPerson {
+pub(crate) fn person(name: &str) -> NewPerson {
     NewPerson { name: name.into(), login: name.to_lowercase(), password_hash: "$argon2id$x".into(), created_at: 1 }
 }
 
-fn page(id: &str, username: &str) -> Page {
+pub(crate) fn page(id: &str, username: &str) -> Page {
     Page { id: PageId(id.into()), name: format!("Page {username}"), username: username.into() }
 }
 
@@ -54,7 +59,7 @@ fn app(id: &str) -> App {
     App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false }
 }
 
-fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Millis) -> Message {
+pub(crate) fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Millis) -> Message {
     Message {
         mid: Mid(mid.into()),
         page: PageId(page.into()),
@@ -64,12 +69,17 @@ fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Mi
         text: Some(format!("text of {mid}")),
         metadata: None,
         attachment: None,
+        quick_replies: None,
+        reply_to: None,
+        persona: None,
+        person_reaction: None,
+        page_reaction: None,
         created_at: at,
     }
 }
 
 /// A Page "100" and persons, for checks about threads and the outbox.
-async fn seed(store: &Shared, persons: usize) -> Vec<PersonId> {
+pub(crate) async fn seed(store: &Shared, persons: usize) -> Vec<PersonId> {
     store.create_page(page("100", "one")).await.unwrap();
     let mut ids = Vec::new();
     for n in 0..persons {
@@ -93,11 +103,11 @@ fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>) -> Failed
     }
 }
 
-fn bodies(events: &[OutboxEvent]) -> Vec<String> {
+pub(crate) fn bodies(events: &[OutboxEvent]) -> Vec<String> {
     events.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect()
 }
 
-fn event(app: &str, page: &str, person: PersonId, body: &str, at: Millis) -> NewOutboxEvent {
+pub(crate) fn event(app: &str, page: &str, person: PersonId, body: &str, at: Millis) -> NewOutboxEvent {
     NewOutboxEvent {
         app: AppId(app.into()),
         page: PageId(page.into()),

@@ -1,0 +1,263 @@
+//! The Conversations API (reference §9.4): a Page's threads as Graph
+//! `conversation` nodes (`t_<PSID>`), their messages as `message` nodes, with field
+//! selection and cursor paging. Read-only; the Page token decides what is visible.
+
+use crate::{AppResult, Caller, Platform};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use switchboard_domain::clock::graph_time;
+use switchboard_domain::params::{parse_field_selection, FieldSelection, Params};
+use switchboard_domain::policy::{self, Outgoing};
+use switchboard_domain::send::MessagingType;
+use switchboard_domain::*;
+
+/// Items per page unless `limit` says otherwise, and the most a page may hold.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// One page of an edge: the items and the cursors around them. The HTTP face turns
+/// the cursors into `paging` with a `next` URL.
+#[derive(Debug, Clone)]
+pub struct Paged {
+    pub data: Vec<Value>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// More items follow `after`.
+    pub more: bool,
+}
+
+impl Paged {
+    /// The Graph shape, with `next` given by the caller (who knows URLs).
+    pub fn to_json(&self, next: Option<String>) -> Value {
+        let mut out = json!({ "data": self.data });
+        if let (Some(before), Some(after)) = (&self.before, &self.after) {
+            out["paging"] = json!({"cursors": {"before": before, "after": after}});
+            if let (true, Some(next)) = (self.more, next) {
+                out["paging"]["next"] = Value::String(next);
+            }
+        }
+        out
+    }
+}
+
+fn cursor(at: Millis, key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{key}"))
+}
+
+fn read_cursor(text: &str) -> Result<(Millis, String), Refusal> {
+    let bad = || Refusal::invalid_param("Param after is not a valid cursor");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, key) = text.split_once(':').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, key.to_string()))
+}
+
+fn page_size(params: &Params, nested: Option<u32>) -> Result<u32, Refusal> {
+    let limit = match (nested, params.str("limit")?) {
+        (Some(limit), _) => limit,
+        (None, Some(text)) => text.trim().parse().map_err(|_| Refusal::invalid_param("Param limit must be a number"))?,
+        (None, None) => DEFAULT_PAGE_SIZE,
+    };
+    Ok(limit.clamp(1, MAX_PAGE_SIZE))
+}
+
+fn selection(params: &Params, defaults: &str) -> Result<Vec<FieldSelection>, Refusal> {
+    let text = params.str("fields")?.filter(|f| !f.trim().is_empty()).unwrap_or_else(|| defaults.to_string());
+    parse_field_selection(&text)
+}
+
+fn nonexisting(field: &str, node_type: &str) -> Refusal {
+    Refusal::invalid_param(format!("Tried accessing nonexisting field ({field}) on node type ({node_type})"))
+}
+
+fn party(name: &str, id: &str) -> Value {
+    json!({"name": name, "email": format!("{id}@facebook.com"), "id": id})
+}
+
+impl Platform {
+    /// `GET /{page-id}/conversations?platform=messenger[&user_id=<PSID>]`.
+    pub async fn conversations(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<Paged> {
+        let (page, _) = self.own_page(caller, page_ref)?;
+        match params.str("platform")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("messenger") => {}
+            Some(other) => return Err(Refusal::invalid_param(format!("Param platform must be messenger on this server, got {other}")).into()),
+        }
+        if params.contains("before") {
+            return Err(Refusal::invalid_param("Paging backwards (before) is not supported: follow paging.next from the first page").into());
+        }
+        let fields = selection(params, "id,updated_time")?;
+        let limit = page_size(params, None)?;
+        let threads = match params.str("user_id")? {
+            Some(psid) => {
+                let person = self.person_of_psid(&page.id, &psid).await?;
+                let threads = self.inner.store.page_threads(&page.id, None, u32::MAX).await?;
+                threads.into_iter().filter(|t| t.person == person).collect()
+            }
+            None => {
+                let after = match params.str("after")? {
+                    Some(text) => {
+                        let (at, key) = read_cursor(&text)?;
+                        let person = self.person_of_psid(&page.id, &key).await.map_err(|_| Refusal::invalid_param("Param after is not a valid cursor"))?;
+                        Some((at, person))
+                    }
+                    None => None,
+                };
+                self.inner.store.page_threads(&page.id, after, limit + 1).await?
+            }
+        };
+        let more = threads.len() > limit as usize;
+        let mut data = Vec::new();
+        let mut cursors = Vec::new();
+        for thread in threads.into_iter().take(limit as usize) {
+            let psid = self.psid(thread.person, &page.id).await?;
+            cursors.push(cursor(thread.last_message_at, psid.as_str()));
+            data.push(self.conversation_fields(page, thread.person, &psid, &fields).await?);
+        }
+        Ok(Paged { before: cursors.first().cloned(), after: cursors.last().cloned(), more, data })
+    }
+
+    /// `GET /{conversation-id}`: `None` unless it is a thread of the caller's Page.
+    pub async fn conversation(&self, caller: &Caller, id: &str, params: &Params) -> AppResult<Option<Value>> {
+        let Some((page, person, psid)) = self.conversation_of(caller, id).await? else { return Ok(None) };
+        let fields = selection(params, "id,updated_time")?;
+        Ok(Some(self.conversation_fields(&page, person, &psid, &fields).await?))
+    }
+
+    /// `GET /{conversation-id}/messages`: newest first.
+    pub async fn conversation_messages(&self, caller: &Caller, id: &str, params: &Params) -> AppResult<Option<Paged>> {
+        let Some((page, person, _)) = self.conversation_of(caller, id).await? else { return Ok(None) };
+        let fields = selection(params, "id,created_time")?;
+        let after = params.str("after")?.map(|text| read_cursor(&text)).transpose()?;
+        Ok(Some(self.message_page(&page, person, &fields, page_size(params, None)?, after).await?))
+    }
+
+    /// `GET /{message-id}`: `None` unless the message is in a thread of the caller's Page.
+    pub async fn graph_message(&self, caller: &Caller, mid: &str, params: &Params) -> AppResult<Option<Value>> {
+        let Caller::Page { page, .. } = caller else { return Ok(None) };
+        let Some(message) = self.inner.store.message(&Mid(mid.to_string())).await?.filter(|m| m.page == page.id) else { return Ok(None) };
+        let fields = selection(params, "id,created_time")?;
+        let psid = self.psid(message.person, &page.id).await?;
+        Ok(Some(self.message_fields(page, &psid, &message, &fields).await?))
+    }
+
+    async fn conversation_of(&self, caller: &Caller, id: &str) -> AppResult<Option<(Page, PersonId, Psid)>> {
+        let (Caller::Page { page, .. }, Some(psid)) = (caller, id.strip_prefix("t_")) else { return Ok(None) };
+        match self.person_of_psid(&page.id, psid).await {
+            Ok(person) => Ok(Some((page.clone(), person, Psid(psid.to_string())))),
+            Err(crate::AppError::Refused(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn conversation_fields(&self, page: &Page, person: PersonId, psid: &Psid, fields: &[FieldSelection]) -> AppResult<Value> {
+        let latest = self.inner.store.thread_messages(&page.id, person, None, 1).await?.pop();
+        let state = self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default();
+        let name = self.person(person).await?.name;
+        let mut out = Map::new();
+        out.insert("id".into(), format!("t_{psid}").into());
+        for field in fields {
+            let value = match field.name.as_str() {
+                "id" => continue,
+                "updated_time" => graph_time(latest.as_ref().map_or(0, |m| m.created_at)).into(),
+                "message_count" => {
+                    let threads = self.inner.store.page_threads(&page.id, None, u32::MAX).await?;
+                    threads.iter().find(|t| t.person == person).map_or(0, |t| t.message_count).into()
+                }
+                "snippet" => latest.as_ref().and_then(|m| m.text.clone()).map(|t| t.chars().take(100).collect::<String>()).unwrap_or_default().into(),
+                "participants" | "senders" => json!({"data": [party(&name, psid.as_str()), party(&page.name, page.id.as_str())]}),
+                "can_reply" => {
+                    let outgoing = Outgoing::Message(MessagingType::Response, None);
+                    policy::may_send(outgoing, state.last_person_at, self.now()).is_ok().into()
+                }
+                "link" => format!("/{}/inbox/t_{psid}", page.username).into(),
+                "messages" => {
+                    let nested = field.fields.clone().unwrap_or_else(|| parse_field_selection("id,created_time").unwrap_or_default());
+                    let limit = field.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+                    self.message_page(page, person, &nested, limit, None).await?.to_json(None)
+                }
+                other => return Err(nonexisting(other, "Conversation").into()),
+            };
+            out.insert(field.name.clone(), value);
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// The thread's messages newest first, after the cursor (the last message of the
+    /// previous page).
+    async fn message_page(&self, page: &Page, person: PersonId, fields: &[FieldSelection], limit: u32, after: Option<(Millis, String)>) -> AppResult<Paged> {
+        // Messages of one millisecond share a time: read past the cursor's time and
+        // skip up to the cursor's own message.
+        let slack = 64;
+        let before = after.as_ref().map(|(at, _)| at + 1);
+        let mut newest_first = self.inner.store.thread_messages(&page.id, person, before, limit + 1 + slack).await?;
+        newest_first.reverse();
+        if let Some((_, mid)) = &after {
+            match newest_first.iter().position(|m| m.mid.as_str() == mid) {
+                Some(at) => {
+                    newest_first.drain(..=at);
+                }
+                None => return Err(Refusal::invalid_param("Param after is not a valid cursor").into()),
+            }
+        }
+        let more = newest_first.len() > limit as usize;
+        newest_first.truncate(limit as usize);
+        let psid = self.psid(person, &page.id).await?;
+        let mut data = Vec::with_capacity(newest_first.len());
+        for message in &newest_first {
+            data.push(self.message_fields(page, &psid, message, fields).await?);
+        }
+        let cursor_of = |m: &Message| cursor(m.created_at, m.mid.as_str());
+        Ok(Paged { before: newest_first.first().map(cursor_of), after: newest_first.last().map(cursor_of), more, data })
+    }
+
+    async fn message_fields(&self, page: &Page, psid: &Psid, message: &Message, fields: &[FieldSelection]) -> AppResult<Value> {
+        let name = self.person(message.person).await?.name;
+        let person = party(&name, psid.as_str());
+        let page_party = party(&page.name, page.id.as_str());
+        let (from, to) = match message.direction {
+            Direction::Inbound => (person, page_party),
+            Direction::Outbound => (page_party, person),
+        };
+        let mut out = Map::new();
+        out.insert("id".into(), message.mid.as_str().into());
+        for field in fields {
+            let value = match field.name.as_str() {
+                "id" => continue,
+                "created_time" => graph_time(message.created_at).into(),
+                "from" => from.clone(),
+                "to" => json!({"data": [to.clone()]}),
+                "message" => message.text.clone().unwrap_or_default().into(),
+                "attachments" => json!({"data": self.graph_attachments(message)}),
+                other => return Err(nonexisting(other, "Message").into()),
+            };
+            out.insert(field.name.clone(), value);
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Media attachments as Graph lists them on a message (templates have none).
+    fn graph_attachments(&self, message: &Message) -> Vec<Value> {
+        let attachment: Value = message.attachment.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(Value::Null);
+        let Some(url) = attachment.pointer("/payload/url").and_then(Value::as_str) else { return Vec::new() };
+        let kind = attachment.get("type").and_then(Value::as_str).unwrap_or("file");
+        let mut item = json!({"id": format!("{}_0", message.mid)});
+        match kind {
+            "image" => item["image_data"] = json!({"url": url, "preview_url": url}),
+            "video" => item["video_data"] = json!({"url": url, "preview_url": url}),
+            _ => item["file_url"] = Value::String(url.to_string()),
+        }
+        vec![item]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let text = cursor(1_700_000_000_000, "m_abc");
+        assert_eq!(read_cursor(&text).unwrap(), (1_700_000_000_000, "m_abc".to_string()));
+        assert!(read_cursor("not a cursor!").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Media attachments: the content-addressed files on disk, the Attachment Upload
+//! API, resolving what a Send API message names (a URL to fetch, an upload, an
+//! `attachment_id`), and serving the bytes back by URL to persons and bots.
+//!
+//! Bytes are stored once per SHA-256, in `<dir>/<first two hex>/<digest>`, written to
+//! a temporary file, synced and renamed, so a file that exists is whole. Fetching a
+//! URL goes through the [`MediaFetcher`] (HTTP lives in `delivery`).
+
+use crate::{AppError, AppResult, Caller, Platform};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use switchboard_domain::content::{parse_message, Attachment, MediaKind, MediaSource};
+use switchboard_domain::media;
+use switchboard_domain::params::Params;
+use switchboard_domain::*;
+use switchboard_store::AttachmentRecord;
+
+/// A file that came with a request (a multipart part, or a person's upload).
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    /// The part's `Content-Type`, if it named one.
+    pub mime: Option<String>,
+    pub file_name: Option<String>,
+}
+
+/// What fetching a URL brought back.
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub mime: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum FetchError {
+    /// The body grew past the allowed size.
+    TooLarge,
+    TimedOut,
+    /// Anything else: refused address, connection, HTTP status. Said to the bot.
+    Failed(String),
+}
+
+/// Downloads attachments named by URL, within a size and a time bound.
+#[async_trait]
+pub trait MediaFetcher: Send + Sync + 'static {
+    async fn fetch(&self, url: &str, max_bytes: u64, timeout: Duration) -> Result<Fetched, FetchError>;
+}
+
+/// The files, by SHA-256.
+pub struct MediaFiles {
+    dir: PathBuf,
+}
+
+fn is_digest(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl MediaFiles {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    fn path(&self, digest: &str) -> PathBuf {
+        self.dir.join(&digest[..2]).join(digest)
+    }
+
+    /// Stores the bytes (once) and answers their digest.
+    pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let digest = hex::encode(Sha256::digest(bytes));
+        let path = self.path(&digest);
+        if tokio::fs::try_exists(&path).await? {
+            return Ok(digest);
+        }
+        let folder = path.parent().unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(folder).await?;
+        let temporary = folder.join(format!(".{digest}.{}", random_node_id()));
+        let mut file = tokio::fs::File::create(&temporary).await?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
+        file.sync_all().await?;
+        drop(file);
+        tokio::fs::rename(&temporary, &path).await?;
+        Ok(digest)
+    }
+
+    /// The bytes stored under `digest`; `None` for an unknown or malformed digest.
+    pub async fn read(&self, digest: &str) -> std::io::Result<Option<Vec<u8>>> {
+        if !is_digest(digest) {
+            return Ok(None);
+        }
+        match tokio::fs::read(self.path(digest)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// A disk failure is the platform's, not the client's: logged, answered as code 1.
+fn disk(error: std::io::Error) -> AppError {
+    tracing::error!(%error, "media files");
+    AppError::Refused(Refusal::unknown())
+}
+
+impl Platform {
+    /// Where persons and bots fetch stored bytes.
+    pub fn media_url(&self, digest: &str) -> String {
+        format!("{}/media/{digest}", self.public_url())
+    }
+
+    /// `POST /{page-id}/message_attachments` (Page token): stores the media named by URL
+    /// or uploaded as `filedata`, and answers its `attachment_id`.
+    pub async fn upload_attachment(&self, caller: &Caller, page_ref: &str, params: &Params, upload: Option<Upload>) -> AppResult<String> {
+        let (page, _) = self.own_page(caller, page_ref)?;
+        let message = params.object("message")?.ok_or_else(|| Refusal::missing_param("message"))?;
+        let (kind, source) = match parse_message(&message)?.attachment {
+            Some(Attachment::Media { kind, source, .. }) => (kind, source),
+            _ => return Err(Refusal::invalid_param("message.attachment must be an image, audio, video or file attachment").into()),
+        };
+        if let MediaSource::AttachmentId(_) = source {
+            return Err(Refusal::invalid_param("message.attachment.payload must give a url or come with filedata").into());
+        }
+        // An uploaded attachment exists to be sent again: it is reusable by nature.
+        let record = self.store_media(&page.id, kind, &source, upload, true).await?;
+        Ok(record.id)
+    }
+
+    /// The attachment a message names: fetched, uploaded, or an earlier reusable one
+    /// of this Page (within its 90 days, of the same kind).
+    pub(crate) async fn store_media(&self, page: &PageId, kind: MediaKind, source: &MediaSource, upload: Option<Upload>, reusable: bool) -> AppResult<AttachmentRecord> {
+        let (bytes, mime, file_name, fetched) = match source {
+            MediaSource::AttachmentId(id) => {
+                let record = self.inner.store.attachment(id).await?;
+                let usable = record.filter(|r| &r.page == page && r.reusable && media::attachment_id_usable(r.created_at, self.now()));
+                let record = usable.ok_or_else(Refusal::attachment_not_owned)?;
+                if record.kind != kind.as_str() {
+                    return Err(Refusal::attachment_upload_failed(format!("Attachment {id} is a {} attachment, not a {}.", record.kind, kind.as_str())).into());
+                }
+                return Ok(record);
+            }
+            MediaSource::Upload => {
+                let upload = upload.ok_or_else(|| Refusal::invalid_param("An attachment without url or attachment_id needs the file as the multipart part filedata"))?;
+                let mime = upload.mime.filter(|m| !m.is_empty() && m != "application/octet-stream");
+                (upload.bytes, mime, upload.file_name, false)
+            }
+            MediaSource::Url(url) => {
+                let timeout = if kind == MediaKind::Video { media::VIDEO_FETCH_TIMEOUT_MS } else { media::FETCH_TIMEOUT_MS };
+                let limit = media::max_bytes(kind, true);
+                let fetched = self.inner.fetcher.fetch(url, limit, Duration::from_millis(timeout)).await.map_err(|error| match error {
+                    FetchError::TooLarge => Refusal::attachment_too_large(limit),
+                    FetchError::TimedOut if kind == MediaKind::Video => Refusal::video_fetch_timed_out(),
+                    FetchError::TimedOut => Refusal::attachment_fetch_failed("The server did not answer in time."),
+                    FetchError::Failed(reason) => Refusal::attachment_fetch_failed(reason),
+                })?;
+                let file_name = url.rsplit('/').next().map(|name| name.split(['?', '#']).next().unwrap_or("").to_string()).filter(|n| !n.is_empty());
+                (fetched.bytes, fetched.mime, file_name, true)
+            }
+        };
+        let mime = mime
+            .map(|m| m.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .or_else(|| media::sniff(&bytes).map(str::to_string))
+            .unwrap_or_else(|| "application/octet-stream".into());
+        media::check_media(kind, &mime, bytes.len() as u64, fetched)?;
+        let digest = self.inner.media.put(&bytes).await.map_err(disk)?;
+        let record = AttachmentRecord {
+            id: random_node_id(),
+            page: page.clone(),
+            kind: kind.as_str().into(),
+            digest,
+            mime,
+            size: bytes.len() as u64,
+            file_name,
+            reusable,
+            created_at: self.now(),
+        };
+        self.inner.store.insert_attachment(record.clone()).await?;
+        Ok(record)
+    }
+
+    /// The bytes behind a media URL and their type; `None` for anything unknown.
+    pub async fn media(&self, digest: &str) -> AppResult<Option<(String, Vec<u8>)>> {
+        if !is_digest(digest) {
+            return Ok(None);
+        }
+        let Some(mime) = self.inner.store.media_type(digest).await? else { return Ok(None) };
+        Ok(self.inner.media.read(digest).await.map_err(disk)?.map(|bytes| (mime, bytes)))
+    }
+}
+
+/// An attachment as Meta shows it in events and echoes.
+pub(crate) fn attachment_json(platform: &Platform, record: &AttachmentRecord, with_id: bool) -> serde_json::Value {
+    let mut payload = serde_json::json!({"url": platform.media_url(&record.digest)});
+    if with_id {
+        payload["attachment_id"] = serde_json::Value::String(record.id.clone());
+    }
+    serde_json::json!({"type": record.kind, "payload": payload})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn files_are_stored_once_by_digest() {
+        let dir = std::env::temp_dir().join(format!("switchboard-media-{}", random_node_id()));
+        let files = MediaFiles::new(&dir);
+        let digest = files.put(b"hello").await.unwrap();
+        assert_eq!(digest, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(files.put(b"hello").await.unwrap(), digest);
+        assert_eq!(files.read(&digest).await.unwrap(), Some(b"hello".to_vec()));
+        assert_eq!(files.read("../../etc/passwd").await.unwrap(), None, "only digests name files");
+        assert_eq!(files.read(&"0".repeat(64)).await.unwrap(), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

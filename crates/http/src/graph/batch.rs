@@ -1,0 +1,98 @@
+//! Graph batch requests (reference §1.9): `POST /` with `batch=[...]`, up to 50
+//! items, each answered as `{"code","headers","body"}` with the body as a JSON string,
+//! in order. Items run one after the other, each authenticated, metered and routed
+//! like a request of its own; an item without a token uses the batch's.
+
+use super::{json, meter, route_one, usage_headers};
+use crate::error::{HttpError, HttpResult};
+use crate::request::GraphRequest;
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use switchboard_app::Platform;
+use switchboard_domain::params::{parse_lenient_json, Params};
+use switchboard_domain::Refusal;
+
+/// Most items in one batch.
+pub const MAX_BATCH_ITEMS: usize = 50;
+
+/// `POST /` with `batch` (a JSON array, or JSON text of one, as form-encoding SDKs send).
+pub async fn run(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+    let items = match request.params.0.get("batch") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::String(text)) => match parse_lenient_json(text) {
+            Some(Value::Array(items)) => items,
+            _ => return Err(Refusal::invalid_param("Param batch must be a JSON array").into()),
+        },
+        Some(_) => return Err(Refusal::invalid_param("Param batch must be a JSON array").into()),
+        None => return Err(Refusal::missing_param("batch").into()),
+    };
+    if items.is_empty() {
+        return Err(Refusal::invalid_param("Param batch must hold at least one request").into());
+    }
+    if items.len() > MAX_BATCH_ITEMS {
+        return Err(Refusal::invalid_param(format!("Param batch holds {} requests; at most {MAX_BATCH_ITEMS} are allowed", items.len())).into());
+    }
+    let include_headers = request.params.bool("include_headers")?.unwrap_or(true);
+    let mut answers = Vec::with_capacity(items.len());
+    for item in &items {
+        answers.push(run_item(platform, request, item, include_headers).await);
+    }
+    Ok(json(Value::Array(answers)))
+}
+
+async fn run_item(platform: &Platform, batch: &GraphRequest, item: &Value, include_headers: bool) -> Value {
+    let response = match item_request(batch, item) {
+        Ok(request) => match meter(platform, &request).await {
+            Ok(usage) => {
+                let mut response = route_one(platform, &request).await.unwrap_or_else(IntoResponse::into_response);
+                if let Some(usage) = usage {
+                    usage_headers(&mut response, &usage);
+                }
+                response
+            }
+            Err(error) => error.into_response(),
+        },
+        Err(error) => error.into_response(),
+    };
+    let code = response.status().as_u16();
+    let omit = item.get("omit_response_on_success").and_then(Value::as_bool).unwrap_or(false);
+    if omit && (200..300).contains(&code) {
+        return Value::Null;
+    }
+    let headers: Vec<Value> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|value| json!({"name": name.as_str(), "value": value})))
+        .collect();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+    let mut answer = json!({"code": code, "body": String::from_utf8_lossy(&body)});
+    if include_headers {
+        answer["headers"] = Value::Array(headers);
+    }
+    answer
+}
+
+/// One item as a request of its own: `method`, `relative_url` (no version needed, query
+/// allowed), `body` (URL-encoded text, or an object).
+fn item_request(batch: &GraphRequest, item: &Value) -> Result<GraphRequest, HttpError> {
+    let method = match item.get("method").and_then(Value::as_str).map(str::to_ascii_uppercase).as_deref() {
+        Some("GET") => Method::GET,
+        Some("POST") => Method::POST,
+        Some("DELETE") => Method::DELETE,
+        _ => return Err(Refusal::invalid_param("Each batch request needs a method: GET, POST or DELETE").into()),
+    };
+    let relative_url = item.get("relative_url").and_then(Value::as_str).ok_or_else(|| Refusal::invalid_param("Each batch request needs a relative_url"))?;
+    let mut body = Params::default();
+    match item.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) => {
+            for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+                body.insert(key.into_owned(), Value::String(value.into_owned()));
+            }
+        }
+        Some(Value::Object(map)) => body = Params(map.clone()),
+        Some(_) => return Err(Refusal::invalid_param("A batch request's body must be URL-encoded text").into()),
+    }
+    GraphRequest::from_parts(method, &format!("/{}", relative_url.trim_start_matches('/')), body, batch.token.clone())
+}

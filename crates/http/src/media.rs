@@ -1,0 +1,47 @@
+//! Media by URL: the files behind attachments (`/media/{sha256}`) and persons'
+//! profile pictures (`/media/profilepic/...`, signed). Public by design, as Meta's
+//! CDN URLs are: the URL itself is the secret (a SHA-256 of the content, or a
+//! signature). Served so that no file can act as a page of this origin.
+
+use crate::error::HttpResult;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use switchboard_app::Platform;
+
+pub fn routes() -> Router<Platform> {
+    Router::new().route("/media/{digest}", get(file)).route("/media/profilepic/{page}/{psid}/{signature}", get(profile_picture))
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+/// `GET /media/{sha256}`.
+async fn file(State(platform): State<Platform>, Path(digest): Path<String>) -> HttpResult<Response> {
+    let Some((mime, bytes)) = platform.media(&digest).await? else { return Ok(not_found()) };
+    let inline = ["image/", "audio/", "video/"].iter().any(|family| mime.starts_with(family)) && mime != "image/svg+xml";
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    if !inline {
+        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+    }
+    Ok(response)
+}
+
+/// `GET /media/profilepic/{page}/{psid}/{signature}`: an SVG with the person's initials.
+async fn profile_picture(State(platform): State<Platform>, Path((page, psid, signature)): Path<(String, String, String)>) -> HttpResult<Response> {
+    let Some(svg) = platform.profile_picture(&page, &psid, &signature).await? else { return Ok(not_found()) };
+    let mut response = svg.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"));
+    Ok(response)
+}

@@ -1,0 +1,104 @@
+//! The contract of what rich messages need beside the messages themselves:
+//! reactions, a Page's thread list, media attachments, the Messenger Profile,
+//! personas and person profiles.
+
+use super::{event, message, page, person, seed, Shared};
+use crate::*;
+
+pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let one = PageId("100".into());
+    let mut sent = message("p1", "100", ids[0], Direction::Outbound, 1_000);
+    sent.quick_replies = Some(r#"[{"content_type":"text","title":"Yes","payload":"Y"}]"#.into());
+    sent.persona = Some("77".into());
+    store.append_message(sent.clone(), vec![]).await.unwrap();
+    let mut reply = message("r1", "100", ids[0], Direction::Inbound, 1_500);
+    reply.reply_to = Some(Mid("p1".into()));
+    store.append_message(reply.clone(), vec![]).await.unwrap();
+    assert_eq!(store.message(&Mid("r1".into())).await.unwrap(), Some(reply), "reply_to is kept");
+
+    let events = vec![event("900", "100", ids[0], "{\"reaction\":1}", 5_000)];
+    assert!(store.react(&one, ids[0], &Mid("p1".into()), Direction::Inbound, Some("\u{2764}".into()), 5_000, events).await.unwrap());
+    let stored = store.message(&Mid("p1".into())).await.unwrap().unwrap();
+    assert_eq!((stored.person_reaction.as_deref(), stored.page_reaction.as_deref()), (Some("\u{2764}"), None));
+    assert_eq!((stored.quick_replies, stored.persona), (sent.quick_replies, sent.persona));
+    let state = store.thread_state(&one, ids[0]).await.unwrap().unwrap();
+    assert_eq!(state.last_person_at, Some(5_000), "a person's reaction is an interaction");
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "the reaction's event is stored with it");
+
+    assert!(store.react(&one, ids[0], &Mid("r1".into()), Direction::Outbound, Some("\u{1F44D}".into()), 6_000, vec![]).await.unwrap());
+    assert_eq!(store.thread_state(&one, ids[0]).await.unwrap().unwrap().last_person_at, Some(5_000), "the Page's reaction is not");
+    assert!(store.react(&one, ids[0], &Mid("p1".into()), Direction::Inbound, None, 7_000, vec![]).await.unwrap());
+    assert_eq!(store.message(&Mid("p1".into())).await.unwrap().unwrap().person_reaction, None, "unreact");
+
+    let elsewhere = vec![event("900", "100", ids[1], "{}", 8_000)];
+    assert!(!store.react(&one, ids[1], &Mid("p1".into()), Direction::Inbound, Some("x".into()), 8_000, elsewhere).await.unwrap(), "not their thread");
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "a refused reaction stores no event");
+}
+
+pub async fn page_threads_most_recent_first(store: Shared) {
+    let ids = seed(&store, 3).await;
+    let one = PageId("100".into());
+    store.append_message(message("a1", "100", ids[0], Direction::Inbound, 1_000), vec![]).await.unwrap();
+    store.append_message(message("b1", "100", ids[1], Direction::Inbound, 2_000), vec![]).await.unwrap();
+    store.append_message(message("b2", "100", ids[1], Direction::Outbound, 2_500), vec![]).await.unwrap();
+    store.append_message(message("c1", "100", ids[2], Direction::Inbound, 3_000), vec![]).await.unwrap();
+    // A fourth thread at the same time as another: the cursor keeps both.
+    let dee = store.create_person(person("Dee")).await.unwrap().id;
+    store.append_message(message("d1", "100", dee, Direction::Inbound, 1_000), vec![]).await.unwrap();
+    let all = store.page_threads(&one, None, 10).await.unwrap();
+    let order: Vec<_> = all.iter().map(|t| (t.person, t.last_message_at, t.message_count)).collect();
+    assert_eq!(order, vec![(ids[2], 3_000, 1), (ids[1], 2_500, 2), (dee, 1_000, 1), (ids[0], 1_000, 1)]);
+    let next = store.page_threads(&one, Some((2_500, ids[1])), 1).await.unwrap();
+    assert_eq!(next.iter().map(|t| t.person).collect::<Vec<_>>(), vec![dee], "strictly after the cursor");
+    let last = store.page_threads(&one, Some((1_000, dee)), 5).await.unwrap();
+    assert_eq!(last.iter().map(|t| t.person).collect::<Vec<_>>(), vec![ids[0]], "a tie in time is ordered by person");
+    assert!(store.page_threads(&PageId("200".into()), None, 10).await.unwrap().is_empty());
+}
+
+pub async fn attachments_profiles_and_personas(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_page(page("100", "one")).await.unwrap();
+    let one = PageId("100".into());
+    let record = AttachmentRecord {
+        id: "5551".into(),
+        page: one.clone(),
+        kind: "image".into(),
+        digest: "ab".repeat(32),
+        mime: "image/png".into(),
+        size: 68,
+        file_name: Some("dot.png".into()),
+        reusable: true,
+        created_at: 10,
+    };
+    store.insert_attachment(record.clone()).await.unwrap();
+    assert_eq!(store.attachment("5551").await.unwrap(), Some(record.clone()));
+    assert_eq!(store.attachment("5552").await.unwrap(), None);
+    assert_eq!(store.media_type(&record.digest).await.unwrap().as_deref(), Some("image/png"));
+    assert_eq!(store.media_type(&"cd".repeat(32)).await.unwrap(), None);
+    assert!(matches!(store.insert_attachment(record).await, Err(StoreError::Conflict(_))));
+
+    let greeting = r#"[{"locale":"default","text":"Hi"}]"#.to_string();
+    let started = r#"{"payload":"GO"}"#.to_string();
+    store.update_messenger_profile(&one, vec![("greeting".into(), greeting.clone()), ("get_started".into(), started.clone())], vec![], 1).await.unwrap();
+    assert_eq!(store.messenger_profile(&one).await.unwrap(), vec![("get_started".into(), started.clone()), ("greeting".into(), greeting)]);
+    let newer = r#"[{"locale":"default","text":"Hello"}]"#.to_string();
+    store.update_messenger_profile(&one, vec![("greeting".into(), newer.clone())], vec!["get_started".into()], 2).await.unwrap();
+    assert_eq!(store.messenger_profile(&one).await.unwrap(), vec![("greeting".into(), newer)], "set and removed in one call");
+    assert!(store.messenger_profile(&PageId("200".into())).await.unwrap().is_empty());
+
+    let persona = |id: &str, at| Persona { id: id.into(), page: one.clone(), name: format!("Agent {id}"), profile_picture_url: "https://example.com/a.png".into(), created_at: at };
+    store.create_persona(persona("71", 5)).await.unwrap();
+    store.create_persona(persona("72", 6)).await.unwrap();
+    assert_eq!(store.persona("71").await.unwrap(), Some(persona("71", 5)));
+    assert!(store.delete_persona("71", 7).await.unwrap());
+    assert!(!store.delete_persona("71", 8).await.unwrap(), "deleted once");
+    assert_eq!(store.persona("71").await.unwrap(), None);
+    assert_eq!(store.personas_of(&one).await.unwrap(), vec![persona("72", 6)]);
+
+    assert_eq!(store.person_profile(ann.id).await.unwrap(), None);
+    let profile = PersonProfile { locale: "fr_FR".into(), timezone: 5.5, gender: Some("female".into()) };
+    store.set_person_profile(ann.id, profile.clone()).await.unwrap();
+    store.set_person_profile(ann.id, profile.clone()).await.unwrap();
+    assert_eq!(store.person_profile(ann.id).await.unwrap(), Some(profile));
+}
