@@ -143,20 +143,8 @@ async fn throughput(threads: usize, events: usize, batch_cap: usize) -> Value {
                     let body = json!({"sender": {"id": psid}, "recipient": {"id": page.as_str()}, "timestamp": now,
                         "message": {"mid": mid, "text": format!("event {n}")}});
                     let message = Message {
-                        mid: Mid(mid),
-                        page: page.clone(),
-                        person: *person,
-                        direction: Direction::Inbound,
-                        app: None,
                         text: Some(format!("event {n}")),
-                        metadata: None,
-                        attachment: None,
-                        quick_replies: None,
-                        reply_to: None,
-                        persona: None,
-                        person_reaction: None,
-                        page_reaction: None,
-                        created_at: now,
+                        ..Message::new(Mid(mid), page.clone(), *person, Direction::Inbound, None, now)
                     };
                     let event = NewOutboxEvent {
                         app: app.clone(),

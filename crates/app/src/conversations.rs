@@ -52,6 +52,15 @@ fn read_cursor(text: &str) -> Result<(Millis, String), Refusal> {
     Ok((at.parse().map_err(|_| bad())?, key.to_string()))
 }
 
+/// Only forward paging is offered; a `before` cursor is refused rather than ignored
+/// (ignoring it would answer the first page as if it were the one asked for).
+fn refuse_before(params: &Params) -> Result<(), Refusal> {
+    match params.contains("before") {
+        true => Err(Refusal::invalid_param("Paging backwards (before) is not supported: follow paging.next from the first page")),
+        false => Ok(()),
+    }
+}
+
 fn page_size(params: &Params, nested: Option<u32>) -> Result<u32, Refusal> {
     let limit = match (nested, params.str("limit")?) {
         (Some(limit), _) => limit,
@@ -82,9 +91,7 @@ impl Platform {
             None | Some("messenger") => {}
             Some(other) => return Err(Refusal::invalid_param(format!("Param platform must be messenger on this server, got {other}")).into()),
         }
-        if params.contains("before") {
-            return Err(Refusal::invalid_param("Paging backwards (before) is not supported: follow paging.next from the first page").into());
-        }
+        refuse_before(params)?;
         let fields = selection(params, "id,updated_time")?;
         let limit = page_size(params, None)?;
         let threads = match params.str("user_id")? {
@@ -126,6 +133,7 @@ impl Platform {
     /// `GET /{conversation-id}/messages`: newest first.
     pub async fn conversation_messages(&self, caller: &Caller, id: &str, params: &Params) -> AppResult<Option<Paged>> {
         let Some((page, person, _)) = self.conversation_of(caller, id).await? else { return Ok(None) };
+        refuse_before(params)?;
         let fields = selection(params, "id,created_time")?;
         let after = params.str("after")?.map(|text| read_cursor(&text)).transpose()?;
         Ok(Some(self.message_page(&page, person, &fields, page_size(params, None)?, after).await?))
@@ -185,20 +193,28 @@ impl Platform {
     /// The thread's messages newest first, after the cursor (the last message of the
     /// previous page).
     async fn message_page(&self, page: &Page, person: PersonId, fields: &[FieldSelection], limit: u32, after: Option<(Millis, String)>) -> AppResult<Paged> {
-        // Messages of one millisecond share a time: read past the cursor's time and
-        // skip up to the cursor's own message.
-        let slack = 64;
+        // Messages of one millisecond share a time: read from the cursor's time on and
+        // skip up to the cursor's own message. However many messages share that
+        // millisecond, read more until the cursor and a full page after it are in hand
+        // (or the thread is exhausted): stopping short would end the paging early.
         let before = after.as_ref().map(|(at, _)| at + 1);
-        let mut newest_first = self.inner.store.thread_messages(&page.id, person, before, limit + 1 + slack).await?;
-        newest_first.reverse();
-        if let Some((_, mid)) = &after {
-            match newest_first.iter().position(|m| m.mid.as_str() == mid) {
-                Some(at) => {
-                    newest_first.drain(..=at);
+        let mut wanted = if after.is_some() { limit + 1 + 64 } else { limit + 1 };
+        let mut newest_first = loop {
+            let mut read = self.inner.store.thread_messages(&page.id, person, before, wanted).await?;
+            let exhausted = read.len() < wanted as usize;
+            read.reverse();
+            let Some((at, mid)) = &after else { break read };
+            // Once an older millisecond shows, the cursor's millisecond was read whole.
+            let past_cursor_time = read.last().is_some_and(|m| m.created_at < *at);
+            match read.iter().position(|m| m.mid.as_str() == mid) {
+                Some(found) if exhausted || read.len() - found - 1 > limit as usize => {
+                    read.drain(..=found);
+                    break read;
                 }
-                None => return Err(Refusal::invalid_param("Param after is not a valid cursor").into()),
+                None if exhausted || past_cursor_time => return Err(Refusal::invalid_param("Param after is not a valid cursor").into()),
+                _ => wanted = wanted.saturating_mul(2),
             }
-        }
+        };
         let more = newest_first.len() > limit as usize;
         newest_first.truncate(limit as usize);
         let psid = self.psid(person, &page.id).await?;

@@ -18,7 +18,8 @@ const BUFFER: usize = 256;
 pub enum LiveEvent {
     /// A message in one of the person's threads (either direction, so that a
     /// person's other devices see their own messages too).
-    Message { page_id: PageId, message: crate::messaging::MessageView },
+    /// Boxed: a message view is much larger than the other events.
+    Message { page_id: PageId, message: Box<crate::messaging::MessageView> },
     /// The Page started or stopped typing.
     Typing { page_id: PageId, on: bool },
     /// The Page has seen the person's messages up to `watermark`.

@@ -80,6 +80,8 @@ impl MediaFiles {
         file.sync_all().await?;
         drop(file);
         tokio::fs::rename(&temporary, &path).await?;
+        // The rename itself is durable only once the folder is synced.
+        tokio::fs::File::open(folder).await?.sync_all().await?;
         Ok(digest)
     }
 

@@ -219,20 +219,13 @@ impl Platform {
         let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);
         let quick_replies = (!message.quick_replies.is_empty()).then(|| Value::Array(message.quick_replies).to_string());
         let message = Message {
-            mid: mid.clone(),
-            page: page.id.clone(),
-            person,
-            direction: Direction::Outbound,
-            app: Some(app.id.clone()),
             text,
             metadata,
             attachment: attachment.as_ref().map(Value::to_string),
             quick_replies,
             reply_to,
             persona: persona.as_ref().map(|p| p.id.clone()),
-            person_reaction: None,
-            page_reaction: None,
-            created_at: now,
+            ..Message::new(mid.clone(), page.id.clone(), person, Direction::Outbound, Some(app.id.clone()), now)
         };
         if let Err(error) = self.commit_message(message, outbox, persona).await {
             if optin_request.is_some() {
@@ -340,7 +333,7 @@ impl Platform {
         if wakes_dispatcher {
             self.inner.outbox_wake.notify_one();
         }
-        self.announce(person, LiveEvent::Message { page_id, message: view.clone() }).await;
+        self.announce(person, LiveEvent::Message { page_id, message: Box::new(view.clone()) }).await;
         Ok(view)
     }
 

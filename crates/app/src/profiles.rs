@@ -214,7 +214,7 @@ impl Platform {
         fields.insert("last_name".into(), last.into());
         fields.insert("profile_pic".into(), self.profile_picture_url(page, psid).into());
         fields.insert("locale".into(), profile.locale.into());
-        fields.insert("timezone".into(), serde_json::json!(profile.timezone));
+        fields.insert("timezone".into(), timezone_json(profile.timezone));
         if let Some(gender) = profile.gender {
             fields.insert("gender".into(), gender.into());
         }
@@ -239,6 +239,16 @@ impl Platform {
         let Ok(person) = self.person_of_psid(&page, psid).await else { return Ok(None) };
         let name = self.person(person).await?.name;
         Ok(Some(initials_svg(&name)))
+    }
+}
+
+/// Hours from UTC as Meta prints them: whole hours as integers (`-7`), the rest as
+/// decimals (`5.5`), never `0.0`.
+fn timezone_json(hours: f64) -> Value {
+    if hours.fract() == 0.0 && hours.abs() <= 24.0 {
+        Value::from(hours as i64)
+    } else {
+        serde_json::json!(hours)
     }
 }
 

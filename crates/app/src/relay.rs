@@ -106,7 +106,10 @@ impl Platform {
                 let event = match (notice.event, notice.message_ref) {
                     (Some(event), _) => event,
                     (None, Some((page_id, mid))) => match self.inner.store.message(&mid).await {
-                        Ok(Some(message)) => LiveEvent::Message { page_id, message: (&message).into() },
+                        Ok(Some(message)) => match self.view(&message).await {
+                            Ok(view) => LiveEvent::Message { page_id, message: Box::new(view) },
+                            Err(_) => return,
+                        },
                         _ => return,
                     },
                     (None, None) => return,

@@ -12,6 +12,7 @@ use crate::{AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_domain::content::{MediaKind, MediaSource};
+use switchboard_domain::send::normalize_phone;
 use switchboard_domain::*;
 use switchboard_store::Receipt;
 use switchboard_wire::webhook::{MessagePayload, Postback, QuickReplyTap, Referral, ReplyTo};
@@ -33,6 +34,9 @@ pub struct PersonMessage {
 pub struct QuickReplyChoice {
     pub mid: String,
     pub index: usize,
+    /// For an email or phone-number quick reply: what the person chose to share (a
+    /// phone number defaults to their verified one).
+    pub value: Option<String>,
 }
 
 /// Which postback button the person tapped.
@@ -105,14 +109,15 @@ impl Platform {
         let field = |name: &str| reply.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
         match reply.get("content_type").and_then(Value::as_str) {
             Some("user_email") => {
-                let login = self.person(person).await?.login;
-                if !login.contains('@') {
-                    return Err(Refusal::invalid_param("Your account has no email address to share").into());
-                }
-                Ok((login.clone(), login))
+                let email = choice.value.as_deref().map(str::trim).filter(|e| is_email(e));
+                let email = email.ok_or_else(|| Refusal::invalid_param("value must be the email address to share"))?;
+                Ok((email.to_string(), email.to_string()))
             }
             Some("user_phone_number") => {
-                let (phone, _) = self.phone(person).await?.ok_or_else(|| Refusal::invalid_param("Your account has no verified phone number to share"))?;
+                let phone = match &choice.value {
+                    Some(value) => normalize_phone(value).ok_or_else(|| Refusal::invalid_param("value must be a phone number"))?,
+                    None => self.phone(person).await?.ok_or_else(|| Refusal::invalid_param("There is no verified phone number to share: give value"))?.0,
+                };
                 Ok((phone.clone(), phone))
             }
             _ => Ok((field("title"), field("payload"))),
@@ -268,22 +273,13 @@ impl Platform {
     }
 }
 
+/// Plausibly an email address: something, `@`, a dotted domain, no spaces.
+fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else { return false };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && text.len() <= 254 && !text.contains(char::is_whitespace)
+}
+
 /// A message the person wrote.
 fn inbound(mid: Mid, page: &PageId, person: PersonId, text: Option<String>, attachment: Option<String>, reply_to: Option<Mid>, at: Millis) -> Message {
-    Message {
-        mid,
-        page: page.clone(),
-        person,
-        direction: Direction::Inbound,
-        app: None,
-        text,
-        metadata: None,
-        attachment,
-        quick_replies: None,
-        reply_to,
-        persona: None,
-        person_reaction: None,
-        page_reaction: None,
-        created_at: at,
-    }
+    Message { text, attachment, reply_to, ..Message::new(mid, page.clone(), person, Direction::Inbound, None, at) }
 }

@@ -152,6 +152,28 @@ pub struct Message {
     pub created_at: Millis,
 }
 
+impl Message {
+    /// A message with nothing in it yet: callers set its text, attachment and the rest.
+    pub fn new(mid: Mid, page: PageId, person: PersonId, direction: Direction, app: Option<AppId>, created_at: Millis) -> Self {
+        Self {
+            mid,
+            page,
+            person,
+            direction,
+            app,
+            text: None,
+            metadata: None,
+            attachment: None,
+            quick_replies: None,
+            reply_to: None,
+            persona: None,
+            person_reaction: None,
+            page_reaction: None,
+            created_at,
+        }
+    }
+}
+
 /// A thread's receipts and window, as the store keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadState {

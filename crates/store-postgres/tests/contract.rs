@@ -53,7 +53,7 @@ async fn seed(store: &PostgresStore, persons: usize) -> Vec<PersonId> {
 }
 
 fn message(mid: &str, person: PersonId, at: Millis) -> Message {
-    Message { mid: Mid(mid.into()), page: PageId("100".into()), person, direction: Direction::Inbound, app: None, text: Some(mid.into()), metadata: None, attachment: None, quick_replies: None, reply_to: None, persona: None, person_reaction: None, page_reaction: None, created_at: at }
+    Message { text: Some(mid.into()), ..Message::new(Mid(mid.into()), PageId("100".into()), person, Direction::Inbound, None, at) }
 }
 
 fn event(person: PersonId, body: &str, at: Millis) -> NewOutboxEvent {

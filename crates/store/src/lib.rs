@@ -181,6 +181,7 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (or with `None` removes) one side's reaction to a message of the thread,
     /// with its events; a person's reaction is an interaction (it opens the window).
     /// False (nothing stored) when the message is not in the thread.
+    #[allow(clippy::too_many_arguments)]
     async fn react(
         &self,
         page: &PageId,

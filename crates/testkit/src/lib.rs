@@ -6,12 +6,14 @@
 mod clock;
 mod cluster;
 mod fixtures;
+mod media;
 mod person;
 mod receiver;
 
 pub use clock::ManualClock;
 pub use cluster::{fresh_database, switchboard_binary, NodeProcess, TcpProxy};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
+pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;
 pub use receiver::{Received, WebhookReceiver, FAILURE_BODY};
 

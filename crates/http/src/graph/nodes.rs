@@ -9,16 +9,21 @@ use serde_json::{json, Map, Value};
 use switchboard_app::{Caller, Platform};
 use switchboard_domain::{Person, Refusal};
 
+/// Fields a User node may lack (the person did not say): left out, not refused.
+const USER_OPTIONAL_FIELDS: &[&str] = &["gender"];
+
 /// Keeps the fields asked for with `fields=` (the node's defaults otherwise); an
 /// unknown field is refused as Graph does.
 fn select(request: &GraphRequest, node_type: &str, available: Map<String, Value>, defaults: &[&str]) -> HttpResult<Response> {
     let wanted = request.params.list("fields")?.unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
+    let optional = if node_type == "User" { USER_OPTIONAL_FIELDS } else { &[] };
     let mut out = Map::new();
     for field in wanted {
         match available.get(&field) {
             Some(value) => {
                 out.insert(field, value.clone());
             }
+            None if optional.contains(&field.as_str()) => {}
             None => {
                 return Err(Refusal::invalid_param(format!("Tried accessing nonexisting field ({field}) on node type ({node_type})")).into())
             }

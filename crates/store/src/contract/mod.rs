@@ -60,22 +60,8 @@ fn app(id: &str) -> App {
 }
 
 pub(crate) fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Millis) -> Message {
-    Message {
-        mid: Mid(mid.into()),
-        page: PageId(page.into()),
-        person,
-        direction,
-        app: (direction == Direction::Outbound).then(|| AppId("900".into())),
-        text: Some(format!("text of {mid}")),
-        metadata: None,
-        attachment: None,
-        quick_replies: None,
-        reply_to: None,
-        persona: None,
-        person_reaction: None,
-        page_reaction: None,
-        created_at: at,
-    }
+    let app = (direction == Direction::Outbound).then(|| AppId("900".into()));
+    Message { text: Some(format!("text of {mid}")), ..Message::new(Mid(mid.into()), PageId(page.into()), person, direction, app, at) }
 }
 
 /// A Page "100" and persons, for checks about threads and the outbox.
