@@ -30,7 +30,7 @@ pub use directory::{NewAppCredentials, PageAccount};
 pub use conversations::Paged;
 pub use live::{LiveEvent, LiveHub};
 pub use profiles::{PersonDetails, Welcome};
-pub use media::{FetchError, Fetched, MediaFetcher, MediaFiles, Upload};
+pub use media::{FetchError, FetchTimeouts, Fetched, MediaFetcher, MediaFiles, Upload};
 pub use messaging::{Author, MessageView, PersonaView, Reactions};
 pub use threads::{PersonMessage, PostbackTap, QuickReplyChoice, ThreadView, MAX_PERSON_TEXT_CHARS};
 pub use ratelimit::Usage;
@@ -112,6 +112,9 @@ pub struct PlatformSettings {
     pub rate_limits: switchboard_domain::ratelimit::Limits,
     /// Where media files are kept (content-addressed; shared by every node).
     pub media_dir: std::path::PathBuf,
+    /// How long fetching an attachment by URL may take: videos, and everything else
+    /// (Meta's 75 s and 30 s unless a test shortens them).
+    pub fetch_timeouts: media::FetchTimeouts,
     /// The base URL persons and bots reach this installation at, for media URLs;
     /// `None`: the address the node listens on, set once it does.
     pub public_url: Option<String>,
@@ -133,6 +136,7 @@ impl Default for PlatformSettings {
                 page_sends_per_second: 0,
             },
             media_dir: std::env::temp_dir().join("switchboard-media"),
+            fetch_timeouts: media::FetchTimeouts::default(),
             public_url: None,
         }
     }

@@ -21,7 +21,13 @@ pub enum LiveEvent {
     /// Boxed: a message view is much larger than the other events.
     Message { page_id: PageId, message: Box<crate::messaging::MessageView> },
     /// The Page started or stopped typing.
-    Typing { page_id: PageId, on: bool },
+    Typing {
+        page_id: PageId,
+        on: bool,
+        /// The persona typing, when the app named one.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        persona: Option<crate::messaging::PersonaView>,
+    },
     /// The Page has seen the person's messages up to `watermark`.
     Seen { page_id: PageId, watermark: Millis },
     /// A reaction to a message was set (or, with `emoji` `None`, taken back).

@@ -47,6 +47,19 @@ pub trait MediaFetcher: Send + Sync + 'static {
     async fn fetch(&self, url: &str, max_bytes: u64, timeout: Duration) -> Result<Fetched, FetchError>;
 }
 
+/// How long fetching an attachment may take.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchTimeouts {
+    pub video: Duration,
+    pub other: Duration,
+}
+
+impl Default for FetchTimeouts {
+    fn default() -> Self {
+        Self { video: Duration::from_millis(media::VIDEO_FETCH_TIMEOUT_MS), other: Duration::from_millis(media::FETCH_TIMEOUT_MS) }
+    }
+}
+
 /// The files, by SHA-256.
 pub struct MediaFiles {
     dir: PathBuf,
@@ -146,9 +159,10 @@ impl Platform {
                 (upload.bytes, mime, upload.file_name, false)
             }
             MediaSource::Url(url) => {
-                let timeout = if kind == MediaKind::Video { media::VIDEO_FETCH_TIMEOUT_MS } else { media::FETCH_TIMEOUT_MS };
+                let timeouts = self.inner.settings.fetch_timeouts;
+                let timeout = if kind == MediaKind::Video { timeouts.video } else { timeouts.other };
                 let limit = media::max_bytes(kind, true);
-                let fetched = self.inner.fetcher.fetch(url, limit, Duration::from_millis(timeout)).await.map_err(|error| match error {
+                let fetched = self.inner.fetcher.fetch(url, limit, timeout).await.map_err(|error| match error {
                     FetchError::TooLarge => Refusal::attachment_too_large(limit),
                     FetchError::TimedOut if kind == MediaKind::Video => Refusal::video_fetch_timed_out(),
                     FetchError::TimedOut => Refusal::attachment_fetch_failed("The server did not answer in time."),

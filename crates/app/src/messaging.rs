@@ -162,7 +162,7 @@ impl Platform {
         };
         let message = match command.body {
             SendBody::Action(action) => {
-                self.publish_action(person, &page.id, action).await;
+                self.publish_action(person, &page.id, action, persona).await;
                 return Ok(SendResponse { recipient_id: psid.0, message_id: None, attachment_id: None });
             }
             SendBody::React { mid, emoji } => {
@@ -313,10 +313,10 @@ impl Platform {
         Ok(person)
     }
 
-    async fn publish_action(&self, person: PersonId, page: &PageId, action: SenderAction) {
+    async fn publish_action(&self, person: PersonId, page: &PageId, action: SenderAction, persona: Option<PersonaView>) {
         let event = match action {
-            SenderAction::TypingOn => LiveEvent::Typing { page_id: page.clone(), on: true },
-            SenderAction::TypingOff => LiveEvent::Typing { page_id: page.clone(), on: false },
+            SenderAction::TypingOn => LiveEvent::Typing { page_id: page.clone(), on: true, persona },
+            SenderAction::TypingOff => LiveEvent::Typing { page_id: page.clone(), on: false, persona },
             SenderAction::MarkSeen => LiveEvent::Seen { page_id: page.clone(), watermark: self.now() },
         };
         self.announce(person, event).await;

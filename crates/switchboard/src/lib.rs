@@ -150,6 +150,10 @@ impl Node {
                 page_sends_per_second: settings.rate_limits.page_sends_per_second,
             },
             media_dir: settings.media_dir(),
+            fetch_timeouts: switchboard_app::FetchTimeouts {
+                video: Duration::from_millis(settings.media_video_fetch_timeout_ms),
+                other: Duration::from_millis(settings.media_fetch_timeout_ms),
+            },
             public_url: settings.public_url.clone().filter(|url| !url.is_empty()),
             ..PlatformSettings::default()
         };

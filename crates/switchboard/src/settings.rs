@@ -22,6 +22,10 @@ pub struct Settings {
     /// Where media files (attachments) are kept; default `DATA/media`. Nodes that
     /// share a PostgreSQL database must share this directory too.
     pub media_dir: Option<PathBuf>,
+    /// How long fetching an attachment by URL may take (ms): videos (Meta: 75 s), and
+    /// everything else.
+    pub media_video_fetch_timeout_ms: u64,
+    pub media_fetch_timeout_ms: u64,
     /// The base URL persons and bots reach this installation at (media URLs start with
     /// it); default: the address this node listens on.
     pub public_url: Option<String>,
@@ -112,6 +116,8 @@ impl Default for Settings {
             database_url: None,
             node_id: None,
             media_dir: None,
+            media_video_fetch_timeout_ms: switchboard_domain::media::VIDEO_FETCH_TIMEOUT_MS,
+            media_fetch_timeout_ms: switchboard_domain::media::FETCH_TIMEOUT_MS,
             public_url: None,
             database: DatabaseSettings::default(),
             master_key: None,

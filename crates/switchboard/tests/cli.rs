@@ -146,6 +146,39 @@ async fn the_demo_chats_with_the_example_bot() {
     .expect("the echo arrives");
     assert!(started.elapsed() < Duration::from_secs(1), "the echo arrived within a second ({:?})", started.elapsed());
 
+    // The bot set its Messenger Profile: Get Started answers with quick replies, the
+    // "Show a card" quick reply with a card, and the card's postback button with a text.
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        let request = http.request(method, format!("{person_api}{path}")).bearer_auth(token).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let welcome = call(reqwest::Method::GET, "/pages/demo/welcome".into(), Value::Null).await;
+    assert_eq!(welcome["get_started"], true, "{welcome}");
+    assert!(welcome["greeting"].as_str().unwrap().starts_with("Hello "), "{welcome}");
+    assert_eq!(welcome["ice_breakers"].as_array().map(Vec::len), Some(2), "{welcome}");
+    let latest_from_page = |expect: &'static str| {
+        let call = &call;
+        async move {
+            for _ in 0..100 {
+                let thread = call(reqwest::Method::GET, "/threads/demo/messages".into(), Value::Null).await;
+                let last = thread["messages"].as_array().unwrap().last().cloned().unwrap();
+                if last["from"] == "page" && last.to_string().contains(expect) {
+                    return last;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the bot did not answer with {expect}");
+        }
+    };
+    call(reqwest::Method::POST, "/threads/demo/get-started".into(), json!({})).await;
+    let offer = latest_from_page("Show a card").await;
+    let tap = json!({"quick_reply": {"mid": offer["mid"], "index": 0}});
+    call(reqwest::Method::POST, "/threads/demo/messages".into(), tap).await;
+    let card = latest_from_page("Say hi").await;
+    let tap = json!({"mid": card["mid"], "button": "/elements/0/buttons/0"});
+    call(reqwest::Method::POST, "/threads/demo/postbacks".into(), tap).await;
+    latest_from_page("You tapped").await;
+
     // The Page token in demo.json works on the Graph API, and the PSID is the person's.
     let me: Value = http.get(format!("{}/me", info["graph_url"].as_str().unwrap())).bearer_auth(info["page_access_token"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["id"], info["page_id"]);

@@ -15,11 +15,13 @@ pub struct MediaFile {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// Wait this long before answering (a slow or hung server).
+    pub delay: std::time::Duration,
 }
 
 impl MediaFile {
     pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Self { status: 200, content_type: content_type.into(), body: body.into() }
+        Self { status: 200, content_type: content_type.into(), body: body.into(), delay: std::time::Duration::ZERO }
     }
 }
 
@@ -48,6 +50,7 @@ impl MediaServer {
 
 async fn serve(State(files): State<Arc<Mutex<HashMap<String, MediaFile>>>>, Path(name): Path<String>) -> Response {
     let Some(file) = files.lock().unwrap().get(&name).cloned() else { return StatusCode::NOT_FOUND.into_response() };
+    tokio::time::sleep(file.delay).await;
     let status = StatusCode::from_u16(file.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, file.content_type)], file.body).into_response()
 }

@@ -383,3 +383,39 @@ async fn upload_and_send_in_one_request() {
     let refused: Value = response.json().await.unwrap();
     assert!(refused["error"]["message"].as_str().unwrap().contains("filedata"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_persona_types_too() {
+    let server = TestServer::start().await;
+    let (bot, psid, mut person, _) = thread(&server, "ann").await;
+    person.listen().await;
+    let body = json!({"name": "Agent Kim", "profile_picture_url": "https://example.com/kim.png"});
+    let (_, created) = server.graph_call(Method::POST, "/me/personas", Some(&bot.page_token), Some(body)).await;
+    let persona = created["id"].as_str().unwrap();
+    let typing = json!({"recipient": {"id": psid}, "sender_action": "typing_on", "persona_id": persona});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(typing)).await;
+    assert_eq!((status, answer), (200, json!({"recipient_id": psid})));
+    let event = person.wait_live("typing", |e| e["type"] == "typing").await;
+    assert_eq!(event, json!({"type": "typing", "page_id": bot.page.id, "on": true,
+        "persona": {"id": persona, "name": "Agent Kim", "profile_picture_url": "https://example.com/kim.png"}}));
+}
+
+#[tokio::test]
+async fn slow_media_servers_time_out_with_metas_errors() {
+    let server = TestServer::start_with(|settings| {
+        settings.media_fetch_timeout_ms = 300;
+        settings.media_video_fetch_timeout_ms = 300;
+    })
+    .await;
+    let (bot, psid, _person, _) = thread(&server, "ann").await;
+    let media = MediaServer::start().await;
+    let slow = |content_type: &str| MediaFile { delay: Duration::from_secs(5), ..MediaFile::ok(content_type, PNG) };
+    let send = |kind: &str, url: String| {
+        let body = json!({"recipient": {"id": psid}, "message": {"attachment": {"type": kind, "payload": {"url": url}}}});
+        server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(body))
+    };
+    let (status, answer) = send("image", media.put("slow.png", slow("image/png"))).await;
+    assert_eq!((status, answer["error"]["error_subcode"].clone()), (400, json!(2018008)), "{answer}");
+    let (status, answer) = send("video", media.put("slow.mp4", slow("video/mp4"))).await;
+    assert_eq!((status, answer["error"]["error_subcode"].clone()), (400, json!(2018294)), "{answer}");
+}

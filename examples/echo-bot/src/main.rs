@@ -1,7 +1,10 @@
 //! An example Messenger bot, written as any bot for Meta's platform would be: it
 //! answers the webhook verification handshake, checks both signatures of every
 //! POST against the app secret, acknowledges at once, and echoes each text message
-//! back through the Send API. It knows Switchboard only by its Graph URL.
+//! back through the Send API. On start it sets its Page's Messenger Profile (Get
+//! Started, a greeting, ice breakers, a persistent menu); Get Started and "help"
+//! answer with quick replies, and "card" with a generic template whose postback
+//! button it answers too. It knows Switchboard only by its Graph URL.
 //!
 //! Configuration (environment): ECHO_BOT_GRAPH_URL (e.g. http://127.0.0.1:8080/v21.0),
 //! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN.
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         verify_token: env("ECHO_BOT_VERIFY_TOKEN")?,
         http: reqwest::Client::new(),
     });
+    bot.set_profile().await;
     let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("listening on http://{}/webhook", listener.local_addr()?);
@@ -97,34 +101,79 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
         return StatusCode::BAD_REQUEST;
     };
     for event in envelope.entry.into_iter().flat_map(|e| e.messaging) {
-        let message = &event["message"];
-        let (Some(sender), Some(text)) = (event["sender"]["id"].as_str(), message["text"].as_str()) else { continue };
-        if message["is_echo"].as_bool() == Some(true) {
+        let Some(sender) = event["sender"]["id"].as_str().map(str::to_string) else { continue };
+        if event["message"]["is_echo"].as_bool() == Some(true) {
             continue;
         }
+        let Some(reply) = answer_to(&event) else { continue };
         let bot = bot.clone();
-        let (sender, text) = (sender.to_string(), text.to_string());
-        tokio::spawn(async move { bot.reply(&sender, &text).await });
+        tokio::spawn(async move { bot.send(&sender, reply).await });
     }
     StatusCode::OK
 }
 
+/// What the bot says to an event: a `message` object for the Send API.
+fn answer_to(event: &Value) -> Option<Value> {
+    let payload = event["postback"]["payload"].as_str().or_else(|| event["message"]["quick_reply"]["payload"].as_str());
+    let text = event["message"]["text"].as_str();
+    match (payload, text.map(str::trim).map(str::to_lowercase).as_deref()) {
+        (Some("GET_STARTED" | "HELP"), _) | (None, Some("help")) => Some(json!({
+            "text": "Hi! I echo whatever you write. Want to see a card?",
+            "quick_replies": [
+                {"content_type": "text", "title": "Show a card", "payload": "CARD"},
+                {"content_type": "text", "title": "Just chat", "payload": "CHAT"}],
+        })),
+        (Some("CARD"), _) | (None, Some("card")) => Some(json!({"attachment": {"type": "template", "payload": {
+            "template_type": "generic",
+            "elements": [{
+                "title": "Switchboard",
+                "subtitle": "A Messenger Platform of your own",
+                "buttons": [
+                    {"type": "postback", "title": "Say hi", "payload": "SAY_HI"},
+                    {"type": "web_url", "title": "Messenger docs", "url": "https://developers.facebook.com/docs/messenger-platform"}],
+            }],
+        }}})),
+        (Some("CHAT"), _) => Some(json!({"text": "Go ahead, I'm listening."})),
+        (Some(_), _) => {
+            let title = event["postback"]["title"].as_str().or(text).unwrap_or("a button");
+            Some(json!({"text": format!("Hi! You tapped \"{title}\".")}))
+        }
+        (None, Some(_)) => Some(json!({"text": format!("echo: {}", text.unwrap_or_default()).chars().take(2000).collect::<String>()})),
+        (None, None) => None,
+    }
+}
+
 impl Bot {
-    async fn reply(&self, psid: &str, text: &str) {
-        let body = json!({
-            "recipient": {"id": psid},
-            "messaging_type": "RESPONSE",
-            "message": {"text": format!("echo: {text}").chars().take(2000).collect::<String>()},
+    async fn send(&self, psid: &str, message: Value) {
+        let body = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message});
+        self.post("messages", body).await;
+    }
+
+    /// Sets the Page's Get Started button, greeting, ice breakers and menu.
+    async fn set_profile(&self) {
+        let profile = json!({
+            "get_started": {"payload": "GET_STARTED"},
+            "greeting": [{"locale": "default", "text": "Hello {{user_first_name}}! Tap Get Started to chat with the echo bot."}],
+            "ice_breakers": [{"locale": "default", "call_to_actions": [
+                {"question": "What can you do?", "payload": "HELP"},
+                {"question": "Show me a card", "payload": "CARD"}]}],
+            "persistent_menu": [{"locale": "default", "composer_input_disabled": false, "call_to_actions": [
+                {"type": "postback", "title": "Help", "payload": "HELP"},
+                {"type": "postback", "title": "Show a card", "payload": "CARD"}]}],
         });
-        let url = format!("{}/me/messages", self.graph_url);
+        self.post("messenger_profile", profile).await;
+    }
+
+    async fn post(&self, edge: &str, body: Value) {
+        let url = format!("{}/me/{edge}", self.graph_url);
         match self.http.post(&url).bearer_auth(&self.page_token).json(&body).send().await {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => {
                 let status = response.status();
                 let answer = response.text().await.unwrap_or_default();
-                tracing::warn!(%status, body = %answer, "Send API refused the reply");
+                tracing::warn!(%status, body = %answer, edge, "the Graph API refused");
             }
-            Err(error) => tracing::warn!(%error, "cannot reach the Send API"),
+            Err(error) => tracing::warn!(%error, "cannot reach the Graph API"),
         }
     }
 }
