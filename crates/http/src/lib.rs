@@ -14,6 +14,7 @@ mod person;
 mod request;
 mod session;
 pub mod webhooks;
+mod web;
 
 pub use error::{HttpError, HttpResult};
 pub use request::{BODY_LIMIT, MULTIPART_LIMIT};
@@ -35,6 +36,7 @@ pub fn router(platform: Platform) -> Router {
         .nest("/console/v1", console::routes().merge(webhooks::routes()))
         .merge(ops::routes())
         .merge(media::routes())
+        .merge(web::routes())
         .fallback(graph::dispatch)
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())

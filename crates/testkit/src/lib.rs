@@ -3,6 +3,7 @@
 //! a person client that reads the live event stream, and fixture builders that go
 //! through the console and Graph APIs like any client.
 
+pub mod browser;
 mod clock;
 mod cluster;
 mod fixtures;

@@ -1,0 +1,74 @@
+//! The two web interfaces, embedded in the binary: the web messenger for people (at
+//! `/` and `/m/{page-username}`) and the console for developers, Page admins and the
+//! operator (at `/console`). Plain HTML, CSS and JavaScript modules with no build
+//! step and nothing fetched from elsewhere; they speak only the person and console
+//! APIs (and the Graph API with the app's own token, as a developer would).
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use switchboard_app::Platform;
+
+/// An embedded file: its URL path, media type and contents.
+struct Asset {
+    path: &'static str,
+    mime: &'static str,
+    body: &'static str,
+}
+
+macro_rules! asset {
+    ($path:literal, $mime:literal, $file:literal) => {
+        Asset { path: $path, mime: $mime, body: include_str!(concat!("../web/", $file)) }
+    };
+}
+
+const ASSETS: &[Asset] = &[
+    asset!("/web/messenger/app.js", "text/javascript; charset=utf-8", "messenger/app.js"),
+    asset!("/web/messenger/api.js", "text/javascript; charset=utf-8", "messenger/api.js"),
+    asset!("/web/messenger/render.js", "text/javascript; charset=utf-8", "messenger/render.js"),
+    asset!("/web/messenger/style.css", "text/css; charset=utf-8", "messenger/style.css"),
+    asset!("/web/console/app.js", "text/javascript; charset=utf-8", "console/app.js"),
+    asset!("/web/console/api.js", "text/javascript; charset=utf-8", "console/api.js"),
+    asset!("/web/console/chart.js", "text/javascript; charset=utf-8", "console/chart.js"),
+    asset!("/web/console/style.css", "text/css; charset=utf-8", "console/style.css"),
+];
+
+const MESSENGER: &str = include_str!("../web/messenger/index.html");
+const CONSOLE: &str = include_str!("../web/console/index.html");
+
+/// Scripts only from here; images and media from anywhere (templates name them).
+const POLICY: &str = "default-src 'self'; img-src * data:; media-src *; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn page(html: &'static str) -> Response {
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+pub fn routes() -> Router<Platform> {
+    let mut router = Router::new()
+        // `POST /` is the Graph batch endpoint.
+        .route("/", get(|| async { page(MESSENGER) }).fallback(crate::graph::dispatch))
+        .route("/m/{page}", get(|| async { page(MESSENGER) }))
+        .route("/console", get(|| async { page(CONSOLE) }))
+        .route("/console/", get(|| async { page(CONSOLE) }));
+    for asset in ASSETS {
+        router = router.route(
+            asset.path,
+            get(move || async move {
+                let mut response = asset.body.into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.mime));
+                headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                response
+            }),
+        );
+    }
+    router
+}

@@ -1,0 +1,133 @@
+//! A real browser for the web interfaces' tests: headless Chromium driven over
+//! WebDriver (`chromedriver`, Debian's `chromium` and `chromium-driver` packages,
+//! which `.ci/run` installs). Each test runs inside [`Browser::run`], which saves a
+//! screenshot under `target/browser-screenshots/` when the test fails.
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// How long a browser step waits for the page to show what it expects.
+pub const BROWSER_PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+/// Window sizes: a laptop, and a narrow phone.
+#[derive(Debug, Clone, Copy)]
+pub enum Screen {
+    Desktop,
+    Phone,
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("SWITCHBOARD_CHROMEDRIVER") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium. `None` when neither is installed
+    /// outside CI (the test then says so and passes); in CI a missing browser fails.
+    pub async fn start(screen: Screen) -> Option<Self> {
+        let Some(driver_path) = chromedriver() else {
+            assert!(std::env::var("CI").is_err(), "chromedriver is missing: .ci/run installs chromium and chromium-driver");
+            eprintln!("skipped: no chromedriver (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("addr").port()
+        };
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let (width, height) = match screen {
+            Screen::Desktop => (1280, 900),
+            Screen::Phone => (390, 844),
+        };
+        let mut capabilities = serde_json::Map::new();
+        let mut args = vec!["--headless=new".to_string(), "--no-sandbox".into(), "--disable-gpu".into(), "--disable-dev-shm-usage".into()];
+        args.push(format!("--window-size={width},{height}"));
+        let mut options = serde_json::json!({"args": args});
+        if let Ok(binary) = std::env::var("SWITCHBOARD_CHROMIUM") {
+            options["binary"] = binary.into();
+        } else if std::path::Path::new("/usr/bin/chromium").exists() {
+            options["binary"] = "/usr/bin/chromium".into();
+        }
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = None;
+        for _ in 0..100 {
+            match ClientBuilder::rustls().expect("TLS roots").capabilities(capabilities.clone()).connect(&url).await {
+                Ok(client) => return Some(Self { client, driver }),
+                Err(error) => last_error = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot start Chromium through chromedriver: {last_error:?}");
+    }
+
+    /// Runs a test with the browser; on failure saves `target/browser-screenshots/{name}.png`.
+    pub async fn run<F, Fut>(self, name: &str, test: F)
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let outcome = AssertUnwindSafe(test(self.client.clone())).catch_unwind().await;
+        if outcome.is_err() {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
+            let _ = std::fs::create_dir_all(&dir);
+            if let Ok(png) = self.client.screenshot().await {
+                let path = dir.join(format!("{name}.png"));
+                let _ = std::fs::write(&path, png);
+                eprintln!("screenshot of the failure: {}", path.display());
+            }
+        }
+        let _ = self.client.clone().close().await;
+        drop(self.driver);
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Waits for an element matching the CSS selector (visible or not).
+pub async fn find(client: &Client, css: &str) -> Element {
+    client.wait().at_most(BROWSER_PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no element {css}: {e}"))
+}
+
+/// Waits until the element matching `css` contains `text`; answers it.
+pub async fn find_text(client: &Client, css: &str, text: &str) -> Element {
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        if let Ok(elements) = client.find_all(Locator::Css(css)).await {
+            for element in elements {
+                if element.text().await.is_ok_and(|t| t.contains(text)) {
+                    return element;
+                }
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {css} containing {text:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Saves a screenshot of the current page (for README pictures).
+pub async fn screenshot(client: &Client, path: &std::path::Path) {
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(path, png).expect("the screenshot is written");
+}
