@@ -16,15 +16,18 @@ pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/login", post(crate::person::login))
         .route("/persons", post(create_person))
-        .route("/pages", post(create_page))
+        .route("/pages", get(crate::listings::pages).post(create_page))
+        .route("/apps", get(crate::listings::apps).post(create_app))
+        .route("/apps/{app}/roles", get(crate::listings::app_roles).post(set_app_role))
+
         .route("/pages/{page}/roles", post(set_page_role))
         .route("/pages/{page}/apps", post(grant_page))
         .route("/pages/{page}/features", get(page_features))
         .route("/pages/{page}/features/{feature}", post(apply_page_feature))
         .route("/pages/{page}/features/{feature}/approve", post(approve_page_feature))
-        .route("/apps", post(create_app))
+
         .route("/apps/{app}", get(show_app).patch(update_app))
-        .route("/apps/{app}/roles", post(set_app_role))
+
         .route("/apps/{app}/audit", get(app_audit))
         .route("/apps/{app}/user-tokens", post(user_token))
         .route("/clock", get(clock).post(move_clock))
@@ -77,12 +80,24 @@ async fn create_page(State(platform): State<Platform>, Signed(actor): Signed, Js
 
 #[derive(Deserialize)]
 struct RoleChange {
-    person_id: i64,
+    /// The person, by id or by login.
+    person_id: Option<i64>,
+    login: Option<String>,
     /// The role, or `null` to remove the person's role.
     role: Option<String>,
 }
 
-/// `POST /console/v1/pages/{page}/roles` `{"person_id","role":"admin"|null}` (Page admin).
+impl RoleChange {
+    async fn person(&self, platform: &Platform) -> HttpResult<PersonId> {
+        match (&self.person_id, &self.login) {
+            (Some(id), _) => Ok(PersonId(*id)),
+            (None, Some(login)) => Ok(platform.person_named(login).await?.id),
+            (None, None) => Err(Refusal::missing_param("person_id or login").into()),
+        }
+    }
+}
+
+/// `POST /console/v1/pages/{page}/roles` `{"person_id"|"login","role":"admin"|null}` (Page admin).
 async fn set_page_role(
     State(platform): State<Platform>,
     Signed(actor): Signed,
@@ -94,7 +109,7 @@ async fn set_page_role(
         Some("admin") => Some(PageRole::Admin),
         Some(other) => return Err(Refusal::invalid_param(format!("role must be \"admin\" or null, not \"{other}\"")).into()),
     };
-    platform.set_page_role(actor, &PageId(page), PersonId(body.person_id), role).await?;
+    platform.set_page_role(actor, &PageId(page), body.person(&platform).await?, role).await?;
     Ok(Json(json!({"success": true})))
 }
 
@@ -219,7 +234,7 @@ async fn update_app(
     Ok(Json(app_json(updated)))
 }
 
-/// `POST /console/v1/apps/{app}/roles` `{"person_id","role":"administrator"|"developer"|"tester"|null}`.
+/// `POST /console/v1/apps/{app}/roles` `{"person_id"|"login","role":"administrator"|"developer"|"tester"|null}`.
 async fn set_app_role(
     State(platform): State<Platform>,
     Signed(actor): Signed,
@@ -230,7 +245,7 @@ async fn set_app_role(
         None => None,
         Some(name) => Some(AppRole::parse(name).ok_or_else(|| Refusal::invalid_param(format!("role must be administrator, developer, tester or null, not \"{name}\"")))?),
     };
-    platform.set_app_role(actor, &AppId(app), PersonId(body.person_id), role).await?;
+    platform.set_app_role(actor, &AppId(app), body.person(&platform).await?, role).await?;
     Ok(Json(json!({"success": true})))
 }
 

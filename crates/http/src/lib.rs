@@ -8,6 +8,7 @@
 mod console;
 mod error;
 mod graph;
+mod listings;
 mod media;
 mod ops;
 mod person;
@@ -33,7 +34,7 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 pub fn router(platform: Platform) -> Router {
     Router::new()
         .nest("/person/v1", person::routes())
-        .nest("/console/v1", console::routes().merge(webhooks::routes()))
+        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()))
         .merge(ops::routes())
         .merge(media::routes())
         .merge(web::routes())

@@ -27,6 +27,7 @@ pub fn routes() -> Router<Platform> {
         .route("/pages/{page}", get(find_page))
         .route("/threads", get(threads))
         .route("/me/profile", get(profile).put(set_profile))
+        .route("/pages", get(search_pages))
         .route("/pages/{page}/welcome", get(welcome))
         .route("/threads/{page}/messages", get(messages).post(send))
         .route("/threads/{page}/attachments", post(send_attachment))
@@ -111,6 +112,17 @@ async fn stop_notifications(State(platform): State<Platform>, SignedPerson(perso
 async fn resume_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
     platform.stop_notifications(person, &page, &mid, false).await?;
     Ok(Json(json!({"success": true})))
+}
+
+#[derive(Deserialize)]
+struct Search {
+    q: String,
+}
+
+/// `GET /person/v1/pages?q=` → `{"data":[page]}`: Pages by name or username (a Page
+/// whose apps are all in development mode shows only to persons with a role on them).
+async fn search_pages(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Query(search): Query<Search>) -> HttpResult<Json<Value>> {
+    Ok(Json(json!({"data": platform.search_pages(person, &search.q).await?})))
 }
 
 /// `GET /person/v1/pages/{id-or-username}`.

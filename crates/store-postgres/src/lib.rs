@@ -10,6 +10,7 @@ mod content;
 mod delivery;
 mod bus;
 mod errors;
+mod listings;
 mod migrate;
 
 pub use bus::PostgresBus;
@@ -948,6 +949,34 @@ impl Store for PostgresStore {
 
     async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()> {
         content::set_person_profile(&self.client().await?, person, &profile).await
+    }
+
+    async fn apps_for(&self, person: Option<PersonId>) -> StoreResult<Vec<(App, Option<AppRole>)>> {
+        listings::apps_for(&self.client().await?, person).await
+    }
+
+    async fn app_members(&self, app: &AppId) -> StoreResult<Vec<(Person, AppRole)>> {
+        listings::app_members(&self.client().await?, app).await
+    }
+
+    async fn pages_for(&self, person: Option<PersonId>) -> StoreResult<Vec<Page>> {
+        listings::pages_for(&self.client().await?, person).await
+    }
+
+    async fn page_admins(&self, page: &PageId) -> StoreResult<Vec<Person>> {
+        listings::page_admins(&self.client().await?, page).await
+    }
+
+    async fn search_pages(&self, text: &str, limit: u32) -> StoreResult<Vec<Page>> {
+        listings::search_pages(&self.client().await?, text, limit).await
+    }
+
+    async fn person_by_login(&self, login: &str) -> StoreResult<Option<Person>> {
+        listings::person_by_login(&self.client().await?, login).await
+    }
+
+    async fn delivery_stats(&self, app: &AppId, from: Millis, to: Millis, bucket_ms: Millis) -> StoreResult<Vec<DeliveryBucket>> {
+        listings::delivery_stats(&self.client().await?, app, from, to, bucket_ms.max(1)).await
     }
 
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {

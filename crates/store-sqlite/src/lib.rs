@@ -6,6 +6,7 @@
 mod content;
 mod delivery;
 mod engine;
+mod listings;
 mod migrate;
 mod rows;
 
@@ -931,6 +932,39 @@ impl Store for SqliteStore {
 
     async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()> {
         self.engine.write(move |c| content::set_person_profile(c, person, &profile)).await
+    }
+
+    async fn apps_for(&self, person: Option<PersonId>) -> StoreResult<Vec<(App, Option<AppRole>)>> {
+        self.engine.read(move |c| listings::apps_for(c, person)).await
+    }
+
+    async fn app_members(&self, app: &AppId) -> StoreResult<Vec<(Person, AppRole)>> {
+        let app = app.clone();
+        self.engine.read(move |c| listings::app_members(c, &app)).await
+    }
+
+    async fn pages_for(&self, person: Option<PersonId>) -> StoreResult<Vec<Page>> {
+        self.engine.read(move |c| listings::pages_for(c, person)).await
+    }
+
+    async fn page_admins(&self, page: &PageId) -> StoreResult<Vec<Person>> {
+        let page = page.clone();
+        self.engine.read(move |c| listings::page_admins(c, &page)).await
+    }
+
+    async fn search_pages(&self, text: &str, limit: u32) -> StoreResult<Vec<Page>> {
+        let text = text.to_string();
+        self.engine.read(move |c| listings::search_pages(c, &text, limit)).await
+    }
+
+    async fn person_by_login(&self, login: &str) -> StoreResult<Option<Person>> {
+        let login = login.to_string();
+        self.engine.read(move |c| listings::person_by_login(c, &login)).await
+    }
+
+    async fn delivery_stats(&self, app: &AppId, from: Millis, to: Millis, bucket_ms: Millis) -> StoreResult<Vec<DeliveryBucket>> {
+        let app = app.clone();
+        self.engine.read(move |c| listings::delivery_stats(c, &app, from, to, bucket_ms.max(1))).await
     }
 
     async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {

@@ -212,6 +212,21 @@ pub trait Store: Send + Sync + 'static {
     async fn person_profile(&self, person: PersonId) -> StoreResult<Option<PersonProfile>>;
     async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()>;
 
+    // --- listings (the console, Page search) ---------------------------------------
+    /// Apps the person holds a role on, with the role; with `None`, every app. By name.
+    async fn apps_for(&self, person: Option<PersonId>) -> StoreResult<Vec<(App, Option<AppRole>)>>;
+    /// The persons holding a role on the app, by name.
+    async fn app_members(&self, app: &AppId) -> StoreResult<Vec<(Person, AppRole)>>;
+    /// Pages the person administers; with `None`, every Page. By name.
+    async fn pages_for(&self, person: Option<PersonId>) -> StoreResult<Vec<Page>>;
+    async fn page_admins(&self, page: &PageId) -> StoreResult<Vec<Person>>;
+    /// Pages whose name or username contains `text` (case-insensitive), by name.
+    async fn search_pages(&self, text: &str, limit: u32) -> StoreResult<Vec<Page>>;
+    async fn person_by_login(&self, login: &str) -> StoreResult<Option<Person>>;
+    /// The app's deliveries in `[from, to)` by buckets of `bucket_ms` (only buckets
+    /// with something in them), oldest first.
+    async fn delivery_stats(&self, app: &AppId, from: Millis, to: Millis, bucket_ms: Millis) -> StoreResult<Vec<DeliveryBucket>>;
+
     // --- the webhook outbox ----------------------------------------------------
     /// Leases up to `limit` due events until `lease_until`. Only the oldest
     /// undelivered event of each (app, thread) is ever handed out, so a thread's

@@ -326,3 +326,17 @@ pub struct PageThread {
     pub last_message_at: Millis,
     pub message_count: u64,
 }
+
+/// Webhook deliveries of one app in one time bucket, for the console's chart.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryBucket {
+    /// The bucket's start, epoch ms.
+    pub start: Millis,
+    /// Events acknowledged in the bucket.
+    pub delivered: u64,
+    /// Events in POSTs that failed in the bucket (an event retried counts each time).
+    pub failed: u64,
+    /// From an event's creation to its acknowledgement, over the delivered events.
+    pub latency_avg_ms: Millis,
+    pub latency_max_ms: Millis,
+}

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 mod content;
+mod listings;
 
 pub type Shared = Arc<dyn Store>;
 
@@ -45,6 +46,8 @@ where
     content::reactions_mark_messages_and_open_the_window(fresh().await).await;
     content::page_threads_most_recent_first(fresh().await).await;
     content::attachments_profiles_and_personas(fresh().await).await;
+    listings::listings_show_what_each_person_may_see(fresh().await).await;
+    listings::delivery_statistics_by_bucket(fresh().await).await;
 }
 
 pub(crate) fn person(name: &str) -> NewPerson {
@@ -55,7 +58,7 @@ pub(crate) fn page(id: &str, username: &str) -> Page {
     Page { id: PageId(id.into()), name: format!("Page {username}"), username: username.into() }
 }
 
-fn app(id: &str) -> App {
+pub(crate) fn app(id: &str) -> App {
     App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false }
 }
 
@@ -75,7 +78,7 @@ pub(crate) async fn seed(store: &Shared, persons: usize) -> Vec<PersonId> {
 }
 
 /// A failed POST of app's events at `at`: HTTP 500, with each event's next attempt.
-fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>) -> FailedAttempt {
+pub(crate) fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>) -> FailedAttempt {
     FailedAttempt {
         app: AppId(app.into()),
         url: "http://127.0.0.1:1/hook".into(),
