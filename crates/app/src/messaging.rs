@@ -80,7 +80,17 @@ pub struct MessageView {
     pub persona: Option<PersonaView>,
     #[serde(skip_serializing_if = "Reactions::is_empty", default)]
     pub reactions: Reactions,
+    /// For a notification opt-in request: whether the person accepted it, or stopped it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notification: Option<NotificationState>,
     pub created_at: Millis,
+}
+
+/// What the person did with a notification opt-in request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationState {
+    pub accepted: bool,
+    pub stopped: bool,
 }
 
 impl From<&Message> for MessageView {
@@ -95,6 +105,7 @@ impl From<&Message> for MessageView {
             reply_to: message.reply_to.clone(),
             persona: None,
             reactions: Reactions { person: message.person_reaction.clone(), page: message.page_reaction.clone() },
+            notification: None,
             created_at: message.created_at,
         }
     }
@@ -162,6 +173,9 @@ impl Platform {
         };
         let message = match command.body {
             SendBody::Action(action) => {
+                if action == SenderAction::MarkSeen {
+                    self.inner.store.mark_seen(&page.id, person, self.now()).await?;
+                }
                 self.publish_action(person, &page.id, action, persona).await;
                 return Ok(SendResponse { recipient_id: psid.0, message_id: None, attachment_id: None });
             }
@@ -337,9 +351,18 @@ impl Platform {
         Ok(view)
     }
 
-    /// A stored message as the person's client shows it, with its persona.
+    /// A stored message as the person's client shows it, with its persona and, for an
+    /// opt-in request, what the person did with it.
     pub(crate) async fn view(&self, message: &Message) -> AppResult<MessageView> {
         let mut view = MessageView::from(message);
+        let template = view.attachment.as_ref().and_then(|a| a.pointer("/payload/template_type")).and_then(Value::as_str);
+        if matches!(template, Some("one_time_notif_req" | "notification_messages")) {
+            let request = self.inner.store.optin_request(&message.mid).await?;
+            view.notification = Some(request.map_or_else(NotificationState::default, |r| NotificationState {
+                accepted: r.tapped_at.is_some(),
+                stopped: r.stopped_at.is_some(),
+            }));
+        }
         if let Some(id) = &message.persona {
             // A deleted persona's messages show the Page's own name again.
             view.persona = self.inner.store.persona(id).await?.map(|p| PersonaView { id: p.id, name: p.name, profile_picture_url: p.profile_picture_url });

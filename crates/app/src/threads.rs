@@ -60,6 +60,8 @@ pub struct ThreadView {
     pub messages: Vec<MessageView>,
     pub delivered_watermark: Millis,
     pub read_watermark: Millis,
+    /// The Page has seen the person's messages sent before this.
+    pub seen_watermark: Millis,
 }
 
 impl Platform {
@@ -254,7 +256,13 @@ impl Platform {
         for message in &messages {
             views.push(self.view(message).await?);
         }
-        Ok(ThreadView { page, messages: views, delivered_watermark: state.delivered_watermark, read_watermark: state.read_watermark })
+        Ok(ThreadView {
+            page,
+            messages: views,
+            delivered_watermark: state.delivered_watermark,
+            read_watermark: state.read_watermark,
+            seen_watermark: state.seen_watermark,
+        })
     }
 
     /// The person's threads, most recent first.

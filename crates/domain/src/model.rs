@@ -183,6 +183,8 @@ pub struct ThreadState {
     pub delivered_watermark: Millis,
     /// The person has read every Page message sent before this.
     pub read_watermark: Millis,
+    /// The Page has seen every message of the person's sent before this (`mark_seen`).
+    pub seen_watermark: Millis,
 }
 
 /// A thread as the person's client lists it.

@@ -31,6 +31,10 @@ const ASSETS: &[Asset] = &[
     asset!("/web/console/app.js", "text/javascript; charset=utf-8", "console/app.js"),
     asset!("/web/console/api.js", "text/javascript; charset=utf-8", "console/api.js"),
     asset!("/web/console/chart.js", "text/javascript; charset=utf-8", "console/chart.js"),
+    asset!("/web/console/dom.js", "text/javascript; charset=utf-8", "console/dom.js"),
+    asset!("/web/console/apps.js", "text/javascript; charset=utf-8", "console/apps.js"),
+    asset!("/web/console/webhooks.js", "text/javascript; charset=utf-8", "console/webhooks.js"),
+    asset!("/web/console/pages.js", "text/javascript; charset=utf-8", "console/pages.js"),
     asset!("/web/console/style.css", "text/css; charset=utf-8", "console/style.css"),
 ];
 

@@ -826,12 +826,24 @@ impl Store for PostgresStore {
             .client()
             .await?
             .query_opt(
-                "SELECT last_person_at, delivered_watermark, read_watermark FROM threads WHERE page_id = $1 AND person_id = $2",
+                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark FROM threads WHERE page_id = $1 AND person_id = $2",
                 &[&page.0, &person.0],
             )
             .await
             .map_err(pg)?;
-        Ok(row.map(|r| ThreadState { last_person_at: r.get(0), delivered_watermark: r.get(1), read_watermark: r.get(2) }))
+        Ok(row.map(|r| ThreadState { last_person_at: r.get(0), delivered_watermark: r.get(1), read_watermark: r.get(2), seen_watermark: r.get(3) }))
+    }
+
+    async fn mark_seen(&self, page: &PageId, person: PersonId, watermark: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE threads SET page_seen_watermark = GREATEST(page_seen_watermark, $3) WHERE page_id = $1 AND person_id = $2",
+                &[&page.0, &person.0, &watermark],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
     }
 
     async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>> {

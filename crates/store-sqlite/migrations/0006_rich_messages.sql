@@ -7,6 +7,9 @@ ALTER TABLE messages ADD COLUMN persona_id TEXT;
 ALTER TABLE messages ADD COLUMN person_reaction TEXT;
 ALTER TABLE messages ADD COLUMN page_reaction TEXT;
 
+-- How far the Page has seen the person's messages (`mark_seen`).
+ALTER TABLE threads ADD COLUMN page_seen_watermark INTEGER NOT NULL DEFAULT 0;
+
 -- The Page's conversations, most recent first (Conversations API).
 CREATE INDEX threads_by_page ON threads (page_id, last_message_at DESC);
 

@@ -785,11 +785,24 @@ impl Store for SqliteStore {
         self.engine
             .read(move |c| {
                 q(c.query_row(
-                    "SELECT last_person_at, delivered_watermark, read_watermark FROM threads WHERE page_id = ?1 AND person_id = ?2",
+                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark FROM threads WHERE page_id = ?1 AND person_id = ?2",
                     params![page.as_str(), person.0],
-                    |r| Ok(ThreadState { last_person_at: r.get(0)?, delivered_watermark: r.get(1)?, read_watermark: r.get(2)? }),
+                    |r| Ok(ThreadState { last_person_at: r.get(0)?, delivered_watermark: r.get(1)?, read_watermark: r.get(2)?, seen_watermark: r.get(3)? }),
                 )
                 .optional())
+            })
+            .await
+    }
+
+    async fn mark_seen(&self, page: &PageId, person: PersonId, watermark: Millis) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "UPDATE threads SET page_seen_watermark = MAX(page_seen_watermark, ?3) WHERE page_id = ?1 AND person_id = ?2",
+                    params![page.as_str(), person.0, watermark],
+                ))?;
+                Ok(())
             })
             .await
     }

@@ -159,6 +159,8 @@ pub trait Store: Send + Sync + 'static {
         events: Vec<NewOutboxEvent>,
     ) -> StoreResult<bool>;
     async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>>;
+    /// The Page has seen the person's messages up to `watermark` (it only moves forward).
+    async fn mark_seen(&self, page: &PageId, person: PersonId, watermark: Millis) -> StoreResult<()>;
     /// One message by its `mid`.
     async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>>;
     /// Up to `limit` messages of the thread older than `before` (all when `None`),

@@ -134,7 +134,10 @@ pub fn banner(info: &DemoInfo, data: &Path) -> String {
          \n  Demo Page:    {page_id} (@{page})\
          \n  Echo bot:     app {app_id}, webhook {bot}\
          \n  Everything for trying the APIs by hand: {file}\
-         \n\nChat with the bot as the person:\
+         \n\nIn a browser, sign in as {login}:\
+         \n  the web messenger  {base}/m/{page}?ref=demo\
+         \n  the console        {base}/console\
+         \n\nOr chat with the bot as the person with curl:\
          \n  TOKEN=$(curl -s -X POST {person}/login -H 'Content-Type: application/json' -d '{{\"login\":\"{login}\",\"password\":\"{password}\"}}' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\
          \n  curl -N {person}/events -H \"Authorization: Bearer $TOKEN\" &\
          \n  curl -s -X POST {person}/threads/{page}/messages -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"text\":\"hello\"}}'\

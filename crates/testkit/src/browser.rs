@@ -63,12 +63,18 @@ impl Browser {
         let mut args = vec!["--headless=new".to_string(), "--no-sandbox".into(), "--disable-gpu".into(), "--disable-dev-shm-usage".into()];
         args.push(format!("--window-size={width},{height}"));
         let mut options = serde_json::json!({"args": args});
+        if let Screen::Phone = screen {
+            // Headless Chromium keeps windows at least 500 px wide; emulate the phone.
+            options["mobileEmulation"] = serde_json::json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0}});
+        }
         if let Ok(binary) = std::env::var("SWITCHBOARD_CHROMIUM") {
             options["binary"] = binary.into();
         } else if std::path::Path::new("/usr/bin/chromium").exists() {
             options["binary"] = "/usr/bin/chromium".into();
         }
         capabilities.insert("goog:chromeOptions".into(), options);
+        // Two TLS backends are compiled in; the WebDriver client needs one chosen.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = None;
         for _ in 0..100 {

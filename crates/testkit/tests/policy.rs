@@ -251,8 +251,11 @@ async fn a_one_time_notification_sends_once_and_only_once_outside_the_window() {
     assert_eq!(echo["message"]["attachments"][0]["payload"]["payload"], "SKU_RED");
 
     // Tapping "Notify me" gives the bot a token, once.
+    let state = |history: Value| history["messages"].as_array().unwrap().iter().find(|m| m["mid"] == mid.as_str()).unwrap()["notification"].clone();
+    assert_eq!(state(ann.history("shop").await), json!({"accepted": false, "stopped": false}));
     let (status, answer) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notify-me"), None).await;
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(state(ann.history("shop").await), json!({"accepted": true, "stopped": false}), "the thread remembers the tap");
     let (status, _) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notify-me"), None).await;
     assert_eq!(status, 400, "tapped once");
     let optin = bot.receiver.wait_for("the opt-in", |e| e["optin"]["type"] == "one_time_notif_req").await;
@@ -320,6 +323,9 @@ async fn recurring_notifications_follow_their_frequency_and_the_persons_stop() {
     advance(&server, 24 * HOUR_MS).await;
     let (status, _) = ann.call(Method::POST, &format!("/threads/shop/messages/{mid}/notifications/stop"), None).await;
     assert_eq!(status, 200);
+    let history = ann.history("shop").await;
+    let request = history["messages"].as_array().unwrap().iter().find(|m| m["mid"] == mid.as_str()).unwrap();
+    assert_eq!(request["notification"], json!({"accepted": true, "stopped": true}));
     let stopped = bot.receiver.wait_for("the stop", |e| e["optin"]["notification_messages_status"] == "STOP_NOTIFICATIONS").await;
     assert_eq!(stopped["optin"]["notification_messages_token"], token.as_str());
     let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(by_token("deal three"))).await;

@@ -419,3 +419,15 @@ async fn slow_media_servers_time_out_with_metas_errors() {
     let (status, answer) = send("video", media.put("slow.mp4", slow("video/mp4"))).await;
     assert_eq!((status, answer["error"]["error_subcode"].clone()), (400, json!(2018294)), "{answer}");
 }
+
+#[tokio::test]
+async fn the_pages_seen_mark_is_kept_with_the_thread() {
+    let server = TestServer::start().await;
+    let (bot, psid, person, _) = thread(&server, "ann").await;
+    assert_eq!(person.history("shop").await["seen_watermark"], 0);
+    let seen = json!({"recipient": {"id": psid}, "sender_action": "mark_seen"});
+    assert_eq!(server.graph_call(Method::POST, "/me/messages", Some(&bot.page_token), Some(seen)).await.0, 200);
+    let history = person.history("shop").await;
+    let written = history["messages"][0]["created_at"].as_i64().unwrap();
+    assert!(history["seen_watermark"].as_i64().unwrap() >= written, "a reload still shows Seen: {history}");
+}

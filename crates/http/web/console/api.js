@@ -1,1 +1,156 @@
-// The console: api.js
+// The console's client: the console API (`/console/v1`) with the signed-in token,
+// and the Graph API (`/v21.0`) with an app's or a Page's own token, as a developer
+// would call it. It knows URLs and JSON, not the page: no DOM here.
+
+const CONSOLE = '/console/v1';
+const GRAPH = '/v21.0';
+const TOKEN_KEY = 'switchboard.console.token';
+
+/** A refused call: the Graph envelope's message and code, or the HTTP status. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = body && body.error;
+    super(error && error.message ? error.message : `The server answered HTTP ${status}`);
+    this.status = status;
+    this.code = error ? error.code : undefined;
+    this.subcode = error ? error.error_subcode : undefined;
+  }
+}
+
+export function savedToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function saveToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function withQuery(path, query) {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== '') params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+async function call(method, url, token, body) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (cause) {
+    throw new ApiError(0, { error: { message: `The server cannot be reached (${cause.message})` } });
+  }
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+/** Signs a person in; answers `{access_token, person}`. */
+export function login(loginName, password) {
+  return call('POST', `${CONSOLE}/login`, null, { login: loginName, password });
+}
+
+/** The console API with one bearer token (a person's session or the operator's). */
+export class Console {
+  constructor(token) {
+    this.token = token;
+  }
+
+  get(path, query) {
+    return call('GET', withQuery(`${CONSOLE}${path}`, query), this.token);
+  }
+
+  post(path, body = {}) {
+    return call('POST', `${CONSOLE}${path}`, this.token, body);
+  }
+
+  patch(path, body) {
+    return call('PATCH', `${CONSOLE}${path}`, this.token, body);
+  }
+
+  me() { return this.get('/me'); }
+  clock() { return this.get('/clock'); }
+  moveClock(advanceMs) { return this.post('/clock', { advance_ms: advanceMs }); }
+
+  apps() { return this.get('/apps'); }
+  createApp(name) { return this.post('/apps', { name }); }
+  app(id) { return this.get(`/apps/${enc(id)}`); }
+  updateApp(id, change) { return this.patch(`/apps/${enc(id)}`, change); }
+  audit(id) { return this.get(`/apps/${enc(id)}/audit`); }
+  roles(id) { return this.get(`/apps/${enc(id)}/roles`); }
+  setRole(id, loginName, role) { return this.post(`/apps/${enc(id)}/roles`, { login: loginName, role }); }
+  removeRole(id, personId) { return this.post(`/apps/${enc(id)}/roles`, { person_id: personId, role: null }); }
+  createTestUser(id, name) { return this.post(`/apps/${enc(id)}/test-users`, name ? { name } : {}); }
+
+  pages() { return this.get('/pages'); }
+  createPage(name, username) { return this.post('/pages', { name, username }); }
+  page(id) { return this.get(`/pages/${enc(id)}`); }
+  setPageAdmin(id, loginName) { return this.post(`/pages/${enc(id)}/roles`, { login: loginName, role: 'admin' }); }
+  removePageAdmin(id, personId) { return this.post(`/pages/${enc(id)}/roles`, { person_id: personId, role: null }); }
+  grant(pageId, appId, personId) {
+    const body = { app_id: appId };
+    if (personId) body.person_id = personId;
+    return this.post(`/pages/${enc(pageId)}/apps`, body);
+  }
+  features(id) { return this.get(`/pages/${enc(id)}/features`); }
+  applyFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}`, { accept_terms: true }); }
+  approveFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}/approve`); }
+
+  health(app) { return this.get(`/apps/${enc(app)}/webhook`); }
+  errors(app, limit = 20) { return this.get(`/apps/${enc(app)}/webhook/errors`, { limit }); }
+  events(app, query) { return this.get(`/apps/${enc(app)}/webhook/events`, query); }
+  event(app, id) { return this.get(`/apps/${enc(app)}/webhook/events/${enc(id)}`); }
+  replayEvent(app, id) { return this.post(`/apps/${enc(app)}/webhook/events/${enc(id)}/replay`); }
+  replayRange(app, from, to) { return this.post(`/apps/${enc(app)}/webhook/replay`, { from, to }); }
+  alerts(app) { return this.get(`/apps/${enc(app)}/webhook/alerts`); }
+  stats(app, query) { return this.get(`/apps/${enc(app)}/webhook/stats`, query); }
+}
+
+/** The Graph API with an app token (`APP_ID|APP_SECRET`) or a Page token. */
+export const graph = {
+  subscriptions(appId, appToken) {
+    return call('GET', `${GRAPH}/${enc(appId)}/subscriptions`, appToken);
+  },
+  subscribe(appId, appToken, callbackUrl, verifyToken, fields) {
+    return call('POST', `${GRAPH}/${enc(appId)}/subscriptions`, appToken, {
+      object: 'page',
+      callback_url: callbackUrl,
+      verify_token: verifyToken,
+      fields: fields.join(','),
+    });
+  },
+  install(pageId, pageToken, fields) {
+    return call('POST', `${GRAPH}/${enc(pageId)}/subscribed_apps`, pageToken, { subscribed_fields: fields.join(',') });
+  },
+};
+
+function enc(part) {
+  return encodeURIComponent(String(part));
+}
+
+/** The webhook fields of `object=page`, as the Graph API names them. */
+export const WEBHOOK_FIELDS = [
+  'messages', 'message_echoes', 'message_deliveries', 'message_reads', 'message_reactions', 'message_edits',
+  'messaging_postbacks', 'messaging_optins', 'messaging_referrals', 'messaging_account_linking',
+  'messaging_handovers', 'standby', 'messaging_policy_enforcement', 'messaging_game_plays',
+  'response_feedback', 'messaging_feedback',
+];
+
+/** The Page features an admin applies for and the operator approves. */
+export const PAGE_FEATURES = ['phone_numbers', 'one_time_notif'];

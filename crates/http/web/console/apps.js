@@ -1,0 +1,197 @@
+// The apps view: the list and create form, and one app's settings, secret, roles, test users and mode-change audit.
+
+import { main, session, view } from './app.js';
+import { h, append, replace, field, statusLine, say, act, describe, table, section, timeNode, copyButton, secretBox } from './dom.js';
+
+export async function appsView() {
+  const list = h('div', { id: 'apps-list' }, h('p', { text: 'Loading…' }));
+  const line = statusLine('create-app-status');
+  const name = h('input', { id: 'new-app-name', name: 'name', required: true, autocomplete: 'off' });
+  const button = h('button', { type: 'submit', text: 'Create app', id: 'create-app' });
+  const form = h('form', { class: 'inline-form', id: 'create-app-form' }, field('App name', name), button);
+  const created = h('div', { id: 'created-app' });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(button, line, async () => {
+      const app = await session.api.createApp(name.value.trim());
+      say(line, `Created the app ${app.name} (${app.id}) in development mode.`);
+      replace(created, h('p', {}, 'Keep its secret safe: ', h('a', { href: `#/apps/${app.id}`, text: `open ${app.name}` }), '.'),
+        secretBox('App secret', app.secret, 'created-app-secret'));
+      name.value = '';
+      await loadApps(list);
+    });
+  });
+  view('Apps', section('Your apps', 'apps', list), section('Create an app', 'new-app', form, line, created));
+  await loadApps(list);
+}
+
+async function loadApps(list) {
+  try {
+    const { data } = await session.api.apps();
+    const rows = data.map((app) => h('tr', {},
+      h('th', { scope: 'row' }, h('a', { href: `#/apps/${app.id}`, text: app.name })),
+      h('td', { text: app.id }), h('td', { text: app.mode }), h('td', { text: app.role || (session.operator ? 'operator' : '–') }),
+      h('td', {}, h('a', { href: `#/apps/${app.id}/webhooks`, text: 'Webhooks', 'aria-label': `Webhooks of ${app.name}` }))));
+    replace(list, table('Your apps', ['Name', 'ID', 'Mode', 'Your role', ''], rows, 'No apps yet: create one below.'));
+  } catch (error) {
+    replace(list, h('p', { class: 'status error', text: `The apps cannot be listed: ${describe(error)}` }));
+  }
+}
+
+/** What the signed-in caller may see of an app: its settings (administrators) or its list entry. */
+export async function loadApp(id) {
+  const [settings, listed] = await Promise.allSettled([session.api.app(id), session.api.apps()]);
+  const entry = listed.status === 'fulfilled' ? listed.value.data.find((a) => a.id === id) : undefined;
+  if (settings.status === 'fulfilled') return { app: settings.value, role: entry ? entry.role : null, admin: true };
+  if (entry) return { app: entry, role: entry.role, admin: false };
+  throw settings.reason;
+}
+
+export function appTabs(app, current) {
+  const tab = (href, text, key) => h('li', {}, h('a', { href, text, 'aria-current': current === key ? 'page' : null }));
+  return h('nav', { class: 'tabs', 'aria-label': `App ${app.name}` },
+    h('ul', {}, tab(`#/apps/${app.id}`, 'Settings and roles', 'settings'), tab(`#/apps/${app.id}/webhooks`, 'Webhooks', 'webhooks')));
+}
+
+export async function appView(id) {
+  view('App');
+  let loaded;
+  try {
+    loaded = await loadApp(id);
+  } catch (error) {
+    return append(main, h('p', { class: 'status error', text: `This app cannot be shown: ${describe(error)}` }));
+  }
+  const { app, role, admin } = loaded;
+  const heading = view(app.name);
+  heading.after(h('p', { class: 'subtitle' }, `App ID ${app.id} · `, h('span', { class: `badge mode-${app.mode}`, id: 'app-mode', text: app.mode === 'live' ? 'Live' : 'In development' }),
+    role ? ` · your role: ${role}` : ''), appTabs(app, 'settings'));
+  if (admin) append(main, settingsSection(app));
+  else append(main, section('Settings', 'settings', h('p', { text: 'Only the app’s administrators see its settings and secret.' })));
+  append(main, rolesSection(app, admin), testUsersSection(app, admin));
+  if (admin) append(main, auditSection(app));
+}
+
+function settingsSection(app) {
+  const line = statusLine('settings-status');
+  const modeText = h('span', { id: 'mode-text' });
+  const modeButton = h('button', { type: 'button', id: 'toggle-mode' });
+  const showMode = () => {
+    modeText.textContent = app.mode === 'live'
+      ? 'Live: the app may message anyone who writes to its Pages.'
+      : 'Development: the app may message only people with a role on it.';
+    modeButton.textContent = app.mode === 'live' ? 'Switch to development mode' : 'Switch to live mode';
+    const badge = document.getElementById('app-mode');
+    if (badge) {
+      badge.textContent = app.mode === 'live' ? 'Live' : 'In development';
+      badge.className = `badge mode-${app.mode}`;
+    }
+  };
+  showMode();
+  modeButton.addEventListener('click', () => act(modeButton, line, async () => {
+    const updated = await session.api.updateApp(app.id, { mode: app.mode === 'live' ? 'development' : 'live' });
+    app.mode = updated.mode;
+    showMode();
+    say(line, `The app is now in ${updated.mode} mode.`);
+  }));
+
+  const secret = h('input', { type: 'password', readOnly: true, value: app.secret, id: 'app-secret', class: 'secret', autocomplete: 'off', spellcheck: 'false' });
+  const reveal = h('button', { type: 'button', class: 'secondary', id: 'show-secret', 'aria-pressed': 'false', 'aria-controls': 'app-secret', text: 'Show' });
+  reveal.addEventListener('click', () => {
+    const shown = secret.type === 'password';
+    secret.type = shown ? 'text' : 'password';
+    reveal.textContent = shown ? 'Hide' : 'Show';
+    reveal.setAttribute('aria-pressed', String(shown));
+  });
+  const reset = h('button', { type: 'button', class: 'danger', id: 'reset-secret', text: 'Reset secret' });
+  reset.addEventListener('click', () => {
+    if (!confirm('Reset the app secret? Tokens and signatures made with the old secret stop working.')) return;
+    act(reset, line, async () => {
+      const updated = await session.api.updateApp(app.id, { reset_secret: true });
+      app.secret = updated.secret;
+      secret.value = updated.secret;
+      say(line, 'The secret was reset. Update your bot with the new one.');
+    });
+  });
+  const proof = h('input', { type: 'checkbox', id: 'require-proof', checked: Boolean(app.require_appsecret_proof) });
+  proof.addEventListener('change', () => act(proof, line, async () => {
+    const updated = await session.api.updateApp(app.id, { require_appsecret_proof: proof.checked });
+    proof.checked = updated.require_appsecret_proof;
+    say(line, updated.require_appsecret_proof ? 'Graph calls must now carry appsecret_proof.' : 'appsecret_proof is now optional.');
+  }));
+  return section('Settings', 'settings',
+    h('h3', { text: 'Mode' }), h('p', {}, modeText), modeButton,
+    h('h3', { text: 'App secret' }),
+    h('div', { class: 'field' }, h('label', { for: 'app-secret', text: 'Secret' }), h('div', { class: 'row' }, secret, reveal, copyButton(() => secret.value), reset)),
+    h('p', { class: 'hint' }, 'The app token is ', h('code', { text: `${app.id}|` }), 'followed by the secret.'),
+    h('label', { class: 'check' }, proof, 'Require appsecret_proof on every Graph call'),
+    line);
+}
+
+function rolesSection(app, admin) {
+  const list = h('div', { id: 'roles-list' });
+  const line = statusLine('roles-status');
+  const load = async () => {
+    try {
+      const { data } = await session.api.roles(app.id);
+      const rows = data.map((member) => {
+        const remove = h('button', { type: 'button', class: 'secondary small', text: 'Remove', 'aria-label': `Remove ${member.person.login}` });
+        remove.addEventListener('click', () => act(remove, line, async () => {
+          await session.api.removeRole(app.id, member.person.id);
+          say(line, `${member.person.login} no longer has a role.`);
+          await load();
+        }));
+        return h('tr', {}, h('th', { scope: 'row', text: member.person.name }), h('td', { text: member.person.login }), h('td', { text: member.role }), h('td', {}, admin ? remove : null));
+      });
+      replace(list, table('Roles', ['Name', 'Login', 'Role', ''], rows, 'No one has a role.'));
+    } catch (error) {
+      replace(list, h('p', { class: 'status error', text: `The roles cannot be listed: ${describe(error)}` }));
+    }
+  };
+  load();
+  if (!admin) return section('Roles', 'roles', list);
+  const who = h('input', { id: 'role-login', name: 'login', required: true, autocomplete: 'off' });
+  const role = h('select', { id: 'role-kind', name: 'role' }, ['administrator', 'developer', 'tester'].map((r) => h('option', { value: r, text: r })));
+  const button = h('button', { type: 'submit', text: 'Add role', id: 'add-role' });
+  const form = h('form', { class: 'inline-form', id: 'role-form' }, field('Login', who), field('Role', role), button);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(button, line, async () => {
+      await session.api.setRole(app.id, who.value.trim(), role.value);
+      say(line, `${who.value.trim()} is now ${role.value === 'administrator' ? 'an' : 'a'} ${role.value}.`);
+      who.value = '';
+      await load();
+    });
+  });
+  rolesSection.reload = load;
+  return section('Roles', 'roles', list, h('h3', { text: 'Add a person by login' }), form, line);
+}
+
+function testUsersSection(app, admin) {
+  if (!admin) return null;
+  const line = statusLine('test-user-status');
+  const name = h('input', { id: 'test-user-name', name: 'name', autocomplete: 'off' });
+  const button = h('button', { type: 'submit', text: 'Create test user', id: 'create-test-user' });
+  const result = h('div', { id: 'test-user-result' });
+  const form = h('form', { class: 'inline-form', id: 'test-user-form' }, field('Name (optional)', name), button);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(button, line, async () => {
+      const created = await session.api.createTestUser(app.id, name.value.trim());
+      say(line, `Created the test user ${created.person.name}; their password is shown only now.`);
+      replace(result, h('dl', { class: 'facts' }, h('dt', { text: 'Login' }), h('dd', { text: created.person.login, id: 'test-user-login' })),
+        secretBox('Password', created.password, 'test-user-password'));
+      name.value = '';
+      if (rolesSection.reload) await rolesSection.reload();
+    });
+  });
+  return section('Test users', 'test-users', h('p', { text: 'A test user is a new person with the tester role, who can talk to the app while it is in development.' }), form, line, result);
+}
+
+function auditSection(app) {
+  const list = h('div', { id: 'audit-list' });
+  session.api.audit(app.id).then(({ data }) => {
+    const rows = data.map((r) => h('tr', {}, h('td', {}, timeNode(r.time)), h('td', { text: typeof r.actor === 'string' ? r.actor : JSON.stringify(r.actor) }), h('td', { text: typeof r.change === 'string' ? r.change : JSON.stringify(r.change) })));
+    replace(list, table('Mode changes', ['Time', 'By', 'Change'], rows, 'No mode changes yet.'));
+  }, (error) => replace(list, h('p', { class: 'status error', text: describe(error) })));
+  return section('Mode changes', 'audit', list);
+}
