@@ -10,16 +10,26 @@
 //! Added latency: with the node running, the Send API is called at a steady rate
 //! over ten threads; each echo's arrival at the receiver is compared with the moment
 //! its Send API call was answered (after its commit). Reports p50 and p99 as JSON.
+//!
+//! Fan-out (`--apps 1,10,100`): busy Pages each with N apps installed, each app on
+//! its own receiver port; every person message becomes N events. Events per second
+//! over the whole drain, and every app's every event checked (duplicates, missing).
+//!
+//! Recovery (`--recovery-events N`): N events for one app over many threads, queued
+//! while its receiver is down (the node runs and its POSTs fail and back off); the
+//! time from the receiver's return to the last event, and the peak memory.
+//! `--skip-throughput` and `--skip-latency` run one part at a time.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use clap::Parser;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_domain::*;
@@ -42,6 +52,49 @@ struct Args {
     rate: u64,
     #[arg(long, default_value_t = 5)]
     latency_seconds: u64,
+    /// Leave out the throughput runs (`--threads`).
+    #[arg(long)]
+    skip_throughput: bool,
+    /// Leave out the added-latency run.
+    #[arg(long)]
+    skip_latency: bool,
+    /// Fan-out: app counts to measure, comma-separated (none: no fan-out run).
+    #[arg(long, value_delimiter = ',')]
+    apps: Vec<usize>,
+    /// Fan-out: events delivered per run, all apps together.
+    #[arg(long, default_value_t = 100_000)]
+    fanout_events: usize,
+    /// Fan-out: busy Pages, each with every app installed.
+    #[arg(long, default_value_t = 10)]
+    fanout_pages: usize,
+    /// Fan-out: persons, each writing to every Page.
+    #[arg(long, default_value_t = 10)]
+    fanout_persons: usize,
+    /// Recovery: events queued for one app while its receiver is down (0: no run).
+    #[arg(long, default_value_t = 0)]
+    recovery_events: usize,
+    /// Recovery: Pages; the threads are Pages × persons. Many Pages and few persons:
+    /// each person costs an Argon2id hash (19 MiB) whose memory the allocator keeps,
+    /// which would swamp the drain's peak memory (100 persons: about 1.4 GB).
+    #[arg(long, default_value_t = 1000)]
+    recovery_pages: usize,
+    /// Recovery: persons, each writing to every Page.
+    #[arg(long, default_value_t = 10)]
+    recovery_persons: usize,
+    /// Recovery: how long the node runs against the dead receiver before it returns.
+    #[arg(long, default_value_t = 10)]
+    down_seconds: u64,
+    /// Recovery: how the receiver is down: `refused` (nothing listens) or `503`.
+    #[arg(long, default_value = "refused")]
+    down_mode: String,
+    /// Recovery: outbox rows per `append_message` call while filling.
+    #[arg(long, default_value_t = 100)]
+    fill_batch: usize,
+    /// Backoff of the fan-out and recovery runs (`test_settings`' values by default).
+    #[arg(long, default_value_t = 100)]
+    retry_initial_ms: i64,
+    #[arg(long, default_value_t = 400)]
+    retry_max_ms: i64,
 }
 
 /// What the receiver saw.
@@ -239,19 +292,427 @@ async fn added_latency(rate: u64, seconds: u64, batch_cap: usize) -> Value {
     })
 }
 
+/// The `mid` of every fan-out and recovery event starts so: `m_b_{n}`, `n` the
+/// message's number. The receiver finds them in the body without parsing the JSON,
+/// so that it costs the node (which shares the two cores) as little as possible.
+const MID_MARK: &str = "\"mid\":\"m_b_";
+
+/// What the counting receivers saw: deliveries per (app, message), so that every
+/// app's every event can be checked for exactly once.
+struct Tally {
+    /// Index `app * per_app + n`: how many times app `app` got message `n`.
+    counts: Vec<AtomicU32>,
+    per_app: usize,
+    /// Entries (app, message) delivered at least once.
+    distinct: AtomicU64,
+    posts: AtomicU64,
+    /// POSTs answered 503 while down (the `503` mode only).
+    refused: AtomicU64,
+    /// False while the receiver plays dead in the `503` mode.
+    up: AtomicBool,
+    first_post: Mutex<Option<Instant>>,
+    /// When the last entry not seen before arrived.
+    last_new: Mutex<Option<Instant>>,
+}
+
+impl Tally {
+    fn new(apps: usize, per_app: usize) -> Arc<Self> {
+        Arc::new(Self {
+            counts: (0..apps * per_app).map(|_| AtomicU32::new(0)).collect(),
+            per_app,
+            distinct: AtomicU64::new(0),
+            posts: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            up: AtomicBool::new(true),
+            first_post: Mutex::new(None),
+            last_new: Mutex::new(None),
+        })
+    }
+
+    fn duplicates(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed).saturating_sub(1) as u64).sum()
+    }
+
+    fn missing(&self) -> u64 {
+        self.counts.iter().filter(|c| c.load(Ordering::Relaxed) == 0).count() as u64
+    }
+
+    /// Waits until every entry arrived once, or `limit` passed.
+    async fn wait_for_all(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.distinct.load(Ordering::Relaxed) < self.counts.len() as u64 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+async fn tally_post(State((tally, app)): State<(Arc<Tally>, usize)>, body: Bytes) -> (StatusCode, &'static str) {
+    if !tally.up.load(Ordering::Relaxed) {
+        tally.refused.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::SERVICE_UNAVAILABLE, "down");
+    }
+    let now = Instant::now();
+    tally.first_post.lock().unwrap().get_or_insert(now);
+    tally.posts.fetch_add(1, Ordering::Relaxed);
+    let text = std::str::from_utf8(&body).unwrap_or_default();
+    let mut new = false;
+    for (at, _) in text.match_indices(MID_MARK) {
+        let digits: &str = &text[at + MID_MARK.len()..];
+        let digits = &digits[..digits.bytes().take_while(u8::is_ascii_digit).count()];
+        let Ok(n) = digits.parse::<usize>() else { continue };
+        if n < tally.per_app && tally.counts[app * tally.per_app + n].fetch_add(1, Ordering::Relaxed) == 0 {
+            tally.distinct.fetch_add(1, Ordering::Relaxed);
+            new = true;
+        }
+    }
+    if new {
+        *tally.last_new.lock().unwrap() = Some(now);
+    }
+    (StatusCode::OK, "EVENT_RECEIVED")
+}
+
+/// App `app`'s receiver on `listener`, until `stop` fires. Each app has its own port,
+/// as distinct apps have distinct hosts: the webhook client pools connections per
+/// host and port, so one port for all would share (and churn) one pool.
+fn serve_app(listener: tokio::net::TcpListener, tally: Arc<Tally>, app: usize) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = Router::new().route("/webhook", get(handshake).post(tally_post)).with_state((tally, app));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(async move { stopped.await.unwrap_or_default() }).await.expect("receiver serves")
+    });
+    (stop, task)
+}
+
+/// `apps` receivers, one port each; answers their URLs and their stop handles.
+async fn start_app_receivers(tally: &Arc<Tally>, apps: usize) -> (Vec<String>, Vec<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>) {
+    let mut urls = Vec::new();
+    let mut handles = Vec::new();
+    for app in 0..apps {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        urls.push(format!("http://{}/webhook", listener.local_addr().expect("addr")));
+        handles.push(serve_app(listener, tally.clone(), app));
+    }
+    (urls, handles)
+}
+
+/// Pages, each with every app installed (one app per URL, subscribed to `messages`),
+/// and persons with a PSID on every Page.
+struct Fleet {
+    pages: Vec<PageId>,
+    apps: Vec<AppId>,
+    /// Per person: the person and their PSID on each Page, in `pages` order.
+    persons: Vec<(PersonId, Vec<String>)>,
+}
+
+impl Fleet {
+    /// Thread `t` (Page × person): its Page, person and PSID.
+    fn thread(&self, t: usize) -> (&PageId, PersonId, &str) {
+        let (page, person) = (t % self.pages.len(), (t / self.pages.len()) % self.persons.len());
+        (&self.pages[page], self.persons[person].0, &self.persons[person].1[page])
+    }
+
+    fn threads(&self) -> usize {
+        self.pages.len() * self.persons.len()
+    }
+}
+
+/// Built through the console and Graph APIs (as a developer would), a few calls at a
+/// time: the node answers each write after its group commit.
+async fn set_up_fleet(server: &TestServer, urls: &[String], pages: usize, persons: usize) -> Fleet {
+    use futures_util::{stream, StreamExt};
+    let started = Instant::now();
+    let admin = server.person("fleet-admin").await;
+    let test_pages: Vec<_> = stream::iter(0..pages).map(|n| {
+            let admin = &admin;
+            async move { server.page(admin, &format!("busy{n}")).await }
+        }).buffered(8).collect().await;
+    let test_apps: Vec<_> = stream::iter(urls.iter().enumerate())
+        .map(|(n, url)| async move {
+            let app = server.app(&format!("fan-out bot {n}")).await;
+            let body = json!({"object": "page", "callback_url": url, "verify_token": "bench", "fields": "messages"});
+            let token = format!("{}|{}", app.id, app.secret);
+            let (status, answer) = server.graph_call(Method::POST, &format!("/{}/subscriptions", app.id), Some(&token), Some(body)).await;
+            assert_eq!(status, 200, "subscribing: {answer}");
+            app
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    let installs = test_pages.iter().flat_map(|page| test_apps.iter().map(move |app| (page, app)));
+    stream::iter(installs)
+        .for_each_concurrent(16, |(page, app)| {
+            let admin = &admin;
+            async move {
+                let token = server.grant(page, app, admin).await;
+                server.install(&token, page, "messages").await;
+            }
+        })
+        .await;
+    let page_ids: Vec<PageId> = test_pages.iter().map(|p| PageId(p.id.clone())).collect();
+    let people: Vec<_> = stream::iter(0..persons).map(|n| async move { server.person(&format!("writer{n}")).await }).buffered(4).collect().await;
+    let store = server.platform().store();
+    let mut fleet_persons = Vec::new();
+    for person in people {
+        let psids: Vec<_> = stream::iter(&page_ids)
+            .map(|page| async move { store.psid(PersonId(person.id), page).await.expect("psid").0 })
+            .buffered(64)
+            .collect()
+            .await;
+        fleet_persons.push((PersonId(person.id), psids));
+    }
+    let (seconds, hwm) = (started.elapsed().as_secs_f64(), vm_hwm_kb() / 1024);
+    eprintln!("set up {pages} Pages × {} apps × {persons} persons in {seconds:.1} s (VmHWM {hwm} MB)", urls.len());
+    Fleet { pages: page_ids, apps: test_apps.into_iter().map(|a| AppId(a.id)).collect(), persons: fleet_persons }
+}
+
+/// A person's message `n` on `thread`, as the person API renders it: the same
+/// `messages` event bytes for every app installed on the Page.
+fn person_message(fleet: &Fleet, thread: usize, n: usize, now: Millis) -> (Message, Vec<u8>) {
+    let (page, person, psid) = fleet.thread(thread);
+    let mid = format!("m_b_{n}");
+    let body = json!({"sender": {"id": psid}, "recipient": {"id": page.as_str()}, "timestamp": now,
+        "message": {"mid": mid, "text": format!("event {n}")}});
+    let message = Message { text: Some(format!("event {n}")), ..Message::new(Mid(mid), page.clone(), person, Direction::Inbound, None, now) };
+    (message, serde_json::to_vec(&body).expect("json"))
+}
+
+/// Writes `calls` `append_message` calls, built by `call`, from `writers` tasks at
+/// once (the SQLite engine commits concurrent writes as one group).
+async fn fill<F>(store: Arc<dyn Store>, calls: usize, writers: usize, call: F)
+where
+    F: Fn(usize) -> (Message, Vec<NewOutboxEvent>) + Send + Sync + 'static,
+{
+    let call = Arc::new(call);
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let (store, call) = (store.clone(), call.clone());
+            tokio::spawn(async move {
+                for n in (w..calls).step_by(writers) {
+                    let (message, events) = call(n);
+                    store.append_message(message, events).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("writer");
+    }
+}
+
+/// Fan-out: `events` events in all, each person message delivered to all `apps` apps
+/// installed on its Page. Like the throughput run, the outbox is filled through the
+/// store while the node is stopped (one `append_message` per person message with
+/// one outbox row per app, as the person API writes it), so that the figure is the
+/// dispatcher's alone rather than shared with the person API's ingestion on the
+/// same two cores.
+async fn fanout(args: &Args, apps: usize) -> Value {
+    let messages = (args.fanout_events / apps).max(1);
+    let dir = Arc::new(tempfile::tempdir_in("target").expect("a directory on this disk"));
+    let mut settings = test_settings(dir.path());
+    (settings.webhooks.retry_initial_ms, settings.webhooks.retry_max_ms) = (args.retry_initial_ms, args.retry_max_ms);
+    let tally = Tally::new(apps, messages);
+    let (urls, _receivers) = start_app_receivers(&tally, apps).await;
+    let server = TestServer::start_on(dir.clone(), settings.clone()).await;
+    let fleet = Arc::new(set_up_fleet(&server, &urls, args.fanout_pages, args.fanout_persons).await);
+    server.stop().await;
+
+    let store: Arc<dyn Store> = Arc::new(switchboard_store_sqlite::SqliteStore::open(dir.path().join("switchboard.db")).expect("store"));
+    let now = switchboard_app::SystemClock.now_ms();
+    let started = Instant::now();
+    let writers = fleet.clone();
+    fill(store, messages, 64, move |n| {
+        let thread = n % writers.threads();
+        let (message, body) = person_message(&writers, thread, n, now);
+        let (page, person, _) = writers.thread(thread);
+        let events = writers
+            .apps
+            .iter()
+            .map(|app| NewOutboxEvent {
+                app: app.clone(),
+                page: page.clone(),
+                person,
+                field: WebhookField::Messages,
+                body: body.clone(),
+                created_at: now,
+            })
+            .collect();
+        (message, events)
+    })
+    .await;
+    eprintln!("filled {} events ({messages} messages × {apps} apps) in {:.1} s", messages * apps, started.elapsed().as_secs_f64());
+
+    let server = TestServer::start_on(dir.clone(), settings).await;
+    tally.wait_for_all(Duration::from_secs(600)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // late duplicates, if any
+    server.stop().await;
+    let delivered = tally.distinct.load(Ordering::Relaxed);
+    let first = tally.first_post.lock().unwrap().expect("at least one POST");
+    let last = tally.last_new.lock().unwrap().expect("at least one event");
+    let seconds = (last - first).as_secs_f64().max(1e-9);
+    json!({
+        "apps": apps,
+        "pages": fleet.pages.len(),
+        "threads_per_app": fleet.threads(),
+        "events": delivered,
+        "posts": tally.posts.load(Ordering::Relaxed),
+        "seconds": seconds,
+        "events_per_second": delivered as f64 / seconds,
+        "duplicates": tally.duplicates(),
+        "missing": tally.missing(),
+    })
+}
+
+/// Recovery: `events` events for one app over Pages × persons threads, queued while
+/// its receiver is down. The outbox is filled through the store while the node is
+/// stopped (batched: `fill_batch` outbox rows per call, consecutive events on
+/// consecutive threads as live traffic interleaves them; each call stores one
+/// message row, on its first event's thread, since only the outbox rows matter to
+/// the drain). Then the node runs for `down_seconds` against the dead receiver:
+/// every thread's head is POSTed, fails and is rescheduled with backoff, as in a
+/// real outage. Then the receiver returns on the same address, and the drain is
+/// timed from that moment to the last event's arrival.
+async fn recovery(args: &Args) -> Value {
+    let events = args.recovery_events;
+    let refused = match args.down_mode.as_str() {
+        "refused" => true,
+        "503" => false,
+        other => panic!("--down-mode is refused or 503, not {other}"),
+    };
+    let dir = Arc::new(tempfile::tempdir_in("target").expect("a directory on this disk"));
+    let mut settings = test_settings(dir.path());
+    (settings.webhooks.retry_initial_ms, settings.webhooks.retry_max_ms) = (args.retry_initial_ms, args.retry_max_ms);
+    let tally = Tally::new(1, events);
+    let (urls, mut receivers) = start_app_receivers(&tally, 1).await;
+    let server = TestServer::start_on(dir.clone(), settings.clone()).await;
+    let fleet = Arc::new(set_up_fleet(&server, &urls, args.recovery_pages, args.recovery_persons).await);
+    server.stop().await;
+
+    let store: Arc<dyn Store> = Arc::new(switchboard_store_sqlite::SqliteStore::open(dir.path().join("switchboard.db")).expect("store"));
+    let now = switchboard_app::SystemClock.now_ms();
+    let started = Instant::now();
+    let batch = args.fill_batch.max(1);
+    let writers = fleet.clone();
+    fill(store, events.div_ceil(batch), 8, move |call| {
+        let numbers = call * batch..((call + 1) * batch).min(events);
+        let (page, person, _) = writers.thread(numbers.start % writers.threads());
+        let message = Message::new(Mid(format!("m_fill_{call}")), page.clone(), person, Direction::Inbound, None, now);
+        let rows = numbers
+            .map(|n| {
+                let thread = n % writers.threads();
+                let (page, person, _) = writers.thread(thread);
+                NewOutboxEvent {
+                    app: writers.apps[0].clone(),
+                    page: page.clone(),
+                    person,
+                    field: WebhookField::Messages,
+                    body: person_message(&writers, thread, n, now).1,
+                    created_at: now,
+                }
+            })
+            .collect();
+        (message, rows)
+    })
+    .await;
+    let fill_seconds = started.elapsed().as_secs_f64();
+    eprintln!("filled {events} events over {} threads in {fill_seconds:.1} s (VmHWM {} MB)", fleet.threads(), vm_hwm_kb() / 1024);
+
+    // The peak so far is the setup's and the fill's; reset it (Linux: 5 into
+    // clear_refs) so that `vm_hwm_mb` is the outage's and the drain's alone.
+    let hwm_before_kb = vm_hwm_kb();
+    let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+
+    // Down: nothing listens on the receiver's address (or it answers 503).
+    let address: std::net::SocketAddr = urls[0].trim_start_matches("http://").trim_end_matches("/webhook").parse().expect("address");
+    if refused {
+        let (stop, task) = receivers.pop().expect("one receiver");
+        stop.send(()).ok();
+        task.await.expect("receiver stops");
+    } else {
+        tally.up.store(false, Ordering::Relaxed);
+    }
+    let server = TestServer::start_on(dir.clone(), settings).await;
+    tokio::time::sleep(Duration::from_secs(args.down_seconds)).await;
+    eprintln!("down for {} s (VmHWM {} MB)", args.down_seconds, vm_hwm_kb() / 1024);
+    let failed_posts = server.platform().metrics().webhook_posts.get_or_create(&switchboard_app::metrics::DeliveryLabels { outcome: "failed" }).get();
+
+    // Back.
+    let back = Instant::now();
+    if refused {
+        let listener = tokio::net::TcpListener::bind(address).await.expect("the receiver's address is free again");
+        receivers.push(serve_app(listener, tally.clone(), 0));
+    } else {
+        tally.up.store(true, Ordering::Relaxed);
+    }
+    tally.wait_for_all(Duration::from_secs(3600)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // late duplicates, if any
+    let vm_hwm_mb = vm_hwm_kb() as f64 / 1024.0;
+    server.stop().await;
+    let delivered = tally.distinct.load(Ordering::Relaxed);
+    let first = tally.first_post.lock().unwrap().expect("at least one POST");
+    let last = tally.last_new.lock().unwrap().expect("at least one event");
+    let drain_seconds = (last - back).as_secs_f64().max(1e-9);
+    json!({
+        "events": delivered,
+        "threads": fleet.threads(),
+        "fill_seconds": fill_seconds,
+        "fill_batch": batch,
+        "down_mode": args.down_mode,
+        "down_seconds": args.down_seconds,
+        "failed_posts_while_down": failed_posts,
+        "first_delivery_after_return_ms": (first - back).as_secs_f64() * 1000.0,
+        "drain_seconds": drain_seconds,
+        "events_per_second": delivered as f64 / drain_seconds,
+        "posts": tally.posts.load(Ordering::Relaxed),
+        "duplicates": tally.duplicates(),
+        "missing": tally.missing(),
+        "retry_initial_ms": args.retry_initial_ms,
+        "retry_max_ms": args.retry_max_ms,
+        "vm_hwm_mb": vm_hwm_mb,
+        "vm_hwm_mb_before_outage": hwm_before_kb as f64 / 1024.0,
+        "vm_hwm_reset_at_outage": hwm_reset,
+    })
+}
+
+/// The process's peak resident memory (`VmHWM`), in kB; 0 where /proc has none.
+fn vm_hwm_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut runs = Vec::new();
-    for &threads in &args.threads {
-        for batch_cap in [args.batch_cap, 1] {
-            let run = throughput(threads, args.events, batch_cap).await;
-            eprintln!("{run}");
-            runs.push(run);
+    if !args.skip_throughput {
+        for &threads in &args.threads {
+            for batch_cap in [args.batch_cap, 1] {
+                let run = throughput(threads, args.events, batch_cap).await;
+                eprintln!("{run}");
+                runs.push(run);
+            }
         }
     }
-    let latency = added_latency(args.rate, args.latency_seconds, args.batch_cap).await;
-    eprintln!("{latency}");
-    println!("{}", serde_json::to_string_pretty(&json!({"throughput": runs, "added_latency": latency}))?);
+    let mut latency = Value::Null;
+    if !args.skip_latency {
+        latency = added_latency(args.rate, args.latency_seconds, args.batch_cap).await;
+        eprintln!("{latency}");
+    }
+    let mut fanouts = Vec::new();
+    for &apps in &args.apps {
+        let run = fanout(&args, apps.max(1)).await;
+        eprintln!("{run}");
+        fanouts.push(run);
+    }
+    let mut recovered = Value::Null;
+    if args.recovery_events > 0 {
+        recovered = recovery(&args).await;
+        eprintln!("{recovered}");
+    }
+    let report = json!({"throughput": runs, "added_latency": latency, "fanout": fanouts, "recovery": recovered});
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -228,9 +228,14 @@ impl Platform {
         }
         let text = message.text;
         let metadata = message.metadata;
-        let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);
         let targets = self.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);
+        // The echo is rendered only when some app takes echoes.
+        let outbox = if targets.iter().any(|t| t.fields.contains(&WebhookField::MessageEchoes)) {
+            let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);
+            events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now)
+        } else {
+            Vec::new()
+        };
         let quick_replies = (!message.quick_replies.is_empty()).then(|| Value::Array(message.quick_replies).to_string());
         let message = Message {
             text,

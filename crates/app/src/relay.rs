@@ -39,6 +39,10 @@ pub enum Invalidation {
 impl Platform {
     /// Announces a live event for the person on every node.
     pub(crate) async fn announce(&self, person: PersonId, event: LiveEvent) {
+        // On a bus of one process, the relay would drop it at once: nobody listens.
+        if self.inner.bus.is_local() && !self.inner.live.has_listeners(person) {
+            return;
+        }
         let mut notice = LiveNotice { person, event: Some(event), message_ref: None };
         let mut payload = serde_json::to_string(&notice).expect("live events serialize");
         if payload.len() > self.inner.bus.max_payload() {

@@ -170,12 +170,20 @@ impl Dispatcher {
             // A full claim suggests more are due: claim again at once. Otherwise wait
             // for a wake (a new event, an answered POST) or the next due time.
             let more_due = limit > 0 && claimed.len() == limit;
+            let leased_at = Instant::now();
             for batch in this.prepare(claimed).await {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let endpoint = this.endpoint_slots(&batch.url);
                 let this = this.clone();
                 in_flight.spawn(async move {
                     let Ok(_endpoint_slot) = endpoint.acquire_owned().await else { return };
+                    // A batch that waited for its endpoint until its lease could run out
+                    // during the POST is left to expire and be claimed again: sending it
+                    // now could race the next claim and deliver it twice.
+                    if leased_at.elapsed() + this.settings.timeout >= this.settings.lease {
+                        tracing::debug!(events = batch.events.len(), "a lease ran low while waiting for the endpoint; claimed again later");
+                        return;
+                    }
                     // The batch's threads go on in this task while their next events
                     // are due: each is leased as the previous one is recorded delivered.
                     // A bounded number of rounds, so that other threads get the slot too.

@@ -149,11 +149,16 @@ impl Engine {
     }
 }
 
+/// Runs a prepared (cached) statement that returns no rows.
+fn run(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop).map_err(sql_error)
+}
+
 fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job").map_err(sql_error)?;
+    run(conn, "SAVEPOINT job")?;
     match work(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE job").map_err(sql_error)?;
+            run(conn, "RELEASE job")?;
             Ok(value)
         }
         Err(error) => {
@@ -185,14 +190,14 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 synced = durable;
             }
         }
-        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(error) = run(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
             // Dropping a job drops its answer channel: its caller sees `Unavailable`.
             group.clear();
             continue;
         }
         let completions: Vec<Completion> = group.drain(..).map(|job| (job.work)(&conn)).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(sql_error);
+        let committed = run(&conn, "COMMIT");
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }

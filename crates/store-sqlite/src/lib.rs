@@ -718,7 +718,15 @@ impl Store for SqliteStore {
     async fn append_message(&self, m: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
         self.engine
             .write(move |c| {
-                ensure_thread(c, &m.page, m.person, m.created_at)?;
+                // The thread, created or moved on, in one statement.
+                let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
+                q(c.prepare_cached(
+                    "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (page_id, person_id) DO UPDATE SET
+                        last_message_at = MAX(last_message_at, excluded.last_message_at),
+                        last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)",
+                )
+                .and_then(|mut s| s.execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at])))?;
                 q(c.prepare_cached(
                     "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
                         quick_replies, reply_to, persona_id)
@@ -740,13 +748,6 @@ impl Store for SqliteStore {
                         m.persona
                     ])
                 }))?;
-                let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
-                q(c.prepare_cached(
-                    "UPDATE threads SET last_message_at = MAX(last_message_at, ?3),
-                        last_person_at = COALESCE(MAX(last_person_at, ?4), ?4, last_person_at)
-                     WHERE page_id = ?1 AND person_id = ?2",
-                )
-                .and_then(|mut s| s.execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at])))?;
                 insert_outbox(c, &events)
             })
             .await

@@ -33,6 +33,10 @@ pub trait Bus: Send + Sync + 'static {
     fn subscribe(&self) -> broadcast::Receiver<BusMessage>;
     /// The largest payload this bus carries.
     fn max_payload(&self) -> usize;
+    /// True when every subscriber is in this process (no other node listens).
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// The bus of a single process (the embedded SQLite store serves one node).
@@ -60,5 +64,9 @@ impl Bus for LocalBus {
 
     fn max_payload(&self) -> usize {
         usize::MAX
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 }

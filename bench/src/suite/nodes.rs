@@ -1,0 +1,115 @@
+//! The processes a benchmark talks to: the bare baseline server and Switchboard
+//! nodes (release builds beside this program), each started on a free loopback port
+//! and stopped when dropped. Also reads a process's memory from /proc.
+
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The master key every node of one run shares (app secrets derive from it).
+pub const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+pub struct Process {
+    pub child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    /// The operator credential a fresh Switchboard node printed.
+    pub operator: Option<String>,
+}
+
+impl Process {
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SIGTERM: a graceful stop, so the store is closed cleanly.
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The directory of this program's binaries (target/release).
+pub fn bin_dir() -> PathBuf {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("target/release"))
+}
+
+async fn read_until(child: &mut Child, marker: &str, operator: &mut Option<String>) -> anyhow::Result<String> {
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let found = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(token) = line.strip_prefix("Operator credential (shown once; keep it safe): ") {
+                *operator = Some(token.trim().to_string());
+            }
+            if let Some(rest) = line.split(marker).nth(1) {
+                return Ok::<_, anyhow::Error>(rest.trim().to_string());
+            }
+        }
+        anyhow::bail!("the process ended before saying {marker:?}")
+    })
+    .await
+    .context("the process did not start in time")??;
+    // Keep draining its output so that it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(found)
+}
+
+pub async fn start_baseline() -> anyhow::Result<Process> {
+    let mut child = Command::new(bin_dir().join("baseline"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the baseline server (cargo build --release -p switchboard-bench)")?;
+    let addr = read_until(&mut child, "listening on ", &mut None).await?;
+    Ok(Process { child, url: format!("http://{addr}"), operator: None })
+}
+
+/// A `switchboard serve` node on `data` (SQLite there unless `database_url`).
+pub async fn start_switchboard(data: &Path, database_url: Option<&str>) -> anyhow::Result<Process> {
+    std::fs::create_dir_all(data)?;
+    let mut command = Command::new(bin_dir().join("switchboard"));
+    command.arg("serve").arg("--data").arg(data).arg("--listen").arg("127.0.0.1:0");
+    if let Some(url) = database_url {
+        command.arg("--database-url").arg(url);
+    }
+    let mut child = command
+        .env("SWITCHBOARD_MASTER_KEY", MASTER_KEY)
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting switchboard (cargo build --release --workspace --bins)")?;
+    let mut operator = None;
+    let url = read_until(&mut child, "Switchboard is listening on ", &mut operator).await?;
+    Ok(Process { child, url, operator })
+}
+
+/// Resident and peak resident memory of a process, in MiB.
+pub fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The size of a SQLite store: the database file and its write-ahead log, in MiB.
+pub fn store_mib(data: &Path) -> f64 {
+    ["switchboard.db", "switchboard.db-wal"].iter().filter_map(|f| std::fs::metadata(data.join(f)).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0
+}
