@@ -97,8 +97,7 @@ impl Platform {
         let threads = match params.str("user_id")? {
             Some(psid) => {
                 let person = self.person_of_psid(&page.id, &psid).await?;
-                let threads = self.inner.store.page_threads(&page.id, None, u32::MAX).await?;
-                threads.into_iter().filter(|t| t.person == person).collect()
+                self.inner.store.page_thread(&page.id, person).await?.into_iter().collect()
             }
             None => {
                 let after = match params.str("after")? {
@@ -167,10 +166,7 @@ impl Platform {
             let value = match field.name.as_str() {
                 "id" => continue,
                 "updated_time" => graph_time(latest.as_ref().map_or(0, |m| m.created_at)).into(),
-                "message_count" => {
-                    let threads = self.inner.store.page_threads(&page.id, None, u32::MAX).await?;
-                    threads.iter().find(|t| t.person == person).map_or(0, |t| t.message_count).into()
-                }
+                "message_count" => self.inner.store.page_thread(&page.id, person).await?.map_or(0, |t| t.message_count).into(),
                 "snippet" => latest.as_ref().and_then(|m| m.text.clone()).map(|t| t.chars().take(100).collect::<String>()).unwrap_or_default().into(),
                 "participants" | "senders" => json!({"data": [party(&name, psid.as_str()), party(&page.name, page.id.as_str())]}),
                 "can_reply" => {

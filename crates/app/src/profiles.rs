@@ -109,7 +109,7 @@ impl Platform {
         let page = self.page_for_person(page_ref).await?;
         let profile = self.person_profile(person).await?;
         let me = self.person(person).await?;
-        let (first, last) = me.name.split_once(' ').unwrap_or((&me.name, ""));
+        let (first, last) = me.first_and_last();
         let greeting = self.profile_value(&page.id, ProfileField::Greeting).await?;
         let greeting = greeting.as_ref().and_then(|g| for_locale(g, &profile.locale)).and_then(|g| g.get("text")).and_then(Value::as_str);
         let new_thread = self.inner.store.thread_messages(&page.id, person, None, 1).await?.is_empty();
@@ -206,7 +206,7 @@ impl Platform {
         }
         let me = self.person(person).await?;
         let profile = self.person_profile(person).await?;
-        let (first, last) = me.name.split_once(' ').unwrap_or((&me.name, ""));
+        let (first, last) = me.first_and_last();
         let mut fields = Map::new();
         fields.insert("id".into(), psid.into());
         fields.insert("name".into(), me.name.clone().into());

@@ -12,6 +12,13 @@ pub struct Person {
     pub login: String,
 }
 
+impl Person {
+    /// The first word of the name, and the rest (what Graph shows as first and last name).
+    pub fn first_and_last(&self) -> (&str, &str) {
+        self.name.split_once(' ').unwrap_or((&self.name, ""))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page {
     pub id: PageId,

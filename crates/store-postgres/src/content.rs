@@ -26,6 +26,19 @@ pub async fn page_threads(client: &Object, page: &PageId, after: Option<(Millis,
         .collect())
 }
 
+pub async fn page_thread(client: &Object, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
+    let row = client
+        .query_opt(
+            "SELECT t.last_message_at,
+                (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id)
+             FROM threads t WHERE t.page_id = $1 AND t.person_id = $2",
+            &[&page.0, &person.0],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| PageThread { person, last_message_at: r.get(0), message_count: r.get::<_, i64>(1) as u64 }))
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn react(
     client: &mut Object,

@@ -906,6 +906,10 @@ impl Store for PostgresStore {
         content::page_threads(&self.client().await?, page, after, limit).await
     }
 
+    async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
+        content::page_thread(&self.client().await?, page, person).await
+    }
+
     async fn react(
         &self,
         page: &PageId,

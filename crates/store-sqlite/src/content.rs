@@ -21,6 +21,17 @@ pub fn page_threads(c: &Connection, page: &PageId, after: Option<(Millis, Person
     q(rows.collect())
 }
 
+pub fn page_thread(c: &Connection, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
+    q(c.query_row(
+        "SELECT t.last_message_at,
+            (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id)
+         FROM threads t WHERE t.page_id = ?1 AND t.person_id = ?2",
+        params![page.as_str(), person.0],
+        |r| Ok(PageThread { person, last_message_at: r.get(0)?, message_count: r.get::<_, i64>(1)? as u64 }),
+    )
+    .optional())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn react(
     c: &Connection,

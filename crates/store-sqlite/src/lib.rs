@@ -883,6 +883,11 @@ impl Store for SqliteStore {
         self.engine.read(move |c| content::page_threads(c, &page, after, limit)).await
     }
 
+    async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
+        let page = page.clone();
+        self.engine.read(move |c| content::page_thread(c, &page, person)).await
+    }
+
     async fn react(
         &self,
         page: &PageId,

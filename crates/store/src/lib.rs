@@ -180,6 +180,8 @@ pub trait Store: Send + Sync + 'static {
     /// The Page's threads, most recent first (by last message, then person), after
     /// the cursor `after` (the last thread of the previous page), if any.
     async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>>;
+    /// One of the Page's threads, as `page_threads` lists it.
+    async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>>;
     /// Sets (or with `None` removes) one side's reaction to a message of the thread,
     /// with its events; a person's reaction is an interaction (it opens the window).
     /// False (nothing stored) when the message is not in the thread.

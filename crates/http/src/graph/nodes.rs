@@ -38,7 +38,7 @@ fn select(request: &GraphRequest, node_type: &str, available: Map<String, Value>
 }
 
 fn user_fields(person: &Person, id: &str) -> Map<String, Value> {
-    let (first, last) = person.name.split_once(' ').unwrap_or((&person.name, ""));
+    let (first, last) = person.first_and_last();
     let value = json!({"id": id, "name": person.name, "first_name": first, "last_name": last});
     value.as_object().cloned().unwrap_or_default()
 }

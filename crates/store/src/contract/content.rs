@@ -54,6 +54,9 @@ pub async fn page_threads_most_recent_first(store: Shared) {
     let last = store.page_threads(&one, Some((1_000, dee)), 5).await.unwrap();
     assert_eq!(last.iter().map(|t| t.person).collect::<Vec<_>>(), vec![ids[0]], "a tie in time is ordered by person");
     assert!(store.page_threads(&PageId("200".into()), None, 10).await.unwrap().is_empty());
+    let one_thread = store.page_thread(&one, ids[1]).await.unwrap();
+    assert_eq!(one_thread, Some(PageThread { person: ids[1], last_message_at: 2_500, message_count: 2 }));
+    assert_eq!(store.page_thread(&PageId("200".into()), ids[1]).await.unwrap(), None);
 }
 
 pub async fn attachments_profiles_and_personas(store: Shared) {
