@@ -187,30 +187,21 @@ impl Platform {
     }
 
     /// The thread's messages newest first, after the cursor (the last message of the
-    /// previous page).
+    /// previous page, by its `mid`: the store orders a thread's messages uniquely).
     async fn message_page(&self, page: &Page, person: PersonId, fields: &[FieldSelection], limit: u32, after: Option<(Millis, String)>) -> AppResult<Paged> {
-        // Messages of one millisecond share a time: read from the cursor's time on and
-        // skip up to the cursor's own message. However many messages share that
-        // millisecond, read more until the cursor and a full page after it are in hand
-        // (or the thread is exhausted): stopping short would end the paging early.
-        let before = after.as_ref().map(|(at, _)| at + 1);
-        let mut wanted = if after.is_some() { limit + 1 + 64 } else { limit + 1 };
-        let mut newest_first = loop {
-            let mut read = self.inner.store.thread_messages(&page.id, person, before, wanted).await?;
-            let exhausted = read.len() < wanted as usize;
-            read.reverse();
-            let Some((at, mid)) = &after else { break read };
-            // Once an older millisecond shows, the cursor's millisecond was read whole.
-            let past_cursor_time = read.last().is_some_and(|m| m.created_at < *at);
-            match read.iter().position(|m| m.mid.as_str() == mid) {
-                Some(found) if exhausted || read.len() - found - 1 > limit as usize => {
-                    read.drain(..=found);
-                    break read;
+        let after = match after {
+            None => None,
+            Some((_, mid)) => {
+                let mid = Mid(mid);
+                let in_thread = self.inner.store.message(&mid).await?.is_some_and(|m| m.page == page.id && m.person == person);
+                if !in_thread {
+                    return Err(Refusal::invalid_param("Param after is not a valid cursor").into());
                 }
-                None if exhausted || past_cursor_time => return Err(Refusal::invalid_param("Param after is not a valid cursor").into()),
-                _ => wanted = wanted.saturating_mul(2),
+                Some(mid)
             }
         };
+        let mut newest_first = self.inner.store.thread_messages(&page.id, person, after.as_ref(), limit + 1).await?;
+        newest_first.reverse();
         let more = newest_first.len() > limit as usize;
         newest_first.truncate(limit as usize);
         let psid = self.psid(person, &page.id).await?;

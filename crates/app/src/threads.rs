@@ -247,10 +247,17 @@ impl Platform {
         Ok(self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default())
     }
 
-    /// The person's thread with a Page: the latest `limit` messages before `before`.
-    pub async fn thread(&self, person: PersonId, page_ref: &str, before: Option<Millis>, limit: u32) -> AppResult<ThreadView> {
+    /// The person's thread with a Page: the latest `limit` messages before the message
+    /// `before` (a `mid` of the thread, the oldest the client holds).
+    pub async fn thread(&self, person: PersonId, page_ref: &str, before: Option<Mid>, limit: u32) -> AppResult<ThreadView> {
         let page = self.page_for_person(page_ref).await?;
-        let messages = self.inner.store.thread_messages(&page.id, person, before, limit.clamp(1, 200)).await?;
+        if let Some(mid) = &before {
+            let in_thread = self.inner.store.message(mid).await?.is_some_and(|m| m.page == page.id && m.person == person);
+            if !in_thread {
+                return Err(Refusal::invalid_param("Param before must be the mid of a message of this thread").into());
+            }
+        }
+        let messages = self.inner.store.thread_messages(&page.id, person, before.as_ref(), limit.clamp(1, 200)).await?;
         let state = self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default();
         let mut views = Vec::with_capacity(messages.len());
         for message in &messages {

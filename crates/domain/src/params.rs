@@ -191,32 +191,69 @@ pub struct FieldSelection {
     pub limit: Option<u32>,
 }
 
+/// How deep selections may nest (`a{b{c}}` is 3): Meta's own examples use three
+/// levels; the bound keeps a hostile selection from exhausting the stack.
+pub const MAX_FIELD_DEPTH: usize = 8;
+/// How many fields one selection may name at all levels together: each field may cost
+/// a read (`messages` per conversation), so their number is bounded too.
+pub const MAX_FIELDS: usize = 100;
+
 /// Parses `a,b{c,d.limit(2)},e.limit(5)`: commas inside braces belong to the nested
-/// selection; items are trimmed (SDKs send `first_name, last_name`).
+/// selection; items are trimmed (SDKs send `first_name, last_name`). Nesting deeper
+/// than [`MAX_FIELD_DEPTH`] or more than [`MAX_FIELDS`] fields are refused.
 pub fn parse_field_selection(text: &str) -> Result<Vec<FieldSelection>, Refusal> {
-    let bad = || Refusal::invalid_param(format!("Syntax error in the fields parameter: {text}"));
+    // The braces are checked in one pass before any recursion, so the recursion
+    // below is never deeper than the bound.
+    let mut depth = 0usize;
+    for ch in text.chars() {
+        match ch {
+            '{' => {
+                depth += 1;
+                if depth > MAX_FIELD_DEPTH - 1 {
+                    return Err(Refusal::invalid_param(format!("The fields parameter nests more than {MAX_FIELD_DEPTH} levels deep")));
+                }
+            }
+            '}' => depth = depth.checked_sub(1).ok_or_else(|| selection_syntax(text))?,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(selection_syntax(text));
+    }
+    let mut count = 0usize;
+    parse_level(text, text, &mut count)
+}
+
+fn selection_syntax(text: &str) -> Refusal {
+    let excerpt: String = text.chars().take(200).collect();
+    Refusal::invalid_param(format!("Syntax error in the fields parameter: {excerpt}"))
+}
+
+fn parse_level(level: &str, whole: &str, count: &mut usize) -> Result<Vec<FieldSelection>, Refusal> {
+    let bad = || selection_syntax(whole);
     let mut items = Vec::new();
     let mut depth = 0usize;
     let mut start = 0usize;
-    for (at, ch) in text.char_indices() {
+    for (at, ch) in level.char_indices() {
         match ch {
             '{' => depth += 1,
             '}' => depth = depth.checked_sub(1).ok_or_else(bad)?,
             ',' if depth == 0 => {
-                items.push(&text[start..at]);
+                items.push(&level[start..at]);
                 start = at + 1;
             }
             _ => {}
         }
     }
-    if depth != 0 {
-        return Err(bad());
-    }
-    items.push(&text[start..]);
+    items.push(&level[start..]);
     let mut selection = Vec::new();
     for item in items.into_iter().map(str::trim).filter(|item| !item.is_empty()) {
+        *count += 1;
+        if *count > MAX_FIELDS {
+            return Err(Refusal::invalid_param(format!("The fields parameter names more than {MAX_FIELDS} fields")));
+        }
         let (head, nested) = match item.find('{') {
-            Some(open) if item.ends_with('}') => (&item[..open], Some(parse_field_selection(&item[open + 1..item.len() - 1])?)),
+            Some(open) if item.ends_with('}') => (&item[..open], Some(parse_level(&item[open + 1..item.len() - 1], whole, count)?)),
             Some(_) => return Err(bad()),
             None => (item, None),
         };
@@ -247,5 +284,19 @@ mod selection_tests {
         assert!(parse_field_selection("messages{message").is_err());
         assert!(parse_field_selection("a.limit(x)").is_err());
         assert!(parse_field_selection("bad name").is_err());
+    }
+
+    #[test]
+    fn nesting_and_breadth_are_bounded() {
+        let nest = |levels: usize| "messages{".repeat(levels - 1) + "id" + &"}".repeat(levels - 1);
+        assert!(parse_field_selection(&nest(MAX_FIELD_DEPTH)).is_ok());
+        let refusal = parse_field_selection(&nest(MAX_FIELD_DEPTH + 1)).unwrap_err();
+        assert_eq!(refusal.code, 100);
+        assert!(refusal.message.contains("levels deep"), "{}", refusal.message);
+        // Far past any stack: refused by the first pass, without recursing.
+        assert!(parse_field_selection(&nest(100_000)).is_err());
+        assert!(parse_field_selection(&vec!["id"; MAX_FIELDS].join(",")).is_ok());
+        assert!(parse_field_selection(&vec!["id"; MAX_FIELDS + 1].join(",")).unwrap_err().message.contains("more than"));
+        assert!(parse_field_selection("}{").is_err());
     }
 }

@@ -207,6 +207,11 @@ impl Refusal {
         Self::new(413, 100, None, format!("(#100) Request body exceeds the limit of {limit_bytes} bytes"))
     }
 
+    /// 100: the request body did not arrive within the node's deadline.
+    pub fn body_timeout() -> Self {
+        Self::new(408, 100, None, "(#100) The request body did not arrive in time")
+    }
+
     /// A Graph error for a missing parameter.
     pub fn missing_param(name: &str) -> Self {
         Self::invalid_param(format!("The parameter {name} is required"))

@@ -3,8 +3,10 @@
 //! session or the operator credential; each use case checks their rights.
 
 use crate::error::HttpResult;
-use crate::session::{JsonBody, Signed};
-use axum::extract::{Path, State};
+use crate::extract::JsonBody;
+use crate::session::Signed;
+use crate::extract::Path;
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;

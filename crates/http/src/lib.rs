@@ -7,7 +7,9 @@
 
 mod console;
 mod error;
+mod extract;
 mod graph;
+mod limits;
 mod listings;
 mod media;
 mod ops;
@@ -18,6 +20,7 @@ pub mod webhooks;
 mod web;
 
 pub use error::{HttpError, HttpResult};
+pub use limits::HttpLimits;
 pub use request::{BODY_LIMIT, MULTIPART_LIMIT};
 
 use axum::extract::{Request, State};
@@ -31,7 +34,7 @@ use switchboard_app::Platform;
 pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 
 /// The whole HTTP surface.
-pub fn router(platform: Platform) -> Router {
+pub fn router(platform: Platform, limits: HttpLimits) -> Router {
     Router::new()
         .nest("/person/v1", person::routes())
         .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()))
@@ -39,11 +42,28 @@ pub fn router(platform: Platform) -> Router {
         .merge(media::routes())
         .merge(web::routes())
         .fallback(graph::dispatch)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(move |request, next| limits::body_deadline(limits, request, next)))
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // Uploads (multipart) may carry a 25 MB file; JSON bodies keep their own limit.
         .layer(axum::extract::DefaultBodyLimit::max(MULTIPART_LIMIT))
+        // The last defence: a bug that panics on some input fails that request with
+        // Graph's code 1 instead of tearing down the connection's task silently.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(platform)
+}
+
+/// A route that exists, called with another method.
+async fn method_not_allowed(request: Request) -> HttpError {
+    let refusal = switchboard_domain::Refusal::unknown_path(request.method().as_str(), request.uri().path());
+    HttpError(switchboard_domain::Refusal { status: 405, ..refusal })
+}
+
+fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
+    let detail = cause.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| cause.downcast_ref::<String>().cloned()).unwrap_or_default();
+    tracing::error!(%detail, "a request handler panicked");
+    axum::response::IntoResponse::into_response(HttpError(switchboard_domain::Refusal::unknown()))
 }
 
 /// Counts answered requests by face and status for `/metrics`.

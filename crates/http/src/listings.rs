@@ -4,8 +4,10 @@
 //! their paths with console.rs, which routes them).
 
 use crate::error::HttpResult;
-use crate::session::{JsonBody, Signed};
-use axum::extract::{Path, Query, State};
+use crate::extract::JsonBody;
+use crate::session::Signed;
+use crate::extract::{Path, Query};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;

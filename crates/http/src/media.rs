@@ -4,7 +4,8 @@
 //! signature). Served so that no file can act as a page of this origin.
 
 use crate::error::HttpResult;
-use axum::extract::{Path, State};
+use crate::extract::Path;
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

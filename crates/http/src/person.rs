@@ -3,10 +3,11 @@
 //! reading. Bot developers' tests use it to play a person; README documents it.
 
 use crate::error::HttpResult;
-use crate::session::{JsonBody, SignedPerson};
-use axum::extract::{Path, Query, State};
+use crate::extract::JsonBody;
+use crate::session::SignedPerson;
+use crate::extract::{MultipartBody, Path, Query};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::extract::Multipart;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::Stream;
@@ -137,18 +138,19 @@ async fn threads(State(platform): State<Platform>, SignedPerson(person): SignedP
 
 #[derive(Deserialize)]
 struct HistoryQuery {
-    before: Option<Millis>,
+    /// The `mid` of the oldest message the client holds.
+    before: Option<String>,
     limit: Option<u32>,
 }
 
-/// `GET /person/v1/threads/{page}/messages?before=&limit=`.
+/// `GET /person/v1/threads/{page}/messages?before={mid}&limit=`.
 async fn messages(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
     Path(page): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.thread(person, &page, query.before, query.limit.unwrap_or(50)).await?)))
+    Ok(Json(json!(platform.thread(person, &page, query.before.map(switchboard_domain::Mid), query.limit.unwrap_or(50)).await?)))
 }
 
 /// `POST /person/v1/threads/{page}/messages` `{"text", "reply_to"?}` or
@@ -169,15 +171,14 @@ async fn send_attachment(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
     Path(page): Path<String>,
-    mut multipart: Multipart,
+    MultipartBody(mut multipart): MultipartBody,
 ) -> HttpResult<Json<Value>> {
-    let invalid = |e: axum::extract::multipart::MultipartError| Refusal::invalid_param(format!("Invalid multipart body: {e}"));
     let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+    while let Some(field) = multipart.next_field().await.map_err(crate::limits::multipart_refusal)? {
         if field.name() == Some("file") {
             let file_name = field.file_name().map(str::to_string);
             let mime = field.content_type().map(str::to_string);
-            let bytes = field.bytes().await.map_err(invalid)?;
+            let bytes = field.bytes().await.map_err(crate::limits::multipart_refusal)?;
             upload = Some(Upload { bytes: bytes.to_vec(), mime, file_name });
         }
     }

@@ -4,6 +4,7 @@
 //! `appsecret_proof`.
 
 use crate::error::HttpError;
+use crate::limits::{multipart_refusal, read_body};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, Method};
 use serde_json::Value;
@@ -96,17 +97,14 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = Multipart::from_request(request, state)
                 .await
-                .map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {e}")))?;
-            let mut total = 0usize;
-            while let Some(field) = multipart.next_field().await.map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {e}")))? {
+                .map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {}", e.body_text())))?;
+            // The router's body limit bounds the whole body (an upload over it is
+            // refused as Meta refuses an oversized attachment, 2018109).
+            while let Some(field) = multipart.next_field().await.map_err(multipart_refusal)? {
                 let name = field.name().unwrap_or_default().to_string();
                 let file_name = field.file_name().map(str::to_string);
                 let mime = field.content_type().map(str::to_string);
-                let bytes = field.bytes().await.map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {e}")))?;
-                total += bytes.len();
-                if total > MULTIPART_LIMIT {
-                    return Err(Refusal::body_too_large(MULTIPART_LIMIT).into());
-                }
+                let bytes = field.bytes().await.map_err(multipart_refusal)?;
                 if name == "filedata" {
                     upload = Some(Upload { bytes: bytes.to_vec(), mime, file_name });
                 } else if file_name.is_none() {
@@ -114,9 +112,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
                 }
             }
         } else {
-            let bytes = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
-                .await
-                .map_err(|_| Refusal::body_too_large(BODY_LIMIT))?;
+            let bytes = read_body(request.into_body(), BODY_LIMIT).await?;
             let text = std::str::from_utf8(&bytes).map_err(|_| Refusal::invalid_param("The request body is not UTF-8"))?;
             let trimmed = text.trim();
             if content_type.starts_with("application/json") || (content_type.is_empty() && trimmed.starts_with('{')) {

@@ -48,18 +48,3 @@ impl FromRequestParts<Platform> for SignedPerson {
         }
     }
 }
-
-/// A JSON body that answers malformed input with a Graph error instead of axum's text.
-pub struct JsonBody<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
-    type Rejection = HttpError;
-
-    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(request.into_body(), crate::BODY_LIMIT)
-            .await
-            .map_err(|_| Refusal::body_too_large(crate::BODY_LIMIT))?;
-        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
-        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| Refusal::invalid_param(format!("Invalid JSON body: {e}")).into())
-    }
-}

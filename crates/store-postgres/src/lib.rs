@@ -852,20 +852,33 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(message_row))
     }
 
-    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<Millis>, limit: u32) -> StoreResult<Vec<Message>> {
-        let sql = format!(
-            "SELECT * FROM (
-                SELECT {MESSAGE_COLUMNS}, seq FROM messages
-                WHERE page_id = $1 AND person_id = $2 AND created_at < $3
-                ORDER BY created_at DESC, seq DESC LIMIT $4
-             ) newest ORDER BY created_at, seq"
-        );
-        let rows = self
-            .client()
-            .await?
-            .query(&sql, &[&page.0, &person.0, &before.unwrap_or(i64::MAX), &(limit as i64)])
-            .await
-            .map_err(pg)?;
+    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<&Mid>, limit: u32) -> StoreResult<Vec<Message>> {
+        // Without a cursor: the latest messages; else those before the cursor's
+        // (created_at, seq), which is unique and follows storing order.
+        let sql = match before {
+            None => format!(
+                "SELECT * FROM (
+                    SELECT {MESSAGE_COLUMNS}, seq FROM messages
+                    WHERE page_id = $1 AND person_id = $2
+                    ORDER BY created_at DESC, seq DESC LIMIT $3
+                 ) newest ORDER BY created_at, seq"
+            ),
+            Some(_) => format!(
+                "SELECT * FROM (
+                    SELECT {MESSAGE_COLUMNS}, seq FROM messages
+                    WHERE page_id = $1 AND person_id = $2
+                        AND (created_at, seq) < (SELECT created_at, seq FROM messages WHERE mid = $4 AND page_id = $1 AND person_id = $2)
+                    ORDER BY created_at DESC, seq DESC LIMIT $3
+                 ) newest ORDER BY created_at, seq"
+            ),
+        };
+        let client = self.client().await?;
+        let limit = limit as i64;
+        let rows = match before {
+            None => client.query(&sql, &[&page.0, &person.0, &limit]).await,
+            Some(mid) => client.query(&sql, &[&page.0, &person.0, &limit, &mid.0]).await,
+        }
+        .map_err(pg)?;
         Ok(rows.iter().map(message_row).collect())
     }
 

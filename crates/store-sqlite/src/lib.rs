@@ -822,19 +822,36 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<Millis>, limit: u32) -> StoreResult<Vec<Message>> {
+    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<&Mid>, limit: u32) -> StoreResult<Vec<Message>> {
         let page = page.clone();
+        let before = before.map(|mid| mid.0.clone());
         self.engine
             .read(move |c| {
-                let mut s = q(c.prepare_cached(
-                    "SELECT * FROM (
-                        SELECT mid, page_id, person_id, direction, app_id, text, metadata, attachment, created_at, quick_replies, reply_to, persona_id, person_reaction, page_reaction, seq FROM messages
-                        WHERE page_id = ?1 AND person_id = ?2 AND created_at < ?3
-                        ORDER BY created_at DESC, seq DESC LIMIT ?4
-                     ) ORDER BY created_at, seq",
-                ))?;
-                let messages = q(s.query_map(params![page.as_str(), person.0, before.unwrap_or(i64::MAX), limit], rows::message))?;
-                q(messages.collect())
+                const COLUMNS: &str = "m.mid, m.page_id, m.person_id, m.direction, m.app_id, m.text, m.metadata, m.attachment, m.created_at, \
+                    m.quick_replies, m.reply_to, m.persona_id, m.person_reaction, m.page_reaction, m.seq";
+                let messages = match before {
+                    None => {
+                        let mut s = q(c.prepare_cached(&format!(
+                            "SELECT * FROM (SELECT {COLUMNS} FROM messages m WHERE m.page_id = ?1 AND m.person_id = ?2
+                                ORDER BY m.created_at DESC, m.seq DESC LIMIT ?3) ORDER BY created_at, seq"
+                        )))?;
+                        let rows = q(s.query_map(params![page.as_str(), person.0, limit], rows::message))?;
+                        q(rows.collect::<Result<Vec<_>, _>>())?
+                    }
+                    // Before the cursor's (created_at, seq): unique, in storing order.
+                    Some(mid) => {
+                        let mut s = q(c.prepare_cached(&format!(
+                            "SELECT * FROM (SELECT {COLUMNS} FROM messages m
+                                JOIN messages c ON c.mid = ?3 AND c.page_id = ?1 AND c.person_id = ?2
+                                WHERE m.page_id = ?1 AND m.person_id = ?2 AND m.created_at <= c.created_at
+                                    AND (m.created_at < c.created_at OR m.seq < c.seq)
+                                ORDER BY m.created_at DESC, m.seq DESC LIMIT ?4) ORDER BY created_at, seq"
+                        )))?;
+                        let rows = q(s.query_map(params![page.as_str(), person.0, mid, limit], rows::message))?;
+                        q(rows.collect::<Result<Vec<_>, _>>())?
+                    }
+                };
+                Ok(messages)
             })
             .await
     }

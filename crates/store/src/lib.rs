@@ -163,13 +163,16 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_seen(&self, page: &PageId, person: PersonId, watermark: Millis) -> StoreResult<()>;
     /// One message by its `mid`.
     async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>>;
-    /// Up to `limit` messages of the thread older than `before` (all when `None`),
-    /// oldest first.
+    /// The thread's latest `limit` messages stored before the message `before` (the
+    /// latest of all when `None`), oldest first. Messages are ordered by time, then by
+    /// the order they were stored in, so a message id is a cursor without gaps even
+    /// when many messages share a millisecond. None when `before` is not a message of
+    /// the thread.
     async fn thread_messages(
         &self,
         page: &PageId,
         person: PersonId,
-        before: Option<Millis>,
+        before: Option<&Mid>,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
     /// The person's threads, most recent first.

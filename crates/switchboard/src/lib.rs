@@ -110,7 +110,7 @@ fn delivery_settings(settings: &Settings) -> DeliverySettings {
         keep_delivered: Duration::from_secs(w.keep_delivered_secs),
         keep_dead: Duration::from_secs(w.keep_dead_secs),
         prune_every: Duration::from_secs(60),
-        outbound: OutboundRules { allow_private: w.allow_private_callbacks },
+        outbound: OutboundRules { allow_private: settings.outbound.allow_private_addresses },
     }
 }
 
@@ -165,7 +165,8 @@ impl Node {
 
         let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
         let handle = axum_server::Handle::new();
-        let app = switchboard_http::router(platform.clone()).into_make_service();
+        let limits = switchboard_http::HttpLimits { body_timeout: Duration::from_secs(settings.http.body_timeout_secs.max(1)) };
+        let app = switchboard_http::router(platform.clone(), limits).into_make_service();
         let tls = tls_config(settings).await?;
         let server = match tls.clone() {
             Some(config) => tokio::spawn(axum_server::bind_rustls(addr, config).handle(handle.clone()).serve(app)),

@@ -280,7 +280,11 @@ async fn wait_for_signal() {
 }
 
 async fn serve(args: ServeArgs, with_demo: bool) -> anyhow::Result<()> {
-    let settings = load_settings(&args)?;
+    let mut settings = load_settings(&args)?;
+    if with_demo {
+        // The demo's bot listens on this machine's loopback.
+        settings.outbound.allow_private_addresses = true;
+    }
     init_logs(&settings);
     let node = Node::start(&settings).await?;
     if let Some(token) = node.platform.init_operator().await? {

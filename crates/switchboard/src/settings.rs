@@ -45,8 +45,96 @@ pub struct Settings {
     /// how late a revocation made elsewhere takes effect.
     pub cache_ttl_ms: u64,
     pub tls: TlsSettings,
+    pub http: HttpSettings,
     pub webhooks: WebhookSettings,
+    pub outbound: OutboundSettings,
     pub rate_limits: RateLimitSettings,
+    pub sign_in: SignInSettings,
+    pub quotas: QuotaSettings,
+}
+
+/// Bounds on the connections and requests a client may hold open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// A client must send a request's headers within this time, counted from the
+    /// connection's start or from the end of the previous response: it is also how
+    /// long an idle keep-alive connection stays open.
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive whole within this time after its headers.
+    pub body_timeout_secs: u64,
+    /// Connections open at once; past it a new connection is answered 503 and closed.
+    /// Lowered at start to what the process's file-descriptor limit allows.
+    pub max_connections: usize,
+    /// Behind a reverse proxy: the header holding the client's address (such as
+    /// `x-forwarded-for`; its last entry is used, the one the proxy wrote). Without
+    /// it, sign-in limits count the connection's peer address.
+    pub client_ip_header: Option<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, client_ip_header: None }
+    }
+}
+
+/// Where the node's own requests (webhook callbacks, attachment fetches) may go.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboundSettings {
+    /// Let webhook callbacks and attachment fetches reach loopback, private,
+    /// link-local and other non-public addresses. Off by default, so that no app can
+    /// make the platform reach into its own network; `switchboard demo` turns it on
+    /// for bots on the same machine.
+    pub allow_private_addresses: bool,
+}
+
+/// Signing in: how password checks are bounded and how guessing is slowed down.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignInSettings {
+    /// Threads that check passwords (each holds one Argon2 buffer of 19 MiB).
+    pub hashing_threads: usize,
+    /// Password checks waiting for a thread at most; past it sign-ins are refused
+    /// at once as "try again later".
+    pub hashing_queue: usize,
+    /// Failed sign-ins for one login within `failure_window_secs` before that login
+    /// is refused until the window has passed.
+    pub failures_per_login: u32,
+    /// Failed sign-ins from one client address within the window before it is refused.
+    pub failures_per_address: u32,
+    pub failure_window_secs: u64,
+    /// How long a session lasts (a signed-out session ends at once).
+    pub session_ttl_secs: u64,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            hashing_threads: 2,
+            hashing_queue: 64,
+            failures_per_login: 10,
+            failures_per_address: 50,
+            failure_window_secs: 15 * 60,
+            session_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// What one person may create. The operator is not bound by them; 0 lifts a quota.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuotaSettings {
+    pub apps_per_person: u32,
+    pub pages_per_person: u32,
+    /// Apps installed on one Page (each receives its own webhooks).
+    pub apps_per_page: u32,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self { apps_per_person: 25, pages_per_person: 25, apps_per_page: 25 }
+    }
 }
 
 /// PostgreSQL connection settings (ignored by SQLite).
@@ -101,9 +189,6 @@ pub struct WebhookSettings {
     pub keep_delivered_secs: u64,
     /// How long dead letters and failed attempts are kept.
     pub keep_dead_secs: u64,
-    /// Allow callbacks on loopback and private addresses (local development). Turn off
-    /// on a server shared by several tenants.
-    pub allow_private_callbacks: bool,
     /// Accept self-signed certificates on https callbacks.
     pub accept_invalid_certs: bool,
 }
@@ -126,8 +211,12 @@ impl Default for Settings {
             auto_approve_page_features: false,
             cache_ttl_ms: 1000,
             tls: TlsSettings::default(),
+            http: HttpSettings::default(),
             webhooks: WebhookSettings::default(),
+            outbound: OutboundSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            sign_in: SignInSettings::default(),
+            quotas: QuotaSettings::default(),
         }
     }
 }
@@ -166,7 +255,6 @@ impl Default for WebhookSettings {
             alert_url: None,
             keep_delivered_secs: 24 * 3600,
             keep_dead_secs: 14 * 24 * 3600,
-            allow_private_callbacks: true,
             accept_invalid_certs: false,
         }
     }

@@ -43,6 +43,8 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.webhooks.retry_initial_ms = 100;
     settings.webhooks.retry_max_ms = 400;
     settings.webhooks.timeout_secs = 5;
+    // Receivers and media servers of the tests listen on loopback.
+    settings.outbound.allow_private_addresses = true;
     settings
 }
 

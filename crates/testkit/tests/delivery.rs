@@ -300,7 +300,7 @@ async fn an_event_is_given_up_after_the_retry_horizon_and_its_thread_moves_on() 
 
 #[tokio::test]
 async fn private_callbacks_are_refused_when_the_server_says_so() {
-    let server = TestServer::start_with(|s| s.webhooks.allow_private_callbacks = false).await;
+    let server = TestServer::start_with(|s| s.outbound.allow_private_addresses = false).await;
     let app = server.app("bot").await;
     let receiver = WebhookReceiver::start(&app.secret).await;
     let body = json!({"object": "page", "callback_url": receiver.url, "verify_token": receiver.verify_token, "fields": "messages"});

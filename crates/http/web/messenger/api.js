@@ -84,7 +84,7 @@ export class Api {
   }
 
   messages(page, before) {
-    const query = before ? `?before=${before}&limit=50` : "?limit=50";
+    const query = before ? `?before=${encodeURIComponent(before)}&limit=50` : "?limit=50";
     return this.call("GET", `/threads/${seg(page)}/messages${query}`);
   }
 

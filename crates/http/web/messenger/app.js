@@ -255,7 +255,7 @@ function rememberThread(thread) {
 async function loadOlder() {
   const oldest = state.messages[0];
   if (!oldest || !state.page) return;
-  const thread = await state.api.messages(state.page.username, oldest.created_at);
+  const thread = await state.api.messages(state.page.username, oldest.mid);
   const older = (thread.messages || []).filter((m) => !state.byMid.has(m.mid));
   state.hasOlder = (thread.messages || []).length >= 50;
   $("older").hidden = !state.hasOlder;

@@ -28,6 +28,7 @@ where
     scoped_ids_are_stable_and_scoped(fresh().await).await;
     scoped_ids_are_created_once_under_races(fresh().await).await;
     messages_threads_and_window(fresh().await).await;
+    paging_by_message_reaches_every_message_of_a_millisecond(fresh().await).await;
     engaged_persons_wrote_lately(fresh().await).await;
     a_failed_write_stores_nothing(fresh().await).await;
     receipts_only_move_forward(fresh().await).await;
@@ -300,8 +301,9 @@ pub async fn messages_threads_and_window(store: Shared) {
     assert_eq!(state.last_person_at, Some(1_000), "only the person's own messages open the window");
     let all: Vec<_> = store.thread_messages(&one, ann.id, None, 10).await.unwrap().into_iter().map(|m| m.mid.0).collect();
     assert_eq!(all, vec!["m1", "m2", "m3"]);
-    let page: Vec<_> = store.thread_messages(&one, ann.id, Some(3_000), 1).await.unwrap().into_iter().map(|m| m.mid.0).collect();
+    let page: Vec<_> = store.thread_messages(&one, ann.id, Some(&Mid("m3".into())), 1).await.unwrap().into_iter().map(|m| m.mid.0).collect();
     assert_eq!(page, vec!["m2"]);
+    assert!(store.thread_messages(&one, ann.id, Some(&Mid("nope".into())), 10).await.unwrap().is_empty(), "an unknown cursor names nothing");
     let stored = &store.thread_messages(&one, ann.id, None, 10).await.unwrap()[1];
     assert_eq!(stored, &message("m2", "100", ann.id, Direction::Outbound, 2_000));
     assert_eq!(store.message(&Mid("m2".into())).await.unwrap().as_ref(), Some(stored));
@@ -313,6 +315,30 @@ pub async fn messages_threads_and_window(store: Shared) {
     assert_eq!(threads[0].unread, 2);
     assert_eq!(threads[0].last_message.as_ref().unwrap().mid.0, "m3");
     assert_eq!(threads[1].unread, 0);
+}
+
+/// Paging back from each page's oldest message visits every message once, even when
+/// many share one millisecond (a cursor by time alone skipped them).
+pub async fn paging_by_message_reaches_every_message_of_a_millisecond(store: Shared) {
+    let ann = seed(&store, 1).await[0];
+    let page = PageId("100".into());
+    let mut stored = Vec::new();
+    for n in 0..23 {
+        let mid = format!("m{n:02}");
+        store.append_message(message(&mid, "100", ann, Direction::Inbound, 1_000 + n / 10), vec![]).await.unwrap();
+        stored.push(mid);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut before: Option<Mid> = None;
+    loop {
+        let batch = store.thread_messages(&page, ann, before.as_ref(), 4).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        before = Some(batch[0].mid.clone());
+        seen.splice(0..0, batch.into_iter().map(|m| m.mid.0));
+    }
+    assert_eq!(seen, stored, "every message once, oldest first");
 }
 
 pub async fn a_failed_write_stores_nothing(store: Shared) {

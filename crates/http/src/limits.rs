@@ -1,0 +1,96 @@
+//! Bounds on what one request may make a node hold, and for how long: a body must
+//! arrive whole within a deadline (a client that drips bytes cannot hold a
+//! connection and a buffer open forever), and within its size limit. The size limit
+//! of every route is `MULTIPART_LIMIT` (uploads); JSON and form bodies are read with
+//! the smaller `BODY_LIMIT`.
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::multipart::MultipartError;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::StreamExt;
+use std::time::Duration;
+use switchboard_domain::media::MAX_ASSET_BYTES;
+use switchboard_domain::Refusal;
+
+/// The HTTP face's bounds, from the node's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// How long a request's body may take to arrive, from the end of its headers.
+    pub body_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self { body_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// The error a body stream ends with when its deadline passed.
+#[derive(Debug)]
+struct BodyDeadline;
+
+impl std::fmt::Display for BodyDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyDeadline {}
+
+/// Middleware: the body of every request must arrive by its deadline.
+pub async fn body_deadline(limits: HttpLimits, request: Request, next: Next) -> Response {
+    if request.body().size_hint().exact() == Some(0) {
+        return next.run(request).await;
+    }
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    let (parts, body) = request.into_parts();
+    let stream = futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok::<Bytes, axum::BoxError>(bytes), Some(stream))),
+            Ok(Some(Err(error))) => Some((Err(error.into()), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(BodyDeadline.into()), None)),
+        }
+    });
+    next.run(Request::from_parts(parts, Body::from_stream(stream))).await
+}
+
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<E>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// Reads a whole body of at most `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        if caused_by::<http_body_util::LengthLimitError>(&error) {
+            Refusal::body_too_large(limit)
+        } else if caused_by::<BodyDeadline>(&error) {
+            Refusal::body_timeout()
+        } else {
+            Refusal::invalid_param("The request body broke off")
+        }
+    })
+}
+
+/// A multipart body that broke off: too large (Meta's 2018109 for an upload), too
+/// slow, or malformed.
+pub fn multipart_refusal(error: MultipartError) -> Refusal {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Refusal::attachment_too_large(MAX_ASSET_BYTES)
+    } else if caused_by::<BodyDeadline>(&error) {
+        Refusal::body_timeout()
+    } else {
+        Refusal::invalid_param(format!("Invalid multipart body: {}", error.body_text()))
+    }
+}
