@@ -86,9 +86,19 @@ impl MediaFiles {
             return Ok(digest);
         }
         let folder = path.parent().unwrap_or(Path::new("."));
-        tokio::fs::create_dir_all(folder).await?;
+        // Only the node's own user may read what persons and bots sent (the URL is
+        // the secret; the directory must not be another one).
+        let mut folders = tokio::fs::DirBuilder::new();
+        folders.recursive(true);
+        #[cfg(unix)]
+        folders.mode(0o700);
+        folders.create(folder).await?;
         let temporary = folder.join(format!(".{digest}.{}", random_node_id()));
-        let mut file = tokio::fs::File::create(&temporary).await?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&temporary).await?;
         tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
         file.sync_all().await?;
         drop(file);
@@ -98,17 +108,6 @@ impl MediaFiles {
         Ok(digest)
     }
 
-    /// The bytes stored under `digest`; `None` for an unknown or malformed digest.
-    pub async fn read(&self, digest: &str) -> std::io::Result<Option<Vec<u8>>> {
-        if !is_digest(digest) {
-            return Ok(None);
-        }
-        match tokio::fs::read(self.path(digest)).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
 }
 
 /// A disk failure is the platform's, not the client's: logged, answered as code 1.
@@ -194,13 +193,14 @@ impl Platform {
         Ok(record)
     }
 
-    /// The bytes behind a media URL and their type; `None` for anything unknown.
-    pub async fn media(&self, digest: &str) -> AppResult<Option<(String, Vec<u8>)>> {
+    /// The file behind a media URL and its type, for streaming it; `None` for
+    /// anything unknown.
+    pub async fn media_file(&self, digest: &str) -> AppResult<Option<(String, PathBuf)>> {
         if !is_digest(digest) {
             return Ok(None);
         }
         let Some(mime) = self.inner.store.media_type(digest).await? else { return Ok(None) };
-        Ok(self.inner.media.read(digest).await.map_err(disk)?.map(|bytes| (mime, bytes)))
+        Ok(Some((mime, self.inner.media.path(digest))))
     }
 }
 
@@ -224,9 +224,13 @@ mod tests {
         let digest = files.put(b"hello").await.unwrap();
         assert_eq!(digest, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
         assert_eq!(files.put(b"hello").await.unwrap(), digest);
-        assert_eq!(files.read(&digest).await.unwrap(), Some(b"hello".to_vec()));
-        assert_eq!(files.read("../../etc/passwd").await.unwrap(), None, "only digests name files");
-        assert_eq!(files.read(&"0".repeat(64)).await.unwrap(), None);
+        assert_eq!(std::fs::read(files.path(&digest)).unwrap(), b"hello");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(files.path(&digest)).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(files.path(&digest).parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -5,12 +5,14 @@
 
 use crate::error::HttpResult;
 use crate::extract::Path;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use switchboard_app::Platform;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 
 pub fn routes() -> Router<Platform> {
     Router::new().route("/media/{digest}", get(file)).route("/media/profilepic/{page}/{psid}/{signature}", get(profile_picture))
@@ -20,11 +22,20 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
-/// `GET /media/{sha256}`.
-async fn file(State(platform): State<Platform>, Path(digest): Path<String>) -> HttpResult<Response> {
-    let Some((mime, bytes)) = platform.media(&digest).await? else { return Ok(not_found()) };
+/// `GET /media/{sha256}`: streamed from disk in chunks (a file is never held whole
+/// in memory, however many read it at once), with `Range` requests answered 206.
+async fn file(State(platform): State<Platform>, Path(digest): Path<String>, request: Request) -> HttpResult<Response> {
+    let Some((mime, path)) = platform.media_file(&digest).await? else { return Ok(not_found()) };
     let inline = ["image/", "audio/", "video/"].iter().any(|family| mime.starts_with(family)) && mime != "image/svg+xml";
-    let mut response = bytes.into_response();
+    let Ok(response) = ServeFile::new(path).oneshot(request).await;
+    let mut response = response.map(axum::body::Body::new);
+    if !(response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED) {
+        // A range past the end (416) keeps its answer; anything else is the same
+        // plain "not found" as an unknown digest.
+        if response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
+            return Ok(not_found());
+        }
+    }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -65,6 +65,7 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
 impl Engine {
     /// Opens the database file (creating it), applies migrations and starts the writer.
     pub fn open(path: PathBuf, readers: usize) -> StoreResult<Self> {
+        owner_only(&path)?;
         let mut writer = open_connection(&path, false)?;
         crate::migrate::apply(&mut writer)?;
         let pool = (0..readers.max(1)).map(|_| open_connection(&path, true)).collect::<StoreResult<Vec<_>>>()?;
@@ -209,4 +210,26 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
         }
     }
     tracing::debug!("sqlite writer stopped: every queued write was answered");
+}
+
+/// Makes the database file readable by its owner only (creating it empty if need
+/// be) before SQLite opens it: SQLite creates the `-wal` and `-shm` files with the
+/// database file's permissions, so they follow. Files of an older installation are
+/// tightened too.
+fn owner_only(path: &std::path::Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let failed = |e: std::io::Error| StoreError::Internal(format!("cannot prepare {}: {e}", path.display()));
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path).map_err(failed)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(failed(error)),
+            }
+        }
+    }
+    Ok(())
 }

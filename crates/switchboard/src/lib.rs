@@ -36,7 +36,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, 
     match settings.engine().map_err(anyhow::Error::msg)? {
         Database::Sqlite(path) => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                create_private_dir(dir)?;
             }
             let store = SqliteStore::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))?;
             // One SQLite file serves one node: its bus stays in the process.
@@ -66,7 +66,7 @@ pub fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
         None => {
             let path = settings.data.join("master.key");
             if !path.exists() {
-                std::fs::create_dir_all(&settings.data)?;
+                create_private_dir(&settings.data)?;
                 write_private(&path, &hex::encode(MasterKey::generate().as_bytes()))?;
             }
             std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?
@@ -74,6 +74,16 @@ pub fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     };
     let bytes = hex::decode(hex_key.trim()).context("the master key must be hex")?;
     MasterKey::from_bytes(bytes).map_err(anyhow::Error::msg)
+}
+
+/// Creates a directory (and its missing parents) that only its owner can enter. An
+/// existing directory is left as it is: it may be the operator's to share.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// Writes a file only its owner can read.
