@@ -2,8 +2,6 @@
 //! console, the CLI and Graph's OAuth endpoints do.
 
 use crate::{Actor, AppError, AppResult, Caller, Platform};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -76,38 +74,12 @@ impl Platform {
         if password.chars().count() < 8 {
             return Err(Refusal::invalid_param("password must have at least 8 characters").into());
         }
-        let password = password.to_string();
-        // Hashing is deliberately slow: keep it off the async workers.
-        let password_hash = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-                .map(|hash| hash.to_string())
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("hashing task failed: {e}")))?
-        .map_err(|e| StoreError::Internal(format!("cannot hash a password: {e}")))?;
+        let password_hash = self.hash_password(password).await?;
         let person = NewPerson { name, login, password_hash, created_at: self.now() };
         self.inner.store.create_person(person).await.map_err(conflict_as_refusal)
     }
 
-    /// Signs a person in; answers a session token for the person and console APIs.
-    pub async fn sign_in(&self, login: &str, password: &str) -> AppResult<(Person, String)> {
-        let refused = || AppError::from(Refusal::invalid_param("Wrong login or password"));
-        let (person, hash) = self.inner.store.person_credentials(&login.trim().to_ascii_lowercase()).await?.ok_or_else(refused)?;
-        let password = password.to_string();
-        let matches = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        if !matches {
-            return Err(refused());
-        }
-        let token = self.issue_token(TokenGrant::Session { person: person.id }, Some(self.inner.settings.session_ttl_ms)).await?;
-        Ok((person, token))
-    }
-
-    async fn issue_token(&self, grant: TokenGrant, ttl_ms: Option<Millis>) -> AppResult<String> {
+    pub(crate) async fn issue_token(&self, grant: TokenGrant, ttl_ms: Option<Millis>) -> AppResult<String> {
         let (token, hash) = new_access_token();
         let now = self.now();
         self.inner.store.insert_token(TokenRecord { hash, grant, issued_at: now, expires_at: ttl_ms.map(|ttl| now + ttl) }).await?;

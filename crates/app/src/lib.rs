@@ -20,6 +20,8 @@ mod conversations;
 mod threads;
 mod notifications;
 mod messaging;
+mod passwords;
+mod sessions;
 pub mod metrics;
 mod ratelimit;
 mod relay;
@@ -36,6 +38,7 @@ pub use media::{FetchError, FetchTimeouts, Fetched, MediaFetcher, MediaFiles, Up
 pub use messaging::{Author, MessageView, PersonaView, Reactions};
 pub use threads::{PersonMessage, PostbackTap, QuickReplyChoice, ThreadView, MAX_PERSON_TEXT_CHARS};
 pub use ratelimit::Usage;
+pub use sessions::{SignInLimits, MAX_PASSWORD_CHARS};
 pub use relay::Invalidation;
 pub use subscriptions::CallbackVerifier;
 
@@ -107,6 +110,10 @@ pub struct PlatformSettings {
     pub long_lived_token_ttl_ms: Millis,
     /// Lifetime of a person's session.
     pub session_ttl_ms: Millis,
+    pub sign_in_limits: SignInLimits,
+    /// Threads that hash and check passwords, and checks that may wait for one.
+    pub hashing_threads: usize,
+    pub hashing_queue: usize,
     /// This node's name, for operators (logs, `/readyz`).
     pub node_id: String,
     /// Page features are approved as soon as a Page admin applies (no operator step).
@@ -129,6 +136,9 @@ impl Default for PlatformSettings {
             user_token_ttl_ms: 2 * 3600 * 1000,
             long_lived_token_ttl_ms: 60 * 24 * 3600 * 1000,
             session_ttl_ms: 30 * 24 * 3600 * 1000,
+            sign_in_limits: SignInLimits::default(),
+            hashing_threads: 2,
+            hashing_queue: 64,
             node_id: "node".into(),
             auto_approve_page_features: false,
             rate_limits: switchboard_domain::ratelimit::Limits {
@@ -180,6 +190,8 @@ struct Inner {
     /// People who wrote to each Page in the last day, for its rate budget.
     engaged: TtlCache<PageId, u64>,
     rates: ratelimit::RateCounter,
+    passwords: passwords::Passwords,
+    sign_in_failures: sessions::SignInFailures,
 }
 
 impl Platform {
@@ -194,6 +206,8 @@ impl Platform {
     ) -> Self {
         let ttl = settings.cache_ttl;
         let media = MediaFiles::new(settings.media_dir.clone());
+        let passwords = passwords::Passwords::start(settings.hashing_threads, settings.hashing_queue);
+        let sign_in_failures = sessions::SignInFailures::new(settings.sign_in_limits);
         let public_url = std::sync::OnceLock::new();
         if let Some(url) = &settings.public_url {
             let _ = public_url.set(url.trim_end_matches('/').to_string());
@@ -221,6 +235,8 @@ impl Platform {
                 roles: TtlCache::new(ttl),
                 interactions: TtlCache::new(Duration::from_secs(3600)),
                 rates: ratelimit::RateCounter::default(),
+                passwords,
+                sign_in_failures,
             }),
         }
     }

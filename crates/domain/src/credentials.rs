@@ -43,7 +43,12 @@ fn hmac_hex(key: &[u8], message: &[u8]) -> String {
 
 /// Constant-time equality of two strings.
 pub fn secure_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    secure_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Constant-time equality of two byte strings (only their lengths may leak).
+pub fn secure_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// The installation's master key: the root of every app secret.

@@ -212,6 +212,19 @@ impl Refusal {
         Self::new(408, 100, None, "(#100) The request body did not arrive in time")
     }
 
+    /// 368: too many failed sign-ins for this login or from this address; retry
+    /// after the given number of seconds.
+    pub fn sign_in_throttled(retry_after_secs: i64) -> Self {
+        let mut refusal = Self::new(
+            429,
+            368,
+            None,
+            format!("(#368) Too many failed sign-ins. Try again in {} minutes.", (retry_after_secs + 59) / 60),
+        );
+        refusal.transient = true;
+        refusal
+    }
+
     /// A Graph error for a missing parameter.
     pub fn missing_param(name: &str) -> Self {
         Self::invalid_param(format!("The parameter {name} is required"))

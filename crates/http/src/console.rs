@@ -17,6 +17,7 @@ use switchboard_domain::{AppId, AppMode, AppRole, Millis, PageFeature, PageId, P
 pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/login", post(crate::person::login))
+        .route("/logout", post(crate::person::logout))
         .route("/persons", post(create_person))
         .route("/pages", get(crate::listings::pages).post(create_page))
         .route("/apps", get(crate::listings::apps).post(create_app))

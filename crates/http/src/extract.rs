@@ -70,3 +70,14 @@ impl<S: Send + Sync> FromRequest<S> for MultipartBody {
             .map_err(|rejection| Refusal::invalid_param(format!("Invalid multipart body: {}", rejection.body_text())).into())
     }
 }
+
+/// The client's address (see `limits::guard`), `None` when not known.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<crate::limits::ClientAddress>().and_then(|address| address.0)))
+    }
+}

@@ -15,17 +15,34 @@ use std::time::Duration;
 use switchboard_domain::media::MAX_ASSET_BYTES;
 use switchboard_domain::Refusal;
 
-/// The HTTP face's bounds, from the node's settings.
-#[derive(Debug, Clone, Copy)]
-pub struct HttpLimits {
+/// The HTTP face's settings, from the node's.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
     /// How long a request's body may take to arrive, from the end of its headers.
     pub body_timeout: Duration,
+    /// Behind a reverse proxy: the header naming the client's address (its last
+    /// entry, the one the proxy appended). Else the connection's peer is the client.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
-impl Default for HttpLimits {
+impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_timeout: Duration::from_secs(60) }
+        Self { body_timeout: Duration::from_secs(60), client_ip_header: None }
     }
+}
+
+/// The client's address, as the request's extensions carry it for handlers
+/// (sign-in limits count failures by it).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+fn client_address(settings: &HttpSettings, request: &Request) -> ClientAddress {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+    let forwarded = settings.client_ip_header.as_ref().and_then(|name| {
+        let last = request.headers().get_all(name).iter().last()?.to_str().ok()?;
+        last.rsplit(',').next()?.trim().parse().ok()
+    });
+    ClientAddress(forwarded.or(peer))
 }
 
 /// The error a body stream ends with when its deadline passed.
@@ -40,12 +57,15 @@ impl std::fmt::Display for BodyDeadline {
 
 impl std::error::Error for BodyDeadline {}
 
-/// Middleware: the body of every request must arrive by its deadline.
-pub async fn body_deadline(limits: HttpLimits, request: Request, next: Next) -> Response {
+/// Middleware: tells handlers the client's address, and makes the body of every
+/// request arrive by its deadline.
+pub async fn guard(settings: std::sync::Arc<HttpSettings>, mut request: Request, next: Next) -> Response {
+    let address = client_address(&settings, &request);
+    request.extensions_mut().insert(address);
     if request.body().size_hint().exact() == Some(0) {
         return next.run(request).await;
     }
-    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    let deadline = tokio::time::Instant::now() + settings.body_timeout;
     let (parts, body) = request.into_parts();
     let stream = futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
         let mut stream = state?;

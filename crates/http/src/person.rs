@@ -5,7 +5,7 @@
 use crate::error::HttpResult;
 use crate::extract::JsonBody;
 use crate::session::SignedPerson;
-use crate::extract::{MultipartBody, Path, Query};
+use crate::extract::{ClientIp, MultipartBody, Path, Query};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post, put};
@@ -23,6 +23,7 @@ use tokio_stream::StreamExt;
 pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/login", post(login))
+        .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/me/phone", get(phone).put(set_phone).delete(remove_phone))
         .route("/pages/{page}", get(find_page))
@@ -51,9 +52,17 @@ pub struct Login {
 }
 
 /// `POST /person/v1/login` `{"login","password"}` → `{"access_token","person"}`.
-pub async fn login(State(platform): State<Platform>, JsonBody(body): JsonBody<Login>) -> HttpResult<Json<Value>> {
-    let (person, token) = platform.sign_in(&body.login, &body.password).await?;
+pub async fn login(State(platform): State<Platform>, ClientIp(address): ClientIp, JsonBody(body): JsonBody<Login>) -> HttpResult<Json<Value>> {
+    let (person, token) = platform.sign_in(&body.login, &body.password, address).await?;
     Ok(Json(json!({"access_token": token, "person": person})))
+}
+
+/// `POST /person/v1/logout` (and `/console/v1/logout`): ends the session whose token
+/// authorizes the call; the token stops working at once.
+pub async fn logout(State(platform): State<Platform>, headers: axum::http::HeaderMap) -> HttpResult<Json<Value>> {
+    let token = crate::session::bearer_token(&headers).ok_or_else(Refusal::token_required)?;
+    platform.sign_out(&token).await?;
+    Ok(Json(json!({"success": true})))
 }
 
 /// `GET /person/v1/me`.

@@ -14,14 +14,18 @@ pub struct Signed(pub Actor);
 /// A signed-in person (the operator is refused: it has no threads).
 pub struct SignedPerson(pub PersonId);
 
-fn bearer(parts: &Parts) -> Option<String> {
-    let header = parts
-        .headers
+/// The token of `Authorization: Bearer`.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    header.or_else(|| {
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    bearer_token(&parts.headers).or_else(|| {
         url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .find(|(k, _)| k == "access_token")
             .map(|(_, v)| v.into_owned())

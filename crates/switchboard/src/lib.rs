@@ -165,6 +165,14 @@ impl Node {
                 other: Duration::from_millis(settings.media_fetch_timeout_ms),
             },
             public_url: settings.public_url.clone().filter(|url| !url.is_empty()),
+            session_ttl_ms: (settings.sign_in.session_ttl_secs as i64).saturating_mul(1000),
+            sign_in_limits: switchboard_app::SignInLimits {
+                failures_per_login: settings.sign_in.failures_per_login,
+                failures_per_address: settings.sign_in.failures_per_address,
+                window_ms: (settings.sign_in.failure_window_secs as i64).saturating_mul(1000),
+            },
+            hashing_threads: settings.sign_in.hashing_threads,
+            hashing_queue: settings.sign_in.hashing_queue,
             ..PlatformSettings::default()
         };
         let platform = Platform::new(store, bus, clock, key, verifier, fetcher, platform_settings);
@@ -175,8 +183,14 @@ impl Node {
 
         let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
         let handle = axum_server::Handle::new();
-        let limits = switchboard_http::HttpLimits { body_timeout: Duration::from_secs(settings.http.body_timeout_secs.max(1)) };
-        let app = switchboard_http::router(platform.clone(), limits).into_make_service();
+        let http = switchboard_http::HttpSettings {
+            body_timeout: Duration::from_secs(settings.http.body_timeout_secs.max(1)),
+            client_ip_header: match settings.http.client_ip_header.as_deref().filter(|h| !h.is_empty()) {
+                Some(name) => Some(name.parse().with_context(|| format!("http.client_ip_header {name:?} is not a header name"))?),
+                None => None,
+            },
+        };
+        let app = switchboard_http::router(platform.clone(), http).into_make_service_with_connect_info::<SocketAddr>();
         let tls = tls_config(settings).await?;
         let server = match tls.clone() {
             Some(config) => tokio::spawn(axum_server::bind_rustls(addr, config).handle(handle.clone()).serve(app)),

@@ -72,6 +72,11 @@ export class Console {
     this.token = token;
   }
 
+  /** Ends this session on the server. */
+  logout() {
+    return this.post('/logout', {});
+  }
+
   get(path, query) {
     return call('GET', withQuery(`${CONSOLE}${path}`, query), this.token);
   }

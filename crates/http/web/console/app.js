@@ -39,7 +39,9 @@ function signedIn() {
   route();
 }
 
-function signOut() {
+async function signOut() {
+  // The server ends the session (the operator credential is not a session, and stays).
+  if (session.api && !session.operator) await session.api.logout().catch(() => {});
   saveToken(null);
   location.hash = '';
   location.reload();

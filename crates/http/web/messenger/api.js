@@ -46,6 +46,11 @@ export class Api {
     this.onUnauthorized = onUnauthorized;
   }
 
+  /** Ends the session on the server: the token stops working at once. */
+  logout() {
+    return this.call("POST", "/logout");
+  }
+
   async call(method, path, body) {
     const headers = { Authorization: `Bearer ${this.token}` };
     const init = { method, headers };

@@ -42,6 +42,8 @@ function showOnly(view) {
 }
 
 function signOut() {
+  // The server ends the session too (best effort: the page forgets the token anyway).
+  state.api?.logout().catch(() => {});
   state.stopLive?.();
   state.stopLive = null;
   state.api = null;
@@ -67,7 +69,8 @@ async function onLogin(event) {
     $("password").value = "";
     await start(answer.access_token, answer.person);
   } catch (e) {
-    error.textContent = e instanceof ApiError && e.status < 500 ? "Wrong login or password." : `Cannot sign in: ${e.message}`;
+    if (e instanceof ApiError && e.status === 429) error.textContent = e.message;
+    else error.textContent = e instanceof ApiError && e.status < 500 ? "Wrong login or password." : `Cannot sign in: ${e.message}`;
   } finally {
     $("sign-in").disabled = false;
   }
