@@ -14,7 +14,8 @@ pub struct HttpFetcher {
 
 impl HttpFetcher {
     pub fn new(rules: OutboundRules) -> Self {
-        let client = reqwest::Client::builder()
+        let client = rules
+            .client(reqwest::Client::builder())
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Switchboard-Media/", env!("CARGO_PKG_VERSION")))
@@ -24,12 +25,16 @@ impl HttpFetcher {
     }
 
     async fn download(&self, url: &str, max_bytes: u64) -> Result<Fetched, FetchError> {
-        self.rules.check(url).await.map_err(|reason| FetchError::Failed(reason.replace("callback", "attachment")))?;
+        self.rules.check_url(url).map_err(|refused| FetchError::Failed(crate::outbound::sentence(&refused)))?;
         let mut response = self.client.get(url).send().await.map_err(|e| {
             if e.is_timeout() {
                 FetchError::TimedOut
+            } else if crate::outbound::was_refused(&e) {
+                FetchError::Failed(crate::outbound::sentence(&crate::outbound::Refused::NotPublic))
             } else {
-                FetchError::Failed(format!("Cannot reach {url}."))
+                // The same words whatever failed (refused, reset, unresolvable), so that
+                // fetches cannot tell what listens where.
+                FetchError::Failed("The server could not be reached.".into())
             }
         })?;
         let status = response.status();

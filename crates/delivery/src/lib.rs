@@ -18,7 +18,7 @@ mod outbound;
 mod verifier;
 
 pub use fetcher::HttpFetcher;
-pub use outbound::OutboundRules;
+pub use outbound::{is_public, OutboundRules};
 pub use verifier::HttpVerifier;
 
 use std::collections::{BTreeMap, HashMap};
@@ -82,7 +82,7 @@ impl Default for DeliverySettings {
             keep_delivered: Duration::from_secs(24 * 3600),
             keep_dead: Duration::from_secs(14 * 24 * 3600),
             prune_every: Duration::from_secs(60),
-            outbound: OutboundRules { allow_private: true },
+            outbound: OutboundRules { allow_private: false },
         }
     }
 }
@@ -95,10 +95,13 @@ const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
 const DRAIN_BYTES: usize = 64 * 1024;
 
-/// The HTTP client used for webhook POSTs and handshakes: pooled keep-alive, and
-/// redirects are not followed (a webhook must answer itself).
+/// The HTTP client used for webhook POSTs and handshakes: pooled keep-alive,
+/// redirects are not followed (a webhook must answer itself), and only the
+/// addresses the outbound rules allow are connected to.
 pub fn webhook_client(settings: &DeliverySettings) -> reqwest::Client {
-    reqwest::Client::builder()
+    settings
+        .outbound
+        .client(reqwest::Client::builder())
         .timeout(settings.timeout)
         .connect_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(settings.max_in_flight_per_endpoint.max(1) * 2)
@@ -296,8 +299,8 @@ impl Dispatcher {
 
     /// Stage 3: one POST. Success is a 2xx within the timeout.
     async fn send(&self, batch: &Batch) -> Outcome {
-        if let Err(refusal) = self.settings.outbound.check(&batch.url).await {
-            return Outcome::Failed(Failure::new(FailureKind::Blocked, refusal));
+        if let Err(refusal) = self.settings.outbound.check_url(&batch.url) {
+            return Outcome::Failed(Failure::new(FailureKind::Blocked, refusal.to_string()));
         }
         let response = self
             .client
@@ -333,6 +336,9 @@ impl Dispatcher {
     fn transport_failure(&self, error: &reqwest::Error) -> Failure {
         if error.is_timeout() {
             return Failure::new(FailureKind::Timeout, format!("no answer within {} s", self.settings.timeout.as_secs()));
+        }
+        if outbound::was_refused(error) {
+            return Failure::new(FailureKind::Blocked, outbound::Refused::NotPublic.to_string());
         }
         // The whole chain: reqwest's own message is only "error sending request".
         let mut detail = error.to_string();

@@ -21,7 +21,7 @@ const EXCERPT: usize = 100;
 #[async_trait]
 impl CallbackVerifier for HttpVerifier {
     async fn verify(&self, url: &str, verify_token: &str, challenge: &str) -> Result<(), String> {
-        self.rules.check(url).await?;
+        self.rules.check_url(url).map_err(|refused| format!("callback URL: {refused}"))?;
         let response = self
             .client
             .get(url)
@@ -29,7 +29,15 @@ impl CallbackVerifier for HttpVerifier {
             .timeout(std::time::Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| if e.is_timeout() { "the callback did not answer within 10 s".to_string() } else { format!("cannot reach the callback URL ({e})") })?;
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "the callback did not answer within 10 s".to_string()
+                } else if crate::outbound::was_refused(&e) {
+                    format!("callback URL: {}", crate::outbound::Refused::NotPublic)
+                } else {
+                    format!("cannot reach the callback URL ({e})")
+                }
+            })?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if !status.is_success() {

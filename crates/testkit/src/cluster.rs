@@ -61,6 +61,8 @@ impl NodeProcess {
             .env("SWITCHBOARD_MASTER_KEY", TEST_MASTER_KEY)
             .env("SWITCHBOARD_NODE_ID", name)
             .env("SWITCHBOARD_LOG", "warn")
+            // The tests' receivers listen on loopback.
+            .env("SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_ADDRESSES", "true")
             .env("SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS", timeout_secs.to_string())
             .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", "100")
             .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", "500")

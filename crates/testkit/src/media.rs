@@ -29,16 +29,26 @@ pub struct MediaServer {
     /// `http://127.0.0.1:<port>`
     pub url: String,
     files: Arc<Mutex<HashMap<String, MediaFile>>>,
+    /// Requests answered so far, of any path.
+    hits: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+type Shared = (Arc<Mutex<HashMap<String, MediaFile>>>, Arc<std::sync::atomic::AtomicUsize>);
 
 impl MediaServer {
     pub async fn start() -> Self {
         let files = Arc::new(Mutex::new(HashMap::new()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = Router::new().route("/{name}", get(serve)).with_state(files.clone());
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let app = Router::new().route("/{name}", get(serve)).with_state((files.clone(), hits.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("media server serves") });
-        Self { url, files }
+        Self { url, files, hits }
+    }
+
+    /// How many requests reached this server.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Serves `file` at `/{name}`; answers its URL.
@@ -48,7 +58,8 @@ impl MediaServer {
     }
 }
 
-async fn serve(State(files): State<Arc<Mutex<HashMap<String, MediaFile>>>>, Path(name): Path<String>) -> Response {
+async fn serve(State((files, hits)): State<Shared>, Path(name): Path<String>) -> Response {
+    hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let Some(file) = files.lock().unwrap().get(&name).cloned() else { return StatusCode::NOT_FOUND.into_response() };
     tokio::time::sleep(file.delay).await;
     let status = StatusCode::from_u16(file.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
