@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use switchboard_domain::credentials::{app_access_token, new_access_token, secure_eq, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{AuditRecord, NewPerson, StoreError};
+use switchboard_store::{AuditRecord, NewPerson, Owner, StoreError};
 
 /// An app as created: the secret is shown here, and derived again on demand.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -46,9 +46,11 @@ fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> {
     Ok(handle)
 }
 
+/// The store's refusals of a write, as the client sees them.
 fn conflict_as_refusal(error: StoreError) -> AppError {
     match error {
         StoreError::Conflict(detail) => Refusal::invalid_param(detail).into(),
+        StoreError::QuotaExceeded(detail) => Refusal::quota_exceeded(detail).into(),
         other => other.into(),
     }
 }
@@ -105,13 +107,15 @@ impl Platform {
         self.revoke_token(token).await
     }
 
-    /// Creates a Page; a person who creates one becomes its admin.
+    /// Creates a Page; a person who creates one becomes its admin, within their
+    /// quota of Pages.
     pub async fn create_page(&self, actor: Actor, name: &str, username: &str) -> AppResult<Page> {
         let page = Page { id: PageId(random_node_id()), name: check_name("name", name)?, username: check_handle("username", username)? };
-        self.inner.store.create_page(page.clone()).await.map_err(conflict_as_refusal)?;
-        if let Actor::Person(person) = actor {
-            self.inner.store.set_page_role(&page.id, person, Some(PageRole::Admin)).await?;
-        }
+        let admin = match actor {
+            Actor::Person(person) => Some(Owner { person, quota: self.inner.settings.quotas.pages_per_person }),
+            Actor::Operator => None,
+        };
+        self.inner.store.create_page(page.clone(), admin).await.map_err(conflict_as_refusal)?;
         Ok(page)
     }
 
@@ -124,10 +128,11 @@ impl Platform {
             secret_generation: 0,
             require_proof: false,
         };
-        self.inner.store.create_app(app.clone()).await?;
-        if let Actor::Person(person) = actor {
-            self.inner.store.set_app_role(&app.id, person, Some(AppRole::Administrator)).await?;
-        }
+        let administrator = match actor {
+            Actor::Person(person) => Some(Owner { person, quota: self.inner.settings.quotas.apps_per_person }),
+            Actor::Operator => None,
+        };
+        self.inner.store.create_app(app.clone(), administrator).await.map_err(conflict_as_refusal)?;
         Ok(NewAppCredentials { secret: self.app_secret(&app), app })
     }
 
@@ -169,7 +174,9 @@ impl Platform {
         if reset_secret {
             app.secret_generation += 1;
         }
-        self.inner.store.update_app(&app, audit).await?;
+        // A new secret ends every user and Page token of the app (Meta's behaviour):
+        // whoever held the old secret may have handed them out.
+        self.inner.store.update_app(&app, audit, reset_secret).await?;
         self.invalidate(crate::Invalidation::Callers).await;
         Ok(NewAppCredentials { secret: self.app_secret(&app), app })
     }
@@ -202,7 +209,7 @@ impl Platform {
     pub async fn set_page_role(&self, actor: Actor, page_id: &PageId, person: PersonId, role: Option<PageRole>) -> AppResult<()> {
         self.page_for_admin(actor, page_id).await?;
         self.existing_person(person).await?;
-        self.inner.store.set_page_role(page_id, person, role).await?;
+        self.inner.store.set_page_role(page_id, person, role).await.map_err(conflict_as_refusal)?;
         self.invalidate(crate::Invalidation::Callers).await;
         Ok(())
     }
@@ -223,16 +230,43 @@ impl Platform {
                 return Err(Refusal::invalid_param("person_id must name an admin of the Page, on whose behalf the app acts").into())
             }
         };
-        self.inner.store.grant_page(page_id, &app.id, admin, self.now()).await?;
+        if let Actor::Person(person) = actor {
+            self.may_use_app(&app, person).await?;
+        }
+        let max_apps = match actor {
+            Actor::Person(_) => self.inner.settings.quotas.apps_per_page,
+            Actor::Operator => 0,
+        };
+        self.inner.store.grant_page(page_id, &app.id, admin, self.now(), max_apps).await.map_err(conflict_as_refusal)?;
         self.invalidate(crate::Invalidation::Callers).await;
         Ok(PageAccount { access_token: self.page_token(&page.id, &app.id, admin).await?, page })
     }
 
+    /// A Page admin removes an app from the Page (`DELETE /console/v1/pages/{page}/apps/{app}`):
+    /// its Page tokens stop working at once, here and (through the bus) on every
+    /// node, and it receives no more of the Page's webhooks.
+    pub async fn revoke_page_grant(&self, actor: Actor, page_id: &PageId, app_id: &AppId) -> AppResult<()> {
+        self.page_for_admin(actor, page_id).await?;
+        if !self.inner.store.revoke_page_grant(page_id, app_id).await? {
+            return Err(Refusal::unknown_object(app_id.as_str()).into());
+        }
+        self.invalidate(crate::Invalidation::Callers).await;
+        self.invalidate(crate::Invalidation::Targets(Some(page_id.clone()))).await;
+        Ok(())
+    }
+
     /// The Page token of (Page, app, admin): derived from the master key, so asking
-    /// again gives the same token, and registered by digest so it resolves.
+    /// again gives the same token, and registered by digest so it resolves. Each
+    /// revocation of that triple's tokens moves its epoch on, so a revoked token is
+    /// never derived again.
     async fn page_token(&self, page: &PageId, app: &AppId, admin: PersonId) -> AppResult<String> {
+        let epoch = self.inner.store.page_token_epoch(page, app, admin).await?;
         let mut mac = Hmac::<Sha256>::new_from_slice(self.inner.key.as_bytes()).expect("any key length");
         mac.update(format!("switchboard page token\0{page}\0{app}\0{admin}").as_bytes());
+        // Epoch 0 derives as tokens did before epochs existed, so those stay valid.
+        if epoch > 0 {
+            mac.update(format!("\0{epoch}").as_bytes());
+        }
         let token = format!("EAA{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
         let record = TokenRecord { hash: token_digest(&token), grant: TokenGrant::Page { page: page.clone(), app: app.clone(), person: admin }, issued_at: self.now(), expires_at: None };
         match self.inner.store.insert_token(record).await {
@@ -249,7 +283,23 @@ impl Platform {
         }
         self.existing_person(person).await?;
         let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
+        if actor != Actor::Operator {
+            self.may_use_app(&app, person).await?;
+        }
         self.issue_token(TokenGrant::User { person, app: app.id }, Some(self.inner.settings.user_token_ttl_ms)).await
+    }
+
+    /// Meta's rule for logging in to an app, and so for installing it on a Page: an
+    /// app in development mode only for the persons holding a role on it; a live app
+    /// for anyone. (The operator, who administers the installation, is not bound.)
+    async fn may_use_app(&self, app: &App, person: PersonId) -> AppResult<()> {
+        if app.mode == AppMode::Development && self.inner.store.app_role(&app.id, person).await?.is_none() {
+            return Err(Refusal::permission(
+                "This app is in development mode, and only its administrators, developers and testers can use it: ask an administrator of the app for a role",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// `GET /oauth/access_token?grant_type=client_credentials`.

@@ -98,6 +98,21 @@ impl Clock for VirtualClock {
     }
 }
 
+/// What one person may create, and how many apps one Page may have (0: no bound).
+/// The operator is not bound by them.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    pub apps_per_person: u32,
+    pub pages_per_person: u32,
+    pub apps_per_page: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self { apps_per_person: 25, pages_per_person: 25, apps_per_page: 25 }
+    }
+}
+
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
 pub struct PlatformSettings {
@@ -114,6 +129,7 @@ pub struct PlatformSettings {
     /// Threads that hash and check passwords, and checks that may wait for one.
     pub hashing_threads: usize,
     pub hashing_queue: usize,
+    pub quotas: Quotas,
     /// This node's name, for operators (logs, `/readyz`).
     pub node_id: String,
     /// Page features are approved as soon as a Page admin applies (no operator step).
@@ -139,6 +155,7 @@ impl Default for PlatformSettings {
             sign_in_limits: SignInLimits::default(),
             hashing_threads: 2,
             hashing_queue: 64,
+            quotas: Quotas::default(),
             node_id: "node".into(),
             auto_approve_page_features: false,
             rate_limits: switchboard_domain::ratelimit::Limits {

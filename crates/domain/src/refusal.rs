@@ -225,6 +225,12 @@ impl Refusal {
         refusal
     }
 
+    /// 100: a quota of the installation would be exceeded (apps or Pages a person
+    /// holds, apps on a Page).
+    pub fn quota_exceeded(detail: impl fmt::Display) -> Self {
+        Self::new(400, 100, None, format!("(#100) Quota exceeded: {detail}"))
+    }
+
     /// A Graph error for a missing parameter.
     pub fn missing_param(name: &str) -> Self {
         Self::invalid_param(format!("The parameter {name} is required"))

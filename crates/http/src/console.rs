@@ -25,6 +25,7 @@ pub fn routes() -> Router<Platform> {
 
         .route("/pages/{page}/roles", post(set_page_role))
         .route("/pages/{page}/apps", post(grant_page))
+        .route("/pages/{page}/apps/{app}", axum::routing::delete(revoke_page_grant))
         .route("/pages/{page}/features", get(page_features))
         .route("/pages/{page}/features/{feature}", post(apply_page_feature))
         .route("/pages/{page}/features/{feature}/approve", post(approve_page_feature))
@@ -133,6 +134,13 @@ async fn grant_page(
 ) -> HttpResult<Json<Value>> {
     let account = platform.grant_page(actor, &PageId(page), &AppId(body.app_id), body.person_id.map(PersonId)).await?;
     Ok(Json(json!({"page": account.page, "access_token": account.access_token})))
+}
+
+/// `DELETE /console/v1/pages/{page}/apps/{app}` (Page admin): removes the app from
+/// the Page; its Page tokens stop working and its webhooks for the Page stop.
+async fn revoke_page_grant(State(platform): State<Platform>, Signed(actor): Signed, Path((page, app)): Path<(String, String)>) -> HttpResult<Json<Value>> {
+    platform.revoke_page_grant(actor, &PageId(page), &AppId(app)).await?;
+    Ok(Json(json!({"success": true})))
 }
 
 #[derive(Deserialize)]

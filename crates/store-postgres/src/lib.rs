@@ -273,13 +273,25 @@ impl Store for PostgresStore {
         Ok(row.map(|r| (person_row(&r), r.get("password_hash"))))
     }
 
-    async fn create_page(&self, page: Page) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute("INSERT INTO pages (id, name, username) VALUES ($1, $2, $3)", &[&page.id.0, &page.name, &page.username])
+    async fn create_page(&self, page: Page, admin: Option<Owner>) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        if let Some(admin) = admin {
+            // The person's row lock serializes their concurrent creations, so the
+            // quota is exact across nodes.
+            lock_person(&tx, admin.person).await?;
+            let held: i64 = tx.query_one("SELECT COUNT(*) FROM page_roles WHERE person_id = $1", &[&admin.person.0]).await.map_err(pg)?.get(0);
+            if admin.quota > 0 && held >= admin.quota as i64 {
+                return Err(StoreError::QuotaExceeded(format!("a person administers at most {} Pages", admin.quota)));
+            }
+        }
+        tx.execute("INSERT INTO pages (id, name, username) VALUES ($1, $2, $3)", &[&page.id.0, &page.name, &page.username])
             .await
             .map_err(|e| conflict_as(pg(e), format!("the username {} is taken", page.username)))?;
-        Ok(())
+        if let Some(admin) = admin {
+            tx.execute("INSERT INTO page_roles (page_id, person_id, role) VALUES ($1, $2, 'admin')", &[&page.id.0, &admin.person.0]).await.map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
     }
 
     async fn page(&self, id: &PageId) -> StoreResult<Option<Page>> {
@@ -292,16 +304,32 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(page_row))
     }
 
-    async fn create_app(&self, app: App) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO apps (id, name, mode, secret_generation, require_proof) VALUES ($1, $2, $3, $4, $5)",
-                &[&app.id.0, &app.name, &mode_text(app.mode), &(app.secret_generation as i32), &app.require_proof],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(())
+    async fn create_app(&self, app: App, administrator: Option<Owner>) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        if let Some(owner) = administrator {
+            lock_person(&tx, owner.person).await?;
+            let held: i64 = tx
+                .query_one("SELECT COUNT(*) FROM app_roles WHERE person_id = $1 AND role = 'administrator'", &[&owner.person.0])
+                .await
+                .map_err(pg)?
+                .get(0);
+            if owner.quota > 0 && held >= owner.quota as i64 {
+                return Err(StoreError::QuotaExceeded(format!("a person administers at most {} apps", owner.quota)));
+            }
+        }
+        tx.execute(
+            "INSERT INTO apps (id, name, mode, secret_generation, require_proof) VALUES ($1, $2, $3, $4, $5)",
+            &[&app.id.0, &app.name, &mode_text(app.mode), &(app.secret_generation as i32), &app.require_proof],
+        )
+        .await
+        .map_err(pg)?;
+        if let Some(owner) = administrator {
+            tx.execute("INSERT INTO app_roles (app_id, person_id, role) VALUES ($1, $2, 'administrator')", &[&app.id.0, &owner.person.0])
+                .await
+                .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
     }
 
     async fn app(&self, id: &AppId) -> StoreResult<Option<App>> {
@@ -314,7 +342,7 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(app_row))
     }
 
-    async fn update_app(&self, app: &App, audit: Option<AuditRecord>) -> StoreResult<()> {
+    async fn update_app(&self, app: &App, audit: Option<AuditRecord>, revoke_tokens: bool) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let changed = tx
@@ -334,6 +362,10 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg)?;
+        }
+        if revoke_tokens {
+            revoke_page_tokens(&tx, "app_id = $1", &[&app.id.0]).await?;
+            tx.execute("UPDATE tokens SET revoked = TRUE WHERE app_id = $1 AND kind = 'user' AND NOT revoked", &[&app.id.0]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
     }
@@ -376,20 +408,38 @@ impl Store for PostgresStore {
     }
 
     async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
         match role {
             Some(PageRole::Admin) => {
-                client
-                    .execute(
-                        "INSERT INTO page_roles (page_id, person_id, role) VALUES ($1, $2, 'admin') ON CONFLICT (page_id, person_id) DO UPDATE SET role = excluded.role",
+                tx.execute(
+                    "INSERT INTO page_roles (page_id, person_id, role) VALUES ($1, $2, 'admin') ON CONFLICT (page_id, person_id) DO UPDATE SET role = excluded.role",
+                    &[&page.0, &person.0],
+                )
+                .await
+                .map_err(pg)?;
+            }
+            None => {
+                // The Page's row lock serializes admins removing each other at once,
+                // so that one of them always stays.
+                tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page.0]).await.map_err(pg)?;
+                let row = tx
+                    .query_one(
+                        "SELECT EXISTS(SELECT 1 FROM page_roles WHERE page_id = $1 AND person_id = $2),
+                                (SELECT COUNT(*) FROM page_roles WHERE page_id = $1 AND person_id <> $2 AND role = 'admin')",
                         &[&page.0, &person.0],
                     )
                     .await
+                    .map_err(pg)?;
+                let (is_admin, others): (bool, i64) = (row.get(0), row.get(1));
+                if is_admin && others == 0 {
+                    return Err(StoreError::Conflict("a Page keeps at least one admin: add another admin first".into()));
+                }
+                revoke_page_tokens(&tx, "page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await?;
+                tx.execute("DELETE FROM page_roles WHERE page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await.map_err(pg)?;
             }
-            None => client.execute("DELETE FROM page_roles WHERE page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await,
         }
-        .map_err(pg)?;
-        Ok(())
+        tx.commit().await.map_err(pg)
     }
 
     async fn page_role(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageRole>> {
@@ -402,17 +452,49 @@ impl Store for PostgresStore {
         Ok(row.map(|_| PageRole::Admin))
     }
 
-    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO page_grants (page_id, app_id, granted_by, granted_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
-                &[&page.0, &app.0, &by.0, &at],
+    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis, max_apps: u32) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page.0]).await.map_err(pg)?;
+        let row = tx
+            .query_one(
+                "SELECT COUNT(*), NOT EXISTS(SELECT 1 FROM page_grants WHERE page_id = $1 AND app_id = $2) FROM page_grants WHERE page_id = $1",
+                &[&page.0, &app.0],
             )
             .await
             .map_err(pg)?;
-        Ok(())
+        let (granted, new): (i64, bool) = (row.get(0), row.get(1));
+        if new && max_apps > 0 && granted >= max_apps as i64 {
+            return Err(StoreError::QuotaExceeded(format!("a Page has at most {max_apps} apps")));
+        }
+        tx.execute(
+            "INSERT INTO page_grants (page_id, app_id, granted_by, granted_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+            &[&page.0, &app.0, &by.0, &at],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        revoke_page_tokens(&tx, "page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await?;
+        tx.execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
+        let deleted = tx.execute("DELETE FROM page_grants WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(deleted > 0)
+    }
+
+    async fn page_token_epoch(&self, page: &PageId, app: &AppId, person: PersonId) -> StoreResult<u32> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT epoch FROM page_token_epochs WHERE page_id = $1 AND app_id = $2 AND person_id = $3", &[&page.0, &app.0, &person.0])
+            .await
+            .map_err(pg)?;
+        Ok(row.map_or(0, |r| r.get::<_, i32>(0) as u32))
     }
 
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
@@ -1141,4 +1223,29 @@ impl Store for PostgresStore {
             .map_err(pg)?;
         Ok(rows.iter().map(|r| (AppId(r.get(0)), r.get::<_, i64>(1) as u64)).collect())
     }
+}
+
+/// Locks a person's row for the rest of the transaction (their quotas are counted
+/// under it).
+async fn lock_person(tx: &tokio_postgres::Transaction<'_>, person: PersonId) -> StoreResult<()> {
+    tx.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", &[&person.0]).await.map_err(pg)?;
+    Ok(())
+}
+
+/// Revokes, for good, the live Page tokens matching `filter` (a condition on the
+/// tokens table's `page_id`, `app_id`, `person_id`), and moves the epoch of each
+/// (Page, app, person) they belong to, so that the next one derived is new.
+async fn revoke_page_tokens(tx: &tokio_postgres::Transaction<'_>, filter: &str, values: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO page_token_epochs (page_id, app_id, person_id, epoch)
+             SELECT DISTINCT page_id, app_id, person_id, 1 FROM tokens WHERE kind = 'page' AND NOT revoked AND {filter}
+             ON CONFLICT (page_id, app_id, person_id) DO UPDATE SET epoch = page_token_epochs.epoch + 1"
+        ),
+        values,
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(&format!("UPDATE tokens SET revoked = TRUE WHERE kind = 'page' AND NOT revoked AND {filter}"), values).await.map_err(pg)?;
+    Ok(())
 }

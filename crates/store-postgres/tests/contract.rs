@@ -43,7 +43,7 @@ async fn postgres_passes_the_store_contract() {
 }
 
 async fn seed(store: &PostgresStore, persons: usize) -> Vec<PersonId> {
-    store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }).await.unwrap();
+    store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }, None).await.unwrap();
     let mut ids = Vec::new();
     for n in 0..persons {
         let person = NewPerson { name: format!("P{n}"), login: format!("p{n}"), password_hash: "x".into(), created_at: 0 };

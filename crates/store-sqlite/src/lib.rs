@@ -54,6 +54,22 @@ fn insert_outbox(conn: &Connection, events: &[NewOutboxEvent]) -> StoreResult<()
     Ok(())
 }
 
+/// Revokes, for good, the live Page tokens matching `filter` (a condition on the
+/// tokens table's `page_id`, `app_id`, `person_id`), and moves the epoch of each
+/// (Page, app, person) they belong to, so that the next one derived is new.
+fn revoke_page_tokens(conn: &Connection, filter: &str, values: &[&dyn rusqlite::ToSql]) -> StoreResult<()> {
+    q(conn.execute(
+        &format!(
+            "INSERT INTO page_token_epochs (page_id, app_id, person_id, epoch)
+             SELECT DISTINCT page_id, app_id, person_id, 1 FROM tokens WHERE kind = 'page' AND revoked = 0 AND {filter}
+             ON CONFLICT (page_id, app_id, person_id) DO UPDATE SET epoch = epoch + 1"
+        ),
+        values,
+    ))?;
+    q(conn.execute(&format!("UPDATE tokens SET revoked = 1 WHERE kind = 'page' AND revoked = 0 AND {filter}"), values))?;
+    Ok(())
+}
+
 /// Inserts the (Page, person) thread if it is new.
 fn ensure_thread(conn: &Connection, page: &PageId, person: PersonId, at: Millis) -> StoreResult<()> {
     q(conn
@@ -135,14 +151,23 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_page(&self, page: Page) -> StoreResult<()> {
+    async fn create_page(&self, page: Page, admin: Option<Owner>) -> StoreResult<()> {
         self.engine
             .write(move |c| {
+                if let Some(admin) = admin {
+                    let held: u32 = q(c.query_row("SELECT COUNT(*) FROM page_roles WHERE person_id = ?1", [admin.person.0], |r| r.get(0)))?;
+                    if admin.quota > 0 && held >= admin.quota {
+                        return Err(StoreError::QuotaExceeded(format!("a person administers at most {} Pages", admin.quota)));
+                    }
+                }
                 q(c.execute("INSERT INTO pages (id, name, username) VALUES (?1, ?2, ?3)", params![page.id.as_str(), page.name, page.username]))
                     .map_err(|e| match e {
                         StoreError::Conflict(_) => StoreError::Conflict(format!("the username {} is taken", page.username)),
                         other => other,
                     })?;
+                if let Some(admin) = admin {
+                    q(c.execute("INSERT INTO page_roles (page_id, person_id, role) VALUES (?1, ?2, 'admin')", params![page.id.as_str(), admin.person.0]))?;
+                }
                 Ok(())
             })
             .await
@@ -162,13 +187,29 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_app(&self, app: App) -> StoreResult<()> {
+    async fn create_app(&self, app: App, administrator: Option<Owner>) -> StoreResult<()> {
         self.engine
             .write(move |c| {
+                if let Some(owner) = administrator {
+                    let held: u32 = q(c.query_row(
+                        "SELECT COUNT(*) FROM app_roles WHERE person_id = ?1 AND role = 'administrator'",
+                        [owner.person.0],
+                        |r| r.get(0),
+                    ))?;
+                    if owner.quota > 0 && held >= owner.quota {
+                        return Err(StoreError::QuotaExceeded(format!("a person administers at most {} apps", owner.quota)));
+                    }
+                }
                 q(c.execute(
                     "INSERT INTO apps (id, name, mode, secret_generation, require_proof) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![app.id.as_str(), app.name, rows::mode_text(app.mode), app.secret_generation, app.require_proof],
                 ))?;
+                if let Some(owner) = administrator {
+                    q(c.execute(
+                        "INSERT INTO app_roles (app_id, person_id, role) VALUES (?1, ?2, 'administrator')",
+                        params![app.id.as_str(), owner.person.0],
+                    ))?;
+                }
                 Ok(())
             })
             .await
@@ -184,7 +225,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_app(&self, app: &App, audit: Option<AuditRecord>) -> StoreResult<()> {
+    async fn update_app(&self, app: &App, audit: Option<AuditRecord>, revoke_tokens: bool) -> StoreResult<()> {
         let app = app.clone();
         self.engine
             .write(move |c| {
@@ -200,6 +241,10 @@ impl Store for SqliteStore {
                         "INSERT INTO app_audit (app_id, at, actor, change) VALUES (?1, ?2, ?3, ?4)",
                         params![app.id.as_str(), audit.at, audit.actor, audit.change],
                     ))?;
+                }
+                if revoke_tokens {
+                    revoke_page_tokens(c, "app_id = ?1", &[&app.id.as_str()])?;
+                    q(c.execute("UPDATE tokens SET revoked = 1 WHERE app_id = ?1 AND kind = 'user' AND revoked = 0", [app.id.as_str()]))?;
                 }
                 Ok(())
             })
@@ -256,7 +301,22 @@ impl Store for SqliteStore {
                          ON CONFLICT (page_id, person_id) DO UPDATE SET role = excluded.role",
                         params![page.as_str(), person.0],
                     ))?,
-                    None => q(c.execute("DELETE FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0]))?,
+                    None => {
+                        let other_admins: u32 = q(c.query_row(
+                            "SELECT COUNT(*) FROM page_roles WHERE page_id = ?1 AND person_id <> ?2 AND role = 'admin'",
+                            params![page.as_str(), person.0],
+                            |r| r.get(0),
+                        ))?;
+                        let is_admin = q(c
+                            .query_row("SELECT 1 FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0], |_| Ok(()))
+                            .optional())?
+                            .is_some();
+                        if is_admin && other_admins == 0 {
+                            return Err(StoreError::Conflict("a Page keeps at least one admin: add another admin first".into()));
+                        }
+                        revoke_page_tokens(c, "page_id = ?1 AND person_id = ?2", &[&page.as_str(), &person.0])?;
+                        q(c.execute("DELETE FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0]))?
+                    }
                 };
                 Ok(())
             })
@@ -275,16 +335,51 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis) -> StoreResult<()> {
+    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis, max_apps: u32) -> StoreResult<()> {
         let (page, app) = (page.clone(), app.clone());
         self.engine
             .write(move |c| {
+                let (granted, new): (u32, bool) = q(c.query_row(
+                    "SELECT COUNT(*), NOT EXISTS(SELECT 1 FROM page_grants WHERE page_id = ?1 AND app_id = ?2) FROM page_grants WHERE page_id = ?1",
+                    params![page.as_str(), app.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                ))?;
+                if new && max_apps > 0 && granted >= max_apps {
+                    return Err(StoreError::QuotaExceeded(format!("a Page has at most {max_apps} apps")));
+                }
                 q(c.execute(
                     "INSERT INTO page_grants (page_id, app_id, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
                     params![page.as_str(), app.as_str(), by.0, at],
                 ))?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+        let (page, app) = (page.clone(), app.clone());
+        self.engine
+            .write(move |c| {
+                revoke_page_tokens(c, "page_id = ?1 AND app_id = ?2", &[&page.as_str(), &app.as_str()])?;
+                q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))?;
+                Ok(q(c.execute("DELETE FROM page_grants WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0)
+            })
+            .await
+    }
+
+    async fn page_token_epoch(&self, page: &PageId, app: &AppId, person: PersonId) -> StoreResult<u32> {
+        let (page, app) = (page.clone(), app.clone());
+        self.engine
+            .read(move |c| {
+                let epoch = q(c
+                    .query_row(
+                        "SELECT epoch FROM page_token_epochs WHERE page_id = ?1 AND app_id = ?2 AND person_id = ?3",
+                        params![page.as_str(), app.as_str(), person.0],
+                        |r| r.get(0),
+                    )
+                    .optional())?;
+                Ok(epoch.unwrap_or(0))
             })
             .await
     }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_phones_and_page_features.sql")),
     (5, include_str!("../migrations/0005_notifications.sql")),
     (6, include_str!("../migrations/0006_rich_messages.sql")),
+    (7, include_str!("../migrations/0007_revocations.sql")),
 ];
 
 /// The schema version this build expects.

@@ -23,7 +23,7 @@ async fn acknowledged_writes_survive_reopening_the_file() {
     let path = dir.path().join("switchboard.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }).await.unwrap();
+        store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }, None).await.unwrap();
     }
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.page_by_username("shop").await.unwrap().unwrap().id, PageId("100".into()));

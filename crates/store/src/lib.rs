@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The database cannot be reached or is shutting down; the caller may retry.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A quota would be exceeded (the person's apps or Pages, a Page's apps).
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     /// Anything else; a bug or a corrupt database.
     #[error("store failure: {0}")]
     Internal(String),
@@ -50,15 +53,22 @@ pub trait Store: Send + Sync + 'static {
     /// The person and their password hash, for signing in.
     async fn person_credentials(&self, login: &str) -> StoreResult<Option<(Person, String)>>;
 
-    async fn create_page(&self, page: Page) -> StoreResult<()>;
+    /// Creates a Page; with `admin`, the person becomes its admin in the same
+    /// transaction, unless they already administer `admin.quota` Pages
+    /// (`QuotaExceeded`, and nothing is stored).
+    async fn create_page(&self, page: Page, admin: Option<Owner>) -> StoreResult<()>;
     async fn page(&self, id: &PageId) -> StoreResult<Option<Page>>;
     async fn page_by_username(&self, username: &str) -> StoreResult<Option<Page>>;
 
-    async fn create_app(&self, app: App) -> StoreResult<()>;
+    /// Creates an app; with `administrator`, the person becomes its administrator in
+    /// the same transaction, unless they already administer `quota` apps.
+    async fn create_app(&self, app: App, administrator: Option<Owner>) -> StoreResult<()>;
     async fn app(&self, id: &AppId) -> StoreResult<Option<App>>;
     /// Replaces the app's mutable settings (mode, secret generation, proof rule), with
-    /// an audit record of the change when given, in the same transaction.
-    async fn update_app(&self, app: &App, audit: Option<AuditRecord>) -> StoreResult<()>;
+    /// an audit record of the change when given, in the same transaction. With
+    /// `revoke_tokens` (its secret was reset), every user and Page token of the app
+    /// is revoked too, for good.
+    async fn update_app(&self, app: &App, audit: Option<AuditRecord>, revoke_tokens: bool) -> StoreResult<()>;
     /// The app's audit records, oldest first.
     async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>>;
 
@@ -66,10 +76,22 @@ pub trait Store: Send + Sync + 'static {
     /// Sets or (with `None`) removes a person's role on an app.
     async fn set_app_role(&self, app: &AppId, person: PersonId, role: Option<AppRole>) -> StoreResult<()>;
     async fn app_role(&self, app: &AppId, person: PersonId) -> StoreResult<Option<AppRole>>;
+    /// Sets or (with `None`) removes a person's role on a Page. Removing it revokes
+    /// the Page tokens issued through that person for good, and is refused
+    /// (`Conflict`) when the person is the Page's last admin: a Page keeps one.
     async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()>;
     async fn page_role(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageRole>>;
-    /// A Page admin lets an app act for the Page (what login's Page picker does).
-    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis) -> StoreResult<()>;
+    /// A Page admin lets an app act for the Page (what login's Page picker does);
+    /// `QuotaExceeded` when the Page already has `max_apps` apps (0: no bound) and
+    /// this one is new to it.
+    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis, max_apps: u32) -> StoreResult<()>;
+    /// A Page admin removes an app from the Page: the grant, the app's subscription
+    /// to the Page's webhooks and every Page token of the app for this Page go, in
+    /// one transaction; the tokens are revoked for good. False when it had no grant.
+    async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
+    /// How many times the Page tokens of (Page, app, person) were revoked: a Page
+    /// token is derived anew with each, so that none comes back to life.
+    async fn page_token_epoch(&self, page: &PageId, app: &AppId, person: PersonId) -> StoreResult<u32>;
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
     /// Pages the person administers and has granted to the app, by name.
     async fn granted_pages_of(&self, person: PersonId, app: &AppId) -> StoreResult<Vec<Page>>;

@@ -206,6 +206,14 @@ pub enum ReplaySelection {
     DeadBetween { from: Millis, to: Millis },
 }
 
+/// Who becomes the first admin of a new Page or administrator of a new app, and how
+/// many they may hold at most (0: no bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub person: PersonId,
+    pub quota: u32,
+}
+
 /// A change to an app that stands in for App Review, kept with who made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {

@@ -5,12 +5,13 @@
 //! know which store engine is in use.
 
 pub mod demo;
+mod listener;
 pub mod settings;
 
 pub use settings::Settings;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
+use listener::Listener;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -130,8 +131,7 @@ pub struct Node {
     pub addr: SocketAddr,
     pub tls: bool,
     shutdown: CancellationToken,
-    handle: axum_server::Handle,
-    server: JoinHandle<std::io::Result<()>>,
+    listener: Listener,
     dispatcher: JoinHandle<()>,
     relay: JoinHandle<()>,
 }
@@ -173,6 +173,11 @@ impl Node {
             },
             hashing_threads: settings.sign_in.hashing_threads,
             hashing_queue: settings.sign_in.hashing_queue,
+            quotas: switchboard_app::Quotas {
+                apps_per_person: settings.quotas.apps_per_person,
+                pages_per_person: settings.quotas.pages_per_person,
+                apps_per_page: settings.quotas.apps_per_page,
+            },
             ..PlatformSettings::default()
         };
         let platform = Platform::new(store, bus, clock, key, verifier, fetcher, platform_settings);
@@ -182,7 +187,6 @@ impl Node {
         let dispatcher = tokio::spawn(Dispatcher::new(platform.clone(), delivery).run(shutdown.clone()));
 
         let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
-        let handle = axum_server::Handle::new();
         let http = switchboard_http::HttpSettings {
             body_timeout: Duration::from_secs(settings.http.body_timeout_secs.max(1)),
             client_ip_header: match settings.http.client_ip_header.as_deref().filter(|h| !h.is_empty()) {
@@ -190,22 +194,17 @@ impl Node {
                 None => None,
             },
         };
-        let app = switchboard_http::router(platform.clone(), http).into_make_service_with_connect_info::<SocketAddr>();
-        let tls = tls_config(settings).await?;
-        let server = match tls.clone() {
-            Some(config) => tokio::spawn(axum_server::bind_rustls(addr, config).handle(handle.clone()).serve(app)),
-            None => tokio::spawn(axum_server::bind(addr).handle(handle.clone()).serve(app)),
+        let router = switchboard_http::router(platform.clone(), http);
+        let tls = tls_config(settings)?;
+        let limits = listener::ListenerLimits {
+            header_timeout: Duration::from_secs(settings.http.header_timeout_secs.max(1)),
+            max_connections: settings.http.max_connections,
         };
-        let addr = match handle.listening().await {
-            Some(addr) => addr,
-            None => {
-                let failure = server.await.map_err(anyhow::Error::from)?.err();
-                anyhow::bail!("cannot listen on {}: {}", settings.listen, failure.map(|e| e.to_string()).unwrap_or_default());
-            }
-        };
+        let listener = Listener::bind(addr, router, tls.clone(), limits).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.addr;
         platform.listening_at(&format!("{}://{addr}", if tls.is_some() { "https" } else { "http" }));
         tracing::info!(%addr, tls = tls.is_some(), node = %settings.node_name(), "listening");
-        Ok(Node { platform, addr, tls: tls.is_some(), shutdown, handle, server, dispatcher, relay })
+        Ok(Node { platform, addr, tls: tls.is_some(), shutdown, listener, dispatcher, relay })
     }
 
     /// The base URL of every API on this node.
@@ -218,8 +217,7 @@ impl Node {
     /// is already durable, so nothing accepted is lost.
     pub async fn shutdown(self) {
         self.platform.live().close();
-        self.handle.graceful_shutdown(Some(DRAIN));
-        let _ = self.server.await;
+        self.listener.shutdown(DRAIN).await;
         self.shutdown.cancel();
         let _ = self.dispatcher.await;
         let _ = self.relay.await;
@@ -227,18 +225,28 @@ impl Node {
     }
 }
 
-async fn tls_config(settings: &Settings) -> anyhow::Result<Option<RustlsConfig>> {
+/// The TLS configuration the settings ask for: certificate files, or one generated
+/// at start. It offers HTTP/1.1 only, as the listener speaks nothing else.
+fn tls_config(settings: &Settings) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = &settings.tls;
-    match (&tls.cert, &tls.key, tls.self_signed) {
-        (Some(cert), Some(key), _) => Ok(Some(RustlsConfig::from_pem_file(cert, key).await.context("cannot load the TLS certificate or key")?)),
+    let (certs, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) = match (&tls.cert, &tls.key, tls.self_signed) {
+        (Some(cert), Some(key), _) => {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?;
+            (certs, PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the TLS key {}", key.display()))?)
+        }
         (None, None, true) => {
             let generated = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
-            let cert = generated.cert.pem().into_bytes();
-            let key = generated.key_pair.serialize_pem().into_bytes();
-            Ok(Some(RustlsConfig::from_pem(cert, key).await?))
+            (vec![generated.cert.der().clone()], PrivateKeyDer::try_from(generated.key_pair.serialize_der()).map_err(anyhow::Error::msg)?)
         }
-        (None, None, false) => Ok(None),
+        (None, None, false) => return Ok(None),
         _ => anyhow::bail!("TLS needs both tls.cert and tls.key (or tls.self_signed)"),
-    }
+    };
+    let mut config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key).context("the TLS certificate and key do not match")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(Arc::new(config)))
 }

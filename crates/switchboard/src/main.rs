@@ -182,6 +182,15 @@ enum PageCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Remove an app from a Page: its Page tokens stop working, its webhooks stop.
+    Revoke {
+        #[arg(long)]
+        page: String,
+        #[arg(long)]
+        app: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -419,6 +428,11 @@ async fn page_command(command: PageCommand) -> anyhow::Result<()> {
             let platform = offline_platform(&store).await?;
             let account = platform.grant_page(operator, &PageId(page), &AppId(app), Some(PersonId(person))).await.map_err(report)?;
             print(json!({"page": account.page, "access_token": account.access_token}));
+        }
+        PageCommand::Revoke { page, app, store } => {
+            let platform = offline_platform(&store).await?;
+            platform.revoke_page_grant(operator, &PageId(page), &AppId(app)).await.map_err(report)?;
+            print(json!({"success": true}));
         }
     }
     Ok(())

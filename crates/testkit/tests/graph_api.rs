@@ -74,7 +74,9 @@ async fn app_user_and_page_tokens() {
     let (status, _) = server.graph_call(Method::GET, "/me/accounts", long_lived["access_token"].as_str(), None).await;
     assert_eq!(status, 200);
 
-    // Removing the admin's role kills the Page token.
+    // Removing the admin's role kills the Page token (a Page keeps another admin).
+    let erin = server.person("erin").await;
+    server.console(Method::POST, &format!("/pages/{}/roles", page.id), json!({"person_id": erin.id, "role": "admin"})).await;
     server.console(Method::POST, &format!("/pages/{}/roles", page.id), json!({"person_id": dana.id, "role": null})).await;
     let (status, refused) = server.graph_call(Method::GET, "/me", Some(&page_token), None).await;
     assert_eq!((status, refused["error"]["code"].clone()), (400, json!(190)));

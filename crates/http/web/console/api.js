@@ -108,6 +108,8 @@ export class Console {
   page(id) { return this.get(`/pages/${enc(id)}`); }
   setPageAdmin(id, loginName) { return this.post(`/pages/${enc(id)}/roles`, { login: loginName, role: 'admin' }); }
   removePageAdmin(id, personId) { return this.post(`/pages/${enc(id)}/roles`, { person_id: personId, role: null }); }
+  /** Removes the app from the Page: its Page tokens stop working, its webhooks stop. */
+  removeApp(pageId, appId) { return call('DELETE', `${CONSOLE}/pages/${enc(pageId)}/apps/${enc(appId)}`, this.token); }
   grant(pageId, appId, personId) {
     const body = { app_id: appId };
     if (personId) body.person_id = personId;

@@ -48,7 +48,7 @@ export async function pageView(id) {
   heading.after(h('p', { class: 'subtitle' }, `@${page.username} · Page ID ${page.id} · `, h('a', { href: `/m/${encodeURIComponent(page.username)}`, text: 'open in the messenger' })));
   const tokenArea = h('div', { id: 'page-token' });
   const reload = () => pageView(id);
-  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea), tokenArea, installSection(overview, tokenArea, reload), featuresSection(page));
+  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, installSection(overview, tokenArea, reload), featuresSection(page));
 }
 
 function adminsSection(overview, reload) {
@@ -90,7 +90,7 @@ function onBehalfSelect(overview) {
   return h('select', { id: 'grant-admin' }, overview.admins.map((p) => h('option', { value: String(p.id), text: `${p.name} (${p.login})` })));
 }
 
-function installedSection(overview, tokenArea) {
+function installedSection(overview, tokenArea, reload) {
   const line = statusLine('installed-status');
   const onBehalf = onBehalfSelect(overview);
   const rows = overview.apps.map((app) => {
@@ -99,8 +99,14 @@ function installedSection(overview, tokenArea) {
       await showPageToken(overview, app.id, onBehalf ? Number(onBehalf.value) : null, tokenArea);
       say(line, '');
     }));
+    const remove = h('button', { type: 'button', class: 'secondary small', text: 'Remove', 'aria-label': `Remove ${app.name} from this Page` });
+    remove.addEventListener('click', () => act(remove, line, async () => {
+      if (!confirm(`Remove ${app.name} from this Page? Its Page tokens stop working at once.`)) return;
+      await session.api.removeApp(overview.page.id, app.id);
+      await reload();
+    }));
     return h('tr', { 'data-app': app.id }, h('th', { scope: 'row' }, h('a', { href: `#/apps/${app.id}`, text: app.name })), h('td', { text: app.id }), h('td', { text: app.mode }),
-      h('td', { text: app.fields.length ? app.fields.join(', ') : 'granted, not subscribed' }), h('td', {}, token));
+      h('td', { text: app.fields.length ? app.fields.join(', ') : 'granted, not subscribed' }), h('td', {}, token, ' ', remove));
   });
   return section('Installed apps', 'installed',
     table('Apps installed on this Page', ['App', 'ID', 'Mode', 'Subscribed fields', ''], rows, 'No apps act for this Page.'),

@@ -61,7 +61,7 @@ pub async fn page_threads_most_recent_first(store: Shared) {
 
 pub async fn attachments_profiles_and_personas(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
     let one = PageId("100".into());
     let record = AttachmentRecord {
         id: "5551".into(),

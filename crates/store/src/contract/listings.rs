@@ -6,8 +6,8 @@ use crate::*;
 pub async fn listings_show_what_each_person_may_see(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
     let bob = store.create_person(person("Bob")).await.unwrap();
-    store.create_app(app("1")).await.unwrap();
-    store.create_app(app("2")).await.unwrap();
+    store.create_app(app("1"), None).await.unwrap();
+    store.create_app(app("2"), None).await.unwrap();
     store.set_app_role(&AppId("1".into()), ann.id, Some(AppRole::Developer)).await.unwrap();
     store.set_app_role(&AppId("1".into()), bob.id, Some(AppRole::Tester)).await.unwrap();
     let mine: Vec<_> = store.apps_for(Some(ann.id)).await.unwrap().into_iter().map(|(a, role)| (a.id.0, role)).collect();
@@ -18,8 +18,8 @@ pub async fn listings_show_what_each_person_may_see(store: Shared) {
     assert_eq!(members, vec![(ann.clone(), AppRole::Developer), (bob.clone(), AppRole::Tester)]);
     assert!(store.app_members(&AppId("2".into())).await.unwrap().is_empty());
 
-    store.create_page(page("100", "hats_shop")).await.unwrap();
-    store.create_page(page("200", "shoes")).await.unwrap();
+    store.create_page(page("100", "hats_shop"), None).await.unwrap();
+    store.create_page(page("200", "shoes"), None).await.unwrap();
     store.set_page_role(&PageId("200".into()), bob.id, Some(PageRole::Admin)).await.unwrap();
     assert_eq!(store.pages_for(Some(bob.id)).await.unwrap(), vec![page("200", "shoes")]);
     assert_eq!(store.pages_for(Some(ann.id)).await.unwrap(), vec![]);
@@ -38,7 +38,7 @@ pub async fn listings_show_what_each_person_may_see(store: Shared) {
 
 pub async fn delivery_statistics_by_bucket(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
     let message = super::message("m1", "100", ann.id, Direction::Inbound, 1_000);
     let events = vec![event("900", "100", ann.id, "{}", 1_000), event("900", "100", ann.id, "{}", 1_500), event("900", "100", ann.id, "{}", 61_000)];
     store.append_message(message, events).await.unwrap();

@@ -7,6 +7,7 @@ use crate::*;
 use std::future::Future;
 use std::sync::Arc;
 
+mod access;
 mod content;
 mod listings;
 
@@ -48,6 +49,10 @@ where
     content::page_threads_most_recent_first(fresh().await).await;
     content::attachments_profiles_and_personas(fresh().await).await;
     listings::listings_show_what_each_person_may_see(fresh().await).await;
+    access::a_page_keeps_an_admin_whoever_races_to_leave(fresh().await).await;
+    access::revoked_page_tokens_stay_revoked(fresh().await).await;
+    access::a_secret_reset_revokes_the_apps_tokens(fresh().await).await;
+    access::quotas_hold_under_concurrent_creations(fresh().await).await;
     listings::delivery_statistics_by_bucket(fresh().await).await;
 }
 
@@ -70,7 +75,7 @@ pub(crate) fn message(mid: &str, page: &str, person: PersonId, direction: Direct
 
 /// A Page "100" and persons, for checks about threads and the outbox.
 pub(crate) async fn seed(store: &Shared, persons: usize) -> Vec<PersonId> {
-    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
     let mut ids = Vec::new();
     for n in 0..persons {
         ids.push(store.create_person(person(&format!("P{n}"))).await.unwrap().id);
@@ -120,24 +125,24 @@ pub async fn persons_have_unique_logins(store: Shared) {
 }
 
 pub async fn pages_have_unique_usernames(store: Shared) {
-    store.create_page(page("100", "shop")).await.unwrap();
-    assert!(matches!(store.create_page(page("101", "shop")).await, Err(StoreError::Conflict(_))));
+    store.create_page(page("100", "shop"), None).await.unwrap();
+    assert!(matches!(store.create_page(page("101", "shop"), None).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.page(&PageId("100".into())).await.unwrap(), Some(page("100", "shop")));
     assert_eq!(store.page_by_username("shop").await.unwrap(), Some(page("100", "shop")));
     assert_eq!(store.page(&PageId("101".into())).await.unwrap(), None);
 }
 
 pub async fn apps_and_roles(store: Shared) {
-    store.create_app(app("900")).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
     let mut changed = app("900");
     changed.mode = AppMode::Live;
     changed.secret_generation = 3;
     changed.require_proof = true;
     let audit = AuditRecord { at: 5, actor: "operator".into(), change: "mode: development -> live".into() };
-    store.update_app(&changed, Some(audit.clone())).await.unwrap();
+    store.update_app(&changed, Some(audit.clone()), false).await.unwrap();
     assert_eq!(store.app_audit(&changed.id).await.unwrap(), vec![audit]);
     assert_eq!(store.app(&AppId("900".into())).await.unwrap(), Some(changed));
-    assert!(matches!(store.update_app(&app("901"), None).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.update_app(&app("901"), None, false).await, Err(StoreError::NotFound(_))));
 
     let dev = store.create_person(person("Dev")).await.unwrap();
     let id = AppId("900".into());
@@ -151,17 +156,17 @@ pub async fn apps_and_roles(store: Shared) {
 
 pub async fn granted_pages_need_admin_and_grant(store: Shared) {
     let admin = store.create_person(person("Admin")).await.unwrap();
-    store.create_app(app("900")).await.unwrap();
-    store.create_page(page("100", "zeta")).await.unwrap();
-    store.create_page(page("200", "alpha")).await.unwrap();
-    store.create_page(page("300", "other")).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
+    store.create_page(page("100", "zeta"), None).await.unwrap();
+    store.create_page(page("200", "alpha"), None).await.unwrap();
+    store.create_page(page("300", "other"), None).await.unwrap();
     let app_id = AppId("900".into());
     for id in ["100", "200"] {
         store.set_page_role(&PageId(id.into()), admin.id, Some(PageRole::Admin)).await.unwrap();
     }
     assert!(store.granted_pages_of(admin.id, &app_id).await.unwrap().is_empty());
     for id in ["100", "200", "300"] {
-        store.grant_page(&PageId(id.into()), &app_id, admin.id, 5).await.unwrap();
+        store.grant_page(&PageId(id.into()), &app_id, admin.id, 5, 0).await.unwrap();
     }
     assert!(store.page_granted(&PageId("300".into()), &app_id).await.unwrap());
     assert!(!store.page_granted(&PageId("300".into()), &AppId("901".into())).await.unwrap());
@@ -169,6 +174,8 @@ pub async fn granted_pages_need_admin_and_grant(store: Shared) {
     let names: Vec<_> = store.granted_pages_of(admin.id, &app_id).await.unwrap().into_iter().map(|p| p.username).collect();
     assert_eq!(names, vec!["alpha", "zeta"]);
     assert_eq!(store.page_role(&PageId("100".into()), admin.id).await.unwrap(), Some(PageRole::Admin));
+    let other = store.create_person(person("Other")).await.unwrap();
+    store.set_page_role(&PageId("100".into()), other.id, Some(PageRole::Admin)).await.unwrap();
     store.set_page_role(&PageId("100".into()), admin.id, None).await.unwrap();
     assert_eq!(store.page_role(&PageId("100".into()), admin.id).await.unwrap(), None);
 }
@@ -199,9 +206,9 @@ pub async fn operator_is_created_once(store: Shared) {
 }
 
 pub async fn subscriptions_and_webhook_targets(store: Shared) {
-    store.create_page(page("100", "shop")).await.unwrap();
+    store.create_page(page("100", "shop"), None).await.unwrap();
     for id in ["900", "901", "902"] {
-        store.create_app(app(id)).await.unwrap();
+        store.create_app(app(id), None).await.unwrap();
     }
     let page_id = PageId("100".into());
     let sub = |app: &str, fields: Vec<WebhookField>, active: bool| AppSubscription {
@@ -241,9 +248,9 @@ pub async fn subscriptions_and_webhook_targets(store: Shared) {
 pub async fn scoped_ids_are_stable_and_scoped(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
     let bob = store.create_person(person("Bob")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
-    store.create_page(page("200", "two")).await.unwrap();
-    store.create_app(app("900")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
+    store.create_page(page("200", "two"), None).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
     let (one, two) = (PageId("100".into()), PageId("200".into()));
     let ann_one = store.psid(ann.id, &one).await.unwrap();
     assert_eq!(store.psid(ann.id, &one).await.unwrap(), ann_one);
@@ -262,7 +269,7 @@ pub async fn scoped_ids_are_stable_and_scoped(store: Shared) {
 
 pub async fn scoped_ids_are_created_once_under_races(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
     let racers: Vec<_> = (0..16)
         .map(|_| {
             let store = store.clone();
@@ -289,8 +296,8 @@ pub async fn engaged_persons_wrote_lately(store: Shared) {
 
 pub async fn messages_threads_and_window(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
-    store.create_page(page("200", "two")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
+    store.create_page(page("200", "two"), None).await.unwrap();
     let one = PageId("100".into());
     store.append_message(message("m1", "100", ann.id, Direction::Inbound, 1_000), vec![]).await.unwrap();
     store.append_message(message("m2", "100", ann.id, Direction::Outbound, 2_000), vec![]).await.unwrap();
@@ -343,7 +350,7 @@ pub async fn paging_by_message_reaches_every_message_of_a_millisecond(store: Sha
 
 pub async fn a_failed_write_stores_nothing(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
     store.append_message(message("m1", "100", ann.id, Direction::Inbound, 1_000), vec![event("900", "100", ann.id, "{}", 1_000)]).await.unwrap();
     // The same mid again: refused, and its outbox row must not survive.
     let again = store
@@ -357,7 +364,7 @@ pub async fn a_failed_write_stores_nothing(store: Shared) {
 
 pub async fn receipts_only_move_forward(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
-    store.create_page(page("100", "one")).await.unwrap();
+    store.create_page(page("100", "one"), None).await.unwrap();
     let one = PageId("100".into());
     let ev = || vec![event("900", "100", ann.id, "{}", 1)];
     assert!(store.advance_receipt(&one, ann.id, Receipt::Delivered, 2_000, ev()).await.unwrap());
@@ -471,7 +478,7 @@ pub async fn given_up_events_are_dead_and_their_thread_moves_on(store: Shared) {
 
 pub async fn failing_endpoints_alert_then_are_disabled_once(store: Shared) {
     let persons = seed(&store, 2).await;
-    store.create_app(app("900")).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
     let (app_id, page_id) = (AppId("900".into()), PageId("100".into()));
     store.put_page_subscription(PageSubscription { page: page_id.clone(), app: app_id.clone(), fields: vec![WebhookField::Messages] }).await.unwrap();
     for (n, person) in persons.iter().enumerate() {
