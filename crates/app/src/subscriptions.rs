@@ -28,7 +28,7 @@ fn check_callback_url(url: &str) -> Result<(), Refusal> {
 
 impl Platform {
     /// The app named in the path, if the caller holds its app token.
-    fn own_app<'c>(&self, caller: &'c Caller, app_id: &str) -> Result<&'c App, Refusal> {
+    pub fn own_app<'c>(&self, caller: &'c Caller, app_id: &str) -> Result<&'c App, Refusal> {
         match caller {
             Caller::App(app) if app.id.as_str() == app_id => Ok(app),
             Caller::App(_) => Err(Refusal::permission("The app token does not belong to this app")),

@@ -10,6 +10,7 @@ mod fixtures;
 mod media;
 mod person;
 mod receiver;
+pub mod routes;
 
 pub use clock::ManualClock;
 pub use cluster::{fresh_database, switchboard_binary, NodeProcess, TcpProxy};

@@ -94,12 +94,17 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphRequest) -> Ht
     }
 }
 
-/// Resolves the request's token.
+/// Resolves the request's token: an app's (app, user or Page token). A person's
+/// session and the operator credential are for the person and console APIs only.
 async fn caller(platform: &Platform, request: &GraphRequest) -> HttpResult<switchboard_app::Caller> {
     if request.token.as_deref().unwrap_or("").is_empty() && request.segments.first().map(String::as_str) != Some("me") {
         return Err(Refusal::token_missing().into());
     }
-    Ok(platform.authenticate(request.token.as_deref(), request.proof.as_deref()).await?)
+    let caller = platform.authenticate(request.token.as_deref(), request.proof.as_deref()).await?;
+    if caller.app().is_none() {
+        return Err(Refusal::wrong_token_kind("an app, user or Page access token").into());
+    }
+    Ok(caller)
 }
 
 /// The Graph version a request named, or the default recorded for unversioned ones.

@@ -10,6 +10,8 @@ use switchboard_app::Platform;
 /// `POST /{app-id}/subscriptions` (app token): verifies the callback, then saves it.
 pub async fn subscribe(platform: &Platform, request: &GraphRequest, app: &str) -> HttpResult<Response> {
     let caller = caller(platform, request).await?;
+    // Who asks is checked before what they ask.
+    platform.own_app(&caller, app)?;
     let p = &request.params;
     let object = p.required_str("object")?;
     let callback_url = p.required_str("callback_url")?;
