@@ -35,7 +35,7 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 
 /// The whole HTTP surface.
 pub fn router(platform: Platform, settings: HttpSettings) -> Router {
-    let settings = std::sync::Arc::new(settings);
+    let guard = std::sync::Arc::new(limits::Guard::new(settings));
     Router::new()
         .nest("/person/v1", person::routes())
         .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()))
@@ -44,7 +44,7 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
         .merge(web::routes())
         .fallback(graph::dispatch)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(move |request, next| limits::guard(settings.clone(), request, next)))
+        .layer(middleware::from_fn(move |request, next| limits::guard(guard.clone(), request, next)))
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // Uploads (multipart) may carry a 25 MB file; JSON bodies keep their own limit.

@@ -1,8 +1,11 @@
-//! Bounds on what one request may make a node hold, and for how long: a body must
+//! Bounds on what requests may make a node hold, and for how long: a body must
 //! arrive whole within a deadline (a client that drips bytes cannot hold a
-//! connection and a buffer open forever), and within its size limit. The size limit
-//! of every route is `MULTIPART_LIMIT` (uploads); JSON and form bodies are read with
-//! the smaller `BODY_LIMIT`.
+//! connection and a buffer open forever), and within its size limit (every route's
+//! is `MULTIPART_LIMIT`, for uploads; JSON and form bodies are read with the smaller
+//! `BODY_LIMIT`). Handlers read a body whole, so the bodies in flight together are
+//! bounded too: each request reserves what its body may grow to from a budget
+//! (`HttpSettings::body_memory`) before it is read, and waits for room within its
+//! deadline (else 503).
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::multipart::MultipartError;
@@ -23,12 +26,41 @@ pub struct HttpSettings {
     /// Behind a reverse proxy: the header naming the client's address (its last
     /// entry, the one the proxy appended). Else the connection's peer is the client.
     pub client_ip_header: Option<axum::http::HeaderName>,
+    /// Bytes that the bodies of requests in flight may hold together.
+    pub body_memory: usize,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_timeout: Duration::from_secs(60), client_ip_header: None }
+        Self { body_timeout: Duration::from_secs(60), client_ip_header: None, body_memory: 256 * 1024 * 1024 }
     }
+}
+
+/// The settings and the body budget, shared by every request of a router.
+pub struct Guard {
+    settings: HttpSettings,
+    /// In KiB (a semaphore counts permits in u32).
+    budget: tokio::sync::Semaphore,
+}
+
+impl Guard {
+    pub fn new(settings: HttpSettings) -> Self {
+        let kib = (settings.body_memory / 1024).clamp(MULTIPART_KIB as usize, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        Self { settings, budget: tokio::sync::Semaphore::new(kib) }
+    }
+}
+
+const MULTIPART_KIB: u32 = (crate::MULTIPART_LIMIT / 1024) as u32;
+
+/// What a request's body may grow to, in KiB: its declared length, else the limit
+/// of its kind.
+fn body_kib(request: &Request) -> u32 {
+    let headers = request.headers();
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let multipart = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/"));
+    let limit = if multipart { crate::MULTIPART_LIMIT } else { crate::BODY_LIMIT } as u64;
+    let bytes = declared.unwrap_or(limit).min(crate::MULTIPART_LIMIT as u64);
+    (bytes.div_ceil(1024)).max(1) as u32
 }
 
 /// The client's address, as the request's extensions carry it for handlers
@@ -57,15 +89,20 @@ impl std::fmt::Display for BodyDeadline {
 
 impl std::error::Error for BodyDeadline {}
 
-/// Middleware: tells handlers the client's address, and makes the body of every
-/// request arrive by its deadline.
-pub async fn guard(settings: std::sync::Arc<HttpSettings>, mut request: Request, next: Next) -> Response {
-    let address = client_address(&settings, &request);
+/// Middleware: tells handlers the client's address, reserves room for the body,
+/// and makes it arrive by its deadline.
+pub async fn guard(guard: std::sync::Arc<Guard>, mut request: Request, next: Next) -> Response {
+    let settings = &guard.settings;
+    let address = client_address(settings, &request);
     request.extensions_mut().insert(address);
     if request.body().size_hint().exact() == Some(0) {
         return next.run(request).await;
     }
     let deadline = tokio::time::Instant::now() + settings.body_timeout;
+    // Held until the answer is made: the handler has read and dropped the body.
+    let Ok(Ok(_room)) = tokio::time::timeout_at(deadline, guard.budget.acquire_many(body_kib(&request))).await else {
+        return axum::response::IntoResponse::into_response(crate::HttpError(Refusal::unavailable()));
+    };
     let (parts, body) = request.into_parts();
     let stream = futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
         let mut stream = state?;
@@ -112,5 +149,28 @@ pub fn multipart_refusal(error: MultipartError) -> Refusal {
         Refusal::body_timeout()
     } else {
         Refusal::invalid_param(format!("Invalid multipart body: {}", error.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content_type: &str, length: Option<&str>) -> Request {
+        let mut builder = axum::http::Request::builder().method("POST").uri("/x").header("content-type", content_type);
+        if let Some(length) = length {
+            builder = builder.header("content-length", length);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_body_reserves_its_declared_length_or_its_kinds_limit() {
+        assert_eq!(body_kib(&request("application/json", Some("300"))), 1);
+        assert_eq!(body_kib(&request("application/json", Some("4096"))), 4);
+        assert_eq!(body_kib(&request("application/json", None)), (crate::BODY_LIMIT / 1024) as u32);
+        assert_eq!(body_kib(&request("multipart/form-data; boundary=x", None)), MULTIPART_KIB);
+        assert_eq!(body_kib(&request("application/json", Some("999999999999"))), MULTIPART_KIB, "the router refuses more anyway");
+        assert_eq!(body_kib(&request("application/json", Some("nonsense"))), (crate::BODY_LIMIT / 1024) as u32);
     }
 }

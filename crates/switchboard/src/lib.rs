@@ -193,6 +193,7 @@ impl Node {
                 Some(name) => Some(name.parse().with_context(|| format!("http.client_ip_header {name:?} is not a header name"))?),
                 None => None,
             },
+            body_memory: settings.http.body_memory_mib.saturating_mul(1024 * 1024),
         };
         let router = switchboard_http::router(platform.clone(), http);
         let tls = tls_config(settings)?;

@@ -66,6 +66,9 @@ pub struct HttpSettings {
     /// Connections open at once; past it a new connection is answered 503 and closed.
     /// Lowered at start to what the process's file-descriptor limit allows.
     pub max_connections: usize,
+    /// Memory the bodies of requests in flight may hold together (MiB); a request
+    /// waits for room within its body deadline, then is answered 503.
+    pub body_memory_mib: usize,
     /// Behind a reverse proxy: the header holding the client's address (such as
     /// `x-forwarded-for`; its last entry is used, the one the proxy wrote). Without
     /// it, sign-in limits count the connection's peer address.
@@ -74,7 +77,7 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, client_ip_header: None }
+        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, body_memory_mib: 256, client_ip_header: None }
     }
 }
 

@@ -57,6 +57,29 @@ async fn media_files_are_served_whole_or_by_range() {
     assert_eq!(malformed.status(), 404);
 }
 
+/// Bodies in flight share a memory budget: with room for one upload, uploads at once
+/// wait their turn and all arrive.
+#[tokio::test]
+async fn uploads_beyond_the_body_budget_wait_their_turn() {
+    let server = TestServer::start_with(|settings| settings.http.body_memory_mib = 1).await;
+    let (_, _) = sent_file(&server, 10).await;
+    let person = server.person("uploader").await;
+    let client = server.sign_in(&person).await;
+    let mut uploads = Vec::new();
+    for n in 0..4u8 {
+        let http = server.http.clone();
+        let url = format!("{}/person/v1/threads/files/attachments", server.url);
+        let token = client.token.clone();
+        uploads.push(tokio::spawn(async move {
+            let part = reqwest::multipart::Part::bytes(vec![n; 8 * 1024 * 1024]).file_name("big.bin").mime_str("application/octet-stream").unwrap();
+            http.post(url).bearer_auth(token).multipart(reqwest::multipart::Form::new().part("file", part)).send().await.unwrap().status().as_u16()
+        }));
+    }
+    for upload in uploads {
+        assert_eq!(upload.await.unwrap(), 200);
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_store_and_media_files_are_readable_by_their_owner_only() {
