@@ -127,6 +127,17 @@ impl TestServer {
     }
 }
 
+/// Percent-encodes every byte but the unreserved ones (RFC 3986), for query strings
+/// and form bodies built by hand.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Polls `check` until it returns `Some`, up to [`PATIENCE`].
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where

@@ -2,7 +2,7 @@
 //! as JSON or as a form field, answered item by item, in order, with bodies as JSON text.
 
 use serde_json::{json, Value};
-use switchboard_testkit::{Bot, PersonClient, TestServer};
+use switchboard_testkit::{percent_encode, Bot, PersonClient, TestServer};
 
 const FIELDS: &str = "messages,message_echoes";
 
@@ -25,17 +25,9 @@ async fn write(bot: &Bot, client: PersonClient, username: &str) -> (PersonClient
 fn send_body(psid: &str, text: &str) -> String {
     let recipient = json!({"id": psid}).to_string();
     let message = json!({"text": text}).to_string();
-    format!("recipient={}&message={}", encode(&recipient), encode(&message))
+    format!("recipient={}&message={}", percent_encode(&recipient), percent_encode(&message))
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// `POST /v21.0/` with a JSON body; answers status and JSON.
 async fn post_batch(server: &TestServer, body: Value) -> (u16, Value) {

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use switchboard_testkit::{TestServer, ALL_CORE_FIELDS};
+use switchboard_testkit::{percent_encode, TestServer, ALL_CORE_FIELDS};
 
 /// A node that still answers: its health and a Graph call.
 async fn still_alive(server: &TestServer) {
@@ -46,7 +46,7 @@ async fn deep_nesting_is_refused_with_code_100_and_the_node_lives_on() {
     still_alive(&server).await;
 
     // The same selection through a batch item.
-    let batch = json!({"batch": [{"method": "GET", "relative_url": format!("me/conversations?fields={}", urlencode(&deep_fields))}]});
+    let batch = json!({"batch": [{"method": "GET", "relative_url": format!("me/conversations?fields={}", percent_encode(&deep_fields))}]});
     let (status, answers) = server.graph_call(Method::POST, "/", Some(&bot.page_token), Some(batch)).await;
     assert_eq!(status, 200, "{answers}");
     let item: Value = serde_json::from_str(answers[0]["body"].as_str().expect("an item body")).unwrap();
@@ -57,7 +57,7 @@ async fn deep_nesting_is_refused_with_code_100_and_the_node_lives_on() {
     let body = format!("{{\"recipient\":{{\"id\":\"1\"}},\"message\":{deep_json}}}").into_bytes();
     let (status, answer) = raw(&server, Method::POST, &format!("{}/me/messages", server.graph()), Some(&bot.page_token), "application/json", body).await;
     assert_graph_error(status, &answer, 100, "a deep JSON body");
-    let form = format!("recipient=%7B%22id%22%3A%221%22%7D&message={}", urlencode(&("{\"a\":".repeat(50_000) + "1" + &"}".repeat(50_000))));
+    let form = format!("recipient=%7B%22id%22%3A%221%22%7D&message={}", percent_encode(&("{\"a\":".repeat(50_000) + "1" + &"}".repeat(50_000))));
     let (status, answer) =
         raw(&server, Method::POST, &format!("{}/me/messages", server.graph()), Some(&bot.page_token), "application/x-www-form-urlencoded", form.into_bytes()).await;
     assert_graph_error(status, &answer, 100, "a deep JSON form field");
@@ -218,11 +218,3 @@ async fn paging_back_through_a_thread_reaches_every_message_once() {
     assert_graph_error(status, &body, 100, "an unknown cursor");
 }
 
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}

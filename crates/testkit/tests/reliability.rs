@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use switchboard_testkit::routes::{self, Route};
-use switchboard_testkit::{TestPerson, TestServer};
+use switchboard_testkit::{percent_encode, TestPerson, TestServer};
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -432,14 +432,6 @@ fn url_sized(text: &str) -> String {
     text.chars().take(1500).collect()
 }
 
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// Requests sent in the fuzz pass. Each takes a millisecond or two; the pass is
 /// deterministic (a fixed seed), so a failure names a case that fails again.
@@ -483,11 +475,11 @@ async fn fuzzed_requests_never_fail_the_node() {
         for (n, junk) in request.junk_placeholders.iter().enumerate() {
             let (Some(junk), Some(open)) = (junk, template.find('{')) else { continue };
             let Some(close) = template[open..].find('}') else { break };
-            template.replace_range(open..open + close + 1, &percent(&url_sized(junk)));
+            template.replace_range(open..open + close + 1, &percent_encode(&url_sized(junk)));
             let _ = n;
         }
         let path = world.path(&Route { method: route.method.clone(), path: template });
-        let query: Vec<String> = request.query.iter().map(|(k, v)| format!("{}={}", percent(&url_sized(k)), percent(&url_sized(v)))).collect();
+        let query: Vec<String> = request.query.iter().map(|(k, v)| format!("{}={}", percent_encode(&url_sized(k)), percent_encode(&url_sized(v)))).collect();
         let url = if query.is_empty() { format!("{}{path}", world.server.url) } else { format!("{}{path}?{}", world.server.url, query.join("&")) };
         let mut builder = world.server.http.request(Method::from_bytes(method.as_bytes()).unwrap(), &url).timeout(Duration::from_secs(30));
         let allowed: Vec<Who> = EVERYONE.into_iter().filter(|who| declared(route).is_some_and(|(access, _)| access.allows(*who))).collect();
@@ -500,7 +492,7 @@ async fn fuzzed_requests_never_fail_the_node() {
             Body::Json(value) => builder.json(&world.body(value)),
             Body::Form(pairs) => builder
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(pairs.iter().map(|(k, v)| format!("{}={}", percent(k), percent(&v.to_string()))).collect::<Vec<_>>().join("&")),
+                .body(pairs.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(&v.to_string()))).collect::<Vec<_>>().join("&")),
             Body::Multipart(parts, file) => {
                 let mut form = reqwest::multipart::Form::new();
                 for (name, value) in parts {
