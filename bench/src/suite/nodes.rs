@@ -84,6 +84,8 @@ pub async fn start_switchboard(data: &Path, database_url: Option<&str>) -> anyho
     let mut child = command
         .env("SWITCHBOARD_MASTER_KEY", MASTER_KEY)
         .env("SWITCHBOARD_LOG", "warn")
+        // The bots' webhook receivers listen on loopback.
+        .env("SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_ADDRESSES", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
