@@ -82,38 +82,41 @@ async fn failed_logins(node: &Node, n: usize, concurrency: usize) -> std::collec
     statuses
 }
 
-/// How many of `n` connections that `open` set up are closed by the node within `wait`.
-async fn closed_within(node: &Node, n: usize, wait: Duration, first_bytes: &'static [u8], drip: bool) -> usize {
+/// Of `n` connections that send `first_bytes` (and then drip a byte every half
+/// second, with `drip`): how many the node closed within `wait`, and how many could
+/// not connect at all.
+async fn closed_within(node: &Node, n: usize, wait: Duration, first_bytes: &'static [u8], drip: bool) -> (usize, usize) {
     let mut tasks = Vec::new();
     for _ in 0..n {
         let addr = node.addr();
         tasks.push(tokio::spawn(async move {
-            let Ok(mut stream) = TcpStream::connect(addr).await else { return false };
+            let Ok(mut stream) = TcpStream::connect(addr).await else { return None };
             if !first_bytes.is_empty() && stream.write_all(first_bytes).await.is_err() {
-                return true;
+                return Some(true);
             }
             let deadline = Instant::now() + wait;
             let mut buffer = [0u8; 1024];
             while Instant::now() < deadline {
                 if drip && stream.write_all(b"x").await.is_err() {
-                    return true;
+                    return Some(true);
                 }
                 match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buffer)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => return true,
-                    Ok(Ok(_)) if !drip => {} // an answer (408); the close follows
-                    _ => {}
+                    Ok(Ok(0)) | Ok(Err(_)) => return Some(true),
+                    _ => {} // nothing yet, or an answer (503, 408) before the close
                 }
             }
-            false
+            Some(false)
         }));
     }
-    let mut closed = 0;
+    let (mut closed, mut unconnected) = (0, 0);
     for task in tasks {
-        if task.await.unwrap_or(false) {
-            closed += 1;
+        match task.await.ok().flatten() {
+            Some(true) => closed += 1,
+            Some(false) => {}
+            None => unconnected += 1,
         }
     }
-    closed
+    (closed, unconnected)
 }
 
 #[tokio::main]
@@ -147,8 +150,13 @@ async fn main() -> anyhow::Result<()> {
         format!("{} failed sign-ins, {} at once, default limits", args.logins, args.concurrency),
         format!("resident {idle:.0} → {after:.0} MiB (peak {peak:.0}); answers {statuses:?}"),
     ));
+    eprintln!("{rows:#?}");
 
-    // 3. Slow readers of a 20 MB media file.
+    node.process.stop().await;
+
+    // 3. Slow readers of a 20 MB media file, on a node whose sign-ins are not
+    // throttled by the flood above (this address is, there).
+    let node = Node::start(&[]).await?;
     let person = node.console("/persons", json!({"name": "Sender", "login": "sender", "password": "sender password"})).await?;
     let _ = person;
     node.console("/pages", json!({"name": "Files", "username": "files"})).await?;
@@ -216,11 +224,15 @@ async fn main() -> anyhow::Result<()> {
 
     // 4. Connections that are held open, on a node with a small limit.
     let node = Node::start(&[("SWITCHBOARD_HTTP__MAX_CONNECTIONS", "1000")]).await?;
-    let idle = closed_within(&node, 2000, Duration::from_secs(35), b"", false).await;
-    rows.push(("2,000 idle connections for 35 s (limit 1,000)".into(), format!("{idle} of 2,000 closed by the node (refused past the limit, or after the 15 s header timeout)")));
-    let dripping = closed_within(&node, 500, Duration::from_secs(45), b"GET /healthz HTTP/1.1\r\nHost: x\r\n", true).await;
+    let (idle, unconnected) = closed_within(&node, 2000, Duration::from_secs(35), b"", false).await;
+    rows.push((
+        "2,000 idle connections for 35 s (limit 1,000)".into(),
+        format!("{idle} of 2,000 closed by the node (refused past the limit, or after the 15 s header timeout); {unconnected} could not connect"),
+    ));
+    let (dripping, _) = closed_within(&node, 500, Duration::from_secs(45), b"GET /healthz HTTP/1.1\r\nHost: x\r\n", true).await;
     rows.push(("500 clients dripping headers for 45 s".into(), format!("{dripping} of 500 closed")));
-    let slow_body = closed_within(&node, 200, Duration::from_secs(75), b"POST /person/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", true).await;
+    let slow = b"POST /person/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
+    let (slow_body, _) = closed_within(&node, 200, Duration::from_secs(75), slow, true).await;
     rows.push(("200 slow bodies for 75 s".into(), format!("{slow_body} of 200 answered 408 and closed")));
 
     // 5. Health while the connection limit is full.

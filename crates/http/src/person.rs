@@ -180,15 +180,17 @@ async fn send_attachment(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
     Path(page): Path<String>,
+    headers: axum::http::HeaderMap,
     MultipartBody(mut multipart): MultipartBody,
 ) -> HttpResult<Json<Value>> {
+    let declared = crate::limits::declared_length(&headers);
     let mut upload = None;
     while let Some(field) = multipart.next_field().await.map_err(crate::limits::multipart_refusal)? {
         if field.name() == Some("file") {
             let file_name = field.file_name().map(str::to_string);
             let mime = field.content_type().map(str::to_string);
-            let bytes = field.bytes().await.map_err(crate::limits::multipart_refusal)?;
-            upload = Some(Upload { bytes: bytes.to_vec(), mime, file_name });
+            let bytes = crate::limits::read_part(field, declared).await?;
+            upload = Some(Upload { bytes, mime, file_name });
         }
     }
     let upload = upload.ok_or_else(|| Refusal::missing_param("file"))?;

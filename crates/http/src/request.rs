@@ -95,6 +95,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
         let mut body = Params::default();
         let mut upload = None;
         if content_type.starts_with("multipart/form-data") {
+            let declared = crate::limits::declared_length(request.headers());
             let mut multipart = Multipart::from_request(request, state)
                 .await
                 .map_err(|e| Refusal::invalid_param(format!("Invalid multipart body: {}", e.body_text())))?;
@@ -104,9 +105,10 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
                 let name = field.name().unwrap_or_default().to_string();
                 let file_name = field.file_name().map(str::to_string);
                 let mime = field.content_type().map(str::to_string);
-                let bytes = field.bytes().await.map_err(multipart_refusal)?;
+                // Only the file is large enough to size its buffer from the body's length.
+                let bytes = crate::limits::read_part(field, declared.filter(|_| name == "filedata")).await?;
                 if name == "filedata" {
-                    upload = Some(Upload { bytes: bytes.to_vec(), mime, file_name });
+                    upload = Some(Upload { bytes, mime, file_name });
                 } else if file_name.is_none() {
                     body.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
                 }

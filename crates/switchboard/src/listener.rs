@@ -52,7 +52,7 @@ pub struct Listener {
 impl Listener {
     /// Binds `addr` and serves `router` on it until [`Listener::shutdown`].
     pub async fn bind(addr: SocketAddr, router: Router, tls: Option<Arc<rustls::ServerConfig>>, limits: ListenerLimits) -> io::Result<Listener> {
-        let socket = TcpListener::bind(addr).await?;
+        let socket = bind(addr)?;
         let addr = socket.local_addr()?;
         let stop = CancellationToken::new();
         let permits = Arc::new(Semaphore::new(connection_capacity(limits.max_connections)));
@@ -69,6 +69,20 @@ impl Listener {
         let _ = tokio::time::timeout(drain + Duration::from_secs(1), self.task).await;
     }
 }
+
+/// Listens with a long queue of connections waiting to be accepted: with tokio's
+/// default (1,024), a burst of connects overflows it and clients wait for their
+/// SYN to be retried, seconds later.
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Connections the kernel may queue before they are accepted (it caps this at
+/// `net.core.somaxconn`).
+const BACKLOG: u32 = 4096;
 
 async fn accept_loop(
     socket: TcpListener,
@@ -125,10 +139,14 @@ async fn accept_loop(
     graceful.shutdown().await;
 }
 
-/// Tells a connection past the limit to retry later, briefly: a client that does
-/// not read the answer does not hold the node.
+/// Tells a connection past the limit to retry later, briefly: the start of its
+/// request is read first (an HTTP client may not read an answer that comes before
+/// it has sent its request), and a client that sends or reads nothing does not
+/// hold the node past a second.
 async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let mut request = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_millis(500), tokio::io::AsyncReadExt::read(&mut stream, &mut request)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
         stream.write_all(REFUSAL).await?;
         stream.shutdown().await
     })

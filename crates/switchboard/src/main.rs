@@ -335,8 +335,22 @@ fn print(value: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
 }
 
+/// glibc raises its mmap threshold each time a large block is freed, and from then
+/// on serves large blocks from arenas that it never hands back: a node that once
+/// buffered many uploads would keep that memory for good. With a fixed threshold,
+/// every block of 1 MiB or more is mapped on its own and returned when freed.
+fn return_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before the
+    // node allocates anything large.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    return_large_blocks();
     let cli = Cli::parse();
     let operator = Actor::Operator;
     match cli.command {
