@@ -193,8 +193,7 @@ impl Platform {
             None => None,
             Some((_, mid)) => {
                 let mid = Mid(mid);
-                let in_thread = self.inner.store.message(&mid).await?.is_some_and(|m| m.page == page.id && m.person == person);
-                if !in_thread {
+                if !self.in_thread(&page.id, person, &mid).await? {
                     return Err(Refusal::invalid_param("Param after is not a valid cursor").into());
                 }
                 Some(mid)

@@ -33,7 +33,7 @@ fn check_name(what: &str, name: &str) -> Result<String, Refusal> {
 }
 
 /// Logins and Page usernames: 3 to 50 of `a-z 0-9 . _ -`, stored lowercase.
-fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> {
+pub(crate) fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> {
     let handle = handle.trim().to_ascii_lowercase();
     let valid = (3..=50).contains(&handle.len())
         && handle.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))

@@ -108,7 +108,9 @@ impl Platform {
     pub async fn sign_in(&self, login: &str, password: &str, address: Option<IpAddr>) -> AppResult<(Person, String)> {
         let wrong = || AppError::from(Refusal::invalid_param("Wrong login or password"));
         let now = self.now();
-        let login = login.trim().to_ascii_lowercase();
+        // A login no person can have is wrong at once: it is not hashed, and not
+        // counted either (a counter keyed by megabyte-long logins would grow with them).
+        let Ok(login) = crate::directory::check_handle("login", login) else { return Err(wrong()) };
         let address = address.map(address_key);
         let guard = &self.inner.sign_in_failures;
         let refused = [guard.logins.refused_until(&login, now), address.as_deref().and_then(|a| guard.addresses.refused_until(a, now))];

@@ -252,8 +252,7 @@ impl Platform {
     pub async fn thread(&self, person: PersonId, page_ref: &str, before: Option<Mid>, limit: u32) -> AppResult<ThreadView> {
         let page = self.page_for_person(page_ref).await?;
         if let Some(mid) = &before {
-            let in_thread = self.inner.store.message(mid).await?.is_some_and(|m| m.page == page.id && m.person == person);
-            if !in_thread {
+            if !self.in_thread(&page.id, person, mid).await? {
                 return Err(Refusal::invalid_param("Param before must be the mid of a message of this thread").into());
             }
         }
@@ -270,6 +269,12 @@ impl Platform {
             read_watermark: state.read_watermark,
             seen_watermark: state.seen_watermark,
         })
+    }
+
+    /// Whether the message is one of the thread's: a paging cursor must be (the store
+    /// would answer nothing for another, which reads as the thread's end).
+    pub(crate) async fn in_thread(&self, page: &PageId, person: PersonId, mid: &Mid) -> AppResult<bool> {
+        Ok(self.inner.store.message(mid).await?.is_some_and(|m| &m.page == page && m.person == person))
     }
 
     /// The person's threads, most recent first.

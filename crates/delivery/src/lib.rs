@@ -18,7 +18,7 @@ mod outbound;
 mod verifier;
 
 pub use fetcher::HttpFetcher;
-pub use outbound::{is_public, OutboundRules};
+pub use outbound::OutboundRules;
 pub use verifier::HttpVerifier;
 
 use std::collections::{BTreeMap, HashMap};

@@ -3,9 +3,8 @@
 //! session or the operator credential; each use case checks their rights.
 
 use crate::error::HttpResult;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path};
 use crate::session::Signed;
-use crate::extract::Path;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};

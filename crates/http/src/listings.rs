@@ -4,9 +4,8 @@
 //! their paths with console.rs, which routes them).
 
 use crate::error::HttpResult;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path, Query};
 use crate::session::Signed;
-use crate::extract::{Path, Query};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};

@@ -29,12 +29,11 @@ async fn file(State(platform): State<Platform>, Path(digest): Path<String>, requ
     let inline = ["image/", "audio/", "video/"].iter().any(|family| mime.starts_with(family)) && mime != "image/svg+xml";
     let Ok(response) = ServeFile::new(path).oneshot(request).await;
     let mut response = response.map(axum::body::Body::new);
-    if !(response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED) {
-        // A range past the end (416) keeps its answer; anything else is the same
-        // plain "not found" as an unknown digest.
-        if response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
-            return Ok(not_found());
-        }
+    // The file, a part of it, "not modified" or a range past its end keep their
+    // answer; anything else is the same plain "not found" as an unknown digest.
+    let status = response.status();
+    if !(status.is_success() || status == StatusCode::NOT_MODIFIED || status == StatusCode::RANGE_NOT_SATISFIABLE) {
+        return Ok(not_found());
     }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));

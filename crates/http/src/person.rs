@@ -3,9 +3,8 @@
 //! reading. Bot developers' tests use it to play a person; README documents it.
 
 use crate::error::HttpResult;
-use crate::extract::JsonBody;
-use crate::session::SignedPerson;
-use crate::extract::{ClientIp, MultipartBody, Path, Query};
+use crate::extract::{ClientIp, JsonBody, MultipartBody, Path, Query};
+use crate::session::{BearerToken, SignedPerson};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post, put};
@@ -59,8 +58,7 @@ pub async fn login(State(platform): State<Platform>, ClientIp(address): ClientIp
 
 /// `POST /person/v1/logout` (and `/console/v1/logout`): ends the session whose token
 /// authorizes the call; the token stops working at once.
-pub async fn logout(State(platform): State<Platform>, headers: axum::http::HeaderMap) -> HttpResult<Json<Value>> {
-    let token = crate::session::bearer_token(&headers).ok_or_else(Refusal::token_required)?;
+pub async fn logout(State(platform): State<Platform>, BearerToken(token): BearerToken) -> HttpResult<Json<Value>> {
     platform.sign_out(&token).await?;
     Ok(Json(json!({"success": true})))
 }

@@ -11,21 +11,29 @@ use switchboard_domain::{PersonId, Refusal};
 /// Any caller that is a person or the operator.
 pub struct Signed(pub Actor);
 
+/// The bearer token itself, as `Signed` reads it (signing out revokes it).
+pub struct BearerToken(pub String);
+
+impl FromRequestParts<Platform> for BearerToken {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Platform) -> Result<Self, Self::Rejection> {
+        bearer(parts).map(BearerToken).ok_or_else(|| Refusal::token_required().into())
+    }
+}
+
 /// A signed-in person (the operator is refused: it has no threads).
 pub struct SignedPerson(pub PersonId);
 
-/// The token of `Authorization: Bearer`.
-pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
+fn bearer(parts: &Parts) -> Option<String> {
+    let header = parts
+        .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-}
-
-fn bearer(parts: &Parts) -> Option<String> {
-    bearer_token(&parts.headers).or_else(|| {
+        .filter(|t| !t.is_empty());
+    header.or_else(|| {
         url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .find(|(k, _)| k == "access_token")
             .map(|(_, v)| v.into_owned())

@@ -3,9 +3,8 @@
 //! Times are epoch milliseconds, as in webhook events.
 
 use crate::error::HttpResult;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path, Query};
 use crate::session::Signed;
-use crate::extract::{Path, Query};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};

@@ -65,6 +65,18 @@ async fn an_address_that_fails_too_often_is_refused_for_every_login() {
     }
     let (status, body) = login(&server, "bob", &bob.password, Some("198.51.100.7")).await;
     assert_eq!((status, body["error"]["code"].clone()), (429, json!(368)), "{body}");
+    // A login that no person can have (half a megabyte of it) is wrong at once, and is not
+    // counted: another address can still fail five times and sign in.
+    for _ in 0..10 {
+        let (status, body) = login(&server, &"x".repeat(500_000), "wrong password", Some("198.51.100.8")).await;
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!(100)));
+    }
+    for n in 0..5 {
+        let (status, _) = login(&server, &format!("guess{n}"), "wrong password", Some("198.51.100.8")).await;
+        assert_eq!(status, 400);
+    }
+    let (status, _) = login(&server, "bob", &bob.password, Some("198.51.100.8")).await;
+    assert_eq!(status, 200, "ten impossible logins and five failures stay under six");
     // The proxy's last entry is the client: an earlier one is whatever the client wrote.
     let (status, _) = login(&server, "bob", &bob.password, Some("198.51.100.7, 203.0.113.50")).await;
     assert_eq!(status, 200);

@@ -58,7 +58,8 @@ pub async fn get_node(platform: &Platform, request: &GraphRequest, node: &str) -
             let person = platform.person(*person).await?;
             select(request, "User", user_fields(&person, asid.as_str()), &["name", "id"])
         }
-        (Caller::App(_) | Caller::Session { .. } | Caller::Operator, "me") => Err(Refusal::token_required().into()),
+        // (Sessions and the operator credential never get here: `caller` refuses them.)
+        (Caller::App(_), "me") => Err(Refusal::token_required().into()),
         (Caller::App(app), id) if app.id.as_str() == id => {
             let fields = json!({"id": app.id, "name": app.name});
             select(request, "Application", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
