@@ -2,13 +2,9 @@
 //! console, the CLI and Graph's OAuth endpoints do.
 
 use crate::{Actor, AppError, AppResult, Caller, Platform};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use switchboard_domain::credentials::{app_access_token, new_access_token, secure_eq, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{AuditRecord, NewPerson, Owner, StoreError};
+use switchboard_store::{AuditRecord, NewPerson, Owner, PageGrant, PageTokenMinter, StoreError};
 
 /// An app as created: the secret is shown here, and derived again on demand.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,7 +43,7 @@ pub(crate) fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> 
 }
 
 /// The store's refusals of a write, as the client sees them.
-fn conflict_as_refusal(error: StoreError) -> AppError {
+pub(crate) fn conflict_as_refusal(error: StoreError) -> AppError {
     match error {
         StoreError::Conflict(detail) => Refusal::invalid_param(detail).into(),
         StoreError::QuotaExceeded(detail) => Refusal::quota_exceeded(detail).into(),
@@ -71,14 +67,19 @@ impl Platform {
 
     /// Creates a person, whoever asked (the callers check).
     pub(crate) async fn new_person(&self, name: &str, login: &str, password: &str) -> AppResult<Person> {
+        let person = self.person_to_create(name, login, password).await?;
+        self.inner.store.create_person(person).await.map_err(conflict_as_refusal)
+    }
+
+    /// A person as the store creates one: name and login checked, password hashed.
+    pub(crate) async fn person_to_create(&self, name: &str, login: &str, password: &str) -> AppResult<NewPerson> {
         let name = check_name("name", name)?;
         let login = check_handle("login", login)?;
         if password.chars().count() < 8 {
             return Err(Refusal::invalid_param("password must have at least 8 characters").into());
         }
         let password_hash = self.hash_password(password).await?;
-        let person = NewPerson { name, login, password_hash, created_at: self.now() };
-        self.inner.store.create_person(person).await.map_err(conflict_as_refusal)
+        Ok(NewPerson { name, login, password_hash, created_at: self.now() })
     }
 
     pub(crate) async fn issue_token(&self, grant: TokenGrant, ttl_ms: Option<Millis>) -> AppResult<String> {
@@ -237,9 +238,10 @@ impl Platform {
             Actor::Person(_) => self.inner.settings.quotas.apps_per_page,
             Actor::Operator => 0,
         };
-        self.inner.store.grant_page(page_id, &app.id, admin, self.now(), max_apps).await.map_err(conflict_as_refusal)?;
+        let grant = PageGrant { page: page_id.clone(), app: app.id.clone(), by: admin, at: self.now(), max_apps };
+        let epoch = self.inner.store.grant_page(grant, self.page_token_minter(&page.id, &app.id, admin)).await.map_err(conflict_as_refusal)?;
         self.invalidate(crate::Invalidation::Callers).await;
-        Ok(PageAccount { access_token: self.page_token(&page.id, &app.id, admin).await?, page })
+        Ok(PageAccount { access_token: self.inner.key.page_token(page.id.as_str(), app.id.as_str(), admin.0, epoch), page })
     }
 
     /// A Page admin removes an app from the Page (`DELETE /console/v1/pages/{page}/apps/{app}`):
@@ -255,24 +257,18 @@ impl Platform {
         Ok(())
     }
 
-    /// The Page token of (Page, app, admin): derived from the master key, so asking
-    /// again gives the same token, and registered by digest so it resolves. Each
-    /// revocation of that triple's tokens moves its epoch on, so a revoked token is
-    /// never derived again.
+    /// The Page token of (Page, app, admin), registered by digest so it resolves:
+    /// derived from the master key at the triple's epoch (see `MasterKey::page_token`).
     async fn page_token(&self, page: &PageId, app: &AppId, admin: PersonId) -> AppResult<String> {
-        let epoch = self.inner.store.page_token_epoch(page, app, admin).await?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.inner.key.as_bytes()).expect("any key length");
-        mac.update(format!("switchboard page token\0{page}\0{app}\0{admin}").as_bytes());
-        // Epoch 0 derives as tokens did before epochs existed, so those stay valid.
-        if epoch > 0 {
-            mac.update(format!("\0{epoch}").as_bytes());
-        }
-        let token = format!("EAA{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
-        let record = TokenRecord { hash: token_digest(&token), grant: TokenGrant::Page { page: page.clone(), app: app.clone(), person: admin }, issued_at: self.now(), expires_at: None };
-        match self.inner.store.insert_token(record).await {
-            Ok(()) | Err(StoreError::Conflict(_)) => Ok(token),
-            Err(other) => Err(other.into()),
-        }
+        let epoch = self.inner.store.register_page_token(page, app, admin, self.now(), self.page_token_minter(page, app, admin)).await?;
+        Ok(self.inner.key.page_token(page.as_str(), app.as_str(), admin.0, epoch))
+    }
+
+    /// The digest of the triple's Page token at an epoch, for the store to register
+    /// in the transaction that reads the epoch.
+    fn page_token_minter(&self, page: &PageId, app: &AppId, admin: PersonId) -> PageTokenMinter {
+        let (platform, page, app) = (self.clone(), page.clone(), app.clone());
+        std::sync::Arc::new(move |epoch| token_digest(&platform.inner.key.page_token(page.as_str(), app.as_str(), admin.0, epoch)))
     }
 
     /// A user access token of `person` for the app, what Facebook Login hands an app.

@@ -18,11 +18,7 @@ impl Platform {
             Actor::Person(person) => Some(person),
             Actor::Operator => None,
         };
-        let now = self.now();
-        self.inner.store.set_page_feature(page_id, feature, false, by, now).await?;
-        if self.inner.settings.auto_approve_page_features {
-            self.inner.store.set_page_feature(page_id, feature, true, None, now).await?;
-        }
+        self.inner.store.apply_page_feature(page_id, feature, by, self.now(), self.inner.settings.auto_approve_page_features).await?;
         Ok(self.inner.store.page_features(page_id).await?)
     }
 
@@ -32,7 +28,7 @@ impl Platform {
             return Err(Refusal::permission("Only the operator approves Page features").into());
         }
         self.page_for_admin(actor, page_id).await?;
-        self.inner.store.set_page_feature(page_id, feature, true, None, self.now()).await.map_err(|error| match error {
+        self.inner.store.approve_page_feature(page_id, feature, self.now()).await.map_err(|error| match error {
             StoreError::NotFound(detail) => AppError::from(Refusal::invalid_param(format!("{detail}: a Page admin applies first"))),
             other => other.into(),
         })?;

@@ -81,8 +81,8 @@ impl Platform {
         let login = format!("test-{}-{}", app, random_urlsafe(6).to_ascii_lowercase().replace(['-', '_'], "x"));
         let password = random_urlsafe(12);
         let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("Test User");
-        let person = self.new_person(name, &login, &password).await?;
-        self.inner.store.set_app_role(app, person.id, Some(AppRole::Tester)).await?;
+        let person = self.person_to_create(name, &login, &password).await?;
+        let person = self.inner.store.create_test_user(person, app).await.map_err(crate::directory::conflict_as_refusal)?;
         self.invalidate(crate::Invalidation::Callers).await;
         Ok((person, password))
     }

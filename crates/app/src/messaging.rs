@@ -7,7 +7,7 @@ use crate::events;
 use crate::live::LiveEvent;
 use crate::media::{attachment_json, Upload};
 use crate::metrics::RefusalLabels;
-use crate::notifications::{Spent, TokenKind};
+use crate::notifications::{Companion, TokenKind};
 use crate::{AppError, AppResult, Caller, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -131,8 +131,8 @@ impl Platform {
         if !matches!(command.recipient, Recipient::Psid(_)) && !plain {
             return Err(Refusal::invalid_param("Sender actions and opt-in requests need recipient.id").into());
         }
-        let (person, psid, spent) = match &command.recipient {
-            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), Spent::Nothing),
+        let (person, psid, companion) = match &command.recipient {
+            Recipient::Psid(psid) => (self.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), Companion::Nothing),
             Recipient::PhoneNumber(phone) => {
                 // The Page's permission first: a Page without it learns nothing of the number.
                 if !self.page_feature_approved(&page.id, PageFeature::PhoneNumbers).await? {
@@ -140,21 +140,18 @@ impl Platform {
                 }
                 let (person, verified_at) = self.inner.store.person_by_phone(phone).await?.ok_or_else(Refusal::no_matching_user)?;
                 policy::may_reach_by_phone(verified_at, self.now())?;
-                (person, self.inner.store.psid(person, &page.id).await?, Spent::Nothing)
+                (person, self.inner.store.psid(person, &page.id).await?, Companion::Nothing)
             }
-            Recipient::NotificationMessagesToken(token) => self.spend_notification_token(&page.id, token, TokenKind::Recurring).await?,
-            Recipient::OneTimeNotifToken(token) => self.spend_notification_token(&page.id, token, TokenKind::OneTime).await?,
+            Recipient::NotificationMessagesToken(token) => self.notification_token(&page.id, token, TokenKind::Recurring).await?,
+            Recipient::OneTimeNotifToken(token) => self.notification_token(&page.id, token, TokenKind::OneTime).await?,
         };
-        let sent = self.send_to(page, app, person, psid, command, upload).await;
-        if let (Err(_), Spent::Token { digest, previous }) = (&sent, spent) {
-            // Nothing was sent: the person's token is as it was.
-            self.inner.store.unspend_optin_token(&digest, previous).await?;
-        }
-        sent
+        self.send_to(page, app, person, psid, command, upload, companion).await
     }
 
-    /// The recipient is resolved; the rules that remain, then the message or action.
-    async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand, upload: Option<Upload>) -> AppResult<SendResponse> {
+    /// The recipient is resolved; the rules that remain, then the message or action,
+    /// stored with its `companion` (the token it spends) in one store call.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand, upload: Option<Upload>, mut companion: Companion) -> AppResult<SendResponse> {
         if app.mode == AppMode::Development {
             policy::may_reach(app.mode, self.role_on(&app.id, person).await?)?;
         }
@@ -195,7 +192,6 @@ impl Platform {
         };
         let now = self.now();
         let mid = random_mid();
-        let mut optin_request = None;
         let mut saved_attachment = None;
         let attachment = match message.attachment {
             None => None,
@@ -215,16 +211,16 @@ impl Platform {
             }
             Some(Attachment::OneTimeNotifRequest { title, payload }) => {
                 let template = json!({"type": "template", "payload": {"template_type": "one_time_notif_req", "title": title, "payload": payload}});
-                optin_request = Some(OptinRequest::new(mid.clone(), OptinKind::OneTime, page.id.clone(), person, title, payload, now));
+                companion = Companion::OptinRequest(OptinRequest::new(mid.clone(), OptinKind::OneTime, page.id.clone(), person, title, payload, now));
                 Some(template)
             }
             Some(Attachment::RecurringOptinRequest { title, payload, frequency, template }) => {
-                optin_request = Some(OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now));
+                companion = Companion::OptinRequest(OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now));
                 Some(template)
             }
         };
-        if let Some(request) = optin_request.clone() {
-            self.open_optin_request(request).await?;
+        if let Companion::OptinRequest(request) = &companion {
+            self.may_request_optin(request).await?;
         }
         let text = message.text;
         let metadata = message.metadata;
@@ -246,13 +242,7 @@ impl Platform {
             persona: persona.as_ref().map(|p| p.id.clone()),
             ..Message::new(mid.clone(), page.id.clone(), person, Direction::Outbound, Some(app.id.clone()), now)
         };
-        if let Err(error) = self.commit_message(message, outbox, persona).await {
-            if optin_request.is_some() {
-                // A request goes with its message, or not at all.
-                self.inner.store.drop_optin_request(&mid).await?;
-            }
-            return Err(error);
-        }
+        self.commit_message(message, outbox, persona, companion).await?;
         self.inner.metrics.messages_sent.inc();
         Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0), attachment_id: saved_attachment })
     }
@@ -341,14 +331,34 @@ impl Platform {
         self.announce(person, event).await;
     }
 
-    /// Stores the message with its events, wakes the dispatcher, and shows it live.
-    pub(crate) async fn commit_message(&self, message: Message, outbox: Vec<switchboard_store::NewOutboxEvent>, persona: Option<PersonaView>) -> AppResult<MessageView> {
+    /// Stores the message with its events and its companion fact (in one store call),
+    /// wakes the dispatcher, and shows it live.
+    pub(crate) async fn commit_message(
+        &self,
+        message: Message,
+        outbox: Vec<switchboard_store::NewOutboxEvent>,
+        persona: Option<PersonaView>,
+        companion: Companion,
+    ) -> AppResult<MessageView> {
         let wakes_dispatcher = !outbox.is_empty();
         let person = message.person;
         let mut view = MessageView::from(&message);
         view.persona = persona;
         let page_id = message.page.clone();
-        self.inner.store.append_message(message, outbox).await?;
+        let store = &self.inner.store;
+        match companion {
+            Companion::Nothing => store.append_message(message, outbox).await?,
+            Companion::OptinRequest(request) => {
+                if !store.send_optin_request(request, message, outbox).await? {
+                    return Err(Refusal::one_time_notif_same_topic().into());
+                }
+            }
+            Companion::Token { spend, if_spent } => {
+                if !store.send_with_token(spend, message, outbox).await? {
+                    return Err(if_spent.into());
+                }
+            }
+        }
         if wakes_dispatcher {
             self.inner.outbox_wake.notify_one();
         }

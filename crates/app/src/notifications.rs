@@ -7,7 +7,7 @@ use crate::events;
 use crate::{AppResult, Platform};
 use switchboard_domain::credentials::{new_access_token, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{OptinKind, OptinRequest};
+use switchboard_store::{OptinKind, OptinRequest, TokenSpend};
 
 /// Which token a send names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,18 +16,23 @@ pub(crate) enum TokenKind {
     Recurring,
 }
 
-/// A token a send spent, to give back if its message cannot be stored.
-pub(crate) enum Spent {
+/// A fact a message is stored with, in the same store call: both or neither.
+pub(crate) enum Companion {
     Nothing,
-    Token { digest: String, previous: Option<Millis> },
+    /// The opt-in request the message asks.
+    OptinRequest(OptinRequest),
+    /// The notification token the message is sent with, and the refusal to give if
+    /// another send spent it first.
+    Token { spend: TokenSpend, if_spent: Refusal },
 }
 
 const WEEK_MS: Millis = 7 * 24 * 3_600_000;
 
 impl Platform {
-    /// Spends a notification token of the Page, with Meta's errors when it cannot be:
-    /// answers the person, their PSID and what to give back on failure.
-    pub(crate) async fn spend_notification_token(&self, page: &PageId, token: &str, kind: TokenKind) -> AppResult<(PersonId, Psid, Spent)> {
+    /// Checks a notification token of the Page, with Meta's errors when it cannot be
+    /// used: answers the person, their PSID and the spend to store with the message
+    /// (the store decides, whichever sends race for the token).
+    pub(crate) async fn notification_token(&self, page: &PageId, token: &str, kind: TokenKind) -> AppResult<(PersonId, Psid, Companion)> {
         if kind == TokenKind::OneTime && !self.page_feature_approved(page, PageFeature::OneTimeNotif).await? {
             return Err(Refusal::one_time_notif_not_permitted().into());
         }
@@ -42,35 +47,32 @@ impl Platform {
         if request.token_expires_at.is_none_or(|expires| now >= expires) {
             return Err(refuse("has expired").into());
         }
-        let period_start = match request.kind {
+        let (period_start, if_spent) = match request.kind {
             OptinKind::OneTime if request.last_sent_at.is_some() => return Err(refuse("has already been used").into()),
-            OptinKind::OneTime => None,
+            OptinKind::OneTime => (None, refuse("has already been used")),
             OptinKind::Recurring(_) if request.stopped_at.is_some() => return Err(Refusal::notifications_stopped().into()),
-            OptinKind::Recurring(frequency) => Some(now - policy::notification_period_ms(frequency)),
+            OptinKind::Recurring(frequency) => (Some(now - policy::notification_period_ms(frequency)), Refusal::notification_frequency_exceeded()),
         };
-        // The store decides, whichever sends race for the token.
-        if !self.inner.store.spend_optin_token(page, &digest, now, period_start).await? {
-            return Err(match request.kind {
-                OptinKind::OneTime => refuse("has already been used"),
-                OptinKind::Recurring(_) => Refusal::notification_frequency_exceeded(),
+        // Used within the period already: refused before anything else is done.
+        if let (Some(last_sent_at), Some(start)) = (request.last_sent_at, period_start) {
+            if last_sent_at > start {
+                return Err(if_spent.into());
             }
-            .into());
         }
         let psid = self.inner.store.psid(request.person, page).await?;
-        Ok((request.person, psid, Spent::Token { digest, previous: request.last_sent_at }))
+        let spend = TokenSpend { page: page.clone(), digest, period_start };
+        Ok((request.person, psid, Companion::Token { spend, if_spent }))
     }
 
-    /// Records the request a template message carries, within its limits: one-time
-    /// requests need the Page's permission and one outstanding request per topic;
-    /// recurring ones at most one a day and one per title a week.
-    pub(crate) async fn open_optin_request(&self, request: OptinRequest) -> AppResult<()> {
+    /// Checks the request a template message carries against its limits: one-time
+    /// requests need the Page's permission (one outstanding request per topic is the
+    /// store's to decide, as it stores the request); recurring ones at most one a day
+    /// and one per title a week.
+    pub(crate) async fn may_request_optin(&self, request: &OptinRequest) -> AppResult<()> {
         match request.kind {
             OptinKind::OneTime => {
                 if !self.page_feature_approved(&request.page, PageFeature::OneTimeNotif).await? {
                     return Err(Refusal::one_time_notif_not_permitted().into());
-                }
-                if !self.inner.store.open_optin_request(request).await? {
-                    return Err(Refusal::one_time_notif_same_topic().into());
                 }
             }
             OptinKind::Recurring(_) => {
@@ -78,7 +80,6 @@ impl Platform {
                 let recent: Vec<(String, Millis)> =
                     recent.into_iter().filter(|r| r.kind != OptinKind::OneTime).map(|r| (r.title, r.created_at)).collect();
                 policy::may_request_recurring(&recent, &request.title, request.created_at)?;
-                self.inner.store.open_optin_request(request).await?;
             }
         }
         Ok(())

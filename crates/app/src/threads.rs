@@ -8,6 +8,7 @@ use crate::events;
 use crate::live::LiveEvent;
 use crate::media::{attachment_json, Upload};
 use crate::messaging::{Author, MessageView};
+use crate::notifications::Companion;
 use crate::{AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -186,7 +187,7 @@ impl Platform {
         let targets = self.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessagingPostbacks, &page.id, person, &body, now);
         let message = inbound(mid, &page.id, person, Some(title), None, None, now);
-        let view = self.commit_message(message, outbox, None).await?;
+        let view = self.commit_message(message, outbox, None, Companion::Nothing).await?;
         self.inner.metrics.messages_received.inc();
         Ok(view)
     }
@@ -196,7 +197,7 @@ impl Platform {
         let body = events::inbound_message(&psid, &message.page, payload, message.created_at);
         let targets = self.webhook_targets(&message.page).await?;
         let outbox = events::fan_out(&targets, WebhookField::Messages, &message.page, message.person, &body, message.created_at);
-        let view = self.commit_message(message, outbox, None).await?;
+        let view = self.commit_message(message, outbox, None, Companion::Nothing).await?;
         self.inner.metrics.messages_received.inc();
         Ok(view)
     }

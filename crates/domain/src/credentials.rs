@@ -94,6 +94,19 @@ impl MasterKey {
         full[..32].to_string()
     }
 
+    /// The Page token of (Page, app, admin) at `epoch`: derived, so that asking again
+    /// gives the same token; each revocation of the triple's tokens moves its epoch
+    /// on, so a revoked token is never derived again. Epoch 0 derives as tokens did
+    /// before epochs existed, so those stay valid.
+    pub fn page_token(&self, page: &str, app: &str, admin: i64, epoch: u32) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        mac.update(format!("switchboard page token\0{page}\0{app}\0{admin}").as_bytes());
+        if epoch > 0 {
+            mac.update(format!("\0{epoch}").as_bytes());
+        }
+        format!("EAA{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
     /// The app secret of `app_id` at `generation`: 32 lowercase hex characters, like Meta's.
     pub fn app_secret(&self, app_id: &str, generation: u32) -> String {
         let full = hmac_hex(&self.0, format!("switchboard app secret\0{app_id}\0{generation}").as_bytes());

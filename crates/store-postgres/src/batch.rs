@@ -112,6 +112,15 @@ async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>
 
 /// Writes the members' messages, thread updates and outbox rows in one transaction.
 async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = client.transaction().await.map_err(pg)?;
+    write_in(&tx, members).await?;
+    tx.commit().await.map_err(pg)
+}
+
+/// Writes the members' messages, thread updates and outbox rows in the transaction
+/// `tx` (a use case that stores a message with another fact brings its own).
+pub async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
     // One row per thread (a row may not be upserted twice in one statement), in a
     // fixed order so that concurrent writers (other nodes, receipts, deliveries)
     // lock threads in the same order.
@@ -157,8 +166,6 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
         [&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created, &attachments, &quick_replies, &replies_to, &personas];
     let outbox_params: [&(dyn ToSql + Sync); 7] =
         [&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first];
-    let mut client = pool.get().await.map_err(pool_error)?;
-    let tx = client.transaction().await.map_err(pg)?;
     // The thread rows are locked first, alone: every writer of a thread's outbox
     // events holds that lock, which keeps exactly one head per thread (see
     // `outbox_delivered`). Only then are the two inserts pipelined: the order in
@@ -172,7 +179,7 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     // because the transaction is aborted: the first error is the one that explains.
     messages.map_err(pg)?;
     outbox.map_err(pg)?;
-    tx.commit().await.map_err(pg)
+    Ok(())
 }
 
 fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {

@@ -118,6 +118,64 @@ async fn insert_events_locked(tx: &deadpool_postgres::Transaction<'_>, events: &
     Ok(())
 }
 
+async fn insert_person(client: &impl deadpool_postgres::GenericClient, person: NewPerson) -> StoreResult<Person> {
+    let row = client
+        .query_one(
+            "INSERT INTO persons (name, login, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&person.name, &person.login, &person.password_hash, &person.created_at],
+        )
+        .await
+        .map_err(|e| conflict_as(pg(e), format!("the login {} is taken", person.login)))?;
+    Ok(Person { id: PersonId(row.get(0)), name: person.name, login: person.login })
+}
+
+/// Registers the Page token of (Page, app, person) for the triple's epoch. The epoch
+/// row is locked by an upsert, as every revocation locks it to move it on: a
+/// revocation either comes first (and the token is minted for the new epoch) or
+/// waits for this transaction (and revokes the token registered here).
+async fn register_page_token(
+    tx: &deadpool_postgres::Transaction<'_>,
+    page: &PageId,
+    app: &AppId,
+    person: PersonId,
+    at: Millis,
+    token: &PageTokenMinter,
+) -> StoreResult<u32> {
+    let row = tx
+        .query_one(
+            "INSERT INTO page_token_epochs (page_id, app_id, person_id, epoch) VALUES ($1, $2, $3, 0)
+             ON CONFLICT (page_id, app_id, person_id) DO UPDATE SET epoch = page_token_epochs.epoch
+             RETURNING epoch",
+            &[&page.0, &app.0, &person.0],
+        )
+        .await
+        .map_err(pg)?;
+    let epoch = row.get::<_, i32>(0) as u32;
+    // Asked again, the same epoch derives the same token: registered once.
+    tx.execute(
+        "INSERT INTO tokens (digest, kind, person_id, page_id, app_id, issued_at) VALUES ($1, 'page', $2, $3, $4, $5)
+         ON CONFLICT (digest) DO NOTHING",
+        &[&token(epoch), &person.0, &page.0, &app.0, &at],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(epoch)
+}
+
+async fn approve_page_feature(client: &impl deadpool_postgres::GenericClient, page: &PageId, feature: PageFeature, at: Millis) -> StoreResult<()> {
+    let changed = client
+        .execute(
+            "UPDATE page_features SET status = 'approved', approved_at = $3 WHERE page_id = $1 AND feature = $2",
+            &[&page.0, &feature.as_str(), &at],
+        )
+        .await
+        .map_err(pg)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("no application for {} on Page {page}", feature.as_str())));
+    }
+    Ok(())
+}
+
 fn optin_request_row(r: &Row) -> OptinRequest {
     OptinRequest {
         mid: Mid(r.get(0)),
@@ -246,16 +304,16 @@ impl Store for PostgresStore {
     }
 
     async fn create_person(&self, person: NewPerson) -> StoreResult<Person> {
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "INSERT INTO persons (name, login, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                &[&person.name, &person.login, &person.password_hash, &person.created_at],
-            )
-            .await
-            .map_err(|e| conflict_as(pg(e), format!("the login {} is taken", person.login)))?;
-        Ok(Person { id: PersonId(row.get(0)), name: person.name, login: person.login })
+        insert_person(&self.client().await?, person).await
+    }
+
+    async fn create_test_user(&self, person: NewPerson, app: &AppId) -> StoreResult<Person> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let person = insert_person(&tx, person).await?;
+        tx.execute("INSERT INTO app_roles (app_id, person_id, role) VALUES ($1, $2, 'tester')", &[&app.0, &person.id.0]).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(person)
     }
 
     async fn person(&self, id: PersonId) -> StoreResult<Option<Person>> {
@@ -452,7 +510,8 @@ impl Store for PostgresStore {
         Ok(row.map(|_| PageRole::Admin))
     }
 
-    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis, max_apps: u32) -> StoreResult<()> {
+    async fn grant_page(&self, grant: PageGrant, token: PageTokenMinter) -> StoreResult<u32> {
+        let PageGrant { page, app, by, at, max_apps } = grant;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page.0]).await.map_err(pg)?;
@@ -474,7 +533,9 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(pg)?;
-        tx.commit().await.map_err(pg)
+        let epoch = register_page_token(&tx, &page, &app, by, at, &token).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(epoch)
     }
 
     async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
@@ -487,14 +548,12 @@ impl Store for PostgresStore {
         Ok(deleted > 0)
     }
 
-    async fn page_token_epoch(&self, page: &PageId, app: &AppId, person: PersonId) -> StoreResult<u32> {
-        let row = self
-            .client()
-            .await?
-            .query_opt("SELECT epoch FROM page_token_epochs WHERE page_id = $1 AND app_id = $2 AND person_id = $3", &[&page.0, &app.0, &person.0])
-            .await
-            .map_err(pg)?;
-        Ok(row.map_or(0, |r| r.get::<_, i32>(0) as u32))
+    async fn register_page_token(&self, page: &PageId, app: &AppId, person: PersonId, at: Millis, token: PageTokenMinter) -> StoreResult<u32> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let epoch = register_page_token(&tx, page, app, person, at, &token).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(epoch)
     }
 
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
@@ -696,31 +755,25 @@ impl Store for PostgresStore {
         Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
-    async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()> {
-        let client = self.client().await?;
-        if approved {
-            let changed = client
-                .execute(
-                    "UPDATE page_features SET status = 'approved', approved_at = $3 WHERE page_id = $1 AND feature = $2",
-                    &[&page.0, &feature.as_str(), &at],
-                )
-                .await
-                .map_err(pg)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("no application for {} on Page {page}", feature.as_str())));
-            }
-        } else {
-            // Applying again keeps an approval already given.
-            client
-                .execute(
-                    "INSERT INTO page_features (page_id, feature, status, applied_by, applied_at) VALUES ($1, $2, 'applied', $3, $4)
-                     ON CONFLICT (page_id, feature) DO NOTHING",
-                    &[&page.0, &feature.as_str(), &by.map(|p| p.0), &at],
-                )
-                .await
-                .map_err(pg)?;
+    async fn apply_page_feature(&self, page: &PageId, feature: PageFeature, by: Option<PersonId>, at: Millis, approve: bool) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // Applying again keeps an approval already given.
+        tx.execute(
+            "INSERT INTO page_features (page_id, feature, status, applied_by, applied_at) VALUES ($1, $2, 'applied', $3, $4)
+             ON CONFLICT (page_id, feature) DO NOTHING",
+            &[&page.0, &feature.as_str(), &by.map(|p| p.0), &at],
+        )
+        .await
+        .map_err(pg)?;
+        if approve {
+            approve_page_feature(&tx, page, feature, at).await?;
         }
-        Ok(())
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn approve_page_feature(&self, page: &PageId, feature: PageFeature, at: Millis) -> StoreResult<()> {
+        approve_page_feature(&self.client().await?, page, feature, at).await
     }
 
     async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>> {
@@ -747,23 +800,24 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn open_optin_request(&self, request: OptinRequest) -> StoreResult<bool> {
-        let inserted = self
-            .client()
-            .await?
+    async fn send_optin_request(&self, request: OptinRequest, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let opened = tx
             .execute(
                 "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT DO NOTHING",
                 &[&request.mid.0, &request.kind.as_str(), &request.page.0, &request.person.0, &request.title, &request.payload, &request.created_at],
             )
             .await
-            .map_err(pg)?;
-        Ok(inserted == 1)
-    }
-
-    async fn drop_optin_request(&self, mid: &Mid) -> StoreResult<()> {
-        self.client().await?.execute("DELETE FROM optin_requests WHERE mid = $1", &[&mid.0]).await.map_err(pg)?;
-        Ok(())
+            .map_err(pg)?
+            == 1;
+        if !opened {
+            return Ok(false);
+        }
+        batch::write_in(&tx, &[(&message, events.as_slice())]).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
     }
 
     async fn optin_request(&self, mid: &Mid) -> StoreResult<Option<OptinRequest>> {
@@ -822,29 +876,26 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(optin_request_row))
     }
 
-    async fn spend_optin_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Option<Millis>) -> StoreResult<bool> {
+    async fn send_with_token(&self, spend: TokenSpend, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
         // The conditional update is the one step that decides, whichever nodes race.
-        let spent = self
-            .client()
-            .await?
+        let spent = tx
             .execute(
                 "UPDATE optin_requests SET last_sent_at = $3
                  WHERE token_digest = $1 AND page_id = $2 AND stopped_at IS NULL AND token_expires_at > $3
                    AND (last_sent_at IS NULL OR last_sent_at <= $4)",
-                &[&token_digest, &page.0, &at, &period_start],
+                &[&spend.digest, &spend.page.0, &message.created_at, &spend.period_start],
             )
             .await
-            .map_err(pg)?;
-        Ok(spent == 1)
-    }
-
-    async fn unspend_optin_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute("UPDATE optin_requests SET last_sent_at = $2 WHERE token_digest = $1", &[&token_digest, &previous])
-            .await
-            .map_err(pg)?;
-        Ok(())
+            .map_err(pg)?
+            == 1;
+        if !spent {
+            return Ok(false);
+        }
+        batch::write_in(&tx, &[(&message, events.as_slice())]).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
     }
 
     async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {

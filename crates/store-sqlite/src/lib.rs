@@ -78,6 +78,84 @@ fn ensure_thread(conn: &Connection, page: &PageId, person: PersonId, at: Millis)
     Ok(())
 }
 
+/// Stores a message and its outbox rows; an inbound message also marks the person's
+/// last interaction. The thread is created or moved on in one statement.
+fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
+    q(c.prepare_cached(
+        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (page_id, person_id) DO UPDATE SET
+            last_message_at = MAX(last_message_at, excluded.last_message_at),
+            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)",
+    )
+    .and_then(|mut s| s.execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at])))?;
+    q(c.prepare_cached(
+        "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
+            quick_replies, reply_to, persona_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            m.mid.as_str(),
+            m.page.as_str(),
+            m.person.0,
+            rows::direction_text(m.direction),
+            m.app.as_ref().map(|a| a.as_str()),
+            m.text,
+            m.metadata,
+            m.created_at,
+            m.attachment,
+            m.quick_replies,
+            m.reply_to.as_ref().map(|mid| mid.as_str()),
+            m.persona
+        ])
+    }))?;
+    insert_outbox(c, events)
+}
+
+/// Registers the Page token of (Page, app, person) for the triple's epoch as it
+/// stands in this transaction; answers the epoch.
+fn register_page_token(c: &Connection, page: &PageId, app: &AppId, person: PersonId, at: Millis, token: &PageTokenMinter) -> StoreResult<u32> {
+    let epoch: u32 = q(c
+        .query_row(
+            "SELECT epoch FROM page_token_epochs WHERE page_id = ?1 AND app_id = ?2 AND person_id = ?3",
+            params![page.as_str(), app.as_str(), person.0],
+            |r| r.get(0),
+        )
+        .optional())?
+    .unwrap_or(0);
+    // Asked again, the same epoch derives the same token: registered once.
+    q(c.execute(
+        "INSERT INTO tokens (digest, kind, person_id, page_id, app_id, issued_at) VALUES (?1, 'page', ?2, ?3, ?4, ?5)
+         ON CONFLICT (digest) DO NOTHING",
+        params![token(epoch), person.0, page.as_str(), app.as_str(), at],
+    ))?;
+    Ok(epoch)
+}
+
+fn approve_page_feature(c: &Connection, page: &PageId, feature: PageFeature, at: Millis) -> StoreResult<()> {
+    let changed = q(c.execute(
+        "UPDATE page_features SET status = 'approved', approved_at = ?3 WHERE page_id = ?1 AND feature = ?2",
+        params![page.as_str(), feature.as_str(), at],
+    ))?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("no application for {} on Page {page}", feature.as_str())));
+    }
+    Ok(())
+}
+
+fn insert_person(c: &Connection, person: NewPerson) -> StoreResult<Person> {
+    q(c.execute(
+        "INSERT INTO persons (name, login, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![person.name, person.login, person.password_hash, person.created_at],
+    ))
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("the login {} is taken", person.login)),
+        other => other,
+    })?;
+    Ok(Person { id: PersonId(c.last_insert_rowid()), name: person.name, login: person.login })
+}
+
 /// Gets or creates a scoped id in `table` (`psids` or `asids`): the unique keys make
 /// it happen once even when requests race.
 fn scoped_id(conn: &Connection, table: &str, scope_column: &str, id_column: &str, person: PersonId, scope: &str) -> StoreResult<String> {
@@ -118,17 +196,16 @@ impl Store for SqliteStore {
     }
 
     async fn create_person(&self, person: NewPerson) -> StoreResult<Person> {
+        self.engine.write(move |c| insert_person(c, person)).await
+    }
+
+    async fn create_test_user(&self, person: NewPerson, app: &AppId) -> StoreResult<Person> {
+        let app = app.clone();
         self.engine
             .write(move |c| {
-                q(c.execute(
-                    "INSERT INTO persons (name, login, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![person.name, person.login, person.password_hash, person.created_at],
-                ))
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => StoreError::Conflict(format!("the login {} is taken", person.login)),
-                    other => other,
-                })?;
-                Ok(Person { id: PersonId(c.last_insert_rowid()), name: person.name, login: person.login })
+                let person = insert_person(c, person)?;
+                q(c.execute("INSERT INTO app_roles (app_id, person_id, role) VALUES (?1, ?2, 'tester')", params![app.as_str(), person.id.0]))?;
+                Ok(person)
             })
             .await
     }
@@ -335,8 +412,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis, max_apps: u32) -> StoreResult<()> {
-        let (page, app) = (page.clone(), app.clone());
+    async fn grant_page(&self, grant: PageGrant, token: PageTokenMinter) -> StoreResult<u32> {
+        let PageGrant { page, app, by, at, max_apps } = grant;
         self.engine
             .write(move |c| {
                 let (granted, new): (u32, bool) = q(c.query_row(
@@ -352,7 +429,7 @@ impl Store for SqliteStore {
                      ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
                     params![page.as_str(), app.as_str(), by.0, at],
                 ))?;
-                Ok(())
+                register_page_token(c, &page, &app, by, at, &token)
             })
             .await
     }
@@ -368,20 +445,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn page_token_epoch(&self, page: &PageId, app: &AppId, person: PersonId) -> StoreResult<u32> {
+    async fn register_page_token(&self, page: &PageId, app: &AppId, person: PersonId, at: Millis, token: PageTokenMinter) -> StoreResult<u32> {
         let (page, app) = (page.clone(), app.clone());
-        self.engine
-            .read(move |c| {
-                let epoch = q(c
-                    .query_row(
-                        "SELECT epoch FROM page_token_epochs WHERE page_id = ?1 AND app_id = ?2 AND person_id = ?3",
-                        params![page.as_str(), app.as_str(), person.0],
-                        |r| r.get(0),
-                    )
-                    .optional())?;
-                Ok(epoch.unwrap_or(0))
-            })
-            .await
+        self.engine.write(move |c| register_page_token(c, &page, &app, person, at, &token)).await
     }
 
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
@@ -606,29 +672,27 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()> {
+    async fn apply_page_feature(&self, page: &PageId, feature: PageFeature, by: Option<PersonId>, at: Millis, approve: bool) -> StoreResult<()> {
         let page = page.clone();
         self.engine
             .write(move |c| {
-                if approved {
-                    let changed = q(c.execute(
-                        "UPDATE page_features SET status = 'approved', approved_at = ?3 WHERE page_id = ?1 AND feature = ?2",
-                        params![page.as_str(), feature.as_str(), at],
-                    ))?;
-                    if changed == 0 {
-                        return Err(StoreError::NotFound(format!("no application for {} on Page {page}", feature.as_str())));
-                    }
-                } else {
-                    // Applying again keeps an approval already given.
-                    q(c.execute(
-                        "INSERT INTO page_features (page_id, feature, status, applied_by, applied_at) VALUES (?1, ?2, 'applied', ?3, ?4)
-                         ON CONFLICT (page_id, feature) DO NOTHING",
-                        params![page.as_str(), feature.as_str(), by.map(|p| p.0), at],
-                    ))?;
+                // Applying again keeps an approval already given.
+                q(c.execute(
+                    "INSERT INTO page_features (page_id, feature, status, applied_by, applied_at) VALUES (?1, ?2, 'applied', ?3, ?4)
+                     ON CONFLICT (page_id, feature) DO NOTHING",
+                    params![page.as_str(), feature.as_str(), by.map(|p| p.0), at],
+                ))?;
+                if approve {
+                    approve_page_feature(c, &page, feature, at)?;
                 }
                 Ok(())
             })
             .await
+    }
+
+    async fn approve_page_feature(&self, page: &PageId, feature: PageFeature, at: Millis) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine.write(move |c| approve_page_feature(c, &page, feature, at)).await
     }
 
     async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>> {
@@ -658,10 +722,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn open_optin_request(&self, request: OptinRequest) -> StoreResult<bool> {
+    async fn send_optin_request(&self, request: OptinRequest, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
         self.engine
             .write(move |c| {
-                let inserted = q(c.execute(
+                let opened = q(c.execute(
                     "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT DO NOTHING",
                     params![
@@ -673,15 +737,13 @@ impl Store for SqliteStore {
                         request.payload,
                         request.created_at
                     ],
-                ))?;
-                Ok(inserted == 1)
+                ))? == 1;
+                if opened {
+                    append_message(c, &message, &events)?;
+                }
+                Ok(opened)
             })
             .await
-    }
-
-    async fn drop_optin_request(&self, mid: &Mid) -> StoreResult<()> {
-        let mid = mid.clone();
-        self.engine.write(move |c| q(c.execute("DELETE FROM optin_requests WHERE mid = ?1", [mid.as_str()])).map(drop)).await
     }
 
     async fn optin_request(&self, mid: &Mid) -> StoreResult<Option<OptinRequest>> {
@@ -743,25 +805,20 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn spend_optin_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Option<Millis>) -> StoreResult<bool> {
-        let (page, token_digest) = (page.clone(), token_digest.to_string());
+    async fn send_with_token(&self, spend: TokenSpend, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
         self.engine
             .write(move |c| {
                 let spent = q(c.execute(
                     "UPDATE optin_requests SET last_sent_at = ?3
                      WHERE token_digest = ?1 AND page_id = ?2 AND stopped_at IS NULL AND token_expires_at > ?3
                        AND (last_sent_at IS NULL OR last_sent_at <= ?4)",
-                    params![token_digest, page.as_str(), at, period_start],
-                ))?;
-                Ok(spent == 1)
+                    params![spend.digest, spend.page.as_str(), message.created_at, spend.period_start],
+                ))? == 1;
+                if spent {
+                    append_message(c, &message, &events)?;
+                }
+                Ok(spent)
             })
-            .await
-    }
-
-    async fn unspend_optin_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()> {
-        let token_digest = token_digest.to_string();
-        self.engine
-            .write(move |c| q(c.execute("UPDATE optin_requests SET last_sent_at = ?2 WHERE token_digest = ?1", params![token_digest, previous])).map(drop))
             .await
     }
 
@@ -810,42 +867,8 @@ impl Store for SqliteStore {
         self.engine.write(move |c| scoped_id(c, "asids", "app_id", "asid", person, app.as_str()).map(Asid)).await
     }
 
-    async fn append_message(&self, m: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
-        self.engine
-            .write(move |c| {
-                // The thread, created or moved on, in one statement.
-                let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
-                q(c.prepare_cached(
-                    "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (page_id, person_id) DO UPDATE SET
-                        last_message_at = MAX(last_message_at, excluded.last_message_at),
-                        last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)",
-                )
-                .and_then(|mut s| s.execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at])))?;
-                q(c.prepare_cached(
-                    "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
-                        quick_replies, reply_to, persona_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        m.mid.as_str(),
-                        m.page.as_str(),
-                        m.person.0,
-                        rows::direction_text(m.direction),
-                        m.app.as_ref().map(|a| a.as_str()),
-                        m.text,
-                        m.metadata,
-                        m.created_at,
-                        m.attachment,
-                        m.quick_replies,
-                        m.reply_to.as_ref().map(|mid| mid.as_str()),
-                        m.persona
-                    ])
-                }))?;
-                insert_outbox(c, &events)
-            })
-            .await
+    async fn append_message(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        self.engine.write(move |c| append_message(c, &message, &events)).await
     }
 
     async fn advance_receipt(

@@ -49,6 +49,9 @@ pub trait Store: Send + Sync + 'static {
 
     // --- persons, Pages, apps --------------------------------------------------
     async fn create_person(&self, person: NewPerson) -> StoreResult<Person>;
+    /// Creates a person with the tester role on the app, in one transaction (Meta's
+    /// test users).
+    async fn create_test_user(&self, person: NewPerson, app: &AppId) -> StoreResult<Person>;
     async fn person(&self, id: PersonId) -> StoreResult<Option<Person>>;
     /// The person and their password hash, for signing in.
     async fn person_credentials(&self, login: &str) -> StoreResult<Option<(Person, String)>>;
@@ -81,17 +84,20 @@ pub trait Store: Send + Sync + 'static {
     /// (`Conflict`) when the person is the Page's last admin: a Page keeps one.
     async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()>;
     async fn page_role(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageRole>>;
-    /// A Page admin lets an app act for the Page (what login's Page picker does);
-    /// `QuotaExceeded` when the Page already has `max_apps` apps (0: no bound) and
-    /// this one is new to it.
-    async fn grant_page(&self, page: &PageId, app: &AppId, by: PersonId, at: Millis, max_apps: u32) -> StoreResult<()>;
+    /// A Page admin lets an app act for the Page (what login's Page picker does), and
+    /// the Page token of (Page, app, admin) is registered, in one transaction;
+    /// `QuotaExceeded` when the Page already has `grant.max_apps` apps (0: no bound)
+    /// and this one is new to it. Answers the epoch the token was minted for.
+    async fn grant_page(&self, grant: PageGrant, token: PageTokenMinter) -> StoreResult<u32>;
     /// A Page admin removes an app from the Page: the grant, the app's subscription
     /// to the Page's webhooks and every Page token of the app for this Page go, in
     /// one transaction; the tokens are revoked for good. False when it had no grant.
     async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
-    /// How many times the Page tokens of (Page, app, person) were revoked: a Page
-    /// token is derived anew with each, so that none comes back to life.
-    async fn page_token_epoch(&self, page: &PageId, app: &AppId, person: PersonId) -> StoreResult<u32>;
+    /// Registers the Page token of (Page, app, person) for the triple's current
+    /// epoch (how many times its tokens were revoked: a Page token is derived anew
+    /// with each, so that none comes back to life), read in the same transaction as
+    /// the insert so that a revocation cannot slip between them. Answers the epoch.
+    async fn register_page_token(&self, page: &PageId, app: &AppId, person: PersonId, at: Millis, token: PageTokenMinter) -> StoreResult<u32>;
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
     /// Pages the person administers and has granted to the app, by name.
     async fn granted_pages_of(&self, person: PersonId, app: &AppId) -> StoreResult<Vec<Page>>;
@@ -122,17 +128,19 @@ pub trait Store: Send + Sync + 'static {
     async fn person_by_phone(&self, phone: &str) -> StoreResult<Option<(PersonId, Millis)>>;
     /// The person's number and when they verified it.
     async fn phone_of(&self, person: PersonId) -> StoreResult<Option<(String, Millis)>>;
-    /// Records an application (`approved` false) or an approval; an approval needs an
-    /// application first (`NotFound` otherwise).
-    async fn set_page_feature(&self, page: &PageId, feature: PageFeature, approved: bool, by: Option<PersonId>, at: Millis) -> StoreResult<()>;
+    /// Records a Page admin's application for a feature (applying again keeps an
+    /// approval given), approved at once with `approve`.
+    async fn apply_page_feature(&self, page: &PageId, feature: PageFeature, by: Option<PersonId>, at: Millis, approve: bool) -> StoreResult<()>;
+    /// The operator approves an application (`NotFound` when there is none).
+    async fn approve_page_feature(&self, page: &PageId, feature: PageFeature, at: Millis) -> StoreResult<()>;
     async fn page_features(&self, page: &PageId) -> StoreResult<Vec<PageFeatureState>>;
 
     // --- notification opt-ins (one-time and recurring) ---------------------------------
-    /// Records a request; false (nothing stored) while a one-time request with the
-    /// same title for the same person and Page is outstanding (its token unused).
-    async fn open_optin_request(&self, request: OptinRequest) -> StoreResult<bool>;
-    /// Forgets a request whose message could not be stored.
-    async fn drop_optin_request(&self, mid: &Mid) -> StoreResult<()>;
+    /// Stores the Page's message that asks for an opt-in, the request it opens and
+    /// its events, in one transaction; false (nothing stored) while a one-time request
+    /// with the same title for the same person and Page is outstanding (its token
+    /// unused).
+    async fn send_optin_request(&self, request: OptinRequest, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
     async fn optin_request(&self, mid: &Mid) -> StoreResult<Option<OptinRequest>>;
     /// The person's requests from the Page created at or after `since`, oldest first.
     async fn optin_requests_since(&self, page: &PageId, person: PersonId, since: Millis) -> StoreResult<Vec<OptinRequest>>;
@@ -150,12 +158,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// The request holding this Page's token.
     async fn optin_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<OptinRequest>>;
-    /// Records a message sent with the token at `at`, if the token is unexpired, its
-    /// topic not stopped, and no message was sent with it after `period_start` (with
-    /// `None`: ever). Whichever requests race, one wins.
-    async fn spend_optin_token(&self, page: &PageId, token_digest: &str, at: Millis, period_start: Option<Millis>) -> StoreResult<bool>;
-    /// Undoes a spend whose message could not be stored.
-    async fn unspend_optin_token(&self, token_digest: &str, previous: Option<Millis>) -> StoreResult<()>;
+    /// Stores a message sent with a notification token and its events, spending the
+    /// token in the same transaction: false (nothing stored) unless the token is
+    /// unexpired at the message's time, its topic not stopped, and no message was
+    /// sent with it after `spend.period_start` (with `None`: ever). Whichever
+    /// requests race, one wins.
+    async fn send_with_token(&self, spend: TokenSpend, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
     /// The person stops (`Some(at)`) or resumes (`None`) a topic, with the events.
     async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
 

@@ -348,3 +348,31 @@ pub struct DeliveryBucket {
     pub latency_avg_ms: Millis,
     pub latency_max_ms: Millis,
 }
+
+/// A Page admin's grant of a Page to an app, within the Page's quota of apps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageGrant {
+    pub page: PageId,
+    pub app: AppId,
+    /// The admin on whose behalf the app acts.
+    pub by: PersonId,
+    pub at: Millis,
+    /// Apps the Page may have at most (0: no bound).
+    pub max_apps: u32,
+}
+
+/// The digest of a Page token for an epoch: Page tokens are derived, not random, and
+/// each revocation moves the epoch they are derived from. The store calls it inside
+/// the transaction that reads the epoch, so the token registered is never one that
+/// was revoked meanwhile.
+pub type PageTokenMinter = std::sync::Arc<dyn Fn(u32) -> String + Send + Sync>;
+
+/// A notification token a message is sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSpend {
+    pub page: PageId,
+    pub digest: String,
+    /// The token was not used after this (a recurring token's period); `None`: it was
+    /// never used (a one-time token).
+    pub period_start: Option<Millis>,
+}

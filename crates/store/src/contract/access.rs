@@ -3,15 +3,6 @@
 
 use super::*;
 
-fn page_token(page: &str, app: &str, person: PersonId, digest: &str) -> TokenRecord {
-    TokenRecord {
-        hash: digest.into(),
-        grant: TokenGrant::Page { page: PageId(page.into()), app: AppId(app.into()), person },
-        issued_at: 1,
-        expires_at: None,
-    }
-}
-
 pub async fn a_page_keeps_an_admin_whoever_races_to_leave(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();
     let bob = store.create_person(person("Bob")).await.unwrap();
@@ -36,35 +27,65 @@ pub async fn revoked_page_tokens_stay_revoked(store: Shared) {
     store.create_app(app("901"), None).await.unwrap();
     let (shop, bot, other) = (PageId("100".into()), AppId("900".into()), AppId("901".into()));
     store.set_page_role(&shop, bob.id, Some(PageRole::Admin)).await.unwrap();
-    store.grant_page(&shop, &bot, ann.id, 1, 0).await.unwrap();
-    store.grant_page(&shop, &other, ann.id, 1, 0).await.unwrap();
-    store.insert_token(page_token("100", "900", ann.id, "ann-bot")).await.unwrap();
-    store.insert_token(page_token("100", "900", bob.id, "bob-bot")).await.unwrap();
-    store.insert_token(page_token("100", "901", bob.id, "bob-other")).await.unwrap();
-    assert_eq!(store.page_token_epoch(&shop, &bot, bob.id).await.unwrap(), 0);
+    assert_eq!(store.grant_page(grant("100", "900", ann.id, 0), minter("ann-bot")).await.unwrap(), 0, "granting registers the token");
+    store.grant_page(grant("100", "901", ann.id, 0), minter("ann-other")).await.unwrap();
+    assert_eq!(store.register_page_token(&shop, &bot, bob.id, 1, minter("bob-bot")).await.unwrap(), 0);
+    assert_eq!(store.register_page_token(&shop, &other, bob.id, 1, minter("bob-other")).await.unwrap(), 0);
+    assert_eq!(store.register_page_token(&shop, &bot, bob.id, 2, minter("bob-bot")).await.unwrap(), 0, "asked again: the same token");
+    let resolved = store.token("ann-bot@0").await.unwrap().expect("a registered Page token resolves");
+    assert_eq!(resolved.grant, TokenGrant::Page { page: shop.clone(), app: bot.clone(), person: ann.id });
 
     // Bob loses his role: the tokens issued through him go, Ann's stay.
     store.set_page_role(&shop, bob.id, None).await.unwrap();
-    assert_eq!(store.token("bob-bot").await.unwrap(), None);
-    assert_eq!(store.token("bob-other").await.unwrap(), None);
-    assert!(store.token("ann-bot").await.unwrap().is_some());
-    assert_eq!(store.page_token_epoch(&shop, &bot, bob.id).await.unwrap(), 1, "the next token of Bob's is a new one");
-    // Restoring the role brings nothing back.
+    assert_eq!(store.token("bob-bot@0").await.unwrap(), None);
+    assert_eq!(store.token("bob-other@0").await.unwrap(), None);
+    assert!(store.token("ann-bot@0").await.unwrap().is_some());
+    // Restoring the role brings nothing back: the next token of Bob's is a new one.
     store.set_page_role(&shop, bob.id, Some(PageRole::Admin)).await.unwrap();
-    assert_eq!(store.token("bob-bot").await.unwrap(), None);
+    assert_eq!(store.register_page_token(&shop, &bot, bob.id, 3, minter("bob-bot")).await.unwrap(), 1);
+    assert_eq!(store.token("bob-bot@0").await.unwrap(), None);
+    assert!(store.token("bob-bot@1").await.unwrap().is_some());
 
     // The app is removed from the Page: its grant, subscription and tokens go.
     store.put_page_subscription(PageSubscription { page: shop.clone(), app: bot.clone(), fields: vec![WebhookField::Messages] }).await.unwrap();
     assert!(store.revoke_page_grant(&shop, &bot).await.unwrap());
     assert!(!store.page_granted(&shop, &bot).await.unwrap());
     assert!(store.page_subscriptions(&shop).await.unwrap().iter().all(|s| s.app != bot));
-    assert_eq!(store.token("ann-bot").await.unwrap(), None);
-    assert_eq!(store.page_token_epoch(&shop, &bot, ann.id).await.unwrap(), 1);
+    assert_eq!(store.token("ann-bot@0").await.unwrap(), None);
     assert!(store.page_granted(&shop, &other).await.unwrap(), "another app keeps its grant");
     assert!(!store.revoke_page_grant(&shop, &bot).await.unwrap(), "nothing left to revoke");
-    // Granted again, the old token stays dead.
-    store.grant_page(&shop, &bot, ann.id, 2, 0).await.unwrap();
-    assert_eq!(store.token("ann-bot").await.unwrap(), None);
+    // Granted again, the old token stays dead and a new one is minted.
+    assert_eq!(store.grant_page(grant("100", "900", ann.id, 0), minter("ann-bot")).await.unwrap(), 1);
+    assert_eq!(store.token("ann-bot@0").await.unwrap(), None);
+    assert!(store.token("ann-bot@1").await.unwrap().is_some());
+}
+
+/// Tokens registered while a revocation runs are either minted for the new epoch or
+/// revoked with the others: none of the old epoch survives it.
+pub async fn page_tokens_registered_during_a_revocation_do_not_survive_it(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_page(page("100", "shop"), Some(Owner { person: ann.id, quota: 0 })).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
+    let (shop, bot) = (PageId("100".into()), AppId("900".into()));
+    store.grant_page(grant("100", "900", ann.id, 0), minter("t")).await.unwrap();
+    for round in 0..5u32 {
+        let registering: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, shop, bot) = (store.clone(), shop.clone(), bot.clone());
+                tokio::spawn(async move { store.register_page_token(&shop, &bot, ann.id, 10, minter("t")).await.unwrap() })
+            })
+            .collect();
+        let mut reset = app("900");
+        reset.secret_generation = round + 1;
+        store.update_app(&reset, None, true).await.unwrap();
+        for task in registering {
+            task.await.unwrap();
+        }
+        let current = store.register_page_token(&shop, &bot, ann.id, 20, minter("t")).await.unwrap();
+        for epoch in 0..current {
+            assert_eq!(store.token(&format!("t@{epoch}")).await.unwrap(), None, "round {round}: epoch {epoch} of {current} survived");
+        }
+    }
 }
 
 pub async fn a_secret_reset_revokes_the_apps_tokens(store: Shared) {
@@ -72,7 +93,7 @@ pub async fn a_secret_reset_revokes_the_apps_tokens(store: Shared) {
     store.create_page(page("100", "shop"), Some(Owner { person: ann.id, quota: 0 })).await.unwrap();
     store.create_app(app("900"), None).await.unwrap();
     store.create_app(app("901"), None).await.unwrap();
-    store.insert_token(page_token("100", "900", ann.id, "page-token")).await.unwrap();
+    store.register_page_token(&PageId("100".into()), &AppId("900".into()), ann.id, 1, minter("page-token")).await.unwrap();
     let user = |app: &str, digest: &str| TokenRecord {
         hash: digest.into(),
         grant: TokenGrant::User { person: ann.id, app: AppId(app.into()) },
@@ -85,11 +106,12 @@ pub async fn a_secret_reset_revokes_the_apps_tokens(store: Shared) {
     let mut reset = app("900");
     reset.secret_generation = 1;
     store.update_app(&reset, None, true).await.unwrap();
-    assert_eq!(store.token("page-token").await.unwrap(), None);
+    assert_eq!(store.token("page-token@0").await.unwrap(), None);
     assert_eq!(store.token("user-token").await.unwrap(), None);
     assert!(store.token("other-app").await.unwrap().is_some(), "another app's tokens stay");
     assert!(store.token("session").await.unwrap().is_some(), "the person's session stays");
-    assert_eq!(store.page_token_epoch(&PageId("100".into()), &AppId("900".into()), ann.id).await.unwrap(), 1);
+    let next = store.register_page_token(&PageId("100".into()), &AppId("900".into()), ann.id, 2, minter("page-token")).await.unwrap();
+    assert_eq!(next, 1, "the next Page token is a new one");
 }
 
 pub async fn quotas_hold_under_concurrent_creations(store: Shared) {
@@ -129,12 +151,12 @@ pub async fn quotas_hold_under_concurrent_creations(store: Shared) {
 
     // Apps on one Page.
     store.create_page(page("200", "shop"), None).await.unwrap();
-    let shop = PageId("200".into());
     for n in 0..3 {
         store.create_app(app(&format!("96{n}")), None).await.unwrap();
     }
-    store.grant_page(&shop, &AppId("960".into()), ann.id, 1, 2).await.unwrap();
-    store.grant_page(&shop, &AppId("961".into()), ann.id, 1, 2).await.unwrap();
-    assert!(matches!(store.grant_page(&shop, &AppId("962".into()), ann.id, 1, 2).await, Err(StoreError::QuotaExceeded(_))));
-    store.grant_page(&shop, &AppId("961".into()), ann.id, 2, 2).await.unwrap();
+    store.grant_page(grant("200", "960", ann.id, 2), minter("960")).await.unwrap();
+    store.grant_page(grant("200", "961", ann.id, 2), minter("961")).await.unwrap();
+    assert!(matches!(store.grant_page(grant("200", "962", ann.id, 2), minter("962")).await, Err(StoreError::QuotaExceeded(_))));
+    assert_eq!(store.token("962@0").await.unwrap(), None, "a refused grant registers no token");
+    store.grant_page(grant("200", "961", ann.id, 2), minter("961")).await.unwrap();
 }

@@ -53,6 +53,8 @@ where
     access::revoked_page_tokens_stay_revoked(fresh().await).await;
     access::a_secret_reset_revokes_the_apps_tokens(fresh().await).await;
     access::quotas_hold_under_concurrent_creations(fresh().await).await;
+    access::page_tokens_registered_during_a_revocation_do_not_survive_it(fresh().await).await;
+    test_users_are_created_with_their_role_or_not_at_all(fresh().await).await;
     listings::delivery_statistics_by_bucket(fresh().await).await;
 }
 
@@ -96,6 +98,17 @@ pub(crate) fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>
         excerpt: "{\"oops\":true}".into(),
         retries,
     }
+}
+
+/// A grant of Page `page` to `app` by `by`, within `max_apps`.
+pub(crate) fn grant(page: &str, app: &str, by: PersonId, max_apps: u32) -> PageGrant {
+    PageGrant { page: PageId(page.into()), app: AppId(app.into()), by, at: 5, max_apps }
+}
+
+/// Page token digests `{prefix}@{epoch}`, as a minter derives them.
+pub(crate) fn minter(prefix: &str) -> PageTokenMinter {
+    let prefix = prefix.to_string();
+    Arc::new(move |epoch| format!("{prefix}@{epoch}"))
 }
 
 pub(crate) fn bodies(events: &[OutboxEvent]) -> Vec<String> {
@@ -166,7 +179,7 @@ pub async fn granted_pages_need_admin_and_grant(store: Shared) {
     }
     assert!(store.granted_pages_of(admin.id, &app_id).await.unwrap().is_empty());
     for id in ["100", "200", "300"] {
-        store.grant_page(&PageId(id.into()), &app_id, admin.id, 5, 0).await.unwrap();
+        store.grant_page(grant(id, "900", admin.id, 0), minter(id)).await.unwrap();
     }
     assert!(store.page_granted(&PageId("300".into()), &app_id).await.unwrap());
     assert!(!store.page_granted(&PageId("300".into()), &AppId("901".into())).await.unwrap());
@@ -178,6 +191,15 @@ pub async fn granted_pages_need_admin_and_grant(store: Shared) {
     store.set_page_role(&PageId("100".into()), other.id, Some(PageRole::Admin)).await.unwrap();
     store.set_page_role(&PageId("100".into()), admin.id, None).await.unwrap();
     assert_eq!(store.page_role(&PageId("100".into()), admin.id).await.unwrap(), None);
+}
+
+pub async fn test_users_are_created_with_their_role_or_not_at_all(store: Shared) {
+    store.create_app(app("900"), None).await.unwrap();
+    let tester = store.create_test_user(person("Tess"), &AppId("900".into())).await.unwrap();
+    assert_eq!(store.app_role(&AppId("900".into()), tester.id).await.unwrap(), Some(AppRole::Tester));
+    assert!(store.create_test_user(person("Theo"), &AppId("999".into())).await.is_err(), "no such app");
+    assert_eq!(store.person_by_login("theo").await.unwrap(), None, "a person whose role could not be stored is not stored either");
+    assert!(matches!(store.create_test_user(person("Tess"), &AppId("900".into())).await, Err(StoreError::Conflict(_))), "a taken login");
 }
 
 pub async fn tokens_resolve_by_digest_until_revoked(store: Shared) {
@@ -620,14 +642,19 @@ pub async fn phones_and_page_features(store: Shared) {
     assert_eq!(store.person_by_phone("+12125552368").await.unwrap(), Some((bob, 400)));
 
     let page = PageId("100".into());
-    assert!(matches!(store.set_page_feature(&page, PageFeature::PhoneNumbers, true, None, 1).await, Err(StoreError::NotFound(_))), "approval needs an application");
-    store.set_page_feature(&page, PageFeature::PhoneNumbers, false, Some(ann), 10).await.unwrap();
+    assert!(matches!(store.approve_page_feature(&page, PageFeature::PhoneNumbers, 1).await, Err(StoreError::NotFound(_))), "approval needs an application");
+    store.apply_page_feature(&page, PageFeature::PhoneNumbers, Some(ann), 10, false).await.unwrap();
     let applied = store.page_features(&page).await.unwrap();
     assert_eq!((applied.len(), applied[0].approved, applied[0].applied_by), (1, false, Some(ann)));
-    store.set_page_feature(&page, PageFeature::PhoneNumbers, true, None, 20).await.unwrap();
-    store.set_page_feature(&page, PageFeature::PhoneNumbers, false, Some(bob), 30).await.unwrap();
+    store.approve_page_feature(&page, PageFeature::PhoneNumbers, 20).await.unwrap();
+    store.apply_page_feature(&page, PageFeature::PhoneNumbers, Some(bob), 30, false).await.unwrap();
     let approved = store.page_features(&page).await.unwrap();
     assert_eq!((approved[0].approved, approved[0].approved_at, approved[0].applied_by), (true, Some(20), Some(ann)), "applying again keeps the approval");
+    // Applied and approved at once (an installation that approves by itself).
+    store.apply_page_feature(&page, PageFeature::OneTimeNotif, Some(bob), 40, true).await.unwrap();
+    let features = store.page_features(&page).await.unwrap();
+    let one_time = features.iter().find(|f| f.feature == PageFeature::OneTimeNotif).unwrap();
+    assert_eq!((one_time.approved, one_time.approved_at, one_time.applied_by), (true, Some(40), Some(bob)));
 }
 
 pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
@@ -637,11 +664,12 @@ pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
     let request = |mid: &str, title: &str| {
         OptinRequest::new(Mid(mid.into()), OptinKind::OneTime, page.clone(), ann, title.into(), format!("payload of {mid}"), 10)
     };
-    assert!(store.open_optin_request(request("r1", "Back in stock?")).await.unwrap());
-    assert!(!store.open_optin_request(request("r2", "Back in stock?")).await.unwrap(), "the same topic is outstanding");
-    assert!(store.open_optin_request(request("r3", "Price drop?")).await.unwrap());
-    store.drop_optin_request(&Mid("r3".into())).await.unwrap();
-    assert_eq!(store.optin_request(&Mid("r3".into())).await.unwrap(), None);
+    let asking = |mid: &str| message(mid, "100", ann, Direction::Outbound, 10);
+    assert!(store.send_optin_request(request("r1", "Back in stock?"), asking("r1"), vec![]).await.unwrap());
+    assert!(!store.send_optin_request(request("r2", "Back in stock?"), asking("r2"), vec![]).await.unwrap(), "the same topic is outstanding");
+    assert_eq!(store.message(&Mid("r2".into())).await.unwrap(), None, "a request refused stores no message");
+    assert!(store.send_optin_request(request("r3", "Price drop?"), asking("r3"), vec![]).await.unwrap());
+    assert_eq!(store.message(&Mid("r3".into())).await.unwrap().unwrap().mid, Mid("r3".into()), "the message is stored with its request");
 
     store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
     let optin = event("900", "100", ann, "optin", 20);
@@ -653,11 +681,18 @@ pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
     assert_eq!((held.tapped_at, held.token_expires_at, held.kind), (Some(20), Some(1_000), OptinKind::OneTime));
     assert!(store.optin_by_token(&PageId("101".into()), "d1").await.unwrap().is_none(), "another Page's token");
 
+    let spend = |digest: &str, period_start: Option<Millis>| TokenSpend { page: page.clone(), digest: digest.into(), period_start };
+    let notice = |mid: &str, at: Millis| message(mid, "100", ann, Direction::Outbound, at);
+    // A message that cannot be stored (its mid is taken) spends nothing.
+    assert!(store.send_with_token(spend("d1", None), notice("m0", 30), vec![]).await.is_err());
+    assert_eq!(store.optin_by_token(&page, "d1").await.unwrap().unwrap().last_sent_at, None, "the token is as it was");
+    assert!(!store.send_with_token(spend("d1", None), notice("late", 1_000), vec![]).await.unwrap(), "a year after the tap it has expired");
+
     // Once ever, whichever requests race.
     let racing: Vec<_> = (0..4)
-        .map(|_| {
-            let (store, page) = (store.clone(), page.clone());
-            tokio::spawn(async move { store.spend_optin_token(&page, "d1", 30, None).await.unwrap() })
+        .map(|n| {
+            let (store, spend, message) = (store.clone(), spend("d1", None), notice(&format!("n{n}"), 30));
+            tokio::spawn(async move { store.send_with_token(spend, message, vec![]).await.unwrap() })
         })
         .collect();
     let mut spent = 0;
@@ -665,12 +700,10 @@ pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
         spent += task.await.unwrap() as usize;
     }
     assert_eq!(spent, 1);
-    assert!(!store.spend_optin_token(&page, "d1", 500, None).await.unwrap(), "used");
-    // A message that could not be stored gives its token back.
-    store.unspend_optin_token("d1", None).await.unwrap();
-    assert!(!store.spend_optin_token(&page, "d1", 1_000, None).await.unwrap(), "a year after the tap it has expired");
-    assert!(store.spend_optin_token(&page, "d1", 999, None).await.unwrap());
-    assert!(store.open_optin_request(request("r4", "Back in stock?")).await.unwrap(), "a used token frees its topic");
+    let stored = store.thread_messages(&page, ann, None, 50).await.unwrap().iter().filter(|m| m.mid.as_str().starts_with('n')).count();
+    assert_eq!(stored, 1, "only the send that spent the token stored its message");
+    assert!(!store.send_with_token(spend("d1", None), notice("used", 500), vec![]).await.unwrap(), "used");
+    assert!(store.send_optin_request(request("r4", "Back in stock?"), asking("r4"), vec![]).await.unwrap(), "a used token frees its topic");
 }
 
 pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
@@ -679,25 +712,31 @@ pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
     let page = PageId("100".into());
     let kind = OptinKind::Recurring(NotificationFrequency::Daily);
     let request = OptinRequest::new(Mid("n1".into()), kind, page.clone(), ann, "Daily deals".into(), "DEALS".into(), 10);
-    assert!(store.open_optin_request(request.clone()).await.unwrap());
+    let asking = |mid: &str, at: Millis| message(mid, "100", ann, Direction::Outbound, at);
+    assert!(store.send_optin_request(request.clone(), asking("n1", 10), vec![]).await.unwrap());
     let again = OptinRequest::new(Mid("n2".into()), kind, page.clone(), ann, "Daily deals".into(), "DEALS".into(), 11);
-    assert!(store.open_optin_request(again).await.unwrap(), "recurring requests are limited by policy, not by the store");
+    assert!(store.send_optin_request(again, asking("n2", 11), vec![]).await.unwrap(), "recurring requests are limited by policy, not by the store");
+    // A request whose message cannot be stored (its mid is taken) is not stored either.
+    let clashing = OptinRequest::new(Mid("n3".into()), kind, page.clone(), ann, "Weekly digest".into(), "DIGEST".into(), 12);
+    assert!(store.send_optin_request(clashing, asking("n1", 12), vec![]).await.is_err());
+    assert_eq!(store.optin_request(&Mid("n3".into())).await.unwrap(), None, "nothing is left behind");
     assert_eq!(store.optin_requests_since(&page, ann, 11).await.unwrap().len(), 1);
     assert_eq!(store.optin_requests_since(&page, ann, 0).await.unwrap()[0], request);
     store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
     let optin = event("900", "100", ann, "optin", 20);
     assert!(store.tap_optin_request(&request.mid, ann, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap());
 
-    assert!(store.spend_optin_token(&page, "t1", 100, Some(0)).await.unwrap());
-    assert!(!store.spend_optin_token(&page, "t1", 150, Some(99)).await.unwrap(), "the period has not passed");
-    store.unspend_optin_token("t1", None).await.unwrap();
-    assert!(store.spend_optin_token(&page, "t1", 150, Some(99)).await.unwrap(), "given back");
-    assert!(store.spend_optin_token(&page, "t1", 300, Some(150)).await.unwrap(), "the next period");
+    let spend = |period_start: Millis| TokenSpend { page: page.clone(), digest: "t1".into(), period_start: Some(period_start) };
+    let notice = |mid: &str, at: Millis| message(mid, "100", ann, Direction::Outbound, at);
+    assert!(store.send_with_token(spend(0), notice("d1", 100), vec![]).await.unwrap());
+    assert!(!store.send_with_token(spend(99), notice("d2", 150), vec![]).await.unwrap(), "the period has not passed");
+    assert_eq!(store.message(&Mid("d2".into())).await.unwrap(), None, "a refused send stores no message");
+    assert!(store.send_with_token(spend(150), notice("d3", 300), vec![]).await.unwrap(), "the next period");
 
     store.set_optin_stopped(&request.mid, Some(400), vec![optin.clone()]).await.unwrap();
-    assert!(!store.spend_optin_token(&page, "t1", 1_000, Some(900)).await.unwrap(), "a stopped topic");
+    assert!(!store.send_with_token(spend(900), notice("d4", 1_000), vec![]).await.unwrap(), "a stopped topic");
     store.set_optin_stopped(&request.mid, None, vec![optin]).await.unwrap();
-    assert!(store.spend_optin_token(&page, "t1", 1_000, Some(900)).await.unwrap(), "resumed");
-    assert!(!store.spend_optin_token(&page, "t1", 5_000, Some(4_000)).await.unwrap(), "expired");
+    assert!(store.send_with_token(spend(900), notice("d5", 1_000), vec![]).await.unwrap(), "resumed");
+    assert!(!store.send_with_token(spend(4_000), notice("d6", 5_000), vec![]).await.unwrap(), "expired");
     assert_eq!(store.outbox_pending().await.unwrap(), 3, "the opt-in, stop and resume events");
 }
