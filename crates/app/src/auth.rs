@@ -2,7 +2,8 @@
 //! checked for every token tied to an app. Tokens are looked up by digest through a
 //! short-lived cache; expiry is checked on every call.
 
-use crate::{AppResult, Platform};
+use crate::core::Core;
+use crate::AppResult;
 use switchboard_domain::credentials::{is_app_token_of, proof_matches, split_app_token, token_digest};
 use switchboard_domain::*;
 
@@ -47,9 +48,9 @@ pub enum Actor {
     Person(PersonId),
 }
 
-impl Platform {
+impl Core {
     /// Resolves a token; `proof` is the request's `appsecret_proof`, if any.
-    pub async fn authenticate(&self, token: Option<&str>, proof: Option<&str>) -> AppResult<Caller> {
+    pub(crate) async fn authenticate(&self, token: Option<&str>, proof: Option<&str>) -> AppResult<Caller> {
         let token = token.filter(|t| !t.is_empty()).ok_or_else(Refusal::token_required)?;
         let caller = if let Some((app_id, _)) = split_app_token(token) {
             let app = self.app(&AppId(app_id.to_string())).await?.ok_or_else(Refusal::invalid_token)?;
@@ -72,11 +73,11 @@ impl Platform {
 
     async fn resolve_stored_token(&self, token: &str) -> AppResult<Caller> {
         let digest = token_digest(token);
-        if let Some((caller, expires_at)) = self.inner.callers.get(&digest) {
+        if let Some((caller, expires_at)) = self.callers.get(&digest) {
             check_expiry(expires_at, self.now())?;
             return Ok(caller);
         }
-        let record = self.inner.store.token(&digest).await?.ok_or_else(Refusal::invalid_token)?;
+        let record = self.store.token(&digest).await?.ok_or_else(Refusal::invalid_token)?;
         check_expiry(record.expires_at, self.now())?;
         let caller = match record.grant {
             TokenGrant::Operator => Caller::Operator,
@@ -87,7 +88,7 @@ impl Platform {
             TokenGrant::Page { page, app, person } => {
                 // A Page token lives only while the app keeps the grant and the person
                 // who granted it remains an admin of the Page.
-                let store = &self.inner.store;
+                let store = &self.store;
                 if !store.page_granted(&page, &app).await? || store.page_role(&page, person).await?.is_none() {
                     return Err(Refusal::invalid_token().into());
                 }
@@ -95,7 +96,7 @@ impl Platform {
                 Caller::Page { page, app: self.app(&app).await?.ok_or_else(Refusal::invalid_token)?, person }
             }
         };
-        self.inner.callers.put(digest, (caller.clone(), record.expires_at));
+        self.callers.put(digest, (caller.clone(), record.expires_at));
         Ok(caller)
     }
 }

@@ -1,34 +1,42 @@
-//! The server's time as the console shows and moves it (virtual clock only).
+//! The clocks a node runs on: the system clock, and the virtual clock of development
+//! servers that the operator moves forward. Every rule and timer reads the one it
+//! is handed.
 
-use crate::{Actor, AppResult, Platform};
+use std::time::{SystemTime, UNIX_EPOCH};
 use switchboard_domain::*;
 
-impl Platform {
-    /// The time every rule and timer of this server reads, and whether it is virtual.
-    pub fn clock_state(&self) -> (Millis, bool) {
-        (self.now(), self.clock().is_virtual())
-    }
+/// The system clock, for production.
+pub struct SystemClock;
 
-    /// Moves the virtual clock forward by `by` ms, or to `to` (operator only); the
-    /// dispatcher looks again at what became due.
-    pub async fn move_clock(&self, actor: Actor, by: Option<Millis>, to: Option<Millis>) -> AppResult<Millis> {
-        if actor != Actor::Operator {
-            return Err(Refusal::permission("Only the operator can move the clock").into());
-        }
-        let by = match (by, to) {
-            (Some(by), None) => by,
-            (None, Some(to)) => to - self.now(),
-            _ => return Err(Refusal::invalid_param("give either advance_ms or to").into()),
-        };
-        let before = self.now();
-        let now = self.clock().advance(by).map_err(|error| match error {
-            ClockError::Real => Refusal::invalid_param("This server runs on the real clock, which cannot be moved; start it with --virtual-clock"),
-            ClockError::Backwards => Refusal::invalid_param("The clock only moves forward"),
-        })?;
-        // Claims stand for real time: the POSTs in flight keep them.
-        self.inner.store.shift_leases(before, by).await?;
-        tracing::info!(now, moved_by_ms = by, "the virtual clock moved");
-        self.outbox_wake().notify_one();
-        Ok(now)
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Millis {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
     }
 }
+
+/// A clock for development servers: the system time plus an offset that the console
+/// moves forward, so that a bot developer can jump past the 24-hour window. Every
+/// timer of the platform reads it, the dispatcher's included.
+#[derive(Default)]
+pub struct VirtualClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Clock for VirtualClock {
+    fn now_ms(&self) -> Millis {
+        SystemClock.now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn is_virtual(&self) -> bool {
+        true
+    }
+
+    fn advance(&self, by: Millis) -> Result<Millis, ClockError> {
+        if by < 0 {
+            return Err(ClockError::Backwards);
+        }
+        self.offset_ms.fetch_add(by, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.now_ms())
+    }
+}
+

@@ -2,7 +2,9 @@
 //! `conversation` nodes (`t_<PSID>`), their messages as `message` nodes, with field
 //! selection and cursor paging. Read-only; the Page token decides what is visible.
 
-use crate::{AppResult, Caller, Platform};
+use crate::core::Core;
+use crate::{AppResult, Caller};
+use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use switchboard_domain::clock::graph_time;
@@ -83,10 +85,16 @@ fn party(name: &str, id: &str) -> Value {
     json!({"name": name, "email": format!("{id}@facebook.com"), "id": id})
 }
 
-impl Platform {
+/// The Conversations API, read-only, for a Page token.
+#[derive(Clone)]
+pub struct Conversations {
+    pub(crate) core: Arc<Core>,
+}
+
+impl Conversations {
     /// `GET /{page-id}/conversations?platform=messenger[&user_id=<PSID>]`.
-    pub async fn conversations(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<Paged> {
-        let (page, _) = self.own_page(caller, page_ref)?;
+    pub async fn conversations(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<Paged> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
         match params.str("platform")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("messenger") => {}
             Some(other) => return Err(Refusal::invalid_param(format!("Param platform must be messenger on this server, got {other}")).into()),
@@ -96,26 +104,26 @@ impl Platform {
         let limit = page_size(params, None)?;
         let threads = match params.str("user_id")? {
             Some(psid) => {
-                let person = self.person_of_psid(&page.id, &psid).await?;
-                self.inner.store.page_thread(&page.id, person).await?.into_iter().collect()
+                let person = self.core.person_of_psid(&page.id, &psid).await?;
+                self.core.store.page_thread(&page.id, person).await?.into_iter().collect()
             }
             None => {
                 let after = match params.str("after")? {
                     Some(text) => {
                         let (at, key) = read_cursor(&text)?;
-                        let person = self.person_of_psid(&page.id, &key).await.map_err(|_| Refusal::invalid_param("Param after is not a valid cursor"))?;
+                        let person = self.core.person_of_psid(&page.id, &key).await.map_err(|_| Refusal::invalid_param("Param after is not a valid cursor"))?;
                         Some((at, person))
                     }
                     None => None,
                 };
-                self.inner.store.page_threads(&page.id, after, limit + 1).await?
+                self.core.store.page_threads(&page.id, after, limit + 1).await?
             }
         };
         let more = threads.len() > limit as usize;
         let mut data = Vec::new();
         let mut cursors = Vec::new();
         for thread in threads.into_iter().take(limit as usize) {
-            let psid = self.psid(thread.person, &page.id).await?;
+            let psid = self.core.psid(thread.person, &page.id).await?;
             cursors.push(cursor(thread.last_message_at, psid.as_str()));
             data.push(self.conversation_fields(page, thread.person, &psid, &fields).await?);
         }
@@ -141,15 +149,15 @@ impl Platform {
     /// `GET /{message-id}`: `None` unless the message is in a thread of the caller's Page.
     pub async fn graph_message(&self, caller: &Caller, mid: &str, params: &Params) -> AppResult<Option<Value>> {
         let Caller::Page { page, .. } = caller else { return Ok(None) };
-        let Some(message) = self.inner.store.message(&Mid(mid.to_string())).await?.filter(|m| m.page == page.id) else { return Ok(None) };
+        let Some(message) = self.core.store.message(&Mid(mid.to_string())).await?.filter(|m| m.page == page.id) else { return Ok(None) };
         let fields = selection(params, "id,created_time")?;
-        let psid = self.psid(message.person, &page.id).await?;
+        let psid = self.core.psid(message.person, &page.id).await?;
         Ok(Some(self.message_fields(page, &psid, &message, &fields).await?))
     }
 
     async fn conversation_of(&self, caller: &Caller, id: &str) -> AppResult<Option<(Page, PersonId, Psid)>> {
         let (Caller::Page { page, .. }, Some(psid)) = (caller, id.strip_prefix("t_")) else { return Ok(None) };
-        match self.person_of_psid(&page.id, psid).await {
+        match self.core.person_of_psid(&page.id, psid).await {
             Ok(person) => Ok(Some((page.clone(), person, Psid(psid.to_string())))),
             Err(crate::AppError::Refused(_)) => Ok(None),
             Err(other) => Err(other),
@@ -157,21 +165,21 @@ impl Platform {
     }
 
     async fn conversation_fields(&self, page: &Page, person: PersonId, psid: &Psid, fields: &[FieldSelection]) -> AppResult<Value> {
-        let latest = self.inner.store.thread_messages(&page.id, person, None, 1).await?.pop();
-        let state = self.inner.store.thread_state(&page.id, person).await?.unwrap_or_default();
-        let name = self.person(person).await?.name;
+        let latest = self.core.store.thread_messages(&page.id, person, None, 1).await?.pop();
+        let state = self.core.store.thread_state(&page.id, person).await?.unwrap_or_default();
+        let name = self.core.person(person).await?.name;
         let mut out = Map::new();
         out.insert("id".into(), format!("t_{psid}").into());
         for field in fields {
             let value = match field.name.as_str() {
                 "id" => continue,
                 "updated_time" => graph_time(latest.as_ref().map_or(0, |m| m.created_at)).into(),
-                "message_count" => self.inner.store.page_thread(&page.id, person).await?.map_or(0, |t| t.message_count).into(),
+                "message_count" => self.core.store.page_thread(&page.id, person).await?.map_or(0, |t| t.message_count).into(),
                 "snippet" => latest.as_ref().and_then(|m| m.text.clone()).map(|t| t.chars().take(100).collect::<String>()).unwrap_or_default().into(),
                 "participants" | "senders" => json!({"data": [party(&name, psid.as_str()), party(&page.name, page.id.as_str())]}),
                 "can_reply" => {
                     let outgoing = Outgoing::Message(MessagingType::Response, None);
-                    policy::may_send(outgoing, state.last_person_at, self.now()).is_ok().into()
+                    policy::may_send(outgoing, state.last_person_at, self.core.now()).is_ok().into()
                 }
                 "link" => format!("/{}/inbox/t_{psid}", page.username).into(),
                 "messages" => {
@@ -193,17 +201,17 @@ impl Platform {
             None => None,
             Some((_, mid)) => {
                 let mid = Mid(mid);
-                if !self.in_thread(&page.id, person, &mid).await? {
+                if !self.core.in_thread(&page.id, person, &mid).await? {
                     return Err(Refusal::invalid_param("Param after is not a valid cursor").into());
                 }
                 Some(mid)
             }
         };
-        let mut newest_first = self.inner.store.thread_messages(&page.id, person, after.as_ref(), limit + 1).await?;
+        let mut newest_first = self.core.store.thread_messages(&page.id, person, after.as_ref(), limit + 1).await?;
         newest_first.reverse();
         let more = newest_first.len() > limit as usize;
         newest_first.truncate(limit as usize);
-        let psid = self.psid(person, &page.id).await?;
+        let psid = self.core.psid(person, &page.id).await?;
         let mut data = Vec::with_capacity(newest_first.len());
         for message in &newest_first {
             data.push(self.message_fields(page, &psid, message, fields).await?);
@@ -213,7 +221,7 @@ impl Platform {
     }
 
     async fn message_fields(&self, page: &Page, psid: &Psid, message: &Message, fields: &[FieldSelection]) -> AppResult<Value> {
-        let name = self.person(message.person).await?.name;
+        let name = self.core.person(message.person).await?.name;
         let person = party(&name, psid.as_str());
         let page_party = party(&page.name, page.id.as_str());
         let (from, to) = match message.direction {
@@ -239,14 +247,14 @@ impl Platform {
 
     /// Media attachments as Graph lists them on a message (templates have none).
     fn graph_attachments(&self, message: &Message) -> Vec<Value> {
-        let attachment: Value = message.attachment.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(Value::Null);
-        let Some(url) = attachment.pointer("/payload/url").and_then(Value::as_str) else { return Vec::new() };
-        let kind = attachment.get("type").and_then(Value::as_str).unwrap_or("file");
+        let Some(attachment) = &message.attachment else { return Vec::new() };
+        let Some(url) = attachment.payload.get("url").and_then(Value::as_str) else { return Vec::new() };
         let mut item = json!({"id": format!("{}_0", message.mid)});
-        match kind {
-            "image" => item["image_data"] = json!({"url": url, "preview_url": url}),
-            "video" => item["video_data"] = json!({"url": url, "preview_url": url}),
-            _ => item["file_url"] = Value::String(url.to_string()),
+        match attachment.kind {
+            AttachmentType::Image => item["image_data"] = json!({"url": url, "preview_url": url}),
+            AttachmentType::Video => item["video_data"] = json!({"url": url, "preview_url": url}),
+            AttachmentType::Audio | AttachmentType::File => item["file_url"] = Value::String(url.to_string()),
+            AttachmentType::Template => return Vec::new(),
         }
         vec![item]
     }

@@ -1,10 +1,12 @@
 //! Persons, Pages, apps, roles and grants, and the tokens they lead to: what the
 //! console, the CLI and Graph's OAuth endpoints do.
 
-use crate::{Actor, AppError, AppResult, Caller, Platform};
+use crate::core::Core;
+use crate::{Actor, AppError, AppResult, Caller, Sessions};
+use std::sync::Arc;
 use switchboard_domain::credentials::{app_access_token, new_access_token, secure_eq, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{AuditRecord, NewPerson, Owner, PageGrant, PageTokenMinter, StoreError};
+use switchboard_store::{AuditRecord, NewPerson, Owner, PageGrant, PageTokenMinter};
 
 /// An app as created: the secret is shown here, and derived again on demand.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -42,20 +44,18 @@ pub(crate) fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> 
     Ok(handle)
 }
 
-/// The store's refusals of a write, as the client sees them.
-pub(crate) fn conflict_as_refusal(error: StoreError) -> AppError {
-    match error {
-        StoreError::Conflict(detail) => Refusal::invalid_param(detail).into(),
-        StoreError::QuotaExceeded(detail) => Refusal::quota_exceeded(detail).into(),
-        other => other.into(),
-    }
+/// Persons, Pages, apps, roles and grants, and the tokens they lead to.
+#[derive(Clone)]
+pub struct Directory {
+    pub(crate) core: Arc<Core>,
+    pub(crate) sessions: Sessions,
 }
 
-impl Platform {
+impl Directory {
     /// Creates the operator credential on the first start; `Some(token)` only then.
     pub async fn init_operator(&self) -> AppResult<Option<String>> {
         let (token, digest) = new_access_token();
-        Ok(self.inner.store.init_operator(&digest).await?.then_some(token))
+        Ok(self.core.store.init_operator(&digest).await?.then_some(token))
     }
 
     pub async fn create_person(&self, actor: Actor, name: &str, login: &str, password: &str) -> AppResult<Person> {
@@ -68,7 +68,7 @@ impl Platform {
     /// Creates a person, whoever asked (the callers check).
     pub(crate) async fn new_person(&self, name: &str, login: &str, password: &str) -> AppResult<Person> {
         let person = self.person_to_create(name, login, password).await?;
-        self.inner.store.create_person(person).await.map_err(conflict_as_refusal)
+        Ok(self.core.store.create_person(person).await?)
     }
 
     /// A person as the store creates one: name and login checked, password hashed.
@@ -78,23 +78,8 @@ impl Platform {
         if password.chars().count() < 8 {
             return Err(Refusal::invalid_param("password must have at least 8 characters").into());
         }
-        let password_hash = self.hash_password(password).await?;
-        Ok(NewPerson { name, login, password_hash, created_at: self.now() })
-    }
-
-    pub(crate) async fn issue_token(&self, grant: TokenGrant, ttl_ms: Option<Millis>) -> AppResult<String> {
-        let (token, hash) = new_access_token();
-        let now = self.now();
-        self.inner.store.insert_token(TokenRecord { hash, grant, issued_at: now, expires_at: ttl_ms.map(|ttl| now + ttl) }).await?;
-        Ok(token)
-    }
-
-    /// Revokes a token at once on this node (other nodes within the cache TTL).
-    pub async fn revoke_token(&self, token: &str) -> AppResult<()> {
-        let digest = token_digest(token);
-        self.inner.store.revoke_token(&digest).await?;
-        self.invalidate(crate::Invalidation::Token(digest)).await;
-        Ok(())
+        let password_hash = self.sessions.hash_password(password).await?;
+        Ok(NewPerson { name, login, password_hash, created_at: self.core.now() })
     }
 
     /// The person behind a user token withdraws it (`DELETE /{user}/permissions`).
@@ -105,7 +90,7 @@ impl Platform {
         if user != "me" && self.asid(*person, &app.id).await?.as_str() != user {
             return Err(Refusal::permission("A user token can only withdraw its own permissions").into());
         }
-        self.revoke_token(token).await
+        self.core.revoke_token(token).await
     }
 
     /// Creates a Page; a person who creates one becomes its admin, within their
@@ -113,10 +98,10 @@ impl Platform {
     pub async fn create_page(&self, actor: Actor, name: &str, username: &str) -> AppResult<Page> {
         let page = Page { id: PageId(random_node_id()), name: check_name("name", name)?, username: check_handle("username", username)? };
         let admin = match actor {
-            Actor::Person(person) => Some(Owner { person, quota: self.inner.settings.quotas.pages_per_person }),
+            Actor::Person(person) => Some(Owner { person, quota: self.core.settings.quotas.pages_per_person }),
             Actor::Operator => None,
         };
-        self.inner.store.create_page(page.clone(), admin).await.map_err(conflict_as_refusal)?;
+        self.core.store.create_page(page.clone(), admin).await?;
         Ok(page)
     }
 
@@ -130,41 +115,30 @@ impl Platform {
             require_proof: false,
         };
         let administrator = match actor {
-            Actor::Person(person) => Some(Owner { person, quota: self.inner.settings.quotas.apps_per_person }),
+            Actor::Person(person) => Some(Owner { person, quota: self.core.settings.quotas.apps_per_person }),
             Actor::Operator => None,
         };
-        self.inner.store.create_app(app.clone(), administrator).await.map_err(conflict_as_refusal)?;
-        Ok(NewAppCredentials { secret: self.app_secret(&app), app })
-    }
-
-    /// The app, if the actor administers it (or is the operator).
-    pub async fn app_for_admin(&self, actor: Actor, app_id: &AppId) -> AppResult<App> {
-        let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
-        if let Actor::Person(person) = actor {
-            if self.inner.store.app_role(app_id, person).await? != Some(AppRole::Administrator) {
-                return Err(Refusal::permission("Only an administrator of the app can do this").into());
-            }
-        }
-        Ok(app)
+        self.core.store.create_app(app.clone(), administrator).await?;
+        Ok(NewAppCredentials { secret: self.core.app_secret(&app), app })
     }
 
     /// The app's current credentials, for its administrators.
     pub async fn app_credentials(&self, actor: Actor, app_id: &AppId) -> AppResult<NewAppCredentials> {
-        let app = self.app_for_admin(actor, app_id).await?;
-        Ok(NewAppCredentials { secret: self.app_secret(&app), app })
+        let app = self.core.app_for_admin(actor, app_id).await?;
+        Ok(NewAppCredentials { secret: self.core.app_secret(&app), app })
     }
 
     /// Replaces the app's settings that its administrators control.
     pub async fn update_app(&self, actor: Actor, app_id: &AppId, mode: Option<AppMode>, require_proof: Option<bool>, reset_secret: bool) -> AppResult<NewAppCredentials> {
-        let mut app = self.app_for_admin(actor, app_id).await?;
+        let mut app = self.core.app_for_admin(actor, app_id).await?;
         // Going live stands in for App Review: it is kept with who did it.
         let audit = mode.filter(|mode| *mode != app.mode).map(|mode| AuditRecord {
-            at: self.now(),
+            at: self.core.now(),
             actor: match actor {
                 Actor::Operator => "operator".to_string(),
                 Actor::Person(person) => format!("person:{}", person.0),
             },
-            change: format!("mode: {} -> {}", mode_name(app.mode), mode_name(mode)),
+            change: format!("mode: {} -> {}", app.mode.as_str(), mode.as_str()),
         });
         if let Some(mode) = mode {
             app.mode = mode;
@@ -177,56 +151,41 @@ impl Platform {
         }
         // A new secret ends every user and Page token of the app (Meta's behaviour):
         // whoever held the old secret may have handed them out.
-        self.inner.store.update_app(&app, audit, reset_secret).await?;
-        self.invalidate(crate::Invalidation::Callers).await;
-        Ok(NewAppCredentials { secret: self.app_secret(&app), app })
+        self.core.store.update_app(&app, audit, reset_secret).await?;
+        self.core.invalidate(crate::Invalidation::Callers).await;
+        Ok(NewAppCredentials { secret: self.core.app_secret(&app), app })
     }
 
     /// The app's mode changes, with who made them (app administrators).
     pub async fn app_audit(&self, actor: Actor, app_id: &AppId) -> AppResult<Vec<AuditRecord>> {
-        self.app_for_admin(actor, app_id).await?;
-        Ok(self.inner.store.app_audit(app_id).await?)
+        self.core.app_for_admin(actor, app_id).await?;
+        Ok(self.core.store.app_audit(app_id).await?)
     }
 
     pub async fn set_app_role(&self, actor: Actor, app_id: &AppId, person: PersonId, role: Option<AppRole>) -> AppResult<()> {
-        self.app_for_admin(actor, app_id).await?;
-        self.existing_person(person).await?;
-        self.inner.store.set_app_role(app_id, person, role).await?;
-        self.invalidate(crate::Invalidation::Callers).await;
+        self.core.app_for_admin(actor, app_id).await?;
+        self.core.person(person).await?;
+        self.core.store.set_app_role(app_id, person, role).await?;
+        self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(())
-    }
-
-    /// The Page, if the actor is one of its admins (or the operator).
-    pub async fn page_for_admin(&self, actor: Actor, page_id: &PageId) -> AppResult<Page> {
-        let page = self.inner.store.page(page_id).await?.ok_or_else(|| Refusal::unknown_object(page_id.as_str()))?;
-        if let Actor::Person(person) = actor {
-            if self.inner.store.page_role(page_id, person).await?.is_none() {
-                return Err(Refusal::permission("Only an admin of the Page can do this").into());
-            }
-        }
-        Ok(page)
     }
 
     pub async fn set_page_role(&self, actor: Actor, page_id: &PageId, person: PersonId, role: Option<PageRole>) -> AppResult<()> {
-        self.page_for_admin(actor, page_id).await?;
-        self.existing_person(person).await?;
-        self.inner.store.set_page_role(page_id, person, role).await.map_err(conflict_as_refusal)?;
-        self.invalidate(crate::Invalidation::Callers).await;
+        self.core.page_for_admin(actor, page_id).await?;
+        self.core.person(person).await?;
+        self.core.store.set_page_role(page_id, person, role).await?;
+        self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(())
-    }
-
-    async fn existing_person(&self, person: PersonId) -> AppResult<Person> {
-        Ok(self.inner.store.person(person).await?.ok_or_else(|| Refusal::unknown_object(&person.to_string()))?)
     }
 
     /// A Page admin lets an app act for the Page, as Meta's login dialog does. The
     /// operator grants on behalf of an admin named by `admin`. Answers the Page token.
     pub async fn grant_page(&self, actor: Actor, page_id: &PageId, app_id: &AppId, admin: Option<PersonId>) -> AppResult<PageAccount> {
-        let page = self.page_for_admin(actor, page_id).await?;
-        let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
+        let page = self.core.page_for_admin(actor, page_id).await?;
+        let app = self.core.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
         let admin = match (actor, admin) {
             (Actor::Person(person), _) => person,
-            (Actor::Operator, Some(person)) if self.inner.store.page_role(page_id, person).await?.is_some() => person,
+            (Actor::Operator, Some(person)) if self.core.store.page_role(page_id, person).await?.is_some() => person,
             (Actor::Operator, _) => {
                 return Err(Refusal::invalid_param("person_id must name an admin of the Page, on whose behalf the app acts").into())
             }
@@ -235,40 +194,40 @@ impl Platform {
             self.may_use_app(&app, person).await?;
         }
         let max_apps = match actor {
-            Actor::Person(_) => self.inner.settings.quotas.apps_per_page,
+            Actor::Person(_) => self.core.settings.quotas.apps_per_page,
             Actor::Operator => 0,
         };
-        let grant = PageGrant { page: page_id.clone(), app: app.id.clone(), by: admin, at: self.now(), max_apps };
-        let epoch = self.inner.store.grant_page(grant, self.page_token_minter(&page.id, &app.id, admin)).await.map_err(conflict_as_refusal)?;
-        self.invalidate(crate::Invalidation::Callers).await;
-        Ok(PageAccount { access_token: self.inner.key.page_token(page.id.as_str(), app.id.as_str(), admin.0, epoch), page })
+        let grant = PageGrant { page: page_id.clone(), app: app.id.clone(), by: admin, at: self.core.now(), max_apps };
+        let epoch = self.core.store.grant_page(grant, self.page_token_minter(&page.id, &app.id, admin)).await?;
+        self.core.invalidate(crate::Invalidation::Callers).await;
+        Ok(PageAccount { access_token: self.core.key.page_token(page.id.as_str(), app.id.as_str(), admin.0, epoch), page })
     }
 
     /// A Page admin removes an app from the Page (`DELETE /console/v1/pages/{page}/apps/{app}`):
     /// its Page tokens stop working at once, here and (through the bus) on every
     /// node, and it receives no more of the Page's webhooks.
     pub async fn revoke_page_grant(&self, actor: Actor, page_id: &PageId, app_id: &AppId) -> AppResult<()> {
-        self.page_for_admin(actor, page_id).await?;
-        if !self.inner.store.revoke_page_grant(page_id, app_id).await? {
+        self.core.page_for_admin(actor, page_id).await?;
+        if !self.core.store.revoke_page_grant(page_id, app_id).await? {
             return Err(Refusal::unknown_object(app_id.as_str()).into());
         }
-        self.invalidate(crate::Invalidation::Callers).await;
-        self.invalidate(crate::Invalidation::Targets(Some(page_id.clone()))).await;
+        self.core.invalidate(crate::Invalidation::Callers).await;
+        self.core.invalidate(crate::Invalidation::Targets(Some(page_id.clone()))).await;
         Ok(())
     }
 
     /// The Page token of (Page, app, admin), registered by digest so it resolves:
     /// derived from the master key at the triple's epoch (see `MasterKey::page_token`).
     async fn page_token(&self, page: &PageId, app: &AppId, admin: PersonId) -> AppResult<String> {
-        let epoch = self.inner.store.register_page_token(page, app, admin, self.now(), self.page_token_minter(page, app, admin)).await?;
-        Ok(self.inner.key.page_token(page.as_str(), app.as_str(), admin.0, epoch))
+        let epoch = self.core.store.register_page_token(page, app, admin, self.core.now(), self.page_token_minter(page, app, admin)).await?;
+        Ok(self.core.key.page_token(page.as_str(), app.as_str(), admin.0, epoch))
     }
 
     /// The digest of the triple's Page token at an epoch, for the store to register
     /// in the transaction that reads the epoch.
     fn page_token_minter(&self, page: &PageId, app: &AppId, admin: PersonId) -> PageTokenMinter {
-        let (platform, page, app) = (self.clone(), page.clone(), app.clone());
-        std::sync::Arc::new(move |epoch| token_digest(&platform.inner.key.page_token(page.as_str(), app.as_str(), admin.0, epoch)))
+        let (core, page, app) = (self.core.clone(), page.clone(), app.clone());
+        Arc::new(move |epoch| token_digest(&core.key.page_token(page.as_str(), app.as_str(), admin.0, epoch)))
     }
 
     /// A user access token of `person` for the app, what Facebook Login hands an app.
@@ -277,19 +236,19 @@ impl Platform {
         if actor != Actor::Operator && actor != Actor::Person(person) {
             return Err(Refusal::permission("A person can only log in as themselves").into());
         }
-        self.existing_person(person).await?;
-        let app = self.inner.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
+        self.core.person(person).await?;
+        let app = self.core.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
         if actor != Actor::Operator {
             self.may_use_app(&app, person).await?;
         }
-        self.issue_token(TokenGrant::User { person, app: app.id }, Some(self.inner.settings.user_token_ttl_ms)).await
+        self.core.issue_token(TokenGrant::User { person, app: app.id }, Some(self.core.settings.user_token_ttl_ms)).await
     }
 
     /// Meta's rule for logging in to an app, and so for installing it on a Page: an
     /// app in development mode only for the persons holding a role on it; a live app
     /// for anyone. (The operator, who administers the installation, is not bound.)
     async fn may_use_app(&self, app: &App, person: PersonId) -> AppResult<()> {
-        if app.mode == AppMode::Development && self.inner.store.app_role(&app.id, person).await?.is_none() {
+        if app.mode == AppMode::Development && self.core.store.app_role(&app.id, person).await?.is_none() {
             return Err(Refusal::permission(
                 "This app is in development mode, and only its administrators, developers and testers can use it: ask an administrator of the app for a role",
             )
@@ -301,19 +260,19 @@ impl Platform {
     /// `GET /oauth/access_token?grant_type=client_credentials`.
     pub async fn app_access_token(&self, client_id: &str, client_secret: &str) -> AppResult<String> {
         let app = self.authenticate_client(client_id, client_secret).await?;
-        Ok(app_access_token(app.id.as_str(), &self.app_secret(&app)))
+        Ok(app_access_token(app.id.as_str(), &self.core.app_secret(&app)))
     }
 
     /// `GET /oauth/access_token?grant_type=fb_exchange_token`: a long-lived user token
     /// for a short-lived one of the same app. Answers the token and its lifetime in seconds.
     pub async fn exchange_token(&self, client_id: &str, client_secret: &str, short_lived: &str) -> AppResult<(String, i64)> {
         let app = self.authenticate_client(client_id, client_secret).await?;
-        let person = match self.authenticate(Some(short_lived), None).await? {
+        let person = match self.core.authenticate(Some(short_lived), None).await? {
             Caller::User { person, app: token_app } if token_app.id == app.id => person,
             _ => return Err(Refusal::invalid_param("fb_exchange_token must be a user access token of this app").into()),
         };
-        let ttl = self.inner.settings.long_lived_token_ttl_ms;
-        Ok((self.issue_token(TokenGrant::User { person, app: app.id }, Some(ttl)).await?, ttl / 1000))
+        let ttl = self.core.settings.long_lived_token_ttl_ms;
+        Ok((self.core.issue_token(TokenGrant::User { person, app: app.id }, Some(ttl)).await?, ttl / 1000))
     }
 
     async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> AppResult<App> {
@@ -321,8 +280,8 @@ impl Platform {
         if !is_node_id(client_id) {
             return Err(bad());
         }
-        let app = self.app(&AppId(client_id.to_string())).await?.ok_or_else(bad)?;
-        if !secure_eq(&self.app_secret(&app), client_secret) {
+        let app = self.core.app(&AppId(client_id.to_string())).await?.ok_or_else(bad)?;
+        if !secure_eq(&self.core.app_secret(&app), client_secret) {
             return Err(bad());
         }
         Ok(app)
@@ -335,7 +294,7 @@ impl Platform {
             return Err(Refusal::wrong_token_kind("a user access token").into());
         };
         let mut accounts = Vec::new();
-        for page in self.inner.store.granted_pages_of(*person, &app.id).await? {
+        for page in self.core.store.granted_pages_of(*person, &app.id).await? {
             accounts.push(PageAccount { access_token: self.page_token(&page.id, &app.id, *person).await?, page });
         }
         Ok(accounts)
@@ -343,17 +302,25 @@ impl Platform {
 
     /// The person's app-scoped id: what `/me` shows an app for a user token.
     pub async fn asid(&self, person: PersonId, app: &AppId) -> AppResult<Asid> {
-        Ok(self.inner.store.asid(person, app).await?)
+        Ok(self.core.store.asid(person, app).await?)
     }
 
     pub async fn person(&self, person: PersonId) -> AppResult<Person> {
-        self.existing_person(person).await
+        self.core.person(person).await
     }
-}
 
-fn mode_name(mode: AppMode) -> &'static str {
-    match mode {
-        AppMode::Development => "development",
-        AppMode::Live => "live",
+    /// The app, through the cache.
+    pub async fn app(&self, app: &AppId) -> AppResult<Option<App>> {
+        self.core.app(app).await
+    }
+
+    /// The person's PSID for the Page, created on first contact.
+    pub async fn psid(&self, person: PersonId, page: &PageId) -> AppResult<Psid> {
+        self.core.psid(person, page).await
+    }
+
+    /// A Page by id or username (`GET /{page-id}`, the person's client), else 100/33.
+    pub async fn page(&self, page: &PageRef) -> AppResult<Page> {
+        self.core.page_for_person(page).await
     }
 }

@@ -74,7 +74,7 @@ pub fn echo(
     app: &AppId,
     mid: &Mid,
     text: Option<&str>,
-    attachment: Option<&serde_json::Value>,
+    attachment: Option<&MessageAttachment>,
     metadata: Option<&str>,
     at: Millis,
 ) -> Vec<u8> {
@@ -88,7 +88,7 @@ pub fn echo(
             metadata: metadata.map(str::to_string),
             mid: mid.to_string(),
             text: text.map(str::to_string),
-            attachments: attachment.map(|a| vec![a.clone()]),
+            attachments: attachment.map(|a| vec![serde_json::to_value(a).expect("an attachment is JSON")]),
             ..Default::default()
         }),
         ..Default::default()

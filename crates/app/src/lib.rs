@@ -2,101 +2,63 @@
 //!
 //! Each use case checks who is asking, asks `domain` what is allowed, writes the
 //! change and its outbox rows in one store call, then wakes the dispatcher and the
-//! live streams. Owns: authentication, the caches in front of the store, the live
-//! hub. Must not: know HTTP, SQL or how webhooks are sent (that is `delivery`).
+//! live streams. The use cases are grouped in services, one per area ([`Platform`]'s
+//! fields), over a shared [`core`](crate::core) that holds the store, the clock, the
+//! caches and the checks several areas make. Must not: know HTTP, SQL or how
+//! webhooks are sent (that is `delivery`).
 
 mod auth;
 mod cache;
 mod clock;
+mod conversations;
+mod core;
 mod deliveries;
-mod features;
 mod directory;
+mod error;
 mod events;
+mod features;
 mod listings;
 mod live;
 mod media;
-mod profiles;
-mod conversations;
-mod threads;
-mod notifications;
 mod messaging;
-mod passwords;
-mod sessions;
 pub mod metrics;
+mod notifications;
+mod ops;
+mod passwords;
+mod profiles;
 mod ratelimit;
 mod relay;
+mod sessions;
 mod subscriptions;
+mod threads;
+pub mod views;
 
 pub use auth::{Actor, Caller};
-pub use deliveries::LIST_CAP;
-pub use directory::{NewAppCredentials, PageAccount};
-pub use conversations::Paged;
-pub use listings::PageOverview;
+pub use clock::{SystemClock, VirtualClock};
+pub use conversations::{Conversations, Paged};
+pub use deliveries::{Deliveries, LIST_CAP};
+pub use directory::{Directory, NewAppCredentials, PageAccount};
+pub use error::{AppError, AppResult};
+pub use features::Features;
+pub use listings::{Listings, PageOverview};
 pub use live::{LiveEvent, LiveHub};
-pub use profiles::{PersonDetails, Welcome};
-pub use media::{FetchError, FetchTimeouts, Fetched, MediaFetcher, MediaFiles, Upload};
-pub use messaging::{Author, MessageView, PersonaView, Reactions};
-pub use threads::{PersonMessage, PostbackTap, QuickReplyChoice, ThreadView, MAX_PERSON_TEXT_CHARS};
-pub use ratelimit::Usage;
-pub use sessions::{SignInLimits, MAX_PASSWORD_CHARS};
+pub use media::{FetchError, FetchTimeouts, Fetched, Media, MediaFetcher, MediaFiles, Upload};
+pub use messaging::Messaging;
+pub use notifications::Notifications;
+pub use ops::Operations;
+pub use profiles::Profiles;
+pub use ratelimit::{RateLimits, Usage};
 pub use relay::Invalidation;
-pub use subscriptions::CallbackVerifier;
+pub use sessions::{Sessions, SignInLimits, MAX_PASSWORD_CHARS};
+pub use subscriptions::{CallbackVerifier, Subscriptions};
+pub use threads::{PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
 
-use cache::TtlCache;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::*;
-use switchboard_store::{Bus, Store, StoreError, WebhookTarget};
+use switchboard_store::{Bus, Store};
 use tokio::sync::Notify;
-
-/// Why a use case did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// The request was refused for a reason the client must see (Meta's codes).
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    /// The store failed; the cause is logged at the boundary, never shown.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-pub type AppResult<T> = Result<T, AppError>;
-
-/// The system clock, for production.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> Millis {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-    }
-}
-
-/// A clock for development servers: the system time plus an offset that the console
-/// moves forward, so that a bot developer can jump past the 24-hour window. Every
-/// timer of the platform reads it, the dispatcher's included.
-#[derive(Default)]
-pub struct VirtualClock {
-    offset_ms: std::sync::atomic::AtomicI64,
-}
-
-impl Clock for VirtualClock {
-    fn now_ms(&self) -> Millis {
-        SystemClock.now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn is_virtual(&self) -> bool {
-        true
-    }
-
-    fn advance(&self, by: Millis) -> Result<Millis, ClockError> {
-        if by < 0 {
-            return Err(ClockError::Backwards);
-        }
-        self.offset_ms.fetch_add(by, std::sync::atomic::Ordering::SeqCst);
-        Ok(self.now_ms())
-    }
-}
 
 /// What one person may create, and how many apps one Page may have (0: no bound).
 /// The operator is not bound by them.
@@ -171,47 +133,29 @@ impl Default for PlatformSettings {
     }
 }
 
-/// The platform's core, shared by every face. Cheap to clone.
+/// The platform: one service per area, each over the shared core. Cheap to clone.
+/// The faces call the service of the area a request belongs to.
 #[derive(Clone)]
 pub struct Platform {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Arc<dyn Store>,
-    /// Live events and invalidations to and from the other nodes.
-    bus: Arc<dyn Bus>,
-    clock: Arc<dyn Clock>,
-    key: MasterKey,
-    settings: PlatformSettings,
-    verifier: Arc<dyn CallbackVerifier>,
-    fetcher: Arc<dyn MediaFetcher>,
-    media: MediaFiles,
-    /// See [`PlatformSettings::public_url`].
-    public_url: std::sync::OnceLock<String>,
-    /// Wakes the webhook dispatcher when outbox rows were committed.
-    outbox_wake: Arc<Notify>,
-    live: LiveHub,
-    metrics: metrics::Metrics,
-    /// Resolved tokens by digest, with their expiry.
-    callers: TtlCache<String, (Caller, Option<Millis>)>,
-    apps: TtlCache<AppId, App>,
-    pages: TtlCache<String, Page>,
-    psids: TtlCache<(PageId, String), PersonId>,
-    targets: TtlCache<PageId, Arc<Vec<WebhookTarget>>>,
-    /// A person's role on an app, for development mode (cleared with the callers).
-    roles: TtlCache<(AppId, PersonId), Option<AppRole>>,
-    /// A thread's last known interaction. Only ever trusted to say the window is open:
-    /// a newer interaction elsewhere can only have moved it later.
-    interactions: TtlCache<(PageId, PersonId), Millis>,
-    /// People who wrote to each Page in the last day, for its rate budget.
-    engaged: TtlCache<PageId, u64>,
-    rates: ratelimit::RateCounter,
-    passwords: passwords::Passwords,
-    sign_in_failures: sessions::SignInFailures,
+    core: Arc<core::Core>,
+    pub sessions: Sessions,
+    pub directory: Directory,
+    pub features: Features,
+    pub listings: Listings,
+    pub subscriptions: Subscriptions,
+    pub messaging: Messaging,
+    pub notifications: Notifications,
+    pub threads: Threads,
+    pub media: Media,
+    pub profiles: Profiles,
+    pub conversations: Conversations,
+    pub deliveries: Deliveries,
+    pub rate_limits: RateLimits,
+    pub ops: Operations,
 }
 
 impl Platform {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
@@ -220,115 +164,52 @@ impl Platform {
         verifier: Arc<dyn CallbackVerifier>,
         fetcher: Arc<dyn MediaFetcher>,
         settings: PlatformSettings,
+        metrics: metrics::Metrics,
     ) -> Self {
-        let ttl = settings.cache_ttl;
-        let media = MediaFiles::new(settings.media_dir.clone());
-        let passwords = passwords::Passwords::start(settings.hashing_threads, settings.hashing_queue);
-        let sign_in_failures = sessions::SignInFailures::new(settings.sign_in_limits);
-        let public_url = std::sync::OnceLock::new();
-        if let Some(url) = &settings.public_url {
-            let _ = public_url.set(url.trim_end_matches('/').to_string());
-        }
+        let core = Arc::new(core::Core::new(store, bus, clock, key, settings, metrics));
+        let sessions = Sessions::new(core.clone());
+        let directory = Directory { core: core.clone(), sessions: sessions.clone() };
+        let media = Media::new(core.clone(), fetcher);
+        let notifications = Notifications { core: core.clone() };
+        let profiles = Profiles { core: core.clone() };
         Self {
-            inner: Arc::new(Inner {
-                store,
-                bus,
-                clock,
-                key,
-                settings,
-                verifier,
-                fetcher,
-                media,
-                public_url,
-                outbox_wake: Arc::new(Notify::new()),
-                live: LiveHub::new(),
-                metrics: metrics::Metrics::default(),
-                callers: TtlCache::new(ttl),
-                apps: TtlCache::new(ttl),
-                pages: TtlCache::new(ttl),
-                psids: TtlCache::new(ttl),
-                targets: TtlCache::new(ttl),
-                engaged: TtlCache::new(Duration::from_secs(60)),
-                roles: TtlCache::new(ttl),
-                interactions: TtlCache::new(Duration::from_secs(3600)),
-                rates: ratelimit::RateCounter::default(),
-                passwords,
-                sign_in_failures,
-            }),
+            listings: Listings { core: core.clone(), directory: directory.clone() },
+            features: Features { core: core.clone() },
+            subscriptions: Subscriptions { core: core.clone(), verifier },
+            messaging: Messaging::new(core.clone(), media.clone(), notifications.clone()),
+            threads: Threads { core: core.clone(), media: media.clone(), profiles: profiles.clone() },
+            conversations: Conversations { core: core.clone() },
+            deliveries: Deliveries { core: core.clone() },
+            rate_limits: RateLimits::new(core.clone()),
+            ops: Operations { core: core.clone() },
+            sessions,
+            directory,
+            media,
+            notifications,
+            profiles,
+            core,
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+    /// Resolves a bearer token (every face's first step); `proof` is the request's
+    /// `appsecret_proof`, if any.
+    pub async fn authenticate(&self, token: Option<&str>, proof: Option<&str>) -> AppResult<Caller> {
+        self.core.authenticate(token, proof).await
     }
 
-    /// The base URL of this installation (media URLs start with it).
-    pub fn public_url(&self) -> &str {
-        self.inner.public_url.get().map(String::as_str).unwrap_or("http://localhost")
-    }
-
-    /// Sets the base URL to the address the node listens on, unless configured.
-    pub fn listening_at(&self, url: &str) {
-        let _ = self.inner.public_url.set(url.trim_end_matches('/').to_string());
-    }
-
-    pub fn node_id(&self) -> &str {
-        &self.inner.settings.node_id
-    }
-
+    /// The time every rule and timer of this node reads.
     pub fn now(&self) -> Millis {
-        self.inner.clock.now_ms()
+        self.core.now()
     }
 
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
-    }
-
-    pub fn metrics(&self) -> &metrics::Metrics {
-        &self.inner.metrics
-    }
-
-    pub fn live(&self) -> &LiveHub {
-        &self.inner.live
-    }
-
-    /// Notified whenever outbox rows were committed.
+    /// Notified whenever outbox rows were committed on this node: the dispatcher
+    /// waits on it.
     pub fn outbox_wake(&self) -> Arc<Notify> {
-        self.inner.outbox_wake.clone()
+        self.core.outbox_wake.clone()
     }
 
-    /// The app's current secret (derived; never stored).
-    pub fn app_secret(&self, app: &App) -> String {
-        self.inner.key.app_secret(app.id.as_str(), app.secret_generation)
+    /// Applies what the bus brings (live events, invalidations) until `shutdown`.
+    pub async fn run_relay(self, shutdown: tokio_util::sync::CancellationToken) {
+        relay::run(self.core, shutdown).await
     }
-
-    /// The app, through the cache.
-    pub async fn app(&self, id: &AppId) -> AppResult<Option<App>> {
-        if let Some(app) = self.inner.apps.get(id) {
-            return Ok(Some(app));
-        }
-        let app = self.inner.store.app(id).await?;
-        if let Some(app) = &app {
-            self.inner.apps.put(id.clone(), app.clone());
-        }
-        Ok(app)
-    }
-
-    /// A Page by id or username, through the cache.
-    pub async fn find_page(&self, id_or_username: &str) -> AppResult<Option<Page>> {
-        if let Some(page) = self.inner.pages.get(&id_or_username.to_string()) {
-            return Ok(Some(page));
-        }
-        let page = if is_node_id(id_or_username) {
-            self.inner.store.page(&PageId(id_or_username.to_string())).await?
-        } else {
-            self.inner.store.page_by_username(&id_or_username.to_ascii_lowercase()).await?
-        };
-        if let Some(page) = &page {
-            self.inner.pages.put(id_or_username.to_string(), page.clone());
-        }
-        Ok(page)
-    }
-
-
 }

@@ -2,17 +2,14 @@
 //! admins and installed apps, delivery statistics), test users, and the Page search
 //! of the person's client with the visibility rule of development mode.
 
-use crate::{Actor, AppResult, Platform};
+use crate::core::Core;
+use crate::{Actor, AppResult, Directory};
+use std::sync::Arc;
 use switchboard_domain::credentials::random_urlsafe;
 use switchboard_domain::*;
-use switchboard_store::DeliveryBucket;
 
 /// Most Pages a search answers.
 pub const SEARCH_LIMIT: u32 = 20;
-/// The longest statistics window, and the fewest milliseconds per bucket.
-pub const STATS_MAX_WINDOW_MS: Millis = 7 * 24 * 3_600_000;
-pub const STATS_MIN_BUCKET_MS: Millis = 1_000;
-
 /// A Page as its admins see it in the console.
 #[derive(Debug, Clone)]
 pub struct PageOverview {
@@ -22,12 +19,19 @@ pub struct PageOverview {
     pub apps: Vec<(App, Vec<WebhookField>)>,
 }
 
-impl Platform {
+/// What the console lists, test users, and the person's Page search.
+#[derive(Clone)]
+pub struct Listings {
+    pub(crate) core: Arc<Core>,
+    pub(crate) directory: Directory,
+}
+
+impl Listings {
     /// Who is signed in: a person, or `None` for the operator.
     pub async fn whoami(&self, actor: Actor) -> AppResult<Option<Person>> {
         match actor {
             Actor::Operator => Ok(None),
-            Actor::Person(person) => Ok(Some(self.person(person).await?)),
+            Actor::Person(person) => Ok(Some(self.core.person(person).await?)),
         }
     }
 
@@ -37,13 +41,13 @@ impl Platform {
             Actor::Operator => None,
             Actor::Person(person) => Some(person),
         };
-        Ok(self.inner.store.apps_for(person).await?)
+        Ok(self.core.store.apps_for(person).await?)
     }
 
     /// Who holds a role on the app (for its administrators and developers).
     pub async fn app_members(&self, actor: Actor, app: &AppId) -> AppResult<Vec<(Person, AppRole)>> {
-        self.app_for_developer(actor, app).await?;
-        Ok(self.inner.store.app_members(app).await?)
+        self.core.app_for_developer(actor, app).await?;
+        Ok(self.core.store.app_members(app).await?)
     }
 
     /// The Pages the actor administers (the operator: all of them).
@@ -52,16 +56,16 @@ impl Platform {
             Actor::Operator => None,
             Actor::Person(person) => Some(person),
         };
-        Ok(self.inner.store.pages_for(person).await?)
+        Ok(self.core.store.pages_for(person).await?)
     }
 
     /// A Page with its admins and installed apps (for its admins).
     pub async fn page_overview(&self, actor: Actor, page: &PageId) -> AppResult<PageOverview> {
-        let page = self.page_for_admin(actor, page).await?;
-        let admins = self.inner.store.page_admins(&page.id).await?;
+        let page = self.core.page_for_admin(actor, page).await?;
+        let admins = self.core.store.page_admins(&page.id).await?;
         let mut apps = Vec::new();
-        for subscription in self.inner.store.page_subscriptions(&page.id).await? {
-            if let Some(app) = self.app(&subscription.app).await? {
+        for subscription in self.core.store.page_subscriptions(&page.id).await? {
+            if let Some(app) = self.core.app(&subscription.app).await? {
                 apps.push((app, subscription.fields));
             }
         }
@@ -71,44 +75,20 @@ impl Platform {
     /// A person by login (to give them a role).
     pub async fn person_named(&self, login: &str) -> AppResult<Person> {
         let login = login.trim().to_ascii_lowercase();
-        Ok(self.inner.store.person_by_login(&login).await?.ok_or_else(|| Refusal::invalid_param(format!("No person signs in as {login}")))?)
+        Ok(self.core.store.person_by_login(&login).await?.ok_or_else(|| Refusal::invalid_param(format!("No person signs in as {login}")))?)
     }
 
     /// A new person with the tester role on the app, as Meta's test users: answers
     /// the person and their password (shown once).
     pub async fn create_test_user(&self, actor: Actor, app: &AppId, name: Option<&str>) -> AppResult<(Person, String)> {
-        self.app_for_admin(actor, app).await?;
+        self.core.app_for_admin(actor, app).await?;
         let login = format!("test-{}-{}", app, random_urlsafe(6).to_ascii_lowercase().replace(['-', '_'], "x"));
         let password = random_urlsafe(12);
         let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("Test User");
-        let person = self.person_to_create(name, &login, &password).await?;
-        let person = self.inner.store.create_test_user(person, app).await.map_err(crate::directory::conflict_as_refusal)?;
-        self.invalidate(crate::Invalidation::Callers).await;
+        let person = self.directory.person_to_create(name, &login, &password).await?;
+        let person = self.core.store.create_test_user(person, app).await?;
+        self.core.invalidate(crate::Invalidation::Callers).await;
         Ok((person, password))
-    }
-
-    /// The app's deliveries in `[from, to)` by buckets, every bucket present (for its
-    /// administrators and developers).
-    pub async fn delivery_stats(&self, actor: Actor, app: &AppId, from: Millis, to: Millis, bucket_ms: Millis) -> AppResult<Vec<DeliveryBucket>> {
-        self.app_for_developer(actor, app).await?;
-        if to <= from || to - from > STATS_MAX_WINDOW_MS {
-            return Err(Refusal::invalid_param("from must be before to, at most 7 days before").into());
-        }
-        if bucket_ms < STATS_MIN_BUCKET_MS || (to - from) / bucket_ms > 10_080 {
-            return Err(Refusal::invalid_param("bucket_ms must be at least 1000 and give at most 10080 buckets").into());
-        }
-        let stored = self.inner.store.delivery_stats(app, from, to, bucket_ms).await?;
-        let mut stored = stored.into_iter().peekable();
-        let mut buckets = Vec::new();
-        let mut start = from;
-        while start < to {
-            match stored.peek() {
-                Some(bucket) if bucket.start == start => buckets.extend(stored.next()),
-                _ => buckets.push(DeliveryBucket { start, ..DeliveryBucket::default() }),
-            }
-            start += bucket_ms;
-        }
-        Ok(buckets)
     }
 
     /// Pages a person finds by name or username. A Page whose every installed app is
@@ -120,7 +100,7 @@ impl Platform {
             return Ok(Vec::new());
         }
         let mut visible = Vec::new();
-        for page in self.inner.store.search_pages(text, SEARCH_LIMIT).await? {
+        for page in self.core.store.search_pages(text, SEARCH_LIMIT).await? {
             if self.page_visible_to(&page, person).await? {
                 visible.push(page);
             }
@@ -129,13 +109,13 @@ impl Platform {
     }
 
     async fn page_visible_to(&self, page: &Page, person: PersonId) -> AppResult<bool> {
-        let installed = self.inner.store.page_subscriptions(&page.id).await?;
-        if installed.is_empty() || self.inner.store.page_role(&page.id, person).await?.is_some() {
+        let installed = self.core.store.page_subscriptions(&page.id).await?;
+        if installed.is_empty() || self.core.store.page_role(&page.id, person).await?.is_some() {
             return Ok(true);
         }
         for subscription in installed {
-            let Some(app) = self.app(&subscription.app).await? else { continue };
-            if app.mode == AppMode::Live || self.inner.store.app_role(&app.id, person).await?.is_some() {
+            let Some(app) = self.core.app(&subscription.app).await? else { continue };
+            if app.mode == AppMode::Live || self.core.store.app_role(&app.id, person).await?.is_some() {
                 return Ok(true);
             }
         }

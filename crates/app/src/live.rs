@@ -19,19 +19,19 @@ pub enum LiveEvent {
     /// A message in one of the person's threads (either direction, so that a
     /// person's other devices see their own messages too).
     /// Boxed: a message view is much larger than the other events.
-    Message { page_id: PageId, message: Box<crate::messaging::MessageView> },
+    Message { page_id: PageId, message: Box<crate::views::MessageView> },
     /// The Page started or stopped typing.
     Typing {
         page_id: PageId,
         on: bool,
         /// The persona typing, when the app named one.
         #[serde(skip_serializing_if = "Option::is_none", default)]
-        persona: Option<crate::messaging::PersonaView>,
+        persona: Option<crate::views::PersonaView>,
     },
     /// The Page has seen the person's messages up to `watermark`.
     Seen { page_id: PageId, watermark: Millis },
     /// A reaction to a message was set (or, with `emoji` `None`, taken back).
-    Reaction { page_id: PageId, mid: Mid, by: crate::messaging::Author, emoji: Option<String> },
+    Reaction { page_id: PageId, mid: Mid, by: crate::views::Author, emoji: Option<String> },
 }
 
 pub struct LiveHub {

@@ -6,7 +6,9 @@
 //! a temporary file, synced and renamed, so a file that exists is whole. Fetching a
 //! URL goes through the [`MediaFetcher`] (HTTP lives in `delivery`).
 
-use crate::{AppError, AppResult, Caller, Platform};
+use crate::core::Core;
+use crate::{AppError, AppResult, Caller};
+use std::sync::Arc;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -110,22 +112,30 @@ impl MediaFiles {
 
 }
 
-/// A disk failure is the platform's, not the client's: logged, answered as code 1.
+/// A disk failure is the platform's, not the client's: logged at the boundary,
+/// answered as code 1.
 fn disk(error: std::io::Error) -> AppError {
-    tracing::error!(%error, "media files");
-    AppError::Refused(Refusal::unknown())
+    AppError::internal("cannot write a media file", error)
 }
 
-impl Platform {
-    /// Where persons and bots fetch stored bytes.
-    pub fn media_url(&self, digest: &str) -> String {
-        format!("{}/media/{digest}", self.public_url())
+/// Media attachments: stored once per SHA-256, named by URL, upload or id.
+#[derive(Clone)]
+pub struct Media {
+    pub(crate) core: Arc<Core>,
+    fetcher: Arc<dyn MediaFetcher>,
+    files: Arc<MediaFiles>,
+}
+
+impl Media {
+    pub(crate) fn new(core: Arc<Core>, fetcher: Arc<dyn MediaFetcher>) -> Self {
+        let files = Arc::new(MediaFiles::new(core.settings.media_dir.clone()));
+        Self { core, fetcher, files }
     }
 
     /// `POST /{page-id}/message_attachments` (Page token): stores the media named by URL
     /// or uploaded as `filedata`, and answers its `attachment_id`.
-    pub async fn upload_attachment(&self, caller: &Caller, page_ref: &str, params: &Params, upload: Option<Upload>) -> AppResult<String> {
-        let (page, _) = self.own_page(caller, page_ref)?;
+    pub async fn upload_attachment(&self, caller: &Caller, page_ref: &PageRef, params: &Params, upload: Option<Upload>) -> AppResult<String> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
         let message = params.object("message")?.ok_or_else(|| Refusal::missing_param("message"))?;
         let (kind, source) = match parse_message(&message)?.attachment {
             Some(Attachment::Media { kind, source, .. }) => (kind, source),
@@ -144,8 +154,8 @@ impl Platform {
     pub(crate) async fn store_media(&self, page: &PageId, kind: MediaKind, source: &MediaSource, upload: Option<Upload>, reusable: bool) -> AppResult<AttachmentRecord> {
         let (bytes, mime, file_name, fetched) = match source {
             MediaSource::AttachmentId(id) => {
-                let record = self.inner.store.attachment(id).await?;
-                let usable = record.filter(|r| &r.page == page && r.reusable && media::attachment_id_usable(r.created_at, self.now()));
+                let record = self.core.store.attachment(id).await?;
+                let usable = record.filter(|r| &r.page == page && r.reusable && media::attachment_id_usable(r.created_at, self.core.now()));
                 let record = usable.ok_or_else(Refusal::attachment_not_owned)?;
                 if record.kind != kind.as_str() {
                     return Err(Refusal::attachment_upload_failed(format!("Attachment {id} is a {} attachment, not a {}.", record.kind, kind.as_str())).into());
@@ -158,10 +168,10 @@ impl Platform {
                 (upload.bytes, mime, upload.file_name, false)
             }
             MediaSource::Url(url) => {
-                let timeouts = self.inner.settings.fetch_timeouts;
+                let timeouts = self.core.settings.fetch_timeouts;
                 let timeout = if kind == MediaKind::Video { timeouts.video } else { timeouts.other };
                 let limit = media::max_bytes(kind, true);
-                let fetched = self.inner.fetcher.fetch(url, limit, timeout).await.map_err(|error| match error {
+                let fetched = self.fetcher.fetch(url, limit, timeout).await.map_err(|error| match error {
                     FetchError::TooLarge => Refusal::attachment_too_large(limit),
                     FetchError::TimedOut if kind == MediaKind::Video => Refusal::video_fetch_timed_out(),
                     FetchError::TimedOut => Refusal::attachment_fetch_failed("The server did not answer in time."),
@@ -177,7 +187,7 @@ impl Platform {
             .or_else(|| media::sniff(&bytes).map(str::to_string))
             .unwrap_or_else(|| "application/octet-stream".into());
         media::check_media(kind, &mime, bytes.len() as u64, fetched)?;
-        let digest = self.inner.media.put(&bytes).await.map_err(disk)?;
+        let digest = self.files.put(&bytes).await.map_err(disk)?;
         let record = AttachmentRecord {
             id: random_node_id(),
             page: page.clone(),
@@ -187,9 +197,9 @@ impl Platform {
             size: bytes.len() as u64,
             file_name,
             reusable,
-            created_at: self.now(),
+            created_at: self.core.now(),
         };
-        self.inner.store.insert_attachment(record.clone()).await?;
+        self.core.store.insert_attachment(record.clone()).await?;
         Ok(record)
     }
 
@@ -199,18 +209,26 @@ impl Platform {
         if !is_digest(digest) {
             return Ok(None);
         }
-        let Some(mime) = self.inner.store.media_type(digest).await? else { return Ok(None) };
-        Ok(Some((mime, self.inner.media.path(digest))))
+        let Some(mime) = self.core.store.media_type(digest).await? else { return Ok(None) };
+        Ok(Some((mime, self.files.path(digest))))
     }
 }
 
-/// An attachment as Meta shows it in events and echoes.
-pub(crate) fn attachment_json(platform: &Platform, record: &AttachmentRecord, with_id: bool) -> serde_json::Value {
-    let mut payload = serde_json::json!({"url": platform.media_url(&record.digest)});
+/// An attachment as Meta shows it in events and echoes: its type, and a URL served by
+/// Switchboard (with its id, for an attachment the Page may send again).
+pub(crate) fn shown_attachment(core: &Core, record: &AttachmentRecord, with_id: bool) -> AppResult<MessageAttachment> {
+    let kind = match record.kind.as_str() {
+        "image" => AttachmentType::Image,
+        "audio" => AttachmentType::Audio,
+        "video" => AttachmentType::Video,
+        "file" => AttachmentType::File,
+        other => return Err(switchboard_store::StoreError::corrupt("kind", other).into()),
+    };
+    let mut payload = serde_json::json!({"url": core.media_url(&record.digest)});
     if with_id {
         payload["attachment_id"] = serde_json::Value::String(record.id.clone());
     }
-    serde_json::json!({"type": record.kind, "payload": payload})
+    Ok(MessageAttachment { kind, payload })
 }
 
 #[cfg(test)]

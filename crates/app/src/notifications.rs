@@ -4,7 +4,9 @@
 //! until it expires or the person stops the topic.
 
 use crate::events;
-use crate::{AppResult, Platform};
+use crate::core::Core;
+use crate::AppResult;
+use std::sync::Arc;
 use switchboard_domain::credentials::{new_access_token, token_digest};
 use switchboard_domain::*;
 use switchboard_store::{OptinKind, OptinRequest, TokenSpend};
@@ -28,12 +30,18 @@ pub(crate) enum Companion {
 
 const WEEK_MS: Millis = 7 * 24 * 3_600_000;
 
-impl Platform {
+/// Notification opt-ins: what a Page's message asks, and what the person does with it.
+#[derive(Clone)]
+pub struct Notifications {
+    pub(crate) core: Arc<Core>,
+}
+
+impl Notifications {
     /// Checks a notification token of the Page, with Meta's errors when it cannot be
     /// used: answers the person, their PSID and the spend to store with the message
     /// (the store decides, whichever sends race for the token).
     pub(crate) async fn notification_token(&self, page: &PageId, token: &str, kind: TokenKind) -> AppResult<(PersonId, Psid, Companion)> {
-        if kind == TokenKind::OneTime && !self.page_feature_approved(page, PageFeature::OneTimeNotif).await? {
+        if kind == TokenKind::OneTime && !self.core.page_feature_approved(page, PageFeature::OneTimeNotif).await? {
             return Err(Refusal::one_time_notif_not_permitted().into());
         }
         let refuse = |problem: &str| match kind {
@@ -41,9 +49,9 @@ impl Platform {
             TokenKind::Recurring => Refusal::notification_messages_token(problem),
         };
         let digest = token_digest(token);
-        let request = self.inner.store.optin_by_token(page, &digest).await?;
+        let request = self.core.store.optin_by_token(page, &digest).await?;
         let request = request.filter(|r| (r.kind == OptinKind::OneTime) == (kind == TokenKind::OneTime)).ok_or_else(|| refuse("is invalid"))?;
-        let now = self.now();
+        let now = self.core.now();
         if request.token_expires_at.is_none_or(|expires| now >= expires) {
             return Err(refuse("has expired").into());
         }
@@ -59,7 +67,7 @@ impl Platform {
                 return Err(if_spent.into());
             }
         }
-        let psid = self.inner.store.psid(request.person, page).await?;
+        let psid = self.core.store.psid(request.person, page).await?;
         let spend = TokenSpend { page: page.clone(), digest, period_start };
         Ok((request.person, psid, Companion::Token { spend, if_spent }))
     }
@@ -71,12 +79,12 @@ impl Platform {
     pub(crate) async fn may_request_optin(&self, request: &OptinRequest) -> AppResult<()> {
         match request.kind {
             OptinKind::OneTime => {
-                if !self.page_feature_approved(&request.page, PageFeature::OneTimeNotif).await? {
+                if !self.core.page_feature_approved(&request.page, PageFeature::OneTimeNotif).await? {
                     return Err(Refusal::one_time_notif_not_permitted().into());
                 }
             }
             OptinKind::Recurring(_) => {
-                let recent = self.inner.store.optin_requests_since(&request.page, request.person, request.created_at - WEEK_MS).await?;
+                let recent = self.core.store.optin_requests_since(&request.page, request.person, request.created_at - WEEK_MS).await?;
                 let recent: Vec<(String, Millis)> =
                     recent.into_iter().filter(|r| r.kind != OptinKind::OneTime).map(|r| (r.title, r.created_at)).collect();
                 policy::may_request_recurring(&recent, &request.title, request.created_at)?;
@@ -87,25 +95,25 @@ impl Platform {
 
     /// The person taps "Notify me" on a one-time notification request: the Page's apps
     /// get a `messaging_optins` event with a token for one message, valid for a year.
-    pub async fn notify_me(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
+    pub async fn notify_me(&self, person: PersonId, page_ref: &PageRef, mid: &str) -> AppResult<()> {
         let (page, request) = self.own_optin_request(person, page_ref, mid, true).await?;
         let (token, digest) = new_access_token();
-        let now = self.now();
-        let psid = self.inner.store.psid(person, &page.id).await?;
+        let now = self.core.now();
+        let psid = self.core.store.psid(person, &page.id).await?;
         let body = events::one_time_optin(&psid, &page.id, &request.payload, &token, now);
         self.accept_optin(&page, &request, &digest, now + policy::ONE_TIME_NOTIF_TTL_MS, body).await
     }
 
     /// The person accepts a recurring-notification opt-in: the Page's apps get a
     /// `messaging_optins` event with the topic's token.
-    pub async fn accept_notifications(&self, person: PersonId, page_ref: &str, mid: &str) -> AppResult<()> {
+    pub async fn accept_notifications(&self, person: PersonId, page_ref: &PageRef, mid: &str) -> AppResult<()> {
         let (page, mut request) = self.own_optin_request(person, page_ref, mid, false).await?;
         let OptinKind::Recurring(frequency) = request.kind else { unreachable!("own_optin_request checked the kind") };
-        let now = self.now();
+        let now = self.core.now();
         let expires_at = now + policy::notification_token_ttl_ms(frequency);
         request.token_expires_at = Some(expires_at);
-        let token = self.inner.key.notification_messages_token(request.mid.as_str());
-        let psid = self.inner.store.psid(person, &page.id).await?;
+        let token = self.core.key.notification_messages_token(request.mid.as_str());
+        let psid = self.core.store.psid(person, &page.id).await?;
         let body = events::recurring_optin(&psid, &page.id, &request, &token, None, now);
         self.accept_optin(&page, &request, &token_digest(&token), expires_at, body).await
     }
@@ -115,38 +123,38 @@ impl Platform {
         if request.tapped_at.is_some() {
             return Err(already().into());
         }
-        let now = self.now();
-        let targets = self.webhook_targets(&page.id).await?;
+        let now = self.core.now();
+        let targets = self.core.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, request.person, &body, now);
-        if !self.inner.store.tap_optin_request(&request.mid, request.person, digest, expires_at, now, outbox).await? {
+        if !self.core.store.tap_optin_request(&request.mid, request.person, digest, expires_at, now, outbox).await? {
             return Err(already().into());
         }
-        self.inner.outbox_wake.notify_one();
+        self.core.wake_dispatcher();
         Ok(())
     }
 
     /// The person stops (or resumes) a recurring topic they accepted; the apps hear of it.
-    pub async fn stop_notifications(&self, person: PersonId, page_ref: &str, mid: &str, stop: bool) -> AppResult<()> {
+    pub async fn stop_notifications(&self, person: PersonId, page_ref: &PageRef, mid: &str, stop: bool) -> AppResult<()> {
         let (page, request) = self.own_optin_request(person, page_ref, mid, false).await?;
         if request.tapped_at.is_none() {
             return Err(Refusal::invalid_param("You have not accepted these notifications").into());
         }
-        let now = self.now();
-        let token = self.inner.key.notification_messages_token(request.mid.as_str());
-        let psid = self.inner.store.psid(person, &page.id).await?;
+        let now = self.core.now();
+        let token = self.core.key.notification_messages_token(request.mid.as_str());
+        let psid = self.core.store.psid(person, &page.id).await?;
         let status = if stop { "STOP_NOTIFICATIONS" } else { "RESUME_NOTIFICATIONS" };
         let body = events::recurring_optin(&psid, &page.id, &request, &token, Some(status), now);
-        let targets = self.webhook_targets(&page.id).await?;
+        let targets = self.core.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, person, &body, now);
-        self.inner.store.set_optin_stopped(&request.mid, stop.then_some(now), outbox).await?;
-        self.inner.outbox_wake.notify_one();
+        self.core.store.set_optin_stopped(&request.mid, stop.then_some(now), outbox).await?;
+        self.core.wake_dispatcher();
         Ok(())
     }
 
     /// The person's own request of this Page, of the kind the call is about.
-    async fn own_optin_request(&self, person: PersonId, page_ref: &str, mid: &str, one_time: bool) -> AppResult<(Page, OptinRequest)> {
-        let page = self.page_for_person(page_ref).await?;
-        let request = self.inner.store.optin_request(&Mid(mid.to_string())).await?;
+    async fn own_optin_request(&self, person: PersonId, page_ref: &PageRef, mid: &str, one_time: bool) -> AppResult<(Page, OptinRequest)> {
+        let page = self.core.page_for_person(page_ref).await?;
+        let request = self.core.store.optin_request(&Mid(mid.to_string())).await?;
         let request = request.filter(|r| r.person == person && r.page == page.id && (r.kind == OptinKind::OneTime) == one_time);
         let request = request.ok_or_else(|| Refusal::unknown_object(mid))?;
         Ok((page, request))

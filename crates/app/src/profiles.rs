@@ -3,53 +3,37 @@
 //! shows it; the Page's personas; and what the User Profile API tells a Page about a
 //! person (with what the person tells about themselves).
 
-use crate::{AppResult, Caller, Platform};
-use serde::{Deserialize, Serialize};
+use crate::core::Core;
+use crate::views::{PersonDetails, Welcome};
+use crate::{AppResult, Caller};
+use std::sync::Arc;
 use serde_json::{Map, Value};
 use switchboard_domain::content::validate_url;
 use switchboard_domain::params::Params;
 use switchboard_domain::profile::{for_locale, parse_profile_update, personalize_greeting, ProfileField};
 use switchboard_domain::*;
 use switchboard_store::{Persona, PersonProfile};
-use switchboard_wire::webhook::Referral;
 
 /// Longest persona name, in characters.
 pub const MAX_PERSONA_NAME_CHARS: usize = 100;
 
-/// What the person's client shows on a Page's thread before and while chatting.
-#[derive(Debug, Clone, Serialize)]
-pub struct Welcome {
-    pub page: Page,
-    /// No message yet: the client shows the greeting and the Get Started button.
-    pub new_thread: bool,
-    /// The greeting for the person's locale, personalized.
-    pub greeting: Option<String>,
-    /// The Page has a Get Started button.
-    pub get_started: bool,
-    /// The persistent menu for the person's locale.
-    pub persistent_menu: Option<Value>,
-    /// The ice breakers for the person's locale: `[{"question","payload"}]`.
-    pub ice_breakers: Vec<Value>,
+/// What Pages and persons tell about themselves: the Messenger Profile, personas,
+/// the User Profile API and the person's own profile.
+#[derive(Clone)]
+pub struct Profiles {
+    pub(crate) core: Arc<Core>,
 }
 
-/// What a person tells Pages about themselves.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PersonDetails {
-    pub locale: String,
-    pub timezone: f64,
-    pub gender: Option<String>,
-}
-
-impl Platform {
+impl Profiles {
     /// `GET /{page-id}/messenger_profile?fields=`: `{"data": [{...}]}`, or
     /// `{"data": []}` when nothing asked for is set.
-    pub async fn messenger_profile(&self, caller: &Caller, page_ref: &str, fields: Option<Vec<ProfileField>>) -> AppResult<Value> {
-        let (page, _) = self.own_page(caller, page_ref)?;
-        let stored = self.inner.store.messenger_profile(&page.id).await?;
+    pub async fn messenger_profile(&self, caller: &Caller, page_ref: &PageRef, fields: Option<Vec<ProfileField>>) -> AppResult<Value> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let stored = self.core.store.messenger_profile(&page.id).await?;
         let mut profile = Map::new();
         for (field, value) in stored {
             let wanted = fields.as_ref().is_none_or(|fields| fields.iter().any(|f| f.as_str() == field));
-            if let (true, Ok(value)) = (wanted, serde_json::from_str(&value)) {
+            if wanted {
                 profile.insert(field, value);
             }
         }
@@ -58,27 +42,27 @@ impl Platform {
     }
 
     /// `POST /{page-id}/messenger_profile`: sets the properties given, leaving the rest.
-    pub async fn set_messenger_profile(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<()> {
-        let (page, _) = self.own_page(caller, page_ref)?;
+    pub async fn set_messenger_profile(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<()> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
         let update = parse_profile_update(params)?;
         let setting = |field: ProfileField| update.iter().any(|(f, _)| *f == field);
         if setting(ProfileField::PersistentMenu) && !setting(ProfileField::GetStarted) && !self.profile_has(&page.id, ProfileField::GetStarted).await? {
             return Err(Refusal::menu_needs_get_started().into());
         }
-        let set = update.into_iter().map(|(field, value)| (field.as_str().to_string(), value.to_string())).collect();
-        self.inner.store.update_messenger_profile(&page.id, set, Vec::new(), self.now()).await?;
+        let set = update.into_iter().map(|(field, value)| (field.as_str().to_string(), value)).collect();
+        self.core.store.update_messenger_profile(&page.id, set, Vec::new(), self.core.now()).await?;
         Ok(())
     }
 
     /// `DELETE /{page-id}/messenger_profile` with `fields`.
-    pub async fn delete_messenger_profile(&self, caller: &Caller, page_ref: &str, fields: Vec<ProfileField>) -> AppResult<()> {
-        let (page, _) = self.own_page(caller, page_ref)?;
+    pub async fn delete_messenger_profile(&self, caller: &Caller, page_ref: &PageRef, fields: Vec<ProfileField>) -> AppResult<()> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
         let removing = |field: ProfileField| fields.contains(&field);
         if removing(ProfileField::GetStarted) && !removing(ProfileField::PersistentMenu) && self.profile_has(&page.id, ProfileField::PersistentMenu).await? {
             return Err(Refusal::invalid_param("The persistent menu needs the Get Started button: delete persistent_menu with it").into());
         }
         let remove = fields.iter().map(|f| f.as_str().to_string()).collect();
-        self.inner.store.update_messenger_profile(&page.id, Vec::new(), remove, self.now()).await?;
+        self.core.store.update_messenger_profile(&page.id, Vec::new(), remove, self.core.now()).await?;
         Ok(())
     }
 
@@ -86,9 +70,9 @@ impl Platform {
         Ok(self.profile_value(page, field).await?.is_some())
     }
 
-    async fn profile_value(&self, page: &PageId, field: ProfileField) -> AppResult<Option<Value>> {
-        let stored = self.inner.store.messenger_profile(page).await?;
-        Ok(stored.into_iter().find(|(f, _)| f == field.as_str()).and_then(|(_, value)| serde_json::from_str(&value).ok()))
+    pub(crate) async fn profile_value(&self, page: &PageId, field: ProfileField) -> AppResult<Option<Value>> {
+        let stored = self.core.store.messenger_profile(page).await?;
+        Ok(stored.into_iter().find(|(f, _)| f == field.as_str()).map(|(_, value)| value))
     }
 
     pub(crate) async fn persistent_menu(&self, page: &PageId, locale: &str) -> AppResult<Option<Value>> {
@@ -105,14 +89,14 @@ impl Platform {
     }
 
     /// What the person's client shows on the Page's thread.
-    pub async fn welcome(&self, person: PersonId, page_ref: &str) -> AppResult<Welcome> {
-        let page = self.page_for_person(page_ref).await?;
+    pub async fn welcome(&self, person: PersonId, page_ref: &PageRef) -> AppResult<Welcome> {
+        let page = self.core.page_for_person(page_ref).await?;
         let profile = self.person_profile(person).await?;
-        let me = self.person(person).await?;
+        let me = self.core.person(person).await?;
         let (first, last) = me.first_and_last();
         let greeting = self.profile_value(&page.id, ProfileField::Greeting).await?;
         let greeting = greeting.as_ref().and_then(|g| for_locale(g, &profile.locale)).and_then(|g| g.get("text")).and_then(Value::as_str);
-        let new_thread = self.inner.store.thread_messages(&page.id, person, None, 1).await?.is_empty();
+        let new_thread = self.core.store.thread_messages(&page.id, person, None, 1).await?.is_empty();
         Ok(Welcome {
             new_thread,
             greeting: greeting.map(|text| personalize_greeting(text, first, last)),
@@ -123,43 +107,31 @@ impl Platform {
         })
     }
 
-    /// The person taps Get Started: the Page's postback, with the link's ref as a
-    /// referral when the tap starts a new thread.
-    pub async fn get_started(&self, person: PersonId, page_ref: &str, link_ref: Option<String>) -> AppResult<crate::MessageView> {
-        let page = self.page_for_person(page_ref).await?;
-        let started = self.profile_value(&page.id, ProfileField::GetStarted).await?;
-        let payload = started.as_ref().and_then(|s| s.get("payload")).and_then(Value::as_str).map(str::to_string);
-        let payload = payload.ok_or_else(|| Refusal::invalid_param("This Page has no Get Started button"))?;
-        let new_thread = self.inner.store.thread_messages(&page.id, person, None, 1).await?.is_empty();
-        let referral = link_ref.filter(|_| new_thread).map(|reference| Referral { reference: Some(reference), source: "SHORTLINK".into(), kind: "OPEN_THREAD".into() });
-        self.postback(person, &page, "Get Started".into(), Some(payload), referral).await
-    }
-
     /// `POST /{page-id}/personas` `{"name","profile_picture_url"}` → the persona's id.
-    pub async fn create_persona(&self, caller: &Caller, page_ref: &str, params: &Params) -> AppResult<String> {
-        let (page, _) = self.own_page(caller, page_ref)?;
+    pub async fn create_persona(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<String> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
         let name = params.str("name")?.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).ok_or_else(|| Refusal::missing_param("name"))?;
         if name.chars().count() > MAX_PERSONA_NAME_CHARS {
             return Err(Refusal::invalid_param(format!("Param name must be at most {MAX_PERSONA_NAME_CHARS} characters")).into());
         }
         let picture = params.0.get("profile_picture_url").cloned().ok_or_else(|| Refusal::missing_param("profile_picture_url"))?;
         let picture = validate_url(&picture, "profile_picture_url", false)?;
-        let persona = Persona { id: random_node_id(), page: page.id.clone(), name, profile_picture_url: picture, created_at: self.now() };
+        let persona = Persona { id: random_node_id(), page: page.id.clone(), name, profile_picture_url: picture, created_at: self.core.now() };
         let id = persona.id.clone();
-        self.inner.store.create_persona(persona).await?;
+        self.core.store.create_persona(persona).await?;
         Ok(id)
     }
 
     /// `GET /{page-id}/personas`.
-    pub async fn personas(&self, caller: &Caller, page_ref: &str) -> AppResult<Vec<Persona>> {
-        let (page, _) = self.own_page(caller, page_ref)?;
-        Ok(self.inner.store.personas_of(&page.id).await?)
+    pub async fn personas(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<Vec<Persona>> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
+        Ok(self.core.store.personas_of(&page.id).await?)
     }
 
     /// A persona of the caller's Page (`GET /{persona-id}`); `None` for anything else.
     pub async fn persona_of(&self, caller: &Caller, id: &str) -> AppResult<Option<Persona>> {
         let Caller::Page { page, .. } = caller else { return Ok(None) };
-        Ok(self.inner.store.persona(id).await?.filter(|p| p.page == page.id))
+        Ok(self.core.store.persona(id).await?.filter(|p| p.page == page.id))
     }
 
     /// `DELETE /{persona-id}`; false when it is not a persona of the caller's Page.
@@ -167,12 +139,12 @@ impl Platform {
         if self.persona_of(caller, id).await?.is_none() {
             return Ok(false);
         }
-        Ok(self.inner.store.delete_persona(id, self.now()).await?)
+        Ok(self.core.store.delete_persona(id, self.core.now()).await?)
     }
 
     /// What the person tells Pages about themselves (defaults until they say).
     pub async fn person_profile(&self, person: PersonId) -> AppResult<PersonProfile> {
-        Ok(self.inner.store.person_profile(person).await?.unwrap_or_default())
+        Ok(self.core.store.person_profile(person).await?.unwrap_or_default())
     }
 
     pub async fn set_person_profile(&self, person: PersonId, details: PersonDetails) -> AppResult<PersonDetails> {
@@ -187,7 +159,7 @@ impl Platform {
             return Err(Refusal::invalid_param("gender must be male, female or null").into());
         }
         let profile = PersonProfile { locale: details.locale.clone(), timezone: details.timezone, gender: details.gender.clone() };
-        self.inner.store.set_person_profile(person, profile).await?;
+        self.core.store.set_person_profile(person, profile).await?;
         Ok(details)
     }
 
@@ -195,16 +167,16 @@ impl Platform {
     /// is no PSID of the Page. A person who never wrote to the Page (reached by phone
     /// number only) has no profile for it yet (2018218).
     pub async fn user_profile(&self, page: &PageId, psid: &str) -> AppResult<Option<Map<String, Value>>> {
-        let person = match self.person_of_psid(page, psid).await {
+        let person = match self.core.person_of_psid(page, psid).await {
             Ok(person) => person,
             Err(crate::AppError::Refused(_)) => return Ok(None),
             Err(other) => return Err(other),
         };
-        let started = self.inner.store.thread_state(page, person).await?.and_then(|s| s.last_person_at).is_some();
+        let started = self.core.store.thread_state(page, person).await?.and_then(|s| s.last_person_at).is_some();
         if !started {
             return Err(Refusal::no_profile().into());
         }
-        let me = self.person(person).await?;
+        let me = self.core.person(person).await?;
         let profile = self.person_profile(person).await?;
         let (first, last) = me.first_and_last();
         let mut fields = Map::new();
@@ -224,20 +196,20 @@ impl Platform {
     /// A profile picture URL for the PSID, signed so that only who was given it can
     /// fetch it (PSIDs are not secrets).
     fn profile_picture_url(&self, page: &PageId, psid: &str) -> String {
-        let signature = self.inner.key.sign("profile picture", &format!("{page}\0{psid}"));
-        format!("{}/media/profilepic/{page}/{psid}/{signature}", self.public_url())
+        let signature = self.core.key.sign("profile picture", &format!("{page}\0{psid}"));
+        format!("{}/media/profilepic/{page}/{psid}/{signature}", self.core.public_url())
     }
 
     /// The picture behind a profile picture URL: an SVG of the person's initials, or
     /// `None` when the URL was not signed by this installation or names no person.
     pub async fn profile_picture(&self, page: &str, psid: &str, signature: &str) -> AppResult<Option<String>> {
-        let expected = self.inner.key.sign("profile picture", &format!("{page}\0{psid}"));
+        let expected = self.core.key.sign("profile picture", &format!("{page}\0{psid}"));
         if !switchboard_domain::credentials::secure_eq(&expected, signature) {
             return Ok(None);
         }
         let page = PageId(page.to_string());
-        let Ok(person) = self.person_of_psid(&page, psid).await else { return Ok(None) };
-        let name = self.person(person).await?.name;
+        let Ok(person) = self.core.person_of_psid(&page, psid).await else { return Ok(None) };
+        let name = self.core.person(person).await?.name;
         Ok(Some(initials_svg(&name)))
     }
 }

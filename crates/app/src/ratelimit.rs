@@ -2,7 +2,11 @@
 //! serves: with N nodes behind a balancer, a limit is reached at up to N times its
 //! value). Fixed windows on the platform's clock, so the virtual clock resets them.
 
-use crate::{AppResult, Caller, Platform};
+use crate::cache::TtlCache;
+use crate::core::Core;
+use crate::{AppResult, Caller};
+use std::sync::Arc;
+use std::time::Duration;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use switchboard_domain::ratelimit::{self, Limit, Limits, DAY_MS, HOUR_MS, SECOND_MS};
@@ -12,7 +16,7 @@ use switchboard_domain::*;
 const PRUNE_AT: usize = 100_000;
 
 #[derive(Default)]
-pub struct RateCounter {
+struct RateCounter {
     /// (limit, app or Page id) → (window start, calls in it).
     windows: Mutex<HashMap<(Limit, String), (Millis, u64)>>,
 }
@@ -50,22 +54,38 @@ pub struct Usage {
     pub page: Option<(PageId, u64)>,
 }
 
-impl Platform {
+/// Rate limits: the app's and the Page's calls, counted on this node.
+#[derive(Clone)]
+pub struct RateLimits {
+    core: Arc<Core>,
+    counter: Arc<RateCounter>,
+    /// People who wrote to each Page in the last day, for its budget.
+    engaged: Arc<TtlCache<PageId, u64>>,
+}
+
+/// How long a Page's engaged people are counted before they are read again.
+const ENGAGED_TTL: Duration = Duration::from_secs(60);
+
+impl RateLimits {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core, counter: Arc::default(), engaged: Arc::new(TtlCache::new(ENGAGED_TTL)) }
+    }
+
     /// Counts a Graph call by this caller (`send` for the Send API) against the app's
     /// and the Page's limits; a call over a limit is refused with Meta's code.
     pub async fn meter(&self, caller: &Caller, send: bool) -> AppResult<Usage> {
         let metered = self.meter_unrecorded(caller, send).await;
         if let Err(crate::AppError::Refused(refusal)) = &metered {
             let labels = crate::metrics::RefusalLabels { code: refusal.code, subcode: refusal.subcode.unwrap_or(0) };
-            self.inner.metrics.send_refusals.get_or_create(&labels).inc();
+            self.core.metrics.send_refusals.get_or_create(&labels).inc();
         }
         metered
     }
 
     async fn meter_unrecorded(&self, caller: &Caller, send: bool) -> AppResult<Usage> {
-        let limits: Limits = self.inner.settings.rate_limits;
-        let now = self.now();
-        let counter = &self.inner.rates;
+        let limits: Limits = self.core.settings.rate_limits;
+        let now = self.core.now();
+        let counter = &self.counter;
         let mut usage = Usage::default();
         if let Some(app) = caller.app() {
             let count = counter.hit(Limit::App, app.id.as_str(), HOUR_MS, now);
@@ -87,14 +107,14 @@ impl Platform {
 
     /// People who wrote to the Page in the last day; read at most once a minute.
     async fn engaged_persons(&self, page: &PageId, now: Millis) -> AppResult<u64> {
-        if self.inner.settings.rate_limits.page_calls_per_engaged_person == 0 {
+        if self.core.settings.rate_limits.page_calls_per_engaged_person == 0 {
             return Ok(0);
         }
-        if let Some(engaged) = self.inner.engaged.get(page) {
+        if let Some(engaged) = self.engaged.get(page) {
             return Ok(engaged);
         }
-        let engaged = self.inner.store.engaged_persons(page, now - DAY_MS).await?;
-        self.inner.engaged.put(page.clone(), engaged);
+        let engaged = self.core.store.engaged_persons(page, now - DAY_MS).await?;
+        self.engaged.put(page.clone(), engaged);
         Ok(engaged)
     }
 }

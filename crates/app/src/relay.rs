@@ -3,7 +3,8 @@
 //! node's caches. Every node, this one included, learns through the same path.
 
 use crate::live::LiveEvent;
-use crate::Platform;
+use crate::core::Core;
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::*;
 use switchboard_store::BusMessage;
@@ -36,22 +37,22 @@ pub enum Invalidation {
     Callers,
 }
 
-impl Platform {
+impl Core {
     /// Announces a live event for the person on every node.
     pub(crate) async fn announce(&self, person: PersonId, event: LiveEvent) {
         // On a bus of one process, the relay would drop it at once: nobody listens.
-        if self.inner.bus.is_local() && !self.inner.live.has_listeners(person) {
+        if self.bus.is_local() && !self.live.has_listeners(person) {
             return;
         }
         let mut notice = LiveNotice { person, event: Some(event), message_ref: None };
         let mut payload = serde_json::to_string(&notice).expect("live events serialize");
-        if payload.len() > self.inner.bus.max_payload() {
+        if payload.len() > self.bus.max_payload() {
             if let Some(LiveEvent::Message { page_id, message }) = notice.event.take() {
                 notice.message_ref = Some((page_id, message.mid));
                 payload = serde_json::to_string(&notice).expect("live notices serialize");
             }
         }
-        if let Err(error) = self.inner.bus.publish(BusMessage { topic: LIVE.into(), payload }).await {
+        if let Err(error) = self.bus.publish(BusMessage { topic: LIVE.into(), payload }).await {
             // The message is stored; the client sees it when it next loads the thread.
             tracing::warn!(%error, "cannot announce a live event");
         }
@@ -61,7 +62,7 @@ impl Platform {
     pub(crate) async fn invalidate(&self, what: Invalidation) {
         self.apply_invalidation(&what);
         let payload = serde_json::to_string(&what).expect("invalidations serialize");
-        if let Err(error) = self.inner.bus.publish(BusMessage { topic: INVALIDATE.into(), payload }).await {
+        if let Err(error) = self.bus.publish(BusMessage { topic: INVALIDATE.into(), payload }).await {
             // Other nodes still drop the entry when its TTL runs out.
             tracing::warn!(%error, "cannot announce a cache invalidation");
         }
@@ -69,21 +70,28 @@ impl Platform {
 
     fn apply_invalidation(&self, what: &Invalidation) {
         match what {
-            Invalidation::Token(digest) => self.inner.callers.remove(digest),
-            Invalidation::Targets(Some(page)) => self.inner.targets.remove(page),
-            Invalidation::Targets(None) => self.inner.targets.clear(),
+            Invalidation::Token(digest) => self.callers.remove(digest),
+            Invalidation::Targets(Some(page)) => self.targets.remove(page),
+            Invalidation::Targets(None) => self.targets.clear(),
             Invalidation::Callers => {
-                self.inner.callers.clear();
-                self.inner.apps.clear();
-                self.inner.targets.clear();
-                self.inner.roles.clear();
+                self.callers.clear();
+                self.apps.clear();
+                self.targets.clear();
+                self.roles.clear();
             }
         }
     }
 
-    /// Applies what the bus brings until `shutdown`.
-    pub async fn run_relay(self, shutdown: CancellationToken) {
-        let mut messages = self.inner.bus.subscribe();
+}
+
+/// Applies what the bus brings until `shutdown`.
+pub(crate) async fn run(core: Arc<Core>, shutdown: CancellationToken) {
+    core.relay(shutdown).await
+}
+
+impl Core {
+    async fn relay(&self, shutdown: CancellationToken) {
+        let mut messages = self.bus.subscribe();
         loop {
             let message = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -104,13 +112,13 @@ impl Platform {
         match message.topic.as_str() {
             LIVE => {
                 let Ok(notice) = serde_json::from_str::<LiveNotice>(&message.payload) else { return };
-                if !self.inner.live.has_listeners(notice.person) {
+                if !self.live.has_listeners(notice.person) {
                     return;
                 }
                 let event = match (notice.event, notice.message_ref) {
                     (Some(event), _) => event,
-                    (None, Some((page_id, mid))) => match self.inner.store.message(&mid).await {
-                        Ok(Some(message)) => match self.view(&message).await {
+                    (None, Some((page_id, mid))) => match self.store.message(&mid).await {
+                        Ok(Some(message)) => match self.message_view(&message).await {
                             Ok(view) => LiveEvent::Message { page_id, message: Box::new(view) },
                             Err(_) => return,
                         },
@@ -118,7 +126,7 @@ impl Platform {
                     },
                     (None, None) => return,
                 };
-                self.inner.live.publish(notice.person, event);
+                self.live.publish(notice.person, event);
             }
             INVALIDATE => {
                 if let Ok(what) = serde_json::from_str::<Invalidation>(&message.payload) {

@@ -7,7 +7,10 @@
 //! Failures are counted in this node's memory, like the rate limits: several nodes
 //! each count their own. The counters are bounded in number.
 
-use crate::{AppError, AppResult, Platform};
+use crate::core::Core;
+use crate::passwords::Passwords;
+use crate::{AppError, AppResult};
+use std::sync::Arc;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -102,26 +105,41 @@ fn address_key(address: IpAddr) -> String {
     }
 }
 
-impl Platform {
+/// Signing in and out, and hashing new passwords.
+#[derive(Clone)]
+pub struct Sessions {
+    core: Arc<Core>,
+    passwords: Arc<Passwords>,
+    failures: Arc<SignInFailures>,
+}
+
+impl Sessions {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        let settings = &core.settings;
+        let passwords = Arc::new(Passwords::start(settings.hashing_threads, settings.hashing_queue));
+        let failures = Arc::new(SignInFailures::new(settings.sign_in_limits));
+        Self { core, passwords, failures }
+    }
+
     /// Signs a person in from `address` (the client's, when known); answers a
     /// session token for the person and console APIs.
     pub async fn sign_in(&self, login: &str, password: &str, address: Option<IpAddr>) -> AppResult<(Person, String)> {
         let wrong = || AppError::from(Refusal::invalid_param("Wrong login or password"));
-        let now = self.now();
+        let now = self.core.now();
         // A login no person can have is wrong at once: it is not hashed, and not
         // counted either (a counter keyed by megabyte-long logins would grow with them).
         let Ok(login) = crate::directory::check_handle("login", login) else { return Err(wrong()) };
         let address = address.map(address_key);
-        let guard = &self.inner.sign_in_failures;
+        let guard = &self.failures;
         let refused = [guard.logins.refused_until(&login, now), address.as_deref().and_then(|a| guard.addresses.refused_until(a, now))];
         if let Some(until) = refused.into_iter().flatten().max() {
             return Err(Refusal::sign_in_throttled((until - now + 999) / 1000).into());
         }
-        let credentials = self.inner.store.person_credentials(&login).await?;
+        let credentials = self.core.store.person_credentials(&login).await?;
         let matches = if password.chars().count() > MAX_PASSWORD_CHARS {
             false
         } else {
-            self.inner.passwords.verify(password, credentials.as_ref().map(|(_, hash)| hash.as_str())).await.map_err(hashing)?
+            self.passwords.verify(password, credentials.as_ref().map(|(_, hash)| hash.as_str())).await.map_err(hashing)?
         };
         let person = match (matches, credentials) {
             (true, Some((person, _))) => person,
@@ -136,15 +154,15 @@ impl Platform {
             }
         };
         guard.logins.clear(&login);
-        let token = self.issue_token(TokenGrant::Session { person: person.id }, Some(self.inner.settings.session_ttl_ms)).await?;
+        let token = self.core.issue_token(TokenGrant::Session { person: person.id }, Some(self.core.settings.session_ttl_ms)).await?;
         Ok((person, token))
     }
 
     /// Ends the session whose token this is (`POST /person/v1/logout`). The operator
     /// credential is not a session: it is never ended this way.
     pub async fn sign_out(&self, token: &str) -> AppResult<()> {
-        match self.authenticate(Some(token), None).await? {
-            crate::Caller::Session { .. } => self.revoke_token(token).await,
+        match self.core.authenticate(Some(token), None).await? {
+            crate::Caller::Session { .. } => self.core.revoke_token(token).await,
             _ => Err(Refusal::wrong_token_kind("a person's session token").into()),
         }
     }
@@ -154,7 +172,7 @@ impl Platform {
         if password.chars().count() > MAX_PASSWORD_CHARS {
             return Err(Refusal::invalid_param(format!("password must have at most {MAX_PASSWORD_CHARS} characters")).into());
         }
-        self.inner.passwords.hash(password).await.map_err(hashing)
+        self.passwords.hash(password).await.map_err(hashing)
     }
 }
 
@@ -173,7 +191,7 @@ impl SignInFailures {
 fn hashing(error: crate::passwords::HashingError) -> AppError {
     match error {
         crate::passwords::HashingError::Busy => Refusal::unavailable().into(),
-        crate::passwords::HashingError::Failed(cause) => switchboard_store::StoreError::Internal(cause).into(),
+        failed @ crate::passwords::HashingError::Failed(_) => AppError::internal("cannot hash a password", failed),
     }
 }
 

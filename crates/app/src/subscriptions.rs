@@ -2,7 +2,9 @@
 //! `object=page` (`/{app-id}/subscriptions`, app token, verified by the handshake),
 //! and the app installed on a Page (`/{page-id}/subscribed_apps`, Page token).
 
-use crate::{AppResult, Caller, Platform};
+use crate::core::Core;
+use crate::{AppResult, Caller};
+use std::sync::Arc;
 use async_trait::async_trait;
 use switchboard_domain::fields::parse_fields;
 use switchboard_domain::*;
@@ -26,14 +28,18 @@ fn check_callback_url(url: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-impl Platform {
-    /// The app named in the path, if the caller holds its app token.
-    pub fn own_app<'c>(&self, caller: &'c Caller, app_id: &str) -> Result<&'c App, Refusal> {
-        match caller {
-            Caller::App(app) if app.id.as_str() == app_id => Ok(app),
-            Caller::App(_) => Err(Refusal::permission("The app token does not belong to this app")),
-            _ => Err(Refusal::app_token_required()),
-        }
+/// Webhook subscriptions at both levels.
+#[derive(Clone)]
+pub struct Subscriptions {
+    pub(crate) core: Arc<Core>,
+    pub(crate) verifier: Arc<dyn CallbackVerifier>,
+}
+
+impl Subscriptions {
+    /// Refuses a caller that does not hold the app token of `app_id` (checked before
+    /// anything else of a request is read).
+    pub fn own_app(&self, caller: &Caller, app_id: &str) -> Result<(), Refusal> {
+        self.core.own_app(caller, app_id).map(drop)
     }
 
     /// `POST /{app-id}/subscriptions`: verifies the callback, then stores the webhook.
@@ -48,7 +54,7 @@ impl Platform {
         fields: &[String],
         version: &str,
     ) -> AppResult<()> {
-        let app = self.own_app(caller, app_id)?;
+        let app = self.core.own_app(caller, app_id)?;
         if object != "page" {
             return Err(Refusal::invalid_param(format!("Param object must be one of {{page}} - got \"{object}\"")).into());
         }
@@ -58,18 +64,18 @@ impl Platform {
             return Err(Refusal::missing_param("fields").into());
         }
         let challenge = rand_challenge();
-        self.inner
+        self
             .verifier
             .verify(callback_url, verify_token, &challenge)
             .await
             .map_err(Refusal::callback_verification_failed)?;
-        let existing = self.inner.store.app_subscriptions(&app.id).await?;
+        let existing = self.core.store.app_subscriptions(&app.id).await?;
         if let Some(old) = existing.iter().find(|s| s.object == object) {
             fields.extend(old.fields.iter().copied());
             fields.sort();
             fields.dedup();
         }
-        self.inner
+        self.core
             .store
             .put_app_subscription(AppSubscription {
                 app: app.id.clone(),
@@ -81,72 +87,63 @@ impl Platform {
                 active: true,
             })
             .await?;
-        self.invalidate(crate::Invalidation::Targets(None)).await;
+        self.core.invalidate(crate::Invalidation::Targets(None)).await;
         Ok(())
     }
 
     /// `GET /{app-id}/subscriptions`.
     pub async fn app_subscriptions(&self, caller: &Caller, app_id: &str) -> AppResult<Vec<AppSubscription>> {
-        let app = self.own_app(caller, app_id)?;
-        Ok(self.inner.store.app_subscriptions(&app.id).await?)
+        let app = self.core.own_app(caller, app_id)?;
+        Ok(self.core.store.app_subscriptions(&app.id).await?)
     }
 
     /// `DELETE /{app-id}/subscriptions`: the named fields, or the whole object.
     pub async fn unsubscribe_app(&self, caller: &Caller, app_id: &str, object: Option<&str>, fields: Option<&[String]>) -> AppResult<()> {
-        let app = self.own_app(caller, app_id)?;
+        let app = self.core.own_app(caller, app_id)?;
         let object = object.unwrap_or("page");
-        let existing = self.inner.store.app_subscriptions(&app.id).await?;
+        let existing = self.core.store.app_subscriptions(&app.id).await?;
         match (existing.into_iter().find(|s| s.object == object), fields) {
             (Some(mut subscription), Some(fields)) if !fields.is_empty() => {
                 let removed = parse_fields(fields, "fields")?;
                 subscription.fields.retain(|f| !removed.contains(f));
                 if subscription.fields.is_empty() {
-                    self.inner.store.delete_app_subscription(&app.id, object).await?;
+                    self.core.store.delete_app_subscription(&app.id, object).await?;
                 } else {
-                    self.inner.store.put_app_subscription(subscription).await?;
+                    self.core.store.put_app_subscription(subscription).await?;
                 }
             }
             _ => {
-                self.inner.store.delete_app_subscription(&app.id, object).await?;
+                self.core.store.delete_app_subscription(&app.id, object).await?;
             }
         }
-        self.invalidate(crate::Invalidation::Targets(None)).await;
+        self.core.invalidate(crate::Invalidation::Targets(None)).await;
         Ok(())
     }
 
-    /// The Page named in the path (`me` or its id), if the caller holds its Page token.
-    pub fn own_page<'c>(&self, caller: &'c Caller, page_ref: &str) -> Result<(&'c Page, &'c App), Refusal> {
-        match caller {
-            Caller::Page { page, app, .. } if page_ref == "me" || page.id.as_str() == page_ref => Ok((page, app)),
-            Caller::Page { .. } => Err(Refusal::permission("The Page access token does not belong to this Page")),
-            _ => Err(Refusal::wrong_token_kind("a Page access token")),
-        }
-    }
-
     /// `POST /{page-id}/subscribed_apps`: installs the token's app on the Page.
-    pub async fn install_app(&self, caller: &Caller, page_ref: &str, fields: Option<&[String]>) -> AppResult<()> {
-        let (page, app) = self.own_page(caller, page_ref)?;
+    pub async fn install_app(&self, caller: &Caller, page_ref: &PageRef, fields: Option<&[String]>) -> AppResult<()> {
+        let (page, app) = self.core.own_page(caller, page_ref)?;
         let fields = match fields {
             Some(fields) if !fields.is_empty() => parse_fields(fields, "subscribed_fields")?,
             _ => {
-                let webhook = self.inner.store.app_subscriptions(&app.id).await?.into_iter().find(|s| s.object == "page");
+                let webhook = self.core.store.app_subscriptions(&app.id).await?.into_iter().find(|s| s.object == "page");
                 webhook.map(|s| s.fields).unwrap_or_else(|| DEFAULT_PAGE_FIELDS.to_vec())
             }
         };
-        self.inner
+        self.core
             .store
             .put_page_subscription(PageSubscription { page: page.id.clone(), app: app.id.clone(), fields })
             .await?;
-        self.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
+        self.core.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
         Ok(())
     }
 
     /// `GET /{page-id}/subscribed_apps`: every app installed on the Page.
-    pub async fn installed_apps(&self, caller: &Caller, page_ref: &str) -> AppResult<Vec<(App, Vec<WebhookField>)>> {
-        let (page, _) = self.own_page(caller, page_ref)?;
+    pub async fn installed_apps(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<Vec<(App, Vec<WebhookField>)>> {
+        let (page, _) = self.core.own_page(caller, page_ref)?;
         let mut installed = Vec::new();
-        for subscription in self.inner.store.page_subscriptions(&page.id).await? {
-            if let Some(app) = self.app(&subscription.app).await? {
+        for subscription in self.core.store.page_subscriptions(&page.id).await? {
+            if let Some(app) = self.core.app(&subscription.app).await? {
                 installed.push((app, subscription.fields));
             }
         }
@@ -154,28 +151,11 @@ impl Platform {
     }
 
     /// `DELETE /{page-id}/subscribed_apps`: removes the token's app from the Page.
-    pub async fn uninstall_app(&self, caller: &Caller, page_ref: &str) -> AppResult<()> {
-        let (page, app) = self.own_page(caller, page_ref)?;
-        self.inner.store.delete_page_subscription(&page.id, &app.id).await?;
-        self.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
+    pub async fn uninstall_app(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<()> {
+        let (page, app) = self.core.own_page(caller, page_ref)?;
+        self.core.store.delete_page_subscription(&page.id, &app.id).await?;
+        self.core.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
         Ok(())
-    }
-
-    /// Apps receiving this Page's events, through the cache.
-    pub(crate) async fn webhook_targets(&self, page: &PageId) -> AppResult<std::sync::Arc<Vec<switchboard_store::WebhookTarget>>> {
-        if let Some(targets) = self.inner.targets.get(page) {
-            return Ok(targets);
-        }
-        let targets = std::sync::Arc::new(self.inner.store.webhook_targets(page).await?);
-        self.inner.targets.put(page.clone(), targets.clone());
-        Ok(targets)
-    }
-
-    /// Where the app's `object=page` webhook goes, and the secret that signs it.
-    pub async fn webhook_endpoint(&self, app_id: &AppId) -> AppResult<Option<(String, String)>> {
-        let Some(app) = self.app(app_id).await? else { return Ok(None) };
-        let webhook = self.inner.store.app_subscriptions(app_id).await?.into_iter().find(|s| s.object == "page" && s.active);
-        Ok(webhook.map(|s| (s.callback_url, self.app_secret(&app))))
     }
 }
 

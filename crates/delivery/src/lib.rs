@@ -10,28 +10,29 @@
 //! Prolonged failure is escalated as Meta does (an alert, then the app unsubscribed
 //! from the Pages), but undelivered events are kept as dead letters for replay.
 //! Every timer reads the platform's clock.
+//!
+//! It depends on the store's outbox ([`OutboxStore`]) and on a narrow [`DeliveryHost`]
+//! for what it needs from the rest of the platform (where an app's events go, what
+//! follows an alert), never on the use cases themselves.
 //! Must not: decide who receives what (the app layer wrote that into the outbox) or
 //! re-render event bytes (a retry sends exactly what was stored).
 
-mod fetcher;
-mod outbound;
-mod verifier;
+mod metrics;
+pub mod outbound;
 
-pub use fetcher::HttpFetcher;
+pub use metrics::{DeliveryLabels, DeliveryMetrics, FailureLabels};
 pub use outbound::OutboundRules;
-pub use verifier::HttpVerifier;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use switchboard_app::metrics::{DeliveryLabels, FailureLabels};
-use switchboard_app::Platform;
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::signature::sign;
 use switchboard_domain::*;
-use switchboard_store::{Alert, FailedAttempt, OutboxEvent};
+use switchboard_store::{Alert, FailedAttempt, OutboxEvent, OutboxStore, StoreError};
+use switchboard_wire::alert::AlertNotice;
 use switchboard_wire::webhook::{render_envelope, EnvelopeEntry};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -112,8 +113,39 @@ pub fn webhook_client(settings: &DeliverySettings) -> reqwest::Client {
         .expect("the TLS backend is compiled in")
 }
 
+/// Where an app's `object=page` webhook goes, and the secret that signs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub secret: String,
+}
+
+/// What the dispatcher needs from the rest of the platform.
+#[async_trait::async_trait]
+pub trait DeliveryHost: Send + Sync + 'static {
+    /// The app's active webhook, if it has one.
+    async fn endpoint(&self, app: &AppId) -> Result<Option<Endpoint>, StoreError>;
+    /// An alert was stored: the platform reacts (logs it, forgets the webhook targets
+    /// of the Pages the app was unsubscribed from).
+    async fn alert_raised(&self, alert: &Alert);
+}
+
+/// What a dispatcher runs on: the outbox, the host, the clock every timer reads, the
+/// wake the use cases ring when they commit events, and its metrics.
+pub struct DispatcherParts {
+    pub outbox: Arc<dyn OutboxStore>,
+    pub host: Arc<dyn DeliveryHost>,
+    pub clock: Arc<dyn Clock>,
+    pub wake: Arc<Notify>,
+    pub metrics: DeliveryMetrics,
+}
+
 pub struct Dispatcher {
-    platform: Platform,
+    outbox: Arc<dyn OutboxStore>,
+    host: Arc<dyn DeliveryHost>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    metrics: DeliveryMetrics,
     client: reqwest::Client,
     settings: DeliverySettings,
     /// POST slots per callback URL.
@@ -149,15 +181,20 @@ impl Failure {
 }
 
 impl Dispatcher {
-    pub fn new(platform: Platform, settings: DeliverySettings) -> Self {
-        Self { client: webhook_client(&settings), platform, settings, endpoints: Mutex::default() }
+    pub fn new(parts: DispatcherParts, settings: DeliverySettings) -> Self {
+        let DispatcherParts { outbox, host, clock, wake, metrics } = parts;
+        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints: Mutex::default() }
+    }
+
+    fn now(&self) -> Millis {
+        self.clock.now_ms()
     }
 
     /// Delivers until `shutdown`, then waits for the POSTs in flight.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.settings.max_in_flight));
-        let wake = this.platform.outbox_wake();
+        let wake = this.wake.clone();
         let mut in_flight = JoinSet::new();
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         loop {
@@ -201,7 +238,7 @@ impl Dispatcher {
                     }
                     drop(slot);
                     // Other threads may have become due meanwhile.
-                    this.platform.outbox_wake().notify_one();
+                    this.wake.notify_one();
                 });
             }
             if more_due && slots.available_permits() > 0 {
@@ -228,8 +265,8 @@ impl Dispatcher {
     /// (events written by other processes wake nobody here).
     async fn pause(&self) -> Duration {
         let idle = Duration::from_secs(1);
-        match self.platform.store().outbox_next_due().await {
-            Ok(Some(due)) => Duration::from_millis((due - self.platform.now()).clamp(1, idle.as_millis() as i64) as u64),
+        match self.outbox.outbox_next_due().await {
+            Ok(Some(due)) => Duration::from_millis((due - self.now()).clamp(1, idle.as_millis() as i64) as u64),
             _ => idle,
         }
     }
@@ -237,10 +274,10 @@ impl Dispatcher {
     /// Deletes settled events past their keeping time, on the platform's clock.
     async fn prune_periodically(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
-            let now = self.platform.now();
+            let now = self.now();
             let delivered_before = now - self.settings.keep_delivered.as_millis() as Millis;
             let dead_before = now - self.settings.keep_dead.as_millis() as Millis;
-            match self.platform.store().prune_outbox(delivered_before, dead_before).await {
+            match self.outbox.prune_outbox(delivered_before, dead_before).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::debug!(pruned, "pruned settled webhook events"),
                 Err(error) => tracing::warn!(%error, "cannot prune the outbox"),
@@ -258,12 +295,12 @@ impl Dispatcher {
     }
 
     /// Stage 1: lease up to `limit` due events.
-    async fn claim(&self, limit: usize) -> Result<Vec<OutboxEvent>, switchboard_store::StoreError> {
+    async fn claim(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let now = self.platform.now();
-        self.platform.store().claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limit as u32).await
+        let now = self.now();
+        self.outbox.claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limit as u32).await
     }
 
     /// Stage 2: group by app, render one envelope per batch and sign it.
@@ -274,14 +311,14 @@ impl Dispatcher {
         }
         let mut batches = Vec::new();
         for (app, events) in by_app {
-            let endpoint = match self.platform.webhook_endpoint(&app).await {
+            let endpoint = match self.host.endpoint(&app).await {
                 Ok(endpoint) => endpoint,
                 Err(error) => {
                     tracing::warn!(%app, ?error, "cannot look up the app's webhook");
                     None
                 }
             };
-            let Some((url, secret)) = endpoint else {
+            let Some(Endpoint { url, secret }) = endpoint else {
                 let failure = Failure::new(FailureKind::NoWebhook, "the app has no active webhook for object=page");
                 self.record_failure(&app, "", &events, failure, Duration::ZERO).await;
                 continue;
@@ -361,19 +398,19 @@ impl Dispatcher {
     /// Stage 4: store the outcome of every event in the batch. After a delivery,
     /// answers the same threads' next events, leased (at most one batch of them).
     async fn record(&self, batch: &Batch, outcome: Outcome, latency: Duration, go_on: bool) -> Vec<OutboxEvent> {
-        let metrics = self.platform.metrics();
-        metrics.webhook_latency.observe(latency.as_secs_f64());
+        let metrics = &self.metrics;
+        metrics.latency.observe(latency.as_secs_f64());
         match outcome {
             Outcome::Delivered => {
-                let now = self.platform.now();
-                metrics.webhook_posts.get_or_create(&DeliveryLabels { outcome: "delivered" }).inc();
-                metrics.webhook_events_delivered.inc_by(batch.events.len() as u64);
+                let now = self.now();
+                metrics.posts.get_or_create(&DeliveryLabels { outcome: "delivered" }).inc();
+                metrics.events_delivered.inc_by(batch.events.len() as u64);
                 for event in &batch.events {
-                    metrics.webhook_event_delay.observe((now - event.created_at).max(0) as f64 / 1000.0);
+                    metrics.event_delay.observe((now - event.created_at).max(0) as f64 / 1000.0);
                 }
                 let ids: Vec<i64> = batch.events.iter().map(|e| e.id).collect();
                 let lease_until = go_on.then(|| now + self.settings.lease.as_millis() as Millis);
-                match self.platform.store().outbox_delivered_then_claim(&ids, now, lease_until).await {
+                match self.outbox.outbox_delivered_then_claim(&ids, now, lease_until).await {
                     Ok(next) => next,
                     Err(error) => {
                         // The lease expires and the events go again: at-least-once.
@@ -383,7 +420,7 @@ impl Dispatcher {
                 }
             }
             Outcome::Failed(failure) => {
-                metrics.webhook_posts.get_or_create(&DeliveryLabels { outcome: "failed" }).inc();
+                metrics.posts.get_or_create(&DeliveryLabels { outcome: "failed" }).inc();
                 self.record_failure(&batch.app, &batch.url, &batch.events, failure, latency).await;
                 Vec::new()
             }
@@ -393,10 +430,9 @@ impl Dispatcher {
     /// Logs the attempt, reschedules each event (or gives it up past the retry
     /// horizon), and escalates a failure that has lasted.
     async fn record_failure(&self, app: &AppId, url: &str, events: &[OutboxEvent], failure: Failure, latency: Duration) {
-        let metrics = self.platform.metrics();
-        metrics.webhook_failures.get_or_create(&FailureLabels { kind: failure.kind.as_str() }).inc();
+        self.metrics.failures.get_or_create(&FailureLabels { kind: failure.kind.as_str() }).inc();
         tracing::warn!(%app, %url, kind = %failure.kind, error = %failure.error, events = events.len(), "webhook delivery failed");
-        let now = self.platform.now();
+        let now = self.now();
         let schedule = &self.settings.schedule;
         let retries = events
             .iter()
@@ -413,12 +449,12 @@ impl Dispatcher {
             excerpt: failure.excerpt,
             retries,
         };
-        if let Err(error) = self.platform.store().outbox_failed(attempt).await {
+        if let Err(error) = self.outbox.outbox_failed(attempt).await {
             tracing::error!(%error, "cannot record a failed delivery");
             return;
         }
         let (alert_after, disable_after) = (self.settings.alert_after.as_millis() as Millis, self.settings.disable_after.as_millis() as Millis);
-        match self.platform.store().escalate_failure(app, now, alert_after, disable_after).await {
+        match self.outbox.escalate_failure(app, now, alert_after, disable_after).await {
             Ok(Some(alert)) => self.raise(alert).await,
             Ok(None) => {}
             Err(error) => tracing::error!(%error, %app, "cannot escalate a failing webhook"),
@@ -427,20 +463,21 @@ impl Dispatcher {
 
     /// An alert is stored already; the platform reacts, and the alert URL hears of it.
     async fn raise(&self, alert: Alert) {
-        self.platform.alert_raised(&alert).await;
+        self.host.alert_raised(&alert).await;
         let Some(alert_url) = self.settings.alert_url.clone() else { return };
-        let body = serde_json::json!({
-            "id": alert.id,
-            "app_id": alert.app.as_str(),
-            "kind": alert.kind.as_str(),
-            "created_at": alert.created_at,
-            "message": alert.message,
-            "pages": alert.pages.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-        });
+        let notice = AlertNotice {
+            id: alert.id,
+            app_id: alert.app.as_str(),
+            kind: alert.kind.as_str(),
+            created_at: alert.created_at,
+            message: &alert.message,
+            pages: alert.pages.iter().map(|p| p.as_str()).collect(),
+        };
+        let body = serde_json::to_vec(&notice).expect("an alert notice is JSON");
         let client = self.client.clone();
         // Not awaited: a slow alert receiver must not hold a delivery slot.
         tokio::spawn(async move {
-            match client.post(&alert_url).json(&body).send().await {
+            match client.post(&alert_url).header("Content-Type", "application/json").body(body).send().await {
                 Ok(response) if response.status().is_success() => {}
                 Ok(response) => tracing::warn!(status = response.status().as_u16(), "the alert URL refused an alert"),
                 Err(error) => tracing::warn!(%error, "cannot POST an alert to the alert URL"),

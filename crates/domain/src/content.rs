@@ -8,7 +8,7 @@
 //! answers is the use case's business.
 
 use crate::send::{MAX_METADATA_CHARS, MAX_OTN_TITLE_CHARS, MAX_PAYLOAD_CHARS, MAX_TEXT_CHARS};
-use crate::{NotificationFrequency, Refusal};
+use crate::{MessageAttachment, NotificationFrequency, QuickReply, QuickReplyType, Refusal};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -92,7 +92,7 @@ pub enum Attachment {
     OneTimeNotifRequest { title: String, payload: String },
     /// The `notification_messages` template: an opt-in to recurring notifications.
     /// `template` is the attachment as sent, for the echo and the person's client.
-    RecurringOptinRequest { title: String, payload: String, frequency: NotificationFrequency, template: Value },
+    RecurringOptinRequest { title: String, payload: String, frequency: NotificationFrequency, template: MessageAttachment },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,8 +100,9 @@ pub struct OutgoingMessage {
     /// Exactly one of `text` and `attachment` is set.
     pub text: Option<String>,
     pub attachment: Option<Attachment>,
-    /// Validated quick replies, each normalized (`content_type` filled in as "text" when missing, as botkit expects); empty when none.
-    pub quick_replies: Vec<Value>,
+    /// Validated quick replies (`content_type` "text" when missing, as botkit
+    /// expects); empty when none.
+    pub quick_replies: Vec<QuickReply>,
     pub metadata: Option<String>,
 }
 
@@ -142,7 +143,7 @@ fn parse_attachment(attachment: &Value) -> Result<Attachment, Refusal> {
     let payload_path = child(path, "payload");
     if kind == "template" {
         let payload = object(required(map, "payload", path)?, &payload_path)?;
-        return parse_template(attachment, payload, &payload_path);
+        return parse_template(payload, &payload_path);
     }
     let kind = MediaKind::parse(kind).ok_or_else(|| invalid(&type_path, format!("must be one of {{image, audio, video, file, template}} - got \"{kind}\"")))?;
     let empty = Map::new();
@@ -172,7 +173,7 @@ fn attachment_id(value: &Value, path: &str) -> Result<String, Refusal> {
     }
 }
 
-fn parse_template(attachment: &Value, payload: &Map<String, Value>, path: &str) -> Result<Attachment, Refusal> {
+fn parse_template(payload: &Map<String, Value>, path: &str) -> Result<Attachment, Refusal> {
     let type_path = child(path, "template_type");
     let name = required(payload, "template_type", path)?.as_str().ok_or_else(|| invalid(&type_path, "must be a string"))?;
     let template_type = match name {
@@ -181,7 +182,7 @@ fn parse_template(attachment: &Value, payload: &Map<String, Value>, path: &str) 
         "media" => TemplateType::Media,
         "receipt" => TemplateType::Receipt,
         "one_time_notif_req" => return parse_one_time_notif(payload, path),
-        "notification_messages" => return parse_recurring_optin(attachment, payload, path),
+        "notification_messages" => return parse_recurring_optin(payload, path),
         "list" | "open_graph" => {
             return Err(invalid(&type_path, format!("\"{name}\" names a retired template: Meta deprecated the {name} template in 2019; use generic or button")))
         }
@@ -349,7 +350,7 @@ fn parse_one_time_notif(payload: &Map<String, Value>, path: &str) -> Result<Atta
     Ok(Attachment::OneTimeNotifRequest { title: title.to_string(), payload: data.to_string() })
 }
 
-fn parse_recurring_optin(attachment: &Value, payload: &Map<String, Value>, path: &str) -> Result<Attachment, Refusal> {
+fn parse_recurring_optin(payload: &Map<String, Value>, path: &str) -> Result<Attachment, Refusal> {
     let title = payload.get("title").and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
     let title = title.ok_or_else(|| invalid(&child(path, "title"), "is required"))?;
     if title.chars().count() > MAX_OTN_TITLE_CHARS {
@@ -363,7 +364,8 @@ fn parse_recurring_optin(attachment: &Value, payload: &Map<String, Value>, path:
     one_of(payload, "notification_messages_reoptin", path, &["ENABLED", "DISABLED"])?;
     one_of(payload, "image_aspect_ratio", path, &["HORIZONTAL", "SQUARE"])?;
     opt_url(payload, "image_url", path)?;
-    Ok(Attachment::RecurringOptinRequest { title: title.to_string(), payload: data.to_string(), frequency, template: attachment.clone() })
+    let template = MessageAttachment::template(Value::Object(payload.clone()));
+    Ok(Attachment::RecurringOptinRequest { title: title.to_string(), payload: data.to_string(), frequency, template })
 }
 
 /// Validates a list of buttons (template buttons, persistent-menu call_to_actions); `path` names the param in errors, e.g. "message[attachment][payload][buttons]".
@@ -447,13 +449,13 @@ pub fn validate_url(value: &Value, path: &str, https_only: bool) -> Result<Strin
     Ok(url.to_string())
 }
 
-fn parse_quick_replies(value: &Value) -> Result<Vec<Value>, Refusal> {
+fn parse_quick_replies(value: &Value) -> Result<Vec<QuickReply>, Refusal> {
     let path = "message[quick_replies]";
     let items = array(value, path, 0, MAX_QUICK_REPLIES)?;
     items.iter().enumerate().map(|(i, item)| quick_reply(item, &child(path, i))).collect()
 }
 
-fn quick_reply(item: &Value, path: &str) -> Result<Value, Refusal> {
+fn quick_reply(item: &Value, path: &str) -> Result<QuickReply, Refusal> {
     let map = object(item, path)?;
     let type_path = child(path, "content_type");
     let content_type = match member(map, "content_type") {
@@ -472,9 +474,12 @@ fn quick_reply(item: &Value, path: &str) -> Result<Value, Refusal> {
         "location" => return Err(invalid(&type_path, "\"location\" names a retired quick reply: Meta removed location quick replies")),
         other => return Err(invalid(&type_path, format!("must be one of {{text, user_email, user_phone_number}} - got \"{other}\""))),
     }
-    let mut normalized = map.clone();
-    normalized.insert("content_type".into(), Value::String(content_type.to_string()));
-    Ok(Value::Object(normalized))
+    let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
+    Ok(match content_type {
+        "user_email" => QuickReply { content_type: QuickReplyType::UserEmail, title: None, payload: None, image_url: None },
+        "user_phone_number" => QuickReply { content_type: QuickReplyType::UserPhoneNumber, title: None, payload: None, image_url: None },
+        _ => QuickReply { content_type: QuickReplyType::Text, title: text("title"), payload: text("payload"), image_url: text("image_url") },
+    })
 }
 
 /// Meta's name for a reaction emoji (the `reaction.reaction` of a webhook); variation
@@ -849,7 +854,7 @@ mod tests {
         match attachment(message.clone()) {
             Attachment::RecurringOptinRequest { frequency, title, payload, template } => {
                 assert_eq!((frequency, title.as_str(), payload.as_str()), (NotificationFrequency::Weekly, "Daily deals", "DEALS"));
-                assert_eq!(template, message["attachment"], "the attachment as sent");
+                assert_eq!(serde_json::to_value(&template).unwrap(), message["attachment"], "the attachment as sent");
             }
             other => panic!("{other:?}"),
         }
@@ -914,8 +919,8 @@ mod tests {
         let text_reply = |title: &str| json!({"content_type": "text", "title": title, "payload": "P"});
         let with = |replies: Value| json!({"text": "Pick a color:", "quick_replies": replies});
         let message = parse(with(json!([{"title": "Red", "payload": "PICK_RED", "image_url": "http://e.com/red.png"}, {"content_type": "user_email"}, {"content_type": "user_phone_number"}]))).unwrap();
-        assert_eq!(message.quick_replies[0], json!({"content_type": "text", "title": "Red", "payload": "PICK_RED", "image_url": "http://e.com/red.png"}));
-        assert_eq!(message.quick_replies[1], json!({"content_type": "user_email"}));
+        assert_eq!(serde_json::to_value(&message.quick_replies[0]).unwrap(), json!({"content_type": "text", "title": "Red", "payload": "PICK_RED", "image_url": "http://e.com/red.png"}));
+        assert_eq!(serde_json::to_value(&message.quick_replies[1]).unwrap(), json!({"content_type": "user_email"}));
         assert!(parse(with(Value::Array(vec![text_reply("r"); MAX_QUICK_REPLIES]))).is_ok());
         assert!(refused(with(Value::Array(vec![text_reply("r"); MAX_QUICK_REPLIES + 1]))).contains("Param message[quick_replies][13] "));
         assert!(parse(with(json!([text_reply(&"t".repeat(MAX_BUTTON_TITLE_CHARS))]))).is_ok());

@@ -79,6 +79,43 @@ pub fn is_node_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// How a request names a Page, parsed once where it arrives: `me` (the Page of the
+/// caller's Page token), a node id, or a username (stored lowercase). A path
+/// parameter deserializes straight into it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(from = "String")]
+pub enum PageRef {
+    Me,
+    Id(PageId),
+    Username(String),
+}
+
+impl PageRef {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "me" => Self::Me,
+            id if is_node_id(id) => Self::Id(PageId(id.to_string())),
+            username => Self::Username(username.to_ascii_lowercase()),
+        }
+    }
+}
+
+impl From<String> for PageRef {
+    fn from(text: String) -> Self {
+        Self::parse(&text)
+    }
+}
+
+impl fmt::Display for PageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Me => f.write_str("me"),
+            Self::Id(id) => f.write_str(id.as_str()),
+            Self::Username(username) => f.write_str(username),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +128,14 @@ mod tests {
             assert!(is_node_id(&id));
             assert_ne!(&id[..1], "0");
         }
+    }
+
+    #[test]
+    fn page_references_are_parsed_once() {
+        assert_eq!(PageRef::parse("me"), PageRef::Me);
+        assert_eq!(PageRef::parse("1234"), PageRef::Id(PageId("1234".into())));
+        assert_eq!(PageRef::parse("Shop"), PageRef::Username("shop".into()));
+        assert_eq!(PageRef::parse("Shop").to_string(), "shop");
     }
 
     #[test]

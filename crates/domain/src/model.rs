@@ -34,6 +34,17 @@ pub enum AppMode {
     Live,
 }
 
+impl AppMode {
+    pub const ALL: [AppMode; 2] = [Self::Development, Self::Live];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Live => "live",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct App {
     pub id: AppId,
@@ -54,6 +65,9 @@ pub enum AppRole {
 }
 
 impl AppRole {
+    pub const ALL: [AppRole; 3] = [Self::Administrator, Self::Developer, Self::Tester];
+
+    /// A role as the console names it (`admin` too, for administrator).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "administrator" | "admin" => Some(Self::Administrator),
@@ -144,10 +158,10 @@ pub struct Message {
     pub text: Option<String>,
     /// Echo-only metadata given at send time.
     pub metadata: Option<String>,
-    /// The attachment as JSON text (`{"type":"template","payload":{...}}`), if any.
-    pub attachment: Option<String>,
-    /// Quick replies offered with the message, as JSON text (an array).
-    pub quick_replies: Option<String>,
+    /// The attachment, as Meta shows it (`{"type":"template","payload":{...}}`).
+    pub attachment: Option<MessageAttachment>,
+    /// Quick replies offered with the message (validated).
+    pub quick_replies: Vec<QuickReply>,
     /// The message this one replies to.
     pub reply_to: Option<Mid>,
     /// The persona the Page wrote as.
@@ -171,7 +185,7 @@ impl Message {
             text: None,
             metadata: None,
             attachment: None,
-            quick_replies: None,
+            quick_replies: Vec::new(),
             reply_to: None,
             persona: None,
             person_reaction: None,
@@ -179,6 +193,75 @@ impl Message {
             created_at,
         }
     }
+}
+
+/// What kind of attachment a message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentType {
+    Image,
+    Audio,
+    Video,
+    File,
+    Template,
+}
+
+/// A message's attachment once validated and resolved (a media URL served by
+/// Switchboard, a template payload as sent), in Meta's shape: the echo, the person's
+/// client and the Conversations API all show it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAttachment {
+    #[serde(rename = "type")]
+    pub kind: AttachmentType,
+    pub payload: serde_json::Value,
+}
+
+impl MessageAttachment {
+    pub fn template(payload: serde_json::Value) -> Self {
+        Self { kind: AttachmentType::Template, payload }
+    }
+
+    /// The template's `template_type`, for a template.
+    pub fn template_type(&self) -> Option<&str> {
+        (self.kind == AttachmentType::Template).then(|| self.payload.get("template_type").and_then(serde_json::Value::as_str)).flatten()
+    }
+
+    /// The postback button at `pointer` in the payload (`/buttons/0`,
+    /// `/elements/1/buttons/0`): its title and payload.
+    pub fn postback_button(&self, pointer: &str) -> Option<(String, Option<String>)> {
+        postback_of(self.payload.pointer(pointer)?)
+    }
+}
+
+/// A postback button (`{"type":"postback","title","payload"}`) as title and payload.
+pub fn postback_of(button: &serde_json::Value) -> Option<(String, Option<String>)> {
+    if button.get("type").and_then(serde_json::Value::as_str) != Some("postback") {
+        return None;
+    }
+    let title = button.get("title").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    Some((title, button.get("payload").and_then(serde_json::Value::as_str).map(str::to_string)))
+}
+
+/// What a quick reply asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuickReplyType {
+    Text,
+    UserEmail,
+    UserPhoneNumber,
+}
+
+/// A quick reply offered with a message, as validated (reference §4.7). Email and
+/// phone-number quick replies have no title or payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuickReply {
+    pub content_type: QuickReplyType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
 }
 
 /// A thread's receipts and window, as the store keeps them.
@@ -214,6 +297,8 @@ pub enum PageFeature {
 }
 
 impl PageFeature {
+    pub const ALL: [PageFeature; 2] = [Self::PhoneNumbers, Self::OneTimeNotif];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PhoneNumbers => "phone_numbers",
@@ -222,7 +307,7 @@ impl PageFeature {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::PhoneNumbers, Self::OneTimeNotif].into_iter().find(|f| f.as_str() == name)
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
     }
 }
 

@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use switchboard_app::views::*;
 use switchboard_app::Platform;
-use switchboard_domain::{AppId, AppMode, AppRole, Millis, PageFeature, PageId, PageRole, PersonId, Refusal};
+use switchboard_domain::{AppId, AppMode, AppRole, Millis, Page, PageFeature, PageId, PageRole, PersonId, Refusal};
 
 pub fn routes() -> Router<Platform> {
     Router::new()
@@ -36,14 +36,9 @@ pub fn routes() -> Router<Platform> {
         .route("/clock", get(clock).post(move_clock))
 }
 
-fn clock_json(now: Millis, virtual_clock: bool) -> Value {
-    json!({"now": now, "virtual": virtual_clock})
-}
-
 /// `GET /console/v1/clock` (anyone signed in): the server's time, epoch ms.
-async fn clock(State(platform): State<Platform>, Signed(_): Signed) -> Json<Value> {
-    let (now, virtual_clock) = platform.clock_state();
-    Json(clock_json(now, virtual_clock))
+async fn clock(State(platform): State<Platform>, Signed(_): Signed) -> Json<ClockView> {
+    Json(platform.ops.clock())
 }
 
 #[derive(Deserialize)]
@@ -53,9 +48,8 @@ struct ClockMove {
 }
 
 /// `POST /console/v1/clock` `{"advance_ms"}` or `{"to"}` (operator, virtual clock only).
-async fn move_clock(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<ClockMove>) -> HttpResult<Json<Value>> {
-    let now = platform.move_clock(actor, body.advance_ms, body.to).await?;
-    Ok(Json(clock_json(now, true)))
+async fn move_clock(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<ClockMove>) -> HttpResult<Json<ClockView>> {
+    Ok(Json(platform.ops.move_clock(actor, body.advance_ms, body.to).await?))
 }
 
 #[derive(Deserialize)]
@@ -66,8 +60,8 @@ struct NewPerson {
 }
 
 /// `POST /console/v1/persons` `{"name","login","password"}` (operator).
-async fn create_person(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewPerson>) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.create_person(actor, &body.name, &body.login, &body.password).await?)))
+async fn create_person(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewPerson>) -> HttpResult<Json<PersonView>> {
+    Ok(Json(platform.directory.create_person(actor, &body.name, &body.login, &body.password).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -77,8 +71,8 @@ struct NewPage {
 }
 
 /// `POST /console/v1/pages` `{"name","username"}`; a person creating it becomes its admin.
-async fn create_page(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewPage>) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.create_page(actor, &body.name, &body.username).await?)))
+async fn create_page(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewPage>) -> HttpResult<Json<Page>> {
+    Ok(Json(platform.directory.create_page(actor, &body.name, &body.username).await?))
 }
 
 #[derive(Deserialize)]
@@ -94,7 +88,7 @@ impl RoleChange {
     async fn person(&self, platform: &Platform) -> HttpResult<PersonId> {
         match (&self.person_id, &self.login) {
             (Some(id), _) => Ok(PersonId(*id)),
-            (None, Some(login)) => Ok(platform.person_named(login).await?.id),
+            (None, Some(login)) => Ok(platform.listings.person_named(login).await?.id),
             (None, None) => Err(Refusal::missing_param("person_id or login").into()),
         }
     }
@@ -106,14 +100,14 @@ async fn set_page_role(
     Signed(actor): Signed,
     Path(page): Path<String>,
     JsonBody(body): JsonBody<RoleChange>,
-) -> HttpResult<Json<Value>> {
+) -> HttpResult<Json<Success>> {
     let role = match body.role.as_deref() {
         None => None,
         Some("admin") => Some(PageRole::Admin),
         Some(other) => return Err(Refusal::invalid_param(format!("role must be \"admin\" or null, not \"{other}\"")).into()),
     };
-    platform.set_page_role(actor, &PageId(page), body.person(&platform).await?, role).await?;
-    Ok(Json(json!({"success": true})))
+    platform.directory.set_page_role(actor, &PageId(page), body.person(&platform).await?, role).await?;
+    Ok(Json(SUCCESS))
 }
 
 #[derive(Deserialize)]
@@ -130,16 +124,15 @@ async fn grant_page(
     Signed(actor): Signed,
     Path(page): Path<String>,
     JsonBody(body): JsonBody<Grant>,
-) -> HttpResult<Json<Value>> {
-    let account = platform.grant_page(actor, &PageId(page), &AppId(body.app_id), body.person_id.map(PersonId)).await?;
-    Ok(Json(json!({"page": account.page, "access_token": account.access_token})))
+) -> HttpResult<Json<PageAccountView>> {
+    Ok(Json(platform.directory.grant_page(actor, &PageId(page), &AppId(body.app_id), body.person_id.map(PersonId)).await?.into()))
 }
 
 /// `DELETE /console/v1/pages/{page}/apps/{app}` (Page admin): removes the app from
 /// the Page; its Page tokens stop working and its webhooks for the Page stop.
-async fn revoke_page_grant(State(platform): State<Platform>, Signed(actor): Signed, Path((page, app)): Path<(String, String)>) -> HttpResult<Json<Value>> {
-    platform.revoke_page_grant(actor, &PageId(page), &AppId(app)).await?;
-    Ok(Json(json!({"success": true})))
+async fn revoke_page_grant(State(platform): State<Platform>, Signed(actor): Signed, Path((page, app)): Path<(String, String)>) -> HttpResult<Json<Success>> {
+    platform.directory.revoke_page_grant(actor, &PageId(page), &AppId(app)).await?;
+    Ok(Json(SUCCESS))
 }
 
 #[derive(Deserialize)]
@@ -147,40 +140,14 @@ struct NewApp {
     name: String,
 }
 
-fn app_json(credentials: switchboard_app::NewAppCredentials) -> Value {
-    json!({
-        "id": credentials.app.id,
-        "name": credentials.app.name,
-        "mode": credentials.app.mode,
-        "require_appsecret_proof": credentials.app.require_proof,
-        "secret": credentials.secret,
-    })
-}
-
 /// `POST /console/v1/apps` `{"name"}` → the app with its secret.
-async fn create_app(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewApp>) -> HttpResult<Json<Value>> {
-    Ok(Json(app_json(platform.create_app(actor, &body.name).await?)))
+async fn create_app(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<NewApp>) -> HttpResult<Json<AppView>> {
+    Ok(Json(platform.directory.create_app(actor, &body.name).await?.into()))
 }
 
 /// `GET /console/v1/apps/{app}` (app administrator): settings and secret.
-async fn show_app(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
-    Ok(Json(app_json(platform.app_credentials(actor, &AppId(app)).await?)))
-}
-
-fn features_json(features: &[switchboard_store::PageFeatureState]) -> Value {
-    let data: Vec<Value> = features
-        .iter()
-        .map(|f| {
-            json!({
-                "feature": f.feature.as_str(),
-                "status": if f.approved { "approved" } else { "applied" },
-                "applied_by": f.applied_by.map(|p| p.0),
-                "applied_at": f.applied_at,
-                "approved_at": f.approved_at,
-            })
-        })
-        .collect();
-    json!({"data": data})
+async fn show_app(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<AppView>> {
+    Ok(Json(platform.directory.app_credentials(actor, &AppId(app)).await?.into()))
 }
 
 fn feature(name: &str) -> Result<PageFeature, Refusal> {
@@ -188,8 +155,8 @@ fn feature(name: &str) -> Result<PageFeature, Refusal> {
 }
 
 /// `GET /console/v1/pages/{page}/features` (Page admin).
-async fn page_features(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<Value>> {
-    Ok(Json(features_json(&platform.page_features(actor, &PageId(page)).await?)))
+async fn page_features(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<Listing<FeatureView>>> {
+    Ok(Json(Listing::of(platform.features.page_features(actor, &PageId(page)).await?)))
 }
 
 #[derive(Deserialize)]
@@ -204,9 +171,9 @@ async fn apply_page_feature(
     Signed(actor): Signed,
     Path((page, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<FeatureApplication>,
-) -> HttpResult<Json<Value>> {
-    let features = platform.apply_page_feature(actor, &PageId(page), feature(&name)?, body.accept_terms).await?;
-    Ok(Json(features_json(&features)))
+) -> HttpResult<Json<Listing<FeatureView>>> {
+    let features = platform.features.apply_page_feature(actor, &PageId(page), feature(&name)?, body.accept_terms).await?;
+    Ok(Json(Listing::of(features)))
 }
 
 /// `POST /console/v1/pages/{page}/features/{feature}/approve` (operator).
@@ -214,15 +181,13 @@ async fn approve_page_feature(
     State(platform): State<Platform>,
     Signed(actor): Signed,
     Path((page, name)): Path<(String, String)>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(features_json(&platform.approve_page_feature(actor, &PageId(page), feature(&name)?).await?)))
+) -> HttpResult<Json<Listing<FeatureView>>> {
+    Ok(Json(Listing::of(platform.features.approve_page_feature(actor, &PageId(page), feature(&name)?).await?)))
 }
 
 /// `GET /console/v1/apps/{app}/audit` (app administrator): mode changes, oldest first.
-async fn app_audit(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
-    let records = platform.app_audit(actor, &AppId(app)).await?;
-    let data: Vec<Value> = records.iter().map(|r| json!({"time": r.at, "actor": r.actor, "change": r.change})).collect();
-    Ok(Json(json!({"data": data})))
+async fn app_audit(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Listing<AuditView>>> {
+    Ok(Json(Listing::of(platform.directory.app_audit(actor, &AppId(app)).await?)))
 }
 
 #[derive(Deserialize)]
@@ -239,9 +204,9 @@ async fn update_app(
     Signed(actor): Signed,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<AppChange>,
-) -> HttpResult<Json<Value>> {
-    let updated = platform.update_app(actor, &AppId(app), body.mode, body.require_appsecret_proof, body.reset_secret).await?;
-    Ok(Json(app_json(updated)))
+) -> HttpResult<Json<AppView>> {
+    let updated = platform.directory.update_app(actor, &AppId(app), body.mode, body.require_appsecret_proof, body.reset_secret).await?;
+    Ok(Json(updated.into()))
 }
 
 /// `POST /console/v1/apps/{app}/roles` `{"person_id"|"login","role":"administrator"|"developer"|"tester"|null}`.
@@ -250,13 +215,13 @@ async fn set_app_role(
     Signed(actor): Signed,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<RoleChange>,
-) -> HttpResult<Json<Value>> {
+) -> HttpResult<Json<Success>> {
     let role = match body.role.as_deref() {
         None => None,
         Some(name) => Some(AppRole::parse(name).ok_or_else(|| Refusal::invalid_param(format!("role must be administrator, developer, tester or null, not \"{name}\"")))?),
     };
-    platform.set_app_role(actor, &AppId(app), body.person(&platform).await?, role).await?;
-    Ok(Json(json!({"success": true})))
+    platform.directory.set_app_role(actor, &AppId(app), body.person(&platform).await?, role).await?;
+    Ok(Json(SUCCESS))
 }
 
 #[derive(Deserialize)]
@@ -271,7 +236,6 @@ async fn user_token(
     Signed(actor): Signed,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<TokenRequest>,
-) -> HttpResult<Json<Value>> {
-    let token = platform.user_token(actor, &AppId(app), PersonId(body.person_id)).await?;
-    Ok(Json(json!({"access_token": token, "token_type": "bearer"})))
+) -> HttpResult<Json<TokenView>> {
+    Ok(Json(TokenView::bearer(platform.directory.user_token(actor, &AppId(app), PersonId(body.person_id)).await?)))
 }

@@ -24,16 +24,32 @@ impl From<AppError> for HttpError {
     fn from(error: AppError) -> Self {
         match error {
             AppError::Refused(refusal) => Self(refusal),
-            AppError::Store(StoreError::Unavailable(cause)) => {
-                tracing::warn!(%cause, "store unavailable");
+            AppError::Store(StoreError::Unavailable { .. }) => {
+                tracing::warn!(cause = %chain(&error), "store unavailable");
                 Self(Refusal::unavailable())
             }
-            AppError::Store(cause) => {
-                tracing::error!(%cause, "store failure");
+            AppError::Store(_) => {
+                tracing::error!(cause = %chain(&error), "store failure");
+                Self(Refusal::unknown())
+            }
+            AppError::Internal { .. } => {
+                tracing::error!(cause = %chain(&error), "internal failure");
                 Self(Refusal::unknown())
             }
         }
     }
+}
+
+/// An error and its causes, for the log: `outer: inner: innermost`.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// An opaque id for a failed request, as Meta's `fbtrace_id`.

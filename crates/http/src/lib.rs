@@ -80,6 +80,6 @@ async fn count_requests(State(platform): State<Platform>, request: Request, next
         "graph"
     };
     let response = next.run(request).await;
-    platform.metrics().requests.get_or_create(&RequestLabels { face, status: response.status().as_u16() }).inc();
+    platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: response.status().as_u16() }).inc();
     response
 }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use switchboard_app::views::*;
 use switchboard_app::Platform;
 use switchboard_domain::*;
 
@@ -22,36 +22,19 @@ pub fn routes() -> Router<Platform> {
         .route("/pages/{page}", get(page))
 }
 
-fn person_json(person: &Person) -> Value {
-    json!({"id": person.id.0, "name": person.name, "login": person.login})
-}
-
 /// `GET /console/v1/me` → `{"operator", "person"}`.
-async fn me(State(platform): State<Platform>, Signed(actor): Signed) -> HttpResult<Json<Value>> {
-    let person = platform.whoami(actor).await?;
-    Ok(Json(json!({"operator": person.is_none(), "person": person.as_ref().map(person_json)})))
+async fn me(State(platform): State<Platform>, Signed(actor): Signed) -> HttpResult<Json<WhoAmI>> {
+    Ok(Json(platform.listings.whoami(actor).await?.into()))
 }
 
 /// `GET /console/v1/apps`: the apps I hold a role on (the operator: all), by name.
-pub(crate) async fn apps(State(platform): State<Platform>, Signed(actor): Signed) -> HttpResult<Json<Value>> {
-    let data: Vec<Value> = platform
-        .apps_of(actor)
-        .await?
-        .into_iter()
-        .map(|(app, role)| json!({"id": app.id, "name": app.name, "mode": app.mode, "role": role.map(AppRole::as_str)}))
-        .collect();
-    Ok(Json(json!({ "data": data })))
+pub(crate) async fn apps(State(platform): State<Platform>, Signed(actor): Signed) -> HttpResult<Json<Listing<AppListed>>> {
+    Ok(Json(Listing::of(platform.listings.apps_of(actor).await?)))
 }
 
 /// `GET /console/v1/apps/{app}/roles` (administrators and developers).
-pub(crate) async fn app_roles(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Value>> {
-    let data: Vec<Value> = platform
-        .app_members(actor, &AppId(app))
-        .await?
-        .iter()
-        .map(|(person, role)| json!({"person": person_json(person), "role": role.as_str()}))
-        .collect();
-    Ok(Json(json!({ "data": data })))
+pub(crate) async fn app_roles(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Listing<MemberView>>> {
+    Ok(Json(Listing::of(platform.listings.app_members(actor, &AppId(app)).await?)))
 }
 
 #[derive(Deserialize, Default)]
@@ -61,25 +44,18 @@ struct NewTestUser {
 
 /// `POST /console/v1/apps/{app}/test-users` `{"name"?}` (administrators): a new person
 /// with the tester role; the password is shown once.
-async fn create_test_user(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>, JsonBody(body): JsonBody<NewTestUser>) -> HttpResult<Json<Value>> {
-    let (person, password) = platform.create_test_user(actor, &AppId(app), body.name.as_deref()).await?;
-    Ok(Json(json!({"person": person_json(&person), "password": password, "role": "tester"})))
+async fn create_test_user(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>, JsonBody(body): JsonBody<NewTestUser>) -> HttpResult<Json<TestUserView>> {
+    Ok(Json(platform.listings.create_test_user(actor, &AppId(app), body.name.as_deref()).await?.into()))
 }
 
 /// `GET /console/v1/pages`: the Pages I administer (the operator: all), by name.
-pub(crate) async fn pages(State(platform): State<Platform>, Signed(actor): Signed) -> HttpResult<Json<Value>> {
-    Ok(Json(json!({"data": platform.pages_of(actor).await?})))
+pub(crate) async fn pages(State(platform): State<Platform>, Signed(actor): Signed) -> HttpResult<Json<Listing<Page>>> {
+    Ok(Json(Listing::of(platform.listings.pages_of(actor).await?)))
 }
 
 /// `GET /console/v1/pages/{page}` (Page admins): the Page, its admins and its apps.
-async fn page(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<Value>> {
-    let overview = platform.page_overview(actor, &PageId(page)).await?;
-    let apps: Vec<Value> = overview
-        .apps
-        .iter()
-        .map(|(app, fields)| json!({"id": app.id, "name": app.name, "mode": app.mode, "fields": fields.iter().map(|f| f.as_str()).collect::<Vec<_>>()}))
-        .collect();
-    Ok(Json(json!({"page": overview.page, "admins": overview.admins.iter().map(person_json).collect::<Vec<_>>(), "apps": apps})))
+async fn page(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<PageOverviewView>> {
+    Ok(Json(platform.listings.page_overview(actor, &PageId(page)).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -91,7 +67,7 @@ struct Window {
 
 /// `GET /console/v1/apps/{app}/webhook/stats?from=&to=&bucket_ms=` (administrators and
 /// developers): deliveries and latency per bucket; by default the last 3 hours by minute.
-async fn stats(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>, Query(window): Query<Window>) -> HttpResult<Json<Value>> {
+async fn stats(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>, Query(window): Query<Window>) -> HttpResult<Json<StatsView>> {
     let bucket_ms = window.bucket_ms.unwrap_or(60_000);
     let to = window.to.unwrap_or_else(|| {
         // The bucket holding now is the last one.
@@ -99,10 +75,6 @@ async fn stats(State(platform): State<Platform>, Signed(actor): Signed, Path(app
         now - now.rem_euclid(bucket_ms.max(1)) + bucket_ms
     });
     let from = window.from.unwrap_or(to - 3 * 3_600_000);
-    let buckets = platform.delivery_stats(actor, &AppId(app), from, to, bucket_ms).await?;
-    let buckets: Vec<Value> = buckets
-        .iter()
-        .map(|b| json!({"start": b.start, "delivered": b.delivered, "failed": b.failed, "latency_avg_ms": b.latency_avg_ms, "latency_max_ms": b.latency_max_ms}))
-        .collect();
-    Ok(Json(json!({"from": from, "to": to, "bucket_ms": bucket_ms, "buckets": buckets})))
+    let buckets = platform.deliveries.delivery_stats(actor, &AppId(app), from, to, bucket_ms).await?;
+    Ok(Json(StatsView { from, to, bucket_ms, buckets: buckets.into_iter().map(BucketView::from).collect() }))
 }

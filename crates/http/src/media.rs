@@ -25,7 +25,7 @@ fn not_found() -> Response {
 /// `GET /media/{sha256}`: streamed from disk in chunks (a file is never held whole
 /// in memory, however many read it at once), with `Range` requests answered 206.
 async fn file(State(platform): State<Platform>, Path(digest): Path<String>, request: Request) -> HttpResult<Response> {
-    let Some((mime, path)) = platform.media_file(&digest).await? else { return Ok(not_found()) };
+    let Some((mime, path)) = platform.media.media_file(&digest).await? else { return Ok(not_found()) };
     let inline = ["image/", "audio/", "video/"].iter().any(|family| mime.starts_with(family)) && mime != "image/svg+xml";
     let Ok(response) = ServeFile::new(path).oneshot(request).await;
     let mut response = response.map(axum::body::Body::new);
@@ -48,7 +48,7 @@ async fn file(State(platform): State<Platform>, Path(digest): Path<String>, requ
 
 /// `GET /media/profilepic/{page}/{psid}/{signature}`: an SVG with the person's initials.
 async fn profile_picture(State(platform): State<Platform>, Path((page, psid, signature)): Path<(String, String, String)>) -> HttpResult<Response> {
-    let Some(svg) = platform.profile_picture(&page, &psid, &signature).await? else { return Ok(not_found()) };
+    let Some(svg) = platform.profiles.profile_picture(&page, &psid, &signature).await? else { return Ok(not_found()) };
     let mut response = svg.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));

@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use switchboard_app::views::ReadinessView;
 use switchboard_app::Platform;
 
 pub fn routes() -> Router<Platform> {
@@ -19,20 +19,21 @@ async fn healthz() -> &'static str {
 
 /// `GET /readyz`: 200 when the store answers, 503 otherwise.
 async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
-    match platform.store().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "store": "ok", "node": platform.node_id()}))),
+    let node = platform.ops.node_id().to_string();
+    match platform.ops.ping().await {
+        Ok(()) => (StatusCode::OK, Json(ReadinessView { status: "ready", store: "ok", node })),
         Err(error) => {
-            tracing::warn!(%error, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": "unreachable", "node": platform.node_id()})))
+            tracing::warn!(error = %crate::error::chain(&error), "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(ReadinessView { status: "unavailable", store: "unreachable", node }))
         }
     }
 }
 
 /// `GET /metrics`: OpenMetrics text, plus the outbox backlog.
 async fn metrics(State(platform): State<Platform>) -> impl IntoResponse {
-    let mut text = platform.metrics().render();
+    let mut text = platform.ops.metrics().render();
     // Read at scrape time from the store, so that they are true across nodes.
-    if let Ok(by_app) = platform.store().outbox_pending_by_app().await {
+    if let Ok(by_app) = platform.ops.backlog().await {
         let total: u64 = by_app.iter().map(|(_, n)| n).sum();
         let mut gauges = format!(
             "# HELP switchboard_outbox_pending Webhook events not yet delivered.\n# TYPE switchboard_outbox_pending gauge\nswitchboard_outbox_pending {total}\n\

@@ -11,10 +11,10 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::Stream;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::convert::Infallible;
-use switchboard_app::{PersonDetails, PersonMessage, Platform, PostbackTap, Upload};
-use switchboard_domain::{Millis, Refusal};
+use switchboard_app::views::*;
+use switchboard_app::{PersonMessage, Platform, PostbackTap, Upload};
+use switchboard_domain::{Mid, Millis, Page, PageRef, Refusal};
 use switchboard_store::Receipt;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
@@ -51,33 +51,26 @@ pub struct Login {
 }
 
 /// `POST /person/v1/login` `{"login","password"}` → `{"access_token","person"}`.
-pub async fn login(State(platform): State<Platform>, ClientIp(address): ClientIp, JsonBody(body): JsonBody<Login>) -> HttpResult<Json<Value>> {
-    let (person, token) = platform.sign_in(&body.login, &body.password, address).await?;
-    Ok(Json(json!({"access_token": token, "person": person})))
+pub async fn login(State(platform): State<Platform>, ClientIp(address): ClientIp, JsonBody(body): JsonBody<Login>) -> HttpResult<Json<SessionView>> {
+    let (person, token) = platform.sessions.sign_in(&body.login, &body.password, address).await?;
+    Ok(Json(SessionView { access_token: token, person: person.into() }))
 }
 
 /// `POST /person/v1/logout` (and `/console/v1/logout`): ends the session whose token
 /// authorizes the call; the token stops working at once.
-pub async fn logout(State(platform): State<Platform>, BearerToken(token): BearerToken) -> HttpResult<Json<Value>> {
-    platform.sign_out(&token).await?;
-    Ok(Json(json!({"success": true})))
+pub async fn logout(State(platform): State<Platform>, BearerToken(token): BearerToken) -> HttpResult<Json<Success>> {
+    platform.sessions.sign_out(&token).await?;
+    Ok(Json(SUCCESS))
 }
 
 /// `GET /person/v1/me`.
-async fn me(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.person(person).await?)))
-}
-
-fn phone_json(phone: Option<(String, Millis)>) -> Value {
-    match phone {
-        Some((number, verified_at)) => json!({"phone_number": number, "verified_at": verified_at}),
-        None => json!({"phone_number": null}),
-    }
+async fn me(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<PersonView>> {
+    Ok(Json(platform.directory.person(person).await?.into()))
 }
 
 /// `GET /person/v1/me/phone`: the person's verified number.
-async fn phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
-    Ok(Json(phone_json(platform.phone(person).await?)))
+async fn phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<PhoneView>> {
+    Ok(Json(PhoneView::from(platform.features.phone(person).await?)))
 }
 
 #[derive(Deserialize)]
@@ -87,39 +80,39 @@ struct PhoneBody {
 
 /// `PUT /person/v1/me/phone` `{"phone_number"}`: the person confirms their number
 /// (Pages with the phone-number permission reach them by it a day later).
-async fn set_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson, JsonBody(body): JsonBody<PhoneBody>) -> HttpResult<Json<Value>> {
-    Ok(Json(phone_json(platform.set_phone(person, Some(&body.phone_number)).await?)))
+async fn set_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson, JsonBody(body): JsonBody<PhoneBody>) -> HttpResult<Json<PhoneView>> {
+    Ok(Json(PhoneView::from(platform.features.set_phone(person, Some(&body.phone_number)).await?)))
 }
 
 /// `DELETE /person/v1/me/phone`.
-async fn remove_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
-    Ok(Json(phone_json(platform.set_phone(person, None).await?)))
+async fn remove_phone(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<PhoneView>> {
+    Ok(Json(PhoneView::from(platform.features.set_phone(person, None).await?)))
 }
 
 /// `POST /person/v1/threads/{page}/messages/{mid}/notify-me`: the person taps "Notify
 /// me" on a one-time notification request.
-async fn notify_me(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
-    platform.notify_me(person, &page, &mid).await?;
-    Ok(Json(json!({"success": true})))
+async fn notify_me(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(PageRef, String)>) -> HttpResult<Json<Success>> {
+    platform.notifications.notify_me(person, &page, &mid).await?;
+    Ok(Json(SUCCESS))
 }
 
 /// `POST /person/v1/threads/{page}/messages/{mid}/notifications`: the person accepts a
 /// recurring-notification opt-in.
-async fn accept_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
-    platform.accept_notifications(person, &page, &mid).await?;
-    Ok(Json(json!({"success": true})))
+async fn accept_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(PageRef, String)>) -> HttpResult<Json<Success>> {
+    platform.notifications.accept_notifications(person, &page, &mid).await?;
+    Ok(Json(SUCCESS))
 }
 
 /// `POST /person/v1/threads/{page}/messages/{mid}/notifications/stop`.
-async fn stop_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
-    platform.stop_notifications(person, &page, &mid, true).await?;
-    Ok(Json(json!({"success": true})))
+async fn stop_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(PageRef, String)>) -> HttpResult<Json<Success>> {
+    platform.notifications.stop_notifications(person, &page, &mid, true).await?;
+    Ok(Json(SUCCESS))
 }
 
 /// `POST /person/v1/threads/{page}/messages/{mid}/notifications/resume`.
-async fn resume_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
-    platform.stop_notifications(person, &page, &mid, false).await?;
-    Ok(Json(json!({"success": true})))
+async fn resume_notifications(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(PageRef, String)>) -> HttpResult<Json<Success>> {
+    platform.notifications.stop_notifications(person, &page, &mid, false).await?;
+    Ok(Json(SUCCESS))
 }
 
 #[derive(Deserialize)]
@@ -129,18 +122,18 @@ struct Search {
 
 /// `GET /person/v1/pages?q=` → `{"data":[page]}`: Pages by name or username (a Page
 /// whose apps are all in development mode shows only to persons with a role on them).
-async fn search_pages(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Query(search): Query<Search>) -> HttpResult<Json<Value>> {
-    Ok(Json(json!({"data": platform.search_pages(person, &search.q).await?})))
+async fn search_pages(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Query(search): Query<Search>) -> HttpResult<Json<Listing<Page>>> {
+    Ok(Json(Listing::of(platform.listings.search_pages(person, &search.q).await?)))
 }
 
 /// `GET /person/v1/pages/{id-or-username}`.
-async fn find_page(State(platform): State<Platform>, _: SignedPerson, Path(page): Path<String>) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.page_for_people(&page).await?)))
+async fn find_page(State(platform): State<Platform>, _: SignedPerson, Path(page): Path<PageRef>) -> HttpResult<Json<Page>> {
+    Ok(Json(platform.directory.page(&page).await?))
 }
 
 /// `GET /person/v1/threads`: the person's threads, most recent first.
-async fn threads(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
-    Ok(Json(json!({"data": platform.threads(person).await?})))
+async fn threads(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Listing<ThreadSummaryView>>> {
+    Ok(Json(Listing { data: platform.threads.threads(person).await? }))
 }
 
 #[derive(Deserialize)]
@@ -154,10 +147,10 @@ struct HistoryQuery {
 async fn messages(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     Query(query): Query<HistoryQuery>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.thread(person, &page, query.before.map(switchboard_domain::Mid), query.limit.unwrap_or(50)).await?)))
+) -> HttpResult<Json<ThreadView>> {
+    Ok(Json(platform.threads.thread(person, &page, query.before.map(Mid), query.limit.unwrap_or(50)).await?))
 }
 
 /// `POST /person/v1/threads/{page}/messages` `{"text", "reply_to"?}` or
@@ -166,10 +159,10 @@ async fn messages(
 async fn send(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     JsonBody(body): JsonBody<PersonMessage>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.person_send(person, &page, body).await?)))
+) -> HttpResult<Json<MessageView>> {
+    Ok(Json(platform.threads.person_send(person, &page, body).await?))
 }
 
 /// `POST /person/v1/threads/{page}/attachments`, multipart with one `file` part: the
@@ -177,10 +170,10 @@ async fn send(
 async fn send_attachment(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     headers: axum::http::HeaderMap,
     MultipartBody(mut multipart): MultipartBody,
-) -> HttpResult<Json<Value>> {
+) -> HttpResult<Json<MessageView>> {
     let declared = crate::limits::declared_length(&headers);
     let mut upload = None;
     while let Some(field) = multipart.next_field().await.map_err(crate::limits::multipart_refusal)? {
@@ -192,7 +185,7 @@ async fn send_attachment(
         }
     }
     let upload = upload.ok_or_else(|| Refusal::missing_param("file"))?;
-    Ok(Json(json!(platform.person_send_attachment(person, &page, upload).await?)))
+    Ok(Json(platform.threads.person_send_attachment(person, &page, upload).await?))
 }
 
 /// `POST /person/v1/threads/{page}/postbacks` `{"mid","button"}` (a JSON pointer to a
@@ -201,10 +194,10 @@ async fn send_attachment(
 async fn postback(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     JsonBody(tap): JsonBody<PostbackTap>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.person_postback(person, &page, tap).await?)))
+) -> HttpResult<Json<MessageView>> {
+    Ok(Json(platform.threads.person_postback(person, &page, tap).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -218,10 +211,10 @@ struct GetStarted {
 async fn get_started(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     JsonBody(body): JsonBody<GetStarted>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.get_started(person, &page, body.link_ref).await?)))
+) -> HttpResult<Json<MessageView>> {
+    Ok(Json(platform.threads.get_started(person, &page, body.link_ref).await?))
 }
 
 #[derive(Deserialize)]
@@ -233,37 +226,33 @@ struct NewReaction {
 async fn react(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path((page, mid)): Path<(String, String)>,
+    Path((page, mid)): Path<(PageRef, String)>,
     JsonBody(body): JsonBody<NewReaction>,
-) -> HttpResult<Json<Value>> {
-    platform.person_react(person, &page, &mid, Some(body.emoji)).await?;
-    Ok(Json(json!({"success": true})))
+) -> HttpResult<Json<Success>> {
+    platform.threads.person_react(person, &page, &mid, Some(body.emoji)).await?;
+    Ok(Json(SUCCESS))
 }
 
 /// `DELETE /person/v1/threads/{page}/messages/{mid}/reaction`.
-async fn unreact(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(String, String)>) -> HttpResult<Json<Value>> {
-    platform.person_react(person, &page, &mid, None).await?;
-    Ok(Json(json!({"success": true})))
+async fn unreact(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(PageRef, String)>) -> HttpResult<Json<Success>> {
+    platform.threads.person_react(person, &page, &mid, None).await?;
+    Ok(Json(SUCCESS))
 }
 
 /// `GET /person/v1/pages/{page}/welcome`: the greeting, Get Started, persistent menu
 /// and ice breakers to show on the thread.
-async fn welcome(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path(page): Path<String>) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.welcome(person, &page).await?)))
-}
-
-fn details(profile: switchboard_store::PersonProfile) -> PersonDetails {
-    PersonDetails { locale: profile.locale, timezone: profile.timezone, gender: profile.gender }
+async fn welcome(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path(page): Path<PageRef>) -> HttpResult<Json<Welcome>> {
+    Ok(Json(platform.profiles.welcome(person, &page).await?))
 }
 
 /// `GET /person/v1/me/profile`: locale, timezone and gender, as Pages may see them.
-async fn profile(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(details(platform.person_profile(person).await?))))
+async fn profile(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> HttpResult<Json<PersonDetails>> {
+    Ok(Json(platform.profiles.person_profile(person).await?.into()))
 }
 
 /// `PUT /person/v1/me/profile` `{"locale","timezone","gender"}`.
-async fn set_profile(State(platform): State<Platform>, SignedPerson(person): SignedPerson, JsonBody(body): JsonBody<PersonDetails>) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.set_person_profile(person, body).await?)))
+async fn set_profile(State(platform): State<Platform>, SignedPerson(person): SignedPerson, JsonBody(body): JsonBody<PersonDetails>) -> HttpResult<Json<PersonDetails>> {
+    Ok(Json(platform.profiles.set_person_profile(person, body).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -275,27 +264,27 @@ struct Watermark {
 async fn delivered(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     JsonBody(body): JsonBody<Watermark>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.person_receipt(person, &page, Receipt::Delivered, body.watermark).await?)))
+) -> HttpResult<Json<ReceiptsView>> {
+    Ok(Json(platform.threads.person_receipt(person, &page, Receipt::Delivered, body.watermark).await?))
 }
 
 /// `POST /person/v1/threads/{page}/read` `{"watermark"?}`.
 async fn read(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
-    Path(page): Path<String>,
+    Path(page): Path<PageRef>,
     JsonBody(body): JsonBody<Watermark>,
-) -> HttpResult<Json<Value>> {
-    Ok(Json(json!(platform.person_receipt(person, &page, Receipt::Read, body.watermark).await?)))
+) -> HttpResult<Json<ReceiptsView>> {
+    Ok(Json(platform.threads.person_receipt(person, &page, Receipt::Read, body.watermark).await?))
 }
 
 /// `GET /person/v1/events`: server-sent events, one JSON object per event
 /// (`{"type":"message"|"typing"|"seen", ...}`). A client that falls behind gets a
 /// `lagged` event and should reload its threads.
 async fn events(State(platform): State<Platform>, SignedPerson(person): SignedPerson) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(platform.live().subscribe(person)).map(|item| {
+    let stream = BroadcastStream::new(platform.threads.live_events(person)).map(|item| {
         let event = match item {
             Ok(event) => Event::default().json_data(event).unwrap_or_else(|_| Event::default().data("{}")),
             Err(_) => Event::default().data(r#"{"type":"lagged"}"#),

@@ -4,10 +4,11 @@
 //! commit. A group that fails (one duplicate `mid`, say) is retried member by member,
 //! so that only the bad member fails.
 
-use crate::errors::{pg, pool};
+use crate::errors::{pg, pool as pool_error};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use switchboard_domain::{Direction, Message};
+use switchboard_store::codec;
 use switchboard_store::{NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
@@ -28,12 +29,12 @@ struct Append {
 }
 
 #[derive(Clone)]
-pub struct AppendBatcher {
+pub(crate) struct AppendBatcher {
     writers: Vec<mpsc::Sender<Append>>,
 }
 
 impl AppendBatcher {
-    pub fn start(pool: deadpool_postgres::Pool) -> Self {
+    pub(crate) fn start(pool: deadpool_postgres::Pool) -> Self {
         let writers = (0..WRITERS)
             .map(|_| {
                 let (queue, incoming) = mpsc::channel(QUEUE);
@@ -44,7 +45,7 @@ impl AppendBatcher {
         Self { writers }
     }
 
-    pub async fn append(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+    pub(crate) async fn append(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (message.page.as_str(), message.person.0).hash(&mut hasher);
         let writer = &self.writers[hasher.finish() as usize % self.writers.len()];
@@ -52,8 +53,8 @@ impl AppendBatcher {
         writer
             .send(Append { message, events, answer })
             .await
-            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
-        answered.await.map_err(|_| StoreError::Unavailable("the batch writer stopped before answering".into()))?
+            .map_err(|_| StoreError::unavailable("the store is shutting down"))?;
+        answered.await.map_err(|_| StoreError::unavailable("the batch writer stopped before answering"))?
     }
 }
 
@@ -120,7 +121,7 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
 
 /// Writes the members' messages, thread updates and outbox rows in the transaction
 /// `tx` (a use case that stores a message with another fact brings its own).
-pub async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
+pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
     // One row per thread (a row may not be upserted twice in one statement), in a
     // fixed order so that concurrent writers (other nodes, receipts, deliveries)
     // lock threads in the same order.
@@ -139,13 +140,13 @@ pub async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Mess
     let mids: Vec<&str> = members.iter().map(|(m, _)| m.mid.as_str()).collect();
     let pages: Vec<&str> = members.iter().map(|(m, _)| m.page.as_str()).collect();
     let persons: Vec<i64> = members.iter().map(|(m, _)| m.person.0).collect();
-    let directions: Vec<&str> = members.iter().map(|(m, _)| if m.direction == Direction::Inbound { "in" } else { "out" }).collect();
+    let directions: Vec<&str> = members.iter().map(|(m, _)| codec::text(m.direction)).collect();
     let apps: Vec<Option<&str>> = members.iter().map(|(m, _)| m.app.as_ref().map(|a| a.as_str())).collect();
     let texts: Vec<Option<&str>> = members.iter().map(|(m, _)| m.text.as_deref()).collect();
     let metadata: Vec<Option<&str>> = members.iter().map(|(m, _)| m.metadata.as_deref()).collect();
     let created: Vec<i64> = members.iter().map(|(m, _)| m.created_at).collect();
-    let attachments: Vec<Option<&str>> = members.iter().map(|(m, _)| m.attachment.as_deref()).collect();
-    let quick_replies: Vec<Option<&str>> = members.iter().map(|(m, _)| m.quick_replies.as_deref()).collect();
+    let attachments: Vec<Option<String>> = members.iter().map(|(m, _)| codec::attachment_text(m)).collect();
+    let quick_replies: Vec<Option<String>> = members.iter().map(|(m, _)| codec::quick_replies_text(m)).collect();
     let replies_to: Vec<Option<&str>> = members.iter().map(|(m, _)| m.reply_to.as_ref().map(|mid| mid.as_str())).collect();
     let personas: Vec<Option<&str>> = members.iter().map(|(m, _)| m.persona.as_deref()).collect();
 
@@ -153,7 +154,7 @@ pub async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Mess
     let event_apps: Vec<&str> = events.iter().map(|e| e.app.as_str()).collect();
     let event_pages: Vec<&str> = events.iter().map(|e| e.page.as_str()).collect();
     let event_persons: Vec<i64> = events.iter().map(|e| e.person.0).collect();
-    let event_fields: Vec<&str> = events.iter().map(|e| e.field.as_str()).collect();
+    let event_fields: Vec<&str> = events.iter().map(|e| codec::text(e.field)).collect();
     let event_bodies: Vec<&[u8]> = events.iter().map(|e| e.body.as_slice()).collect();
     let event_created: Vec<i64> = events.iter().map(|e| e.created_at).collect();
     // Only a thread's first event in this group may be its head (and only if nothing
@@ -180,8 +181,4 @@ pub async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Mess
     messages.map_err(pg)?;
     outbox.map_err(pg)?;
     Ok(())
-}
-
-fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
-    pool(error)
 }

@@ -7,6 +7,7 @@
 //! reconnecting it hands subscribers a `resumed` message: whoever caches must
 //! assume it missed invalidations.
 
+use crate::errors;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub struct PostgresBus {
 impl PostgresBus {
     /// Connects the publisher pool and starts the listener task.
     pub async fn connect(url: &str, connect_timeout: Duration) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Internal(format!("database URL: {e}")))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| errors::internal("database URL", e))?;
         let manager = deadpool_postgres::Manager::new(config.clone(), NoTls);
         let publisher = deadpool_postgres::Pool::builder(manager)
             .max_size(4)
@@ -35,13 +36,18 @@ impl PostgresBus {
             .wait_timeout(Some(connect_timeout))
             .create_timeout(Some(connect_timeout))
             .build()
-            .map_err(|e| StoreError::Internal(format!("bus pool: {e}")))?;
+            .map_err(|e| errors::internal("bus pool", e))?;
         let (sender, _) = broadcast::channel(BUS_BUFFER);
         // Listen before answering, so that nothing published after connect() is missed.
         let first = listen(&config, connect_timeout, sender.clone()).await?;
         tokio::spawn(keep_listening(config, connect_timeout, sender.clone(), first));
         Ok(Self { sender, publisher })
     }
+}
+
+/// The bus cannot reach the database: whatever the cause, the caller may retry.
+fn unavailable(context: &str, source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable { context: context.into(), source: Some(Box::new(source)) }
 }
 
 /// Opens a listening connection; the returned task ends when the connection does.
@@ -53,8 +59,8 @@ async fn listen(
     let connecting = tokio::time::timeout(timeout, config.connect(NoTls));
     let (client, mut connection) = connecting
         .await
-        .map_err(|_| StoreError::Unavailable("the bus cannot reach the database in time".into()))?
-        .map_err(|e| StoreError::Unavailable(format!("the bus cannot connect: {e}")))?;
+        .map_err(|elapsed| unavailable("the bus cannot reach the database in time", elapsed))?
+        .map_err(|e| unavailable("the bus cannot connect", e))?;
     let pump = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(Ok(message)) = messages.next().await {
@@ -68,7 +74,7 @@ async fn listen(
     // The pump drives the connection, so the LISTEN can complete now.
     if let Err(error) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
         pump.abort();
-        return Err(StoreError::Unavailable(format!("the bus cannot LISTEN: {error}")));
+        return Err(unavailable("the bus cannot LISTEN", error));
     }
     // The client keeps the connection open for as long as the pump runs.
     Ok(tokio::spawn(async move {
@@ -92,7 +98,7 @@ async fn keep_listening(
             match listen(&config, timeout, sender.clone()).await {
                 Ok(pump) => break pump,
                 Err(error) => {
-                    tracing::warn!(%error, "the bus cannot reconnect yet");
+                    tracing::warn!(error = &error as &dyn std::error::Error, "the bus cannot reconnect yet");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
@@ -106,12 +112,12 @@ async fn keep_listening(
 #[async_trait]
 impl Bus for PostgresBus {
     async fn publish(&self, message: BusMessage) -> StoreResult<()> {
-        let client = self.publisher.get().await.map_err(|e| StoreError::Unavailable(format!("bus: {e}")))?;
+        let client = self.publisher.get().await.map_err(|e| unavailable("the bus has no database connection", e))?;
         let payload = format!("{}\n{}", message.topic, message.payload);
         client
             .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
             .await
-            .map_err(|e| StoreError::Unavailable(format!("bus: {e}")))?;
+            .map_err(|e| unavailable("the bus cannot publish", e))?;
         Ok(())
     }
 

@@ -1,49 +1,23 @@
-//! The store contract on a real PostgreSQL server, plus what only several nodes on
-//! one database can show. Each store runs in a fresh schema of the test database
-//! named by SWITCHBOARD_TEST_POSTGRES_URL (scripts/test sets one up).
+//! The store contract on a real PostgreSQL server, one test per check, plus what
+//! only several nodes on one database can show. Each store runs in a fresh schema of
+//! the test database named by SWITCHBOARD_TEST_POSTGRES_URL (scripts/test sets one
+//! up).
 
+mod common;
+
+use common::{database_url, fresh_schema, store};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use switchboard_domain::*;
-use switchboard_store::{contract, NewOutboxEvent, NewPerson, Store, StoreError};
-use switchboard_store_postgres::{PostgresConfig, PostgresStore};
+use switchboard_store::{contract, DirectoryStore, NewOutboxEvent, NewPerson, OutboxStore, StoreError, ThreadStore};
+use switchboard_store_postgres::PostgresStore;
 
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-
-/// The test server's URL. Its absence fails the run, unless
-/// `SWITCHBOARD_TEST_SKIP_POSTGRES` gives the reason to skip (then `None`).
-fn database_url() -> Option<String> {
-    match std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => match std::env::var("SWITCHBOARD_TEST_SKIP_POSTGRES").ok().filter(|reason| !reason.trim().is_empty()) {
-            Some(reason) => {
-                eprintln!("PostgreSQL contract SKIPPED: {reason} (SWITCHBOARD_TEST_SKIP_POSTGRES)");
-                None
-            }
-            None => panic!("the PostgreSQL contract needs SWITCHBOARD_TEST_POSTGRES_URL (scripts/test sets one up), or SWITCHBOARD_TEST_SKIP_POSTGRES with the reason to skip"),
-        },
-    }
+/// A store for one contract check; `None` when the run opted out of PostgreSQL.
+async fn fresh() -> Option<contract::Fresh> {
+    let url = database_url()?;
+    Some(contract::Fresh { store: store(&url, &fresh_schema()).await as contract::Shared, keep: Box::new(()) })
 }
 
-fn fresh_schema() -> String {
-    format!("contract_{}_{}", std::process::id(), SCHEMAS.fetch_add(1, Ordering::Relaxed))
-}
-
-async fn store(url: &str, schema: &str) -> Arc<PostgresStore> {
-    let config = PostgresConfig { url: url.into(), pool_size: 8, statement_timeout_ms: 10_000, connect_timeout_ms: 5_000, schema: Some(schema.into()) };
-    Arc::new(PostgresStore::connect(config).await.expect("the test PostgreSQL answers"))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_passes_the_store_contract() {
-    let Some(url) = database_url() else { return };
-    contract::run_all(|| {
-        let url = url.clone();
-        async move { store(&url, &fresh_schema()).await as contract::Shared }
-    })
-    .await;
-}
+switchboard_store::contract_tests!(fresh);
 
 async fn seed(store: &PostgresStore, persons: usize) -> Vec<PersonId> {
     store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }, None).await.unwrap();

@@ -1,12 +1,14 @@
 //! The connections: one writer thread that commits many requests per transaction
 //! (group commit: one fsync shared by every request in the batch) and a small pool
 //! of read-only connections. No request is answered before its transaction is on
-//! disk: `synchronous=FULL` makes each WAL commit fsync.
+//! disk: `synchronous=FULL` makes each WAL commit fsync. Also the one mapping from
+//! rusqlite's errors to the store's ([`sql_error`]), which keeps SQLite's error as
+//! the cause.
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use switchboard_store::{StoreError, StoreResult};
+use switchboard_store::{Cause, Conflict, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// How many requests one transaction may carry at most.
@@ -16,7 +18,9 @@ const WRITE_QUEUE: usize = 8192;
 
 /// What a write job hands back: called with the fate of the whole group's commit.
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
-type Work = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// A write job, run on the writer's connection inside the group's transaction, or
+/// handed the reason there is none (the transaction could not begin).
+type Work = Box<dyn FnOnce(Result<&Connection, StoreError>) -> Completion + Send>;
 
 struct Job {
     work: Work,
@@ -32,18 +36,38 @@ pub struct Engine {
     reader_slots: Arc<Semaphore>,
 }
 
+/// The one mapping from rusqlite's errors to the store's, keeping rusqlite's error
+/// as the cause: a constraint that refused a write is a generic conflict (the caller
+/// names it with `StoreError::conflict_as`), a database that is busy, locked, full
+/// or cannot be opened is unavailable (a retry may succeed), anything else internal.
 pub fn sql_error(error: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
-    match &error {
+    let (context, unavailable) = match &error {
         rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
-            ErrorCode::ConstraintViolation => StoreError::Conflict(message.clone().unwrap_or_else(|| error.to_string())),
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull => {
-                StoreError::Unavailable(error.to_string())
+            ErrorCode::ConstraintViolation => {
+                return StoreError::Conflict(Conflict::Constraint(message.clone().unwrap_or_else(|| error.to_string())));
             }
-            _ => StoreError::Internal(error.to_string()),
+            code @ (ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
+                (format!("sqlite cannot serve the statement now ({code:?})"), true)
+            }
+            code => (format!("sqlite failed ({code:?})"), false),
         },
-        _ => StoreError::Internal(error.to_string()),
+        rusqlite::Error::QueryReturnedNoRows => ("a statement answered no row where one was expected".to_string(), false),
+        _ => ("a statement could not be run or read".to_string(), false),
+    };
+    let source = Some(Box::new(error) as Cause);
+    if unavailable {
+        StoreError::Unavailable { context, source }
+    } else {
+        StoreError::Internal { context, source }
     }
+}
+
+/// What each request of a group sees when the group's transaction could not begin
+/// or commit: unavailable, with SQLite's error (shared by the whole group) as the
+/// cause.
+fn group_failed(context: &str, error: &Arc<rusqlite::Error>) -> StoreError {
+    StoreError::Unavailable { context: context.into(), source: Some(Box::new(Arc::clone(error))) }
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
@@ -73,7 +97,7 @@ impl Engine {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run_writer(writer, queue))
-            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::Internal { context: "cannot start the writer thread".into(), source: Some(Box::new(e)) })?;
         Ok(Self {
             jobs,
             reader_slots: Arc::new(Semaphore::new(pool.len())),
@@ -108,7 +132,7 @@ impl Engine {
     {
         let (answer, answered) = oneshot::channel();
         let work: Work = Box::new(move |conn| {
-            let outcome = in_savepoint(conn, work);
+            let outcome = conn.and_then(|conn| in_savepoint(conn, work));
             Box::new(move |commit| {
                 let result = match (commit, outcome) {
                     (Err(error), _) => Err(error),
@@ -120,10 +144,10 @@ impl Engine {
         self.jobs
             .send(Job { work, durable })
             .await
-            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+            .map_err(|_| StoreError::unavailable("the store is shutting down"))?;
         answered
             .await
-            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+            .map_err(|_| StoreError::unavailable("the writer stopped before answering"))?
     }
 
     /// Runs `work` on a read-only connection on the blocking pool.
@@ -137,7 +161,7 @@ impl Engine {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+            .map_err(|_| StoreError::unavailable("the store is shutting down"))?;
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = readers.lock().expect("reader pool poisoned").pop().expect("a slot guarantees a connection");
@@ -146,13 +170,18 @@ impl Engine {
             result
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("reader task failed: {e}")))?
+        .map_err(|e| StoreError::Internal { context: "a reader task failed".into(), source: Some(Box::new(e)) })?
     }
 }
 
 /// Runs a prepared (cached) statement that returns no rows.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop)
+}
+
+/// As `statement`, through the one error mapping.
 fn run(conn: &Connection, sql: &str) -> StoreResult<()> {
-    conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop).map_err(sql_error)
+    statement(conn, sql).map_err(sql_error)
 }
 
 fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -191,21 +220,23 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 synced = durable;
             }
         }
-        if let Err(error) = run(&conn, "BEGIN IMMEDIATE") {
+        if let Err(error) = statement(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
-            // Dropping a job drops its answer channel: its caller sees `Unavailable`.
-            group.clear();
+            let error = Arc::new(error);
+            for job in group.drain(..) {
+                (job.work)(Err(group_failed("the write transaction could not begin", &error)))(Ok(()));
+            }
             continue;
         }
-        let completions: Vec<Completion> = group.drain(..).map(|job| (job.work)(&conn)).collect();
-        let committed = run(&conn, "COMMIT");
+        let completions: Vec<Completion> = group.drain(..).map(|job| (job.work)(Ok(&conn))).collect();
+        let committed = statement(&conn, "COMMIT").map_err(Arc::new);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         for completion in completions {
             completion(match &committed {
                 Ok(()) => Ok(()),
-                Err(error) => Err(StoreError::Unavailable(format!("commit failed: {error}"))),
+                Err(error) => Err(group_failed("the group commit failed", error)),
             });
         }
     }
@@ -220,7 +251,7 @@ fn owner_only(path: &std::path::Path) -> StoreResult<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let failed = |e: std::io::Error| StoreError::Internal(format!("cannot prepare {}: {e}", path.display()));
+        let failed = |e: std::io::Error| StoreError::Internal { context: format!("cannot prepare {}", path.display()), source: Some(Box::new(e)) };
         std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path).map_err(failed)?;
         for suffix in ["", "-wal", "-shm"] {
             let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));

@@ -1,8 +1,10 @@
 //! Versioned migrations, applied in order at open. Numbers match the PostgreSQL
 //! engine's, so both describe the same schema version.
 
+use crate::columns::{prepare, Query};
 use crate::engine::sql_error;
 use rusqlite::Connection;
+use switchboard_store::codec::Columns;
 use switchboard_store::StoreResult;
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -26,9 +28,7 @@ pub fn apply(conn: &mut Connection) -> StoreResult<()> {
     for (version, sql) in MIGRATIONS {
         // IMMEDIATE: a second process opening the same file waits instead of racing.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_error)?;
-        let applied: bool = tx
-            .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
-            .map_err(sql_error)?;
+        let applied = prepare(&tx, "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1) AS applied")?.one([version], |r| r.flag("applied"))?;
         if !applied {
             tx.execute_batch(sql).map_err(sql_error)?;
             tx.execute(

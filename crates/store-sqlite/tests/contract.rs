@@ -1,21 +1,19 @@
-//! The store contract on a real SQLite file, plus what only a file can show.
+//! The store contract on a real SQLite file, one test per check, plus what only a
+//! file can show.
 
 use std::sync::Arc;
 use switchboard_domain::*;
-use switchboard_store::{contract, Store};
+use switchboard_store::{contract, DirectoryStore};
 use switchboard_store_sqlite::SqliteStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_the_store_contract() {
+/// A store on a new file in a directory of its own, removed when the check ends.
+async fn fresh() -> Option<contract::Fresh> {
     let dir = tempfile::tempdir().unwrap();
-    let counter = std::sync::atomic::AtomicUsize::new(0);
-    contract::run_all(|| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = dir.path().join(format!("contract-{n}.db"));
-        async move { Arc::new(SqliteStore::open(path).unwrap()) as contract::Shared }
-    })
-    .await;
+    let store = SqliteStore::open(dir.path().join("contract.db")).unwrap();
+    Some(contract::Fresh { store: Arc::new(store) as contract::Shared, keep: Box::new(dir) })
 }
+
+switchboard_store::contract_tests!(fresh);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_reopening_the_file() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use switchboard_app::{Actor, Caller, Platform};
 use switchboard_domain::credentials::random_urlsafe;
-use switchboard_domain::{AppId, PersonId};
+use switchboard_domain::{AppId, PageRef, PersonId};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -42,19 +42,19 @@ fn demo_file(data: &Path) -> PathBuf {
 pub async fn seed(platform: &Platform, data: &Path, base_url: &str) -> anyhow::Result<DemoInfo> {
     if let Ok(text) = std::fs::read_to_string(demo_file(data)) {
         if let Ok(mut info) = serde_json::from_str::<DemoInfo>(&text) {
-            if platform.find_page(&info.page_id).await?.is_some() {
+            if platform.directory.page(&PageRef::parse(&info.page_id)).await.is_ok() {
                 set_urls(&mut info, base_url);
                 return Ok(info);
             }
         }
     }
     let password = random_urlsafe(12);
-    let person = platform.create_person(Actor::Operator, "Dana Demo", "demo", &password).await?;
+    let person = platform.directory.create_person(Actor::Operator, "Dana Demo", "demo", &password).await?;
     let dana = Actor::Person(person.id);
-    let page = platform.create_page(dana, "Demo Page", "demo").await?;
-    let app = platform.create_app(dana, "Echo Bot").await?;
-    let account = platform.grant_page(dana, &page.id, &app.app.id, None).await?;
-    let psid = platform.psid(person.id, &page.id).await?;
+    let page = platform.directory.create_page(dana, "Demo Page", "demo").await?;
+    let app = platform.directory.create_app(dana, "Echo Bot").await?;
+    let account = platform.directory.grant_page(dana, &page.id, &app.app.id, None).await?;
+    let psid = platform.directory.psid(person.id, &page.id).await?;
     let mut info = DemoInfo {
         graph_url: String::new(),
         person_api_url: String::new(),
@@ -109,14 +109,16 @@ pub async fn start_bot(platform: &Platform, info: &mut DemoInfo) -> anyhow::Resu
     // Keep draining the bot's output so it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(line)) = lines.next_line().await { println!("[echo-bot] {line}"); } });
 
-    let app = platform.app(&AppId(info.app_id.clone())).await?.context("the demo app")?;
+    let app = platform.directory.app(&AppId(info.app_id.clone())).await?.context("the demo app")?;
     let fields: Vec<String> = ["messages", "message_echoes", "message_deliveries", "message_reads", "messaging_postbacks"].map(String::from).into();
     platform
+        .subscriptions
         .subscribe_app(&Caller::App(app.clone()), &info.app_id, "page", &url, &info.verify_token, &fields, switchboard_http::DEFAULT_GRAPH_VERSION)
         .await?;
-    let page = platform.find_page(&info.page_id).await?.context("the demo Page")?;
+    let page_ref = PageRef::parse(&info.page_id);
+    let page = platform.directory.page(&page_ref).await?;
     let page_caller = Caller::Page { page, app, person: PersonId(info.person_id) };
-    platform.install_app(&page_caller, &info.page_id, None).await?;
+    platform.subscriptions.install_app(&page_caller, &page_ref, None).await?;
     info.bot_webhook_url = Some(url);
     Ok(child)
 }

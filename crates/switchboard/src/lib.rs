@@ -4,6 +4,7 @@
 //! so tests run exactly what production runs. Only this crate and the test kit
 //! know which store engine is in use.
 
+mod adapters;
 pub mod demo;
 mod listener;
 pub mod settings;
@@ -17,7 +18,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_app::{Platform, PlatformSettings, SystemClock, VirtualClock};
-use switchboard_delivery::{DeliverySettings, Dispatcher, HttpFetcher, HttpVerifier, OutboundRules};
+use adapters::{HttpFetcher, HttpVerifier, PlatformHost};
+use switchboard_delivery::{DeliveryMetrics, DeliverySettings, Dispatcher, DispatcherParts, OutboundRules};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::Clock;
@@ -100,7 +102,7 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn delivery_settings(settings: &Settings) -> DeliverySettings {
+pub fn delivery_settings(settings: &Settings) -> DeliverySettings {
     let w = &settings.webhooks;
     let retry_initial_ms = w.retry_initial_ms.max(1);
     DeliverySettings {
@@ -125,9 +127,60 @@ fn delivery_settings(settings: &Settings) -> DeliverySettings {
     }
 }
 
+/// The platform the settings describe, on this store and clock, with the metrics
+/// the dispatcher registers in its registry. A node and the operator's commands
+/// build it alike.
+pub fn platform(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    key: MasterKey,
+    delivery: &DeliverySettings,
+) -> (Platform, DeliveryMetrics) {
+    let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(delivery), delivery.outbound));
+    let fetcher = Arc::new(HttpFetcher::new(delivery.outbound));
+    let platform_settings = PlatformSettings {
+        cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
+        node_id: settings.node_name(),
+        auto_approve_page_features: settings.auto_approve_page_features,
+        rate_limits: switchboard_domain::ratelimit::Limits {
+            app_calls_per_hour: settings.rate_limits.app_calls_per_hour,
+            page_calls_per_day: settings.rate_limits.page_calls_per_day,
+            page_calls_per_engaged_person: settings.rate_limits.page_calls_per_engaged_person,
+            page_sends_per_second: settings.rate_limits.page_sends_per_second,
+        },
+        media_dir: settings.media_dir(),
+        fetch_timeouts: switchboard_app::FetchTimeouts {
+            video: Duration::from_millis(settings.media_video_fetch_timeout_ms),
+            other: Duration::from_millis(settings.media_fetch_timeout_ms),
+        },
+        public_url: settings.public_url.clone().filter(|url| !url.is_empty()),
+        session_ttl_ms: (settings.sign_in.session_ttl_secs as i64).saturating_mul(1000),
+        sign_in_limits: switchboard_app::SignInLimits {
+            failures_per_login: settings.sign_in.failures_per_login,
+            failures_per_address: settings.sign_in.failures_per_address,
+            window_ms: (settings.sign_in.failure_window_secs as i64).saturating_mul(1000),
+        },
+        hashing_threads: settings.sign_in.hashing_threads,
+        hashing_queue: settings.sign_in.hashing_queue,
+        quotas: switchboard_app::Quotas {
+            apps_per_person: settings.quotas.apps_per_person,
+            pages_per_person: settings.quotas.pages_per_person,
+            apps_per_page: settings.quotas.apps_per_page,
+        },
+        ..PlatformSettings::default()
+    };
+    let mut metrics = switchboard_app::metrics::Metrics::default();
+    let delivery_metrics = DeliveryMetrics::register(metrics.registry_mut());
+    (Platform::new(store, bus, clock, key, verifier, fetcher, platform_settings, metrics), delivery_metrics)
+}
+
 /// A running node.
 pub struct Node {
     pub platform: Platform,
+    /// The store the node runs on (benchmarks fill it directly).
+    pub store: Arc<dyn Store>,
     pub addr: SocketAddr,
     pub tls: bool,
     shutdown: CancellationToken,
@@ -147,44 +200,17 @@ impl Node {
         let (store, bus) = open_store(settings).await?;
         let key = master_key(settings)?;
         let delivery = delivery_settings(settings);
-        let verifier = Arc::new(HttpVerifier::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
-        let fetcher = Arc::new(HttpFetcher::new(delivery.outbound));
-        let platform_settings = PlatformSettings {
-            cache_ttl: Duration::from_millis(settings.cache_ttl_ms),
-            node_id: settings.node_name(),
-            auto_approve_page_features: settings.auto_approve_page_features,
-            rate_limits: switchboard_domain::ratelimit::Limits {
-                app_calls_per_hour: settings.rate_limits.app_calls_per_hour,
-                page_calls_per_day: settings.rate_limits.page_calls_per_day,
-                page_calls_per_engaged_person: settings.rate_limits.page_calls_per_engaged_person,
-                page_sends_per_second: settings.rate_limits.page_sends_per_second,
-            },
-            media_dir: settings.media_dir(),
-            fetch_timeouts: switchboard_app::FetchTimeouts {
-                video: Duration::from_millis(settings.media_video_fetch_timeout_ms),
-                other: Duration::from_millis(settings.media_fetch_timeout_ms),
-            },
-            public_url: settings.public_url.clone().filter(|url| !url.is_empty()),
-            session_ttl_ms: (settings.sign_in.session_ttl_secs as i64).saturating_mul(1000),
-            sign_in_limits: switchboard_app::SignInLimits {
-                failures_per_login: settings.sign_in.failures_per_login,
-                failures_per_address: settings.sign_in.failures_per_address,
-                window_ms: (settings.sign_in.failure_window_secs as i64).saturating_mul(1000),
-            },
-            hashing_threads: settings.sign_in.hashing_threads,
-            hashing_queue: settings.sign_in.hashing_queue,
-            quotas: switchboard_app::Quotas {
-                apps_per_person: settings.quotas.apps_per_person,
-                pages_per_person: settings.quotas.pages_per_person,
-                apps_per_page: settings.quotas.apps_per_page,
-            },
-            ..PlatformSettings::default()
-        };
-        let platform = Platform::new(store, bus, clock, key, verifier, fetcher, platform_settings);
-
+        let (platform, delivery_metrics) = platform(settings, store.clone(), bus, clock.clone(), key, &delivery);
         let shutdown = CancellationToken::new();
         let relay = tokio::spawn(platform.clone().run_relay(shutdown.clone()));
-        let dispatcher = tokio::spawn(Dispatcher::new(platform.clone(), delivery).run(shutdown.clone()));
+        let parts = DispatcherParts {
+            outbox: store.clone(),
+            host: Arc::new(PlatformHost(platform.deliveries.clone())),
+            clock,
+            wake: platform.outbox_wake(),
+            metrics: delivery_metrics,
+        };
+        let dispatcher = tokio::spawn(Dispatcher::new(parts, delivery).run(shutdown.clone()));
 
         let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
         let http = switchboard_http::HttpSettings {
@@ -203,9 +229,9 @@ impl Node {
         };
         let listener = Listener::bind(addr, router, tls.clone(), limits).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.addr;
-        platform.listening_at(&format!("{}://{addr}", if tls.is_some() { "https" } else { "http" }));
+        platform.ops.listening_at(&format!("{}://{addr}", if tls.is_some() { "https" } else { "http" }));
         tracing::info!(%addr, tls = tls.is_some(), node = %settings.node_name(), "listening");
-        Ok(Node { platform, addr, tls: tls.is_some(), shutdown, listener, dispatcher, relay })
+        Ok(Node { platform, store, addr, tls: tls.is_some(), shutdown, listener, dispatcher, relay })
     }
 
     /// The base URL of every API on this node.
@@ -217,7 +243,7 @@ impl Node {
     /// then the dispatcher stops after its POSTs in flight. Every acknowledged write
     /// is already durable, so nothing accepted is lost.
     pub async fn shutdown(self) {
-        self.platform.live().close();
+        self.platform.ops.close_live_streams();
         self.listener.shutdown(DRAIN).await;
         self.shutdown.cancel();
         let _ = self.dispatcher.await;

@@ -8,7 +8,8 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard::{demo, Node, Settings};
-use switchboard_app::{Actor, Platform, PlatformSettings, SystemClock};
+use switchboard_app::views::*;
+use switchboard_app::{Actor, Platform, SystemClock};
 use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId};
 
 #[derive(Parser)]
@@ -296,7 +297,7 @@ async fn serve(args: ServeArgs, with_demo: bool) -> anyhow::Result<()> {
     }
     init_logs(&settings);
     let node = Node::start(&settings).await?;
-    if let Some(token) = node.platform.init_operator().await? {
+    if let Some(token) = node.platform.directory.init_operator().await? {
         println!("Operator credential (shown once; keep it safe): {token}");
     }
     let mut bot = None;
@@ -323,16 +324,13 @@ async fn offline_platform(store_args: &StoreArgs) -> anyhow::Result<Platform> {
     let settings = Settings::load(store_args.config.as_deref(), store_args)?;
     let (store, bus) = switchboard::open_store(&settings).await?;
     let key = switchboard::master_key(&settings)?;
-    // No handshakes happen offline; the verifier is never called.
-    let delivery = switchboard_delivery::DeliverySettings::default();
-    let verifier = Arc::new(switchboard_delivery::HttpVerifier::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
-    let fetcher = Arc::new(switchboard_delivery::HttpFetcher::new(delivery.outbound));
-    let platform_settings = PlatformSettings { media_dir: settings.media_dir(), public_url: settings.public_url.clone(), ..PlatformSettings::default() };
-    Ok(Platform::new(store, bus, Arc::new(SystemClock), key, verifier, fetcher, platform_settings))
+    let delivery = switchboard::delivery_settings(&settings);
+    Ok(switchboard::platform(&settings, store, bus, Arc::new(SystemClock), key, &delivery).0)
 }
 
-fn print(value: serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+/// Prints a view as the console API would answer it.
+fn print(view: impl serde::Serialize) {
+    println!("{}", serde_json::to_string_pretty(&view).expect("views serialize to JSON"));
 }
 
 /// glibc raises its mmap threshold each time a large block is freed, and from then
@@ -366,12 +364,18 @@ async fn main() -> anyhow::Result<()> {
                 switchboard::settings::Database::Sqlite(_) => ("sqlite", switchboard_store_sqlite::SCHEMA_VERSION),
                 switchboard::settings::Database::Postgres(_) => ("postgres", switchboard_store_postgres::SCHEMA_VERSION),
             };
-            print(json!({"migrated": true, "engine": engine, "schema_version": version}));
+            #[derive(serde::Serialize)]
+            struct Migrated {
+                migrated: bool,
+                engine: &'static str,
+                schema_version: i64,
+            }
+            print(Migrated { migrated: true, engine, schema_version: version });
             Ok(())
         }
         Command::Person(PersonCommand::Create { name, login, password, store }) => {
             let platform = offline_platform(&store).await?;
-            print(json!(platform.create_person(operator, &name, &login, &password).await.map_err(report)?));
+            print(PersonView::from(platform.directory.create_person(operator, &name, &login, &password).await.map_err(report)?));
             Ok(())
         }
         Command::Page(command) => page_command(command).await,
@@ -381,30 +385,26 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn webhook_command(command: WebhookCommand) -> anyhow::Result<()> {
-    use switchboard_http::webhooks::{alert_json, attempt_json, event_json, health_json};
     let operator = Actor::Operator;
     match command {
         WebhookCommand::Health { app, store } => {
             let platform = offline_platform(&store).await?;
-            let (url, health) = platform.webhook_health(operator, &AppId(app)).await.map_err(report)?;
-            print(health_json(url.as_deref(), &health, platform.now()));
+            let (url, health) = platform.deliveries.webhook_health(operator, &AppId(app)).await.map_err(report)?;
+            print(HealthView::at(url, health, platform.now()));
         }
         WebhookCommand::Errors { app, limit, store } => {
             let platform = offline_platform(&store).await?;
-            let attempts = platform.recent_failures(operator, &AppId(app), limit).await.map_err(report)?;
-            print(json!({"data": attempts.iter().map(attempt_json).collect::<Vec<_>>()}));
+            let attempts = platform.deliveries.recent_failures(operator, &AppId(app), limit).await.map_err(report)?;
+            print(Listing { data: attempts.iter().map(AttemptView::from).collect::<Vec<_>>() });
         }
         WebhookCommand::Event { app, event, store } => {
             let platform = offline_platform(&store).await?;
-            let (record, attempts) = platform.event_history(operator, &AppId(app), event).await.map_err(report)?;
-            let mut shown = event_json(&record);
-            shown["attempts"] = attempts.iter().map(attempt_json).collect();
-            print(shown);
+            print(EventView::from(platform.deliveries.event_history(operator, &AppId(app), event).await.map_err(report)?));
         }
         WebhookCommand::Alerts { app, limit, store } => {
             let platform = offline_platform(&store).await?;
-            let alerts = platform.webhook_alerts(operator, &AppId(app), limit).await.map_err(report)?;
-            print(json!({"data": alerts.iter().map(alert_json).collect::<Vec<_>>()}));
+            let alerts = platform.deliveries.webhook_alerts(operator, &AppId(app), limit).await.map_err(report)?;
+            print(Listing { data: alerts.iter().map(AlertView::from).collect::<Vec<_>>() });
         }
         WebhookCommand::Replay { app, event, from, to, store } => {
             let platform = offline_platform(&store).await?;
@@ -413,9 +413,9 @@ async fn webhook_command(command: WebhookCommand) -> anyhow::Result<()> {
                 (None, Some(from), Some(to)) => switchboard_store::ReplaySelection::DeadBetween { from, to },
                 _ => anyhow::bail!("give --event, or --from and --to"),
             };
-            let queued = platform.replay(operator, &AppId(app), selection).await.map_err(report)?;
+            let queued = platform.deliveries.replay(operator, &AppId(app), selection).await.map_err(report)?;
             // Running nodes find the queued events at their next claim (within a second).
-            print(json!({"queued": queued}));
+            print(QueuedView { queued });
         }
     }
     Ok(())
@@ -426,27 +426,26 @@ async fn page_command(command: PageCommand) -> anyhow::Result<()> {
     match command {
         PageCommand::Create { name, username, admin, store } => {
             let platform = offline_platform(&store).await?;
-            let page = platform.create_page(operator, &name, &username).await.map_err(report)?;
+            let page = platform.directory.create_page(operator, &name, &username).await.map_err(report)?;
             if let Some(admin) = admin {
-                platform.set_page_role(operator, &page.id, PersonId(admin), Some(PageRole::Admin)).await.map_err(report)?;
+                platform.directory.set_page_role(operator, &page.id, PersonId(admin), Some(PageRole::Admin)).await.map_err(report)?;
             }
-            print(json!(page));
+            print(page);
         }
         PageCommand::Admin { page, person, remove, store } => {
             let platform = offline_platform(&store).await?;
             let role = (!remove).then_some(PageRole::Admin);
-            platform.set_page_role(operator, &PageId(page), PersonId(person), role).await.map_err(report)?;
-            print(json!({"success": true}));
+            platform.directory.set_page_role(operator, &PageId(page), PersonId(person), role).await.map_err(report)?;
+            print(SUCCESS);
         }
         PageCommand::Grant { page, app, person, store } => {
             let platform = offline_platform(&store).await?;
-            let account = platform.grant_page(operator, &PageId(page), &AppId(app), Some(PersonId(person))).await.map_err(report)?;
-            print(json!({"page": account.page, "access_token": account.access_token}));
+            print(PageAccountView::from(platform.directory.grant_page(operator, &PageId(page), &AppId(app), Some(PersonId(person))).await.map_err(report)?));
         }
         PageCommand::Revoke { page, app, store } => {
             let platform = offline_platform(&store).await?;
-            platform.revoke_page_grant(operator, &PageId(page), &AppId(app)).await.map_err(report)?;
-            print(json!({"success": true}));
+            platform.directory.revoke_page_grant(operator, &PageId(page), &AppId(app)).await.map_err(report)?;
+            print(SUCCESS);
         }
     }
     Ok(())
@@ -457,16 +456,15 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
     match command {
         AppCommand::Create { name, admin, store } => {
             let platform = offline_platform(&store).await?;
-            let created = platform.create_app(operator, &name).await.map_err(report)?;
+            let created = platform.directory.create_app(operator, &name).await.map_err(report)?;
             if let Some(admin) = admin {
-                platform.set_app_role(operator, &created.app.id, PersonId(admin), Some(AppRole::Administrator)).await.map_err(report)?;
+                platform.directory.set_app_role(operator, &created.app.id, PersonId(admin), Some(AppRole::Administrator)).await.map_err(report)?;
             }
-            print(json!({"id": created.app.id, "name": created.app.name, "mode": created.app.mode, "secret": created.secret}));
+            print(AppView::from(created));
         }
         AppCommand::Show { app, store } => {
             let platform = offline_platform(&store).await?;
-            let shown = platform.app_credentials(operator, &AppId(app)).await.map_err(report)?;
-            print(json!({"id": shown.app.id, "name": shown.app.name, "mode": shown.app.mode, "require_appsecret_proof": shown.app.require_proof, "secret": shown.secret}));
+            print(AppView::from(platform.directory.app_credentials(operator, &AppId(app)).await.map_err(report)?));
         }
         AppCommand::Role { app, person, role, store } => {
             let platform = offline_platform(&store).await?;
@@ -474,8 +472,8 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 "none" => None,
                 name => Some(AppRole::parse(name).context("role must be administrator, developer, tester or none")?),
             };
-            platform.set_app_role(operator, &AppId(app), PersonId(person), role).await.map_err(report)?;
-            print(json!({"success": true}));
+            platform.directory.set_app_role(operator, &AppId(app), PersonId(person), role).await.map_err(report)?;
+            print(SUCCESS);
         }
         AppCommand::Mode { app, mode, store } => {
             let platform = offline_platform(&store).await?;
@@ -484,13 +482,12 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 "live" => AppMode::Live,
                 _ => anyhow::bail!("mode must be development or live"),
             };
-            let updated = platform.update_app(operator, &AppId(app), Some(mode), None, false).await.map_err(report)?;
-            print(json!({"id": updated.app.id, "mode": updated.app.mode}));
+            let updated = platform.directory.update_app(operator, &AppId(app), Some(mode), None, false).await.map_err(report)?;
+            print(AppView::from(updated));
         }
         AppCommand::Token { app, person, store } => {
             let platform = offline_platform(&store).await?;
-            let token = platform.user_token(operator, &AppId(app), PersonId(person)).await.map_err(report)?;
-            print(json!({"access_token": token, "token_type": "bearer"}));
+            print(TokenView::bearer(platform.directory.user_token(operator, &AppId(app), PersonId(person)).await.map_err(report)?));
         }
     }
     Ok(())

@@ -78,7 +78,7 @@ impl TestServer {
     }
 
     async fn around(node: Node, dir: std::sync::Arc<tempfile::TempDir>, settings: Settings) -> Self {
-        let operator = node.platform.init_operator().await.expect("operator").unwrap_or_default();
+        let operator = node.platform.directory.init_operator().await.expect("operator").unwrap_or_default();
         let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
         Self { url: node.url(), node: Some(node), operator, settings, dir, http }
     }
@@ -92,6 +92,11 @@ impl TestServer {
 
     pub fn platform(&self) -> &switchboard_app::Platform {
         &self.node.as_ref().expect("running").platform
+    }
+
+    /// The running node's store, for benchmarks that fill it directly.
+    pub fn store(&self) -> &std::sync::Arc<dyn switchboard_store::Store> {
+        &self.node.as_ref().expect("running").store
     }
 
     /// The Graph API base, versioned.

@@ -3,7 +3,7 @@
 //! in order. Items run one after the other, each authenticated, metered and routed
 //! like a request of its own; an item without a token uses the batch's.
 
-use super::{json, meter, route_one, usage_headers};
+use super::{json, route_one, usage_headers, GraphCall};
 use crate::error::{HttpError, HttpResult};
 use crate::request::GraphRequest;
 use axum::http::Method;
@@ -17,7 +17,7 @@ use switchboard_domain::Refusal;
 pub const MAX_BATCH_ITEMS: usize = 50;
 
 /// `POST /` with `batch` (a JSON array, or JSON text of one, as form-encoding SDKs send).
-pub async fn run(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+pub async fn run(platform: &Platform, request: &GraphCall) -> HttpResult<Response> {
     let items = match request.params.0.get("batch") {
         Some(Value::Array(items)) => items.clone(),
         Some(Value::String(text)) => match parse_lenient_json(text) {
@@ -42,18 +42,8 @@ pub async fn run(platform: &Platform, request: &GraphRequest) -> HttpResult<Resp
 }
 
 async fn run_item(platform: &Platform, batch: &GraphRequest, item: &Value, include_headers: bool) -> Value {
-    let response = match item_request(batch, item) {
-        Ok(request) => match meter(platform, &request).await {
-            Ok(usage) => {
-                let mut response = route_one(platform, &request).await.unwrap_or_else(IntoResponse::into_response);
-                if let Some(usage) = usage {
-                    usage_headers(&mut response, &usage);
-                }
-                response
-            }
-            Err(error) => error.into_response(),
-        },
-        Err(error) => error.into_response(),
+    let response = match answer_item(platform, batch, item).await {
+        Ok(response) | Err(response) => response,
     };
     let code = response.status().as_u16();
     let omit = item.get("omit_response_on_success").and_then(Value::as_bool).unwrap_or(false);
@@ -71,6 +61,18 @@ async fn run_item(platform: &Platform, batch: &GraphRequest, item: &Value, inclu
         answer["headers"] = Value::Array(headers);
     }
     answer
+}
+
+/// An item as a call of its own: authenticated, metered and routed.
+async fn answer_item(platform: &Platform, batch: &GraphRequest, item: &Value) -> Result<Response, Response> {
+    let request = item_request(batch, item).map_err(IntoResponse::into_response)?;
+    let call = GraphCall::authenticate(platform, request).await.map_err(IntoResponse::into_response)?;
+    let usage = call.meter(platform).await.map_err(IntoResponse::into_response)?;
+    let mut response = route_one(platform, &call).await.unwrap_or_else(IntoResponse::into_response);
+    if let Some(usage) = usage {
+        usage_headers(&mut response, &usage);
+    }
+    Ok(response)
 }
 
 /// One item as a request of its own: `method`, `relative_url` (no version needed, query

@@ -1,14 +1,14 @@
 //! The Conversations API: a Page's threads and their messages, paged.
 
-use super::{caller, json};
+use super::{json, GraphCall};
 use crate::error::HttpResult;
-use crate::request::GraphRequest;
+use switchboard_domain::PageRef;
 use axum::response::Response;
 use switchboard_app::{Paged, Platform};
 use switchboard_domain::Refusal;
 
 /// The URL of the page after this one: the same request with `after` moved on.
-fn next_url(platform: &Platform, request: &GraphRequest, paged: &Paged) -> Option<String> {
+fn next_url(platform: &Platform, request: &GraphCall, paged: &Paged) -> Option<String> {
     let after = paged.after.as_ref()?;
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in request.params.0.iter().filter(|(key, _)| *key != "after") {
@@ -19,19 +19,19 @@ fn next_url(platform: &Platform, request: &GraphRequest, paged: &Paged) -> Optio
         query.append_pair("access_token", token);
     }
     query.append_pair("after", after);
-    Some(format!("{}{}?{}", platform.public_url(), request.path, query.finish()))
+    Some(format!("{}{}?{}", platform.ops.public_url(), request.path, query.finish()))
 }
 
 /// `GET /{page-id}/conversations?platform=messenger[&user_id=][&fields=][&limit=][&after=]`.
-pub async fn list(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    let paged = platform.conversations(&caller, page, &request.params).await?;
+pub async fn list(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    let paged = platform.conversations.conversations(caller, page, &request.params).await?;
     Ok(json(paged.to_json(next_url(platform, request, &paged))))
 }
 
 /// `GET /{conversation-id}/messages`.
-pub async fn messages(platform: &Platform, request: &GraphRequest, id: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    let paged = platform.conversation_messages(&caller, id, &request.params).await?.ok_or_else(|| Refusal::unknown_object(id))?;
+pub async fn messages(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    let paged = platform.conversations.conversation_messages(caller, id, &request.params).await?.ok_or_else(|| Refusal::unknown_object(id))?;
     Ok(json(paged.to_json(next_url(platform, request, &paged))))
 }

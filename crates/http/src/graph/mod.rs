@@ -15,27 +15,77 @@ use crate::request::GraphRequest;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
-use switchboard_app::{Platform, Usage};
-use switchboard_domain::Refusal;
+use switchboard_app::{AppError, Caller, Platform, Usage};
+use switchboard_domain::{PageRef, Refusal};
 
-/// Every Graph request lands here (the router's fallback): counted against the
-/// caller's rate limits, routed, and answered with the usage headers.
+/// A Graph request with its token resolved, once, before it is metered and routed.
+pub(crate) struct GraphCall {
+    pub request: GraphRequest,
+    auth: Authentication,
+}
+
+/// What the request's token turned out to be. A refused token is kept, not answered
+/// at once: an endpoint that needs no token (OAuth's) still answers.
+enum Authentication {
+    Missing,
+    Refused(Refusal),
+    Caller(Caller),
+}
+
+impl GraphCall {
+    pub(crate) async fn authenticate(platform: &Platform, request: GraphRequest) -> HttpResult<Self> {
+        let auth = match request.token.as_deref().filter(|token| !token.is_empty()) {
+            None => Authentication::Missing,
+            Some(token) => match platform.authenticate(Some(token), request.proof.as_deref()).await {
+                Ok(caller) => Authentication::Caller(caller),
+                Err(AppError::Refused(refusal)) => Authentication::Refused(refusal),
+                Err(failure) => return Err(failure.into()),
+            },
+        };
+        Ok(Self { request, auth })
+    }
+
+    /// The caller, who must hold an app's token (app, user or Page token). A person's
+    /// session and the operator credential are for the person and console APIs only.
+    pub(crate) fn caller(&self) -> Result<&Caller, Refusal> {
+        match &self.auth {
+            Authentication::Missing if self.request.segments.first().map(String::as_str) != Some("me") => Err(Refusal::token_missing()),
+            Authentication::Missing => Err(Refusal::token_required()),
+            Authentication::Refused(refusal) => Err(refusal.clone()),
+            Authentication::Caller(caller) if caller.app().is_none() => Err(Refusal::wrong_token_kind("an app, user or Page access token")),
+            Authentication::Caller(caller) => Ok(caller),
+        }
+    }
+
+    /// Counts the call when its token authenticated (a token that did not is refused
+    /// by the endpoint that needs it, with the error that explains it).
+    pub(crate) async fn meter(&self, platform: &Platform) -> HttpResult<Option<Usage>> {
+        let Authentication::Caller(caller) = &self.auth else { return Ok(None) };
+        let request = &self.request;
+        let send = request.method == Method::POST && request.segments.len() == 2 && request.segments[1] == "messages";
+        Ok(Some(platform.rate_limits.meter(caller, send).await?))
+    }
+}
+
+impl std::ops::Deref for GraphCall {
+    type Target = GraphRequest;
+
+    fn deref(&self) -> &GraphRequest {
+        &self.request
+    }
+}
+
+/// Every Graph request lands here (the router's fallback): its token resolved once,
+/// counted against the caller's rate limits, routed, and answered with the usage
+/// headers.
 pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -> HttpResult<Response> {
-    let usage = meter(&platform, &request).await?;
-    let mut response = route(&platform, &request).await?;
+    let call = GraphCall::authenticate(&platform, request).await?;
+    let usage = call.meter(&platform).await?;
+    let mut response = route(&platform, &call).await?;
     if let Some(usage) = usage {
         usage_headers(&mut response, &usage);
     }
     Ok(response)
-}
-
-/// Counts the call when its token authenticates (a token that does not is refused by
-/// the handler, with the error that explains it).
-pub(crate) async fn meter(platform: &Platform, request: &GraphRequest) -> HttpResult<Option<Usage>> {
-    let Some(token) = request.token.as_deref().filter(|token| !token.is_empty()) else { return Ok(None) };
-    let Ok(caller) = platform.authenticate(Some(token), request.proof.as_deref()).await else { return Ok(None) };
-    let send = request.method == Method::POST && request.segments.len() == 2 && request.segments[1] == "messages";
-    Ok(Some(platform.meter(&caller, send).await?))
 }
 
 /// `X-App-Usage`, `X-Page-Usage` and `X-Business-Use-Case-Usage`, as percentages of the
@@ -58,15 +108,16 @@ pub(crate) fn usage_headers(response: &mut Response, usage: &Usage) {
     }
 }
 
-async fn route(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+async fn route(platform: &Platform, request: &GraphCall) -> HttpResult<Response> {
     if request.method == Method::POST && request.segments.is_empty() {
         return batch::run(platform, request).await;
     }
     route_one(platform, request).await
 }
 
-/// Every endpoint but the batch one (a batch's items cannot be batches).
-pub(crate) async fn route_one(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
+/// Every endpoint but the batch one (a batch's items cannot be batches). A Page named
+/// in the path is parsed here, once.
+pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpResult<Response> {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     let method = request.method.clone();
     match (&method, segments.as_slice()) {
@@ -75,36 +126,23 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphRequest) -> Ht
         (&Method::DELETE, [user, "permissions"]) => oauth::deauthorize(platform, request, user).await,
         (&Method::GET, [node]) => nodes::get_node(platform, request, node).await,
         (&Method::DELETE, [node]) => profiles::delete_node(platform, request, node).await,
-        (&Method::POST, [node, "messages"]) => messages::send(platform, request, node).await,
-        (&Method::POST, [page, "message_attachments"]) => messages::upload_attachment(platform, request, page).await,
-        (&Method::GET, [page, "messenger_profile"]) => profiles::get_profile(platform, request, page).await,
-        (&Method::POST, [page, "messenger_profile"]) => profiles::set_profile(platform, request, page).await,
-        (&Method::DELETE, [page, "messenger_profile"]) => profiles::delete_profile(platform, request, page).await,
-        (&Method::POST, [page, "personas"]) => profiles::create_persona(platform, request, page).await,
-        (&Method::GET, [page, "personas"]) => profiles::personas(platform, request, page).await,
-        (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, page).await,
+        (&Method::POST, [node, "messages"]) => messages::send(platform, request, &PageRef::parse(node)).await,
+        (&Method::POST, [page, "message_attachments"]) => messages::upload_attachment(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "messenger_profile"]) => profiles::get_profile(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "messenger_profile"]) => profiles::set_profile(platform, request, &PageRef::parse(page)).await,
+        (&Method::DELETE, [page, "messenger_profile"]) => profiles::delete_profile(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "personas"]) => profiles::create_persona(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "personas"]) => profiles::personas(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [conversation, "messages"]) => conversations::messages(platform, request, conversation).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
         (&Method::GET, [app, "subscriptions"]) => subscriptions::list(platform, request, app).await,
         (&Method::DELETE, [app, "subscriptions"]) => subscriptions::unsubscribe(platform, request, app).await,
-        (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(platform, request, page).await,
-        (&Method::GET, [page, "subscribed_apps"]) => subscriptions::installed(platform, request, page).await,
-        (&Method::DELETE, [page, "subscribed_apps"]) => subscriptions::uninstall(platform, request, page).await,
+        (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "subscribed_apps"]) => subscriptions::installed(platform, request, &PageRef::parse(page)).await,
+        (&Method::DELETE, [page, "subscribed_apps"]) => subscriptions::uninstall(platform, request, &PageRef::parse(page)).await,
         _ => Err(Refusal::unknown_path(method.as_str(), &format!("/{}", segments.join("/"))).into()),
     }
-}
-
-/// Resolves the request's token: an app's (app, user or Page token). A person's
-/// session and the operator credential are for the person and console APIs only.
-async fn caller(platform: &Platform, request: &GraphRequest) -> HttpResult<switchboard_app::Caller> {
-    if request.token.as_deref().unwrap_or("").is_empty() && request.segments.first().map(String::as_str) != Some("me") {
-        return Err(Refusal::token_missing().into());
-    }
-    let caller = platform.authenticate(request.token.as_deref(), request.proof.as_deref()).await?;
-    if caller.app().is_none() {
-        return Err(Refusal::wrong_token_kind("an app, user or Page access token").into());
-    }
-    Ok(caller)
 }
 
 /// The Graph version a request named, or the default recorded for unversioned ones.

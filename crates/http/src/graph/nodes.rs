@@ -1,20 +1,19 @@
 //! Nodes: `/me`, `/{id}` for Pages, apps, users (the User Profile API), personas,
 //! conversations and messages, and `/me/accounts`.
 
-use super::{caller, json};
+use super::{json, GraphCall};
 use crate::error::HttpResult;
-use crate::request::GraphRequest;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use switchboard_app::{Caller, Platform};
-use switchboard_domain::{Person, Refusal};
+use switchboard_domain::{PageId, PageRef, Person, Refusal};
 
 /// Fields a User node may lack (the person did not say): left out, not refused.
 const USER_OPTIONAL_FIELDS: &[&str] = &["gender"];
 
 /// Keeps the fields asked for with `fields=` (the node's defaults otherwise); an
 /// unknown field is refused as Graph does.
-fn select(request: &GraphRequest, node_type: &str, available: Map<String, Value>, defaults: &[&str]) -> HttpResult<Response> {
+fn select(request: &GraphCall, node_type: &str, available: Map<String, Value>, defaults: &[&str]) -> HttpResult<Response> {
     let wanted = request.params.list("fields")?.unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
     let optional = if node_type == "User" { USER_OPTIONAL_FIELDS } else { &[] };
     let mut out = Map::new();
@@ -45,17 +44,17 @@ fn user_fields(person: &Person, id: &str) -> Map<String, Value> {
 
 /// `GET /me` and `GET /{id}`: a Page (for any token), the token's own app, the
 /// token's user (by ASID), or a person by the token Page's PSID.
-pub async fn get_node(platform: &Platform, request: &GraphRequest, node: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let unknown = || Refusal::unknown_object(node);
-    match (&caller, node) {
+    match (caller, node) {
         (Caller::Page { page, .. }, "me") => {
             let fields = json!({"id": page.id, "name": page.name, "username": page.username});
             select(request, "Page", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
         }
         (Caller::User { person, app }, "me") => {
-            let asid = platform.asid(*person, &app.id).await?;
-            let person = platform.person(*person).await?;
+            let asid = platform.directory.asid(*person, &app.id).await?;
+            let person = platform.directory.person(*person).await?;
             select(request, "User", user_fields(&person, asid.as_str()), &["name", "id"])
         }
         // (Sessions and the operator credential never get here: `caller` refuses them.)
@@ -65,36 +64,36 @@ pub async fn get_node(platform: &Platform, request: &GraphRequest, node: &str) -
             select(request, "Application", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
         }
         (Caller::Page { page, .. }, id) if switchboard_domain::is_node_id(id) && page.id.as_str() != id => {
-            if let Some(profile) = platform.user_profile(&page.id, id).await? {
+            if let Some(profile) = platform.profiles.user_profile(&page.id, id).await? {
                 return select(request, "User", profile, &["first_name", "last_name", "profile_pic", "id"]);
             }
-            if let Some(persona) = platform.persona_of(&caller, id).await? {
+            if let Some(persona) = platform.profiles.persona_of(caller, id).await? {
                 let fields = super::profiles::persona_json(&persona).as_object().cloned().unwrap_or_default();
                 return select(request, "Persona", fields, &["name", "profile_picture_url", "id"]);
             }
             page_node(platform, request, id).await
         }
         (Caller::Page { .. }, id) if id.starts_with("t_") => {
-            Ok(json(platform.conversation(&caller, id, &request.params).await?.ok_or_else(unknown)?))
+            Ok(json(platform.conversations.conversation(caller, id, &request.params).await?.ok_or_else(unknown)?))
         }
         (Caller::Page { .. }, id) if id.starts_with("m_") => {
-            Ok(json(platform.graph_message(&caller, id, &request.params).await?.ok_or_else(unknown)?))
+            Ok(json(platform.conversations.graph_message(caller, id, &request.params).await?.ok_or_else(unknown)?))
         }
         (_, id) if switchboard_domain::is_node_id(id) => page_node(platform, request, id).await,
         _ => Err(unknown().into()),
     }
 }
 
-async fn page_node(platform: &Platform, request: &GraphRequest, id: &str) -> HttpResult<Response> {
-    let page = platform.find_page(id).await?.ok_or_else(|| Refusal::unknown_object(id))?;
+async fn page_node(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
+    let page = platform.directory.page(&PageRef::Id(PageId(id.to_string()))).await?;
     let fields = json!({"id": page.id, "name": page.name, "username": page.username});
     select(request, "Page", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
 }
 
 /// `GET /me/accounts`: the Pages the user granted to the app, with Page tokens.
-pub async fn accounts(platform: &Platform, request: &GraphRequest) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    let accounts = platform.accounts(&caller).await?;
+pub async fn accounts(platform: &Platform, request: &GraphCall) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    let accounts = platform.directory.accounts(caller).await?;
     let data: Vec<Value> = accounts
         .into_iter()
         .map(|account| {

@@ -1,8 +1,8 @@
 //! The Messenger Profile API and the Personas API (Page token).
 
-use super::{caller, json, success};
+use super::{json, success, GraphCall};
 use crate::error::HttpResult;
-use crate::request::GraphRequest;
+use switchboard_domain::PageRef;
 use axum::response::Response;
 use serde_json::json;
 use switchboard_app::Platform;
@@ -14,24 +14,24 @@ fn result_success() -> Response {
 }
 
 /// `GET /{page-id}/messenger_profile?fields=...`.
-pub async fn get_profile(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn get_profile(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let fields = parse_profile_fields(&request.params)?;
-    Ok(json(platform.messenger_profile(&caller, page, fields).await?))
+    Ok(json(platform.profiles.messenger_profile(caller, page, fields).await?))
 }
 
 /// `POST /{page-id}/messenger_profile`: `{"result": "success"}`.
-pub async fn set_profile(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    platform.set_messenger_profile(&caller, page, &request.params).await?;
+pub async fn set_profile(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    platform.profiles.set_messenger_profile(caller, page, &request.params).await?;
     Ok(result_success())
 }
 
 /// `DELETE /{page-id}/messenger_profile` with `fields` (JSON body or query).
-pub async fn delete_profile(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn delete_profile(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let fields = require_profile_fields(&request.params)?;
-    platform.delete_messenger_profile(&caller, page, fields).await?;
+    platform.profiles.delete_messenger_profile(caller, page, fields).await?;
     Ok(result_success())
 }
 
@@ -40,22 +40,22 @@ pub fn persona_json(persona: &Persona) -> serde_json::Value {
 }
 
 /// `POST /{page-id}/personas` `{"name","profile_picture_url"}`: `{"id"}`.
-pub async fn create_persona(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    Ok(json(json!({"id": platform.create_persona(&caller, page, &request.params).await?})))
+pub async fn create_persona(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    Ok(json(json!({"id": platform.profiles.create_persona(caller, page, &request.params).await?})))
 }
 
 /// `GET /{page-id}/personas`.
-pub async fn personas(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    let data: Vec<_> = platform.personas(&caller, page).await?.iter().map(persona_json).collect();
+pub async fn personas(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    let data: Vec<_> = platform.profiles.personas(caller, page).await?.iter().map(persona_json).collect();
     Ok(json(json!({ "data": data })))
 }
 
 /// `DELETE /{persona-id}`: `{"success": true}`.
-pub async fn delete_node(platform: &Platform, request: &GraphRequest, id: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    if platform.delete_persona(&caller, id).await? {
+pub async fn delete_node(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    if platform.profiles.delete_persona(caller, id).await? {
         return Ok(success());
     }
     Err(switchboard_domain::Refusal::unknown_object(id).into())

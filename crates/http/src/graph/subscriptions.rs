@@ -1,31 +1,32 @@
 //! Webhook subscriptions: `/{app-id}/subscriptions` and `/{page-id}/subscribed_apps`.
 
-use super::{caller, json, success, version};
+use super::{json, success, version, GraphCall};
 use crate::error::HttpResult;
-use crate::request::GraphRequest;
+use switchboard_domain::PageRef;
 use axum::response::Response;
 use serde_json::json;
 use switchboard_app::Platform;
 
 /// `POST /{app-id}/subscriptions` (app token): verifies the callback, then saves it.
-pub async fn subscribe(platform: &Platform, request: &GraphRequest, app: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn subscribe(platform: &Platform, request: &GraphCall, app: &str) -> HttpResult<Response> {
+    let caller = request.caller()?;
     // Who asks is checked before what they ask.
-    platform.own_app(&caller, app)?;
+    platform.subscriptions.own_app(caller, app)?;
     let p = &request.params;
     let object = p.required_str("object")?;
     let callback_url = p.required_str("callback_url")?;
     let verify_token = p.str("verify_token")?.unwrap_or_default();
     let fields = p.list("fields")?.unwrap_or_default();
-    platform.subscribe_app(&caller, app, &object, &callback_url, &verify_token, &fields, &version(request)).await?;
+    platform.subscriptions.subscribe_app(caller, app, &object, &callback_url, &verify_token, &fields, &version(request)).await?;
     Ok(success())
 }
 
 /// `GET /{app-id}/subscriptions` (app token).
-pub async fn list(platform: &Platform, request: &GraphRequest, app: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn list(platform: &Platform, request: &GraphCall, app: &str) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let data: Vec<_> = platform
-        .app_subscriptions(&caller, app)
+        .subscriptions
+        .app_subscriptions(caller, app)
         .await?
         .into_iter()
         .map(|s| {
@@ -41,27 +42,28 @@ pub async fn list(platform: &Platform, request: &GraphRequest, app: &str) -> Htt
 }
 
 /// `DELETE /{app-id}/subscriptions[?object=page][&fields=...]` (app token).
-pub async fn unsubscribe(platform: &Platform, request: &GraphRequest, app: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn unsubscribe(platform: &Platform, request: &GraphCall, app: &str) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let object = request.params.str("object")?;
     let fields = request.params.list("fields")?;
-    platform.unsubscribe_app(&caller, app, object.as_deref(), fields.as_deref()).await?;
+    platform.subscriptions.unsubscribe_app(caller, app, object.as_deref(), fields.as_deref()).await?;
     Ok(success())
 }
 
 /// `POST /{page-id}/subscribed_apps` (Page token): installs the token's app.
-pub async fn install(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn install(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let fields = request.params.list("subscribed_fields")?;
-    platform.install_app(&caller, page, fields.as_deref()).await?;
+    platform.subscriptions.install_app(caller, page, fields.as_deref()).await?;
     Ok(success())
 }
 
 /// `GET /{page-id}/subscribed_apps` (Page token).
-pub async fn installed(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
+pub async fn installed(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
     let data: Vec<_> = platform
-        .installed_apps(&caller, page)
+        .subscriptions
+        .installed_apps(caller, page)
         .await?
         .into_iter()
         .map(|(app, fields)| {
@@ -78,8 +80,8 @@ pub async fn installed(platform: &Platform, request: &GraphRequest, page: &str) 
 }
 
 /// `DELETE /{page-id}/subscribed_apps` (Page token): removes the token's app.
-pub async fn uninstall(platform: &Platform, request: &GraphRequest, page: &str) -> HttpResult<Response> {
-    let caller = caller(platform, request).await?;
-    platform.uninstall_app(&caller, page).await?;
+pub async fn uninstall(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    platform.subscriptions.uninstall_app(caller, page).await?;
     Ok(success())
 }

@@ -126,7 +126,7 @@ async function loadThreads() {
   const items = (answer?.data || []).map((thread) => {
     const page = thread.page;
     const last = thread.last_message;
-    const mine = last?.direction === "inbound";
+    const mine = last?.from === "person";
     const preview = last ? `${mine ? "You: " : ""}${describe(last)}` : "No messages yet";
     const unread = Number(thread.unread) || 0;
     const current = state.page?.id === page.id;

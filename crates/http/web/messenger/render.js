@@ -237,14 +237,7 @@ function renderAttachment(attachment, msg, ctx) {
 export function describe(msg) {
   if (!msg) return "";
   if (msg.text) return msg.text;
-  let attachment = msg.attachment;
-  if (typeof attachment === "string") {
-    try {
-      attachment = JSON.parse(attachment);
-    } catch {
-      attachment = null;
-    }
-  }
+  const attachment = msg.attachment;
   if (!attachment) return "";
   if (attachment.type === "template") {
     const payload = attachment.payload || {};

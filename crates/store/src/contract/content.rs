@@ -4,12 +4,14 @@
 
 use super::{event, message, page, person, seed, Shared};
 use crate::*;
+use switchboard_domain::*;
 
 pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
     let ids = seed(&store, 2).await;
     let one = PageId("100".into());
     let mut sent = message("p1", "100", ids[0], Direction::Outbound, 1_000);
-    sent.quick_replies = Some(r#"[{"content_type":"text","title":"Yes","payload":"Y"}]"#.into());
+    sent.quick_replies = vec![QuickReply { content_type: QuickReplyType::Text, title: Some("Yes".into()), payload: Some("Y".into()), image_url: None }];
+    sent.attachment = Some(MessageAttachment::template(serde_json::json!({"template_type": "button", "text": "Sure?", "buttons": []})));
     sent.persona = Some("77".into());
     store.append_message(sent.clone(), vec![]).await.unwrap();
     let mut reply = message("r1", "100", ids[0], Direction::Inbound, 1_500);
@@ -21,7 +23,7 @@ pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
     assert!(store.react(&one, ids[0], &Mid("p1".into()), Direction::Inbound, Some("\u{2764}".into()), 5_000, events).await.unwrap());
     let stored = store.message(&Mid("p1".into())).await.unwrap().unwrap();
     assert_eq!((stored.person_reaction.as_deref(), stored.page_reaction.as_deref()), (Some("\u{2764}"), None));
-    assert_eq!((stored.quick_replies, stored.persona), (sent.quick_replies, sent.persona));
+    assert_eq!((stored.quick_replies, stored.persona, stored.attachment), (sent.quick_replies, sent.persona, sent.attachment), "content reads back as written");
     let state = store.thread_state(&one, ids[0]).await.unwrap().unwrap();
     assert_eq!(state.last_person_at, Some(5_000), "a person's reaction is an interaction");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "the reaction's event is stored with it");
@@ -81,11 +83,11 @@ pub async fn attachments_profiles_and_personas(store: Shared) {
     assert_eq!(store.media_type(&"cd".repeat(32)).await.unwrap(), None);
     assert!(matches!(store.insert_attachment(record).await, Err(StoreError::Conflict(_))));
 
-    let greeting = r#"[{"locale":"default","text":"Hi"}]"#.to_string();
-    let started = r#"{"payload":"GO"}"#.to_string();
+    let greeting = serde_json::json!([{"locale": "default", "text": "Hi"}]);
+    let started = serde_json::json!({"payload": "GO"});
     store.update_messenger_profile(&one, vec![("greeting".into(), greeting.clone()), ("get_started".into(), started.clone())], vec![], 1).await.unwrap();
     assert_eq!(store.messenger_profile(&one).await.unwrap(), vec![("get_started".into(), started.clone()), ("greeting".into(), greeting)]);
-    let newer = r#"[{"locale":"default","text":"Hello"}]"#.to_string();
+    let newer = serde_json::json!([{"locale": "default", "text": "Hello"}]);
     store.update_messenger_profile(&one, vec![("greeting".into(), newer.clone())], vec!["get_started".into()], 2).await.unwrap();
     assert_eq!(store.messenger_profile(&one).await.unwrap(), vec![("greeting".into(), newer)], "set and removed in one call");
     assert!(store.messenger_profile(&PageId("200".into())).await.unwrap().is_empty());

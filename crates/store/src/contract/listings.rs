@@ -2,6 +2,7 @@
 
 use super::{app, event, failure, page, person, Shared};
 use crate::*;
+use switchboard_domain::*;
 
 pub async fn listings_show_what_each_person_may_see(store: Shared) {
     let ann = store.create_person(person("Ann")).await.unwrap();

@@ -1,10 +1,11 @@
 //! The store contract: behaviour every engine must show, written once and run by
-//! each engine's tests against a real database (`run_all(fresh_store)`).
+//! each engine's tests against a real database: `contract_tests!(fresh)` declares one
+//! test per check.
 //!
 //! Each check starts from an empty store made by the engine's factory.
 
 use crate::*;
-use std::future::Future;
+use switchboard_domain::*;
 use std::sync::Arc;
 
 mod access;
@@ -13,50 +14,75 @@ mod listings;
 
 pub type Shared = Arc<dyn Store>;
 
-/// Runs every contract check, each on a fresh store from `fresh`.
-pub async fn run_all<F, Fut>(fresh: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Shared>,
-{
-    persons_have_unique_logins(fresh().await).await;
-    pages_have_unique_usernames(fresh().await).await;
-    apps_and_roles(fresh().await).await;
-    granted_pages_need_admin_and_grant(fresh().await).await;
-    tokens_resolve_by_digest_until_revoked(fresh().await).await;
-    operator_is_created_once(fresh().await).await;
-    subscriptions_and_webhook_targets(fresh().await).await;
-    scoped_ids_are_stable_and_scoped(fresh().await).await;
-    scoped_ids_are_created_once_under_races(fresh().await).await;
-    messages_threads_and_window(fresh().await).await;
-    paging_by_message_reaches_every_message_of_a_millisecond(fresh().await).await;
-    engaged_persons_wrote_lately(fresh().await).await;
-    a_failed_write_stores_nothing(fresh().await).await;
-    receipts_only_move_forward(fresh().await).await;
-    outbox_keeps_thread_order_and_leases(fresh().await).await;
-    outbox_failures_are_rescheduled(fresh().await).await;
-    a_delivery_leases_its_threads_next_events(fresh().await).await;
-    running_leases_move_with_the_clock(fresh().await).await;
-    phones_and_page_features(fresh().await).await;
-    one_time_notification_tokens_are_spent_once(fresh().await).await;
-    recurring_notification_tokens_send_once_per_period(fresh().await).await;
-    given_up_events_are_dead_and_their_thread_moves_on(fresh().await).await;
-    failing_endpoints_alert_then_are_disabled_once(fresh().await).await;
-    replay_queues_the_same_bytes_again(fresh().await).await;
-    pruning_keeps_pending_and_recent_events(fresh().await).await;
-    concurrent_writes_are_all_durable(fresh().await).await;
-    content::reactions_mark_messages_and_open_the_window(fresh().await).await;
-    content::page_threads_most_recent_first(fresh().await).await;
-    content::attachments_profiles_and_personas(fresh().await).await;
-    listings::listings_show_what_each_person_may_see(fresh().await).await;
-    access::a_page_keeps_an_admin_whoever_races_to_leave(fresh().await).await;
-    access::revoked_page_tokens_stay_revoked(fresh().await).await;
-    access::a_secret_reset_revokes_the_apps_tokens(fresh().await).await;
-    access::quotas_hold_under_concurrent_creations(fresh().await).await;
-    access::page_tokens_registered_during_a_revocation_do_not_survive_it(fresh().await).await;
-    test_users_are_created_with_their_role_or_not_at_all(fresh().await).await;
-    listings::delivery_statistics_by_bucket(fresh().await).await;
+/// A store for one check, and whatever must live as long as it (its temporary
+/// directory, say).
+pub struct Fresh {
+    pub store: Shared,
+    pub keep: Box<dyn std::any::Any + Send>,
 }
+
+/// Declares one `#[tokio::test]` per contract check, so that each passes or fails
+/// on its own, each on a fresh store from `$fresh` (an async function answering
+/// `Option<Fresh>`: `None` only when an explicit opt-out says to skip the engine).
+/// The one list of the checks.
+#[macro_export]
+macro_rules! contract_tests {
+    ($fresh:path) => {
+        $crate::contract_tests!(@each $fresh;
+            persons_have_unique_logins,
+            pages_have_unique_usernames,
+            apps_and_roles,
+            granted_pages_need_admin_and_grant,
+            tokens_resolve_by_digest_until_revoked,
+            operator_is_created_once,
+            subscriptions_and_webhook_targets,
+            scoped_ids_are_stable_and_scoped,
+            scoped_ids_are_created_once_under_races,
+            messages_threads_and_window,
+            paging_by_message_reaches_every_message_of_a_millisecond,
+            engaged_persons_wrote_lately,
+            a_failed_write_stores_nothing,
+            receipts_only_move_forward,
+            outbox_keeps_thread_order_and_leases,
+            outbox_failures_are_rescheduled,
+            a_delivery_leases_its_threads_next_events,
+            running_leases_move_with_the_clock,
+            phones_and_page_features,
+            one_time_notification_tokens_are_spent_once,
+            recurring_notification_tokens_send_once_per_period,
+            given_up_events_are_dead_and_their_thread_moves_on,
+            failing_endpoints_alert_then_are_disabled_once,
+            replay_queues_the_same_bytes_again,
+            pruning_keeps_pending_and_recent_events,
+            concurrent_writes_are_all_durable,
+            reactions_mark_messages_and_open_the_window,
+            page_threads_most_recent_first,
+            attachments_profiles_and_personas,
+            listings_show_what_each_person_may_see,
+            a_page_keeps_an_admin_whoever_races_to_leave,
+            revoked_page_tokens_stay_revoked,
+            a_secret_reset_revokes_the_apps_tokens,
+            quotas_hold_under_concurrent_creations,
+            page_tokens_registered_during_a_revocation_do_not_survive_it,
+            test_users_are_created_with_their_role_or_not_at_all,
+            delivery_statistics_by_bucket,
+        );
+    };
+    (@each $fresh:path; $($check:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some(fresh) = $fresh().await else { return };
+                $crate::contract::$check(fresh.store.clone()).await;
+                drop(fresh);
+            }
+        )*
+    };
+}
+
+pub use access::*;
+pub use content::*;
+pub use listings::*;
 
 pub(crate) fn person(name: &str) -> NewPerson {
     NewPerson { name: name.into(), login: name.to_lowercase(), password_hash: "$argon2id$x".into(), created_at: 1 }
@@ -242,7 +268,7 @@ pub async fn subscriptions_and_webhook_targets(store: Shared) {
         version: "v21.0".into(),
         active,
     };
-    use WebhookField::*;
+    use switchboard_domain::WebhookField::*;
     store.put_app_subscription(sub("900", vec![Messages, MessageEchoes], true)).await.unwrap();
     store.put_app_subscription(sub("900", vec![Messages, MessageReads], true)).await.unwrap();
     store.put_app_subscription(sub("901", vec![Messages], false)).await.unwrap();

@@ -1,0 +1,598 @@
+//! The webhook outbox (`outbox`) and what becomes of its events: claims (leases, with
+//! `FOR UPDATE SKIP LOCKED` so that nodes split the work), settling events delivered
+//! or dead, the attempt log (`delivery_attempts`, `attempt_events`), endpoint health
+//! (`webhook_health`), alerts (`webhook_alerts`), replay, pruning and delivery
+//! statistics. Also the insertion of outbox rows that come without a message, for
+//! the other aggregates (messages bring theirs through `batch`).
+//!
+//! Lock order, the same everywhere: thread rows (by Page, person), then the app's
+//! `webhook_health` row. Whoever changes which event is a thread's head holds the
+//! thread's row lock, as the append batcher does.
+
+use crate::columns::PgRow;
+use crate::errors::pg;
+use crate::PostgresStore;
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use std::collections::BTreeMap;
+use switchboard_domain::*;
+use switchboard_store::codec::{self, Columns, Outcome, ATTEMPT_COLUMNS_OF_A, EVENT_RECORD_COLUMNS};
+use switchboard_store::*;
+
+/// Inserts outbox rows for events that come without a message, each under its
+/// thread's row lock, as every writer of outbox rows does (a thread's head is decided
+/// under that lock; taking it again in the same transaction costs nothing).
+pub(crate) async fn insert_events_locked(tx: &Transaction<'_>, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    let mut threads: Vec<(&str, i64)> = events.iter().map(|e| (e.page.as_str(), e.person.0)).collect();
+    threads.sort();
+    threads.dedup();
+    for (page, person) in threads {
+        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person]).await.map_err(pg)?;
+    }
+    for event in events {
+        tx.execute(
+            "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
+                SELECT 1 FROM outbox q WHERE q.app_id = $1 AND q.page_id = $2 AND q.person_id = $3 AND q.settled_at IS NULL))",
+            &[&event.app.0, &event.page.0, &event.person.0, &codec::text(event.field), &event.body, &event.created_at],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
+/// A thread of one app: (app, Page, person).
+type AppThread = (String, String, i64);
+
+/// Locks the threads of these events' pending rows, in the global order.
+async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<AppThread>> {
+    let rows = tx
+        .query(
+            "SELECT DISTINCT o.app_id, o.page_id, o.person_id FROM outbox o WHERE o.id = ANY($1) AND o.settled_at IS NULL
+             ORDER BY o.page_id, o.person_id, o.app_id",
+            &[&ids],
+        )
+        .await
+        .map_err(pg)?;
+    let threads = rows
+        .iter()
+        .map(|r| {
+            let row = PgRow(r);
+            Ok((row.text("app_id")?, row.text("page_id")?, row.int("person_id")?))
+        })
+        .collect::<StoreResult<Vec<AppThread>>>()?;
+    for (_, page, person) in &threads {
+        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[page, person]).await.map_err(pg)?;
+    }
+    Ok(threads)
+}
+
+/// Settles pending events; each thread's next pending event becomes its head. An
+/// append to a thread either committed before (and its event is promoted here) or
+/// waits for the thread's lock and sees this. Answers the threads.
+async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<Vec<AppThread>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let threads = lock_threads(tx, ids).await?;
+    tx.execute(
+        "UPDATE outbox SET settled_at = $2, outcome = $3, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND settled_at IS NULL",
+        &[&ids, &at, &codec::text(outcome)],
+    )
+    .await
+    .map_err(pg)?;
+    for (app, page, person) in &threads {
+        tx.execute(
+            "UPDATE outbox SET is_head = TRUE WHERE id = (
+                SELECT MIN(id) FROM outbox WHERE app_id = $1 AND page_id = $2 AND person_id = $3 AND settled_at IS NULL)",
+            &[app, page, person],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(threads)
+}
+
+async fn delivered(tx: &Transaction<'_>, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    let threads = settle(tx, ids, at, Outcome::Delivered).await?;
+    let mut apps: Vec<&str> = threads.iter().map(|(app, _, _)| app.as_str()).collect();
+    apps.sort();
+    apps.dedup();
+    for app in apps {
+        tx.execute(
+            "INSERT INTO webhook_health (app_id, last_success_at) VALUES ($1, $2)
+             ON CONFLICT (app_id) DO UPDATE SET
+                last_success_at = GREATEST(webhook_health.last_success_at, excluded.last_success_at),
+                failing_since = NULL, alert_stage = 0",
+            &[&app, &at],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    let Some(lease_until) = lease_until else { return Ok(Vec::new()) };
+    // The threads are locked: their heads are settled here, not by another node.
+    let apps: Vec<&str> = threads.iter().map(|t| t.0.as_str()).collect();
+    let pages: Vec<&str> = threads.iter().map(|t| t.1.as_str()).collect();
+    let persons: Vec<i64> = threads.iter().map(|t| t.2).collect();
+    // The columns of codec::OUTBOX_EVENT_COLUMNS.
+    let rows = tx
+        .query(
+            "UPDATE outbox o SET lease_until = $4
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS t(a, p, r)
+             WHERE o.app_id = t.a AND o.page_id = t.p AND o.person_id = t.r AND o.settled_at IS NULL AND o.is_head
+               AND o.next_attempt_at <= $5 AND o.lease_until <= $5
+             RETURNING o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at",
+            &[&apps, &pages, &persons, &lease_until, &at],
+        )
+        .await
+        .map_err(pg)?;
+    let mut next = rows.iter().map(|r| codec::outbox_event(&PgRow(r))).collect::<StoreResult<Vec<_>>>()?;
+    next.sort_by_key(|e| e.id);
+    Ok(next)
+}
+
+async fn failed(tx: &Transaction<'_>, attempt: &FailedAttempt) -> StoreResult<()> {
+    let ids: Vec<i64> = attempt.retries.iter().map(|(id, _)| *id).collect();
+    let dead: Vec<i64> = attempt.retries.iter().filter(|(_, next)| next.is_none()).map(|(id, _)| *id).collect();
+    let (retry_ids, retry_at): (Vec<i64>, Vec<Millis>) = attempt.retries.iter().filter_map(|(id, next)| next.map(|at| (*id, at))).unzip();
+    let status = attempt.status.map(i32::from);
+    // Thread locks first (the global order), before any outbox row is touched.
+    lock_threads(tx, &ids).await?;
+    let row = tx
+        .query_one(
+            "INSERT INTO delivery_attempts (app_id, url, attempted_at, latency_ms, kind, status, error, excerpt, events)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            &[
+                &attempt.app.as_str(),
+                &attempt.url,
+                &attempt.attempted_at,
+                &attempt.latency_ms,
+                &codec::text(attempt.kind),
+                &status,
+                &attempt.error,
+                &attempt.excerpt,
+                &(ids.len() as i32),
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    let attempt_id = PgRow(&row).int("id")?;
+    tx.execute(
+        "INSERT INTO attempt_events (event_id, attempt_id) SELECT e, $2 FROM UNNEST($1::bigint[]) AS e ON CONFLICT DO NOTHING",
+        &[&ids, &attempt_id],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(
+        "UPDATE outbox o SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, $3), last_error = $4,
+            next_attempt_at = u.at, lease_until = 0
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, at) WHERE o.id = u.id AND o.settled_at IS NULL",
+        &[&retry_ids, &retry_at, &attempt.attempted_at, &attempt.error],
+    )
+    .await
+    .map_err(pg)?;
+    if !dead.is_empty() {
+        tx.execute(
+            "UPDATE outbox SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, $2), last_error = $3
+             WHERE id = ANY($1) AND settled_at IS NULL",
+            &[&dead, &attempt.attempted_at, &attempt.error],
+        )
+        .await
+        .map_err(pg)?;
+        settle(tx, &dead, attempt.attempted_at, Outcome::Dead).await?;
+    }
+    tx.execute(
+        "INSERT INTO webhook_health (app_id, failing_since, last_error_at, last_error) VALUES ($1, $2, $2, $3)
+         ON CONFLICT (app_id) DO UPDATE SET
+            failing_since = COALESCE(webhook_health.failing_since, excluded.failing_since),
+            last_error_at = excluded.last_error_at, last_error = excluded.last_error",
+        &[&attempt.app.as_str(), &attempt.attempted_at, &attempt.error],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// The stage transition and its alert, in `tx`; for `Disabled`, the pending events
+/// to give up (in a second transaction, which takes the thread locks first).
+async fn escalate_stage(
+    tx: &Transaction<'_>,
+    app: &AppId,
+    now: Millis,
+    alert_after: Millis,
+    disable_after: Millis,
+) -> StoreResult<Option<(Alert, Vec<i64>)>> {
+    // The row lock makes the transition once, whichever nodes race for it.
+    let Some(row) = tx
+        .query_opt("SELECT failing_since, alert_stage, last_error FROM webhook_health WHERE app_id = $1 FOR UPDATE", &[&app.as_str()])
+        .await
+        .map_err(pg)?
+    else {
+        return Ok(None);
+    };
+    let row = PgRow(&row);
+    let (since, stage, last_error) = (row.opt_int("failing_since")?, row.int("alert_stage")?, row.opt_text("last_error")?);
+    let Some(since) = since else { return Ok(None) };
+    let last_error = last_error.unwrap_or_default();
+    let (kind, message, pages, pending) = if now - since >= disable_after {
+        // A new failing spell starts from here: the next alert needs a new spell.
+        tx.execute(
+            "UPDATE webhook_health SET failing_since = NULL, alert_stage = 0, disabled_at = $2 WHERE app_id = $1",
+            &[&app.as_str(), &now],
+        )
+        .await
+        .map_err(pg)?;
+        let pages = tx
+            .query("SELECT DISTINCT page_id FROM outbox WHERE app_id = $1 AND settled_at IS NULL ORDER BY page_id", &[&app.as_str()])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| PgRow(r).text("page_id").map(PageId))
+            .collect::<StoreResult<Vec<PageId>>>()?;
+        let page_ids: Vec<&str> = pages.iter().map(|p| p.as_str()).collect();
+        tx.execute("DELETE FROM page_subscriptions WHERE app_id = $1 AND page_id = ANY($2)", &[&app.as_str(), &page_ids])
+            .await
+            .map_err(pg)?;
+        let pending = tx
+            .query("SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL ORDER BY id", &[&app.as_str()])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| PgRow(r).int("id"))
+            .collect::<StoreResult<Vec<i64>>>()?;
+        let message = AlertKind::Disabled.message(now - since, &last_error, pages.len(), pending.len());
+        (AlertKind::Disabled, message, pages, pending)
+    } else if now - since >= alert_after && stage < 1 {
+        tx.execute("UPDATE webhook_health SET alert_stage = 1 WHERE app_id = $1", &[&app.as_str()]).await.map_err(pg)?;
+        let message = AlertKind::Failing.message(now - since, &last_error, 0, 0);
+        (AlertKind::Failing, message, Vec::new(), Vec::new())
+    } else {
+        return Ok(None);
+    };
+    let row = tx
+        .query_one(
+            "INSERT INTO webhook_alerts (app_id, kind, created_at, message, pages) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[&app.as_str(), &codec::text(kind), &now, &message, &codec::pages_text(&pages)],
+        )
+        .await
+        .map_err(pg)?;
+    let alert = Alert { id: PgRow(&row).int("id")?, app: app.clone(), kind, created_at: now, message, pages };
+    Ok(Some((alert, pending)))
+}
+
+async fn replay(tx: &Transaction<'_>, app: &AppId, selection: &ReplaySelection, now: Millis) -> StoreResult<Vec<i64>> {
+    let dead = codec::text(Outcome::Dead);
+    let rows = match selection {
+        ReplaySelection::One(id) => tx
+            .query(
+                "SELECT id, settled_at IS NULL AS pending, page_id, person_id FROM outbox WHERE id = $1 AND app_id = $2",
+                &[id, &app.as_str()],
+            )
+            .await
+            .map_err(pg)?,
+        ReplaySelection::DeadBetween { from, to } => tx
+            .query(
+                "SELECT id, FALSE AS pending, page_id, person_id FROM outbox WHERE app_id = $1 AND outcome = $4 AND replayed_at IS NULL
+                   AND created_at BETWEEN $2 AND $3 ORDER BY id",
+                &[&app.as_str(), from, to, &dead],
+            )
+            .await
+            .map_err(pg)?,
+    };
+    let events = rows
+        .iter()
+        .map(|r| {
+            let row = PgRow(r);
+            Ok((row.int("id")?, row.flag("pending")?, row.text("page_id")?, row.int("person_id")?))
+        })
+        .collect::<StoreResult<Vec<(i64, bool, String, i64)>>>()?;
+    // Copies decide their head flag under their threads' locks, taken in the global order.
+    let mut threads: Vec<(&str, i64)> = events.iter().filter(|e| !e.1).map(|e| (e.2.as_str(), e.3)).collect();
+    threads.sort();
+    threads.dedup();
+    for (page, person) in &threads {
+        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[page, person]).await.map_err(pg)?;
+    }
+    let mut queued = Vec::with_capacity(events.len());
+    for (id, pending, _, _) in &events {
+        if *pending {
+            tx.execute("UPDATE outbox SET next_attempt_at = $2 WHERE id = $1", &[id, &now]).await.map_err(pg)?;
+            queued.push(*id);
+            continue;
+        }
+        // A settled event goes again as a new one at the end of its thread, same bytes.
+        let copy = tx
+            .query_one(
+                "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
+                 SELECT app_id, page_id, person_id, field, body, created_at, $2, (
+                    SELECT MIN(p.id) FROM outbox p WHERE p.app_id = o.app_id AND p.page_id = o.page_id
+                      AND p.person_id = o.person_id AND p.settled_at IS NULL) IS NULL
+                 FROM outbox o WHERE id = $1 RETURNING id",
+                &[id, &now],
+            )
+            .await
+            .map_err(pg)?;
+        queued.push(PgRow(&copy).int("id")?);
+        tx.execute("UPDATE outbox SET replayed_at = $2 WHERE id = $1 AND outcome = $3", &[id, &now, &dead]).await.map_err(pg)?;
+    }
+    Ok(queued)
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        // SKIP LOCKED: nodes claiming at once split the work instead of waiting; a
+        // row another node leased meanwhile is re-checked and left out. The columns
+        // returned are codec::OUTBOX_EVENT_COLUMNS and the due time.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "WITH heads AS (
+                    SELECT o.id FROM outbox o
+                    WHERE o.settled_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
+                      AND o.id = (
+                        SELECT MIN(p.id) FROM outbox p
+                        WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                          AND p.settled_at IS NULL)
+                    ORDER BY o.next_attempt_at, o.id
+                    LIMIT $3
+                    FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE outbox SET lease_until = $2 FROM heads WHERE outbox.id = heads.id
+                 RETURNING outbox.id, outbox.app_id, outbox.page_id, outbox.person_id, outbox.field, outbox.body,
+                           outbox.created_at, outbox.failures, outbox.first_failure_at, outbox.next_attempt_at",
+                &[&now, &lease_until, &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        let mut events = rows
+            .iter()
+            .map(|r| {
+                let row = PgRow(r);
+                Ok((row.int("next_attempt_at")?, codec::outbox_event(&row)?))
+            })
+            .collect::<StoreResult<Vec<(Millis, OutboxEvent)>>>()?;
+        events.sort_by_key(|(due, event)| (*due, event.id));
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let next = delivered(&tx, ids, at, lease_until).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(next)
+    }
+
+    async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        failed(&tx, &attempt).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let escalated = escalate_stage(&tx, app, now, alert_after, disable_after).await?;
+        tx.commit().await.map_err(pg)?;
+        let Some((alert, give_up)) = escalated else { return Ok(None) };
+        // Apart, so that the thread locks come first there: if this node dies between
+        // the two, the events stay pending and are retried, never lost.
+        let tx = client.transaction().await.map_err(pg)?;
+        settle(&tx, &give_up, now, Outcome::Dead).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(Some(alert))
+    }
+
+    async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {ATTEMPT_COLUMNS_OF_A} FROM delivery_attempts a WHERE a.app_id = $1 ORDER BY a.attempted_at DESC, a.id DESC LIMIT $2"),
+                &[&app.as_str(), &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| codec::attempt_record(&PgRow(r))).collect()
+    }
+
+    async fn event_history(&self, app: &AppId, id: i64) -> StoreResult<Option<(EventRecord, Vec<AttemptRecord>)>> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(&format!("SELECT {EVENT_RECORD_COLUMNS} FROM outbox WHERE id = $1 AND app_id = $2"), &[&id, &app.as_str()])
+            .await
+            .map_err(pg)?
+        else {
+            return Ok(None);
+        };
+        let attempts = client
+            .query(
+                &format!(
+                    "SELECT {ATTEMPT_COLUMNS_OF_A} FROM attempt_events e JOIN delivery_attempts a ON a.id = e.attempt_id
+                     WHERE e.event_id = $1 ORDER BY a.attempted_at, a.id"
+                ),
+                &[&id],
+            )
+            .await
+            .map_err(pg)?;
+        let event = codec::event_record(&PgRow(&row))?;
+        let attempts = attempts.iter().map(|r| codec::attempt_record(&PgRow(r))).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((event, attempts)))
+    }
+
+    async fn events_of(&self, app: &AppId, state: Option<EventState>, from: Millis, to: Millis, limit: u32) -> StoreResult<Vec<EventRecord>> {
+        // Any state, or the events whose outcome is the state's (NULL: pending).
+        let outcome = state.and_then(Outcome::of).map(codec::text);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {EVENT_RECORD_COLUMNS} FROM outbox WHERE app_id = $1 AND created_at BETWEEN $2 AND $3
+                       AND ($4::bool OR outcome IS NOT DISTINCT FROM $5::text)
+                     ORDER BY created_at DESC, id DESC LIMIT $6"
+                ),
+                &[&app.as_str(), &from, &to, &state.is_none(), &outcome, &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| codec::event_record(&PgRow(r))).collect()
+    }
+
+    async fn endpoint_health(&self, app: &AppId) -> StoreResult<EndpointHealth> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT failing_since, last_error_at, last_error, last_success_at, disabled_at FROM webhook_health WHERE app_id = $1",
+                &[&app.as_str()],
+            )
+            .await
+            .map_err(pg)?;
+        let mut health = row.as_ref().map(|r| codec::endpoint_health(&PgRow(r))).transpose()?.unwrap_or_default();
+        let pending = client
+            .query_one(
+                "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest_pending_at FROM outbox WHERE app_id = $1 AND settled_at IS NULL",
+                &[&app.as_str()],
+            )
+            .await
+            .map_err(pg)?;
+        let pending = PgRow(&pending);
+        health.pending = pending.total("pending")?;
+        health.oldest_pending_at = pending.opt_int("oldest_pending_at")?;
+        let dead = client
+            .query_one(
+                "SELECT COUNT(*) AS dead FROM outbox WHERE app_id = $1 AND outcome = $2 AND replayed_at IS NULL",
+                &[&app.as_str(), &codec::text(Outcome::Dead)],
+            )
+            .await
+            .map_err(pg)?;
+        health.dead = PgRow(&dead).total("dead")?;
+        Ok(health)
+    }
+
+    async fn alerts(&self, app: &AppId, limit: u32) -> StoreResult<Vec<Alert>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, app_id, kind, created_at, message, pages FROM webhook_alerts WHERE app_id = $1 ORDER BY id DESC LIMIT $2",
+                &[&app.as_str(), &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| codec::alert(&PgRow(r))).collect()
+    }
+
+    async fn replay(&self, app: &AppId, selection: ReplaySelection, now: Millis) -> StoreResult<Vec<i64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let queued = replay(&tx, app, &selection, now).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(queued)
+    }
+
+    async fn prune_outbox(&self, delivered_before: Millis, dead_before: Millis) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute(
+                "DELETE FROM outbox WHERE settled_at IS NOT NULL
+                   AND ((outcome = $3 AND settled_at < $1) OR (outcome = $4 AND settled_at < $2))",
+                &[&delivered_before, &dead_before, &codec::text(Outcome::Delivered), &codec::text(Outcome::Dead)],
+            )
+            .await
+            .map_err(pg)?;
+        client
+            .execute("DELETE FROM attempt_events WHERE attempt_id IN (SELECT id FROM delivery_attempts WHERE attempted_at < $1)", &[&dead_before])
+            .await
+            .map_err(pg)?;
+        client.execute("DELETE FROM delivery_attempts WHERE attempted_at < $1", &[&dead_before]).await.map_err(pg)?;
+        Ok(deleted)
+    }
+
+    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
+        // Only a thread's oldest pending event can be claimed.
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT MIN(GREATEST(o.next_attempt_at, o.lease_until)) AS due FROM outbox o
+                 WHERE o.settled_at IS NULL AND o.is_head
+                   AND o.id = (
+                     SELECT MIN(p.id) FROM outbox p
+                     WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                       AND p.settled_at IS NULL)",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        PgRow(&row).opt_int("due")
+    }
+
+    async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("UPDATE outbox SET lease_until = lease_until + $2 WHERE settled_at IS NULL AND lease_until > $1", &[&now, &by])
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn outbox_pending(&self) -> StoreResult<u64> {
+        let row = self.client().await?.query_one("SELECT COUNT(*) AS pending FROM outbox WHERE settled_at IS NULL", &[]).await.map_err(pg)?;
+        PgRow(&row).total("pending")
+    }
+
+    async fn outbox_pending_by_app(&self) -> StoreResult<Vec<(AppId, u64)>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT app_id, COUNT(*) AS pending FROM outbox WHERE settled_at IS NULL GROUP BY app_id ORDER BY app_id", &[])
+            .await
+            .map_err(pg)?;
+        rows.iter()
+            .map(|r| {
+                let row = PgRow(r);
+                Ok((AppId(row.text("app_id")?), row.total("pending")?))
+            })
+            .collect()
+    }
+
+    async fn delivery_stats(&self, app: &AppId, from: Millis, to: Millis, bucket_ms: Millis) -> StoreResult<Vec<DeliveryBucket>> {
+        let bucket_ms = bucket_ms.max(1);
+        let client = self.client().await?;
+        let mut buckets: BTreeMap<Millis, DeliveryBucket> = BTreeMap::new();
+        let delivered = client
+            .query(
+                "SELECT (settled_at - $2) / $4 AS bucket, COUNT(*) AS delivered, AVG(settled_at - created_at)::float8 AS latency_avg,
+                    MAX(settled_at - created_at) AS latency_max FROM outbox
+                 WHERE app_id = $1 AND outcome = $5 AND settled_at >= $2 AND settled_at < $3 GROUP BY 1",
+                &[&app.0, &from, &to, &bucket_ms, &codec::text(Outcome::Delivered)],
+            )
+            .await
+            .map_err(pg)?;
+        for row in &delivered {
+            let row = PgRow(row);
+            let bucket = buckets.entry(row.int("bucket")?).or_default();
+            bucket.delivered = row.total("delivered")?;
+            bucket.latency_avg_ms = row.real("latency_avg")?.round() as Millis;
+            bucket.latency_max_ms = row.int("latency_max")?;
+        }
+        let failed = client
+            .query(
+                "SELECT (attempted_at - $2) / $4 AS bucket, SUM(events)::bigint AS failed FROM delivery_attempts
+                 WHERE app_id = $1 AND attempted_at >= $2 AND attempted_at < $3 GROUP BY 1",
+                &[&app.0, &from, &to, &bucket_ms],
+            )
+            .await
+            .map_err(pg)?;
+        for row in &failed {
+            let row = PgRow(row);
+            buckets.entry(row.int("bucket")?).or_default().failed = row.total("failed")?;
+        }
+        Ok(buckets.into_iter().map(|(index, bucket)| DeliveryBucket { start: from + index * bucket_ms, ..bucket }).collect())
+    }
+}

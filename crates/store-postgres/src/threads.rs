@@ -1,0 +1,206 @@
+//! Threads (`threads`) and their messages (`messages`), each written with its outbox
+//! rows under the thread's row lock: messages (grouped by `batch`), receipts, the
+//! Page's seen mark, reactions, and the lists of threads a person or a Page has.
+
+use crate::columns::PgRow;
+use crate::errors::pg;
+use crate::outbox::insert_events_locked;
+use crate::PostgresStore;
+use async_trait::async_trait;
+use switchboard_domain::*;
+use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS};
+use switchboard_store::*;
+
+#[async_trait]
+impl ThreadStore for PostgresStore {
+    async fn append_message(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        self.appends.append(message, events).await
+    }
+
+    async fn advance_receipt(&self, page: &PageId, person: PersonId, receipt: Receipt, watermark: Millis, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO threads (page_id, person_id, last_message_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&page.0, &person.0, &watermark],
+        )
+        .await
+        .map_err(pg)?;
+        let sql = match receipt {
+            Receipt::Delivered => "UPDATE threads SET delivered_watermark = $3 WHERE page_id = $1 AND person_id = $2 AND delivered_watermark < $3",
+            // Reading implies delivery.
+            Receipt::Read => {
+                "UPDATE threads SET read_watermark = $3, delivered_watermark = GREATEST(delivered_watermark, $3)
+                 WHERE page_id = $1 AND person_id = $2 AND read_watermark < $3"
+            }
+        };
+        // The UPDATE holds the thread's row lock: outbox writers of a thread serialize on it.
+        let advanced = tx.execute(sql, &[&page.0, &person.0, &watermark]).await.map_err(pg)? == 1;
+        if advanced {
+            insert_events_locked(&tx, &events).await?;
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(advanced)
+    }
+
+    async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark FROM threads WHERE page_id = $1 AND person_id = $2",
+                &[&page.0, &person.0],
+            )
+            .await
+            .map_err(pg)?;
+        row.as_ref().map(|r| codec::thread_state(&PgRow(r))).transpose()
+    }
+
+    async fn mark_seen(&self, page: &PageId, person: PersonId, watermark: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE threads SET page_seen_watermark = GREATEST(page_seen_watermark, $3) WHERE page_id = $1 AND person_id = $2",
+                &[&page.0, &person.0, &watermark],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mid = $1");
+        let row = self.client().await?.query_opt(&sql, &[&mid.0]).await.map_err(pg)?;
+        row.as_ref().map(|r| codec::message(&PgRow(r))).transpose()
+    }
+
+    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<&Mid>, limit: u32) -> StoreResult<Vec<Message>> {
+        // Without a cursor: the latest messages; else those before the cursor's
+        // (created_at, seq), which is unique and follows storing order.
+        let sql = match before {
+            None => format!(
+                "SELECT * FROM (
+                    SELECT {MESSAGE_COLUMNS}, seq FROM messages
+                    WHERE page_id = $1 AND person_id = $2
+                    ORDER BY created_at DESC, seq DESC LIMIT $3
+                 ) newest ORDER BY created_at, seq"
+            ),
+            Some(_) => format!(
+                "SELECT * FROM (
+                    SELECT {MESSAGE_COLUMNS}, seq FROM messages
+                    WHERE page_id = $1 AND person_id = $2
+                        AND (created_at, seq) < (SELECT created_at, seq FROM messages WHERE mid = $4 AND page_id = $1 AND person_id = $2)
+                    ORDER BY created_at DESC, seq DESC LIMIT $3
+                 ) newest ORDER BY created_at, seq"
+            ),
+        };
+        let client = self.client().await?;
+        let limit = limit as i64;
+        let rows = match before {
+            None => client.query(&sql, &[&page.0, &person.0, &limit]).await,
+            Some(mid) => client.query(&sql, &[&page.0, &person.0, &limit, &mid.0]).await,
+        }
+        .map_err(pg)?;
+        rows.iter().map(|r| codec::message(&PgRow(r))).collect()
+    }
+
+    async fn threads_of(&self, person: PersonId) -> StoreResult<Vec<ThreadSummary>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT p.id, p.name, p.username,
+                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
+                        AND m.direction = $2 AND m.created_at > t.read_watermark) AS unread
+                 FROM threads t JOIN pages p ON p.id = t.page_id
+                 WHERE t.person_id = $1 ORDER BY t.last_message_at DESC",
+                &[&person.0, &codec::text(Direction::Outbound)],
+            )
+            .await
+            .map_err(pg)?;
+        let last_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE page_id = $1 AND person_id = $2 ORDER BY created_at DESC, seq DESC LIMIT 1");
+        let mut threads = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let row = PgRow(row);
+            let page = codec::page(&row)?;
+            let last = client.query_opt(&last_sql, &[&page.id.0, &person.0]).await.map_err(pg)?;
+            let last_message = last.as_ref().map(|r| codec::message(&PgRow(r))).transpose()?;
+            threads.push(ThreadSummary { last_message, unread: row.count("unread")?, page });
+        }
+        Ok(threads)
+    }
+
+    async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT COUNT(*) AS engaged FROM threads WHERE page_id = $1 AND last_person_at >= $2", &[&page.0, &since])
+            .await
+            .map_err(pg)?;
+        PgRow(&row).total("engaged")
+    }
+
+    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT t.person_id, t.last_message_at,
+                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
+                 FROM threads t WHERE t.page_id = $1 AND (t.last_message_at, t.person_id) < ($2, $3)
+                 ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT $4",
+                &[&page.0, &after.map_or(i64::MAX, |a| a.0), &after.map_or(i64::MAX, |a| a.1 .0), &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| codec::page_thread(&PgRow(r))).collect()
+    }
+
+    async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT t.person_id, t.last_message_at,
+                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
+                 FROM threads t WHERE t.page_id = $1 AND t.person_id = $2",
+                &[&page.0, &person.0],
+            )
+            .await
+            .map_err(pg)?;
+        row.as_ref().map(|r| codec::page_thread(&PgRow(r))).transpose()
+    }
+
+    async fn react(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        mid: &Mid,
+        by: Direction,
+        emoji: Option<String>,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // The thread's row lock first, as every writer of its outbox events takes it.
+        let thread = tx
+            .query_opt(
+                "UPDATE threads SET last_person_at = CASE WHEN $3 THEN GREATEST(COALESCE(last_person_at, $4), $4) ELSE last_person_at END
+                 WHERE page_id = $1 AND person_id = $2 RETURNING 1",
+                &[&page.0, &person.0, &(by == Direction::Inbound), &at],
+            )
+            .await
+            .map_err(pg)?;
+        let sql = match by {
+            Direction::Inbound => "UPDATE messages SET person_reaction = $4 WHERE mid = $1 AND page_id = $2 AND person_id = $3",
+            Direction::Outbound => "UPDATE messages SET page_reaction = $4 WHERE mid = $1 AND page_id = $2 AND person_id = $3",
+        };
+        let changed = tx.execute(sql, &[&mid.0, &page.0, &person.0, &emoji]).await.map_err(pg)?;
+        if thread.is_none() || changed == 0 {
+            return Ok(false);
+        }
+        insert_events_locked(&tx, &events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,257 @@
+//! Threads and their messages in SQLite: the `threads` table (last interaction,
+//! receipts' watermarks, the Page's seen mark) and the `messages` table (content,
+//! reactions), each write stored with its outbox rows. Opt-ins send messages too,
+//! through [`append_message`].
+
+use crate::columns::{cached, prepare, q, Query};
+use crate::outbox::insert_outbox;
+use crate::SqliteStore;
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+use std::sync::LazyLock;
+use switchboard_domain::*;
+use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS, MESSAGE_COLUMNS_OF_M};
+use switchboard_store::*;
+
+/// Stores a message and its outbox rows; an inbound message also marks the person's
+/// last interaction. The thread is created or moved on in one statement.
+pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
+    q(cached(
+        c,
+        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (page_id, person_id) DO UPDATE SET
+            last_message_at = MAX(last_message_at, excluded.last_message_at),
+            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)",
+    )?
+    .execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at]))?;
+    q(cached(
+        c,
+        "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
+            quick_replies, reply_to, persona_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        m.mid.as_str(),
+        m.page.as_str(),
+        m.person.0,
+        codec::text(m.direction),
+        m.app.as_ref().map(|a| a.as_str()),
+        m.text,
+        m.metadata,
+        m.created_at,
+        codec::attachment_text(m),
+        codec::quick_replies_text(m),
+        m.reply_to.as_ref().map(|mid| mid.as_str()),
+        m.persona
+    ]))?;
+    insert_outbox(c, events)
+}
+
+/// Inserts the (Page, person) thread if it is new.
+fn ensure_thread(c: &Connection, page: &PageId, person: PersonId, at: Millis) -> StoreResult<()> {
+    q(cached(c, "INSERT OR IGNORE INTO threads (page_id, person_id, last_message_at) VALUES (?1, ?2, ?3)")?.execute(params![page.as_str(), person.0, at]))?;
+    Ok(())
+}
+
+static MESSAGE: LazyLock<String> = LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mid = ?1"));
+
+static LAST_MESSAGE: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE page_id = ?1 AND person_id = ?2 ORDER BY created_at DESC, seq DESC LIMIT 1")
+});
+
+static LATEST_MESSAGES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT * FROM (SELECT {MESSAGE_COLUMNS_OF_M}, m.seq FROM messages m WHERE m.page_id = ?1 AND m.person_id = ?2
+            ORDER BY m.created_at DESC, m.seq DESC LIMIT ?3) ORDER BY created_at, seq"
+    )
+});
+
+/// Before the cursor's (created_at, seq): unique, in storing order.
+static MESSAGES_BEFORE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT * FROM (SELECT {MESSAGE_COLUMNS_OF_M}, m.seq FROM messages m
+            JOIN messages c ON c.mid = ?3 AND c.page_id = ?1 AND c.person_id = ?2
+            WHERE m.page_id = ?1 AND m.person_id = ?2 AND m.created_at <= c.created_at
+                AND (m.created_at < c.created_at OR m.seq < c.seq)
+            ORDER BY m.created_at DESC, m.seq DESC LIMIT ?4) ORDER BY created_at, seq"
+    )
+});
+
+#[async_trait]
+impl ThreadStore for SqliteStore {
+    async fn append_message(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
+        self.engine.write(move |c| append_message(c, &message, &events)).await
+    }
+
+    async fn advance_receipt(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        receipt: Receipt,
+        watermark: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                ensure_thread(c, &page, person, watermark)?;
+                let column = match receipt {
+                    Receipt::Delivered => "delivered_watermark",
+                    Receipt::Read => "read_watermark",
+                };
+                // Reading implies delivery: a read watermark lifts both.
+                let also = if receipt == Receipt::Read { ", delivered_watermark = MAX(delivered_watermark, ?3)" } else { "" };
+                let sql = format!("UPDATE threads SET {column} = ?3{also} WHERE page_id = ?1 AND person_id = ?2 AND {column} < ?3");
+                let advanced = q(c.execute(&sql, params![page.as_str(), person.0, watermark]))? == 1;
+                if advanced {
+                    insert_outbox(c, &events)?;
+                }
+                Ok(advanced)
+            })
+            .await
+    }
+
+    async fn thread_state(&self, page: &PageId, person: PersonId) -> StoreResult<Option<ThreadState>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                prepare(
+                    c,
+                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark FROM threads WHERE page_id = ?1 AND person_id = ?2",
+                )?
+                .optional(params![page.as_str(), person.0], |r| codec::thread_state(r))
+            })
+            .await
+    }
+
+    async fn mark_seen(&self, page: &PageId, person: PersonId, watermark: Millis) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                q(c.execute(
+                    "UPDATE threads SET page_seen_watermark = MAX(page_seen_watermark, ?3) WHERE page_id = ?1 AND person_id = ?2",
+                    params![page.as_str(), person.0, watermark],
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn message(&self, mid: &Mid) -> StoreResult<Option<Message>> {
+        let mid = mid.clone();
+        self.engine.read(move |c| prepare(c, &MESSAGE)?.optional([mid.as_str()], |r| codec::message(r))).await
+    }
+
+    async fn thread_messages(&self, page: &PageId, person: PersonId, before: Option<&Mid>, limit: u32) -> StoreResult<Vec<Message>> {
+        let page = page.clone();
+        let before = before.map(|mid| mid.0.clone());
+        self.engine
+            .read(move |c| match before {
+                None => cached(c, &LATEST_MESSAGES)?.all(params![page.as_str(), person.0, limit], |r| codec::message(r)),
+                Some(mid) => cached(c, &MESSAGES_BEFORE)?.all(params![page.as_str(), person.0, mid, limit], |r| codec::message(r)),
+            })
+            .await
+    }
+
+    async fn threads_of(&self, person: PersonId) -> StoreResult<Vec<ThreadSummary>> {
+        self.engine
+            .read(move |c| {
+                let threads = prepare(
+                    c,
+                    "SELECT p.id, p.name, p.username, t.read_watermark,
+                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
+                            AND m.direction = ?2 AND m.created_at > t.read_watermark) AS unread
+                     FROM threads t JOIN pages p ON p.id = t.page_id
+                     WHERE t.person_id = ?1 ORDER BY t.last_message_at DESC",
+                )?
+                .all(params![person.0, codec::text(Direction::Outbound)], |r| Ok((codec::page(r)?, r.count("unread")?)))?;
+                let mut last = prepare(c, &LAST_MESSAGE)?;
+                threads
+                    .into_iter()
+                    .map(|(page, unread)| {
+                        let last_message = last.optional(params![page.id.as_str(), person.0], |r| codec::message(r))?;
+                        Ok(ThreadSummary { page, last_message, unread })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                prepare(c, "SELECT COUNT(*) AS engaged FROM threads WHERE page_id = ?1 AND last_person_at >= ?2")?
+                    .one(params![page.as_str(), since], |r| r.total("engaged"))
+            })
+            .await
+    }
+
+    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                cached(
+                    c,
+                    "SELECT t.person_id, t.last_message_at,
+                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
+                     FROM threads t WHERE t.page_id = ?1 AND (t.last_message_at, t.person_id) < (?2, ?3)
+                     ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT ?4",
+                )?
+                .all(params![page.as_str(), after.map_or(i64::MAX, |a| a.0), after.map_or(i64::MAX, |a| a.1 .0), limit], |r| codec::page_thread(r))
+            })
+            .await
+    }
+
+    async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                prepare(
+                    c,
+                    "SELECT t.person_id, t.last_message_at,
+                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
+                     FROM threads t WHERE t.page_id = ?1 AND t.person_id = ?2",
+                )?
+                .optional(params![page.as_str(), person.0], |r| codec::page_thread(r))
+            })
+            .await
+    }
+
+    async fn react(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        mid: &Mid,
+        by: Direction,
+        emoji: Option<String>,
+        at: Millis,
+        events: Vec<NewOutboxEvent>,
+    ) -> StoreResult<bool> {
+        let (page, mid) = (page.clone(), mid.clone());
+        self.engine
+            .write(move |c| {
+                let column = match by {
+                    Direction::Inbound => "person_reaction",
+                    Direction::Outbound => "page_reaction",
+                };
+                let changed = q(c.execute(
+                    &format!("UPDATE messages SET {column} = ?4 WHERE mid = ?1 AND page_id = ?2 AND person_id = ?3"),
+                    params![mid.as_str(), page.as_str(), person.0, emoji],
+                ))?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                if by == Direction::Inbound {
+                    q(c.execute(
+                        "UPDATE threads SET last_person_at = MAX(COALESCE(last_person_at, ?3), ?3) WHERE page_id = ?1 AND person_id = ?2",
+                        params![page.as_str(), person.0, at],
+                    ))?;
+                }
+                insert_outbox(c, &events)?;
+                Ok(true)
+            })
+            .await
+    }
+}

@@ -1,0 +1,250 @@
+//! The webhook outbox and what becomes of its events: claims (leases), deliveries,
+//! failures with their attempt log, escalation, replay, pruning, and the views of it
+//! the console shows.
+
+use crate::*;
+use async_trait::async_trait;
+use switchboard_domain::*;
+
+/// A webhook event to store with the fact that caused it. `body` is the rendered
+/// `messaging[]` item: it is sent as is on every attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxEvent {
+    pub app: AppId,
+    pub page: PageId,
+    /// The thread's person: events of one (app, Page, person) are delivered in order.
+    pub person: PersonId,
+    pub field: WebhookField,
+    pub body: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// A leased outbox event, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub app: AppId,
+    pub page: PageId,
+    pub person: PersonId,
+    pub field: WebhookField,
+    pub body: Vec<u8>,
+    pub created_at: Millis,
+    /// Failed attempts so far.
+    pub failures: u32,
+    /// When the first attempt failed, for how long the endpoint has been failing.
+    pub first_failure_at: Option<Millis>,
+}
+
+/// A POST that failed, for every event it carried. Each event either gets its next
+/// attempt time or, past the retry horizon, is given up: dead-lettered, kept until
+/// it is replayed or pruned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedAttempt {
+    pub app: AppId,
+    pub url: String,
+    pub attempted_at: Millis,
+    pub latency_ms: Millis,
+    pub kind: FailureKind,
+    /// The HTTP status, when the receiver answered.
+    pub status: Option<u16>,
+    pub error: String,
+    /// The start of the response body, bounded.
+    pub excerpt: String,
+    /// Each event's next attempt; `None` gives it up.
+    pub retries: Vec<(i64, Option<Millis>)>,
+}
+
+/// One failed attempt, as the attempt log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub id: i64,
+    pub app: AppId,
+    pub url: String,
+    pub attempted_at: Millis,
+    pub latency_ms: Millis,
+    pub kind: FailureKind,
+    pub status: Option<u16>,
+    pub error: String,
+    pub excerpt: String,
+    /// Events the POST carried.
+    pub events: u32,
+}
+
+/// Where an outbox event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventState {
+    Pending,
+    Delivered,
+    /// Given up: past the retry horizon, or its app was unsubscribed for failing.
+    Dead,
+}
+
+impl EventState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+/// An outbox event with its delivery state, for the console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub app: AppId,
+    pub page: PageId,
+    pub person: PersonId,
+    pub field: WebhookField,
+    pub created_at: Millis,
+    pub state: EventState,
+    pub failures: u32,
+    pub next_attempt_at: Millis,
+    pub settled_at: Option<Millis>,
+    pub last_error: Option<String>,
+    /// When a dead event was sent again (as a new event).
+    pub replayed_at: Option<Millis>,
+}
+
+/// An app's webhook endpoint at a glance (in the spirit of Telegram's getWebhookInfo).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointHealth {
+    pub pending: u64,
+    pub oldest_pending_at: Option<Millis>,
+    pub dead: u64,
+    /// Since when every attempt has failed; `None` while healthy.
+    pub failing_since: Option<Millis>,
+    pub last_error_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub last_success_at: Option<Millis>,
+    /// When the app was last unsubscribed for failing too long.
+    pub disabled_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// The endpoint has been failing for the alert threshold (Meta: 15 minutes).
+    Failing,
+    /// The endpoint failed for the disable threshold (Meta: 1 hour): the app was
+    /// unsubscribed from the Pages of its pending events, which were dead-lettered.
+    Disabled,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 2] = [Self::Failing, Self::Disabled];
+
+    /// The alert's text, the same from every engine: how long the endpoint failed and
+    /// with what, and for `Disabled` what was unsubscribed and kept.
+    pub fn message(self, failing_ms: Millis, last_error: &str, pages: usize, kept: usize) -> String {
+        let minutes = failing_ms / 60_000;
+        let failing = format!("Webhook deliveries have failed for {minutes} minutes (last error: {last_error}).");
+        match self {
+            Self::Failing => failing,
+            Self::Disabled => {
+                format!("{failing} The app was unsubscribed from {pages} Page(s); {kept} undelivered event(s) are kept for replay.")
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "failing",
+            Self::Disabled => "disabled",
+        }
+    }
+
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: i64,
+    pub app: AppId,
+    pub kind: AlertKind,
+    pub created_at: Millis,
+    pub message: String,
+    /// Pages the app was unsubscribed from (for `Disabled`).
+    pub pages: Vec<PageId>,
+}
+
+/// Which events to send again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplaySelection {
+    /// One event, whatever its state: a pending one is made due now; a settled one is
+    /// queued again as a new event with the same bytes.
+    One(i64),
+    /// Every dead event of the app created in `[from, to]` and not replayed yet.
+    DeadBetween { from: Millis, to: Millis },
+}
+
+/// Webhook deliveries of one app in one time bucket, for the console's chart.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryBucket {
+    /// The bucket's start, epoch ms.
+    pub start: Millis,
+    /// Events acknowledged in the bucket.
+    pub delivered: u64,
+    /// Events in POSTs that failed in the bucket (an event retried counts each time).
+    pub failed: u64,
+    /// From an event's creation to its acknowledgement, over the delivered events.
+    pub latency_avg_ms: Millis,
+    pub latency_max_ms: Millis,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Leases up to `limit` due events until `lease_until`. Only the oldest
+    /// undelivered event of each (app, thread) is ever handed out, so a thread's
+    /// events reach an app in order.
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Marks the events delivered at `at` (their threads' next events become due) and
+    /// the apps' endpoints healthy.
+    async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
+        self.outbox_delivered_then_claim(ids, at, None).await.map(drop)
+    }
+    /// As `outbox_delivered`; with `lease_until`, also leases the same threads' next
+    /// events that are due at `at`, in the same transaction, and answers them: the
+    /// dispatcher sends a thread's next event as soon as the previous one is
+    /// acknowledged, without another claim.
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>>;
+    /// Logs a failed POST, reschedules or gives up each of its events, and marks the
+    /// app's endpoint failing (since the first failure after a success).
+    async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()>;
+    /// Moves the app's endpoint to the next alert stage when it has been failing long
+    /// enough: `Failing` after `alert_after`, `Disabled` after `disable_after` (the app
+    /// is unsubscribed from the Pages of its pending events, which are given up). Each
+    /// stage is entered once per failing spell, whichever nodes race for it.
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>>;
+    /// The app's latest failed attempts, newest first.
+    async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>>;
+    /// One event of the app, with its failed attempts (oldest first).
+    async fn event_history(&self, app: &AppId, id: i64) -> StoreResult<Option<(EventRecord, Vec<AttemptRecord>)>>;
+    /// The app's events in a time range (by creation), newest first.
+    async fn events_of(&self, app: &AppId, state: Option<EventState>, from: Millis, to: Millis, limit: u32) -> StoreResult<Vec<EventRecord>>;
+    async fn endpoint_health(&self, app: &AppId) -> StoreResult<EndpointHealth>;
+    /// The app's alerts, newest first.
+    async fn alerts(&self, app: &AppId, limit: u32) -> StoreResult<Vec<Alert>>;
+    /// Sends events of the app again, due at `now`, keeping their bytes; answers the
+    /// ids of the events queued (a settled event is queued as a new one at the end of
+    /// its thread). Unknown ids answer nothing.
+    async fn replay(&self, app: &AppId, selection: ReplaySelection, now: Millis) -> StoreResult<Vec<i64>>;
+    /// Deletes delivered events settled before `delivered_before`, dead ones settled
+    /// before `dead_before`, and failed attempts older than `dead_before`; answers the
+    /// number of events deleted.
+    async fn prune_outbox(&self, delivered_before: Millis, dead_before: Millis) -> StoreResult<u64>;
+    /// When the next event can be claimed: the earliest time at which the oldest
+    /// pending event of some thread is due and unleased. Events waiting behind an
+    /// earlier one of their thread do not count (else a dispatcher would spin while
+    /// a thread's head keeps failing).
+    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>>;
+    /// Moves every lease still running at `now` forward by `by`: when a virtual clock
+    /// jumps, POSTs in flight keep their claims (a lease stands for real time).
+    async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()>;
+    /// Undelivered events.
+    async fn outbox_pending(&self) -> StoreResult<u64>;
+    /// Undelivered events per app (each app has one callback URL), by app id.
+    async fn outbox_pending_by_app(&self) -> StoreResult<Vec<(AppId, u64)>>;
+    /// The app's deliveries in `[from, to)` by buckets of `bucket_ms` (only buckets
+    /// with something in them), oldest first.
+    async fn delivery_stats(&self, app: &AppId, from: Millis, to: Millis, bucket_ms: Millis) -> StoreResult<Vec<DeliveryBucket>>;
+}
