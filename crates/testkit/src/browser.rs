@@ -139,6 +139,58 @@ pub async fn find_text(client: &Client, css: &str, text: &str) -> Element {
     }
 }
 
+// Steps that act on an element find it again for each try: a list that refreshes
+// itself replaces its elements, and an element found before the refresh is stale.
+
+/// Clicks the element matching `css`, finding it again if it was re-rendered between
+/// finding and clicking.
+pub async fn click(client: &Client, css: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        let error = match find(client, css).await.click().await {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        assert!(tokio::time::Instant::now() < deadline, "cannot click {css}: {error}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Clicks the element matching `css` that shows `text`, again if it was re-rendered
+/// between finding and clicking.
+pub async fn click_text(client: &Client, css: &str, text: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        let error = match find_text(client, css, text).await.click().await {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        assert!(tokio::time::Instant::now() < deadline, "cannot click {css} {text:?}: {error}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The attribute `name` of the element matching `css`, read again if the element was
+/// re-rendered in between.
+pub async fn attribute(client: &Client, css: &str, name: &str) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        match find(client, css).await.attr(name).await {
+            Ok(value) => return value,
+            Err(error) => assert!(tokio::time::Instant::now() < deadline, "cannot read {name} of {css}: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The text of every element matching `css`, read in one step in the page (so that
+/// a refresh cannot come between them).
+pub async fn texts(client: &Client, css: &str) -> Vec<String> {
+    let script = "return Array.from(document.querySelectorAll(arguments[0]), e => e.textContent.trim());";
+    let value = client.execute(script, vec![serde_json::json!(css)]).await.unwrap_or_else(|e| panic!("cannot read {css}: {e}"));
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("texts of {css}: {e}"))
+}
+
 /// Saves a screenshot of the current page (for README pictures).
 pub async fn screenshot(client: &Client, path: &std::path::Path) {
     let png = client.screenshot().await.expect("a screenshot");

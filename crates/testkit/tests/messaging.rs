@@ -88,7 +88,10 @@ async fn delivery_and_read_receipts_become_webhooks() {
     assert_eq!(status, 200);
     let threads = ann.call(Method::GET, "/threads", None).await.1;
     assert_eq!(threads["data"][0]["unread"], 0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A marker after it: the thread's events arrive in order, so once the marker is
+    // in, a delivery event before it would be too.
+    ann.send("shop", "marker").await;
+    bot.receiver.wait_for("the marker", |e| e["message"]["text"] == "marker").await;
     let deliveries = bot.receiver.acknowledged_events().into_iter().filter(|e| e.get("delivery").is_some()).count();
     assert_eq!(deliveries, 1);
 }

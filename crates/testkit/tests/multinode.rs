@@ -36,10 +36,13 @@ async fn one_delivery_per_event_and_live_answers_across_nodes() {
         mids.push(writer.send("shop", &format!("m{n}")).await["mid"].as_str().unwrap().to_string());
     }
     let psid = bot.receiver.wait_for("the last message", |e| e["message"]["text"] == "m29").await["sender"]["id"].as_str().unwrap().to_string();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A marker after them, through the third node: the thread's events arrive in
+    // order, so once it is in, every earlier event has been delivered and settled.
+    via_c.sign_in(&ann).await.send("shop", "marker").await;
+    bot.receiver.wait_for("the marker", |e| e["message"]["text"] == "marker").await;
 
     // Every event acknowledged exactly once, in the order Ann wrote.
-    let events = bot.receiver.acknowledged_events();
+    let events: Vec<_> = bot.receiver.acknowledged_events().into_iter().filter(|e| e["message"]["text"] != "marker").collect();
     let delivered: Vec<String> = events.iter().map(|e| e["message"]["mid"].as_str().unwrap().to_string()).collect();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for mid in &delivered {

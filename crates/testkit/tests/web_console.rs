@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
-use switchboard_testkit::browser::{find, find_text, screenshot, Browser, Screen, BROWSER_PATIENCE};
+use switchboard_testkit::browser::{attribute, click, click_text, find, find_text, screenshot, texts, Browser, Screen, BROWSER_PATIENCE};
 use switchboard_testkit::*;
 
 /// Browsers are heavy: the tests of this file take turns.
@@ -19,10 +19,6 @@ async fn fill(client: &Client, css: &str, text: &str) {
     let input = find(client, css).await;
     input.clear().await.expect("the input clears");
     input.send_keys(text).await.expect("typing");
-}
-
-async fn click(client: &Client, css: &str) {
-    find(client, css).await.click().await.unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
 async fn value(client: &Client, css: &str) -> String {
@@ -64,11 +60,11 @@ async fn picture(client: &Client, name: &str) {
 
 /// Clicks `refresh` until an element matches `css`: lists that are not refreshed on
 /// their own are asked again, up to the browser's patience.
-async fn refresh_until(client: &Client, refresh: &str, css: &str) -> fantoccini::elements::Element {
+async fn refresh_until(client: &Client, refresh: &str, css: &str) {
     let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
     loop {
-        if let Ok(found) = client.find(Locator::Css(css)).await {
-            return found;
+        if client.find(Locator::Css(css)).await.is_ok() {
+            return;
         }
         assert!(tokio::time::Instant::now() < deadline, "no {css} after refreshing");
         if let Ok(button) = client.find(Locator::Css(refresh)).await {
@@ -85,7 +81,7 @@ async fn create_app(client: &Client, server: &TestServer, name: &str) -> TestApp
     click(client, "#create-app").await;
     find_text(client, "#create-app-status", "Created the app").await;
     let secret = value(client, "#created-app-secret").await;
-    let link = find(client, "#created-app a").await.attr("href").await.expect("href").expect("a link");
+    let link = attribute(client, "#created-app a", "href").await.expect("a link");
     let id = link.trim_start_matches("#/apps/").to_string();
     find_text(client, "#apps-list", name).await;
     TestApp { id, secret }
@@ -97,9 +93,10 @@ async fn create_page(client: &Client, server: &TestServer, name: &str, username:
     fill(client, "#new-page-name", name).await;
     fill(client, "#new-page-username", username).await;
     click(client, "#create-page").await;
-    let link = find_text(client, "#create-page-status a", name).await;
-    let id = link.attr("href").await.expect("href").expect("a link").trim_start_matches("#/pages/").to_string();
-    link.click().await.expect("opens the Page");
+    find_text(client, "#create-page-status a", name).await;
+    let link = attribute(client, "#create-page-status a", "href").await.expect("a link");
+    let id = link.trim_start_matches("#/pages/").to_string();
+    click_text(client, "#create-page-status a", name).await;
     find_text(client, "#view-title", name).await;
     id
 }
@@ -162,8 +159,8 @@ async fn a_developer_sees_a_failing_webhook_fixes_the_url_and_replays_the_event(
 
             // The event becomes a dead letter; its details list the failed attempts.
             find(&client, "#event-state").await.select_by_value("dead").await.expect("the filter");
-            let dead = refresh_until(&client, "#refresh", "#events tr[data-state='dead']").await;
-            let event = dead.attr("data-event").await.unwrap().expect("an event id");
+            refresh_until(&client, "#refresh", "#events tr[data-state='dead']").await;
+            let event = attribute(&client, "#events tr[data-state='dead']", "data-event").await.expect("an event id");
             click(&client, &format!("#events tr[data-event='{event}'] button.secondary")).await;
             find_text(&client, "#event-detail", &format!("Event {event}")).await;
             find_text(&client, "#event-detail table", "HTTP 500").await;
@@ -261,14 +258,8 @@ async fn the_chart_shows_deliveries_per_minute_and_their_latency() {
             assert!(described.contains("3 delivered and 0 failed"), "{described}");
             assert!(!client.find_all(Locator::Css("#chart svg.chart polyline.line-avg, #chart svg.chart circle.line-avg")).await.unwrap().is_empty());
             click(&client, "#chart details summary").await;
-            let table = find_text(&client, "#chart details table", "Delivered").await;
-            let cells: Vec<String> = {
-                let mut texts = Vec::new();
-                for cell in table.find_all(Locator::Css("tbody td")).await.unwrap() {
-                    texts.push(cell.text().await.unwrap());
-                }
-                texts
-            };
+            find_text(&client, "#chart details table", "Delivered").await;
+            let cells = texts(&client, "#chart details table tbody td").await;
             assert_eq!(cells.first().map(String::as_str), Some("3"), "the table row: {cells:?}");
             let metrics = find(&client, "#chart-section a[href='/metrics']").await;
             assert_eq!(metrics.text().await.unwrap(), "/metrics");

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_testkit::browser::{find, find_text, screenshot, Browser, Screen, BROWSER_PATIENCE};
+use switchboard_testkit::browser::{click_text, find, find_text, screenshot, Browser, Screen, BROWSER_PATIENCE};
 use switchboard_testkit::{eventually, Bot, MediaFile, MediaServer, TestPerson, TestServer, PNG};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -36,20 +36,6 @@ async fn sign_in(client: &Client, server: &TestServer, path: &str, person: &Test
     find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
     find(client, "#sign-in").await.click().await.expect("signing in");
     find(client, "body[data-live='on']").await;
-}
-
-/// Clicks the element matching `css` that shows `text`, again if it was re-rendered
-/// between finding and clicking.
-async fn click_text(client: &Client, css: &str, text: &str) {
-    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
-    loop {
-        let element = find_text(client, css, text).await;
-        match element.click().await {
-            Ok(()) => return,
-            Err(error) => assert!(tokio::time::Instant::now() < deadline, "cannot click {css} {text:?}: {error}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until the element matching `css` is shown (or, with `shown` false, hidden or gone).
