@@ -6,7 +6,8 @@ use crate::core::Core;
 use crate::{AppResult, Caller};
 use std::sync::Arc;
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use switchboard_wire::graph;
 use switchboard_domain::clock::graph_time;
 use switchboard_domain::params::{parse_field_selection, FieldSelection, Params};
 use switchboard_domain::policy::{self, Outgoing};
@@ -30,15 +31,12 @@ pub struct Paged {
 
 impl Paged {
     /// The Graph shape, with `next` given by the caller (who knows URLs).
-    pub fn to_json(&self, next: Option<String>) -> Value {
-        let mut out = json!({ "data": self.data });
-        if let (Some(before), Some(after)) = (&self.before, &self.after) {
-            out["paging"] = json!({"cursors": {"before": before, "after": after}});
-            if let (true, Some(next)) = (self.more, next) {
-                out["paging"]["next"] = Value::String(next);
-            }
-        }
-        out
+    pub fn graph(self, next: Option<String>) -> graph::Paged<Value> {
+        let paging = match (self.before, self.after) {
+            (Some(before), Some(after)) => Some(graph::Paging { cursors: graph::Cursors { before, after }, next: next.filter(|_| self.more) }),
+            _ => None,
+        };
+        graph::Paged { data: self.data, paging }
     }
 }
 
@@ -81,8 +79,12 @@ fn nonexisting(field: &str, node_type: &str) -> Refusal {
     Refusal::invalid_param(format!("Tried accessing nonexisting field ({field}) on node type ({node_type})"))
 }
 
-fn party(name: &str, id: &str) -> Value {
-    json!({"name": name, "email": format!("{id}@facebook.com"), "id": id})
+fn party(name: &str, id: &str) -> graph::Participant {
+    graph::Participant { name: name.to_string(), email: format!("{id}@facebook.com"), id: id.to_string() }
+}
+
+fn to_value(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("Graph shapes are JSON")
 }
 
 /// The Conversations API, read-only, for a Page token.
@@ -176,7 +178,7 @@ impl Conversations {
                 "updated_time" => graph_time(latest.as_ref().map_or(0, |m| m.created_at)).into(),
                 "message_count" => self.core.store.page_thread(&page.id, person).await?.map_or(0, |t| t.message_count).into(),
                 "snippet" => latest.as_ref().and_then(|m| m.text.clone()).map(|t| t.chars().take(100).collect::<String>()).unwrap_or_default().into(),
-                "participants" | "senders" => json!({"data": [party(&name, psid.as_str()), party(&page.name, page.id.as_str())]}),
+                "participants" | "senders" => to_value(graph::Data { data: vec![party(&name, psid.as_str()), party(&page.name, page.id.as_str())] }),
                 "can_reply" => {
                     let outgoing = Outgoing::Message(MessagingType::Response, None);
                     policy::may_send(outgoing, state.last_person_at, self.core.now()).is_ok().into()
@@ -185,7 +187,7 @@ impl Conversations {
                 "messages" => {
                     let nested = field.fields.clone().unwrap_or_else(|| parse_field_selection("id,created_time").unwrap_or_default());
                     let limit = field.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-                    self.message_page(page, person, &nested, limit, None).await?.to_json(None)
+                    to_value(self.message_page(page, person, &nested, limit, None).await?.graph(None))
                 }
                 other => return Err(nonexisting(other, "Conversation").into()),
             };
@@ -234,10 +236,10 @@ impl Conversations {
             let value = match field.name.as_str() {
                 "id" => continue,
                 "created_time" => graph_time(message.created_at).into(),
-                "from" => from.clone(),
-                "to" => json!({"data": [to.clone()]}),
+                "from" => to_value(&from),
+                "to" => to_value(graph::Data { data: vec![to.clone()] }),
                 "message" => message.text.clone().unwrap_or_default().into(),
-                "attachments" => json!({"data": self.graph_attachments(message)}),
+                "attachments" => to_value(graph::Data { data: self.graph_attachments(message) }),
                 other => return Err(nonexisting(other, "Message").into()),
             };
             out.insert(field.name.clone(), value);
@@ -246,14 +248,15 @@ impl Conversations {
     }
 
     /// Media attachments as Graph lists them on a message (templates have none).
-    fn graph_attachments(&self, message: &Message) -> Vec<Value> {
+    fn graph_attachments(&self, message: &Message) -> Vec<graph::MessageAttachment> {
         let Some(attachment) = &message.attachment else { return Vec::new() };
         let Some(url) = attachment.payload.get("url").and_then(Value::as_str) else { return Vec::new() };
-        let mut item = json!({"id": format!("{}_0", message.mid)});
+        let media = || Some(graph::MediaData { url: url.to_string(), preview_url: url.to_string() });
+        let mut item = graph::MessageAttachment { id: format!("{}_0", message.mid), ..Default::default() };
         match attachment.kind {
-            AttachmentType::Image => item["image_data"] = json!({"url": url, "preview_url": url}),
-            AttachmentType::Video => item["video_data"] = json!({"url": url, "preview_url": url}),
-            AttachmentType::Audio | AttachmentType::File => item["file_url"] = Value::String(url.to_string()),
+            AttachmentType::Image => item.image_data = media(),
+            AttachmentType::Video => item.video_data = media(),
+            AttachmentType::Audio | AttachmentType::File => item.file_url = Some(url.to_string()),
             AttachmentType::Template => return Vec::new(),
         }
         vec![item]

@@ -12,6 +12,7 @@ use switchboard_domain::content::validate_url;
 use switchboard_domain::params::Params;
 use switchboard_domain::profile::{for_locale, parse_profile_update, personalize_greeting, ProfileField};
 use switchboard_domain::*;
+use switchboard_wire::graph::Data;
 use switchboard_store::{Persona, PersonProfile};
 
 /// Longest persona name, in characters.
@@ -27,7 +28,7 @@ pub struct Profiles {
 impl Profiles {
     /// `GET /{page-id}/messenger_profile?fields=`: `{"data": [{...}]}`, or
     /// `{"data": []}` when nothing asked for is set.
-    pub async fn messenger_profile(&self, caller: &Caller, page_ref: &PageRef, fields: Option<Vec<ProfileField>>) -> AppResult<Value> {
+    pub async fn messenger_profile(&self, caller: &Caller, page_ref: &PageRef, fields: Option<Vec<ProfileField>>) -> AppResult<Data<Map<String, Value>>> {
         let (page, _) = self.core.own_page(caller, page_ref)?;
         let stored = self.core.store.messenger_profile(&page.id).await?;
         let mut profile = Map::new();
@@ -37,8 +38,8 @@ impl Profiles {
                 profile.insert(field, value);
             }
         }
-        let data = if profile.is_empty() { vec![] } else { vec![Value::Object(profile)] };
-        Ok(serde_json::json!({ "data": data }))
+        let data = if profile.is_empty() { vec![] } else { vec![profile] };
+        Ok(Data { data })
     }
 
     /// `POST /{page-id}/messenger_profile`: sets the properties given, leaving the rest.

@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod ascii_json;
 pub mod error;
+pub mod graph;
 pub mod send;
 pub mod webhook;
 

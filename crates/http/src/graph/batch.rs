@@ -8,7 +8,8 @@ use crate::error::{HttpError, HttpResult};
 use crate::request::GraphRequest;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
+use switchboard_wire::graph::{BatchAnswer, Header};
 use switchboard_app::Platform;
 use switchboard_domain::params::{parse_lenient_json, Params};
 use switchboard_domain::Refusal;
@@ -38,29 +39,24 @@ pub async fn run(platform: &Platform, request: &GraphCall) -> HttpResult<Respons
     for item in &items {
         answers.push(run_item(platform, request, item, include_headers).await);
     }
-    Ok(json(Value::Array(answers)))
+    Ok(json(answers))
 }
 
-async fn run_item(platform: &Platform, batch: &GraphRequest, item: &Value, include_headers: bool) -> Value {
+async fn run_item(platform: &Platform, batch: &GraphRequest, item: &Value, include_headers: bool) -> Option<BatchAnswer> {
     let response = match answer_item(platform, batch, item).await {
         Ok(response) | Err(response) => response,
     };
     let code = response.status().as_u16();
     let omit = item.get("omit_response_on_success").and_then(Value::as_bool).unwrap_or(false);
     if omit && (200..300).contains(&code) {
-        return Value::Null;
+        return None;
     }
-    let headers: Vec<Value> = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| value.to_str().ok().map(|value| json!({"name": name.as_str(), "value": value})))
-        .collect();
+    let headers = include_headers.then(|| {
+        let headers = response.headers().iter();
+        headers.filter_map(|(name, value)| Some(Header { name: name.to_string(), value: value.to_str().ok()?.to_string() })).collect()
+    });
     let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
-    let mut answer = json!({"code": code, "body": String::from_utf8_lossy(&body)});
-    if include_headers {
-        answer["headers"] = Value::Array(headers);
-    }
-    answer
+    Some(BatchAnswer { code, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
 /// An item as a call of its own: authenticated, metered and routed.

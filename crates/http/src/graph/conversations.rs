@@ -26,12 +26,14 @@ fn next_url(platform: &Platform, request: &GraphCall, paged: &Paged) -> Option<S
 pub async fn list(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
     let caller = request.caller()?;
     let paged = platform.conversations.conversations(caller, page, &request.params).await?;
-    Ok(json(paged.to_json(next_url(platform, request, &paged))))
+    let next = next_url(platform, request, &paged);
+    Ok(json(paged.graph(next)))
 }
 
 /// `GET /{conversation-id}/messages`.
 pub async fn messages(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
     let caller = request.caller()?;
     let paged = platform.conversations.conversation_messages(caller, id, &request.params).await?.ok_or_else(|| Refusal::unknown_object(id))?;
-    Ok(json(paged.to_json(next_url(platform, request, &paged))))
+    let next = next_url(platform, request, &paged);
+    Ok(json(paged.graph(next)))
 }

@@ -6,6 +6,7 @@ use switchboard_domain::PageRef;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use switchboard_app::Platform;
+use switchboard_wire::graph::AttachmentId;
 
 /// `POST /{page-id}/messages` and `POST /me/messages` (Page token), in every encoding,
 /// multipart with `filedata` included.
@@ -19,5 +20,5 @@ pub async fn send(platform: &Platform, request: &GraphCall, page: &PageRef) -> H
 pub async fn upload_attachment(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
     let caller = request.caller()?;
     let id = platform.media.upload_attachment(caller, page, &request.params, request.upload.clone()).await?;
-    Ok(json(serde_json::json!({ "attachment_id": id })))
+    Ok(json(AttachmentId { attachment_id: id }))
 }

@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use switchboard_app::{AppError, Caller, Platform, Usage};
 use switchboard_domain::{PageRef, Refusal};
+use switchboard_wire::graph;
 
 /// A Graph request with its token resolved, once, before it is metered and routed.
 pub(crate) struct GraphCall {
@@ -91,20 +92,19 @@ pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -
 /// `X-App-Usage`, `X-Page-Usage` and `X-Business-Use-Case-Usage`, as percentages of the
 /// limits (reference §10); only the call count is measured.
 pub(crate) fn usage_headers(response: &mut Response, usage: &Usage) {
-    let mut put = |name: &'static str, value: serde_json::Value| {
-        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, value);
         }
     };
     if let Some(app) = usage.app {
-        put("x-app-usage", serde_json::json!({"call_count": app, "total_cputime": 0, "total_time": 0}));
+        put("x-app-usage", to_json(&graph::Usage { call_count: app, total_cputime: 0, total_time: 0, estimated_time_to_regain_access: None }));
     }
     if let Some((page, used)) = &usage.page {
-        put("x-page-usage", serde_json::json!({"call_count": used, "total_cputime": 0, "total_time": 0, "estimated_time_to_regain_access": 0}));
-        put(
-            "x-business-use-case-usage",
-            serde_json::json!({page.as_str(): [{"type": "messenger", "call_count": used, "total_cputime": 0, "total_time": 0, "estimated_time_to_regain_access": 0}]}),
-        );
+        let call_count = *used;
+        put("x-page-usage", to_json(&graph::Usage { call_count, total_cputime: 0, total_time: 0, estimated_time_to_regain_access: Some(0) }));
+        let business = graph::BusinessUseCase { kind: "messenger", call_count, total_cputime: 0, total_time: 0, estimated_time_to_regain_access: 0 };
+        put("x-business-use-case-usage", to_json(&std::collections::BTreeMap::from([(page.as_str(), [business])])));
     }
 }
 
@@ -150,10 +150,15 @@ fn version(request: &GraphRequest) -> String {
     request.version.clone().unwrap_or_else(|| crate::DEFAULT_GRAPH_VERSION.to_string())
 }
 
-fn json(value: serde_json::Value) -> Response {
+/// An answer, as JSON.
+fn json(value: impl serde::Serialize) -> Response {
     axum::response::IntoResponse::into_response(axum::Json(value))
 }
 
 fn success() -> Response {
-    json(serde_json::json!({"success": true}))
+    json(graph::SUCCESS)
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("Graph shapes serialize to JSON")
 }

@@ -4,9 +4,10 @@
 use super::{json, GraphCall};
 use crate::error::HttpResult;
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use switchboard_app::{Caller, Platform};
-use switchboard_domain::{PageId, PageRef, Person, Refusal};
+use switchboard_domain::{Page, PageId, PageRef, Person, Refusal};
+use switchboard_wire::graph;
 
 /// Fields a User node may lack (the person did not say): left out, not refused.
 const USER_OPTIONAL_FIELDS: &[&str] = &["gender"];
@@ -36,10 +37,21 @@ fn select(request: &GraphCall, node_type: &str, available: Map<String, Value>, d
     Ok(json(Value::Object(out)))
 }
 
+/// A node's fields as a map, to select from.
+fn object(node: &impl serde::Serialize) -> Map<String, Value> {
+    match serde_json::to_value(node) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+fn page_fields(page: &Page) -> Map<String, Value> {
+    object(&graph::PageNode { id: page.id.0.clone(), name: page.name.clone(), username: page.username.clone() })
+}
+
 fn user_fields(person: &Person, id: &str) -> Map<String, Value> {
     let (first, last) = person.first_and_last();
-    let value = json!({"id": id, "name": person.name, "first_name": first, "last_name": last});
-    value.as_object().cloned().unwrap_or_default()
+    object(&graph::UserNode { id: id.to_string(), name: person.name.clone(), first_name: first.to_string(), last_name: last.to_string() })
 }
 
 /// `GET /me` and `GET /{id}`: a Page (for any token), the token's own app, the
@@ -49,8 +61,7 @@ pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> H
     let unknown = || Refusal::unknown_object(node);
     match (caller, node) {
         (Caller::Page { page, .. }, "me") => {
-            let fields = json!({"id": page.id, "name": page.name, "username": page.username});
-            select(request, "Page", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
+            select(request, "Page", page_fields(page), &["name", "id"])
         }
         (Caller::User { person, app }, "me") => {
             let asid = platform.directory.asid(*person, &app.id).await?;
@@ -60,15 +71,15 @@ pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> H
         // (Sessions and the operator credential never get here: `caller` refuses them.)
         (Caller::App(_), "me") => Err(Refusal::token_required().into()),
         (Caller::App(app), id) if app.id.as_str() == id => {
-            let fields = json!({"id": app.id, "name": app.name});
-            select(request, "Application", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
+            let fields = object(&graph::ApplicationNode { id: app.id.0.clone(), name: app.name.clone() });
+            select(request, "Application", fields, &["name", "id"])
         }
         (Caller::Page { page, .. }, id) if switchboard_domain::is_node_id(id) && page.id.as_str() != id => {
             if let Some(profile) = platform.profiles.user_profile(&page.id, id).await? {
                 return select(request, "User", profile, &["first_name", "last_name", "profile_pic", "id"]);
             }
             if let Some(persona) = platform.profiles.persona_of(caller, id).await? {
-                let fields = super::profiles::persona_json(&persona).as_object().cloned().unwrap_or_default();
+                let fields = object(&super::profiles::persona_node(&persona));
                 return select(request, "Persona", fields, &["name", "profile_picture_url", "id"]);
             }
             page_node(platform, request, id).await
@@ -86,26 +97,23 @@ pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> H
 
 async fn page_node(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
     let page = platform.directory.page(&PageRef::Id(PageId(id.to_string()))).await?;
-    let fields = json!({"id": page.id, "name": page.name, "username": page.username});
-    select(request, "Page", fields.as_object().cloned().unwrap_or_default(), &["name", "id"])
+    select(request, "Page", page_fields(&page), &["name", "id"])
 }
 
 /// `GET /me/accounts`: the Pages the user granted to the app, with Page tokens.
 pub async fn accounts(platform: &Platform, request: &GraphCall) -> HttpResult<Response> {
     let caller = request.caller()?;
     let accounts = platform.directory.accounts(caller).await?;
-    let data: Vec<Value> = accounts
+    let data = accounts
         .into_iter()
-        .map(|account| {
-            json!({
-                "access_token": account.access_token,
-                "category": "Business",
-                "category_list": [{"id": "2500", "name": "Business"}],
-                "name": account.page.name,
-                "id": account.page.id,
-                "tasks": ["ANALYZE", "ADVERTISE", "MESSAGING", "MODERATE", "CREATE_CONTENT", "MANAGE"],
-            })
+        .map(|account| graph::Account {
+            access_token: account.access_token,
+            category: "Business",
+            category_list: vec![graph::Category { id: "2500", name: "Business" }],
+            name: account.page.name,
+            id: account.page.id.0,
+            tasks: vec!["ANALYZE", "ADVERTISE", "MESSAGING", "MODERATE", "CREATE_CONTENT", "MANAGE"],
         })
         .collect();
-    Ok(json(json!({ "data": data })))
+    Ok(json(graph::Data { data }))
 }

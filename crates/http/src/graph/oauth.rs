@@ -3,9 +3,9 @@
 use super::{json, success, GraphCall};
 use crate::error::HttpResult;
 use axum::response::Response;
-use serde_json::json;
 use switchboard_app::Platform;
 use switchboard_domain::Refusal;
+use switchboard_wire::graph::AccessToken;
 
 /// `GET /oauth/access_token`: `grant_type=client_credentials` answers an app token,
 /// `grant_type=fb_exchange_token` a long-lived user token.
@@ -16,12 +16,12 @@ pub async fn access_token(platform: &Platform, request: &GraphCall) -> HttpResul
     match params.str("grant_type")?.as_deref() {
         Some("client_credentials") => {
             let token = platform.directory.app_access_token(&client_id, &client_secret).await?;
-            Ok(json(json!({"access_token": token, "token_type": "bearer"})))
+            Ok(json(AccessToken { access_token: token, token_type: "bearer", expires_in: None }))
         }
         Some("fb_exchange_token") => {
             let short_lived = params.required_str("fb_exchange_token")?;
             let (token, expires_in) = platform.directory.exchange_token(&client_id, &client_secret, &short_lived).await?;
-            Ok(json(json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in})))
+            Ok(json(AccessToken { access_token: token, token_type: "bearer", expires_in: Some(expires_in) }))
         }
         Some(other) => Err(Refusal::invalid_param(format!("Unsupported grant_type: {other}")).into()),
         None => Err(Refusal::missing_param("grant_type").into()),

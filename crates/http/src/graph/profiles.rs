@@ -4,13 +4,13 @@ use super::{json, success, GraphCall};
 use crate::error::HttpResult;
 use switchboard_domain::PageRef;
 use axum::response::Response;
-use serde_json::json;
 use switchboard_app::Platform;
 use switchboard_domain::profile::{parse_profile_fields, require_profile_fields};
 use switchboard_store::Persona;
+use switchboard_wire::graph;
 
 fn result_success() -> Response {
-    json(json!({"result": "success"}))
+    json(graph::RESULT_SUCCESS)
 }
 
 /// `GET /{page-id}/messenger_profile?fields=...`.
@@ -35,21 +35,21 @@ pub async fn delete_profile(platform: &Platform, request: &GraphCall, page: &Pag
     Ok(result_success())
 }
 
-pub fn persona_json(persona: &Persona) -> serde_json::Value {
-    json!({"name": persona.name, "profile_picture_url": persona.profile_picture_url, "id": persona.id})
+pub fn persona_node(persona: &Persona) -> graph::Persona {
+    graph::Persona { name: persona.name.clone(), profile_picture_url: persona.profile_picture_url.clone(), id: persona.id.clone() }
 }
 
 /// `POST /{page-id}/personas` `{"name","profile_picture_url"}`: `{"id"}`.
 pub async fn create_persona(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
     let caller = request.caller()?;
-    Ok(json(json!({"id": platform.profiles.create_persona(caller, page, &request.params).await?})))
+    Ok(json(graph::Created { id: platform.profiles.create_persona(caller, page, &request.params).await? }))
 }
 
 /// `GET /{page-id}/personas`.
 pub async fn personas(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
     let caller = request.caller()?;
-    let data: Vec<_> = platform.profiles.personas(caller, page).await?.iter().map(persona_json).collect();
-    Ok(json(json!({ "data": data })))
+    let data = platform.profiles.personas(caller, page).await?.iter().map(persona_node).collect();
+    Ok(json(graph::Data { data }))
 }
 
 /// `DELETE /{persona-id}`: `{"success": true}`.

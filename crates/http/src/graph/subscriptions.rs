@@ -4,8 +4,8 @@ use super::{json, success, version, GraphCall};
 use crate::error::HttpResult;
 use switchboard_domain::PageRef;
 use axum::response::Response;
-use serde_json::json;
 use switchboard_app::Platform;
+use switchboard_wire::graph;
 
 /// `POST /{app-id}/subscriptions` (app token): verifies the callback, then saves it.
 pub async fn subscribe(platform: &Platform, request: &GraphCall, app: &str) -> HttpResult<Response> {
@@ -24,21 +24,19 @@ pub async fn subscribe(platform: &Platform, request: &GraphCall, app: &str) -> H
 /// `GET /{app-id}/subscriptions` (app token).
 pub async fn list(platform: &Platform, request: &GraphCall, app: &str) -> HttpResult<Response> {
     let caller = request.caller()?;
-    let data: Vec<_> = platform
+    let data = platform
         .subscriptions
         .app_subscriptions(caller, app)
         .await?
         .into_iter()
-        .map(|s| {
-            json!({
-                "object": s.object,
-                "callback_url": s.callback_url,
-                "active": s.active,
-                "fields": s.fields.iter().map(|f| json!({"name": f.as_str(), "version": s.version})).collect::<Vec<_>>(),
-            })
+        .map(|s| graph::AppSubscription {
+            fields: s.fields.iter().map(|f| graph::SubscribedField { name: f.as_str(), version: s.version.clone() }).collect(),
+            object: s.object,
+            callback_url: s.callback_url,
+            active: s.active,
         })
         .collect();
-    Ok(json(json!({ "data": data })))
+    Ok(json(graph::Data { data }))
 }
 
 /// `DELETE /{app-id}/subscriptions[?object=page][&fields=...]` (app token).
@@ -61,22 +59,20 @@ pub async fn install(platform: &Platform, request: &GraphCall, page: &PageRef) -
 /// `GET /{page-id}/subscribed_apps` (Page token).
 pub async fn installed(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
     let caller = request.caller()?;
-    let data: Vec<_> = platform
+    let data = platform
         .subscriptions
         .installed_apps(caller, page)
         .await?
         .into_iter()
-        .map(|(app, fields)| {
-            json!({
-                "category": "Business",
-                "link": "",
-                "name": app.name,
-                "id": app.id,
-                "subscribed_fields": fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            })
+        .map(|(app, fields)| graph::InstalledApp {
+            category: "Business",
+            link: "",
+            name: app.name,
+            id: app.id.0,
+            subscribed_fields: fields.iter().map(|f| f.as_str()).collect(),
         })
         .collect();
-    Ok(json(json!({ "data": data })))
+    Ok(json(graph::Data { data }))
 }
 
 /// `DELETE /{page-id}/subscribed_apps` (Page token): removes the token's app.
