@@ -39,6 +39,12 @@ pub struct LiveHub {
     channels: Mutex<Option<HashMap<PersonId, broadcast::Sender<LiveEvent>>>>,
 }
 
+impl Default for LiveHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LiveHub {
     pub fn new() -> Self {
         Self { channels: Mutex::new(Some(HashMap::new())) }
