@@ -19,7 +19,7 @@ use switchboard_domain::params::Params;
 use switchboard_domain::policy::{self, Outgoing};
 use switchboard_domain::send::{parse_send, Recipient, SendBody, SendCommand, SenderAction};
 use switchboard_domain::*;
-use switchboard_store::{OptinKind, OptinRequest};
+use switchboard_store::{OptinKind, OptinRequest, Reaction};
 use switchboard_wire::send::SendResponse;
 
 /// The Send API.
@@ -107,7 +107,8 @@ impl Messaging {
             }
             SendBody::React { mid, emoji } => {
                 let mid = Mid(mid);
-                if !self.core.store.react(&page.id, person, &mid, Direction::Outbound, emoji.clone(), self.core.now(), Vec::new()).await? {
+                let reaction = Reaction { page: page.id.clone(), person, mid: mid.clone(), by: Direction::Outbound, emoji: emoji.clone(), at: self.core.now() };
+                if !self.core.store.react(reaction, Vec::new()).await? {
                     return Err(Refusal::invalid_param("Param payload[message_id] is not a message of this thread").into());
                 }
                 self.core.announce(person, LiveEvent::Reaction { page_id: page.id.clone(), mid: mid.clone(), by: Author::Page, emoji }).await;

@@ -9,7 +9,7 @@ use crate::AppResult;
 use std::sync::Arc;
 use switchboard_domain::credentials::{new_access_token, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{OptinKind, OptinRequest, TokenSpend};
+use switchboard_store::{OptinKind, OptinRequest, OptinTap, TokenSpend};
 
 /// Which token a send names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,8 @@ impl Notifications {
         let now = self.core.now();
         let targets = self.core.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, request.person, &body, now);
-        if !self.core.store.tap_optin_request(&request.mid, request.person, digest, expires_at, now, outbox).await? {
+        let tap = OptinTap { mid: request.mid.clone(), person: request.person, token_digest: digest.to_string(), expires_at, at: now };
+        if !self.core.store.tap_optin_request(tap, outbox).await? {
             return Err(already().into());
         }
         self.core.wake_dispatcher();

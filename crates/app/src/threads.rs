@@ -17,7 +17,7 @@ use std::sync::Arc;
 use switchboard_domain::content::{MediaKind, MediaSource};
 use switchboard_domain::send::normalize_phone;
 use switchboard_domain::*;
-use switchboard_store::Receipt;
+use switchboard_store::{Reaction, Receipt};
 use switchboard_domain::profile::ProfileField;
 use switchboard_wire::webhook::{MessagePayload, Postback, QuickReplyTap, Referral, ReplyTo};
 
@@ -226,7 +226,8 @@ impl Threads {
         let targets = self.core.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessageReactions, &page.id, person, &body, now);
         let wakes = !outbox.is_empty();
-        self.core.store.react(&page.id, person, &message.mid, Direction::Inbound, emoji.clone(), now, outbox).await?;
+        let reaction = Reaction { page: page.id.clone(), person, mid: message.mid.clone(), by: Direction::Inbound, emoji: emoji.clone(), at: now };
+        self.core.store.react(reaction, outbox).await?;
         if wakes {
             self.core.wake_dispatcher();
         }

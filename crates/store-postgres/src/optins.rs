@@ -58,15 +58,8 @@ impl OptinStore for PostgresStore {
         rows.iter().map(|r| codec::optin_request(&PgRow(r))).collect()
     }
 
-    async fn tap_optin_request(
-        &self,
-        mid: &Mid,
-        person: PersonId,
-        token_digest: &str,
-        expires_at: Millis,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool> {
+    async fn tap_optin_request(&self, tap: OptinTap, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let OptinTap { mid, person, token_digest, expires_at, at } = tap;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let tapped = tx

@@ -170,16 +170,8 @@ impl ThreadStore for PostgresStore {
         row.as_ref().map(|r| codec::page_thread(&PgRow(r))).transpose()
     }
 
-    async fn react(
-        &self,
-        page: &PageId,
-        person: PersonId,
-        mid: &Mid,
-        by: Direction,
-        emoji: Option<String>,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool> {
+    async fn react(&self, reaction: Reaction, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let Reaction { page, person, mid, by, emoji, at } = reaction;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         // The thread's row lock first, as every writer of its outbox events takes it.

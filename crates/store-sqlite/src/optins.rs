@@ -58,16 +58,8 @@ impl OptinStore for SqliteStore {
         self.engine.read(move |c| cached(c, &SINCE)?.all(params![page.as_str(), person.0, since], |r| codec::optin_request(r))).await
     }
 
-    async fn tap_optin_request(
-        &self,
-        mid: &Mid,
-        person: PersonId,
-        token_digest: &str,
-        expires_at: Millis,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool> {
-        let (mid, token_digest) = (mid.clone(), token_digest.to_string());
+    async fn tap_optin_request(&self, tap: OptinTap, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let OptinTap { mid, person, token_digest, expires_at, at } = tap;
         self.engine
             .write(move |c| {
                 let tapped = q(c.execute(

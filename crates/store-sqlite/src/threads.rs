@@ -219,17 +219,8 @@ impl ThreadStore for SqliteStore {
             .await
     }
 
-    async fn react(
-        &self,
-        page: &PageId,
-        person: PersonId,
-        mid: &Mid,
-        by: Direction,
-        emoji: Option<String>,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool> {
-        let (page, mid) = (page.clone(), mid.clone());
+    async fn react(&self, reaction: Reaction, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let Reaction { page, person, mid, by, emoji, at } = reaction;
         self.engine
             .write(move |c| {
                 let column = match by {

@@ -47,6 +47,17 @@ pub struct TokenSpend {
     pub period_start: Option<Millis>,
 }
 
+/// The person accepts an opt-in request: its token (by digest) and until when it
+/// may be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptinTap {
+    pub mid: Mid,
+    pub person: PersonId,
+    pub token_digest: String,
+    pub expires_at: Millis,
+    pub at: Millis,
+}
+
 #[async_trait]
 pub trait OptinStore: Send + Sync + 'static {
     /// Stores the Page's message that asks for an opt-in, the request it opens and
@@ -60,15 +71,7 @@ pub trait OptinStore: Send + Sync + 'static {
     /// The person accepts: the request gets its token (by digest) and the
     /// `messaging_optins` events are stored, in one transaction; false (nothing
     /// stored) when accepted already or not the person's.
-    async fn tap_optin_request(
-        &self,
-        mid: &Mid,
-        person: PersonId,
-        token_digest: &str,
-        expires_at: Millis,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool>;
+    async fn tap_optin_request(&self, tap: OptinTap, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
     /// The request holding this Page's token.
     async fn optin_by_token(&self, page: &PageId, token_digest: &str) -> StoreResult<Option<OptinRequest>>;
     /// Stores a message sent with a notification token and its events, spending the

@@ -19,6 +19,18 @@ pub struct PageThread {
     pub message_count: u64,
 }
 
+/// One side's reaction to a message of the (Page, person) thread (`emoji` `None`:
+/// taken back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub page: PageId,
+    pub person: PersonId,
+    pub mid: Mid,
+    pub by: Direction,
+    pub emoji: Option<String>,
+    pub at: Millis,
+}
+
 #[async_trait]
 pub trait ThreadStore: Send + Sync + 'static {
     /// Stores a message and the webhook events it causes. An inbound message also
@@ -63,15 +75,5 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// Sets (or with `None` removes) one side's reaction to a message of the thread,
     /// with its events; a person's reaction is an interaction (it opens the window).
     /// False (nothing stored) when the message is not in the thread.
-    #[allow(clippy::too_many_arguments)]
-    async fn react(
-        &self,
-        page: &PageId,
-        person: PersonId,
-        mid: &Mid,
-        by: Direction,
-        emoji: Option<String>,
-        at: Millis,
-        events: Vec<NewOutboxEvent>,
-    ) -> StoreResult<bool>;
+    async fn react(&self, reaction: Reaction, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
 }

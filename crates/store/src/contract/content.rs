@@ -6,6 +6,10 @@ use super::{event, message, page, person, seed, Shared};
 use crate::*;
 use switchboard_domain::*;
 
+fn reaction(person: PersonId, mid: &str, by: Direction, emoji: Option<String>, at: Millis) -> Reaction {
+    Reaction { page: PageId("100".into()), person, mid: Mid(mid.into()), by, emoji, at }
+}
+
 pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
     let ids = seed(&store, 2).await;
     let one = PageId("100".into());
@@ -20,7 +24,7 @@ pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
     assert_eq!(store.message(&Mid("r1".into())).await.unwrap(), Some(reply), "reply_to is kept");
 
     let events = vec![event("900", "100", ids[0], "{\"reaction\":1}", 5_000)];
-    assert!(store.react(&one, ids[0], &Mid("p1".into()), Direction::Inbound, Some("\u{2764}".into()), 5_000, events).await.unwrap());
+    assert!(store.react(reaction(ids[0], "p1", Direction::Inbound, Some("\u{2764}".into()), 5_000), events).await.unwrap());
     let stored = store.message(&Mid("p1".into())).await.unwrap().unwrap();
     assert_eq!((stored.person_reaction.as_deref(), stored.page_reaction.as_deref()), (Some("\u{2764}"), None));
     assert_eq!((stored.quick_replies, stored.persona, stored.attachment), (sent.quick_replies, sent.persona, sent.attachment), "content reads back as written");
@@ -28,13 +32,13 @@ pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
     assert_eq!(state.last_person_at, Some(5_000), "a person's reaction is an interaction");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "the reaction's event is stored with it");
 
-    assert!(store.react(&one, ids[0], &Mid("r1".into()), Direction::Outbound, Some("\u{1F44D}".into()), 6_000, vec![]).await.unwrap());
+    assert!(store.react(reaction(ids[0], "r1", Direction::Outbound, Some("\u{1F44D}".into()), 6_000), vec![]).await.unwrap());
     assert_eq!(store.thread_state(&one, ids[0]).await.unwrap().unwrap().last_person_at, Some(5_000), "the Page's reaction is not");
-    assert!(store.react(&one, ids[0], &Mid("p1".into()), Direction::Inbound, None, 7_000, vec![]).await.unwrap());
+    assert!(store.react(reaction(ids[0], "p1", Direction::Inbound, None, 7_000), vec![]).await.unwrap());
     assert_eq!(store.message(&Mid("p1".into())).await.unwrap().unwrap().person_reaction, None, "unreact");
 
     let elsewhere = vec![event("900", "100", ids[1], "{}", 8_000)];
-    assert!(!store.react(&one, ids[1], &Mid("p1".into()), Direction::Inbound, Some("x".into()), 8_000, elsewhere).await.unwrap(), "not their thread");
+    assert!(!store.react(reaction(ids[1], "p1", Direction::Inbound, Some("x".into()), 8_000), elsewhere).await.unwrap(), "not their thread");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "a refused reaction stores no event");
 }
 

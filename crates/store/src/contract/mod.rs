@@ -699,9 +699,10 @@ pub async fn one_time_notification_tokens_are_spent_once(store: Shared) {
 
     store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
     let optin = event("900", "100", ann, "optin", 20);
-    assert!(!store.tap_optin_request(&Mid("r1".into()), bob, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap(), "not bob's");
-    assert!(store.tap_optin_request(&Mid("r1".into()), ann, "d1", 1_000, 20, vec![optin.clone()]).await.unwrap());
-    assert!(!store.tap_optin_request(&Mid("r1".into()), ann, "d2", 1_000, 21, vec![optin]).await.unwrap(), "tapped once");
+    let tap = |person: PersonId, digest: &str, at: Millis| OptinTap { mid: Mid("r1".into()), person, token_digest: digest.into(), expires_at: 1_000, at };
+    assert!(!store.tap_optin_request(tap(bob, "d1", 20), vec![optin.clone()]).await.unwrap(), "not bob's");
+    assert!(store.tap_optin_request(tap(ann, "d1", 20), vec![optin.clone()]).await.unwrap());
+    assert!(!store.tap_optin_request(tap(ann, "d2", 21), vec![optin]).await.unwrap(), "tapped once");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "one opt-in event");
     let held = store.optin_by_token(&page, "d1").await.unwrap().unwrap();
     assert_eq!((held.tapped_at, held.token_expires_at, held.kind), (Some(20), Some(1_000), OptinKind::OneTime));
@@ -750,7 +751,7 @@ pub async fn recurring_notification_tokens_send_once_per_period(store: Shared) {
     assert_eq!(store.optin_requests_since(&page, ann, 0).await.unwrap()[0], request);
     store.append_message(message("m0", "100", ann, Direction::Inbound, 5), vec![]).await.unwrap();
     let optin = event("900", "100", ann, "optin", 20);
-    assert!(store.tap_optin_request(&request.mid, ann, "t1", 5_000, 20, vec![optin.clone()]).await.unwrap());
+    assert!(store.tap_optin_request(OptinTap { mid: request.mid.clone(), person: ann, token_digest: "t1".into(), expires_at: 5_000, at: 20 }, vec![optin.clone()]).await.unwrap());
 
     let spend = |period_start: Millis| TokenSpend { page: page.clone(), digest: "t1".into(), period_start: Some(period_start) };
     let notice = |mid: &str, at: Millis| message(mid, "100", ann, Direction::Outbound, at);
