@@ -89,7 +89,7 @@ impl Core {
                 // A Page token lives only while the app keeps the grant and the person
                 // who granted it remains an admin of the Page.
                 let store = &self.store;
-                if !store.page_granted(&page, &app).await? || store.page_role(&page, person).await?.is_none() {
+                if !store.page_granted(&page, &app).await? || store.page_role(&page, person).await? != Some(PageRole::Admin) {
                     return Err(Refusal::invalid_token().into());
                 }
                 let page = store.page(&page).await?.ok_or_else(Refusal::invalid_token)?;

@@ -34,6 +34,8 @@ pub(crate) struct Core {
     pub pages: TtlCache<PageRef, Page>,
     pub psids: TtlCache<(PageId, String), PersonId>,
     pub targets: TtlCache<PageId, Arc<Vec<WebhookTarget>>>,
+    /// A Page's receiver roles and routing rules (cleared with the targets).
+    pub receivers: TtlCache<PageId, Arc<crate::handover::PageReceivers>>,
     /// A person's role on an app, for development mode (cleared with the callers).
     pub roles: TtlCache<(AppId, PersonId), Option<AppRole>>,
 }
@@ -60,6 +62,7 @@ impl Core {
             pages: TtlCache::new(ttl),
             psids: TtlCache::new(ttl),
             targets: TtlCache::new(ttl),
+            receivers: TtlCache::new(ttl),
             roles: TtlCache::new(ttl),
         }
     }
@@ -79,6 +82,13 @@ impl Core {
     }
 
     /// The app's current secret (derived; never stored).
+    /// A profile picture URL for the PSID, signed so that only who was given it can
+    /// fetch it (PSIDs are not secrets).
+    pub fn profile_picture_url(&self, page: &PageId, psid: &str) -> String {
+        let signature = self.key.sign("profile picture", &format!("{page}\0{psid}"));
+        format!("{}/media/profilepic/{page}/{psid}/{signature}", self.public_url())
+    }
+
     pub fn app_secret(&self, app: &App) -> String {
         self.key.app_secret(app.id.as_str(), app.secret_generation)
     }
@@ -147,7 +157,7 @@ impl Core {
     pub async fn page_for_admin(&self, actor: Actor, page_id: &PageId) -> AppResult<Page> {
         let page = self.store.page(page_id).await?.ok_or_else(|| Refusal::unknown_object(page_id.as_str()))?;
         if let Actor::Person(person) = actor {
-            if self.store.page_role(page_id, person).await?.is_none() {
+            if self.store.page_role(page_id, person).await? != Some(PageRole::Admin) {
                 return Err(Refusal::permission("Only an admin of the Page can do this").into());
             }
         }

@@ -185,7 +185,7 @@ impl Directory {
         let app = self.core.store.app(app_id).await?.ok_or_else(|| Refusal::unknown_object(app_id.as_str()))?;
         let admin = match (actor, admin) {
             (Actor::Person(person), _) => person,
-            (Actor::Operator, Some(person)) if self.core.store.page_role(page_id, person).await?.is_some() => person,
+            (Actor::Operator, Some(person)) if self.core.store.page_role(page_id, person).await? == Some(PageRole::Admin) => person,
             (Actor::Operator, _) => {
                 return Err(Refusal::invalid_param("person_id must name an admin of the Page, on whose behalf the app acts").into())
             }

@@ -42,6 +42,7 @@ impl From<StoreError> for AppError {
                 Conflict::UsernameTaken(username) => Refusal::invalid_param(format!("the username {username} is taken")).into(),
                 Conflict::PhoneTaken => Refusal::invalid_param("this phone number belongs to another person").into(),
                 Conflict::LastPageAdmin => Refusal::invalid_param("a Page keeps at least one admin: add another admin first").into(),
+                Conflict::ThreadOwnedBy(_) => Refusal::thread_owned_by_another_app().into(),
                 Conflict::Constraint(_) => Self::Store(StoreError::Conflict(conflict)),
             },
             StoreError::QuotaExceeded(quota) => Refusal::quota_exceeded(match quota {

@@ -3,30 +3,92 @@
 
 use switchboard_domain::*;
 use switchboard_store::{NewOutboxEvent, OptinKind, OptinRequest, WebhookTarget};
-use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Postback, Reaction, Read};
+use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Postback, Reaction, Read, ThreadControlChange, ThreadControlRequest};
 use switchboard_wire::to_ascii_json;
 
-/// One outbox row per target subscribed to `field`, all with the same bytes.
-pub fn fan_out(
+/// A thread's event for every app subscribed to `field`, all with the same bytes:
+/// each app gets it under `messaging`, and, if it takes `standby`, also a `standby`
+/// row; the store keeps the one the thread's owner decides when it is written.
+pub fn fan_out(targets: &[WebhookTarget], field: WebhookField, page: &PageId, person: PersonId, body: &[u8], at: Millis) -> Vec<NewOutboxEvent> {
+    fan_out_with_standby(targets, field, page, person, body, body, at)
+}
+
+/// As [`fan_out`], with other bytes for the apps on standby (a postback's payload
+/// is only for the app that owns the thread).
+pub fn fan_out_with_standby(
     targets: &[WebhookTarget],
     field: WebhookField,
     page: &PageId,
     person: PersonId,
     body: &[u8],
+    standby_body: &[u8],
     at: Millis,
 ) -> Vec<NewOutboxEvent> {
-    targets
-        .iter()
-        .filter(|target| target.fields.contains(&field))
-        .map(|target| NewOutboxEvent {
-            app: target.app.clone(),
-            page: page.clone(),
-            person,
-            field,
-            body: body.to_vec(),
-            created_at: at,
-        })
-        .collect()
+    let row = |app: &AppId, field, body: &[u8]| NewOutboxEvent { app: app.clone(), page: page.clone(), person, field, body: body.to_vec(), created_at: at };
+    let mut rows = Vec::with_capacity(targets.len());
+    for target in targets.iter().filter(|target| target.fields.contains(&field)) {
+        rows.push(row(&target.app, field, body));
+        if target.fields.contains(&WebhookField::Standby) {
+            rows.push(row(&target.app, WebhookField::Standby, standby_body));
+        }
+    }
+    rows
+}
+
+/// A `messaging_handovers` event for one app, if it takes that field (handover
+/// events reach their app whoever owns the thread).
+pub fn to_app(targets: &[WebhookTarget], app: &AppId, page: &PageId, person: PersonId, body: &[u8], at: Millis) -> Option<NewOutboxEvent> {
+    targets.iter().find(|t| &t.app == app && t.fields.contains(&WebhookField::MessagingHandovers)).map(|target| NewOutboxEvent {
+        app: target.app.clone(),
+        page: page.clone(),
+        person,
+        field: WebhookField::MessagingHandovers,
+        body: body.to_vec(),
+        created_at: at,
+    })
+}
+
+/// `pass_thread_control`: the thread was passed to the new owner.
+pub fn pass_thread_control(psid: &Psid, page: &PageId, previous: Option<&AppId>, new: &AppId, metadata: Option<&str>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.pass_thread_control = Some(ThreadControlChange {
+        previous_owner_app_id: previous.map(|a| a.to_string()),
+        new_owner_app_id: Some(new.to_string()),
+        metadata: metadata.map(str::to_string),
+    });
+    to_ascii_json(&event)
+}
+
+/// `take_thread_control`: the thread was taken from its previous owner.
+pub fn take_thread_control(psid: &Psid, page: &PageId, previous: &AppId, new: &AppId, metadata: Option<&str>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.take_thread_control = Some(ThreadControlChange {
+        previous_owner_app_id: Some(previous.to_string()),
+        new_owner_app_id: Some(new.to_string()),
+        metadata: metadata.map(str::to_string),
+    });
+    to_ascii_json(&event)
+}
+
+/// `request_thread_control`: an app asks the owner for the thread.
+pub fn request_thread_control(psid: &Psid, page: &PageId, requester: &AppId, metadata: Option<&str>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.request_thread_control = Some(ThreadControlRequest {
+        requested_owner_app_id: requester.as_str().parse().unwrap_or_default(),
+        metadata: metadata.map(str::to_string),
+    });
+    to_ascii_json(&event)
+}
+
+/// `app_roles`: the app's roles on the Page now (no sender: it is about the Page).
+pub fn app_roles(page: &PageId, app: &AppId, role: Option<ReceiverRole>, at: Millis) -> Vec<u8> {
+    let event = MessagingEvent {
+        recipient: Party { id: page.to_string() },
+        timestamp: Some(at),
+        app_roles: Some([(app.to_string(), role.map(|r| r.as_str().to_string()).into_iter().collect())].into_iter().collect()),
+        ..Default::default()
+    };
+    to_ascii_json(&event)
 }
 
 fn person_to_page(psid: &Psid, page: &PageId, at: Millis) -> MessagingEvent {
@@ -191,5 +253,22 @@ mod tests {
         let rows = fan_out(&targets, WebhookField::MessageEchoes, &PageId("9".into()), PersonId(3), b"{}", 4);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].app, AppId("2".into()));
+    }
+
+    #[test]
+    fn standby_rows_for_apps_that_take_standby_and_the_owner_decides() {
+        let targets = vec![
+            WebhookTarget { app: AppId("1".into()), fields: vec![WebhookField::Messages, WebhookField::Standby] },
+            WebhookTarget { app: AppId("2".into()), fields: vec![WebhookField::Messages, WebhookField::Standby] },
+        ];
+        let rows = fan_out_with_standby(&targets, WebhookField::MessagingPostbacks, &PageId("9".into()), PersonId(3), b"a", b"b", 4);
+        assert!(rows.is_empty(), "no one takes postbacks");
+        let rows = fan_out(&targets, WebhookField::Messages, &PageId("9".into()), PersonId(3), b"{}", 4);
+        assert_eq!(rows.len(), 4);
+        let owner = AppId("1".into());
+        let kept: Vec<_> = rows.iter().filter(|r| r.reaches(Some(&owner))).map(|r| (r.app.as_str(), r.field)).collect();
+        assert_eq!(kept, vec![("1", WebhookField::Messages), ("2", WebhookField::Standby)]);
+        let idle: Vec<_> = rows.iter().filter(|r| r.reaches(None)).map(|r| (r.app.as_str(), r.field)).collect();
+        assert_eq!(idle, vec![("1", WebhookField::Messages), ("2", WebhookField::Messages)]);
     }
 }

@@ -17,6 +17,8 @@ mod directory;
 mod error;
 mod events;
 mod features;
+mod handover;
+mod inbox;
 mod listings;
 mod live;
 mod media;
@@ -40,6 +42,8 @@ pub use deliveries::{Deliveries, LIST_CAP};
 pub use directory::{Directory, NewAppCredentials, PageAccount};
 pub use error::{AppError, AppResult};
 pub use features::Features;
+pub use handover::{Handover, PageReceivers};
+pub use inbox::Inbox;
 pub use listings::{Listings, PageOverview};
 pub use live::{LiveEvent, LiveHub};
 pub use media::{FetchError, FetchTimeouts, Fetched, Media, MediaFetcher, MediaFiles, Upload};
@@ -146,6 +150,8 @@ pub struct Platform {
     pub messaging: Messaging,
     pub notifications: Notifications,
     pub threads: Threads,
+    pub handover: Handover,
+    pub inbox: Inbox,
     pub media: Media,
     pub profiles: Profiles,
     pub conversations: Conversations,
@@ -179,6 +185,8 @@ impl Platform {
             messaging: Messaging::new(core.clone(), media.clone(), notifications.clone()),
             threads: Threads { core: core.clone(), media: media.clone(), profiles: profiles.clone() },
             conversations: Conversations { core: core.clone() },
+            handover: Handover::new(core.clone()),
+            inbox: Inbox::new(core.clone()),
             deliveries: Deliveries { core: core.clone() },
             rate_limits: RateLimits::new(core.clone()),
             ops: Operations { core: core.clone() },

@@ -169,6 +169,9 @@ impl Messaging {
             quick_replies: message.quick_replies,
             reply_to,
             persona: persona.as_ref().map(|p| p.id.clone()),
+            // A thread the app opens is the app's (the store refuses a message to a
+            // thread another app owns: 10/2018300).
+            opens_to: Some(app.id.clone()),
             ..Message::new(mid.clone(), page.id.clone(), person, Direction::Outbound, Some(app.id.clone()), now)
         };
         self.core.commit_message(message, outbox, persona, companion).await?;

@@ -185,20 +185,13 @@ impl Profiles {
         fields.insert("name".into(), me.name.clone().into());
         fields.insert("first_name".into(), first.into());
         fields.insert("last_name".into(), last.into());
-        fields.insert("profile_pic".into(), self.profile_picture_url(page, psid).into());
+        fields.insert("profile_pic".into(), self.core.profile_picture_url(page, psid).into());
         fields.insert("locale".into(), profile.locale.into());
         fields.insert("timezone".into(), timezone_json(profile.timezone));
         if let Some(gender) = profile.gender {
             fields.insert("gender".into(), gender.into());
         }
         Ok(Some(fields))
-    }
-
-    /// A profile picture URL for the PSID, signed so that only who was given it can
-    /// fetch it (PSIDs are not secrets).
-    fn profile_picture_url(&self, page: &PageId, psid: &str) -> String {
-        let signature = self.core.key.sign("profile picture", &format!("{page}\0{psid}"));
-        format!("{}/media/profilepic/{page}/{psid}/{signature}", self.core.public_url())
     }
 
     /// The picture behind a profile picture URL: an SVG of the person's initials, or

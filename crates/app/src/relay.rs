@@ -31,7 +31,7 @@ struct LiveNotice {
 pub enum Invalidation {
     /// A token was revoked (by digest).
     Token(String),
-    /// Subscriptions of a Page (or of an app, so of any Page) changed.
+    /// Subscriptions or receiver roles of a Page (or of an app, so of any Page) changed.
     Targets(Option<PageId>),
     /// Roles, grants or app settings changed: drop everything cached about callers.
     Callers,
@@ -71,12 +71,19 @@ impl Core {
     fn apply_invalidation(&self, what: &Invalidation) {
         match what {
             Invalidation::Token(digest) => self.callers.remove(digest),
-            Invalidation::Targets(Some(page)) => self.targets.remove(page),
-            Invalidation::Targets(None) => self.targets.clear(),
+            Invalidation::Targets(Some(page)) => {
+                self.targets.remove(page);
+                self.receivers.remove(page);
+            }
+            Invalidation::Targets(None) => {
+                self.targets.clear();
+                self.receivers.clear();
+            }
             Invalidation::Callers => {
                 self.callers.clear();
                 self.apps.clear();
                 self.targets.clear();
+                self.receivers.clear();
                 self.roles.clear();
             }
         }

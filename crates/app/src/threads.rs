@@ -188,21 +188,26 @@ impl Threads {
         let psid = self.core.store.psid(person, &page.id).await?;
         let now = self.core.now();
         let mid = random_mid();
+        // A thread opened from a link goes where the Page routes that link's `ref`.
+        let opens_to = self.core.receivers(&page.id).await?.route(referral.as_ref().and_then(|r| r.reference.as_deref()));
         let postback = Postback { mid: Some(mid.to_string()), title: title.clone(), payload, referral };
-        let body = events::postback(&psid, &page.id, postback, now);
+        let body = events::postback(&psid, &page.id, postback.clone(), now);
+        // Apps on standby see the tap without its payload (the button was the owner's).
+        let standby = events::postback(&psid, &page.id, Postback { payload: None, ..postback }, now);
         let targets = self.core.webhook_targets(&page.id).await?;
-        let outbox = events::fan_out(&targets, WebhookField::MessagingPostbacks, &page.id, person, &body, now);
-        let message = inbound(mid, &page.id, person, Some(title), None, None, now);
+        let outbox = events::fan_out_with_standby(&targets, WebhookField::MessagingPostbacks, &page.id, person, &body, &standby, now);
+        let message = Message { opens_to, ..inbound(mid, &page.id, person, Some(title), None, None, now) };
         let view = self.core.commit_message(message, outbox, None, Companion::Nothing).await?;
         self.core.metrics.messages_received.inc();
         Ok(view)
     }
 
-    async fn deliver_inbound(&self, message: Message, payload: MessagePayload) -> AppResult<MessageView> {
+    async fn deliver_inbound(&self, mut message: Message, payload: MessagePayload) -> AppResult<MessageView> {
         let psid = self.core.store.psid(message.person, &message.page).await?;
         let body = events::inbound_message(&psid, &message.page, payload, message.created_at);
         let targets = self.core.webhook_targets(&message.page).await?;
         let outbox = events::fan_out(&targets, WebhookField::Messages, &message.page, message.person, &body, message.created_at);
+        message.opens_to = self.core.receivers(&message.page).await?.route(None);
         let view = self.core.commit_message(message, outbox, None, Companion::Nothing).await?;
         self.core.metrics.messages_received.inc();
         Ok(view)

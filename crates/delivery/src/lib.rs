@@ -326,7 +326,12 @@ impl Dispatcher {
             let mut events = events.into_iter().peekable();
             while events.peek().is_some() {
                 let chunk: Vec<OutboxEvent> = events.by_ref().take(self.settings.batch_cap).collect();
-                let body = render_envelope(chunk.iter().map(|e| EnvelopeEntry { page_id: e.page.as_str(), time_ms: e.created_at, event: &e.body }));
+                let body = render_envelope(chunk.iter().map(|e| EnvelopeEntry {
+                    page_id: e.page.as_str(),
+                    time_ms: e.created_at,
+                    event: &e.body,
+                    standby: e.field == WebhookField::Standby,
+                }));
                 let signatures = sign(&secret, &body);
                 batches.push(Batch { app: app.clone(), url: url.clone(), body, signatures, events: chunk });
             }

@@ -2,7 +2,7 @@
 //!
 //! Owns: typed IDs, the entities, Meta's refusals with their codes, credentials
 //! (token hashing, app secret derivation, `appsecret_proof`), webhook signatures,
-//! Send API parsing and validation (`send`, and `content` for the message object: attachments, templates, buttons, quick replies), media limits (`media`), the Messenger Profile's properties (`profile`), the messaging policy (window and tags), webhook fields, the retry schedule and delivery failure kinds.
+//! Send API parsing and validation (`send`, and `content` for the message object: attachments, templates, buttons, quick replies), media limits (`media`), the Messenger Profile's properties (`profile`), the messaging policy (window and tags), the Handover Protocol (`handover`: receiver roles, thread control, standby), webhook fields, the retry schedule and delivery failure kinds.
 //! Must not: do I/O, spawn, read the system clock, or know HTTP or SQL.
 
 pub mod clock;
@@ -10,6 +10,7 @@ pub mod content;
 pub mod credentials;
 pub mod delivery;
 pub mod fields;
+pub mod handover;
 pub mod ids;
 pub mod media;
 pub mod model;
@@ -25,6 +26,7 @@ pub mod signature;
 pub use clock::{Clock, ClockError, Millis};
 pub use delivery::FailureKind;
 pub use fields::WebhookField;
+pub use handover::{ReceiverRole, PAGE_INBOX_APP};
 pub use ids::*;
 pub use model::*;
 pub use refusal::Refusal;

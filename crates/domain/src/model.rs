@@ -88,7 +88,27 @@ impl AppRole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PageRole {
+    /// Changes the Page's settings, its apps and roles; answers in the inbox.
     Admin,
+    /// Answers people in the Page's inbox; changes nothing else.
+    Agent,
+}
+
+impl PageRole {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "agent" => Some(Self::Agent),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Agent => "agent",
+        }
+    }
 }
 
 /// What a bearer token stands for once it is resolved.
@@ -137,6 +157,22 @@ pub struct PageSubscription {
     pub fields: Vec<WebhookField>,
 }
 
+/// An app installed on a Page, with its role in the Handover Protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    pub app: AppId,
+    pub role: Option<crate::ReceiverRole>,
+}
+
+/// Who controls a thread (the Handover Protocol): an app, or no one (idle); and,
+/// while the Page Inbox has it, the person answering there, if one took it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadControlState {
+    pub owner: Option<AppId>,
+    pub since: Option<Millis>,
+    pub agent: Option<PersonId>,
+}
+
 /// Who wrote a message in a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -171,6 +207,10 @@ pub struct Message {
     /// The emoji the Page reacted to this message with.
     pub page_reaction: Option<String>,
     pub created_at: Millis,
+    /// When this message opens its thread, the app the thread goes to (the
+    /// Handover Protocol's routing; `None`: the thread starts idle). Not stored with
+    /// the message: it becomes the thread's owner.
+    pub opens_to: Option<AppId>,
 }
 
 impl Message {
@@ -191,6 +231,7 @@ impl Message {
             person_reaction: None,
             page_reaction: None,
             created_at,
+            opens_to: None,
         }
     }
 }

@@ -128,6 +128,33 @@ impl Refusal {
         )
     }
 
+    /// 10/2018300: another app owns the thread (the Handover Protocol). Meta answers
+    /// it with HTTP 400.
+    pub fn thread_owned_by_another_app() -> Self {
+        Self::new(400, 10, Some(2018300), "(#10) Message failed to send because another app is controlling this thread now.")
+    }
+
+    /// 100/2534037: a thread-control call only the thread's owner (or, to take it,
+    /// the primary receiver) may make.
+    pub fn not_thread_owner() -> Self {
+        Self::new(400, 100, Some(2534037), "(#100) The action is invalid since it's not the thread owner.")
+    }
+
+    /// 100/2018164: `target_app_id` names no receiver of the Page.
+    pub fn incorrect_app_id() -> Self {
+        Self::new(400, 100, Some(2018164), "(#100) Incorrect App ID.")
+    }
+
+    /// 10/2018171: the app holds no receiver role on the Page.
+    pub fn not_a_receiver() -> Self {
+        Self::new(400, 10, Some(2018171), "(#10) Only available to Primary and Secondary Receivers.")
+    }
+
+    /// 10/2018234: only the primary receiver lists the secondary receivers.
+    pub fn secondary_receivers_for_primary_only() -> Self {
+        Self::new(400, 10, Some(2018234), "(#10) Only the Primary Receiver can see the Secondary Receivers of this Page.")
+    }
+
     /// 10/1404170: the Page may not use one-time notifications.
     pub fn one_time_notif_not_permitted() -> Self {
         Self::new(400, 10, Some(1404170), "(#10) Application does not have permission for this action")

@@ -103,8 +103,9 @@ async fn set_page_role(
 ) -> HttpResult<Json<Success>> {
     let role = match body.role.as_deref() {
         None => None,
-        Some("admin") => Some(PageRole::Admin),
-        Some(other) => return Err(Refusal::invalid_param(format!("role must be \"admin\" or null, not \"{other}\"")).into()),
+        Some(name) => Some(
+            PageRole::parse(name).ok_or_else(|| Refusal::invalid_param(format!("role must be \"admin\", \"agent\" or null, not \"{name}\"")))?,
+        ),
     };
     platform.directory.set_page_role(actor, &PageId(page), body.person(&platform).await?, role).await?;
     Ok(Json(SUCCESS))

@@ -9,6 +9,7 @@ mod console;
 mod error;
 mod extract;
 mod graph;
+mod inbox;
 mod limits;
 mod listings;
 mod media;
@@ -38,7 +39,7 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
     let guard = std::sync::Arc::new(limits::Guard::new(settings));
     Router::new()
         .nest("/person/v1", person::routes())
-        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()))
+        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()))
         .merge(ops::routes())
         .merge(media::routes())
         .merge(web::routes())

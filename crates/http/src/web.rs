@@ -35,6 +35,7 @@ const ASSETS: &[Asset] = &[
     asset!("/web/console/apps.js", "text/javascript; charset=utf-8", "console/apps.js"),
     asset!("/web/console/webhooks.js", "text/javascript; charset=utf-8", "console/webhooks.js"),
     asset!("/web/console/pages.js", "text/javascript; charset=utf-8", "console/pages.js"),
+    asset!("/web/console/inbox.js", "text/javascript; charset=utf-8", "console/inbox.js"),
     asset!("/web/console/style.css", "text/css; charset=utf-8", "console/style.css"),
 ];
 

@@ -7,9 +7,10 @@
 use crate::errors::{pg, pool as pool_error};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use switchboard_domain::{Direction, Message};
-use switchboard_store::codec;
-use switchboard_store::{NewOutboxEvent, StoreError, StoreResult};
+use crate::columns::PgRow;
+use switchboard_domain::{AppId, Direction, Message, PageId, PersonId};
+use switchboard_store::codec::{self, Columns};
+use switchboard_store::{Conflict, NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
@@ -58,11 +59,15 @@ impl AppendBatcher {
     }
 }
 
-const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at)
-     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+/// A new thread is owned by the app its first message opens it to; the statement
+/// answers each thread's owner, read under its row lock.
+const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since)
+     SELECT p, r, l, a, o, CASE WHEN o IS NULL THEN NULL ELSE l END
+     FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS u(p, r, l, a, o)
      ON CONFLICT (page_id, person_id) DO UPDATE SET
         last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
-        last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)";
+        last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)
+     RETURNING page_id, person_id, owner_app_id";
 
 const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
         quick_replies, reply_to, persona_id)
@@ -125,9 +130,10 @@ pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &
     // One row per thread (a row may not be upserted twice in one statement), in a
     // fixed order so that concurrent writers (other nodes, receipts, deliveries)
     // lock threads in the same order.
-    let mut threads: BTreeMap<(String, i64), (i64, Option<i64>)> = BTreeMap::new();
+    let mut threads: BTreeMap<(String, i64), (i64, Option<i64>, Option<&str>)> = BTreeMap::new();
     for (message, _) in members {
-        let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None));
+        let opens_to = message.opens_to.as_ref().map(|a| a.as_str());
+        let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None, opens_to));
         entry.0 = entry.0.max(message.created_at);
         if message.direction == Direction::Inbound {
             entry.1 = Some(entry.1.map_or(message.created_at, |at: i64| at.max(message.created_at)));
@@ -136,6 +142,27 @@ pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &
     let (thread_pages, thread_persons): (Vec<String>, Vec<i64>) = threads.keys().cloned().unzip();
     let thread_last: Vec<i64> = threads.values().map(|v| v.0).collect();
     let thread_person_at: Vec<Option<i64>> = threads.values().map(|v| v.1).collect();
+    let thread_opens_to: Vec<Option<&str>> = threads.values().map(|v| v.2).collect();
+
+    // The thread rows are locked first, alone: every writer of a thread's outbox
+    // events holds that lock, which keeps exactly one head per thread (see
+    // `outbox_delivered`) and its owner fixed until the commit.
+    let thread_params: [&(dyn ToSql + Sync); 5] = [&thread_pages, &thread_persons, &thread_last, &thread_person_at, &thread_opens_to];
+    let upsert_threads = tx.prepare_cached(UPSERT_THREADS).await.map_err(pg)?;
+    let mut owners: BTreeMap<(String, i64), Option<AppId>> = BTreeMap::new();
+    for row in tx.query(&upsert_threads, &thread_params).await.map_err(pg)? {
+        let row = PgRow(&row);
+        owners.insert((row.text("page_id")?, row.int("person_id")?), row.opt_text("owner_app_id")?.map(AppId));
+    }
+    let owner_of = |page: &PageId, person: PersonId| owners.get(&(page.0.clone(), person.0)).cloned().flatten();
+    // The Handover Protocol: an app writes only to a thread it owns (or no one does).
+    for (message, _) in members {
+        if let (Direction::Outbound, Some(app), Some(owner)) = (message.direction, &message.app, owner_of(&message.page, message.person)) {
+            if *app != owner {
+                return Err(StoreError::Conflict(Conflict::ThreadOwnedBy(owner)));
+            }
+        }
+    }
 
     let mids: Vec<&str> = members.iter().map(|(m, _)| m.mid.as_str()).collect();
     let pages: Vec<&str> = members.iter().map(|(m, _)| m.page.as_str()).collect();
@@ -150,7 +177,8 @@ pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &
     let replies_to: Vec<Option<&str>> = members.iter().map(|(m, _)| m.reply_to.as_ref().map(|mid| mid.as_str())).collect();
     let personas: Vec<Option<&str>> = members.iter().map(|(m, _)| m.persona.as_deref()).collect();
 
-    let events: Vec<&NewOutboxEvent> = members.iter().flat_map(|(_, events)| events.iter()).collect();
+    let events: Vec<&NewOutboxEvent> =
+        members.iter().flat_map(|(_, events)| events.iter()).filter(|e| e.reaches(owner_of(&e.page, e.person).as_ref())).collect();
     let event_apps: Vec<&str> = events.iter().map(|e| e.app.as_str()).collect();
     let event_pages: Vec<&str> = events.iter().map(|e| e.page.as_str()).collect();
     let event_persons: Vec<i64> = events.iter().map(|e| e.person.0).collect();
@@ -162,19 +190,14 @@ pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &
     let mut seen = std::collections::HashSet::new();
     let event_first: Vec<bool> = events.iter().map(|e| seen.insert((e.app.as_str(), e.page.as_str(), e.person.0))).collect();
 
-    let thread_params: [&(dyn ToSql + Sync); 4] = [&thread_pages, &thread_persons, &thread_last, &thread_person_at];
     let message_params: [&(dyn ToSql + Sync); 12] =
         [&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created, &attachments, &quick_replies, &replies_to, &personas];
     let outbox_params: [&(dyn ToSql + Sync); 7] =
         [&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first];
-    // The thread rows are locked first, alone: every writer of a thread's outbox
-    // events holds that lock, which keeps exactly one head per thread (see
-    // `outbox_delivered`). Only then are the two inserts pipelined: the order in
-    // which they reach the server does not matter.
-    let upsert_threads = tx.prepare_cached(UPSERT_THREADS).await.map_err(pg)?;
+    // With the threads locked, the two inserts are pipelined: the order in which
+    // they reach the server does not matter.
     let insert_messages = tx.prepare_cached(INSERT_MESSAGES).await.map_err(pg)?;
     let insert_outbox = tx.prepare_cached(INSERT_OUTBOX).await.map_err(pg)?;
-    tx.execute(&upsert_threads, &thread_params).await.map_err(pg)?;
     let (messages, outbox) = tokio::join!(tx.execute(&insert_messages, &message_params), tx.execute(&insert_outbox, &outbox_params));
     // When the messages insert fails (a duplicate mid), the outbox insert fails only
     // because the transaction is aborted: the first error is the one that explains.

@@ -268,6 +268,25 @@ impl DirectoryStore for PostgresStore {
     async fn set_page_role(&self, page: &PageId, person: PersonId, role: Option<PageRole>) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
+        if role != Some(PageRole::Admin) {
+            // Leaving the admins (removed, or made an agent). The Page's row lock
+            // serializes admins removing each other at once, so that one of them
+            // always stays; the Page tokens granted on this person's behalf end.
+            tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page.0]).await.map_err(pg)?;
+            let row = tx
+                .query_one(
+                    "SELECT EXISTS(SELECT 1 FROM page_roles WHERE page_id = $1 AND person_id = $2 AND role = $3) AS is_admin,
+                            (SELECT COUNT(*) FROM page_roles WHERE page_id = $1 AND person_id <> $2 AND role = $3) AS others",
+                    &[&page.0, &person.0, &codec::text(PageRole::Admin)],
+                )
+                .await
+                .map_err(pg)?;
+            let row = PgRow(&row);
+            if row.flag("is_admin")? && row.int("others")? == 0 {
+                return Err(StoreError::Conflict(Conflict::LastPageAdmin));
+            }
+            revoke_page_tokens(&tx, "page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await?;
+        }
         match role {
             Some(role) => {
                 tx.execute(
@@ -278,22 +297,6 @@ impl DirectoryStore for PostgresStore {
                 .map_err(pg)?;
             }
             None => {
-                // The Page's row lock serializes admins removing each other at once,
-                // so that one of them always stays.
-                tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page.0]).await.map_err(pg)?;
-                let row = tx
-                    .query_one(
-                        "SELECT EXISTS(SELECT 1 FROM page_roles WHERE page_id = $1 AND person_id = $2) AS is_admin,
-                                (SELECT COUNT(*) FROM page_roles WHERE page_id = $1 AND person_id <> $2 AND role = $3) AS others",
-                        &[&page.0, &person.0, &codec::text(PageRole::Admin)],
-                    )
-                    .await
-                    .map_err(pg)?;
-                let row = PgRow(&row);
-                if row.flag("is_admin")? && row.int("others")? == 0 {
-                    return Err(StoreError::Conflict(Conflict::LastPageAdmin));
-                }
-                revoke_page_tokens(&tx, "page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await?;
                 tx.execute("DELETE FROM page_roles WHERE page_id = $1 AND person_id = $2", &[&page.0, &person.0]).await.map_err(pg)?;
             }
         }
@@ -365,7 +368,7 @@ impl DirectoryStore for PostgresStore {
             .await?
             .query(
                 "SELECT p.id, p.name, p.username FROM pages p
-                 JOIN page_roles r ON r.page_id = p.id AND r.person_id = $1
+                 JOIN page_roles r ON r.page_id = p.id AND r.person_id = $1 AND r.role = 'admin'
                  JOIN page_grants g ON g.page_id = p.id AND g.app_id = $2
                  ORDER BY p.name, p.id",
                 &[&person.0, &app.0],

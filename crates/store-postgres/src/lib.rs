@@ -16,6 +16,7 @@ mod bus;
 mod columns;
 mod directory;
 mod errors;
+mod handover;
 mod listings;
 mod media;
 mod migrate;

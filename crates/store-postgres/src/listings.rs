@@ -55,7 +55,7 @@ impl ListingStore for PostgresStore {
             .await?
             .query(
                 "SELECT p.id, p.name, p.username FROM pages p WHERE $1::bigint IS NULL OR EXISTS (
-                    SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = $1) ORDER BY p.name, p.id",
+                    SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = $1 AND r.role = 'admin') ORDER BY p.name, p.id",
                 &[&person.map(|p| p.0)],
             )
             .await
@@ -68,7 +68,7 @@ impl ListingStore for PostgresStore {
             .client()
             .await?
             .query(
-                "SELECT p.id, p.name, p.login FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = $1 ORDER BY p.name, p.id",
+                "SELECT p.id, p.name, p.login FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = $1 AND r.role = 'admin' ORDER BY p.name, p.id",
                 &[&page.0],
             )
             .await

@@ -19,17 +19,37 @@ use switchboard_domain::*;
 use switchboard_store::codec::{self, Columns, Outcome, ATTEMPT_COLUMNS_OF_A, EVENT_RECORD_COLUMNS};
 use switchboard_store::*;
 
+/// Takes a thread's row lock, which every writer of its outbox rows holds (a
+/// thread's head is decided under it), and answers who owns the thread. Page-level
+/// events (person 0, such as `app_roles`) have no thread: the Page's row stands in.
+pub(crate) async fn lock_thread(tx: &Transaction<'_>, page: &str, person: i64) -> StoreResult<Option<AppId>> {
+    if person == 0 {
+        tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page]).await.map_err(pg)?;
+        return Ok(None);
+    }
+    let row = tx
+        .query_opt("SELECT owner_app_id FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person])
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| PgRow(&r).opt_text("owner_app_id")).transpose()?.flatten().map(AppId))
+}
+
 /// Inserts outbox rows for events that come without a message, each under its
-/// thread's row lock, as every writer of outbox rows does (a thread's head is decided
-/// under that lock; taking it again in the same transaction costs nothing).
+/// thread's row lock (taking it again in the same transaction costs nothing): those
+/// that reach their app given who owns the thread now.
 pub(crate) async fn insert_events_locked(tx: &Transaction<'_>, events: &[NewOutboxEvent]) -> StoreResult<()> {
     let mut threads: Vec<(&str, i64)> = events.iter().map(|e| (e.page.as_str(), e.person.0)).collect();
     threads.sort();
     threads.dedup();
+    let mut owners = BTreeMap::new();
     for (page, person) in threads {
-        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person]).await.map_err(pg)?;
+        owners.insert((page, person), lock_thread(tx, page, person).await?);
     }
     for event in events {
+        let owner = owners.get(&(event.page.as_str(), event.person.0)).cloned().flatten();
+        if !event.reaches(owner.as_ref()) {
+            continue;
+        }
         tx.execute(
             "INSERT INTO outbox (app_id, page_id, person_id, field, body, created_at, next_attempt_at, is_head)
              VALUES ($1, $2, $3, $4, $5, $6, $6, NOT EXISTS (
@@ -63,7 +83,7 @@ async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<AppT
         })
         .collect::<StoreResult<Vec<AppThread>>>()?;
     for (_, page, person) in &threads {
-        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[page, person]).await.map_err(pg)?;
+        lock_thread(tx, page, *person).await?;
     }
     Ok(threads)
 }
@@ -292,7 +312,7 @@ async fn replay(tx: &Transaction<'_>, app: &AppId, selection: &ReplaySelection, 
     threads.sort();
     threads.dedup();
     for (page, person) in &threads {
-        tx.execute("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[page, person]).await.map_err(pg)?;
+        lock_thread(tx, page, *person).await?;
     }
     let mut queued = Vec::with_capacity(events.len());
     for (id, pending, _, _) in &events {

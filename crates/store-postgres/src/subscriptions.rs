@@ -53,16 +53,21 @@ impl SubscriptionStore for PostgresStore {
     }
 
     async fn put_page_subscription(&self, s: PageSubscription) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO page_subscriptions (page_id, app_id, fields) VALUES ($1, $2, $3)
-                 ON CONFLICT (page_id, app_id) DO UPDATE SET fields = excluded.fields",
-                &[&s.page.0, &s.app.0, &codec::fields_text(&s.fields)],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(())
+        // The first app installed on a Page is its primary receiver, later ones
+        // secondary; installing again changes the fields only. The Page's row lock
+        // keeps two first installs from both becoming primary.
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&s.page.0]).await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO page_subscriptions (page_id, app_id, fields, receiver_role) VALUES ($1, $2, $3,
+                CASE WHEN EXISTS (SELECT 1 FROM page_subscriptions WHERE page_id = $1 AND receiver_role = $4) THEN $5 ELSE $4 END)
+             ON CONFLICT (page_id, app_id) DO UPDATE SET fields = excluded.fields",
+            &[&s.page.0, &s.app.0, &codec::fields_text(&s.fields), &codec::text(ReceiverRole::Primary), &codec::text(ReceiverRole::Secondary)],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)
     }
 
     async fn page_subscriptions(&self, page: &PageId) -> StoreResult<Vec<PageSubscription>> {
@@ -76,12 +81,17 @@ impl SubscriptionStore for PostgresStore {
     }
 
     async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
-        let deleted = self
-            .client()
-            .await?
-            .execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0])
-            .await
-            .map_err(pg)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let deleted = tx.execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
+        // The threads it owned are no one's now.
+        tx.execute(
+            "UPDATE threads SET owner_app_id = NULL, owner_since = NULL, agent_id = NULL WHERE page_id = $1 AND owner_app_id = $2",
+            &[&page.0, &app.0],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
         Ok(deleted > 0)
     }
 

@@ -223,24 +223,27 @@ impl DirectoryStore for SqliteStore {
         let page = page.clone();
         self.engine
             .write(move |c| {
+                if role != Some(PageRole::Admin) {
+                    // Leaving the admins (removed, or made an agent): one must stay, and
+                    // the Page tokens granted on this person's behalf end.
+                    let admin = codec::text(PageRole::Admin);
+                    let other_admins = prepare(c, "SELECT COUNT(*) AS admins FROM page_roles WHERE page_id = ?1 AND person_id <> ?2 AND role = ?3")?
+                        .one(params![page.as_str(), person.0, admin], |r| r.count("admins"))?;
+                    let is_admin = prepare(c, "SELECT 1 AS held FROM page_roles WHERE page_id = ?1 AND person_id = ?2 AND role = ?3")?
+                        .optional(params![page.as_str(), person.0, admin], |_| Ok(()))?
+                        .is_some();
+                    if is_admin && other_admins == 0 {
+                        return Err(StoreError::Conflict(Conflict::LastPageAdmin));
+                    }
+                    revoke_page_tokens(c, "page_id = ?1 AND person_id = ?2", &[&page.as_str(), &person.0])?;
+                }
                 match role {
                     Some(role) => q(c.execute(
                         "INSERT INTO page_roles (page_id, person_id, role) VALUES (?1, ?2, ?3)
                          ON CONFLICT (page_id, person_id) DO UPDATE SET role = excluded.role",
                         params![page.as_str(), person.0, codec::text(role)],
                     ))?,
-                    None => {
-                        let other_admins = prepare(c, "SELECT COUNT(*) AS admins FROM page_roles WHERE page_id = ?1 AND person_id <> ?2 AND role = ?3")?
-                            .one(params![page.as_str(), person.0, codec::text(PageRole::Admin)], |r| r.count("admins"))?;
-                        let is_admin = prepare(c, "SELECT 1 AS held FROM page_roles WHERE page_id = ?1 AND person_id = ?2")?
-                            .optional(params![page.as_str(), person.0], |_| Ok(()))?
-                            .is_some();
-                        if is_admin && other_admins == 0 {
-                            return Err(StoreError::Conflict(Conflict::LastPageAdmin));
-                        }
-                        revoke_page_tokens(c, "page_id = ?1 AND person_id = ?2", &[&page.as_str(), &person.0])?;
-                        q(c.execute("DELETE FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0]))?
-                    }
+                    None => q(c.execute("DELETE FROM page_roles WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0]))?,
                 };
                 Ok(())
             })
@@ -307,7 +310,7 @@ impl DirectoryStore for SqliteStore {
                 prepare(
                     c,
                     "SELECT p.id, p.name, p.username FROM pages p
-                     JOIN page_roles r ON r.page_id = p.id AND r.person_id = ?1
+                     JOIN page_roles r ON r.page_id = p.id AND r.person_id = ?1 AND r.role = 'admin'
                      JOIN page_grants g ON g.page_id = p.id AND g.app_id = ?2
                      ORDER BY p.name, p.id",
                 )?

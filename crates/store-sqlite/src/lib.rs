@@ -12,6 +12,7 @@
 mod columns;
 mod directory;
 mod engine;
+mod handover;
 mod listings;
 mod media;
 mod migrate;

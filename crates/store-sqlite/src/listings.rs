@@ -51,7 +51,7 @@ impl ListingStore for SqliteStore {
                 cached(
                     c,
                     "SELECT p.id, p.name, p.username FROM pages p WHERE ?1 IS NULL OR EXISTS (
-                        SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = ?1) ORDER BY p.name, p.id",
+                        SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = ?1 AND r.role = 'admin') ORDER BY p.name, p.id",
                 )?
                 .all([person.map(|p| p.0)], |r| codec::page(r))
             })
@@ -64,7 +64,7 @@ impl ListingStore for SqliteStore {
             .read(move |c| {
                 cached(
                     c,
-                    "SELECT p.id, p.name, p.login FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = ?1 ORDER BY p.name, p.id",
+                    "SELECT p.id, p.name, p.login FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = ?1 AND r.role = 'admin' ORDER BY p.name, p.id",
                 )?
                 .all([page.as_str()], |r| codec::person(r))
             })

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_notifications.sql")),
     (6, include_str!("../migrations/0006_rich_messages.sql")),
     (7, include_str!("../migrations/0007_revocations.sql")),
+    (8, include_str!("../migrations/0008_handover.sql")),
 ];
 
 /// The schema version this build expects.

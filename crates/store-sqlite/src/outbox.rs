@@ -16,8 +16,32 @@ use switchboard_domain::*;
 use switchboard_store::codec::{self, Columns, Outcome, ATTEMPT_COLUMNS_OF_A, EVENT_RECORD_COLUMNS, OUTBOX_EVENT_COLUMNS};
 use switchboard_store::*;
 
-/// Stores webhook events with the fact that causes them, in its transaction.
+/// Stores webhook events with the fact that causes them, in its transaction: those
+/// that reach their app given who owns each thread now (the writer thread holds
+/// every thread, so the owner cannot change before the commit).
 pub(crate) fn insert_outbox(c: &Connection, events: &[NewOutboxEvent]) -> StoreResult<()> {
+    let mut owners: BTreeMap<(&str, i64), Option<AppId>> = BTreeMap::new();
+    let mut owner_of = cached(c, "SELECT owner_app_id FROM threads WHERE page_id = ?1 AND person_id = ?2")?;
+    let mut reaching = Vec::with_capacity(events.len());
+    for event in events {
+        let key = (event.page.as_str(), event.person.0);
+        let owner = match owners.get(&key) {
+            Some(owner) => owner.clone(),
+            None => {
+                let owner = owner_of.optional(params![key.0, key.1], |r| r.opt_text("owner_app_id"))?.flatten().map(AppId);
+                owners.insert(key, owner.clone());
+                owner
+            }
+        };
+        if event.reaches(owner.as_ref()) {
+            reaching.push(event);
+        }
+    }
+    insert_reaching(c, reaching)
+}
+
+/// Stores events already known to reach their apps.
+pub(crate) fn insert_reaching<'e>(c: &Connection, events: impl IntoIterator<Item = &'e NewOutboxEvent>) -> StoreResult<()> {
     // An event is its thread's head when nothing of the thread is pending before it.
     let mut insert = cached(
         c,

@@ -51,10 +51,19 @@ impl SubscriptionStore for SqliteStore {
     async fn put_page_subscription(&self, s: PageSubscription) -> StoreResult<()> {
         self.engine
             .write(move |c| {
+                // The first app installed on a Page is its primary receiver, later
+                // ones secondary; installing again changes the fields only.
                 q(c.execute(
-                    "INSERT INTO page_subscriptions (page_id, app_id, fields) VALUES (?1, ?2, ?3)
+                    "INSERT INTO page_subscriptions (page_id, app_id, fields, receiver_role) VALUES (?1, ?2, ?3,
+                        CASE WHEN EXISTS (SELECT 1 FROM page_subscriptions WHERE page_id = ?1 AND receiver_role = ?4) THEN ?5 ELSE ?4 END)
                      ON CONFLICT (page_id, app_id) DO UPDATE SET fields = excluded.fields",
-                    params![s.page.as_str(), s.app.as_str(), codec::fields_text(&s.fields)],
+                    params![
+                        s.page.as_str(),
+                        s.app.as_str(),
+                        codec::fields_text(&s.fields),
+                        codec::text(ReceiverRole::Primary),
+                        codec::text(ReceiverRole::Secondary)
+                    ],
                 ))?;
                 Ok(())
             })
@@ -75,7 +84,13 @@ impl SubscriptionStore for SqliteStore {
         let (page, app) = (page.clone(), app.clone());
         self.engine
             .write(move |c| {
-                Ok(q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0)
+                let removed = q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0;
+                // The threads it owned are no one's now.
+                q(c.execute(
+                    "UPDATE threads SET owner_app_id = NULL, owner_since = NULL, agent_id = NULL WHERE page_id = ?1 AND owner_app_id = ?2",
+                    params![page.as_str(), app.as_str()],
+                ))?;
+                Ok(removed)
             })
             .await
     }

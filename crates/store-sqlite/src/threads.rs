@@ -4,7 +4,7 @@
 //! through [`append_message`].
 
 use crate::columns::{cached, prepare, q, Query};
-use crate::outbox::insert_outbox;
+use crate::outbox::{insert_outbox, insert_reaching};
 use crate::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
@@ -14,17 +14,29 @@ use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS, MESSAGE_COLUMNS_O
 use switchboard_store::*;
 
 /// Stores a message and its outbox rows; an inbound message also marks the person's
-/// last interaction. The thread is created or moved on in one statement.
+/// last interaction. The thread is created (owned by the app the message opens it
+/// to) or moved on in one statement, which answers its owner: an app's message to a
+/// thread another app owns is refused, and the events reach whom the owner decides.
 pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEvent]) -> StoreResult<()> {
     let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
-    q(cached(
+    let owner = cached(
         c,
-        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?3 END)
          ON CONFLICT (page_id, person_id) DO UPDATE SET
             last_message_at = MAX(last_message_at, excluded.last_message_at),
-            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)",
+            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)
+         RETURNING owner_app_id",
     )?
-    .execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at]))?;
+    .one(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, m.opens_to.as_ref().map(|a| a.as_str())], |r| {
+        r.opt_text("owner_app_id")
+    })?
+    .map(AppId);
+    if let (Direction::Outbound, Some(app), Some(owner)) = (m.direction, &m.app, &owner) {
+        if app != owner {
+            return Err(StoreError::Conflict(Conflict::ThreadOwnedBy(owner.clone())));
+        }
+    }
     q(cached(
         c,
         "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
@@ -45,7 +57,7 @@ pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEve
         m.reply_to.as_ref().map(|mid| mid.as_str()),
         m.persona
     ]))?;
-    insert_outbox(c, events)
+    insert_reaching(c, events.iter().filter(|e| e.reaches(owner.as_ref())))
 }
 
 /// Inserts the (Page, person) thread if it is new.
@@ -56,7 +68,7 @@ fn ensure_thread(c: &Connection, page: &PageId, person: PersonId, at: Millis) ->
 
 static MESSAGE: LazyLock<String> = LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mid = ?1"));
 
-static LAST_MESSAGE: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static LAST_MESSAGE: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE page_id = ?1 AND person_id = ?2 ORDER BY created_at DESC, seq DESC LIMIT 1")
 });
 

@@ -94,10 +94,10 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind);
+impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole);
 
 // Values only the store spells.
-stored_text!(PageRole { PageRole::Admin => "admin", });
+stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
 stored_text!(Direction { Direction::Inbound => "in", Direction::Outbound => "out", });
 stored_text!(FeatureStatus { FeatureStatus::Applied => "applied", FeatureStatus::Approved => "approved", });
 stored_text!(Outcome { Outcome::Delivered => "delivered", Outcome::Dead => "dead", });
@@ -275,6 +275,42 @@ pub fn page_subscription(row: &impl Columns) -> StoreResult<PageSubscription> {
     Ok(PageSubscription { page: PageId(row.text("page_id")?), app: AppId(row.text("app_id")?), fields: fields("fields", &row.text("fields")?)? })
 }
 
+/// An installed app's receiver role: `app_id, receiver_role`.
+pub fn receiver(row: &impl Columns) -> StoreResult<Receiver> {
+    Ok(Receiver { app: AppId(row.text("app_id")?), role: row.opt_known("receiver_role")? })
+}
+
+/// `page_id, ref, app_id`.
+pub fn routing_rule(row: &impl Columns) -> StoreResult<crate::RoutingRule> {
+    Ok(crate::RoutingRule { page: PageId(row.text("page_id")?), reference: row.text("ref")?, app: AppId(row.text("app_id")?) })
+}
+
+/// Who controls a thread: `owner_app_id, owner_since, agent_id`.
+pub fn thread_control(row: &impl Columns) -> StoreResult<ThreadControlState> {
+    Ok(ThreadControlState {
+        owner: row.opt_text("owner_app_id")?.map(AppId),
+        since: row.opt_int("owner_since")?,
+        agent: row.opt_int("agent_id")?.map(PersonId),
+    })
+}
+
+/// `id, name, username, role, waiting`.
+pub fn inbox_page(row: &impl Columns) -> StoreResult<crate::InboxPage> {
+    Ok(crate::InboxPage { page: page(row)?, role: row.opt_known("role")?, waiting: row.total("waiting")? })
+}
+
+/// A thread of a Page's inbox (without its last message): `person_id,
+/// owner_app_id, owner_since, agent_id, last_message_at, unread`.
+pub fn inbox_thread(row: &impl Columns) -> StoreResult<crate::InboxThread> {
+    Ok(crate::InboxThread {
+        person: PersonId(row.int("person_id")?),
+        control: thread_control(row)?,
+        last_message_at: row.int("last_message_at")?,
+        unread: row.total("unread")?,
+        last_message: None,
+    })
+}
+
 /// A message: `mid, page_id, person_id, direction, app_id, text, metadata,
 /// attachment, quick_replies, reply_to, persona_id, person_reaction, page_reaction,
 /// created_at`.
@@ -291,6 +327,7 @@ pub fn message(row: &impl Columns) -> StoreResult<Message> {
         quick_replies: row.json("quick_replies")?.unwrap_or_default(),
         reply_to: row.opt_text("reply_to")?.map(Mid),
         persona: row.opt_text("persona_id")?,
+        opens_to: None,
         person_reaction: row.opt_text("person_reaction")?,
         page_reaction: row.opt_text("page_reaction")?,
         created_at: row.int("created_at")?,

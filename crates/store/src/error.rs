@@ -79,6 +79,9 @@ pub enum Conflict {
     /// Removing this admin would leave the Page without one.
     #[error("the Page's last admin cannot leave")]
     LastPageAdmin,
+    /// The Handover Protocol: another app owns the thread the message is for.
+    #[error("app {0} owns the thread")]
+    ThreadOwnedBy(AppId),
     /// Another constraint of the schema (a duplicate key, a reference to a row that
     /// does not exist), with the engine's words, for the log.
     #[error("constraint: {0}")]

@@ -2,7 +2,7 @@
 //! method is one transaction; a write that causes webhooks takes its outbox rows
 //! with it, so a fact and the events it causes are durable together or not at all.
 //!
-//! One trait per aggregate (directory, tokens, subscriptions, threads, opt-ins,
+//! One trait per aggregate (directory, tokens, subscriptions, threads, handover, opt-ins,
 //! media, profiles, outbox, listings), each in the file of its name, joined by the
 //! [`Store`] supertrait; every engine keeps its implementation of each trait in a
 //! file of the same name. Rows are read and written through the one [`codec`].
@@ -15,6 +15,7 @@ pub mod codec;
 pub mod contract;
 mod directory;
 mod error;
+mod handover;
 mod listings;
 mod media;
 mod optins;
@@ -27,6 +28,7 @@ mod tokens;
 pub use bus::{Bus, BusMessage, LocalBus, BUS_BUFFER, RESUMED_TOPIC};
 pub use directory::*;
 pub use error::*;
+pub use handover::*;
 pub use listings::*;
 pub use media::*;
 pub use optins::*;
@@ -42,7 +44,7 @@ use async_trait::async_trait;
 /// dispatcher: the outbox) take that trait instead.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + SubscriptionStore + ThreadStore + OptinStore + MediaStore + ProfileStore + OutboxStore + ListingStore
+    DirectoryStore + TokenStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + MediaStore + ProfileStore + OutboxStore + ListingStore
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;

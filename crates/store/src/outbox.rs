@@ -19,6 +19,22 @@ pub struct NewOutboxEvent {
     pub created_at: Millis,
 }
 
+impl NewOutboxEvent {
+    /// Whether the event reaches its app, given who owns the thread when the event is
+    /// stored (so that retries and replays never change it): a `standby` event only
+    /// while another app owns the thread; a handover event always (it names its
+    /// app); any other while the app owns the thread or no app does. Engines keep
+    /// only the events that reach, under the thread's lock.
+    pub fn reaches(&self, owner: Option<&AppId>) -> bool {
+        use switchboard_domain::handover::{channel_for, Channel};
+        match self.field {
+            WebhookField::MessagingHandovers => true,
+            WebhookField::Standby => channel_for(&self.app, owner) == Channel::Standby,
+            _ => channel_for(&self.app, owner) == Channel::Messaging,
+        }
+    }
+}
+
 /// A leased outbox event, ready to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {

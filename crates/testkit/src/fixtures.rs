@@ -113,6 +113,18 @@ impl TestServer {
         Bot { app, page, admin, page_token, receiver }
     }
 
+    /// Another app on the bot's Page (live, granted by the Page's admin, its webhook
+    /// subscribed and installed for `fields`): the Page's second receiver.
+    pub async fn join(&self, bot: &Bot, name: &str, fields: &str) -> Bot {
+        let app = self.app(name).await;
+        self.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
+        let page_token = self.grant(&bot.page, &app, &bot.admin).await;
+        let receiver = WebhookReceiver::start(&app.secret).await;
+        self.subscribe(&app, &receiver, fields).await;
+        self.install(&page_token, &bot.page, fields).await;
+        Bot { app, page: bot.page.clone(), admin: bot.admin.clone(), page_token, receiver }
+    }
+
     /// Sends a text with the Send API as the bot; answers status and JSON.
     pub async fn send_text(&self, bot: &Bot, psid: &str, text: &str) -> (u16, Value) {
         self.graph_call(

@@ -114,6 +114,43 @@ impl WebhookReceiver {
             .collect()
     }
 
+    /// Every `standby` event of the POSTs this receiver acknowledged, in arrival order.
+    pub fn acknowledged_standby(&self) -> Vec<Value> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p.answered == 200)
+            .flat_map(|p| p.json["entry"].as_array().cloned().unwrap_or_default())
+            .flat_map(|entry| entry["standby"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// Every acknowledged event with the array it came in (`messaging` or
+    /// `standby`), in arrival order; panics on an entry holding both, or an array
+    /// holding more than one event (SDKs read only the first).
+    pub fn acknowledged_channels(&self) -> Vec<(&'static str, Value)> {
+        let mut events = Vec::new();
+        for post in self.posts().into_iter().filter(|p| p.answered == 200) {
+            for entry in post.json["entry"].as_array().cloned().unwrap_or_default() {
+                let messaging = entry["messaging"].as_array().cloned().unwrap_or_default();
+                let standby = entry["standby"].as_array().cloned().unwrap_or_default();
+                assert!(messaging.is_empty() || standby.is_empty(), "an entry with both messaging and standby: {entry}");
+                assert!(messaging.len() + standby.len() == 1, "one event per entry: {entry}");
+                events.extend(messaging.into_iter().map(|e| ("messaging", e)));
+                events.extend(standby.into_iter().map(|e| ("standby", e)));
+            }
+        }
+        events
+    }
+
+    /// Waits until an acknowledged `standby` event satisfies `matches`, and returns it.
+    pub async fn wait_for_standby(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        crate::eventually(what, || {
+            let found = self.acknowledged_standby().into_iter().find(|e| matches(e));
+            async move { found }
+        })
+        .await
+    }
+
     /// Waits until an acknowledged event satisfies `matches`, and returns it.
     pub async fn wait_for(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         crate::eventually(what, || {

@@ -206,3 +206,24 @@ pub struct MediaData {
     pub url: String,
     pub preview_url: String,
 }
+
+/// One item of `GET /me/thread_owner`: `{"thread_owner": {"app_id": "..."}}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadOwner {
+    pub thread_owner: OwnerApp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnerApp {
+    pub app_id: String,
+}
+
+/// One app of `GET /me/secondary_receivers`, with the fields asked for (`id`,
+/// `name`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiverNode {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}

@@ -31,6 +31,36 @@ pub struct MessagingEvent {
     pub postback: Option<Postback>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reaction: Option<Reaction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_thread_control: Option<ThreadControlChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub take_thread_control: Option<ThreadControlChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_thread_control: Option<ThreadControlRequest>,
+    /// `app_roles`: each app id with the roles it holds on the Page
+    /// (`primary_receiver`, `secondary_receiver`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_roles: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+/// `messaging_handovers`: a thread passed to an app (`pass_thread_control`) or taken
+/// from one (`take_thread_control`). App ids are strings here, as Meta sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ThreadControlChange {
+    /// `null` when the thread was idle.
+    pub previous_owner_app_id: Option<String>,
+    pub new_owner_app_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// `messaging_handovers`: an app asks the owner for the thread. The app id is a
+/// number here, as in Meta's examples and SDK fixtures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ThreadControlRequest {
+    pub requested_owner_app_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
 }
 
 /// `messaging_postbacks`: the person tapped a postback button, Get Started, a
@@ -148,7 +178,7 @@ pub struct Read {
 }
 
 /// Renders a webhook POST body around already-rendered event bytes, one event per
-/// `messaging` array (SDKs such as bottender read only `messaging[0]`).
+/// `messaging` (or `standby`) array: SDKs such as bottender read only `messaging[0]`.
 pub fn render_envelope<'a>(entries: impl IntoIterator<Item = EnvelopeEntry<'a>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(br#"{"object":"page","entry":["#);
@@ -160,7 +190,7 @@ pub fn render_envelope<'a>(entries: impl IntoIterator<Item = EnvelopeEntry<'a>>)
         out.extend_from_slice(entry.page_id.as_bytes());
         out.extend_from_slice(br#"","time":"#);
         out.extend_from_slice(entry.time_ms.to_string().as_bytes());
-        out.extend_from_slice(br#","messaging":["#);
+        out.extend_from_slice(if entry.standby { br#","standby":["# } else { br#","messaging":["# });
         out.extend_from_slice(entry.event);
         out.extend_from_slice(b"]}");
     }
@@ -175,6 +205,8 @@ pub struct EnvelopeEntry<'a> {
     pub time_ms: i64,
     /// The event's stored JSON bytes.
     pub event: &'a [u8],
+    /// The event goes under `standby`: another app owns its thread.
+    pub standby: bool,
 }
 
 /// The envelope as a receiver parses it.
@@ -188,8 +220,10 @@ pub struct Envelope {
 pub struct Entry {
     pub id: String,
     pub time: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messaging: Vec<MessagingEvent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub standby: Vec<MessagingEvent>,
 }
 
 #[cfg(test)]
@@ -201,14 +235,16 @@ mod tests {
         let a = br#"{"recipient":{"id":"1"}}"#;
         let b = br#"{"recipient":{"id":"2"}}"#;
         let body = render_envelope([
-            EnvelopeEntry { page_id: "1", time_ms: 10, event: a },
-            EnvelopeEntry { page_id: "2", time_ms: 11, event: b },
+            EnvelopeEntry { page_id: "1", time_ms: 10, event: a, standby: false },
+            EnvelopeEntry { page_id: "2", time_ms: 11, event: b, standby: true },
         ]);
         assert_eq!(
             std::str::from_utf8(&body).unwrap(),
-            r#"{"object":"page","entry":[{"id":"1","time":10,"messaging":[{"recipient":{"id":"1"}}]},{"id":"2","time":11,"messaging":[{"recipient":{"id":"2"}}]}]}"#
+            r#"{"object":"page","entry":[{"id":"1","time":10,"messaging":[{"recipient":{"id":"1"}}]},{"id":"2","time":11,"standby":[{"recipient":{"id":"2"}}]}]}"#
         );
         let parsed: Envelope = serde_json::from_slice(&body).unwrap();
         assert_eq!(parsed.entry.len(), 2);
+        assert_eq!((parsed.entry[0].messaging.len(), parsed.entry[0].standby.len()), (1, 0));
+        assert_eq!((parsed.entry[1].messaging.len(), parsed.entry[1].standby.len()), (0, 1), "never both arrays in one entry");
     }
 }

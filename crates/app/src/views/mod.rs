@@ -5,10 +5,12 @@
 //! view is a `From`, so that every face shows it alike.
 
 mod console;
+mod inbox;
 mod person;
 mod webhooks;
 
 pub use console::*;
+pub use inbox::*;
 pub use person::*;
 pub use webhooks::*;
 

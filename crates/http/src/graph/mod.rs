@@ -4,6 +4,7 @@
 
 mod batch;
 mod conversations;
+mod handover;
 mod messages;
 mod nodes;
 mod oauth;
@@ -141,6 +142,12 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "subscribed_apps"]) => subscriptions::installed(platform, request, &PageRef::parse(page)).await,
         (&Method::DELETE, [page, "subscribed_apps"]) => subscriptions::uninstall(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "pass_thread_control"]) => handover::pass(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "take_thread_control"]) => handover::take(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "request_thread_control"]) => handover::request(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "release_thread_control"]) => handover::release(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "thread_owner"]) => handover::thread_owner(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "secondary_receivers"]) => handover::secondary_receivers(platform, request, &PageRef::parse(page)).await,
         _ => Err(Refusal::unknown_path(method.as_str(), &format!("/{}", segments.join("/"))).into()),
     }
 }
