@@ -10,7 +10,7 @@ use std::sync::Arc;
 use switchboard::{demo, Node, Settings};
 use switchboard_app::views::*;
 use switchboard_app::{Actor, Platform, SystemClock};
-use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId};
+use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId, ReceiverRole};
 
 #[derive(Parser)]
 #[command(name = "switchboard", version, about = "A self-hostable Messenger Platform")]
@@ -169,6 +169,30 @@ enum PageCommand {
         person: i64,
         #[arg(long)]
         remove: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Make a person an agent of a Page, who answers in its inbox and changes nothing
+    /// else (or remove them with --remove).
+    Agent {
+        #[arg(long)]
+        page: String,
+        #[arg(long)]
+        person: i64,
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give an app installed on a Page its Handover Protocol role: primary_receiver,
+    /// secondary_receiver or none; prints the Page's receivers.
+    Receiver {
+        #[arg(long)]
+        page: String,
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        role: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -437,6 +461,17 @@ async fn page_command(command: PageCommand) -> anyhow::Result<()> {
             let role = (!remove).then_some(PageRole::Admin);
             platform.directory.set_page_role(operator, &PageId(page), PersonId(person), role).await.map_err(report)?;
             print(SUCCESS);
+        }
+        PageCommand::Agent { page, person, remove, store } => {
+            let platform = offline_platform(&store).await?;
+            let role = (!remove).then_some(PageRole::Agent);
+            platform.directory.set_page_role(operator, &PageId(page), PersonId(person), role).await.map_err(report)?;
+            print(SUCCESS);
+        }
+        PageCommand::Receiver { page, app, role, store } => {
+            let platform = offline_platform(&store).await?;
+            let role = ReceiverRole::parse(&role).map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+            print(platform.handover.set_role(operator, &PageId(page), &AppId(app), role).await.map_err(report)?);
         }
         PageCommand::Grant { page, app, person, store } => {
             let platform = offline_platform(&store).await?;

@@ -330,3 +330,34 @@ async fn two_nodes_racing_to_pass_and_take_agree_on_one_owner() {
     })
     .await;
 }
+
+/// Messenger's human-agent policy: an agent may answer up to seven days after the
+/// person's last message; after that the inbox says why it cannot.
+#[tokio::test]
+async fn an_agent_answers_within_seven_days_of_the_persons_last_message() {
+    let clock = switchboard_testkit::ManualClock::new();
+    let server = TestServer::start_with_clock(clock.clone(), |_| {}).await;
+    let bot = server.bot("shop", FIELDS).await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    let admin = server.sign_in(&bot.admin).await.token.clone();
+    let hello = ann.send("shop", "hello").await;
+    let psid = bot.receiver.wait_for("the message", |e| e["message"]["mid"] == hello["mid"]).await["sender"]["id"].as_str().unwrap().to_string();
+    let inbox = format!("/pages/{}/inbox/{psid}", bot.page.id);
+    let (status, taken) = server.console_as(&admin, Method::POST, &format!("{inbox}/take"), json!({})).await;
+    assert_eq!(status.as_u16(), 200, "an admin works in the inbox too: {taken}");
+
+    const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    clock.advance(DAY * 6);
+    let (status, _) = server.console_as(&admin, Method::POST, &format!("{inbox}/messages"), json!({"text": "six days later"})).await;
+    assert_eq!(status.as_u16(), 200, "within the human-agent window");
+    clock.advance(DAY * 2);
+    let (_, conversation) = server.console_as(&admin, Method::GET, &inbox, Value::Null).await;
+    assert_eq!(conversation["can_send"], false);
+    assert!(conversation["cannot_send_reason"].as_str().unwrap().contains("7 days"), "{conversation}");
+    let (status, refused) = server.console_as(&admin, Method::POST, &format!("{inbox}/messages"), json!({"text": "eight days later"})).await;
+    assert_eq!((status.as_u16(), refused["error"]["code"].as_i64()), (403, Some(10)), "{refused}");
+    // The person writes again: the window opens again.
+    ann.send("shop", "still there?").await;
+    let (status, _) = server.console_as(&admin, Method::POST, &format!("{inbox}/messages"), json!({"text": "yes!"})).await;
+    assert_eq!(status.as_u16(), 200);
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 mod access;
 mod content;
+mod handover;
 mod listings;
 
 pub type Shared = Arc<dyn Store>;
@@ -66,6 +67,8 @@ macro_rules! contract_tests {
             page_tokens_registered_during_a_revocation_do_not_survive_it,
             test_users_are_created_with_their_role_or_not_at_all,
             delivery_statistics_by_bucket,
+            the_first_app_installed_is_the_primary_receiver,
+            the_owner_decides_who_hears_and_who_may_write,
         );
     };
     (@each $fresh:path; $($check:ident,)*) => {
@@ -82,6 +85,7 @@ macro_rules! contract_tests {
 
 pub use access::*;
 pub use content::*;
+pub use handover::*;
 pub use listings::*;
 
 pub(crate) fn person(name: &str) -> NewPerson {
