@@ -15,6 +15,8 @@ pub const SEARCH_LIMIT: u32 = 20;
 pub struct PageOverview {
     pub page: Page,
     pub admins: Vec<Person>,
+    /// Persons who answer in the Page's inbox.
+    pub agents: Vec<Person>,
     /// Apps installed on the Page, with the fields each asked for.
     pub apps: Vec<(App, Vec<WebhookField>)>,
 }
@@ -59,17 +61,18 @@ impl Listings {
         Ok(self.core.store.pages_for(person).await?)
     }
 
-    /// A Page with its admins and installed apps (for its admins).
+    /// A Page with its admins, agents and installed apps (for its admins).
     pub async fn page_overview(&self, actor: Actor, page: &PageId) -> AppResult<PageOverview> {
         let page = self.core.page_for_admin(actor, page).await?;
-        let admins = self.core.store.page_admins(&page.id).await?;
+        let (admins, agents): (Vec<_>, Vec<_>) = self.core.store.page_members(&page.id).await?.into_iter().partition(|(_, role)| *role == PageRole::Admin);
+        let (admins, agents) = (admins.into_iter().map(|(p, _)| p).collect(), agents.into_iter().map(|(p, _)| p).collect());
         let mut apps = Vec::new();
         for subscription in self.core.store.page_subscriptions(&page.id).await? {
             if let Some(app) = self.core.app(&subscription.app).await? {
                 apps.push((app, subscription.fields));
             }
         }
-        Ok(PageOverview { page, admins, apps })
+        Ok(PageOverview { page, admins, agents, apps })
     }
 
     /// A person by login (to give them a role).

@@ -124,13 +124,17 @@ async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutbox
     tx.commit().await.map_err(pg)
 }
 
+/// One thread's row in a group: its last message, the person's last message, and
+/// the app its first message opens it to.
+type ThreadUpsert<'m> = (i64, Option<i64>, Option<&'m str>);
+
 /// Writes the members' messages, thread updates and outbox rows in the transaction
 /// `tx` (a use case that stores a message with another fact brings its own).
 pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
     // One row per thread (a row may not be upserted twice in one statement), in a
     // fixed order so that concurrent writers (other nodes, receipts, deliveries)
     // lock threads in the same order.
-    let mut threads: BTreeMap<(String, i64), (i64, Option<i64>, Option<&str>)> = BTreeMap::new();
+    let mut threads: BTreeMap<(String, i64), ThreadUpsert> = BTreeMap::new();
     for (message, _) in members {
         let opens_to = message.opens_to.as_ref().map(|a| a.as_str());
         let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None, opens_to));

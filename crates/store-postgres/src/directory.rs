@@ -346,7 +346,7 @@ impl DirectoryStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         revoke_page_tokens(&tx, "page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await?;
-        tx.execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
+        crate::subscriptions::uninstall(&tx, page, app).await?;
         let deleted = tx.execute("DELETE FROM page_grants WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(deleted > 0)

@@ -63,17 +63,17 @@ impl ListingStore for PostgresStore {
         rows.iter().map(|r| codec::page(&PgRow(r))).collect()
     }
 
-    async fn page_admins(&self, page: &PageId) -> StoreResult<Vec<Person>> {
+    async fn page_members(&self, page: &PageId) -> StoreResult<Vec<(Person, PageRole)>> {
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT p.id, p.name, p.login FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = $1 AND r.role = 'admin' ORDER BY p.name, p.id",
+                "SELECT p.id, p.name, p.login, r.role FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = $1 ORDER BY p.name, p.id",
                 &[&page.0],
             )
             .await
             .map_err(pg)?;
-        rows.iter().map(|r| codec::person(&PgRow(r))).collect()
+        rows.iter().map(|r| Ok((codec::person(&PgRow(r))?, PgRow(r).known("role")?))).collect()
     }
 
     async fn search_pages(&self, text: &str, limit: u32) -> StoreResult<Vec<Page>> {

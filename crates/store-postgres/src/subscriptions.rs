@@ -83,16 +83,9 @@ impl SubscriptionStore for PostgresStore {
     async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let deleted = tx.execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
-        // The threads it owned are no one's now.
-        tx.execute(
-            "UPDATE threads SET owner_app_id = NULL, owner_since = NULL, agent_id = NULL WHERE page_id = $1 AND owner_app_id = $2",
-            &[&page.0, &app.0],
-        )
-        .await
-        .map_err(pg)?;
+        let deleted = uninstall(&tx, page, app).await?;
         tx.commit().await.map_err(pg)?;
-        Ok(deleted > 0)
+        Ok(deleted)
     }
 
     async fn webhook_targets(&self, page: &PageId) -> StoreResult<Vec<WebhookTarget>> {
@@ -116,4 +109,16 @@ impl SubscriptionStore for PostgresStore {
             })
             .collect()
     }
+}
+
+/// Removes the app from the Page; the threads it owned are no one's now.
+pub(crate) async fn uninstall(tx: &deadpool_postgres::Transaction<'_>, page: &PageId, app: &AppId) -> StoreResult<bool> {
+    let deleted = tx.execute("DELETE FROM page_subscriptions WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
+    tx.execute(
+        "UPDATE threads SET owner_app_id = NULL, owner_since = NULL, agent_id = NULL WHERE page_id = $1 AND owner_app_id = $2",
+        &[&page.0, &app.0],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(deleted > 0)
 }

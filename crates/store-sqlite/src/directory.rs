@@ -287,7 +287,7 @@ impl DirectoryStore for SqliteStore {
         self.engine
             .write(move |c| {
                 revoke_page_tokens(c, "page_id = ?1 AND app_id = ?2", &[&page.as_str(), &app.as_str()])?;
-                q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))?;
+                crate::subscriptions::uninstall(c, &page, &app)?;
                 Ok(q(c.execute("DELETE FROM page_grants WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0)
             })
             .await

@@ -58,15 +58,15 @@ impl ListingStore for SqliteStore {
             .await
     }
 
-    async fn page_admins(&self, page: &PageId) -> StoreResult<Vec<Person>> {
+    async fn page_members(&self, page: &PageId) -> StoreResult<Vec<(Person, PageRole)>> {
         let page = page.clone();
         self.engine
             .read(move |c| {
                 cached(
                     c,
-                    "SELECT p.id, p.name, p.login FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = ?1 AND r.role = 'admin' ORDER BY p.name, p.id",
+                    "SELECT p.id, p.name, p.login, r.role FROM page_roles r JOIN persons p ON p.id = r.person_id WHERE r.page_id = ?1 ORDER BY p.name, p.id",
                 )?
-                .all([page.as_str()], |r| codec::person(r))
+                .all([page.as_str()], |r| Ok((codec::person(r)?, r.known("role")?)))
             })
             .await
     }

@@ -5,7 +5,7 @@
 use crate::columns::{cached, prepare, q, Query};
 use crate::SqliteStore;
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, Connection};
 use switchboard_domain::*;
 use switchboard_store::codec::{self, Columns};
 use switchboard_store::*;
@@ -83,15 +83,7 @@ impl SubscriptionStore for SqliteStore {
     async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
         let (page, app) = (page.clone(), app.clone());
         self.engine
-            .write(move |c| {
-                let removed = q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0;
-                // The threads it owned are no one's now.
-                q(c.execute(
-                    "UPDATE threads SET owner_app_id = NULL, owner_since = NULL, agent_id = NULL WHERE page_id = ?1 AND owner_app_id = ?2",
-                    params![page.as_str(), app.as_str()],
-                ))?;
-                Ok(removed)
-            })
+            .write(move |c| uninstall(c, &page, &app))
             .await
     }
 
@@ -116,4 +108,14 @@ impl SubscriptionStore for SqliteStore {
             })
             .await
     }
+}
+
+/// Removes the app from the Page; the threads it owned are no one's now.
+pub(crate) fn uninstall(c: &Connection, page: &PageId, app: &AppId) -> StoreResult<bool> {
+    let removed = q(c.execute("DELETE FROM page_subscriptions WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0;
+    q(c.execute(
+        "UPDATE threads SET owner_app_id = NULL, owner_since = NULL, agent_id = NULL WHERE page_id = ?1 AND owner_app_id = ?2",
+        params![page.as_str(), app.as_str()],
+    ))?;
+    Ok(removed)
 }

@@ -1,5 +1,5 @@
 //! What the console lists and persons search: apps and Pages by who may see them,
-//! members and admins, Pages by name.
+//! members of apps and Pages, Pages by name.
 
 use crate::*;
 use async_trait::async_trait;
@@ -13,7 +13,8 @@ pub trait ListingStore: Send + Sync + 'static {
     async fn app_members(&self, app: &AppId) -> StoreResult<Vec<(Person, AppRole)>>;
     /// Pages the person administers; with `None`, every Page. By name.
     async fn pages_for(&self, person: Option<PersonId>) -> StoreResult<Vec<Page>>;
-    async fn page_admins(&self, page: &PageId) -> StoreResult<Vec<Person>>;
+    /// The persons holding a role on the Page (admins and agents), by name.
+    async fn page_members(&self, page: &PageId) -> StoreResult<Vec<(Person, PageRole)>>;
     /// Pages whose name or username contains `text` (case-insensitive), by name.
     async fn search_pages(&self, text: &str, limit: u32) -> StoreResult<Vec<Page>>;
     async fn person_by_login(&self, login: &str) -> StoreResult<Option<Person>>;

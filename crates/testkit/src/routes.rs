@@ -29,6 +29,7 @@ pub fn all() -> Vec<Route> {
         ("console.rs", "/console/v1"),
         ("listings.rs", "/console/v1"),
         ("webhooks.rs", "/console/v1"),
+        ("inbox.rs", "/console/v1"),
         ("ops.rs", ""),
         ("media.rs", ""),
         ("web.rs", ""),

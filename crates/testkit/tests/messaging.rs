@@ -100,12 +100,13 @@ async fn delivery_and_read_receipts_become_webhooks() {
 async fn every_subscribed_app_gets_the_message_and_only_its_fields() {
     let server = TestServer::start().await;
     let first = server.bot("shop", "messages").await;
-    // A second app on the same Page, subscribed to echoes only.
+    // A second app on the same Page (a secondary receiver: the thread is the first
+    // app's), asking for echoes, on standby.
     let app = server.app("second").await;
     let token = server.grant(&first.page, &app, &first.admin).await;
     let receiver = switchboard_testkit::WebhookReceiver::start(&app.secret).await;
-    server.subscribe(&app, &receiver, "messages,message_echoes").await;
-    server.install(&token, &first.page, "message_echoes").await;
+    server.subscribe(&app, &receiver, "messages,message_echoes,standby").await;
+    server.install(&token, &first.page, "message_echoes,standby").await;
 
     let ann = server.sign_in(&server.person("ann").await).await;
     ann.send("shop", "to both").await;
@@ -113,10 +114,11 @@ async fn every_subscribed_app_gets_the_message_and_only_its_fields() {
     let psid = event["sender"]["id"].as_str().unwrap().to_string();
     let (status, _) = server.send_text(&first, &psid, "from the first app").await;
     assert_eq!(status, 200);
-    let echo = receiver.wait_for("the first app's echo at the second app", |e| e["message"]["text"] == "from the first app").await;
+    let echo = receiver.wait_for_standby("the first app's echo at the second app", |e| e["message"]["text"] == "from the first app").await;
     assert_eq!(echo["message"]["app_id"], json!(first.app.id.parse::<u64>().unwrap()));
     // The second app asked the Page for echoes only; the first app did not ask for echoes.
-    assert!(receiver.acknowledged_events().iter().all(|e| e["message"]["is_echo"] == true));
+    assert!(receiver.acknowledged_standby().iter().all(|e| e["message"]["is_echo"] == true));
+    assert!(receiver.acknowledged_events().is_empty(), "the thread is the first app's: nothing under messaging");
     assert!(first.receiver.acknowledged_events().iter().all(|e| e["message"].get("is_echo").is_none()));
 }
 

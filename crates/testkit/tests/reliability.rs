@@ -106,7 +106,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         // The console.
         ("POST", "/console/v1/login") => (Public, json!({"login": "nobody-at-all", "password": "not a password"})),
         ("POST", "/console/v1/logout") => (Person, none),
-        ("GET", "/console/v1/me" | "/console/v1/apps" | "/console/v1/pages" | "/console/v1/clock") => (SignedIn, none),
+        ("GET", "/console/v1/me" | "/console/v1/apps" | "/console/v1/pages" | "/console/v1/clock" | "/console/v1/inbox") => (SignedIn, none),
         ("POST", "/console/v1/apps") => (SignedIn, json!({"name": "Matrix app"})),
         ("POST", "/console/v1/pages") => (SignedIn, json!({"name": "Matrix", "username": "matrix-page"})),
         ("POST", "/console/v1/persons") => (Operator, json!({"name": "New", "login": "new-person", "password": "new password"})),
@@ -115,6 +115,9 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST", "/console/v1/pages/{page}/roles") => (PageAdmin, json!({"login": "bob", "role": "admin"})),
         ("POST", "/console/v1/pages/{page}/apps") => (PageAdmin, json!({"app_id": "{app}"})),
         ("POST", "/console/v1/pages/{page}/features/{feature}") => (PageAdmin, json!({"accept_terms": true})),
+        ("POST", "/console/v1/pages/{page}/receivers/{app}") => (PageAdmin, json!({"role": "primary_receiver"})),
+        ("POST", "/console/v1/pages/{page}/routing") => (PageAdmin, json!({"ref": "matrix", "app_id": null})),
+        ("POST", "/console/v1/pages/{page}/inbox/{psid}/messages") => (PageAdmin, json!({"text": "matrix"})),
         (_, p) if p.starts_with("/console/v1/pages/{page}") => (PageAdmin, none),
         ("POST", "/console/v1/apps/{app}/user-tokens") => (SelfOrOperator, json!({"person_id": "{alice}"})),
         ("POST", "/console/v1/apps/{app}/roles") => (AppTeam, json!({"login": "bob", "role": "tester"})),
@@ -170,6 +173,9 @@ impl World {
         let alice_client = server.sign_in(&alice).await;
         let sent = alice_client.send("page-a", "hello").await;
         let page_a_token = granted["access_token"].as_str().unwrap().to_string();
+        // App A is installed on Page A: its primary receiver, for the thread-control calls.
+        let (status, installed) = server.graph_call(Method::POST, &format!("/{page_a}/subscribed_apps"), Some(&page_a_token), Some(json!({"subscribed_fields": "messages"}))).await;
+        assert_eq!(status, 200, "{installed}");
         let (_, conversations) = server.graph_call(Method::GET, "/me/conversations", Some(&page_a_token), None).await;
         let conversation = conversations["data"][0]["id"].as_str().unwrap().to_string();
 

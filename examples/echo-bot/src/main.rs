@@ -4,7 +4,11 @@
 //! back through the Send API. On start it sets its Page's Messenger Profile (Get
 //! Started, a greeting, ice breakers, a persistent menu); Get Started and "help"
 //! answer with quick replies, and "card" with a generic template whose postback
-//! button it answers too. It knows Switchboard only by its Graph URL.
+//! button it answers too. "Talk to a human" hands the conversation to the Page
+//! Inbox through the Handover Protocol (`pass_thread_control`), where a Page's agent
+//! answers; while the bot does not own a thread its events come as `standby`, and it
+//! stays quiet; when the thread is passed back it says so. It knows Switchboard only
+//! by its Graph URL.
 //!
 //! Configuration (environment): ECHO_BOT_GRAPH_URL (e.g. http://127.0.0.1:8080/v21.0),
 //! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN.
@@ -21,6 +25,12 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+
+/// The Page Inbox's app id, the same on every Page (as on Meta's platform).
+const PAGE_INBOX_APP_ID: u64 = 263902037430900;
+
+/// What a person writes to be handed to a person of the Page's team.
+const HUMAN_PLEASE: &str = "talk to a human";
 
 struct Bot {
     graph_url: String,
@@ -82,10 +92,14 @@ struct Envelope {
     entry: Vec<Entry>,
 }
 
+/// One entry of a webhook POST: events of threads the bot owns (`messaging`), or
+/// of threads another app owns (`standby`), which the bot only watches.
 #[derive(Deserialize)]
 struct Entry {
     #[serde(default)]
     messaging: Vec<Value>,
+    #[serde(default)]
+    standby: Vec<Value>,
 }
 
 /// POST /webhook: check both signatures, acknowledge, then answer in the background.
@@ -100,16 +114,32 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
     let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
+    let standby: usize = envelope.entry.iter().map(|e| e.standby.len()).sum();
+    if standby > 0 {
+        // Another app (the Page Inbox's agent) owns these threads: the bot stays quiet.
+        tracing::debug!(standby, "standby events, not answered");
+    }
     for event in envelope.entry.into_iter().flat_map(|e| e.messaging) {
         let Some(sender) = event["sender"]["id"].as_str().map(str::to_string) else { continue };
         if event["message"]["is_echo"].as_bool() == Some(true) {
             continue;
         }
-        let Some(reply) = answer_to(&event) else { continue };
         let bot = bot.clone();
-        tokio::spawn(async move { bot.send(&sender, reply).await });
+        if event.get("pass_thread_control").is_some() {
+            // The thread came back to the bot (an agent handed it back).
+            tokio::spawn(async move { bot.send(&sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await });
+        } else if wants_a_human(&event) {
+            tokio::spawn(async move { bot.hand_to_a_human(&sender).await });
+        } else if let Some(reply) = answer_to(&event) {
+            tokio::spawn(async move { bot.send(&sender, reply).await });
+        }
     }
     StatusCode::OK
+}
+
+/// Whether the person's text asks for a person of the Page's team.
+fn wants_a_human(event: &Value) -> bool {
+    event["message"]["text"].as_str().is_some_and(|text| text.trim().to_lowercase().contains(HUMAN_PLEASE))
 }
 
 /// What the bot says to an event: a `message` object for the Send API.
@@ -147,6 +177,14 @@ impl Bot {
     async fn send(&self, psid: &str, message: Value) {
         let body = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message});
         self.post("messages", body).await;
+    }
+
+    /// Says so, then passes the thread to the Page Inbox, where an agent answers
+    /// (in this order: once it has passed the thread, the bot may not write in it).
+    async fn hand_to_a_human(&self, psid: &str) {
+        self.send(psid, json!({"text": "Connecting you with a person from our team."})).await;
+        let body = json!({"recipient": {"id": psid}, "target_app_id": PAGE_INBOX_APP_ID, "metadata": HUMAN_PLEASE});
+        self.post("pass_thread_control", body).await;
     }
 
     /// Sets the Page's Get Started button, greeting, ice breakers and menu.

@@ -88,11 +88,12 @@ pub struct InstalledAppView {
     pub fields: Vec<&'static str>,
 }
 
-/// A Page with its admins and installed apps, for its admins.
+/// A Page with its admins, agents and installed apps, for its admins.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageOverviewView {
     pub page: Page,
     pub admins: Vec<PersonView>,
+    pub agents: Vec<PersonView>,
     pub apps: Vec<InstalledAppView>,
 }
 
@@ -101,6 +102,7 @@ impl From<crate::PageOverview> for PageOverviewView {
         Self {
             page: overview.page,
             admins: overview.admins.iter().map(PersonView::from).collect(),
+            agents: overview.agents.iter().map(PersonView::from).collect(),
             apps: overview
                 .apps
                 .into_iter()

@@ -107,6 +107,8 @@ export class Console {
   createPage(name, username) { return this.post('/pages', { name, username }); }
   page(id) { return this.get(`/pages/${enc(id)}`); }
   setPageAdmin(id, loginName) { return this.post(`/pages/${enc(id)}/roles`, { login: loginName, role: 'admin' }); }
+  /** Gives a person by login a role on the Page: `admin` or `agent` (answers in the Page Inbox only). */
+  setPageRole(id, loginName, role) { return this.post(`/pages/${enc(id)}/roles`, { login: loginName, role }); }
   removePageAdmin(id, personId) { return this.post(`/pages/${enc(id)}/roles`, { person_id: personId, role: null }); }
   /** Removes the app from the Page: its Page tokens stop working, its webhooks stop. */
   removeApp(pageId, appId) { return call('DELETE', `${CONSOLE}/pages/${enc(pageId)}/apps/${enc(appId)}`, this.token); }
@@ -115,9 +117,23 @@ export class Console {
     if (personId) body.person_id = personId;
     return this.post(`/pages/${enc(pageId)}/apps`, body);
   }
+  /** The Handover Protocol's receivers: the Page's apps with their role. */
+  receivers(id) { return this.get(`/pages/${enc(id)}/receivers`); }
+  /** `role`: `primary_receiver`, `secondary_receiver` or `none`; answers the list again. */
+  setReceiver(pageId, appId, role) { return this.post(`/pages/${enc(pageId)}/receivers/${enc(appId)}`, { role }); }
   features(id) { return this.get(`/pages/${enc(id)}/features`); }
   applyFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}`, { accept_terms: true }); }
   approveFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}/approve`); }
+
+  /** The Pages whose inbox the signed-in person works in, with how many threads wait. */
+  inboxes() { return this.get('/inbox'); }
+  /** One Page's threads, most recent first. */
+  pageInbox(pageId) { return this.get(`/pages/${enc(pageId)}/inbox`); }
+  /** One thread with its history; reading it marks it seen. */
+  inboxThread(pageId, psid) { return this.get(`/pages/${enc(pageId)}/inbox/${enc(psid)}`); }
+  takeThread(pageId, psid) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/take`, {}); }
+  inboxSend(pageId, psid, text) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/messages`, { text }); }
+  handBack(pageId, psid) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/hand-back`, {}); }
 
   health(app) { return this.get(`/apps/${enc(app)}/webhook`); }
   errors(app, limit = 20) { return this.get(`/apps/${enc(app)}/webhook/errors`, { limit }); }

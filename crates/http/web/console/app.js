@@ -1,7 +1,8 @@
-// The console shell: signing in and out, the header, the server clock, and routing the hash to the apps, webhooks and Pages views.
+// The console shell: signing in and out, the header, the server clock, and routing the hash to the apps, webhooks, Pages and inbox views.
 
 import { ApiError, Console, login, saveToken, savedToken } from './api.js';
 import { appView, appsView } from './apps.js';
+import { inboxView, inboxesView } from './inbox.js';
 import { pageView, pagesView } from './pages.js';
 import { webhooksView } from './webhooks.js';
 import { h, append, replace, field, statusLine, say, act, describe, section, formatTime, formatDuration } from './dom.js';
@@ -151,6 +152,8 @@ function route() {
     else link.removeAttribute('aria-current');
   }
   const [kind, id, sub] = parts;
+  if (kind === 'inbox' && id) return inboxView(id, sub);
+  if (kind === 'inbox') return inboxesView();
   if (kind === 'pages' && id) return pageView(id);
   if (kind === 'pages') return pagesView();
   if (kind === 'apps' && id && sub === 'webhooks') return webhooksView(id);

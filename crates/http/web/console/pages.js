@@ -1,7 +1,8 @@
-// The Pages view: the list and create form, and one Page's admins, installed apps, Page tokens and features.
+// The Pages view: the list and create form, and one Page's admins and agents, installed apps, handover receivers, Page tokens and features.
 
 import { PAGE_FEATURES, graph } from './api.js';
 import { main, session, view } from './app.js';
+import { PAGE_INBOX_APP } from './inbox.js';
 import { h, append, replace, shown, field, statusLine, say, act, describe, table, section, secretBox, fieldCheckboxes, checkedValues } from './dom.js';
 
 export async function pagesView() {
@@ -45,33 +46,84 @@ export async function pageView(id) {
   }
   const { page } = overview;
   const heading = view(page.name);
-  heading.after(h('p', { class: 'subtitle' }, `@${page.username} · Page ID ${page.id} · `, h('a', { href: `/m/${encodeURIComponent(page.username)}`, text: 'open in the messenger' })));
+  heading.after(h('p', { class: 'subtitle' }, `@${page.username} · Page ID ${page.id} · `, h('a', { href: `/m/${encodeURIComponent(page.username)}`, text: 'open in the messenger' }),
+    ' · ', h('a', { href: `#/inbox/${encodeURIComponent(page.id)}`, text: 'inbox', id: 'page-inbox-link' })));
   const tokenArea = h('div', { id: 'page-token' });
   const reload = () => pageView(id);
-  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, installSection(overview, tokenArea, reload), featuresSection(page));
+  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, receiversSection(page), installSection(overview, tokenArea, reload), featuresSection(page));
+}
+
+/** The Page's roles, admins and agents (agents answer in the Page Inbox only). */
+const PAGE_ROLES = [['admin', 'Admin'], ['agent', 'Agent (answers in the inbox)']];
+
+/** The people with a role on the Page: its admins, and its agents where the overview names them. */
+function pagePeople(overview) {
+  const admins = (overview.admins || []).map((person) => ({ ...person, role: person.role || 'admin' }));
+  const agents = (overview.agents || []).map((person) => ({ ...person, role: person.role || 'agent' }));
+  return [...admins, ...agents];
 }
 
 function adminsSection(overview, reload) {
   const line = statusLine('admins-status');
-  const rows = overview.admins.map((person) => {
-    const remove = h('button', { type: 'button', class: 'secondary small', text: 'Remove', 'aria-label': `Remove ${person.login} as admin` });
+  const rows = pagePeople(overview).map((person) => {
+    const remove = h('button', { type: 'button', class: 'secondary small', text: 'Remove', 'aria-label': `Remove ${person.login} as ${person.role}` });
     remove.addEventListener('click', () => act(remove, line, async () => {
       await session.api.removePageAdmin(overview.page.id, person.id);
       await reload();
     }));
-    return h('tr', {}, h('th', { scope: 'row', text: person.name }), h('td', { text: person.login }), h('td', {}, remove));
+    return h('tr', { 'data-person': person.id }, h('th', { scope: 'row', text: person.name }), h('td', { text: person.login }), h('td', { text: person.role }), h('td', {}, remove));
   });
   const who = h('input', { id: 'admin-login', required: true, autocomplete: 'off' });
-  const button = h('button', { type: 'submit', text: 'Add admin', id: 'add-admin' });
-  const form = h('form', { class: 'inline-form', id: 'admin-form' }, field('Login', who), button);
+  const role = h('select', { id: 'admin-role' }, PAGE_ROLES.map(([value, text]) => h('option', { value, text })));
+  const button = h('button', { type: 'submit', text: 'Add', id: 'add-admin' });
+  const form = h('form', { class: 'inline-form', id: 'admin-form' }, field('Login', who), field('Role', role), button);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     act(button, line, async () => {
-      await session.api.setPageAdmin(overview.page.id, who.value.trim());
+      const login = who.value.trim();
+      await session.api.setPageRole(overview.page.id, login, role.value);
       await reload();
+      const done = document.getElementById('admins-status');
+      if (done) say(done, `${login} is now ${role.value === 'agent' ? 'an agent' : 'an admin'} of this Page.`);
     });
   });
-  return section('Admins', 'admins', table('Admins', ['Name', 'Login', ''], rows, 'No admins.'), h('h3', { text: 'Add an admin by login' }), form, line);
+  return section('Admins and agents', 'admins', table('Admins and agents', ['Name', 'Login', 'Role', ''], rows, 'No admins.'),
+    h('h3', { text: 'Add a person by login' }), form, line);
+}
+
+/** The handover roles an app can hold on a Page. */
+const RECEIVER_ROLES = [['primary_receiver', 'Primary receiver'], ['secondary_receiver', 'Secondary receiver'], ['none', 'None']];
+
+function receiversSection(page) {
+  const line = statusLine('receivers-status');
+  const body = h('div', { id: 'receivers' }, h('p', { text: 'Loading…' }));
+  const showList = (data) => {
+    const rows = data.map((app) => {
+      const fixed = app.inbox || app.id === PAGE_INBOX_APP;
+      const select = h('select', { id: `receiver-${app.id}`, 'data-app': app.id, disabled: fixed, 'aria-label': `Handover role of ${app.name}` },
+        RECEIVER_ROLES.map(([value, text]) => h('option', { value, text, selected: (app.role || 'none') === value })));
+      select.addEventListener('change', async () => {
+        const changedTo = await act(select, line, async () => {
+          const answer = await session.api.setReceiver(page.id, app.id, select.value);
+          showList(answer.data);
+          const chosen = RECEIVER_ROLES.find(([value]) => value === select.value);
+          say(line, `${app.name} is now ${select.value === 'none' ? 'no receiver' : `a ${chosen[1].toLowerCase()}`}.`);
+          return true;
+        });
+        if (!changedTo) load(); // refused: show the roles as they are
+      });
+      return h('tr', { 'data-app': app.id }, h('th', { scope: 'row', text: app.name }), h('td', { text: app.id }),
+        h('td', {}, select, fixed ? h('span', { class: 'hint', text: ' built in' }) : null));
+    });
+    replace(body, table('Handover receivers', ['App', 'ID', 'Role'], rows, 'No apps act for this Page.'));
+  };
+  const load = () => session.api.receivers(page.id).then(({ data }) => showList(data), (error) => {
+    replace(body, h('p', { class: 'status error', text: `The receivers cannot be listed: ${describe(error)}` }));
+  });
+  load();
+  return section('Receivers', 'receivers-section',
+    h('p', { text: 'The Handover Protocol: the primary receiver answers the Page’s conversations and may take a thread back; a secondary receiver, such as the Page Inbox where agents answer, is passed threads. Apps with no role take no part.' }),
+    body, line);
 }
 
 /** Grants the app the Page (again) and shows the Page token with a copy button. */

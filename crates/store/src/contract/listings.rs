@@ -25,7 +25,9 @@ pub async fn listings_show_what_each_person_may_see(store: Shared) {
     assert_eq!(store.pages_for(Some(bob.id)).await.unwrap(), vec![page("200", "shoes")]);
     assert_eq!(store.pages_for(Some(ann.id)).await.unwrap(), vec![]);
     assert_eq!(store.pages_for(None).await.unwrap().len(), 2);
-    assert_eq!(store.page_admins(&PageId("200".into())).await.unwrap(), vec![bob.clone()]);
+    store.set_page_role(&PageId("200".into()), ann.id, Some(PageRole::Agent)).await.unwrap();
+    assert_eq!(store.page_members(&PageId("200".into())).await.unwrap(), vec![(ann.clone(), PageRole::Agent), (bob.clone(), PageRole::Admin)]);
+    assert_eq!(store.pages_for(Some(ann.id)).await.unwrap(), vec![], "an agent administers nothing");
 
     assert_eq!(store.search_pages("HATS", 10).await.unwrap(), vec![page("100", "hats_shop")], "by username, any case");
     assert_eq!(store.search_pages("page s", 10).await.unwrap(), vec![page("200", "shoes")], "by name");
