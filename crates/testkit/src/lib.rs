@@ -6,6 +6,7 @@
 pub mod browser;
 mod clock;
 mod cluster;
+mod echo_bot;
 mod fixtures;
 mod media;
 mod person;
@@ -14,6 +15,7 @@ pub mod routes;
 
 pub use clock::ManualClock;
 pub use cluster::{fresh_database, switchboard_binary, NodeProcess, TcpProxy};
+pub use echo_bot::{EchoBot, Tap};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;

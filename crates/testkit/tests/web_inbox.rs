@@ -5,23 +5,12 @@
 //! echoes again. Each step waits for what a page shows, never sleeps; that the bot
 //! stayed quiet is read after later messages of the same thread.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
-use axum::routing::any;
-use axum::Router;
 use fantoccini::key::Key;
 use fantoccini::Client;
 use reqwest::Method;
-use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use serde_json::json;
 use switchboard_testkit::browser::{click, click_text, find, find_text, texts, Browser, Screen};
-use switchboard_testkit::{eventually, TestApp, TestPage, TestPerson, TestServer};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use switchboard_testkit::{EchoBot, TestPerson, TestServer};
 
 /// What the example bot subscribes to here: its own events, and the handover's.
 const FIELDS: &str = "messages,messaging_postbacks,messaging_handovers,standby";
@@ -77,116 +66,6 @@ async fn page_bubbles(client: &Client) -> Vec<String> {
 
 // ---- the example bot behind a tap ---------------------------------------------------
 
-/// A webhook tap in front of the example bot: forwards every request unchanged (the
-/// bot checks the signatures) and records the POSTed JSON.
-struct Tap {
-    url: String,
-    posts: Arc<Mutex<Vec<Value>>>,
-}
-
-type TapState = (String, reqwest::Client, Arc<Mutex<Vec<Value>>>);
-
-async fn forward(State((target, http, posts)): State<TapState>, method: HttpMethod, uri: Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, Bytes) {
-    if method == HttpMethod::POST {
-        if let Ok(json) = serde_json::from_slice(&body) {
-            posts.lock().unwrap().push(json);
-        }
-    }
-    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let mut request = http.request(method, format!("{target}{query}")).body(body);
-    for name in ["content-type", "x-hub-signature", "x-hub-signature-256"] {
-        if let Some(value) = headers.get(name) {
-            request = request.header(name, value);
-        }
-    }
-    match request.send().await {
-        Ok(response) => (response.status(), response.bytes().await.unwrap_or_default()),
-        Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
-    }
-}
-
-impl Tap {
-    async fn start(target: &str) -> Self {
-        let posts = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));
-        let app = Router::new().route("/webhook", any(forward)).with_state((target.to_string(), reqwest::Client::new(), posts.clone()));
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("the tap serves") });
-        Self { url, posts }
-    }
-
-    /// The events the bot received under `entry[].{array}` (`messaging` or `standby`).
-    fn events(&self, array: &str) -> Vec<Value> {
-        let posts = self.posts.lock().unwrap().clone();
-        posts.iter().flat_map(|p| p["entry"].as_array().cloned().unwrap_or_default()).flat_map(|e| e[array].as_array().cloned().unwrap_or_default()).collect()
-    }
-
-    /// Waits until the bot received an event under `array` that `matches`.
-    async fn wait_for(&self, what: &str, array: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        eventually(what, || {
-            let found = self.events(array).into_iter().find(|e| matches(e));
-            async move { found }
-        })
-        .await
-    }
-}
-
-/// The example bot binary (`cargo build --workspace --bins`), beside this test's target dir.
-fn echo_bot_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
-    let binary = dir.join(format!("echo-bot{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "build the binaries first: cargo build --workspace --bins ({} is missing)", binary.display());
-    binary
-}
-
-/// The example bot on a new Page `username`, as `switchboard demo` starts it, with its
-/// webhook behind a [`Tap`] and subscribed to the handover's fields.
-struct EchoBot {
-    _process: Child,
-    tap: Tap,
-    page: TestPage,
-    app: TestApp,
-}
-
-async fn start_echo_bot(server: &TestServer, username: &str) -> EchoBot {
-    let admin = server.person(&format!("{username}-admin")).await;
-    let page = server.page(&admin, username).await;
-    let app = server.app("Echo Bot").await;
-    server.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
-    let page_token = server.grant(&page, &app, &admin).await;
-    let verify_token = "echo-verify-token";
-    let mut process = Command::new(echo_bot_binary())
-        .env("ECHO_BOT_GRAPH_URL", server.graph())
-        .env("ECHO_BOT_PAGE_TOKEN", &page_token)
-        .env("ECHO_BOT_APP_SECRET", &app.secret)
-        .env("ECHO_BOT_VERIFY_TOKEN", verify_token)
-        .env("ECHO_BOT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the echo bot starts");
-    let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-    let bot_url = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let line = lines.next_line().await.expect("the bot's output").expect("the bot exited before listening");
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.trim().to_string();
-            }
-        }
-    })
-    .await
-    .expect("the bot listens");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let tap = Tap::start(&bot_url).await;
-    let app_token = format!("{}|{}", app.id, app.secret);
-    let body = json!({"object": "page", "callback_url": tap.url, "verify_token": verify_token, "fields": FIELDS});
-    let (status, answer) = server.graph_call(Method::POST, &format!("/{}/subscriptions", app.id), Some(&app_token), Some(body)).await;
-    assert_eq!((status, answer), (200, json!({"success": true})), "subscribing the bot's webhook");
-    server.install(&page_token, &page, FIELDS).await;
-    EchoBot { _process: process, tap, page, app }
-}
-
 // ---- the test -----------------------------------------------------------------------
 
 #[tokio::test]
@@ -195,7 +74,7 @@ async fn a_person_asks_for_a_human_an_agent_answers_in_the_inbox_and_hands_back_
     // The server installs the process's TLS provider, which the WebDriver client needs.
     let Some(person_browser) = Browser::start(Screen::Desktop).await else { return };
     let Some(agent_browser) = Browser::start(Screen::Desktop).await else { return };
-    let bot = start_echo_bot(&server, "echo").await;
+    let bot = EchoBot::start(&server, "echo", FIELDS).await;
     let ann = server.person("ann").await;
     let alex = server.person("alex").await;
     let (page, app) = (bot.page.id.clone(), bot.app.id.clone());
@@ -255,7 +134,7 @@ async fn a_person_asks_for_a_human_an_agent_answers_in_the_inbox_and_hands_back_
                     let bubbles = page_bubbles(&person).await;
                     assert!(!bubbles.iter().any(|b| b.contains("echo: My order is late")), "the bot stays quiet while an agent answers: {bubbles:?}");
                     assert!(
-                        !bot.tap.events("messaging").iter().any(|e| e["message"]["text"] == "My order is late"),
+                        !bot.tap.events().iter().any(|e| e["message"]["text"] == "My order is late"),
                         "the bot's app gets the agent's thread only on standby"
                     );
 

@@ -6,23 +6,14 @@
 //! shows, never sleeps. With `SWITCHBOARD_SCREENSHOTS` set, the tests also save
 //! `docs/screenshots/messenger-thread.png` and `messenger-phone.png`.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
-use axum::routing::any;
-use axum::Router;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_testkit::browser::{click_text, find, find_text, screenshot, Browser, Screen, BROWSER_PATIENCE};
-use switchboard_testkit::{eventually, Bot, MediaFile, MediaServer, TestPerson, TestServer, PNG};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use switchboard_testkit::{eventually, Bot, EchoBot, MediaFile, MediaServer, TestPerson, TestServer, PNG};
 
 const FIELDS: &str = "messages,message_echoes,messaging_postbacks,message_reactions,message_reads,messaging_optins";
 
@@ -100,99 +91,9 @@ async fn sender_action(server: &TestServer, bot: &Bot, psid: &str, action: &str,
     assert_eq!(status, 200, "{action}: {answer}");
 }
 
-/// A webhook tap in front of the example bot: forwards every request unchanged (the
-/// bot checks the signatures) and records the POSTed JSON, so the test sees what the
-/// bot's app received.
-struct Tap {
-    url: String,
-    posts: Arc<Mutex<Vec<Value>>>,
-}
-
-type TapState = (String, reqwest::Client, Arc<Mutex<Vec<Value>>>);
-
-async fn forward(State((target, http, posts)): State<TapState>, method: HttpMethod, uri: Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, Bytes) {
-    if method == HttpMethod::POST {
-        if let Ok(json) = serde_json::from_slice(&body) {
-            posts.lock().unwrap().push(json);
-        }
-    }
-    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let mut request = http.request(method, format!("{target}{query}")).body(body);
-    for name in ["content-type", "x-hub-signature", "x-hub-signature-256"] {
-        if let Some(value) = headers.get(name) {
-            request = request.header(name, value);
-        }
-    }
-    match request.send().await {
-        Ok(response) => (response.status(), response.bytes().await.unwrap_or_default()),
-        Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
-    }
-}
-
-impl Tap {
-    async fn start(target: &str) -> Self {
-        let posts = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));
-        let app = Router::new().route("/webhook", any(forward)).with_state((target.to_string(), reqwest::Client::new(), posts.clone()));
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("the tap serves") });
-        Self { url, posts }
-    }
-
-    fn events(&self) -> Vec<Value> {
-        let posts = self.posts.lock().unwrap().clone();
-        posts.iter().flat_map(|p| p["entry"].as_array().cloned().unwrap_or_default()).flat_map(|e| e["messaging"].as_array().cloned().unwrap_or_default()).collect()
-    }
-}
-
-/// The example bot binary (`cargo build --workspace --bins`), beside this test's target dir.
-fn echo_bot_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
-    let binary = dir.join(format!("echo-bot{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "build the binaries first: cargo build --workspace --bins ({} is missing)", binary.display());
-    binary
-}
-
-/// Starts the example bot for `page`, as `switchboard demo` does, with its webhook
-/// behind a [`Tap`]: answers the bot process and the tap.
-async fn start_echo_bot(server: &TestServer, username: &str) -> (Child, Tap) {
-    let admin = server.person(&format!("{username}-admin")).await;
-    let page = server.page(&admin, username).await;
-    let app = server.app("Echo Bot").await;
-    server.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
-    let page_token = server.grant(&page, &app, &admin).await;
-    let verify_token = "echo-verify-token";
-    let mut bot = Command::new(echo_bot_binary())
-        .env("ECHO_BOT_GRAPH_URL", server.graph())
-        .env("ECHO_BOT_PAGE_TOKEN", &page_token)
-        .env("ECHO_BOT_APP_SECRET", &app.secret)
-        .env("ECHO_BOT_VERIFY_TOKEN", verify_token)
-        .env("ECHO_BOT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the echo bot starts");
-    let mut lines = BufReader::new(bot.stdout.take().expect("stdout")).lines();
-    let bot_url = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let line = lines.next_line().await.expect("the bot's output").expect("the bot exited before listening");
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.trim().to_string();
-            }
-        }
-    })
-    .await
-    .expect("the bot listens");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let tap = Tap::start(&bot_url).await;
-    let fields = "messages,messaging_postbacks";
-    let app_token = format!("{}|{}", app.id, app.secret);
-    let body = json!({"object": "page", "callback_url": tap.url, "verify_token": verify_token, "fields": fields});
-    let (status, answer) = server.graph_call(Method::POST, &format!("/{}/subscriptions", app.id), Some(&app_token), Some(body)).await;
-    assert_eq!((status, answer), (200, json!({"success": true})), "subscribing the bot's webhook");
-    server.install(&page_token, &page, fields).await;
-    (bot, tap)
+/// The example bot on a new Page, as `switchboard demo` starts it.
+async fn start_echo_bot(server: &TestServer, username: &str) -> EchoBot {
+    EchoBot::start(server, username, "messages,messaging_postbacks").await
 }
 
 // ---- tests --------------------------------------------------------------------------
@@ -201,7 +102,8 @@ async fn start_echo_bot(server: &TestServer, username: &str) -> (Child, Tap) {
 async fn a_person_opens_a_link_taps_get_started_and_chats_with_the_example_bot() {
     let server = TestServer::start().await;
     let Some(browser) = Browser::start(Screen::Desktop).await else { return };
-    let (_bot, tap) = start_echo_bot(&server, "echo").await;
+    let bot = start_echo_bot(&server, "echo").await;
+    let tap = &bot.tap;
     let ann = server.person("ann").await;
     browser
         .run("messenger_echo_bot", |client| async move {
