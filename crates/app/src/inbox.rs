@@ -6,7 +6,7 @@
 use crate::core::Core;
 use crate::events;
 use crate::handover::Control;
-use crate::views::{AgentView, AppRefView, ConversationView, InboxMessageView, InboxPageView, InboxState, InboxThreadView, Listing, MessageView};
+use crate::views::{AgentView, AppRefView, ConversationView, InboxMessageView, InboxPageView, InboxPartiesView, InboxState, InboxThreadView, Listing, MessageView};
 use crate::{Actor, AppResult};
 use std::sync::Arc;
 use switchboard_domain::handover::{is_page_inbox, page_inbox, PAGE_INBOX_NAME};
@@ -52,15 +52,9 @@ impl Inbox {
         let threads = self.core.store.inbox_threads(&page.id, None, THREADS_SHOWN).await?;
         let mut data = Vec::with_capacity(threads.len());
         for thread in threads {
-            let person = self.core.person(thread.person).await?;
             let psid = self.core.psid(thread.person, &page.id).await?;
             data.push(InboxThreadView {
-                profile_pic: Some(self.core.profile_picture_url(&page.id, &psid.0)),
-                psid: psid.0,
-                name: person.name,
-                owner: self.app_ref(thread.control.owner.as_ref()).await?,
-                state: state_of(&thread.control),
-                agent: self.agent(thread.control.agent).await?,
+                parties: self.parties(&page.id, thread.person, &psid.0, &thread.control).await?,
                 unread: thread.unread,
                 last_message_at: thread.last_message_at,
                 last_text: thread.last_message.and_then(|m| m.text),
@@ -173,7 +167,6 @@ impl Inbox {
 
     async fn view(&self, page: &Page, person: PersonId, psid: &str) -> AppResult<ConversationView> {
         let control = self.core.thread_control(&page.id, person).await?;
-        let who = self.core.person(person).await?;
         let stored = self.core.store.thread_messages(&page.id, person, None, MESSAGES_SHOWN).await?;
         let mut messages = Vec::with_capacity(stored.len());
         for message in &stored {
@@ -181,15 +174,21 @@ impl Inbox {
         }
         let cannot_send_reason = self.cannot_send(&page.id, person, &control).await?;
         Ok(ConversationView {
-            psid: psid.to_string(),
-            name: who.name,
-            profile_pic: Some(self.core.profile_picture_url(&page.id, psid)),
-            owner: self.app_ref(control.owner.as_ref()).await?,
-            state: state_of(&control),
-            agent: self.agent(control.agent).await?,
+            parties: self.parties(&page.id, person, psid, &control).await?,
             can_send: cannot_send_reason.is_none(),
             cannot_send_reason,
             messages,
+        })
+    }
+
+    async fn parties(&self, page: &PageId, person: PersonId, psid: &str, control: &ThreadControlState) -> AppResult<InboxPartiesView> {
+        Ok(InboxPartiesView {
+            psid: psid.to_string(),
+            name: self.core.person(person).await?.name,
+            profile_pic: Some(self.core.profile_picture_url(page, psid)),
+            owner: self.app_ref(control.owner.as_ref()).await?,
+            state: state_of(control),
+            agent: self.agent(control.agent).await?,
         })
     }
 

@@ -71,15 +71,23 @@ pub enum InboxState {
     Idle,
 }
 
-/// One thread of a Page's inbox.
+/// Who a thread is with and who controls it: what the inbox's list and a
+/// conversation both show.
 #[derive(Debug, Clone, Serialize)]
-pub struct InboxThreadView {
+pub struct InboxPartiesView {
     pub psid: String,
     pub name: String,
     pub profile_pic: Option<String>,
     pub owner: Option<AppRefView>,
     pub state: InboxState,
     pub agent: Option<AgentView>,
+}
+
+/// One thread of a Page's inbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxThreadView {
+    #[serde(flatten)]
+    pub parties: InboxPartiesView,
     pub unread: u64,
     pub last_message_at: Millis,
     pub last_text: Option<String>,
@@ -96,12 +104,8 @@ pub struct InboxMessageView {
 /// One conversation, as an agent sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConversationView {
-    pub psid: String,
-    pub name: String,
-    pub profile_pic: Option<String>,
-    pub owner: Option<AppRefView>,
-    pub state: InboxState,
-    pub agent: Option<AgentView>,
+    #[serde(flatten)]
+    pub parties: InboxPartiesView,
     pub can_send: bool,
     /// Why an agent cannot answer now.
     pub cannot_send_reason: Option<String>,
