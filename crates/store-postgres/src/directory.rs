@@ -368,10 +368,10 @@ impl DirectoryStore for PostgresStore {
             .await?
             .query(
                 "SELECT p.id, p.name, p.username FROM pages p
-                 JOIN page_roles r ON r.page_id = p.id AND r.person_id = $1 AND r.role = 'admin'
+                 JOIN page_roles r ON r.page_id = p.id AND r.person_id = $1 AND r.role = $3
                  JOIN page_grants g ON g.page_id = p.id AND g.app_id = $2
                  ORDER BY p.name, p.id",
-                &[&person.0, &app.0],
+                &[&person.0, &app.0, &codec::text(PageRole::Admin)],
             )
             .await
             .map_err(pg)?;

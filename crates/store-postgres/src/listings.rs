@@ -19,7 +19,7 @@ impl ListingStore for PostgresStore {
                 "SELECT a.id, a.name, a.mode, a.secret_generation, a.require_proof, r.role
                  FROM apps a LEFT JOIN app_roles r ON r.app_id = a.id AND r.person_id = $1
                  WHERE $1::bigint IS NULL OR r.role IS NOT NULL ORDER BY a.name, a.id",
-                &[&person.map(|p| p.0)],
+                &[&person.map(|p| p.0), &codec::text(PageRole::Admin)],
             )
             .await
             .map_err(pg)?;
@@ -55,8 +55,8 @@ impl ListingStore for PostgresStore {
             .await?
             .query(
                 "SELECT p.id, p.name, p.username FROM pages p WHERE $1::bigint IS NULL OR EXISTS (
-                    SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = $1 AND r.role = 'admin') ORDER BY p.name, p.id",
-                &[&person.map(|p| p.0)],
+                    SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = $1 AND r.role = $2) ORDER BY p.name, p.id",
+                &[&person.map(|p| p.0), &codec::text(PageRole::Admin)],
             )
             .await
             .map_err(pg)?;

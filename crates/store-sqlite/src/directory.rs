@@ -310,11 +310,11 @@ impl DirectoryStore for SqliteStore {
                 prepare(
                     c,
                     "SELECT p.id, p.name, p.username FROM pages p
-                     JOIN page_roles r ON r.page_id = p.id AND r.person_id = ?1 AND r.role = 'admin'
+                     JOIN page_roles r ON r.page_id = p.id AND r.person_id = ?1 AND r.role = ?3
                      JOIN page_grants g ON g.page_id = p.id AND g.app_id = ?2
                      ORDER BY p.name, p.id",
                 )?
-                .all(params![person.0, app.as_str()], |r| codec::page(r))
+                .all(params![person.0, app.as_str(), codec::text(PageRole::Admin)], |r| codec::page(r))
             })
             .await
     }

@@ -51,9 +51,9 @@ impl ListingStore for SqliteStore {
                 cached(
                     c,
                     "SELECT p.id, p.name, p.username FROM pages p WHERE ?1 IS NULL OR EXISTS (
-                        SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = ?1 AND r.role = 'admin') ORDER BY p.name, p.id",
+                        SELECT 1 FROM page_roles r WHERE r.page_id = p.id AND r.person_id = ?1 AND r.role = ?2) ORDER BY p.name, p.id",
                 )?
-                .all([person.map(|p| p.0)], |r| codec::page(r))
+                .all(params![person.map(|p| p.0), codec::text(PageRole::Admin)], |r| codec::page(r))
             })
             .await
     }
