@@ -12,10 +12,11 @@ use switchboard_domain::*;
 pub enum Caller {
     /// An app access token (`app_id|secret` or the derived form).
     App(App),
-    /// A person's user access token for an app.
-    User { person: PersonId, app: App },
-    /// A Page access token held by an app, issued through a Page admin.
-    Page { page: Page, app: App, person: PersonId },
+    /// A person's user access token for an app, with the permissions it may use.
+    User { person: PersonId, app: App, scopes: Scopes },
+    /// A Page access token held by an app, issued through a Page admin, with the
+    /// permissions that admin's grant lets the app use.
+    Page { page: Page, app: App, person: PersonId, scopes: Scopes },
     /// A person's own session (web messenger, person API, console).
     Session { person: PersonId },
     /// The installation's operator.
@@ -28,6 +29,14 @@ impl Caller {
         match self {
             Caller::App(app) | Caller::User { app, .. } | Caller::Page { app, .. } => Some(app),
             Caller::Session { .. } | Caller::Operator => None,
+        }
+    }
+
+    /// The permissions the token may use (an app token needs none).
+    pub fn scopes(&self) -> Scopes {
+        match self {
+            Caller::User { scopes, .. } | Caller::Page { scopes, .. } => *scopes,
+            Caller::App(_) | Caller::Session { .. } | Caller::Operator => Scopes::NONE,
         }
     }
 
@@ -71,7 +80,7 @@ impl Core {
         Ok(caller)
     }
 
-    async fn resolve_stored_token(&self, token: &str) -> AppResult<Caller> {
+    pub(crate) async fn resolve_stored_token(&self, token: &str) -> AppResult<Caller> {
         let digest = token_digest(token);
         if let Some((caller, expires_at)) = self.callers.get(&digest) {
             check_expiry(expires_at, self.now())?;
@@ -83,7 +92,9 @@ impl Core {
             TokenGrant::Operator => Caller::Operator,
             TokenGrant::Session { person } => Caller::Session { person },
             TokenGrant::User { person, app } => {
-                Caller::User { person, app: self.app(&app).await?.ok_or_else(Refusal::invalid_token)? }
+                let app = self.app(&app).await?.ok_or_else(Refusal::invalid_token)?;
+                let scopes = self.scopes_of(person, &app).await?;
+                Caller::User { person, app, scopes }
             }
             TokenGrant::Page { page, app, person } => {
                 // A Page token lives only while the app keeps the grant and the person
@@ -93,11 +104,26 @@ impl Core {
                     return Err(Refusal::invalid_token().into());
                 }
                 let page = store.page(&page).await?.ok_or_else(Refusal::invalid_token)?;
-                Caller::Page { page, app: self.app(&app).await?.ok_or_else(Refusal::invalid_token)?, person }
+                let app = self.app(&app).await?.ok_or_else(Refusal::invalid_token)?;
+                let scopes = self.scopes_of(person, &app).await?;
+                Caller::Page { page, app, person, scopes }
             }
         };
         self.callers.put(digest, (caller.clone(), record.expires_at));
         Ok(caller)
+    }
+}
+
+impl Core {
+    /// What the person's grants let the app use now (reference §2.3); a person who
+    /// took every permission back has no token for the app at all (190/458).
+    pub(crate) async fn scopes_of(&self, person: PersonId, app: &App) -> AppResult<Scopes> {
+        let consent = self.store.consent(person, &app.id).await?;
+        if consent.granted.is_empty() {
+            return Err(Refusal::app_not_authorized(app.id.as_str()).into());
+        }
+        let holds_role = self.role_on(&app.id, person).await?.is_some();
+        Ok(permissions::effective(consent.granted, app.approved, app.mode, holds_role))
     }
 }
 

@@ -96,7 +96,7 @@ pub struct Conversations {
 impl Conversations {
     /// `GET /{page-id}/conversations?platform=messenger[&user_id=<PSID>]`.
     pub async fn conversations(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<Paged> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         match params.str("platform")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("messenger") => {}
             Some(other) => return Err(Refusal::invalid_param(format!("Param platform must be messenger on this server, got {other}")).into()),

@@ -135,10 +135,14 @@ impl Core {
         Ok(self.store.person(person).await?.ok_or_else(|| Refusal::unknown_object(&person.to_string()))?)
     }
 
-    /// The Page named in the path (`me` or its id), if the caller holds its Page token.
-    pub fn own_page<'c>(&self, caller: &'c Caller, page: &PageRef) -> Result<(&'c Page, &'c App), Refusal> {
+    /// The Page named in the path, if the caller holds its Page token and the token
+    /// may use `needs`.
+    pub fn own_page<'c>(&self, caller: &'c Caller, page: &PageRef, needs: Permission) -> Result<(&'c Page, &'c App), Refusal> {
         match caller {
-            Caller::Page { page: own, app, .. } if matches!(page, PageRef::Me) || *page == PageRef::Id(own.id.clone()) => Ok((own, app)),
+            Caller::Page { page: own, app, scopes, .. } if matches!(page, PageRef::Me) || *page == PageRef::Id(own.id.clone()) => {
+                permissions::require(*scopes, needs)?;
+                Ok((own, app))
+            }
             Caller::Page { .. } => Err(Refusal::permission("The Page access token does not belong to this Page")),
             _ => Err(Refusal::wrong_token_kind("a Page access token")),
         }

@@ -82,15 +82,29 @@ impl Directory {
         Ok(NewPerson { name, login, password_hash, created_at: self.core.now() })
     }
 
-    /// The person behind a user token withdraws it (`DELETE /{user}/permissions`).
-    pub async fn deauthorize(&self, caller: &Caller, user: &str, token: &str) -> AppResult<()> {
-        let Caller::User { person, app } = caller else {
+    /// `DELETE /{user}/permissions[/{permission}]` with a user token: the person takes
+    /// one permission back from the app, or (with none named) removes the app, which
+    /// ends their user tokens for it and the Page tokens issued through them. Either
+    /// way every token that depended on it changes at once, on every node.
+    pub async fn withdraw(&self, caller: &Caller, user: &str, permission: Option<&str>) -> AppResult<()> {
+        let Caller::User { person, app, .. } = caller else {
             return Err(Refusal::wrong_token_kind("a user access token").into());
         };
         if user != "me" && self.asid(*person, &app.id).await?.as_str() != user {
             return Err(Refusal::permission("A user token can only withdraw its own permissions").into());
         }
-        self.core.revoke_token(token).await
+        match permission {
+            None => self.core.store.deauthorize(*person, &app.id).await?,
+            Some(name) => {
+                let permission = Permission::parse(name).ok_or_else(|| Refusal::invalid_param(format!("Unknown permission: {name}")))?;
+                if permission == Permission::PublicProfile {
+                    return Err(Refusal::invalid_param("public_profile cannot be revoked: remove the app instead").into());
+                }
+                self.core.store.withdraw_permission(*person, &app.id, permission, self.core.now()).await?;
+            }
+        }
+        self.core.invalidate(crate::Invalidation::Callers).await;
+        Ok(())
     }
 
     /// Creates a Page; a person who creates one becomes its admin, within their
@@ -113,6 +127,7 @@ impl Directory {
             mode: AppMode::Development,
             secret_generation: 0,
             require_proof: false,
+            approved: Scopes::NONE,
         };
         let administrator = match actor {
             Actor::Person(person) => Some(Owner { person, quota: self.core.settings.quotas.apps_per_person }),
@@ -197,10 +212,21 @@ impl Directory {
             Actor::Person(_) => self.core.settings.quotas.apps_per_page,
             Actor::Operator => 0,
         };
+        // Granting in the console stands for the login dialog's consent to what a
+        // Messenger bot needs.
+        self.core.store.record_consent(admin, &app.id, Scopes::messenger(), Scopes::NONE, self.core.now()).await?;
         let grant = PageGrant { page: page_id.clone(), app: app.id.clone(), by: admin, at: self.core.now(), max_apps };
         let epoch = self.core.store.grant_page(grant, self.page_token_minter(&page.id, &app.id, admin)).await?;
         self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(PageAccount { access_token: self.core.key.page_token(page.id.as_str(), app.id.as_str(), admin.0, epoch), page })
+    }
+
+    /// The login dialog's Page picker: the admin grants the app the Page, within
+    /// the Page's quota of apps (their consent is recorded by the dialog).
+    pub(crate) async fn grant_for_person(&self, person: PersonId, page: &PageId, app: &App) -> AppResult<()> {
+        let grant = PageGrant { page: page.clone(), app: app.id.clone(), by: person, at: self.core.now(), max_apps: self.core.settings.quotas.apps_per_page };
+        self.core.store.grant_page(grant, self.page_token_minter(page, &app.id, person)).await?;
+        Ok(())
     }
 
     /// A Page admin removes an app from the Page (`DELETE /console/v1/pages/{page}/apps/{app}`):
@@ -218,7 +244,7 @@ impl Directory {
 
     /// The Page token of (Page, app, admin), registered by digest so it resolves:
     /// derived from the master key at the triple's epoch (see `MasterKey::page_token`).
-    async fn page_token(&self, page: &PageId, app: &AppId, admin: PersonId) -> AppResult<String> {
+    pub(crate) async fn page_token(&self, page: &PageId, app: &AppId, admin: PersonId) -> AppResult<String> {
         let epoch = self.core.store.register_page_token(page, app, admin, self.core.now(), self.page_token_minter(page, app, admin)).await?;
         Ok(self.core.key.page_token(page.as_str(), app.as_str(), admin.0, epoch))
     }
@@ -241,13 +267,15 @@ impl Directory {
         if actor != Actor::Operator {
             self.may_use_app(&app, person).await?;
         }
+        // As with a grant, logging in from the console consents to what a bot needs.
+        self.core.store.record_consent(person, &app.id, Scopes::messenger(), Scopes::NONE, self.core.now()).await?;
         self.core.issue_token(TokenGrant::User { person, app: app.id }, Some(self.core.settings.user_token_ttl_ms)).await
     }
 
     /// Meta's rule for logging in to an app, and so for installing it on a Page: an
     /// app in development mode only for the persons holding a role on it; a live app
     /// for anyone. (The operator, who administers the installation, is not bound.)
-    async fn may_use_app(&self, app: &App, person: PersonId) -> AppResult<()> {
+    pub(crate) async fn may_use_app(&self, app: &App, person: PersonId) -> AppResult<()> {
         if app.mode == AppMode::Development && self.core.store.app_role(&app.id, person).await?.is_none() {
             return Err(Refusal::permission(
                 "This app is in development mode, and only its administrators, developers and testers can use it: ask an administrator of the app for a role",
@@ -268,14 +296,14 @@ impl Directory {
     pub async fn exchange_token(&self, client_id: &str, client_secret: &str, short_lived: &str) -> AppResult<(String, i64)> {
         let app = self.authenticate_client(client_id, client_secret).await?;
         let person = match self.core.authenticate(Some(short_lived), None).await? {
-            Caller::User { person, app: token_app } if token_app.id == app.id => person,
+            Caller::User { person, app: token_app, .. } if token_app.id == app.id => person,
             _ => return Err(Refusal::invalid_param("fb_exchange_token must be a user access token of this app").into()),
         };
         let ttl = self.core.settings.long_lived_token_ttl_ms;
         Ok((self.core.issue_token(TokenGrant::User { person, app: app.id }, Some(ttl)).await?, ttl / 1000))
     }
 
-    async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> AppResult<App> {
+    pub(crate) async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> AppResult<App> {
         let bad = || AppError::from(Refusal::invalid_param("Error validating client secret."));
         if !is_node_id(client_id) {
             return Err(bad());
@@ -290,9 +318,10 @@ impl Directory {
     /// `GET /me/accounts`: the Pages a user token's person administers and has granted
     /// to the token's app, each with its Page token.
     pub async fn accounts(&self, caller: &Caller) -> AppResult<Vec<PageAccount>> {
-        let Caller::User { person, app } = caller else {
+        let Caller::User { person, app, scopes } = caller else {
             return Err(Refusal::wrong_token_kind("a user access token").into());
         };
+        permissions::require(*scopes, Permission::PagesShowList)?;
         let mut accounts = Vec::new();
         for page in self.core.store.granted_pages_of(*person, &app.id).await? {
             accounts.push(PageAccount { access_token: self.page_token(&page.id, &app.id, *person).await?, page });

@@ -55,6 +55,10 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(Missing::FeatureApplication { page, feature }) => {
                 Refusal::invalid_param(format!("no application for {} on Page {page}: a Page admin applies first", feature.as_str())).into()
             }
+            StoreError::NotFound(Missing::Review { app, permission }) => {
+                Refusal::invalid_param(format!("app {app} has not submitted {permission} for review")).into()
+            }
+            StoreError::NotFound(Missing::Business(id)) => Refusal::unknown_object(&id).into(),
             other => Self::Store(other),
         }
     }

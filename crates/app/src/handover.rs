@@ -96,7 +96,7 @@ impl Handover {
 
     /// `GET /me/thread_owner?recipient=`: the owner, or nothing while the thread is idle.
     pub async fn thread_owner(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<Vec<ThreadOwner>> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let psid = rules::recipient_psid(params)?;
         let person = self.core.person_of_psid(&page.id, &psid).await?;
         let owner = self.core.thread_owner(&page.id, person).await?;
@@ -105,7 +105,7 @@ impl Handover {
 
     /// `GET /me/secondary_receivers?fields=id,name`: for the primary receiver only.
     pub async fn secondary_receivers(&self, caller: &Caller, page_ref: &PageRef, fields: &[String]) -> AppResult<Vec<ReceiverNode>> {
-        let (page, app) = self.core.own_page(caller, page_ref)?;
+        let (page, app) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let receivers = self.core.receivers(&page.id).await?;
         match receivers.role_of(&app.id) {
             Some(ReceiverRole::Primary) => {}
@@ -124,7 +124,7 @@ impl Handover {
 
     /// The Page, the calling app, the person and the parameters of a thread-control call.
     async fn thread_call<'c>(&self, caller: &'c Caller, page: &PageRef, params: &Params, needs_target: bool) -> AppResult<(Page, &'c App, PersonId, ControlParams)> {
-        let (page, app) = self.core.own_page(caller, page)?;
+        let (page, app) = self.core.own_page(caller, page, Permission::PagesMessaging)?;
         let params = rules::parse_control(params, needs_target)?;
         let person = self.core.person_of_psid(&page.id, &params.psid).await?;
         Ok((page.clone(), app, person, params))

@@ -10,6 +10,7 @@
 mod auth;
 mod cache;
 mod clock;
+mod consent;
 mod conversations;
 mod core;
 mod deliveries;
@@ -37,6 +38,7 @@ pub mod views;
 
 pub use auth::{Actor, Caller};
 pub use clock::{SystemClock, VirtualClock};
+pub use consent::{Consent, DialogAnswer, DialogRequest, LOGIN_CODE_TTL_MS, TEST_USER_DOMAIN};
 pub use conversations::{Conversations, Paged};
 pub use deliveries::{Deliveries, LIST_CAP};
 pub use directory::{Directory, NewAppCredentials, PageAccount};
@@ -144,6 +146,7 @@ pub struct Platform {
     core: Arc<core::Core>,
     pub sessions: Sessions,
     pub directory: Directory,
+    pub consent: Consent,
     pub features: Features,
     pub listings: Listings,
     pub subscriptions: Subscriptions,
@@ -179,6 +182,7 @@ impl Platform {
         let notifications = Notifications { core: core.clone() };
         let profiles = Profiles { core: core.clone() };
         Self {
+            consent: Consent { core: core.clone(), directory: directory.clone() },
             listings: Listings { core: core.clone(), directory: directory.clone() },
             features: Features { core: core.clone() },
             subscriptions: Subscriptions { core: core.clone(), verifier },

@@ -54,7 +54,7 @@ impl Messaging {
     }
 
     async fn send_unmetered(&self, caller: &Caller, page_ref: &PageRef, params: &Params, upload: Option<Upload>) -> AppResult<SendResponse> {
-        let (page, app) = self.core.own_page(caller, page_ref)?;
+        let (page, app) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let command = parse_send(params)?;
         let plain = matches!(&command.body, SendBody::Message(OutgoingMessage { attachment: None | Some(Attachment::Media { .. } | Attachment::Template { .. }), .. }));
         if !matches!(command.recipient, Recipient::Psid(_)) && !plain {
@@ -81,8 +81,16 @@ impl Messaging {
     /// stored with its `companion` (the token it spends) in one store call.
     #[allow(clippy::too_many_arguments)]
     async fn send_to(&self, page: &Page, app: &App, person: PersonId, psid: Psid, command: SendCommand, upload: Option<Upload>, mut companion: Companion) -> AppResult<SendResponse> {
-        if app.mode == AppMode::Development {
-            policy::may_reach(app.mode, self.core.role_on(&app.id, person).await?)?;
+        // The app's role holders are reached in any mode; anyone else only by a live
+        // app whose review approved pages_messaging (and HUMAN_AGENT, human_agent).
+        let human_agent = command.tag == Some(policy::MessageTag::HumanAgent);
+        let reviewed = app.mode == AppMode::Live && app.approved.contains(Permission::PagesMessaging);
+        if !reviewed || (human_agent && !app.approved.contains(Permission::HumanAgent)) {
+            let holds_role = self.core.role_on(&app.id, person).await?.is_some();
+            permissions::may_message(app.mode, app.approved, holds_role)?;
+            if human_agent && !holds_role {
+                return Err(Refusal::feature_not_reviewed(Permission::HumanAgent).into());
+            }
         }
         // A matched phone number (a first contact) and a notification token stand
         // outside the window; everything addressed by PSID follows it.

@@ -29,7 +29,7 @@ impl Profiles {
     /// `GET /{page-id}/messenger_profile?fields=`: `{"data": [{...}]}`, or
     /// `{"data": []}` when nothing asked for is set.
     pub async fn messenger_profile(&self, caller: &Caller, page_ref: &PageRef, fields: Option<Vec<ProfileField>>) -> AppResult<Data<Map<String, Value>>> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let stored = self.core.store.messenger_profile(&page.id).await?;
         let mut profile = Map::new();
         for (field, value) in stored {
@@ -44,7 +44,7 @@ impl Profiles {
 
     /// `POST /{page-id}/messenger_profile`: sets the properties given, leaving the rest.
     pub async fn set_messenger_profile(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<()> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let update = parse_profile_update(params)?;
         let setting = |field: ProfileField| update.iter().any(|(f, _)| *f == field);
         if setting(ProfileField::PersistentMenu) && !setting(ProfileField::GetStarted) && !self.profile_has(&page.id, ProfileField::GetStarted).await? {
@@ -57,7 +57,7 @@ impl Profiles {
 
     /// `DELETE /{page-id}/messenger_profile` with `fields`.
     pub async fn delete_messenger_profile(&self, caller: &Caller, page_ref: &PageRef, fields: Vec<ProfileField>) -> AppResult<()> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let removing = |field: ProfileField| fields.contains(&field);
         if removing(ProfileField::GetStarted) && !removing(ProfileField::PersistentMenu) && self.profile_has(&page.id, ProfileField::PersistentMenu).await? {
             return Err(Refusal::invalid_param("The persistent menu needs the Get Started button: delete persistent_menu with it").into());
@@ -110,7 +110,7 @@ impl Profiles {
 
     /// `POST /{page-id}/personas` `{"name","profile_picture_url"}` → the persona's id.
     pub async fn create_persona(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<String> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         let name = params.str("name")?.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).ok_or_else(|| Refusal::missing_param("name"))?;
         if name.chars().count() > MAX_PERSONA_NAME_CHARS {
             return Err(Refusal::invalid_param(format!("Param name must be at most {MAX_PERSONA_NAME_CHARS} characters")).into());
@@ -125,7 +125,7 @@ impl Profiles {
 
     /// `GET /{page-id}/personas`.
     pub async fn personas(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<Vec<Persona>> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         Ok(self.core.store.personas_of(&page.id).await?)
     }
 

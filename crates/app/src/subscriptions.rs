@@ -122,7 +122,7 @@ impl Subscriptions {
 
     /// `POST /{page-id}/subscribed_apps`: installs the token's app on the Page.
     pub async fn install_app(&self, caller: &Caller, page_ref: &PageRef, fields: Option<&[String]>) -> AppResult<()> {
-        let (page, app) = self.core.own_page(caller, page_ref)?;
+        let (page, app) = self.core.own_page(caller, page_ref, Permission::PagesManageMetadata)?;
         let fields = match fields {
             Some(fields) if !fields.is_empty() => parse_fields(fields, "subscribed_fields")?,
             _ => {
@@ -140,7 +140,7 @@ impl Subscriptions {
 
     /// `GET /{page-id}/subscribed_apps`: every app installed on the Page.
     pub async fn installed_apps(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<Vec<(App, Vec<WebhookField>)>> {
-        let (page, _) = self.core.own_page(caller, page_ref)?;
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesManageMetadata)?;
         let mut installed = Vec::new();
         for subscription in self.core.store.page_subscriptions(&page.id).await? {
             if let Some(app) = self.core.app(&subscription.app).await? {
@@ -150,9 +150,22 @@ impl Subscriptions {
         Ok(installed)
     }
 
+    /// `GET /{app-id}/subscribed_apps` with the app's token: the Pages the app is
+    /// installed on, with the fields of each.
+    pub async fn installed_pages(&self, caller: &Caller, app_id: &str) -> AppResult<Vec<(Page, Vec<WebhookField>)>> {
+        let app = self.core.own_app(caller, app_id)?;
+        let mut installed = Vec::new();
+        for subscription in self.core.store.installed_pages(&app.id).await? {
+            if let Some(page) = self.core.store.page(&subscription.page).await? {
+                installed.push((page, subscription.fields));
+            }
+        }
+        Ok(installed)
+    }
+
     /// `DELETE /{page-id}/subscribed_apps`: removes the token's app from the Page.
     pub async fn uninstall_app(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<()> {
-        let (page, app) = self.core.own_page(caller, page_ref)?;
+        let (page, app) = self.core.own_page(caller, page_ref, Permission::PagesManageMetadata)?;
         self.core.store.delete_page_subscription(&page.id, &app.id).await?;
         self.core.invalidate(crate::Invalidation::Targets(Some(page.id.clone()))).await;
         Ok(())

@@ -2,7 +2,7 @@
 //!
 //! Owns: typed IDs, the entities, Meta's refusals with their codes, credentials
 //! (token hashing, app secret derivation, `appsecret_proof`), webhook signatures,
-//! Send API parsing and validation (`send`, and `content` for the message object: attachments, templates, buttons, quick replies), media limits (`media`), the Messenger Profile's properties (`profile`), the messaging policy (window and tags), the Handover Protocol (`handover`: receiver roles, thread control, standby), webhook fields, the retry schedule and delivery failure kinds.
+//! Send API parsing and validation (`send`, and `content` for the message object: attachments, templates, buttons, quick replies), media limits (`media`), the Messenger Profile's properties (`profile`), the messaging policy (window and tags), permissions (what persons grant, what review approves), the Handover Protocol (`handover`: receiver roles, thread control, standby), webhook fields, the retry schedule and delivery failure kinds.
 //! Must not: do I/O, spawn, read the system clock, or know HTTP or SQL.
 
 pub mod clock;
@@ -15,6 +15,7 @@ pub mod ids;
 pub mod media;
 pub mod model;
 pub mod params;
+pub mod permissions;
 pub mod policy;
 pub mod profile;
 pub mod ratelimit;
@@ -29,4 +30,5 @@ pub use fields::WebhookField;
 pub use handover::{ReceiverRole, PAGE_INBOX_APP};
 pub use ids::*;
 pub use model::*;
+pub use permissions::{Permission, Scopes};
 pub use refusal::Refusal;

@@ -54,6 +54,8 @@ pub struct App {
     pub secret_generation: u32,
     /// When set, every Graph call with this app's tokens must carry `appsecret_proof`.
     pub require_proof: bool,
+    /// The permissions App Review approved (Advanced Access); kept with the reviews.
+    pub approved: crate::Scopes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

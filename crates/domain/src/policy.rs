@@ -1,9 +1,10 @@
 //! What a Page may send to a person, and when (reference §4.3, §2.3): the 24-hour
-//! standard messaging window, message tags, HUMAN_AGENT's seven days, and development
-//! mode's role holders. Pure functions of the request, the state and now.
+//! standard messaging window, message tags and HUMAN_AGENT's seven days (who may be
+//! messaged at all is in `permissions`). Pure functions of the request, the state
+//! and now.
 
 use crate::send::MessagingType;
-use crate::{AppMode, AppRole, Millis, NotificationFrequency, Refusal};
+use crate::{Millis, NotificationFrequency, Refusal};
 
 /// The standard messaging window: after the person's last interaction.
 pub const STANDARD_WINDOW_MS: Millis = 24 * 3_600_000;
@@ -81,15 +82,6 @@ pub fn may_send(outgoing: Outgoing, last_interaction: Option<Millis>, now: Milli
     }
 }
 
-/// Whether an app may message this person at all: in development mode only persons
-/// with a role on the app (reference §2.3).
-pub fn may_reach(mode: AppMode, recipient_role: Option<AppRole>) -> Result<(), Refusal> {
-    match (mode, recipient_role) {
-        (AppMode::Live, _) | (AppMode::Development, Some(_)) => Ok(()),
-        (AppMode::Development, None) => Err(Refusal::development_mode_recipient()),
-    }
-}
-
 /// How long a one-time notification token may be used after the person asked.
 pub const ONE_TIME_NOTIF_TTL_MS: Millis = 365 * 24 * 3_600_000;
 
@@ -157,16 +149,6 @@ mod tests {
     fn a_phone_number_reaches_its_person_a_day_after_verification() {
         assert_eq!(may_reach_by_phone(0, PHONE_SETTLE_MS - 1).unwrap_err().subcode, Some(2018001));
         assert!(may_reach_by_phone(0, PHONE_SETTLE_MS).is_ok());
-    }
-
-    #[test]
-    fn development_mode_reaches_role_holders_only() {
-        assert!(may_reach(AppMode::Live, None).is_ok());
-        for role in [AppRole::Administrator, AppRole::Developer, AppRole::Tester] {
-            assert!(may_reach(AppMode::Development, Some(role)).is_ok());
-        }
-        let refusal = may_reach(AppMode::Development, None).unwrap_err();
-        assert_eq!((refusal.code, refusal.subcode), (200, Some(2018028)));
     }
 
     const SECOND: Millis = 1_000;

@@ -118,6 +118,58 @@ impl Refusal {
         )
     }
 
+    /// 230 for `pages_messaging`, 200 for any other: the token's person did not grant
+    /// the permission, or the app may not use it for them (reference §2.3).
+    pub fn missing_permission(permission: crate::Permission) -> Self {
+        let code = if permission == crate::Permission::PagesMessaging { 230 } else { 200 };
+        Self::new(403, code, None, format!("(#{code}) Requires {permission} permission to manage the object"))
+    }
+
+    /// 10: a feature of the app that App Review has not approved (the HUMAN_AGENT tag).
+    pub fn feature_not_reviewed(permission: crate::Permission) -> Self {
+        Self::new(400, 10, None, format!("(#10) Application does not have permission for this action: {permission} needs App Review"))
+    }
+
+    /// 190/458: the person took every permission back from the app.
+    pub fn app_not_authorized(app: &str) -> Self {
+        Self::new(400, 190, Some(458), format!("Error validating access token: The user has not authorized application {app}."))
+    }
+
+    /// 191: the login dialog's `redirect_uri` is not one the app registered.
+    pub fn redirect_uri_not_registered() -> Self {
+        Self::new(
+            400,
+            191,
+            None,
+            "URL Blocked: This redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings.",
+        )
+    }
+
+    /// 100/36009: a login dialog's code may be exchanged once.
+    pub fn code_used() -> Self {
+        Self::new(400, 100, Some(36009), "This authorization code has been used.")
+    }
+
+    /// 100/36007: the code outlived its ten minutes.
+    pub fn code_expired() -> Self {
+        Self::new(400, 100, Some(36007), "This authorization code has expired.")
+    }
+
+    /// 100/36008: the exchange named another `redirect_uri` than the dialog.
+    pub fn code_redirect_mismatch() -> Self {
+        Self::new(
+            400,
+            100,
+            Some(36008),
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+        )
+    }
+
+    /// 100: a code that was never issued (or not to this app).
+    pub fn code_invalid() -> Self {
+        Self::new(400, 100, None, "Invalid verification code format.")
+    }
+
     /// 200/2018027: messaging by phone number needs the Page's permission.
     pub fn phone_numbers_not_permitted() -> Self {
         Self::new(

@@ -5,6 +5,7 @@
 //! Handlers are thin: extract, call one use case of `switchboard-app`, convert the
 //! result. Must not: decide policy, touch SQL, or keep state of their own.
 
+mod consent;
 mod console;
 mod error;
 mod extract;
@@ -38,8 +39,8 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 pub fn router(platform: Platform, settings: HttpSettings) -> Router {
     let guard = std::sync::Arc::new(limits::Guard::new(settings));
     Router::new()
-        .nest("/person/v1", person::routes())
-        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()))
+        .nest("/person/v1", person::routes().merge(consent::person_routes()))
+        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()).merge(consent::console_routes()))
         .merge(ops::routes())
         .merge(media::routes())
         .merge(web::routes())

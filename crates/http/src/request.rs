@@ -50,6 +50,7 @@ impl GraphRequest {
         }
         params.0.remove("access_token");
         params.0.remove("appsecret_proof");
+        let method = method_override(method, &mut params)?;
         Ok(GraphRequest { method, segments, version, params, token, proof, upload: None, path: format!("/{}", path.trim_start_matches('/')) })
     }
 }
@@ -142,7 +143,21 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
         }
         params.0.remove("access_token");
         params.0.remove("appsecret_proof");
+        let method = method_override(method, &mut params)?;
         Ok(GraphRequest { method, segments, version, params, token, proof, upload, path })
+    }
+}
+
+/// Graph's `method=POST|DELETE` parameter: clients that can only GET (a browser's
+/// address bar, the FAQ's `me/subscribed_apps?method=POST`) name the method in it.
+fn method_override(method: Method, params: &mut Params) -> Result<Method, HttpError> {
+    let Some(named) = params.str("method")? else { return Ok(method) };
+    params.0.remove("method");
+    match named.to_ascii_uppercase().as_str() {
+        "GET" => Ok(Method::GET),
+        "POST" => Ok(Method::POST),
+        "DELETE" => Ok(Method::DELETE),
+        _ => Err(Refusal::invalid_param(format!("Unsupported method: {named}")).into()),
     }
 }
 

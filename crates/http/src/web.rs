@@ -1,6 +1,7 @@
-//! The two web interfaces, embedded in the binary: the web messenger for people (at
-//! `/` and `/m/{page-username}`) and the console for developers, Page admins and the
-//! operator (at `/console`). Plain HTML, CSS and JavaScript modules with no build
+//! The web interfaces, embedded in the binary: the web messenger for people (at `/`
+//! and `/m/{page-username}`), the login dialog apps send people to (at
+//! `/dialog/oauth`), and the console for developers, Page admins and the operator
+//! (at `/console`). Plain HTML, CSS and JavaScript modules with no build
 //! step and nothing fetched from elsewhere; they speak only the person and console
 //! APIs (and the Graph API with the app's own token, as a developer would).
 
@@ -37,10 +38,13 @@ const ASSETS: &[Asset] = &[
     asset!("/web/console/pages.js", "text/javascript; charset=utf-8", "console/pages.js"),
     asset!("/web/console/inbox.js", "text/javascript; charset=utf-8", "console/inbox.js"),
     asset!("/web/console/style.css", "text/css; charset=utf-8", "console/style.css"),
+    asset!("/web/dialog/dialog.js", "text/javascript; charset=utf-8", "dialog/dialog.js"),
+    asset!("/web/dialog/style.css", "text/css; charset=utf-8", "dialog/style.css"),
 ];
 
 const MESSENGER: &str = include_str!("../web/messenger/index.html");
 const CONSOLE: &str = include_str!("../web/console/index.html");
+const DIALOG: &str = include_str!("../web/dialog/index.html");
 
 /// Scripts only from here; images and media from anywhere (templates name them).
 const POLICY: &str = "default-src 'self'; img-src * data:; media-src *; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -61,7 +65,10 @@ pub fn routes() -> Router<Platform> {
         .route("/", get(|| async { page(MESSENGER) }).fallback(crate::graph::dispatch))
         .route("/m/{page}", get(|| async { page(MESSENGER) }))
         .route("/console", get(|| async { page(CONSOLE) }))
-        .route("/console/", get(|| async { page(CONSOLE) }));
+        .route("/console/", get(|| async { page(CONSOLE) }))
+        // The login dialog, versioned or not, as SDKs build its URL.
+        .route("/dialog/oauth", get(|| async { page(DIALOG) }))
+        .route("/{version}/dialog/oauth", get(|| async { page(DIALOG) }));
     for asset in ASSETS {
         router = router.route(
             asset.path,

@@ -38,7 +38,7 @@ async fn lock_person(tx: &Transaction<'_>, person: PersonId) -> StoreResult<()> 
 /// moves the epoch of each (Page, app, person) they belong to, so that the next one
 /// derived is new. The epoch rows are locked as `tokens::register_page_token` locks
 /// them.
-async fn revoke_page_tokens(tx: &Transaction<'_>, filter: &str, values: &[&(dyn ToSql + Sync)]) -> StoreResult<()> {
+pub(crate) async fn revoke_page_tokens(tx: &Transaction<'_>, filter: &str, values: &[&(dyn ToSql + Sync)]) -> StoreResult<()> {
     // The kind is spelled in the SQL itself, as the partial index of live Page tokens
     // is, so that any plan may use that index.
     let page = codec::text(TokenKind::Page);
@@ -97,6 +97,7 @@ impl DirectoryStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let person = insert_person(&tx, person).await?;
+        tx.execute("UPDATE persons SET test_user_of = $2 WHERE id = $1", &[&person.id.0, &app.0]).await.map_err(pg)?;
         tx.execute("INSERT INTO app_roles (app_id, person_id, role) VALUES ($1, $2, $3)", &[&app.0, &person.id.0, &codec::text(AppRole::Tester)])
             .await
             .map_err(pg)?;
@@ -113,7 +114,7 @@ impl DirectoryStore for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt("SELECT id, name, login, password_hash FROM persons WHERE login = $1", &[&login])
+            .query_opt("SELECT id, name, login, password_hash FROM persons WHERE login = $1 AND NOT disabled", &[&login])
             .await
             .map_err(pg)?;
         row.as_ref()
@@ -192,7 +193,7 @@ impl DirectoryStore for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt("SELECT id, name, mode, secret_generation, require_proof FROM apps WHERE id = $1", &[&id.0])
+            .query_opt(&format!("SELECT {} FROM apps a WHERE a.id = $1", crate::consent::app_columns()), &[&id.0])
             .await
             .map_err(pg)?;
         row.as_ref().map(|r| codec::app(&PgRow(r))).transpose()

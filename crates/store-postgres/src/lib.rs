@@ -14,6 +14,7 @@
 mod batch;
 mod bus;
 mod columns;
+mod consent;
 mod directory;
 mod errors;
 mod handover;

@@ -16,9 +16,12 @@ impl ListingStore for PostgresStore {
             .client()
             .await?
             .query(
-                "SELECT a.id, a.name, a.mode, a.secret_generation, a.require_proof, r.role
-                 FROM apps a LEFT JOIN app_roles r ON r.app_id = a.id AND r.person_id = $1
-                 WHERE $1::bigint IS NULL OR r.role IS NOT NULL ORDER BY a.name, a.id",
+                &format!(
+                    "SELECT {}, r.role
+                     FROM apps a LEFT JOIN app_roles r ON r.app_id = a.id AND r.person_id = $1
+                     WHERE $1::bigint IS NULL OR r.role IS NOT NULL ORDER BY a.name, a.id",
+                    crate::consent::app_columns()
+                ),
                 &[&person.map(|p| p.0)],
             )
             .await

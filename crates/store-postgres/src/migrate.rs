@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_rich_messages.sql")),
     (7, include_str!("../migrations/0007_revocations.sql")),
     (8, include_str!("../migrations/0008_handover.sql")),
+    (9, include_str!("../migrations/0009_consent.sql")),
 ];
 
 /// The schema version this build expects.

@@ -80,6 +80,16 @@ impl SubscriptionStore for PostgresStore {
         rows.iter().map(|r| codec::page_subscription(&PgRow(r))).collect()
     }
 
+    async fn installed_pages(&self, app: &AppId) -> StoreResult<Vec<PageSubscription>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT page_id, app_id, fields FROM page_subscriptions WHERE app_id = $1 ORDER BY page_id", &[&app.0])
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| codec::page_subscription(&PgRow(r))).collect()
+    }
+
     async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;

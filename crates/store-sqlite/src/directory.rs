@@ -65,6 +65,7 @@ impl DirectoryStore for SqliteStore {
         self.engine
             .write(move |c| {
                 let person = insert_person(c, person)?;
+                q(c.execute("UPDATE persons SET test_user_of = ?2 WHERE id = ?1", params![person.id.0, app.as_str()]))?;
                 q(c.execute(
                     "INSERT INTO app_roles (app_id, person_id, role) VALUES (?1, ?2, ?3)",
                     params![app.as_str(), person.id.0, codec::text(AppRole::Tester)],
@@ -82,7 +83,7 @@ impl DirectoryStore for SqliteStore {
         let login = login.to_string();
         self.engine
             .read(move |c| {
-                prepare(c, "SELECT id, name, login, password_hash FROM persons WHERE login = ?1")?
+                prepare(c, "SELECT id, name, login, password_hash FROM persons WHERE login = ?1 AND disabled = 0")?
                     .optional([login], |r| Ok((codec::person(r)?, r.text("password_hash")?)))
             })
             .await
@@ -152,7 +153,7 @@ impl DirectoryStore for SqliteStore {
         let id = id.clone();
         self.engine
             .read(move |c| {
-                prepare(c, "SELECT id, name, mode, secret_generation, require_proof FROM apps WHERE id = ?1")?.optional([id.as_str()], |r| codec::app(r))
+                prepare(c, &format!("SELECT {} FROM apps a WHERE a.id = ?1", crate::consent::app_columns()))?.optional([id.as_str()], |r| codec::app(r))
             })
             .await
     }

@@ -10,6 +10,7 @@
 //! check.
 
 mod columns;
+mod consent;
 mod directory;
 mod engine;
 mod handover;

@@ -23,9 +23,12 @@ impl ListingStore for SqliteStore {
             .read(move |c| {
                 cached(
                     c,
-                    "SELECT a.id, a.name, a.mode, a.secret_generation, a.require_proof, r.role
-                     FROM apps a LEFT JOIN app_roles r ON r.app_id = a.id AND r.person_id = ?1
-                     WHERE ?1 IS NULL OR r.role IS NOT NULL ORDER BY a.name, a.id",
+                    &format!(
+                        "SELECT {}, r.role
+                         FROM apps a LEFT JOIN app_roles r ON r.app_id = a.id AND r.person_id = ?1
+                         WHERE ?1 IS NULL OR r.role IS NOT NULL ORDER BY a.name, a.id",
+                        crate::consent::app_columns()
+                    ),
                 )?
                 .all([person.map(|p| p.0)], |r| Ok((codec::app(r)?, r.opt_known("role")?)))
             })

@@ -80,6 +80,16 @@ impl SubscriptionStore for SqliteStore {
             .await
     }
 
+    async fn installed_pages(&self, app: &AppId) -> StoreResult<Vec<PageSubscription>> {
+        let app = app.clone();
+        self.engine
+            .read(move |c| {
+                prepare(c, "SELECT page_id, app_id, fields FROM page_subscriptions WHERE app_id = ?1 ORDER BY page_id")?
+                    .all([app.as_str()], |r| codec::page_subscription(r))
+            })
+            .await
+    }
+
     async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
         let (page, app) = (page.clone(), app.clone());
         self.engine

@@ -94,13 +94,14 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole);
+impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
 stored_text!(Direction { Direction::Inbound => "in", Direction::Outbound => "out", });
 stored_text!(FeatureStatus { FeatureStatus::Applied => "applied", FeatureStatus::Approved => "approved", });
 stored_text!(Outcome { Outcome::Delivered => "delivered", Outcome::Dead => "dead", });
+stored_text!(Answer { Answer::Granted => "granted", Answer::Declined => "declined", });
 stored_text!(TokenKind { TokenKind::User => "user", TokenKind::Page => "page", TokenKind::Session => "session", TokenKind::Operator => "operator", });
 
 impl StoredText for OptinKind {
@@ -149,6 +150,13 @@ impl Outcome {
             Some(Outcome::Dead) => EventState::Dead,
         }
     }
+}
+
+/// A person's answer about one permission, in `user_permissions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Granted,
+    Declined,
 }
 
 /// The tokens table's `kind` column.
@@ -212,7 +220,8 @@ pub fn page(row: &impl Columns) -> StoreResult<Page> {
     Ok(Page { id: PageId(row.text("id")?), name: row.text("name")?, username: row.text("username")? })
 }
 
-/// `id, name, mode, secret_generation, require_proof`.
+/// `id, name, mode, secret_generation, require_proof, approved` (the approved
+/// permissions' names, comma-separated, or NULL).
 pub fn app(row: &impl Columns) -> StoreResult<App> {
     Ok(App {
         id: AppId(row.text("id")?),
@@ -220,7 +229,40 @@ pub fn app(row: &impl Columns) -> StoreResult<App> {
         mode: row.known("mode")?,
         secret_generation: row.count("secret_generation")?,
         require_proof: row.flag("require_proof")?,
+        approved: scopes(row.opt_text("approved")?.as_deref().unwrap_or("")),
     })
+}
+
+/// Permissions stored as comma-separated names.
+pub fn scopes(text: &str) -> Scopes {
+    Scopes::from_names(text.split(',').filter(|name| !name.is_empty()))
+}
+
+/// `permission, status, note, reason, submitted_at, decided_at`.
+pub fn permission_review(row: &impl Columns) -> StoreResult<PermissionReview> {
+    Ok(PermissionReview {
+        permission: row.known("permission")?,
+        status: row.known("status")?,
+        note: row.text("note")?,
+        reason: row.opt_text("reason")?,
+        submitted_at: row.int("submitted_at")?,
+        decided_at: row.opt_int("decided_at")?,
+    })
+}
+
+/// `app_id, person_id, redirect_uri, expires_at`.
+pub fn login_code(row: &impl Columns) -> StoreResult<LoginCode> {
+    Ok(LoginCode {
+        app: AppId(row.text("app_id")?),
+        person: PersonId(row.int("person_id")?),
+        redirect_uri: row.text("redirect_uri")?,
+        expires_at: row.int("expires_at")?,
+    })
+}
+
+/// `id, name, admin_id`.
+pub fn business(row: &impl Columns) -> StoreResult<Business> {
+    Ok(Business { id: row.text("id")?, name: row.text("name")?, admin: row.opt_int("admin_id")?.map(PersonId) })
 }
 
 /// `at, actor, change`.

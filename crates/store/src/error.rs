@@ -4,7 +4,7 @@
 //! the code does not know. No text here is meant for a client: the app layer words
 //! the refusals.
 
-use switchboard_domain::{AppId, PageFeature, PageId};
+use switchboard_domain::{AppId, PageFeature, PageId, Permission};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -107,4 +107,9 @@ pub enum Missing {
     /// An approval without an application.
     #[error("no application for {} on Page {page}", feature.as_str())]
     FeatureApplication { page: PageId, feature: PageFeature },
+    /// A decision on a permission the app did not submit.
+    #[error("{permission} was not submitted for review by app {app}")]
+    Review { app: AppId, permission: Permission },
+    #[error("business {0}")]
+    Business(String),
 }

@@ -2,7 +2,7 @@
 //! method is one transaction; a write that causes webhooks takes its outbox rows
 //! with it, so a fact and the events it causes are durable together or not at all.
 //!
-//! One trait per aggregate (directory, tokens, subscriptions, threads, handover, opt-ins,
+//! One trait per aggregate (directory, tokens, consent, subscriptions, threads, handover, opt-ins,
 //! media, profiles, outbox, listings), each in the file of its name, joined by the
 //! [`Store`] supertrait; every engine keeps its implementation of each trait in a
 //! file of the same name. Rows are read and written through the one [`codec`].
@@ -11,6 +11,7 @@
 
 mod bus;
 pub mod codec;
+mod consent;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod directory;
@@ -26,6 +27,7 @@ mod threads;
 mod tokens;
 
 pub use bus::{Bus, BusMessage, LocalBus, BUS_BUFFER, RESUMED_TOPIC};
+pub use consent::*;
 pub use directory::*;
 pub use error::*;
 pub use handover::*;
@@ -44,7 +46,7 @@ use async_trait::async_trait;
 /// dispatcher: the outbox) take that trait instead.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + MediaStore + ProfileStore + OutboxStore + ListingStore
+    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + MediaStore + ProfileStore + OutboxStore + ListingStore
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;

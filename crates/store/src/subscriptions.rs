@@ -22,6 +22,8 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     /// Installs the app on the Page with these fields (replacing earlier ones).
     async fn put_page_subscription(&self, subscription: PageSubscription) -> StoreResult<()>;
     async fn page_subscriptions(&self, page: &PageId) -> StoreResult<Vec<PageSubscription>>;
+    /// The Pages the app is installed on, by Page id.
+    async fn installed_pages(&self, app: &AppId) -> StoreResult<Vec<PageSubscription>>;
     async fn delete_page_subscription(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
     /// Apps that receive events of this Page: installed on it, with an active
     /// `object=page` webhook; `fields` is what both levels agree on.

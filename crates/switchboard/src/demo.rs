@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use switchboard_app::{Actor, Caller, Platform};
 use switchboard_domain::credentials::random_urlsafe;
-use switchboard_domain::{AppId, PageRef, PersonId};
+use switchboard_domain::{AppId, PageRef};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -119,8 +119,7 @@ pub async fn start_bot(platform: &Platform, info: &mut DemoInfo) -> anyhow::Resu
         .subscribe_app(&Caller::App(app.clone()), &info.app_id, "page", &url, &info.verify_token, &fields, switchboard_http::DEFAULT_GRAPH_VERSION)
         .await?;
     let page_ref = PageRef::parse(&info.page_id);
-    let page = platform.directory.page(&page_ref).await?;
-    let page_caller = Caller::Page { page, app, person: PersonId(info.person_id) };
+    let page_caller = platform.authenticate(Some(&info.page_access_token), None).await?;
     platform.subscriptions.install_app(&page_caller, &page_ref, None).await?;
     info.bot_webhook_url = Some(url);
     Ok(child)

@@ -32,7 +32,7 @@ impl EchoBot {
         let admin = server.person(&format!("{username}-admin")).await;
         let page = server.page(&admin, username).await;
         let app = server.app("Echo Bot").await;
-        server.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
+        server.go_live(&app).await;
         let page_token = server.grant(&page, &app, &admin).await;
         let verify_token = "echo-verify-token";
         let mut process = Command::new(binary())
@@ -64,6 +64,44 @@ impl EchoBot {
         assert_eq!((status, answer), (200, json!({"success": true})), "subscribing the bot's webhook");
         server.install(&page_token, &page, fields).await;
         Self { _process: process, tap, page, app }
+    }
+}
+
+/// The example bot in `--install` mode: the app's own website, which Page admins
+/// install it from through the login dialog. It subscribes its own webhook.
+pub struct InstallingBot {
+    _process: tokio::process::Child,
+    pub install_url: String,
+    pub redirect_uri: String,
+}
+
+impl InstallingBot {
+    pub async fn start(server: &TestServer, app: &TestApp) -> Self {
+        let mut process = Command::new(binary())
+            .arg("--install")
+            .env("ECHO_BOT_GRAPH_URL", server.graph())
+            .env("ECHO_BOT_APP_ID", &app.id)
+            .env("ECHO_BOT_APP_SECRET", &app.secret)
+            .env("ECHO_BOT_VERIFY_TOKEN", "install-verify-token")
+            .env("ECHO_BOT_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the echo bot starts");
+        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
+        let install_url = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let line = lines.next_line().await.expect("the bot's output").expect("the bot exited before it could be installed");
+                if let Some(url) = line.strip_prefix("install at ") {
+                    break url.trim().to_string();
+                }
+            }
+        })
+        .await
+        .expect("the bot starts its website");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let redirect_uri = install_url.replace("/install", "/installed");
+        Self { _process: process, install_url, redirect_uri }
     }
 }
 

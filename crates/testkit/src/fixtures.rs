@@ -34,6 +34,9 @@ pub struct Bot {
     pub receiver: WebhookReceiver,
 }
 
+/// The permissions [`TestServer::go_live`] has App Review approve.
+pub const REVIEWED_PERMISSIONS: [&str; 5] = ["pages_messaging", "pages_show_list", "pages_manage_metadata", "pages_read_engagement", "human_agent"];
+
 /// Every field the core produces, for bots that want to see everything.
 pub const ALL_CORE_FIELDS: &str = "messages,message_echoes,message_deliveries,message_reads";
 
@@ -62,6 +65,17 @@ impl TestServer {
     pub async fn app(&self, name: &str) -> TestApp {
         let app = self.console(Method::POST, "/apps", json!({"name": name})).await;
         TestApp { id: app["id"].as_str().expect("app id").into(), secret: app["secret"].as_str().expect("secret").into() }
+    }
+
+    /// Takes the app live as its developer would: every permission a Messenger bot
+    /// uses submitted for App Review, approved by the operator, then the mode.
+    pub async fn go_live(&self, app: &TestApp) {
+        let permissions = REVIEWED_PERMISSIONS;
+        self.console(Method::POST, &format!("/apps/{}/review", app.id), json!({"permissions": permissions, "note": "A test bot that answers everyone"})).await;
+        for permission in permissions {
+            self.console(Method::POST, &format!("/apps/{}/review/{permission}", app.id), json!({"approve": true})).await;
+        }
+        self.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
     }
 
     /// Grants the app the Page on behalf of `admin`; answers the Page token.
@@ -100,12 +114,12 @@ impl TestServer {
     }
 
     /// A complete bot on a new Page named `username`, receiving `fields`; its app is
-    /// live, so it may message anyone who writes to the Page.
+    /// live and reviewed, so it may message anyone who writes to the Page.
     pub async fn bot(&self, username: &str, fields: &str) -> Bot {
         let admin = self.person(&format!("{username}-admin")).await;
         let page = self.page(&admin, username).await;
         let app = self.app(&format!("{username} bot")).await;
-        self.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
+        self.go_live(&app).await;
         let page_token = self.grant(&page, &app, &admin).await;
         let receiver = WebhookReceiver::start(&app.secret).await;
         self.subscribe(&app, &receiver, fields).await;
@@ -117,7 +131,7 @@ impl TestServer {
     /// subscribed and installed for `fields`): the Page's second receiver.
     pub async fn join(&self, bot: &Bot, name: &str, fields: &str) -> Bot {
         let app = self.app(name).await;
-        self.console(Method::PATCH, &format!("/apps/{}", app.id), json!({"mode": "live"})).await;
+        self.go_live(&app).await;
         let page_token = self.grant(&bot.page, &app, &bot.admin).await;
         let receiver = WebhookReceiver::start(&app.secret).await;
         self.subscribe(&app, &receiver, fields).await;

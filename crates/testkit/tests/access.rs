@@ -89,7 +89,7 @@ async fn removing_an_app_from_a_page_ends_its_tokens_and_webhooks() {
     let removed = server.bot("removal", "messages").await;
     // A second app on the same Page shows when the person's message was delivered.
     let witness_app = server.app("witness").await;
-    server.console(Method::PATCH, &format!("/apps/{}", witness_app.id), json!({"mode": "live"})).await;
+    server.go_live(&witness_app).await;
     let witness_token = server.grant(&removed.page, &witness_app, &removed.admin).await;
     let witness = switchboard_testkit::WebhookReceiver::start(&witness_app.secret).await;
     server.subscribe(&witness_app, &witness, "messages").await;
@@ -193,7 +193,7 @@ async fn one_person_creates_at_most_their_quota_of_apps_and_pages() {
 
     // The operator is not bound; a Page takes at most its quota of apps from a person.
     let third = server.app("operator's").await;
-    server.console(Method::PATCH, &format!("/apps/{}", third.id), json!({"mode": "live"})).await;
+    server.go_live(&third).await;
     for app in &apps {
         let (status, body) = as_person(&server, &eve_session, Method::POST, &format!("/pages/{}/apps", pages[0]), json!({"app_id": app})).await;
         assert_eq!(status, 200, "{body}");

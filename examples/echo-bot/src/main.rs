@@ -13,6 +13,9 @@
 //! Configuration (environment): ECHO_BOT_GRAPH_URL (e.g. http://127.0.0.1:8080/v21.0),
 //! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN.
 //! It prints `listening on <webhook URL>` once it accepts connections.
+//!
+//! With `--install` it needs no Page token: it is an app's website that Page admins
+//! install it from, through the platform's login dialog (see `install.rs`).
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -24,7 +27,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex;
 use subtle::ConstantTimeEq;
+
+mod install;
 
 /// The Page Inbox's app id, the same on every Page (as on Meta's platform).
 const PAGE_INBOX_APP_ID: u64 = 263902037430900;
@@ -34,7 +40,11 @@ const HUMAN_PLEASE: &str = "talk to a human";
 
 struct Bot {
     graph_url: String,
-    page_token: String,
+    /// The Page token of each Page the bot answers for, by Page id: the one it was
+    /// started with, or those it received when Page admins installed it.
+    page_tokens: Mutex<HashMap<String, String>>,
+    /// The token for a Page it has none of (the one it was started with, if any).
+    default_token: Option<String>,
     app_secret: String,
     verify_token: String,
     http: reqwest::Client,
@@ -47,19 +57,32 @@ fn env(name: &str) -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    let installing = std::env::args().any(|arg| arg == "--install");
     let bot = Arc::new(Bot {
         graph_url: env("ECHO_BOT_GRAPH_URL")?.trim_end_matches('/').to_string(),
-        page_token: env("ECHO_BOT_PAGE_TOKEN")?,
+        page_tokens: Mutex::new(HashMap::new()),
+        default_token: if installing { None } else { Some(env("ECHO_BOT_PAGE_TOKEN")?) },
         app_secret: env("ECHO_BOT_APP_SECRET")?,
         verify_token: env("ECHO_BOT_VERIFY_TOKEN")?,
         http: reqwest::Client::new(),
     });
-    bot.set_profile().await;
     let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    println!("listening on http://{}/webhook", listener.local_addr()?);
-    let app = Router::new().route("/webhook", get(handshake).post(receive)).with_state(bot);
-    axum::serve(listener, app).await?;
+    let webhook = Router::new().route("/webhook", get(handshake).post(receive)).with_state(bot.clone());
+    if installing {
+        let site = install::Site::from_env(bot.clone(), listener.local_addr()?)?;
+        let app = webhook.merge(site.clone().routes());
+        // Serve first: subscribing the webhook makes the platform call it back.
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        site.subscribe_webhook().await?;
+        println!("listening on {}", site.webhook_url());
+        println!("install at {}", site.install_url());
+        server.await??;
+    } else {
+        bot.set_profile(None).await;
+        println!("listening on http://{}/webhook", listener.local_addr()?);
+        axum::serve(listener, webhook).await?;
+    }
     Ok(())
 }
 
@@ -96,6 +119,9 @@ struct Envelope {
 /// of threads another app owns (`standby`), which the bot only watches.
 #[derive(Deserialize)]
 struct Entry {
+    /// The Page.
+    #[serde(default)]
+    id: String,
     #[serde(default)]
     messaging: Vec<Value>,
     #[serde(default)]
@@ -119,7 +145,7 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
         // Another app (the Page Inbox's agent) owns these threads: the bot stays quiet.
         tracing::debug!(standby, "standby events, not answered");
     }
-    for event in envelope.entry.into_iter().flat_map(|e| e.messaging) {
+    for (page, event) in envelope.entry.into_iter().flat_map(|e| e.messaging.into_iter().map(move |m| (e.id.clone(), m))) {
         let Some(sender) = event["sender"]["id"].as_str().map(str::to_string) else { continue };
         if event["message"]["is_echo"].as_bool() == Some(true) {
             continue;
@@ -127,11 +153,11 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
         let bot = bot.clone();
         if event.get("pass_thread_control").is_some() {
             // The thread came back to the bot (an agent handed it back).
-            tokio::spawn(async move { bot.send(&sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await });
+            tokio::spawn(async move { bot.send(&page, &sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await });
         } else if wants_a_human(&event) {
-            tokio::spawn(async move { bot.hand_to_a_human(&sender).await });
+            tokio::spawn(async move { bot.hand_to_a_human(&page, &sender).await });
         } else if let Some(reply) = answer_to(&event) {
-            tokio::spawn(async move { bot.send(&sender, reply).await });
+            tokio::spawn(async move { bot.send(&page, &sender, reply).await });
         }
     }
     StatusCode::OK
@@ -174,21 +200,22 @@ fn answer_to(event: &Value) -> Option<Value> {
 }
 
 impl Bot {
-    async fn send(&self, psid: &str, message: Value) {
+    async fn send(&self, page: &str, psid: &str, message: Value) {
         let body = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message});
-        self.post("messages", body).await;
+        self.post(Some(page), "messages", body).await;
     }
 
     /// Says so, then passes the thread to the Page Inbox, where an agent answers
     /// (in this order: once it has passed the thread, the bot may not write in it).
-    async fn hand_to_a_human(&self, psid: &str) {
-        self.send(psid, json!({"text": "Connecting you with a person from our team."})).await;
+    async fn hand_to_a_human(&self, page: &str, psid: &str) {
+        self.send(page, psid, json!({"text": "Connecting you with a person from our team."})).await;
         let body = json!({"recipient": {"id": psid}, "target_app_id": PAGE_INBOX_APP_ID, "metadata": HUMAN_PLEASE});
-        self.post("pass_thread_control", body).await;
+        self.post(Some(page), "pass_thread_control", body).await;
     }
 
-    /// Sets the Page's Get Started button, greeting, ice breakers and menu.
-    async fn set_profile(&self) {
+    /// Sets the Page's Get Started button, greeting, ice breakers and menu (the
+    /// Page of the token it was started with, for `None`).
+    async fn set_profile(&self, page: Option<&str>) {
         let profile = json!({
             "get_started": {"payload": "GET_STARTED"},
             "greeting": [{"locale": "default", "text": "Hello {{user_first_name}}! Tap Get Started to chat with the echo bot."}],
@@ -199,12 +226,22 @@ impl Bot {
                 {"type": "postback", "title": "Help", "payload": "HELP"},
                 {"type": "postback", "title": "Show a card", "payload": "CARD"}]}],
         });
-        self.post("messenger_profile", profile).await;
+        self.post(page, "messenger_profile", profile).await;
     }
 
-    async fn post(&self, edge: &str, body: Value) {
+    /// The token to act for `page` with.
+    fn token_for(&self, page: Option<&str>) -> Option<String> {
+        let known = page.and_then(|page| self.page_tokens.lock().expect("tokens").get(page).cloned());
+        known.or_else(|| self.default_token.clone())
+    }
+
+    async fn post(&self, page: Option<&str>, edge: &str, body: Value) {
+        let Some(token) = self.token_for(page) else {
+            tracing::warn!(?page, "no Page token for this Page: install the bot on it first");
+            return;
+        };
         let url = format!("{}/me/{edge}", self.graph_url);
-        match self.http.post(&url).bearer_auth(&self.page_token).json(&body).send().await {
+        match self.http.post(&url).bearer_auth(&token).json(&body).send().await {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => {
                 let status = response.status();

@@ -5,6 +5,7 @@
 mod batch;
 mod conversations;
 mod handover;
+mod identity;
 mod messages;
 mod nodes;
 mod oauth;
@@ -123,10 +124,21 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
     let method = request.method.clone();
     match (&method, segments.as_slice()) {
         (&Method::GET, ["oauth", "access_token"]) => oauth::access_token(platform, request).await,
+        (&Method::GET, ["debug_token"]) => oauth::debug_token(platform, request).await,
         (&Method::GET, ["me", "accounts"]) => nodes::accounts(platform, request).await,
-        (&Method::DELETE, [user, "permissions"]) => oauth::deauthorize(platform, request, user).await,
+        (&Method::GET, [user, "permissions"]) => oauth::permissions(platform, request, user).await,
+        (&Method::DELETE, [user, "permissions"]) => oauth::withdraw(platform, request, user, None).await,
+        (&Method::DELETE, [user, "permissions", permission]) => oauth::withdraw(platform, request, user, Some(permission)).await,
+        (&Method::POST, [app, "accounts", "test-users"]) => identity::create_test_user(platform, request, app).await,
+        (&Method::GET, [app, "accounts", "test-users"]) => identity::test_users(platform, request, app).await,
+        (&Method::POST, [_user, "accounts"]) => identity::create_test_page(platform, request).await,
+        (&Method::GET, [id, "ids_for_pages"]) => identity::ids_for_pages(platform, request, id).await,
+        (&Method::GET, [id, "ids_for_apps"]) => identity::ids_for_apps(platform, request, id).await,
         (&Method::GET, [node]) => nodes::get_node(platform, request, node).await,
-        (&Method::DELETE, [node]) => profiles::delete_node(platform, request, node).await,
+        (&Method::DELETE, [node]) => match identity::delete_test_user(platform, request, node).await? {
+            Some(deleted) => Ok(deleted),
+            None => profiles::delete_node(platform, request, node).await,
+        },
         (&Method::POST, [node, "messages"]) => messages::send(platform, request, &PageRef::parse(node)).await,
         (&Method::POST, [page, "message_attachments"]) => messages::upload_attachment(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "messenger_profile"]) => profiles::get_profile(platform, request, &PageRef::parse(page)).await,

@@ -63,7 +63,14 @@ pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> H
         (Caller::Page { page, .. }, "me") => {
             select(request, "Page", page_fields(page), &["name", "id"])
         }
-        (Caller::User { person, app }, "me") => {
+        (Caller::User { .. }, id) if switchboard_domain::is_node_id(id) && wants_access_token(request)? => {
+            // `GET /{page-id}?fields=access_token` with a user token: the Page token.
+            let page = platform.directory.page(&PageRef::Id(PageId(id.to_string()))).await?;
+            let mut fields = page_fields(&page);
+            fields.insert("access_token".into(), Value::String(platform.consent.page_token_for(caller, &page.id).await?));
+            select(request, "Page", fields, &["name", "id"])
+        }
+        (Caller::User { person, app, .. }, "me") => {
             let asid = platform.directory.asid(*person, &app.id).await?;
             let person = platform.directory.person(*person).await?;
             select(request, "User", user_fields(&person, asid.as_str()), &["name", "id"])
@@ -93,6 +100,10 @@ pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> H
         (_, id) if switchboard_domain::is_node_id(id) => page_node(platform, request, id).await,
         _ => Err(unknown().into()),
     }
+}
+
+fn wants_access_token(request: &GraphCall) -> Result<bool, Refusal> {
+    Ok(request.params.list("fields")?.is_some_and(|fields| fields.iter().any(|f| f == "access_token")))
 }
 
 async fn page_node(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {

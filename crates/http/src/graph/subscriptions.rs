@@ -59,6 +59,19 @@ pub async fn install(platform: &Platform, request: &GraphCall, page: &PageRef) -
 /// `GET /{page-id}/subscribed_apps` (Page token).
 pub async fn installed(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
     let caller = request.caller()?;
+    // With the app's own token the node is the app: the Pages it is installed on.
+    if let (switchboard_app::Caller::App(app), PageRef::Id(id)) = (caller, page) {
+        if app.id.as_str() == id.as_str() {
+            let data: Vec<_> = platform
+                .subscriptions
+                .installed_pages(caller, id.as_str())
+                .await?
+                .into_iter()
+                .map(|(page, fields)| serde_json::json!({"id": page.id.0, "name": page.name, "subscribed_fields": fields.iter().map(|f| f.as_str()).collect::<Vec<_>>()}))
+                .collect();
+            return Ok(json(graph::Data { data }));
+        }
+    }
     let data = platform
         .subscriptions
         .installed_apps(caller, page)

@@ -9,6 +9,7 @@ use switchboard_domain::*;
 use std::sync::Arc;
 
 mod access;
+mod consent;
 mod content;
 mod handover;
 mod listings;
@@ -69,6 +70,11 @@ macro_rules! contract_tests {
             delivery_statistics_by_bucket,
             the_first_app_installed_is_the_primary_receiver,
             the_owner_decides_who_hears_and_who_may_write,
+            login_codes_are_spent_once_even_under_races,
+            consent_is_recorded_withdrawn_and_deauthorized,
+            review_decisions_make_the_apps_approved_permissions,
+            deleted_test_users_cannot_sign_in_or_use_tokens,
+            id_matching_stays_within_a_business,
         );
     };
     (@each $fresh:path; $($check:ident,)*) => {
@@ -84,6 +90,7 @@ macro_rules! contract_tests {
 }
 
 pub use access::*;
+pub use consent::*;
 pub use content::*;
 pub use handover::*;
 pub use listings::*;
@@ -97,7 +104,7 @@ pub(crate) fn page(id: &str, username: &str) -> Page {
 }
 
 pub(crate) fn app(id: &str) -> App {
-    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false }
+    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE }
 }
 
 pub(crate) fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Millis) -> Message {

@@ -1,0 +1,151 @@
+//! Consent: login codes, what persons grant, App Review, test users, businesses.
+
+use super::*;
+
+fn scopes(list: &[Permission]) -> Scopes {
+    list.iter().copied().collect()
+}
+
+pub async fn login_codes_are_spent_once_even_under_races(store: Shared) {
+    let code = LoginCode { app: AppId("900".into()), person: PersonId(7), redirect_uri: "https://bot.example/cb".into(), expires_at: 50 };
+    store.insert_login_code("code-digest", code.clone()).await.unwrap();
+    assert_eq!(store.redeem_login_code("unknown").await.unwrap(), Redemption::Unknown);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.redeem_login_code("code-digest").await.unwrap() })
+        })
+        .collect();
+    let mut redeemed = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Redemption::Redeemed(found) => {
+                assert_eq!(found, code);
+                redeemed += 1;
+            }
+            Redemption::Used(found) => assert_eq!(found, code),
+            Redemption::Unknown => panic!("the code exists"),
+        }
+    }
+    assert_eq!(redeemed, 1, "exactly one exchange spends the code");
+}
+
+pub async fn consent_is_recorded_withdrawn_and_deauthorized(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
+    store.create_page(page("100", "shop"), None).await.unwrap();
+    store.set_page_role(&PageId("100".into()), ann.id, Some(PageRole::Admin)).await.unwrap();
+    let app_id = AppId("900".into());
+    assert_eq!(store.consent(ann.id, &app_id).await.unwrap(), Consent::default());
+
+    let asked = scopes(&[Permission::PublicProfile, Permission::PagesMessaging, Permission::PagesShowList]);
+    let granted = scopes(&[Permission::PublicProfile, Permission::PagesMessaging]);
+    store.record_consent(ann.id, &app_id, granted, asked, 10).await.unwrap();
+    let consent = store.consent(ann.id, &app_id).await.unwrap();
+    assert_eq!((consent.granted, consent.declined), (granted, scopes(&[Permission::PagesShowList])));
+
+    // A later dialog asking for more keeps the earlier answers about the rest.
+    store.record_consent(ann.id, &app_id, scopes(&[Permission::PagesShowList]), Scopes::NONE, 11).await.unwrap();
+    assert_eq!(store.consent(ann.id, &app_id).await.unwrap().granted, asked);
+
+    assert!(store.withdraw_permission(ann.id, &app_id, Permission::PagesMessaging, 12).await.unwrap());
+    assert!(!store.withdraw_permission(ann.id, &app_id, Permission::PagesMessaging, 13).await.unwrap(), "withdrawn already");
+    let consent = store.consent(ann.id, &app_id).await.unwrap();
+    assert!(!consent.granted.contains(Permission::PagesMessaging) && consent.declined.contains(Permission::PagesMessaging));
+
+    // Removing the app: answers go, user tokens and Page tokens through Ann end.
+    let user = TokenRecord { hash: "user-token".into(), grant: TokenGrant::User { person: ann.id, app: app_id.clone() }, issued_at: 1, expires_at: None };
+    store.insert_token(user).await.unwrap();
+    store.grant_page(grant("100", "900", ann.id, 0), minter("page")).await.unwrap();
+    assert!(store.token("page@0").await.unwrap().is_some());
+    store.deauthorize(ann.id, &app_id).await.unwrap();
+    assert_eq!(store.consent(ann.id, &app_id).await.unwrap(), Consent::default());
+    assert_eq!(store.token("user-token").await.unwrap(), None);
+    assert_eq!(store.token("page@0").await.unwrap(), None);
+    assert_eq!(store.register_page_token(&PageId("100".into()), &app_id, ann.id, 20, minter("page")).await.unwrap(), 1, "a new epoch");
+}
+
+pub async fn review_decisions_make_the_apps_approved_permissions(store: Shared) {
+    store.create_app(app("900"), None).await.unwrap();
+    let app_id = AppId("900".into());
+    let submitted = scopes(&[Permission::PagesMessaging, Permission::HumanAgent]);
+    store.submit_review(&app_id, submitted, "We answer customers", 10).await.unwrap();
+    let reviews = store.reviews(&app_id).await.unwrap();
+    assert_eq!(reviews.len(), 2);
+    assert!(reviews.iter().all(|r| r.status == ReviewStatus::Pending && r.note == "We answer customers" && r.decided_at.is_none()));
+    assert_eq!(store.pending_reviews().await.unwrap().len(), 1);
+
+    store.decide_review(&app_id, Permission::PagesMessaging, true, None, 20).await.unwrap();
+    store.decide_review(&app_id, Permission::HumanAgent, false, Some("No human agents in the screencast"), 21).await.unwrap();
+    assert!(matches!(
+        store.decide_review(&app_id, Permission::PagesShowList, true, None, 22).await,
+        Err(StoreError::NotFound(Missing::Review { .. }))
+    ));
+    assert_eq!(store.app(&app_id).await.unwrap().unwrap().approved, scopes(&[Permission::PagesMessaging]));
+    let declined = store.reviews(&app_id).await.unwrap().into_iter().find(|r| r.permission == Permission::HumanAgent).unwrap();
+    assert_eq!((declined.status, declined.reason.as_deref(), declined.decided_at), (ReviewStatus::Declined, Some("No human agents in the screencast"), Some(21)));
+    assert!(store.pending_reviews().await.unwrap().is_empty());
+
+    // Submitting again reopens a declined permission, never an approved one.
+    store.submit_review(&app_id, submitted, "Now with a screencast", 30).await.unwrap();
+    let reviews = store.reviews(&app_id).await.unwrap();
+    let status = |p: Permission| reviews.iter().find(|r| r.permission == p).unwrap().status;
+    assert_eq!((status(Permission::PagesMessaging), status(Permission::HumanAgent)), (ReviewStatus::Approved, ReviewStatus::Pending));
+    let (listed, _) = store.apps_for(None).await.unwrap().into_iter().find(|(a, _)| a.id == app_id).unwrap();
+    assert_eq!(listed.approved, scopes(&[Permission::PagesMessaging]), "listings read the same approvals");
+}
+
+pub async fn deleted_test_users_cannot_sign_in_or_use_tokens(store: Shared) {
+    store.create_app(app("900"), None).await.unwrap();
+    let app_id = AppId("900".into());
+    let tess = store.create_test_user(person("Tess"), &app_id).await.unwrap();
+    let plain = store.create_person(person("Paul")).await.unwrap();
+    assert_eq!(store.test_users(&app_id).await.unwrap(), vec![tess.clone()]);
+    store.insert_token(TokenRecord { hash: "tess-session".into(), grant: TokenGrant::Session { person: tess.id }, issued_at: 1, expires_at: None }).await.unwrap();
+    assert!(!store.delete_test_user(&app_id, plain.id).await.unwrap(), "not a test user");
+    assert!(!store.delete_test_user(&AppId("901".into()), tess.id).await.unwrap(), "another app's");
+    assert!(store.delete_test_user(&app_id, tess.id).await.unwrap());
+    assert!(!store.delete_test_user(&app_id, tess.id).await.unwrap(), "deleted already");
+    assert!(store.test_users(&app_id).await.unwrap().is_empty());
+    assert_eq!(store.person_credentials("tess").await.unwrap(), None);
+    assert_eq!(store.token("tess-session").await.unwrap(), None);
+    assert_eq!(store.app_role(&app_id, tess.id).await.unwrap(), None);
+}
+
+pub async fn id_matching_stays_within_a_business(store: Shared) {
+    let ann = store.create_person(person("Ann")).await.unwrap();
+    for (id, name) in [("100", "alpha"), ("200", "beta"), ("300", "other")] {
+        store.create_page(page(id, name), None).await.unwrap();
+    }
+    for id in ["900", "901", "902"] {
+        store.create_app(app(id), None).await.unwrap();
+    }
+    for (id, admin) in [("b1", Some(ann.id)), ("b2", None)] {
+        store.create_business(Business { id: id.into(), name: format!("Business {id}"), admin }).await.unwrap();
+    }
+    assert_eq!(store.businesses(Some(ann.id)).await.unwrap().len(), 1);
+    assert_eq!(store.businesses(None).await.unwrap().len(), 2);
+    for (business, asset) in [
+        ("b1", BusinessAsset::Page(PageId("100".into()))),
+        ("b1", BusinessAsset::Page(PageId("200".into()))),
+        ("b2", BusinessAsset::Page(PageId("300".into()))),
+        ("b1", BusinessAsset::App(AppId("900".into()))),
+        ("b1", BusinessAsset::App(AppId("901".into()))),
+        ("b2", BusinessAsset::App(AppId("902".into()))),
+    ] {
+        store.assign_to_business(business, asset).await.unwrap();
+    }
+    assert!(store.assign_to_business("b1", BusinessAsset::Page(PageId("999".into()))).await.is_err());
+    assert_eq!(store.business_of(BusinessAsset::Page(PageId("300".into()))).await.unwrap().as_deref(), Some("b2"));
+    let psids: Vec<_> = [("100"), ("300")].iter().map(|p| PageId(p.to_string())).collect();
+    let mut known = Vec::new();
+    for page in &psids {
+        known.push(store.psid(ann.id, page).await.unwrap());
+    }
+    store.asid(ann.id, &AppId("900".into())).await.unwrap();
+    store.asid(ann.id, &AppId("902".into())).await.unwrap();
+    let pages = store.ids_for_pages(ann.id, "b1").await.unwrap();
+    assert_eq!(pages.iter().map(|(p, psid)| (p.id.as_str(), psid.clone())).collect::<Vec<_>>(), vec![("100", known[0].clone())], "Page 200 has no PSID yet, Page 300 is another business's");
+    let apps = store.ids_for_apps(ann.id, "b1").await.unwrap();
+    assert_eq!(apps.iter().map(|(a, _)| a.id.as_str()).collect::<Vec<_>>(), vec!["900"]);
+}
