@@ -328,12 +328,13 @@ impl Consent {
     /// `GET /debug_token`: what a token of the caller's app is, valid or not. The
     /// caller is the app (its app token) or one of its administrators or developers
     /// (their user token).
-    pub async fn debug_token(&self, caller: &Caller, input: &str) -> AppResult<TokenInspection> {
+    pub async fn debug_token(&self, caller: &Caller, input: Option<&str>) -> AppResult<TokenInspection> {
         let app = match caller {
             Caller::App(app) => app,
             Caller::User { person, app, .. } if matches!(self.core.role_on(&app.id, *person).await?, Some(AppRole::Administrator | AppRole::Developer)) => app,
             _ => return Err(Refusal::app_token_required().into()),
         };
+        let input = input.ok_or_else(|| Refusal::missing_param("input_token"))?;
         let invalid = |refusal: Refusal| TokenInspection { is_valid: false, error: Some(InspectionError::from(&refusal)), ..TokenInspection::default() };
         if let Some((app_id, _)) = split_app_token(input) {
             if app_id != app.id.as_str() || !is_app_token_of(input, app_id, &self.core.app_secret(app)) {
@@ -581,9 +582,18 @@ impl Consent {
 
     /// `GET /{id}/ids_for_pages` and `/{id}/ids_for_apps`: the person behind `id`
     /// (a PSID of the caller's Page, or an ASID of the caller's app), and the
-    /// business that bounds what may be matched.
-    async fn matched_person(&self, caller: &Caller, id: &str) -> AppResult<(PersonId, Option<String>)> {
+    /// business that bounds what may be matched. The call needs `appsecret_proof`
+    /// (reference §2.5; a wrong one was refused with the token).
+    async fn matched_person(&self, caller: &Caller, id: &str, proven: bool) -> AppResult<(PersonId, Option<String>)> {
         let unknown = || AppError::from(Refusal::unknown_object(id));
+        let found = self.person_and_business(caller, id, unknown).await?;
+        if !proven {
+            return Err(Refusal::proof_required().into());
+        }
+        Ok(found)
+    }
+
+    async fn person_and_business(&self, caller: &Caller, id: &str, unknown: impl Fn() -> AppError) -> AppResult<(PersonId, Option<String>)> {
         match caller {
             Caller::Page { page, .. } => {
                 let person = self.core.store.person_by_psid(&page.id, id).await?.ok_or_else(unknown)?;
@@ -598,8 +608,8 @@ impl Consent {
     }
 
     /// The person's PSIDs on the Pages of the caller's business (`page` narrows).
-    pub async fn ids_for_pages(&self, caller: &Caller, id: &str, page: Option<&str>) -> AppResult<Vec<(Page, Psid)>> {
-        let (person, business) = self.matched_person(caller, id).await?;
+    pub async fn ids_for_pages(&self, caller: &Caller, id: &str, page: Option<&str>, proven: bool) -> AppResult<Vec<(Page, Psid)>> {
+        let (person, business) = self.matched_person(caller, id, proven).await?;
         let Some(business) = business else { return Ok(Vec::new()) };
         let mut ids = self.core.store.ids_for_pages(person, &business).await?;
         ids.retain(|(p, _)| page.is_none_or(|wanted| p.id.as_str() == wanted));
@@ -607,8 +617,8 @@ impl Consent {
     }
 
     /// The person's ASIDs for the apps of the caller's business (`app` narrows).
-    pub async fn ids_for_apps(&self, caller: &Caller, id: &str, app: Option<&str>) -> AppResult<Vec<(App, Asid)>> {
-        let (person, business) = self.matched_person(caller, id).await?;
+    pub async fn ids_for_apps(&self, caller: &Caller, id: &str, app: Option<&str>, proven: bool) -> AppResult<Vec<(App, Asid)>> {
+        let (person, business) = self.matched_person(caller, id, proven).await?;
         let Some(business) = business else { return Ok(Vec::new()) };
         let mut ids = self.core.store.ids_for_apps(person, &business).await?;
         ids.retain(|(a, _)| app.is_none_or(|wanted| a.id.as_str() == wanted));

@@ -594,6 +594,7 @@ mod tests {
         for (column, value) in [("id", "900"), ("name", "Bot"), ("mode", mode), ("secret_generation", "2"), ("require_proof", "1")] {
             row.0.insert(column, Some(value.to_string()));
         }
+        row.0.insert("approved", None);
         row
     }
 

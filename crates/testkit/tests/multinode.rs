@@ -171,6 +171,41 @@ async fn migrate_prepares_a_postgres_database_once() {
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(answer, json!({"migrated": true, "engine": "postgres", "schema_version": 8}));
+        assert_eq!(answer, json!({"migrated": true, "engine": "postgres", "schema_version": 9}));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_withdrawn_on_one_node_stops_its_tokens_on_another_at_once() {
+    let database = fresh_database("consent").await;
+    let a = NodeProcess::start("node-a", &database, 5).await;
+    let b = NodeProcess::start("node-b", &database, 5).await;
+    let operator = a.operator.clone().expect("the operator credential");
+    let via_a = TestServer::external(&a.url, &operator);
+    let via_b = TestServer::external(&b.url, &operator);
+    let bot = via_a.bot("shop", "messages").await;
+    let user = via_a.console(Method::POST, &format!("/apps/{}/user-tokens", bot.app.id), json!({"person_id": bot.admin.id})).await;
+    let user_token = user["access_token"].as_str().expect("a user token").to_string();
+
+    // Node B has the Page token cached from a first call.
+    let (status, _) = via_b.graph_call(Method::GET, "/me/subscribed_apps", Some(&bot.page_token), None).await;
+    assert_eq!(status, 200);
+    // The admin takes pages_manage_metadata back through node A.
+    let (status, answer) = via_a.graph_call(Method::DELETE, "/me/permissions/pages_manage_metadata", Some(&user_token), None).await;
+    assert_eq!((status, answer), (200, json!({"success": true})));
+    // Node B refuses it too, within the documented second (the bus clears its cache).
+    let started = Instant::now();
+    let refused = eventually("node B refusing the withdrawn permission", || {
+        let (via_b, token) = (&via_b, bot.page_token.clone());
+        async move {
+            let (status, answer) = via_b.graph_call(Method::GET, "/me/subscribed_apps", Some(&token), None).await;
+            (status == 403).then_some(answer)
+        }
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(1_000), "the documented bound is one second: {:?}", started.elapsed());
+    assert_eq!(refused["error"]["code"], json!(200), "{refused}");
+    // What the permission did not cover still works there.
+    let (status, _) = via_b.graph_call(Method::GET, "/me", Some(&bot.page_token), None).await;
+    assert_eq!(status, 200);
 }

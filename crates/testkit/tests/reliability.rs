@@ -56,6 +56,10 @@ enum Access {
     UserToken,
     /// Graph: any token of an app (Page, app or user).
     AnyAppToken,
+    /// Graph: an app token, or the user token of one of the app's developers.
+    AppOrDeveloper,
+    /// Graph: a test user's own token (no caller of the world has one).
+    TestUserToken,
     /// Person API: any person's session.
     Person,
     /// Console: any person's session, or the operator.
@@ -78,6 +82,8 @@ impl Access {
             Access::AppToken => who == AppA,
             Access::UserToken => who == UserA,
             Access::AnyAppToken => matches!(who, PageA | PageB | AppA | AppB | UserA),
+            Access::AppOrDeveloper => matches!(who, AppA | AppB | UserA),
+            Access::TestUserToken => false,
             Access::Person => matches!(who, Alice | Bob),
             Access::SignedIn => matches!(who, Alice | Bob | Operator),
             Access::Operator => who == Operator,
@@ -95,6 +101,11 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         // Graph.
         ("GET", "/v21.0/oauth/access_token") | ("POST", "/v21.0/") => (Public, none),
         ("GET", "/v21.0/me/accounts") | ("DELETE", "/v21.0/{user}/permissions") => (UserToken, none),
+        ("GET", "/v21.0/{user}/permissions") | ("DELETE", "/v21.0/{user}/permissions/{permission}") => (UserToken, none),
+        ("GET", "/v21.0/debug_token") => (AppOrDeveloper, none),
+        ("GET" | "POST", "/v21.0/{app}/accounts/test-users") => (AppToken, json!({"installed": false})),
+        ("POST", "/v21.0/{_user}/accounts") => (TestUserToken, json!({"name": "Matrix test Page"})),
+        ("GET", "/v21.0/{id}/ids_for_pages" | "/v21.0/{id}/ids_for_apps") => (AnyAppToken, none),
         ("GET", "/v21.0/{node}") => (AnyAppToken, none),
         ("POST" | "GET" | "DELETE", "/v21.0/{app}/subscriptions") => (AppToken, json!({"object": "page", "fields": "messages"})),
         ("POST", "/v21.0/{node}/messages") => (PageToken, json!({"recipient": {"id": "{psid}"}, "message": {"text": "matrix"}})),
@@ -112,6 +123,11 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST", "/console/v1/persons") => (Operator, json!({"name": "New", "login": "new-person", "password": "new password"})),
         ("POST", "/console/v1/clock") => (Operator, json!({"advance_ms": 1})),
         ("POST", "/console/v1/pages/{page}/features/{feature}/approve") => (Operator, none),
+        ("POST", "/console/v1/apps/{app}/review/{permission}") => (Operator, json!({"approve": false, "reason": "matrix"})),
+        ("GET", "/console/v1/reviews") => (Operator, none),
+        ("GET", "/console/v1/businesses") => (SignedIn, none),
+        ("POST", "/console/v1/businesses") => (SignedIn, json!({"name": "Matrix business"})),
+        ("PUT", "/console/v1/businesses/{business}/apps/{app}" | "/console/v1/businesses/{business}/pages/{page}") => (SignedIn, none),
         ("POST", "/console/v1/pages/{page}/roles") => (PageAdmin, json!({"login": "bob", "role": "admin"})),
         ("POST", "/console/v1/pages/{page}/apps") => (PageAdmin, json!({"app_id": "{app}"})),
         ("POST", "/console/v1/pages/{page}/features/{feature}") => (PageAdmin, json!({"accept_terms": true})),
@@ -125,6 +141,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         (_, p) if p.starts_with("/console/v1/apps/{app}") => (AppTeam, json!({})),
         // Operations, media, the web interfaces.
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/" | "/console" | "/console/" | "/m/{page}") => (Public, none),
+        ("GET", "/dialog/oauth" | "/{version}/dialog/oauth") => (Public, none),
         ("GET", "/media/{digest}" | "/media/profilepic/{page}/{psid}/{signature}") => (Public, none),
         _ => return None,
     };
@@ -203,6 +220,11 @@ impl World {
             ("digest", "0".repeat(64)),
             ("signature", "nope".to_string()),
             ("alice", alice.id.to_string()),
+            ("permission", "pages_read_engagement".to_string()),
+            ("_user", "me".to_string()),
+            ("id", conversation.trim_start_matches("t_").to_string()),
+            ("business", "1".to_string()),
+            ("version", "v21.0".to_string()),
         ]);
         World { server, alice, tokens, values }
     }

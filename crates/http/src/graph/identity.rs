@@ -6,7 +6,6 @@ use crate::error::HttpResult;
 use axum::response::Response;
 use serde_json::json;
 use switchboard_app::Platform;
-use switchboard_domain::Refusal;
 use switchboard_wire::graph::{Created, Data};
 
 /// `POST /{app-id}/accounts/test-users` (app token): `installed` (default true),
@@ -40,24 +39,14 @@ pub async fn delete_test_user(platform: &Platform, request: &GraphCall, id: &str
     Ok(platform.consent.delete_test_user(caller, id).await?.then(success))
 }
 
-/// ID matching needs `appsecret_proof` (reference §2.5); a wrong one was refused
-/// when the token was resolved.
-fn require_proof(request: &GraphCall) -> Result<(), Refusal> {
-    match request.proof {
-        Some(_) => Ok(()),
-        None => Err(Refusal::proof_required()),
-    }
-}
-
 /// `GET /{psid-or-asid}/ids_for_pages[?page=]`: the person's PSIDs on the Pages of
 /// the caller's business.
 pub async fn ids_for_pages(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
     let caller = request.caller()?;
-    require_proof(request)?;
     let page = request.params.str("page")?;
     let data: Vec<_> = platform
         .consent
-        .ids_for_pages(caller, id, page.as_deref())
+        .ids_for_pages(caller, id, page.as_deref(), request.proof.is_some())
         .await?
         .into_iter()
         .map(|(page, psid)| json!({"id": psid.0, "page": {"name": page.name, "id": page.id.0}}))
@@ -69,11 +58,10 @@ pub async fn ids_for_pages(platform: &Platform, request: &GraphCall, id: &str) -
 /// the caller's business.
 pub async fn ids_for_apps(platform: &Platform, request: &GraphCall, id: &str) -> HttpResult<Response> {
     let caller = request.caller()?;
-    require_proof(request)?;
     let app = request.params.str("app")?;
     let data: Vec<_> = platform
         .consent
-        .ids_for_apps(caller, id, app.as_deref())
+        .ids_for_apps(caller, id, app.as_deref(), request.proof.is_some())
         .await?
         .into_iter()
         .map(|(app, asid)| json!({"id": asid.0, "app": {"category": "Business", "link": "", "name": app.name, "namespace": "", "id": app.id.0}}))

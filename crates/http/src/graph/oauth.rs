@@ -38,8 +38,8 @@ pub async fn access_token(platform: &Platform, request: &GraphCall) -> HttpResul
 /// `GET /debug_token?input_token=` (app token, or an app developer's user token).
 pub async fn debug_token(platform: &Platform, request: &GraphCall) -> HttpResult<Response> {
     let caller = request.caller()?;
-    let input = request.params.required_str("input_token")?;
-    Ok(json(serde_json::json!({ "data": platform.consent.debug_token(caller, &input).await? })))
+    let input = request.params.str("input_token")?;
+    Ok(json(serde_json::json!({ "data": platform.consent.debug_token(caller, input.as_deref()).await? })))
 }
 
 /// `GET /me/permissions` (user token): granted and declined permissions.

@@ -102,6 +102,14 @@ export class Console {
   setRole(id, loginName, role) { return this.post(`/apps/${enc(id)}/roles`, { login: loginName, role }); }
   removeRole(id, personId) { return this.post(`/apps/${enc(id)}/roles`, { person_id: personId, role: null }); }
   createTestUser(id, name) { return this.post(`/apps/${enc(id)}/test-users`, name ? { name } : {}); }
+  /** Where the login dialog may send people back to, matched exactly. */
+  redirectUris(id) { return this.get(`/apps/${enc(id)}/redirect-uris`); }
+  setRedirectUris(id, uris) { return call('PUT', `${CONSOLE}/apps/${enc(id)}/redirect-uris`, this.token, { redirect_uris: uris }); }
+  /** Each permission's state in App Review. */
+  review(id) { return this.get(`/apps/${enc(id)}/review`); }
+  submitReview(id, permissions, note) { return this.post(`/apps/${enc(id)}/review`, { permissions, note }); }
+  /** The operator's decision; a decline says why. */
+  decideReview(id, permission, approve, reason) { return this.post(`/apps/${enc(id)}/review/${enc(permission)}`, { approve, reason }); }
 
   pages() { return this.get('/pages'); }
   createPage(name, username) { return this.post('/pages', { name, username }); }

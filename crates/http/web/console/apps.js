@@ -1,4 +1,5 @@
-// The apps view: the list and create form, and one app's settings, secret, roles, test users and mode-change audit.
+// The apps view: the list and create form, and one app's settings, secret, login
+// redirect URIs, App Review, roles, test users and mode-change audit.
 
 import { main, session, view } from './app.js';
 import { h, append, replace, field, statusLine, say, act, describe, table, section, timeNode, copyButton, secretBox } from './dom.js';
@@ -67,6 +68,8 @@ export async function appView(id) {
     role ? ` · your role: ${role}` : ''), appTabs(app, 'settings'));
   if (admin) append(main, settingsSection(app));
   else append(main, section('Settings', 'settings', h('p', { text: 'Only the app’s administrators see its settings and secret.' })));
+  const developer = admin || role === 'developer';
+  if (developer) append(main, redirectUrisSection(app, admin), reviewSection(app));
   append(main, rolesSection(app, admin), testUsersSection(app, admin));
   if (admin) append(main, auditSection(app));
 }
@@ -185,6 +188,81 @@ function testUsersSection(app, admin) {
     });
   });
   return section('Test users', 'test-users', h('p', { text: 'A test user is a new person with the tester role, who can talk to the app while it is in development.' }), form, line, result);
+}
+
+/** The redirect URIs the login dialog accepts for this app (one per line). */
+function redirectUrisSection(app, admin) {
+  const line = statusLine('redirect-uris-status');
+  const uris = h('textarea', { id: 'redirect-uris', rows: 3, readOnly: !admin, spellcheck: 'false' });
+  session.api.redirectUris(app.id).then(({ redirect_uris }) => { uris.value = redirect_uris.join('\n'); }, (error) => say(line, describe(error), 'error'));
+  const save = h('button', { type: 'submit', id: 'save-redirect-uris', text: 'Save redirect URIs' });
+  const form = h('form', { id: 'redirect-uris-form' }, field('Valid OAuth redirect URIs, one per line', uris,
+    'The login dialog sends people back only to one of these, matched exactly.'), admin ? save : null);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(save, line, async () => {
+      const list = uris.value.split('\n').map((u) => u.trim()).filter(Boolean);
+      const saved = await session.api.setRedirectUris(app.id, list);
+      uris.value = saved.redirect_uris.join('\n');
+      say(line, `${saved.redirect_uris.length} redirect URI(s) saved.`);
+    });
+  });
+  return section('Facebook Login', 'login', form, line);
+}
+
+const REVIEW_STATUS = {
+  standard: 'Standard access: works for the app’s role holders only',
+  pending: 'Submitted: waiting for the operator',
+  approved: 'Approved: works for everyone once the app is live',
+  declined: 'Declined',
+};
+
+/** App Review: each permission's state; developers submit, the operator decides. */
+function reviewSection(app) {
+  const line = statusLine('review-status');
+  const list = h('div', { id: 'review-list' }, h('p', { text: 'Loading…' }));
+  const boxes = h('fieldset', { id: 'review-permissions' }, h('legend', { text: 'Permissions to submit' }));
+  const note = h('textarea', { id: 'review-note', rows: 3, required: true });
+  const submit = h('button', { type: 'submit', id: 'submit-review', text: 'Submit for review' });
+  const form = h('form', { id: 'review-form' }, boxes, field('How does the app use them?', note), submit);
+
+  const decide = (permission, approve) => {
+    const reason = approve ? null : prompt(`Why is ${permission} declined? The developer sees this.`);
+    if (!approve && !reason) return;
+    act(null, line, async () => {
+      show(await session.api.decideReview(app.id, permission, approve, reason));
+      say(line, `${permission} ${approve ? 'approved' : 'declined'}.`);
+    });
+  };
+  const show = ({ permissions }) => {
+    const rows = permissions.map((p) => {
+      const actions = session.operator && p.status === 'pending'
+        ? h('td', {}, h('button', { type: 'button', class: 'secondary', id: `approve-${p.permission}`, text: 'Approve', onclick: () => decide(p.permission, true) }),
+          ' ', h('button', { type: 'button', class: 'danger', id: `decline-${p.permission}`, text: 'Decline', onclick: () => decide(p.permission, false) }))
+        : h('td', {});
+      return h('tr', { 'data-permission': p.permission, 'data-status': p.status },
+        h('th', { scope: 'row', text: p.permission }),
+        h('td', { class: `review-${p.status}`, text: REVIEW_STATUS[p.status] || p.status }),
+        h('td', { text: p.reason ? `${p.note || ''} — operator: ${p.reason}` : (p.note || '') }),
+        actions);
+    });
+    replace(list, table('App Review', ['Permission', 'State', 'Note', session.operator ? 'Decision' : ''], rows, 'No permissions.'));
+    replace(boxes, h('legend', { text: 'Permissions to submit' }), ...permissions.filter((p) => p.status !== 'approved').map((p) =>
+      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'permission', value: p.permission, id: `review-${p.permission}` }), ` ${p.permission}`)));
+  };
+  session.api.review(app.id).then(show, (error) => replace(list, h('p', { class: 'status error', text: describe(error) })));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const permissions = [...form.querySelectorAll('input[name=permission]:checked')].map((b) => b.value);
+    act(submit, line, async () => {
+      show(await session.api.submitReview(app.id, permissions, note.value.trim()));
+      note.value = '';
+      say(line, `Submitted ${permissions.join(', ')} for review.`);
+    });
+  });
+  return section('App Review', 'review',
+    h('p', { text: 'In development, or without review, a permission works for the app’s role holders only. To reach everyone, submit it for review and take the app live.' }),
+    list, form, line);
 }
 
 function auditSection(app) {
