@@ -178,10 +178,16 @@ impl<'de> Deserialize<'de> for Scopes {
     }
 }
 
+/// A dialog's `scope` longer than this names no real set of permissions.
+pub const MAX_SCOPE_CHARS: usize = 1000;
+
 /// The `scope` of a login dialog (comma or space separated, as Meta accepts it):
 /// the permissions asked of the person, `public_profile` always among them. An
 /// unknown name is refused, as Meta's dialog shows "Invalid Scopes".
 pub fn parse_scope(scope: &str) -> Result<Scopes, Refusal> {
+    if scope.len() > MAX_SCOPE_CHARS {
+        return Err(Refusal::invalid_param(format!("scope must have at most {MAX_SCOPE_CHARS} characters")));
+    }
     let mut scopes: Scopes = [Permission::PublicProfile].into_iter().collect();
     let mut invalid = Vec::new();
     for name in scope.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()) {
@@ -253,6 +259,7 @@ mod tests {
         assert_eq!(parse_scope("").unwrap(), set(&[Permission::PublicProfile]));
         let refusal = parse_scope("pages_messaging,read_mailbox,human_agent").unwrap_err();
         assert!(refusal.message.contains("read_mailbox, human_agent"), "{}", refusal.message);
+        assert!(parse_scope(&"x,".repeat(MAX_SCOPE_CHARS)).unwrap_err().message.contains("at most"));
     }
 
     #[test]

@@ -35,28 +35,8 @@ impl EchoBot {
         server.go_live(&app).await;
         let page_token = server.grant(&page, &app, &admin).await;
         let verify_token = "echo-verify-token";
-        let mut process = Command::new(binary())
-            .env("ECHO_BOT_GRAPH_URL", server.graph())
-            .env("ECHO_BOT_PAGE_TOKEN", &page_token)
-            .env("ECHO_BOT_APP_SECRET", &app.secret)
-            .env("ECHO_BOT_VERIFY_TOKEN", verify_token)
-            .env("ECHO_BOT_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the echo bot starts");
-        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-        let bot_url = tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                let line = lines.next_line().await.expect("the bot's output").expect("the bot exited before listening");
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    break url.trim().to_string();
-                }
-            }
-        })
-        .await
-        .expect("the bot listens");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let env = [("ECHO_BOT_PAGE_TOKEN", page_token.as_str()), ("ECHO_BOT_APP_SECRET", &app.secret), ("ECHO_BOT_VERIFY_TOKEN", verify_token)];
+        let (process, bot_url) = start_bot(server, &[], &env, "listening on ").await;
         let tap = Tap::start(&bot_url).await;
         let app_token = format!("{}|{}", app.id, app.secret);
         let body = json!({"object": "page", "callback_url": tap.url, "verify_token": verify_token, "fields": fields});
@@ -70,39 +50,43 @@ impl EchoBot {
 /// The example bot in `--install` mode: the app's own website, which Page admins
 /// install it from through the login dialog. It subscribes its own webhook.
 pub struct InstallingBot {
-    _process: tokio::process::Child,
+    _process: Child,
     pub install_url: String,
     pub redirect_uri: String,
 }
 
 impl InstallingBot {
     pub async fn start(server: &TestServer, app: &TestApp) -> Self {
-        let mut process = Command::new(binary())
-            .arg("--install")
-            .env("ECHO_BOT_GRAPH_URL", server.graph())
-            .env("ECHO_BOT_APP_ID", &app.id)
-            .env("ECHO_BOT_APP_SECRET", &app.secret)
-            .env("ECHO_BOT_VERIFY_TOKEN", "install-verify-token")
-            .env("ECHO_BOT_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the echo bot starts");
-        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-        let install_url = tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                let line = lines.next_line().await.expect("the bot's output").expect("the bot exited before it could be installed");
-                if let Some(url) = line.strip_prefix("install at ") {
-                    break url.trim().to_string();
-                }
-            }
-        })
-        .await
-        .expect("the bot starts its website");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let env = [("ECHO_BOT_APP_ID", app.id.as_str()), ("ECHO_BOT_APP_SECRET", &app.secret), ("ECHO_BOT_VERIFY_TOKEN", "install-verify-token")];
+        let (process, install_url) = start_bot(server, &["--install"], &env, "install at ").await;
         let redirect_uri = install_url.replace("/install", "/installed");
         Self { _process: process, install_url, redirect_uri }
     }
+}
+
+/// Starts the example bot on a free port with `args` and `env` (and the server's
+/// Graph URL), and waits for the line it prints starting with `prefix`: answers the
+/// process and the rest of that line. Its further output is drained.
+async fn start_bot(server: &TestServer, args: &[&str], env: &[(&str, &str)], prefix: &str) -> (Child, String) {
+    let mut command = Command::new(binary());
+    command.args(args).env("ECHO_BOT_GRAPH_URL", server.graph()).env("ECHO_BOT_LISTEN", "127.0.0.1:0");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut process = command.stdout(Stdio::piped()).kill_on_drop(true).spawn().expect("the echo bot starts");
+    let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = lines.next_line().await.expect("the bot's output").unwrap_or_else(|| panic!("the bot exited before printing {prefix:?}"));
+            if let Some(rest) = line.strip_prefix(prefix) {
+                break rest.trim().to_string();
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the bot never printed {prefix:?}"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (process, rest)
 }
 
 /// The example bot binary (`cargo build --workspace --bins`), beside the test's target dir.

@@ -324,3 +324,42 @@ async fn a_page_admin_applies_for_a_feature_and_the_operator_approves_it() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn a_developer_registers_a_redirect_uri_and_submits_a_permission_the_operator_approves() {
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let server = TestServer::start().await;
+    // The server installs the process's TLS provider, which the WebDriver client needs.
+    let Some(browser) = Browser::start(Screen::Desktop).await else { return };
+    let ria = server.person("ria").await;
+    browser
+        .run("console-review", |client| async move {
+            sign_in(&client, &server, &ria).await;
+            let app = create_app(&client, &server, "Ria bot").await;
+            go(&client, &server, &format!("/apps/{}", app.id)).await;
+            fill(&client, "#redirect-uris", "https://ria.example/installed").await;
+            click(&client, "#save-redirect-uris").await;
+            find_text(&client, "#redirect-uris-status", "1 redirect URI(s) saved").await;
+            find_text(&client, "#review-list tr[data-permission='pages_messaging']", "Standard access").await;
+            click(&client, "#review-pages_messaging").await;
+            fill(&client, "#review-note", "Ria answers her customers' questions").await;
+            click(&client, "#submit-review").await;
+            find_text(&client, "#review-status", "Submitted pages_messaging for review").await;
+            find_text(&client, "#review-list tr[data-permission='pages_messaging']", "waiting for the operator").await;
+
+            click(&client, "#sign-out").await;
+            sign_in_as_operator(&client, &server).await;
+            go(&client, &server, &format!("/apps/{}", app.id)).await;
+            find_text(&client, "#review-list tr[data-permission='pages_messaging']", "Ria answers her customers' questions").await;
+            click(&client, "#approve-pages_messaging").await;
+            find_text(&client, "#review-status", "pages_messaging approved").await;
+            find_text(&client, "#review-list tr[data-permission='pages_messaging'][data-status='approved']", "Approved").await;
+
+            let uris = server.console(Method::GET, &format!("/apps/{}/redirect-uris", app.id), json!({})).await;
+            assert_eq!(uris["redirect_uris"], json!(["https://ria.example/installed"]));
+            let review = server.console(Method::GET, &format!("/apps/{}/review", app.id), json!({})).await;
+            let messaging = review["permissions"].as_array().unwrap().iter().find(|p| p["permission"] == "pages_messaging").unwrap().clone();
+            assert_eq!(messaging["status"], "approved", "{review}");
+        })
+        .await;
+}
