@@ -118,9 +118,12 @@ pub async fn build(base: &str, operator: &str, pages: usize, persons: usize, rec
         call(&http, reqwest::Method::POST, format!("{console}/pages/{page_id}/roles"), operator, json!({"person_id": admin_id, "role": "admin"})).await?;
         let app = call(&http, reqwest::Method::POST, format!("{console}/apps"), operator, json!({"name": format!("Bench Bot {n}")})).await?;
         let (app_id, secret) = (app["id"].as_str().context("app id")?.to_string(), app["secret"].as_str().context("secret")?.to_string());
-        // Live, with pages_messaging through App Review, so that it answers anyone.
-        call(&http, reqwest::Method::POST, format!("{console}/apps/{app_id}/review"), operator, json!({"permissions": ["pages_messaging"], "note": "bench bot"})).await?;
-        call(&http, reqwest::Method::POST, format!("{console}/apps/{app_id}/review/pages_messaging"), operator, json!({"approve": true})).await?;
+        // Live, with what it uses through App Review, so that it answers anyone.
+        let permissions = ["pages_messaging", "pages_manage_metadata"];
+        call(&http, reqwest::Method::POST, format!("{console}/apps/{app_id}/review"), operator, json!({"permissions": permissions, "note": "bench bot"})).await?;
+        for permission in permissions {
+            call(&http, reqwest::Method::POST, format!("{console}/apps/{app_id}/review/{permission}"), operator, json!({"approve": true})).await?;
+        }
         call(&http, reqwest::Method::PATCH, format!("{console}/apps/{app_id}"), operator, json!({"mode": "live"})).await?;
         let granted = call(&http, reqwest::Method::POST, format!("{console}/pages/{page_id}/apps"), operator, json!({"app_id": app_id, "person_id": admin_id})).await?;
         let page_token = granted["access_token"].as_str().context("page token")?.to_string();

@@ -438,8 +438,20 @@ async fn graph_conventions_method_override_app_installs_and_id_matching() {
     assert!(pages.contains(&second.id.as_str()) && !pages.contains(&foreign.page.id.as_str()));
     let on_shop = ids["data"].as_array().unwrap().iter().find(|i| i["page"]["id"] == json!(bot.page.id)).unwrap();
     assert_eq!(on_shop["id"], json!(psid));
-    let (status, apps) = server.graph_call(Method::GET, &format!("/{psid}/ids_for_apps?appsecret_proof={proof}"), Some(&bot.page_token), None).await;
-    assert_eq!(status, 200, "{apps}");
-    // Ann never logged in to the bot's app: she has no ASID yet.
-    assert_eq!(apps["data"], json!([]));
+    let ids_for_apps = || async {
+        let (status, apps) = server.graph_call(Method::GET, &format!("/{psid}/ids_for_apps?appsecret_proof={proof}"), Some(&bot.page_token), None).await;
+        assert_eq!(status, 200, "{apps}");
+        apps["data"].clone()
+    };
+    assert_eq!(ids_for_apps().await, json!([]), "Ann never logged in to an app: she has no app-scoped id yet");
+    // She logs in to the bot's app and to the other business's, and each app sees her.
+    let mut asids = Vec::new();
+    for app in [&bot.app.id, &foreign.app.id] {
+        let user = server.console(Method::POST, &format!("/apps/{app}/user-tokens"), json!({"person_id": ann.id})).await;
+        let (_, me) = server.graph_call(Method::GET, "/me", user["access_token"].as_str(), None).await;
+        asids.push(me["id"].clone());
+    }
+    let apps = ids_for_apps().await;
+    assert_eq!(apps.as_array().unwrap().len(), 1, "only the business's own app: {apps}");
+    assert_eq!((apps[0]["app"]["id"].clone(), apps[0]["id"].clone()), (json!(bot.app.id), asids[0].clone()), "her app-scoped id for the bot's app");
 }
