@@ -8,7 +8,8 @@ use crate::core::Core;
 use crate::{Actor, AppError, AppResult, Caller, Directory};
 use serde::Serialize;
 use std::sync::Arc;
-use switchboard_domain::credentials::{is_app_token_of, new_access_token, random_urlsafe, split_app_token, token_digest};
+use crate::directory::random_handle;
+use switchboard_domain::credentials::{is_app_token_of, new_access_token, split_app_token, token_digest};
 use switchboard_domain::permissions::{self, parse_scope};
 use switchboard_domain::*;
 use switchboard_store::{Business, BusinessAsset, LoginCode, PermissionReview, Redemption};
@@ -19,8 +20,6 @@ pub const LOGIN_CODE_TTL_MS: Millis = 10 * 60 * 1000;
 pub const MAX_REDIRECT_URIS: usize = 20;
 const MAX_URI_CHARS: usize = 1000;
 const MAX_NOTE_CHARS: usize = 2000;
-/// Test users an app may have at once (Meta's rule).
-pub const MAX_TEST_USERS: usize = 10;
 /// `data_access_expires_at`: how long an app may read a person's data after they
 /// last used it (Meta: 90 days).
 const DATA_ACCESS_MS: Millis = 90 * 24 * 3600 * 1000;
@@ -263,14 +262,22 @@ impl Consent {
         let always: Scopes = [Permission::PublicProfile].into_iter().collect();
         let granted = chosen.intersection(available).union(always);
         let declined = asked.without(granted);
+        // Each Page chosen must be the person's; each is granted once, however often
+        // it is named, so the list a client sends makes at most one write per Page.
+        let administered = self.core.store.pages_for(Some(person)).await?;
+        if let Some(id) = answer.pages.iter().find(|id| !administered.iter().any(|p| &p.id.0 == *id)) {
+            return Err(Refusal::permission(format!("You do not administer the Page {id}")).into());
+        }
+        let chosen_pages: Vec<&Page> = match granted.iter().any(Permission::per_page) {
+            true => administered.iter().filter(|p| answer.pages.contains(&p.id.0)).collect(),
+            false => Vec::new(),
+        };
+        // Written in this order, each step stands on its own if a crash stops the
+        // rest: the answers, each Page's grant (with the answers again), the code.
         let now = self.core.now();
         self.core.store.record_consent(person, &app.id, granted, declined, now).await?;
-        if granted.iter().any(Permission::per_page) {
-            let administered = self.core.store.pages_for(Some(person)).await?;
-            for id in &answer.pages {
-                let page = administered.iter().find(|p| &p.id.0 == id).ok_or_else(|| Refusal::permission(format!("You do not administer the Page {id}")))?;
-                self.directory.grant_for_person(person, &page.id, &app).await?;
-            }
+        for page in chosen_pages {
+            self.directory.grant_for_person(person, &page.id, &app, granted).await?;
         }
         self.core.invalidate(crate::Invalidation::Callers).await;
         let (code, digest) = new_access_token();
@@ -283,13 +290,17 @@ impl Consent {
     /// code, once and within its ten minutes, for a short-lived user token.
     pub async fn exchange_code(&self, client_id: &str, client_secret: &str, redirect_uri: &str, code: &str) -> AppResult<(String, i64)> {
         let app = self.directory.authenticate_client(client_id, client_secret).await?;
-        let found = match self.core.store.redeem_login_code(&token_digest(code)).await? {
+        let (found, spent_now) = match self.core.store.redeem_login_code(&token_digest(code)).await? {
             Redemption::Unknown => return Err(Refusal::code_invalid().into()),
-            Redemption::Used(found) if found.app == app.id => return Err(Refusal::code_used().into()),
-            Redemption::Redeemed(found) | Redemption::Used(found) => found,
+            Redemption::Redeemed(found) => (found, true),
+            Redemption::Used(found) => (found, false),
         };
+        // Another app's code is as good as none to this app.
         if found.app != app.id {
             return Err(Refusal::code_invalid().into());
+        }
+        if !spent_now {
+            return Err(Refusal::code_used().into());
         }
         if found.redirect_uri != redirect_uri {
             return Err(Refusal::code_redirect_mismatch().into());
@@ -301,12 +312,11 @@ impl Consent {
         Ok((self.core.issue_token(TokenGrant::User { person: found.person, app: app.id }, Some(ttl)).await?, seconds(ttl)))
     }
 
-    /// `GET /me/permissions`: what the person granted and declined the app.
-    pub async fn permissions(&self, caller: &Caller) -> AppResult<Vec<PermissionStatus>> {
-        let Caller::User { person, app, .. } = caller else {
-            return Err(Refusal::wrong_token_kind("a user access token").into());
-        };
-        let consent = self.core.store.consent(*person, &app.id).await?;
+    /// `GET /{user}/permissions` (`me` or the token's own app-scoped id): what the
+    /// person granted and declined the app.
+    pub async fn permissions(&self, caller: &Caller, user: &str) -> AppResult<Vec<PermissionStatus>> {
+        let (person, app) = self.directory.token_user(caller, user).await?;
+        let consent = self.core.store.consent(person, &app.id).await?;
         let mut statuses: Vec<PermissionStatus> = consent.granted.iter().map(|p| PermissionStatus { permission: p.as_str(), status: "granted" }).collect();
         statuses.extend(consent.declined.iter().map(|p| PermissionStatus { permission: p.as_str(), status: "declined" }));
         Ok(statuses)
@@ -464,22 +474,11 @@ impl Consent {
     /// tester role; `installed` grants the app `permissions` and answers a user token.
     pub async fn create_test_user(&self, caller: &Caller, app_id: &str, name: Option<&str>, installed: bool, scope: &str) -> AppResult<GraphTestUser> {
         let app = self.core.own_app(caller, app_id)?.clone();
-        if self.core.store.test_users(&app.id).await?.len() >= MAX_TEST_USERS {
-            return Err(Refusal::invalid_param(format!("an app has at most {MAX_TEST_USERS} test users: delete one first")).into());
-        }
-        let granted = parse_scope(scope)?;
-        let login = format!("test-{}-{}", app.id, random_urlsafe(6).to_ascii_lowercase().replace(['-', '_'], "x"));
-        let password = random_urlsafe(12);
+        let granted = if installed { parse_scope(scope)? } else { Scopes::NONE };
         let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("Open Graph Test User");
-        let person = self.directory.person_to_create(name, &login, &password).await?;
-        let person = self.core.store.create_test_user(person, &app.id).await?;
-        let access_token = if installed {
-            self.core.store.record_consent(person.id, &app.id, granted, Scopes::NONE, self.core.now()).await?;
-            Some(self.test_user_token(person.id, &app).await?)
-        } else {
-            None
-        };
-        self.core.invalidate(crate::Invalidation::Callers).await;
+        let (person, password) = self.directory.new_test_user(&app.id, name, granted).await?;
+        // The token is not stored with the person: one missing is issued by the listing.
+        let access_token = if installed { Some(self.test_user_token(person.id, &app).await?) } else { None };
         Ok(GraphTestUser {
             id: self.core.store.asid(person.id, &app.id).await?.0,
             access_token,
@@ -525,9 +524,10 @@ impl Consent {
         if !self.core.store.test_users(&app.id).await?.iter().any(|p| p.id == *person) {
             return Err(Refusal::permission("Only test users create test Pages").into());
         }
-        let username = format!("test-page-{}", random_urlsafe(8).to_ascii_lowercase().replace(['-', '_'], "x"));
-        let page = self.directory.create_page(Actor::Person(*person), name, &username).await?;
-        self.directory.grant_for_person(*person, &page.id, app).await?;
+        let page = self.directory.create_page(Actor::Person(*person), name, &random_handle("test-page-", 8)).await?;
+        // A crash before the grant leaves an ordinary Page of theirs; granting it is
+        // theirs to do again. Their consent was given when they were made.
+        self.directory.grant_for_person(*person, &page.id, app, Scopes::NONE).await?;
         self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(page)
     }
@@ -551,6 +551,12 @@ impl Consent {
             Actor::Person(person) => Some(person),
             Actor::Operator => None,
         };
+        // A person holds as many businesses as Pages, at most (checked, then made:
+        // a race may pass the bound by the racers, never by more).
+        let quota = self.core.settings.quotas.pages_per_person as usize;
+        if admin.is_some() && quota > 0 && self.core.store.businesses(admin).await?.len() >= quota {
+            return Err(Refusal::quota_exceeded(format!("a person administers at most {quota} businesses")).into());
+        }
         let business = Business { id: random_node_id(), name: name.to_string(), admin };
         self.core.store.create_business(business.clone()).await?;
         Ok(business)

@@ -4,7 +4,7 @@
 use crate::core::Core;
 use crate::{Actor, AppError, AppResult, Caller, Sessions};
 use std::sync::Arc;
-use switchboard_domain::credentials::{app_access_token, new_access_token, secure_eq, token_digest};
+use switchboard_domain::credentials::{app_access_token, new_access_token, random_urlsafe, secure_eq, token_digest};
 use switchboard_domain::*;
 use switchboard_store::{AuditRecord, NewPerson, Owner, PageGrant, PageTokenMinter};
 
@@ -28,6 +28,14 @@ fn check_name(what: &str, name: &str) -> Result<String, Refusal> {
         return Err(Refusal::invalid_param(format!("{what} must be between 1 and 100 characters")));
     }
     Ok(name.to_string())
+}
+
+/// Test users an app may have at once (Meta's rule).
+pub const MAX_TEST_USERS: usize = 10;
+
+/// `prefix` and `n` random characters that a login or username may hold.
+pub(crate) fn random_handle(prefix: &str, n: usize) -> String {
+    format!("{prefix}{}", random_urlsafe(n).to_ascii_lowercase().replace(['-', '_'], "x"))
 }
 
 /// Logins and Page usernames: 3 to 50 of `a-z 0-9 . _ -`, stored lowercase.
@@ -87,24 +95,46 @@ impl Directory {
     /// ends their user tokens for it and the Page tokens issued through them. Either
     /// way every token that depended on it changes at once, on every node.
     pub async fn withdraw(&self, caller: &Caller, user: &str, permission: Option<&str>) -> AppResult<()> {
-        let Caller::User { person, app, .. } = caller else {
-            return Err(Refusal::wrong_token_kind("a user access token").into());
-        };
-        if user != "me" && self.asid(*person, &app.id).await?.as_str() != user {
-            return Err(Refusal::permission("A user token can only withdraw its own permissions").into());
-        }
+        let (person, app) = self.token_user(caller, user).await?;
         match permission {
-            None => self.core.store.deauthorize(*person, &app.id).await?,
+            None => self.core.store.deauthorize(person, &app.id).await?,
             Some(name) => {
                 let permission = Permission::parse(name).ok_or_else(|| Refusal::invalid_param(format!("Unknown permission: {name}")))?;
                 if permission == Permission::PublicProfile {
                     return Err(Refusal::invalid_param("public_profile cannot be revoked: remove the app instead").into());
                 }
-                self.core.store.withdraw_permission(*person, &app.id, permission, self.core.now()).await?;
+                self.core.store.withdraw_permission(person, &app.id, permission, self.core.now()).await?;
             }
         }
         self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(())
+    }
+
+    /// A new test user of the app (Meta's: at most `MAX_TEST_USERS` per app), with
+    /// the tester role and what they grant the app (`consent`), made in one store
+    /// call. Answers the person and their password, shown once.
+    pub(crate) async fn new_test_user(&self, app: &AppId, name: &str, consent: Scopes) -> AppResult<(Person, String)> {
+        if self.core.store.test_users(app).await?.len() >= MAX_TEST_USERS {
+            return Err(Refusal::invalid_param(format!("an app has at most {MAX_TEST_USERS} test users: delete one first")).into());
+        }
+        let login = random_handle(&format!("test-{app}-"), 6);
+        let password = random_urlsafe(12);
+        let person = self.person_to_create(name, &login, &password).await?;
+        let person = self.core.store.create_test_user(person, app, consent).await?;
+        self.core.invalidate(crate::Invalidation::Callers).await;
+        Ok((person, password))
+    }
+
+    /// The person and app of a user token, for a path naming its user as `me` or by
+    /// its own app-scoped id: a user token reaches no other person.
+    pub(crate) async fn token_user<'c>(&self, caller: &'c Caller, user: &str) -> AppResult<(PersonId, &'c App)> {
+        let Caller::User { person, app, .. } = caller else {
+            return Err(Refusal::wrong_token_kind("a user access token").into());
+        };
+        if user != "me" && self.asid(*person, &app.id).await?.as_str() != user {
+            return Err(Refusal::permission("A user token reaches only its own person").into());
+        }
+        Ok((*person, app))
     }
 
     /// Creates a Page; a person who creates one becomes its admin, within their
@@ -213,18 +243,18 @@ impl Directory {
             Actor::Operator => 0,
         };
         // Granting in the console stands for the login dialog's consent to what a
-        // Messenger bot needs.
-        self.core.store.record_consent(admin, &app.id, Scopes::messenger(), Scopes::NONE, self.core.now()).await?;
-        let grant = PageGrant { page: page_id.clone(), app: app.id.clone(), by: admin, at: self.core.now(), max_apps };
+        // Messenger bot needs, stored with the grant.
+        let grant = PageGrant { page: page_id.clone(), app: app.id.clone(), by: admin, at: self.core.now(), max_apps, consent: Scopes::messenger() };
         let epoch = self.core.store.grant_page(grant, self.page_token_minter(&page.id, &app.id, admin)).await?;
         self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(PageAccount { access_token: self.core.key.page_token(page.id.as_str(), app.id.as_str(), admin.0, epoch), page })
     }
 
     /// The login dialog's Page picker: the admin grants the app the Page, within
-    /// the Page's quota of apps (their consent is recorded by the dialog).
-    pub(crate) async fn grant_for_person(&self, person: PersonId, page: &PageId, app: &App) -> AppResult<()> {
-        let grant = PageGrant { page: page.clone(), app: app.id.clone(), by: person, at: self.core.now(), max_apps: self.core.settings.quotas.apps_per_page };
+    /// the Page's quota of apps, with `consent` stored beside it.
+    pub(crate) async fn grant_for_person(&self, person: PersonId, page: &PageId, app: &App, consent: Scopes) -> AppResult<()> {
+        let max_apps = self.core.settings.quotas.apps_per_page;
+        let grant = PageGrant { page: page.clone(), app: app.id.clone(), by: person, at: self.core.now(), max_apps, consent };
         self.core.store.grant_page(grant, self.page_token_minter(page, &app.id, person)).await?;
         Ok(())
     }
@@ -268,6 +298,7 @@ impl Directory {
             self.may_use_app(&app, person).await?;
         }
         // As with a grant, logging in from the console consents to what a bot needs.
+        // The consent first: if the token is never issued, the person logs in again.
         self.core.store.record_consent(person, &app.id, Scopes::messenger(), Scopes::NONE, self.core.now()).await?;
         self.core.issue_token(TokenGrant::User { person, app: app.id }, Some(self.core.settings.user_token_ttl_ms)).await
     }

@@ -5,7 +5,6 @@
 use crate::core::Core;
 use crate::{Actor, AppResult, Directory};
 use std::sync::Arc;
-use switchboard_domain::credentials::random_urlsafe;
 use switchboard_domain::*;
 
 /// Most Pages a search answers.
@@ -85,13 +84,8 @@ impl Listings {
     /// the person and their password (shown once).
     pub async fn create_test_user(&self, actor: Actor, app: &AppId, name: Option<&str>) -> AppResult<(Person, String)> {
         self.core.app_for_admin(actor, app).await?;
-        let login = format!("test-{}-{}", app, random_urlsafe(6).to_ascii_lowercase().replace(['-', '_'], "x"));
-        let password = random_urlsafe(12);
         let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("Test User");
-        let person = self.directory.person_to_create(name, &login, &password).await?;
-        let person = self.core.store.create_test_user(person, app).await?;
-        self.core.invalidate(crate::Invalidation::Callers).await;
-        Ok((person, password))
+        self.directory.new_test_user(app, name, Scopes::NONE).await
     }
 
     /// Pages a person finds by name or username. A Page whose every installed app is

@@ -22,7 +22,7 @@ pub(crate) fn app_columns() -> String {
     )
 }
 
-async fn upsert_answers(tx: &Transaction<'_>, person: PersonId, app: &AppId, permissions: Scopes, answer: Answer, at: Millis) -> StoreResult<()> {
+pub(crate) async fn upsert_answers(tx: &Transaction<'_>, person: PersonId, app: &AppId, permissions: Scopes, answer: Answer, at: Millis) -> StoreResult<()> {
     let names: Vec<&str> = permissions.names();
     tx.execute(
         "INSERT INTO user_permissions (person_id, app_id, permission, status, at) SELECT $1, $2, p, $4, $5 FROM UNNEST($3::text[]) AS p

@@ -11,7 +11,7 @@ use crate::PostgresStore;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use switchboard_domain::*;
-use switchboard_store::codec::{self, Columns, FeatureStatus, TokenKind};
+use switchboard_store::codec::{self, Answer, Columns, FeatureStatus, TokenKind};
 use switchboard_store::*;
 use tokio_postgres::types::ToSql;
 
@@ -93,11 +93,13 @@ impl DirectoryStore for PostgresStore {
         insert_person(&self.client().await?, person).await
     }
 
-    async fn create_test_user(&self, person: NewPerson, app: &AppId) -> StoreResult<Person> {
+    async fn create_test_user(&self, person: NewPerson, app: &AppId, consent: Scopes) -> StoreResult<Person> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
+        let at = person.created_at;
         let person = insert_person(&tx, person).await?;
         tx.execute("UPDATE persons SET test_user_of = $2 WHERE id = $1", &[&person.id.0, &app.0]).await.map_err(pg)?;
+        crate::consent::upsert_answers(&tx, person.id, app, consent, Answer::Granted, at).await?;
         tx.execute("INSERT INTO app_roles (app_id, person_id, role) VALUES ($1, $2, $3)", &[&app.0, &person.id.0, &codec::text(AppRole::Tester)])
             .await
             .map_err(pg)?;
@@ -315,7 +317,7 @@ impl DirectoryStore for PostgresStore {
     }
 
     async fn grant_page(&self, grant: PageGrant, token: PageTokenMinter) -> StoreResult<u32> {
-        let PageGrant { page, app, by, at, max_apps } = grant;
+        let PageGrant { page, app, by, at, max_apps, consent } = grant;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page.0]).await.map_err(pg)?;
@@ -338,6 +340,7 @@ impl DirectoryStore for PostgresStore {
         )
         .await
         .map_err(pg)?;
+        crate::consent::upsert_answers(&tx, by, &app, consent, Answer::Granted, at).await?;
         let epoch = register_page_token(&tx, &page, &app, by, at, &token).await?;
         tx.commit().await.map_err(pg)?;
         Ok(epoch)

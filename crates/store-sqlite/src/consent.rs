@@ -21,7 +21,7 @@ pub(crate) fn app_columns() -> String {
     )
 }
 
-fn upsert_answers(c: &Connection, person: PersonId, app: &AppId, permissions: Scopes, answer: Answer, at: Millis) -> StoreResult<()> {
+pub(crate) fn upsert_answers(c: &Connection, person: PersonId, app: &AppId, permissions: Scopes, answer: Answer, at: Millis) -> StoreResult<()> {
     let mut statement = prepare(
         c,
         "INSERT INTO user_permissions (person_id, app_id, permission, status, at) VALUES (?1, ?2, ?3, ?4, ?5)

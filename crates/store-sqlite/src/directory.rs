@@ -10,7 +10,7 @@ use crate::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use switchboard_domain::*;
-use switchboard_store::codec::{self, Columns, FeatureStatus};
+use switchboard_store::codec::{self, Answer, Columns, FeatureStatus};
 use switchboard_store::*;
 
 fn insert_person(c: &Connection, person: NewPerson) -> StoreResult<Person> {
@@ -60,12 +60,14 @@ impl DirectoryStore for SqliteStore {
         self.engine.write(move |c| insert_person(c, person)).await
     }
 
-    async fn create_test_user(&self, person: NewPerson, app: &AppId) -> StoreResult<Person> {
+    async fn create_test_user(&self, person: NewPerson, app: &AppId, consent: Scopes) -> StoreResult<Person> {
         let app = app.clone();
         self.engine
             .write(move |c| {
+                let at = person.created_at;
                 let person = insert_person(c, person)?;
                 q(c.execute("UPDATE persons SET test_user_of = ?2 WHERE id = ?1", params![person.id.0, app.as_str()]))?;
+                crate::consent::upsert_answers(c, person.id, &app, consent, Answer::Granted, at)?;
                 q(c.execute(
                     "INSERT INTO app_roles (app_id, person_id, role) VALUES (?1, ?2, ?3)",
                     params![app.as_str(), person.id.0, codec::text(AppRole::Tester)],
@@ -261,7 +263,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn grant_page(&self, grant: PageGrant, token: PageTokenMinter) -> StoreResult<u32> {
-        let PageGrant { page, app, by, at, max_apps } = grant;
+        let PageGrant { page, app, by, at, max_apps, consent } = grant;
         self.engine
             .write(move |c| {
                 let (granted, new) = prepare(
@@ -278,6 +280,7 @@ impl DirectoryStore for SqliteStore {
                      ON CONFLICT (page_id, app_id) DO UPDATE SET granted_by = excluded.granted_by, granted_at = excluded.granted_at",
                     params![page.as_str(), app.as_str(), by.0, at],
                 ))?;
+                crate::consent::upsert_answers(c, by, &app, consent, Answer::Granted, at)?;
                 register_page_token(c, &page, &app, by, at, &token)
             })
             .await

@@ -26,7 +26,7 @@ async fn refusals_name_what_was_refused() {
     let bob = store.create_person(person("bob")).await.unwrap();
     assert!(matches!(store.create_person(person("ann")).await, Err(StoreError::Conflict(Conflict::LoginTaken(login))) if login == "ann"));
     assert!(matches!(
-        store.create_test_user(person("ann"), &AppId("900".into())).await,
+        store.create_test_user(person("ann"), &AppId("900".into()), Scopes::NONE).await,
         Err(StoreError::Conflict(Conflict::LoginTaken(login))) if login == "ann"
     ));
 
@@ -41,7 +41,7 @@ async fn refusals_name_what_was_refused() {
     assert!(matches!(store.update_app(&app("999"), None, false).await, Err(StoreError::NotFound(Missing::App(id))) if id.as_str() == "999"));
     let minter: PageTokenMinter = std::sync::Arc::new(|epoch| format!("token-{epoch}"));
     store.create_app(app("902"), None).await.unwrap();
-    let grant = |app: &str| PageGrant { page: PageId("100".into()), app: AppId(app.into()), by: ann.id, at: 1, max_apps: 1 };
+    let grant = |app: &str| PageGrant { page: PageId("100".into()), app: AppId(app.into()), by: ann.id, at: 1, max_apps: 1, consent: Scopes::NONE };
     store.grant_page(grant("900"), minter.clone()).await.unwrap();
     assert!(matches!(store.grant_page(grant("902"), minter).await, Err(StoreError::QuotaExceeded(Quota::AppsPerPage(1)))));
 

@@ -53,14 +53,17 @@ pub struct PageGrant {
     pub at: Millis,
     /// Apps the Page may have at most (0: no bound).
     pub max_apps: u32,
+    /// What the admin grants the app with it, recorded in the same transaction
+    /// (`Scopes::NONE`: the consent was recorded before).
+    pub consent: Scopes,
 }
 
 #[async_trait]
 pub trait DirectoryStore: Send + Sync + 'static {
     async fn create_person(&self, person: NewPerson) -> StoreResult<Person>;
-    /// Creates a person with the tester role on the app, in one transaction (Meta's
-    /// test users).
-    async fn create_test_user(&self, person: NewPerson, app: &AppId) -> StoreResult<Person>;
+    /// Creates a person with the tester role on the app, and what they grant the app
+    /// (when they installed it), in one transaction (Meta's test users).
+    async fn create_test_user(&self, person: NewPerson, app: &AppId, consent: Scopes) -> StoreResult<Person>;
     async fn person(&self, id: PersonId) -> StoreResult<Option<Person>>;
     /// The person and their password hash, for signing in.
     async fn person_credentials(&self, login: &str) -> StoreResult<Option<(Person, String)>>;

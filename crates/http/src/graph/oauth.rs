@@ -45,15 +45,7 @@ pub async fn debug_token(platform: &Platform, request: &GraphCall) -> HttpResult
 /// `GET /me/permissions` (user token): granted and declined permissions.
 pub async fn permissions(platform: &Platform, request: &GraphCall, user: &str) -> HttpResult<Response> {
     let caller = request.caller()?;
-    if user != "me" {
-        // Only the token's own person: `me`, or their app-scoped id.
-        if let switchboard_app::Caller::User { person, app, .. } = caller {
-            if platform.directory.asid(*person, &app.id).await?.as_str() != user {
-                return Err(Refusal::unknown_object(user).into());
-            }
-        }
-    }
-    Ok(json(Data { data: platform.consent.permissions(caller).await? }))
+    Ok(json(Data { data: platform.consent.permissions(caller, user).await? }))
 }
 
 /// `DELETE /me/permissions[/{permission}]` (or `/{app-scoped-user-id}/...`) with a

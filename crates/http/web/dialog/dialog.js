@@ -4,6 +4,8 @@
 // is sent back to the app's redirect URI with a code (or with access_denied). The
 // server checks everything again; this page only asks.
 
+import { login } from "/web/messenger/api.js";
+
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "switchboard.messenger.token";
 const PERSON_KEY = "switchboard.messenger.person";
@@ -109,13 +111,12 @@ function showSignIn() {
 $("sign-in-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
-  const response = await fetch("/person/v1/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ login: $("login").value, password: $("password").value }),
-  });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) return showError(body?.error?.message || "Could not sign in");
+  let body;
+  try {
+    body = await login($("login").value, $("password").value);
+  } catch (error) {
+    return showError(error.message || "Could not sign in");
+  }
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
   sessionStorage.setItem(PERSON_KEY, JSON.stringify(body.person));
   await showConsent();

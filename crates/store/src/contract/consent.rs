@@ -56,8 +56,10 @@ pub async fn consent_is_recorded_withdrawn_and_deauthorized(store: Shared) {
     // Removing the app: answers go, user tokens and Page tokens through Ann end.
     let user = TokenRecord { hash: "user-token".into(), grant: TokenGrant::User { person: ann.id, app: app_id.clone() }, issued_at: 1, expires_at: None };
     store.insert_token(user).await.unwrap();
-    store.grant_page(grant("100", "900", ann.id, 0), minter("page")).await.unwrap();
+    let with_consent = PageGrant { consent: granted, ..grant("100", "900", ann.id, 0) };
+    store.grant_page(with_consent, minter("page")).await.unwrap();
     assert!(store.token("page@0").await.unwrap().is_some());
+    assert!(store.consent(ann.id, &app_id).await.unwrap().granted.contains(Permission::PagesMessaging), "a grant records its consent");
     store.deauthorize(ann.id, &app_id).await.unwrap();
     assert_eq!(store.consent(ann.id, &app_id).await.unwrap(), Consent::default());
     assert_eq!(store.token("user-token").await.unwrap(), None);
@@ -98,7 +100,9 @@ pub async fn review_decisions_make_the_apps_approved_permissions(store: Shared) 
 pub async fn deleted_test_users_cannot_sign_in_or_use_tokens(store: Shared) {
     store.create_app(app("900"), None).await.unwrap();
     let app_id = AppId("900".into());
-    let tess = store.create_test_user(person("Tess"), &app_id).await.unwrap();
+    let granted: Scopes = [Permission::PublicProfile, Permission::PagesMessaging].into_iter().collect();
+    let tess = store.create_test_user(person("Tess"), &app_id, granted).await.unwrap();
+    assert_eq!(store.consent(tess.id, &app_id).await.unwrap().granted, granted, "created with what they granted");
     let plain = store.create_person(person("Paul")).await.unwrap();
     assert_eq!(store.test_users(&app_id).await.unwrap(), vec![tess.clone()]);
     store.insert_token(TokenRecord { hash: "tess-session".into(), grant: TokenGrant::Session { person: tess.id }, issued_at: 1, expires_at: None }).await.unwrap();

@@ -139,7 +139,7 @@ pub(crate) fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>
 
 /// A grant of Page `page` to `app` by `by`, within `max_apps`.
 pub(crate) fn grant(page: &str, app: &str, by: PersonId, max_apps: u32) -> PageGrant {
-    PageGrant { page: PageId(page.into()), app: AppId(app.into()), by, at: 5, max_apps }
+    PageGrant { page: PageId(page.into()), app: AppId(app.into()), by, at: 5, max_apps, consent: Scopes::NONE }
 }
 
 /// Page token digests `{prefix}@{epoch}`, as a minter derives them.
@@ -232,11 +232,11 @@ pub async fn granted_pages_need_admin_and_grant(store: Shared) {
 
 pub async fn test_users_are_created_with_their_role_or_not_at_all(store: Shared) {
     store.create_app(app("900"), None).await.unwrap();
-    let tester = store.create_test_user(person("Tess"), &AppId("900".into())).await.unwrap();
+    let tester = store.create_test_user(person("Tess"), &AppId("900".into()), Scopes::NONE).await.unwrap();
     assert_eq!(store.app_role(&AppId("900".into()), tester.id).await.unwrap(), Some(AppRole::Tester));
-    assert!(store.create_test_user(person("Theo"), &AppId("999".into())).await.is_err(), "no such app");
+    assert!(store.create_test_user(person("Theo"), &AppId("999".into()), Scopes::NONE).await.is_err(), "no such app");
     assert_eq!(store.person_by_login("theo").await.unwrap(), None, "a person whose role could not be stored is not stored either");
-    assert!(matches!(store.create_test_user(person("Tess"), &AppId("900".into())).await, Err(StoreError::Conflict(_))), "a taken login");
+    assert!(matches!(store.create_test_user(person("Tess"), &AppId("900".into()), Scopes::NONE).await, Err(StoreError::Conflict(_))), "a taken login");
 }
 
 pub async fn tokens_resolve_by_digest_until_revoked(store: Shared) {
