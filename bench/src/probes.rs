@@ -183,9 +183,11 @@ async fn main() -> anyhow::Result<()> {
             let mut stream = TcpStream::connect(addr).await.ok()?;
             stream.write_all(request.as_bytes()).await.ok()?;
             let mut buffer = [0u8; 4096];
-            // A reader that takes 4 KiB every 100 ms.
+            // A reader that takes 4 KiB every 100 ms, until the file has come.
             for _ in 0..60 {
-                stream.read(&mut buffer).await.ok()?;
+                if stream.read(&mut buffer).await.ok()? == 0 {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Some(())

@@ -2,7 +2,9 @@
 //! each with a live app (bot) whose webhook is a lean receiver in this process, and
 //! persons who have written to every Page (so the 24-hour window is open). The
 //! receiver can also play the bots: answer every person's message at once through the
-//! Send API (the round-trip benchmark).
+//! Send API (the round-trip benchmark), through one node or several in turn, marking
+//! when each round-trip message reached the bot and when its answer was accepted, so
+//! that the round trip can be cut into legs.
 
 use crate::load::Target;
 use anyhow::Context;
@@ -12,8 +14,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 pub struct World {
     /// (Page id, Page token) per bot.
@@ -44,9 +47,40 @@ pub struct Receiver {
     /// "login@page" → PSID, from each person's first message.
     psids: Mutex<HashMap<String, String>>,
     pub replying: AtomicBool,
-    /// Page id → (Graph URL, Page token), for replies.
-    bots: Mutex<HashMap<String, (String, String)>>,
+    /// Page id → Page token, for replies.
+    bots: Mutex<HashMap<String, String>>,
+    /// The Graph URLs replies go through, one after the other.
+    graphs: Mutex<Vec<String>>,
+    turn: AtomicUsize,
+    marks: Mutex<BotMarks>,
     http: reqwest::Client,
+}
+
+/// What the bots saw of the round trip's messages (text `rt {tag}`), by tag: when
+/// the webhook arrived, and when the Send API accepted the answer.
+#[derive(Default)]
+pub struct BotMarks {
+    pub webhooks: HashMap<usize, Instant>,
+    pub answered: HashMap<usize, Instant>,
+    /// Answers the Send API refused or that failed on the way.
+    pub failed: usize,
+}
+
+impl Receiver {
+    /// Replies go through these Graph URLs (`…/v21.0`), in turn.
+    pub fn answer_through(&self, graphs: Vec<String>) {
+        *self.graphs.lock().unwrap() = graphs;
+    }
+
+    /// The marks so far, leaving none.
+    pub fn take_marks(&self) -> BotMarks {
+        std::mem::take(&mut *self.marks.lock().unwrap())
+    }
+
+    fn next_graph(&self) -> Option<String> {
+        let graphs = self.graphs.lock().unwrap();
+        (!graphs.is_empty()).then(|| graphs[self.turn.fetch_add(1, Ordering::Relaxed) % graphs.len()].clone())
+    }
 }
 
 async fn handshake(Query(query): Query<HashMap<String, String>>) -> String {
@@ -54,6 +88,7 @@ async fn handshake(Query(query): Query<HashMap<String, String>>) -> String {
 }
 
 async fn receive(State(receiver): State<Arc<Receiver>>, body: Bytes) -> &'static str {
+    let arrived = Instant::now();
     let Ok(envelope) = serde_json::from_slice::<Value>(&body) else { return "ok" };
     for entry in envelope["entry"].as_array().into_iter().flatten() {
         for event in entry["messaging"].as_array().into_iter().flatten() {
@@ -64,14 +99,29 @@ async fn receive(State(receiver): State<Arc<Receiver>>, body: Bytes) -> &'static
             if let Some(login) = text.strip_prefix("hello from ") {
                 receiver.psids.lock().unwrap().insert(format!("{login}@{page}"), psid.to_string());
             }
+            let tag = text.strip_prefix("rt ").and_then(|t| t.parse::<usize>().ok());
+            if let Some(tag) = tag {
+                receiver.marks.lock().unwrap().webhooks.entry(tag).or_insert(arrived);
+            }
             if receiver.replying.load(Ordering::Relaxed) {
-                let bot = receiver.bots.lock().unwrap().get(page).cloned();
-                if let Some((graph, token)) = bot {
-                    let (http, psid, text) = (receiver.http.clone(), psid.to_string(), text.to_string());
+                let token = receiver.bots.lock().unwrap().get(page).cloned();
+                if let (Some(token), Some(graph)) = (token, receiver.next_graph()) {
+                    let (receiver, psid, text) = (receiver.clone(), psid.to_string(), text.to_string());
                     // Acknowledge at once; answer in the background, as bots should.
                     tokio::spawn(async move {
                         let body = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": format!("re: {text}")}});
-                        let _ = http.post(format!("{graph}/me/messages")).bearer_auth(token).json(&body).send().await;
+                        let ok = match receiver.http.post(format!("{graph}/me/messages")).bearer_auth(token).json(&body).send().await {
+                            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                            Err(_) => false,
+                        };
+                        if let Some(tag) = tag {
+                            let mut marks = receiver.marks.lock().unwrap();
+                            if ok {
+                                marks.answered.entry(tag).or_insert_with(Instant::now);
+                            } else {
+                                marks.failed += 1;
+                            }
+                        }
                     });
                 }
             }
@@ -88,6 +138,9 @@ pub async fn start_receiver() -> anyhow::Result<Arc<Receiver>> {
         psids: Mutex::new(HashMap::new()),
         replying: AtomicBool::new(false),
         bots: Mutex::new(HashMap::new()),
+        graphs: Mutex::new(Vec::new()),
+        turn: AtomicUsize::new(0),
+        marks: Mutex::new(BotMarks::default()),
         http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?,
     });
     let app = Router::new().route("/webhook", get(handshake).post(receive)).with_state(receiver.clone());
@@ -132,7 +185,7 @@ pub async fn build(base: &str, operator: &str, pages: usize, persons: usize, rec
         let subscription = json!({"object": "page", "callback_url": receiver.url, "verify_token": "bench", "fields": fields});
         call(&http, reqwest::Method::POST, format!("{graph}/{app_id}/subscriptions"), &format!("{app_id}|{secret}"), subscription).await?;
         call(&http, reqwest::Method::POST, format!("{graph}/{page_id}/subscribed_apps"), &page_token, json!({"subscribed_fields": fields})).await?;
-        receiver.bots.lock().unwrap().insert(page_id.clone(), (graph.clone(), page_token.clone()));
+        receiver.bots.lock().unwrap().insert(page_id.clone(), page_token.clone());
         world_pages.push((page_id, page_token));
     }
     let mut world_persons = Vec::new();
@@ -154,6 +207,7 @@ pub async fn build(base: &str, operator: &str, pages: usize, persons: usize, rec
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    receiver.answer_through(vec![graph]);
     let psids = receiver.psids.lock().unwrap().clone();
     for (login, _, mine) in &mut world_persons {
         for (page, _) in &world_pages {

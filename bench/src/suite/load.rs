@@ -1,8 +1,10 @@
 //! The load generator: keep-alive connections sending Send API requests to many
 //! (Page, person) pairs, either as fast as answers come (closed loop, for peak
 //! throughput) or at a fixed rate (open loop, latency measured from each request's
-//! scheduled time so that a stall is not hidden). Loopback only; stops by itself.
+//! scheduled time so that a stall is not hidden, with its per-second timeline).
+//! Loopback only; stops by itself.
 
+use crate::stats::{self, Latencies, Sample, Second, Tail};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,19 +19,6 @@ pub struct Target {
     pub psid: String,
 }
 
-/// Latencies in milliseconds, sorted.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Latencies(pub Vec<f64>);
-
-impl Latencies {
-    pub fn at(&self, p: f64) -> f64 {
-        if self.0.is_empty() {
-            return 0.0;
-        }
-        self.0[((self.0.len() as f64 - 1.0) * p).round() as usize]
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadResult {
     pub connections: usize,
@@ -39,12 +28,44 @@ pub struct LoadResult {
     pub errors: usize,
     pub seconds: f64,
     pub requests_per_second: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
+    #[serde(flatten)]
+    pub tail: Tail,
+    /// Open loop only: each second's requests, by the second they were due in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Second>,
     #[serde(skip)]
     pub latencies: Latencies,
+}
+
+/// An open-loop run beside the bare server at the same offered rate over as many
+/// connections, measured right after it in the same run: the floor this machine
+/// gives at that load, which the run's tail is divided by.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paired {
+    pub label: String,
+    pub run: LoadResult,
+    pub bare: LoadResult,
+    /// p99 ÷ the bare server's p99, and max ÷ its max.
+    pub p99_ratio: f64,
+    pub max_ratio: f64,
+    /// The seconds with the highest max, in the run and in the bare server's.
+    pub worst_second: Option<Second>,
+    pub bare_worst_second: Option<Second>,
+}
+
+impl Paired {
+    pub fn new(label: String, run: LoadResult, bare: LoadResult) -> Paired {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
+        Paired {
+            label,
+            p99_ratio: ratio(run.tail.p99_ms, bare.tail.p99_ms),
+            max_ratio: ratio(run.tail.max_ms, bare.tail.max_ms),
+            worst_second: stats::worst(&run.timeline).cloned(),
+            bare_worst_second: stats::worst(&bare.timeline).cloned(),
+            run,
+            bare,
+        }
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -65,9 +86,8 @@ async fn send_one(client: &reqwest::Client, target: &Target, n: usize) -> bool {
     }
 }
 
-fn summarize(connections: usize, offered_rate: Option<f64>, seconds: f64, mut latencies: Vec<f64>, errors: usize) -> LoadResult {
-    latencies.sort_by(f64::total_cmp);
-    let latencies = Latencies(latencies);
+fn summarize(connections: usize, offered_rate: Option<f64>, seconds: f64, latencies: Vec<f64>, errors: usize, timeline: Vec<Second>) -> LoadResult {
+    let latencies = Latencies::new(latencies);
     LoadResult {
         connections,
         offered_rate,
@@ -75,10 +95,8 @@ fn summarize(connections: usize, offered_rate: Option<f64>, seconds: f64, mut la
         errors,
         seconds,
         requests_per_second: latencies.0.len() as f64 / seconds,
-        p50_ms: latencies.at(0.50),
-        p99_ms: latencies.at(0.99),
-        p999_ms: latencies.at(0.999),
-        max_ms: latencies.0.last().copied().unwrap_or(0.0),
+        tail: latencies.tail(),
+        timeline,
         latencies,
     }
 }
@@ -119,11 +137,12 @@ pub async fn closed_loop(targets: Arc<Vec<Target>>, connections: usize, duration
         all.extend(latencies);
         errors += failed;
     }
-    summarize(connections, None, duration.as_secs_f64(), all, errors)
+    summarize(connections, None, duration.as_secs_f64(), all, errors, Vec::new())
 }
 
 /// Open loop: requests are scheduled at `rate` per second, spread over `connections`;
-/// each latency counts from the scheduled time.
+/// each latency counts from the scheduled time, and each request is kept with the
+/// second it was due in for the run's timeline.
 pub async fn open_loop(targets: Arc<Vec<Target>>, connections: usize, rate: f64, duration: Duration) -> LoadResult {
     let interval = Duration::from_secs_f64(connections as f64 / rate);
     let start = Instant::now() + Duration::from_millis(200);
@@ -133,28 +152,28 @@ pub async fn open_loop(targets: Arc<Vec<Target>>, connections: usize, rate: f64,
         let targets = targets.clone();
         workers.push(tokio::spawn(async move {
             let client = client();
-            let (mut latencies, mut errors) = (Vec::new(), 0usize);
+            let mut samples: Vec<Sample> = Vec::new();
             // Each connection starts at its own offset so that sends spread evenly.
             let mut scheduled = start + interval.mul_f64(worker as f64 / connections as f64);
             let mut n = worker;
             while scheduled < deadline {
                 tokio::time::sleep_until(scheduled.into()).await;
-                if send_one(&client, &targets[n % targets.len()], n).await {
-                    latencies.push(scheduled.elapsed().as_secs_f64() * 1000.0);
-                } else {
-                    errors += 1;
-                }
+                let ok = send_one(&client, &targets[n % targets.len()], n).await;
+                let due = (scheduled - start).as_secs_f64();
+                samples.push((due, ok.then(|| scheduled.elapsed().as_secs_f64() * 1000.0)));
                 scheduled += interval;
                 n += connections;
             }
-            (latencies, errors)
+            samples
         }));
     }
-    let (mut all, mut errors) = (Vec::new(), 0);
+    let mut samples = Vec::new();
     for worker in workers {
-        let (latencies, failed) = worker.await.expect("a load worker");
-        all.extend(latencies);
-        errors += failed;
+        samples.extend(worker.await.expect("a load worker"));
     }
-    summarize(connections, Some(rate), duration.as_secs_f64(), all, errors)
+    let seconds = duration.as_secs_f64();
+    let timeline = stats::timeline(&samples, seconds);
+    let errors = samples.iter().filter(|(_, latency)| latency.is_none()).count();
+    let latencies = samples.into_iter().filter_map(|(_, latency)| latency).collect();
+    summarize(connections, Some(rate), seconds, latencies, errors, timeline)
 }

@@ -1,8 +1,10 @@
 //! The processes a benchmark talks to: the bare baseline server and Switchboard
 //! nodes (release builds beside this program), each started on a free loopback port
-//! and stopped when dropped. Also reads a process's memory from /proc.
+//! and stopped when dropped. Also reads a process's memory from /proc, and resets
+//! its peak so that each phase of the suite has a peak of its own.
 
 use anyhow::Context;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -18,6 +20,8 @@ pub struct Process {
     pub url: String,
     /// The operator credential a fresh Switchboard node printed.
     pub operator: Option<String>,
+    /// The peak was reset when the last phase ended (or no phase ended yet).
+    peak_is_phase_own: bool,
 }
 
 impl Process {
@@ -70,7 +74,7 @@ pub async fn start_baseline() -> anyhow::Result<Process> {
         .spawn()
         .context("starting the baseline server (cargo build --release -p switchboard-bench)")?;
     let addr = read_until(&mut child, "listening on ", &mut None).await?;
-    Ok(Process { child, url: format!("http://{addr}"), operator: None })
+    Ok(Process { child, url: format!("http://{addr}"), operator: None, peak_is_phase_own: true })
 }
 
 /// A `switchboard serve` node on `data` (SQLite there unless `database_url`).
@@ -93,7 +97,7 @@ pub async fn start_switchboard(data: &Path, database_url: Option<&str>) -> anyho
         .context("starting switchboard (cargo build --release --workspace --bins)")?;
     let mut operator = None;
     let url = read_until(&mut child, "Switchboard is listening on ", &mut operator).await?;
-    Ok(Process { child, url, operator })
+    Ok(Process { child, url, operator, peak_is_phase_own: true })
 }
 
 /// Resident and peak resident memory of a process, in MiB.
@@ -109,6 +113,32 @@ pub fn memory_mib(pid: u32) -> (f64, f64) {
             .unwrap_or(0.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A node's memory at the end of one phase of the suite.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseMemory {
+    pub node: String,
+    pub phase: String,
+    /// Peak resident (`VmHWM`) since the node's previous phase ended or it started.
+    pub peak_mib: f64,
+    pub resident_mib: f64,
+    /// False where the peak could not be reset: then `peak_mib` is since the start.
+    pub phase_own_peak: bool,
+}
+
+/// Records the peak of the phase that just ended on `process`, and starts the next.
+pub fn end_phase(process: &mut Process, node: &str, phase: &str) -> PhaseMemory {
+    let (resident_mib, peak_mib) = memory_mib(process.pid());
+    let row = PhaseMemory { node: node.into(), phase: phase.into(), peak_mib, resident_mib, phase_own_peak: process.peak_is_phase_own };
+    process.peak_is_phase_own = reset_peak(process.pid());
+    row
+}
+
+/// Starts a new peak (`VmHWM`) for the process (Linux: 5 into `clear_refs`), so
+/// that the next `memory_mib` reports the peak since now; false where refused.
+pub fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// The size of a SQLite store: the database file and its write-ahead log, in MiB.

@@ -2,9 +2,16 @@
 //! bots (this process's receiver) answer every message through the Send API at once,
 //! and each answer's arrival on its person's live stream is timed from the moment the
 //! person's message was due (open loop). Rates rise until the platform cannot keep up.
+//!
+//! The round trip is also cut into legs, each timed from the same due moment, so that
+//! a slow round trip says where it lost its time: the person's write accepted, the
+//! webhook at the bot, the bot's Send API call answered, the answer on the stream.
+//! With several nodes, each person writes and listens on one node (by person, in
+//! turn) and the bots answer through the nodes in turn, so that webhooks leave from
+//! either node's dispatcher and answers cross from node to node.
 
 use crate::fixture::World;
-use crate::load::Latencies;
+use crate::stats::{self, Latencies, Sample, Second, Tail};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -16,28 +23,56 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundTrip {
     pub offered_rate: f64,
+    /// Nodes the persons and the bots spread over.
+    pub nodes: usize,
     pub sent: usize,
     pub answered: usize,
     pub answered_rate: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
+    /// The whole round trip (the last leg).
+    #[serde(flatten)]
+    pub tail: Tail,
     /// Every message was answered and the answers kept pace with the offered rate.
     pub held: bool,
+    /// The legs, in order, each from the message's due time.
+    pub legs: Vec<Leg>,
+    /// Bot answers the Send API refused or that failed.
+    pub bot_failures: usize,
+    /// Each second's messages (by the second they were due in), timed to the answer.
+    pub timeline: Vec<Second>,
 }
 
-/// When each tagged message was due, and when its answer arrived.
+/// One leg of the round trip: from the message's due time to a moment on the way.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leg {
+    pub leg: &'static str,
+    /// Messages that reached this point.
+    pub measured: usize,
+    #[serde(flatten)]
+    pub tail: Tail,
+}
+
+/// When each tagged message was due, when the person API accepted it, and when its
+/// answer arrived on the person's stream.
 #[derive(Default)]
 struct Clock {
     due: Mutex<HashMap<usize, Instant>>,
-    latencies: Mutex<Vec<f64>>,
+    written: Mutex<HashMap<usize, Instant>>,
+    arrived: Mutex<HashMap<usize, Instant>>,
 }
 
-/// Opens every person's live stream; answers arriving there are timed.
-async fn listen(world: &World, person_api: &str, clock: Arc<Clock>) -> anyhow::Result<()> {
+impl Clock {
+    fn clear(&self) {
+        self.due.lock().unwrap().clear();
+        self.written.lock().unwrap().clear();
+        self.arrived.lock().unwrap().clear();
+    }
+}
+
+/// Opens every person's live stream on their node; answers arriving there are timed.
+async fn listen(world: &World, person_apis: &[String], clock: Arc<Clock>) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    for (_, token, _) in &world.persons {
+    for (n, (_, token, _)) in world.persons.iter().enumerate() {
+        let person_api = &person_apis[n % person_apis.len()];
         let response = http.get(format!("{person_api}/events")).bearer_auth(token).send().await?;
         anyhow::ensure!(response.status().is_success(), "the live stream refused: {}", response.status());
         let clock = clock.clone();
@@ -52,10 +87,7 @@ async fn listen(world: &World, person_api: &str, clock: Arc<Clock>) -> anyhow::R
                         let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { continue };
                         let text = event["message"]["text"].as_str().unwrap_or("");
                         let Some(tag) = text.strip_prefix("re: rt ").and_then(|t| t.parse::<usize>().ok()) else { continue };
-                        let due = clock.due.lock().unwrap().get(&tag).copied();
-                        if let Some(due) = due {
-                            clock.latencies.lock().unwrap().push(due.elapsed().as_secs_f64() * 1000.0);
-                        }
+                        clock.arrived.lock().unwrap().entry(tag).or_insert_with(Instant::now);
                     }
                 }
             }
@@ -64,37 +96,56 @@ async fn listen(world: &World, person_api: &str, clock: Arc<Clock>) -> anyhow::R
     Ok(())
 }
 
-/// Runs each rate for `duration`, stopping after the first rate not held.
-pub async fn rates(world: &World, base: &str, rates: &[f64], duration: Duration) -> anyhow::Result<Vec<RoundTrip>> {
-    let person_api = format!("{base}/person/v1");
+/// The latencies from each message's due time to its mark.
+fn leg(leg: &'static str, due: &HashMap<usize, Instant>, marks: &HashMap<usize, Instant>) -> Leg {
+    let latencies = Latencies::new(due.iter().filter_map(|(tag, due)| marks.get(tag).map(|at| at.saturating_duration_since(*due).as_secs_f64() * 1000.0)).collect());
+    Leg { leg, measured: latencies.0.len(), tail: latencies.tail() }
+}
+
+/// Runs each rate for `duration` against the nodes at `bases` (`http://…`), stopping
+/// after the first rate not held.
+pub async fn rates(world: &World, bases: &[String], rates: &[f64], duration: Duration) -> anyhow::Result<Vec<RoundTrip>> {
+    let person_apis: Vec<String> = bases.iter().map(|b| format!("{b}/person/v1")).collect();
+    world.receiver.answer_through(bases.iter().map(|b| format!("{b}/v21.0")).collect());
     world.receiver.replying.store(true, Ordering::Relaxed);
     let mut results = Vec::new();
     let next_tag = Arc::new(AtomicUsize::new(0));
     let clock = Arc::new(Clock::default());
-    listen(world, &person_api, clock.clone()).await?;
+    listen(world, &person_apis, clock.clone()).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every (person, Page) pair, each with the person's node.
+    let pairs: Vec<(String, String, String)> = world
+        .persons
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (_, token, _))| {
+            let person_api = person_apis[n % person_apis.len()].clone();
+            (0..world.pages.len()).map(move |m| (token.clone(), format!("bench{m}"), person_api.clone()))
+        })
+        .collect();
     for &rate in rates {
-        clock.due.lock().unwrap().clear();
-        clock.latencies.lock().unwrap().clear();
+        clock.clear();
+        world.receiver.take_marks();
         let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
         let start = Instant::now() + Duration::from_millis(100);
         let count = (rate * duration.as_secs_f64()) as usize;
-        let pairs: Vec<(String, String)> = world
-            .persons
-            .iter()
-            .flat_map(|(_, token, _)| (0..world.pages.len()).map(move |m| (token.clone(), format!("bench{m}"))))
-            .collect();
         let mut sends = Vec::with_capacity(count);
         for i in 0..count {
             let due = start + Duration::from_secs_f64(i as f64 / rate);
-            let (token, page) = pairs[i % pairs.len()].clone();
-            let (http, clock, person_api, next_tag) = (http.clone(), clock.clone(), person_api.clone(), next_tag.clone());
+            let (token, page, person_api) = pairs[i % pairs.len()].clone();
+            let (http, clock, next_tag) = (http.clone(), clock.clone(), next_tag.clone());
             sends.push(tokio::spawn(async move {
                 tokio::time::sleep_until(due.into()).await;
                 let tag = next_tag.fetch_add(1, Ordering::Relaxed);
                 clock.due.lock().unwrap().insert(tag, due);
                 let body = json!({"text": format!("rt {tag}")});
-                let _ = http.post(format!("{person_api}/threads/{page}/messages")).bearer_auth(token).json(&body).send().await;
+                let accepted = match http.post(format!("{person_api}/threads/{page}/messages")).bearer_auth(token).json(&body).send().await {
+                    Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if accepted {
+                    clock.written.lock().unwrap().insert(tag, Instant::now());
+                }
             }));
         }
         for send in sends {
@@ -102,26 +153,45 @@ pub async fn rates(world: &World, base: &str, rates: &[f64], duration: Duration)
         }
         // Late answers still count, up to a grace period.
         let grace = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < grace && clock.latencies.lock().unwrap().len() < count {
+        while Instant::now() < grace && clock.arrived.lock().unwrap().len() < count {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let mut latencies = clock.latencies.lock().unwrap().clone();
-        latencies.sort_by(f64::total_cmp);
-        let latencies = Latencies(latencies);
-        let answered = latencies.0.len();
+        let due = clock.due.lock().unwrap().clone();
+        let written = clock.written.lock().unwrap().clone();
+        let arrived = clock.arrived.lock().unwrap().clone();
+        let bots = world.receiver.take_marks();
+        let legs = vec![
+            leg("person's write accepted", &due, &written),
+            leg("webhook at the bot", &due, &bots.webhooks),
+            leg("bot's Send API answered", &due, &bots.answered),
+            leg("answer on the person's stream", &due, &arrived),
+        ];
+        let whole = legs[3].clone();
+        let samples: Vec<Sample> = due
+            .iter()
+            .map(|(tag, at)| ((at.saturating_duration_since(start)).as_secs_f64(), arrived.get(tag).map(|a| a.saturating_duration_since(*at).as_secs_f64() * 1000.0)))
+            .collect();
         let seconds = duration.as_secs_f64();
         let result = RoundTrip {
             offered_rate: rate,
+            nodes: bases.len(),
             sent: count,
-            answered,
-            answered_rate: answered as f64 / seconds,
-            p50_ms: latencies.at(0.50),
-            p99_ms: latencies.at(0.99),
-            p999_ms: latencies.at(0.999),
-            max_ms: latencies.0.last().copied().unwrap_or(0.0),
-            held: answered == count && latencies.at(0.99) < 1000.0,
+            answered: whole.measured,
+            answered_rate: whole.measured as f64 / seconds,
+            tail: whole.tail,
+            held: whole.measured == count && whole.tail.p99_ms < 1000.0,
+            legs,
+            bot_failures: bots.failed,
+            timeline: stats::timeline(&samples, seconds),
         };
-        eprintln!("  round trip at {rate}/s: {answered}/{count} answered, p50 {:.2} ms, p99 {:.2} ms", result.p50_ms, result.p99_ms);
+        eprintln!(
+            "  round trip at {rate}/s: {}/{count} answered, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; p99 by leg: {}",
+            result.answered,
+            result.tail.p50_ms,
+            result.tail.p99_ms,
+            result.tail.max_ms,
+            result.legs.iter().map(|l| format!("{:.1}", l.tail.p99_ms)).collect::<Vec<_>>().join(" / ")
+        );
         let held = result.held;
         results.push(result);
         if !held {

@@ -82,12 +82,15 @@ impl Core {
 
     pub(crate) async fn resolve_stored_token(&self, token: &str) -> AppResult<Caller> {
         let digest = token_digest(token);
-        if let Some((caller, expires_at)) = self.callers.get(&digest) {
-            check_expiry(expires_at, self.now())?;
-            return Ok(caller);
-        }
-        let record = self.store.token(&digest).await?.ok_or_else(Refusal::invalid_token)?;
-        check_expiry(record.expires_at, self.now())?;
+        let (caller, expires_at) = self.callers.get_or_load(&digest, || self.load_caller(&digest)).await?.ok_or_else(Refusal::invalid_token)?;
+        check_expiry(expires_at, self.now())?;
+        Ok(caller)
+    }
+
+    /// Who a stored token (by digest) speaks for now, with its expiry; `None` when
+    /// it names nothing that still holds.
+    async fn load_caller(&self, digest: &str) -> AppResult<Option<(Caller, Option<Millis>)>> {
+        let Some(record) = self.store.token(digest).await? else { return Ok(None) };
         let caller = match record.grant {
             TokenGrant::Operator => Caller::Operator,
             TokenGrant::Session { person } => Caller::Session { person },
@@ -101,16 +104,15 @@ impl Core {
                 // who granted it remains an admin of the Page.
                 let store = &self.store;
                 if !store.page_granted(&page, &app).await? || store.page_role(&page, person).await? != Some(PageRole::Admin) {
-                    return Err(Refusal::invalid_token().into());
+                    return Ok(None);
                 }
-                let page = store.page(&page).await?.ok_or_else(Refusal::invalid_token)?;
-                let app = self.app(&app).await?.ok_or_else(Refusal::invalid_token)?;
+                let Some(page) = store.page(&page).await? else { return Ok(None) };
+                let Some(app) = self.app(&app).await? else { return Ok(None) };
                 let scopes = self.scopes_of(person, &app).await?;
                 Caller::Page { page, app, person, scopes }
             }
         };
-        self.callers.put(digest, (caller.clone(), record.expires_at));
-        Ok(caller)
+        Ok(Some((caller, record.expires_at)))
     }
 }
 

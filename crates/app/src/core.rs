@@ -8,6 +8,7 @@ use crate::cache::TtlCache;
 use crate::live::LiveHub;
 use crate::notifications::Companion;
 use crate::views::{MessageView, NotificationState, PersonaView};
+use crate::timing::timed;
 use crate::{Actor, AppResult, Caller, PlatformSettings};
 use std::sync::{Arc, OnceLock};
 use switchboard_domain::credentials::{new_access_token, MasterKey};
@@ -40,6 +41,11 @@ pub(crate) struct Core {
     pub roles: TtlCache<(AppId, PersonId), Option<AppRole>>,
 }
 
+/// A PSID names the same person for good (ids are never reused), so it is kept
+/// far longer than the facts that can be revoked. Whatever comes to end a PSID
+/// must clear this cache.
+const PSID_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl Core {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, key: MasterKey, settings: PlatformSettings, metrics: crate::metrics::Metrics) -> Self {
         let ttl = settings.cache_ttl;
@@ -60,7 +66,7 @@ impl Core {
             callers: TtlCache::new(ttl),
             apps: TtlCache::new(ttl),
             pages: TtlCache::new(ttl),
-            psids: TtlCache::new(ttl),
+            psids: TtlCache::new(PSID_TTL),
             targets: TtlCache::new(ttl),
             receivers: TtlCache::new(ttl),
             roles: TtlCache::new(ttl),
@@ -100,30 +106,20 @@ impl Core {
 
     /// The app, through the cache.
     pub async fn app(&self, id: &AppId) -> AppResult<Option<App>> {
-        if let Some(app) = self.apps.get(id) {
-            return Ok(Some(app));
-        }
-        let app = self.store.app(id).await?;
-        if let Some(app) = &app {
-            self.apps.put(id.clone(), app.clone());
-        }
-        Ok(app)
+        self.apps.get_or_load(id, || async { Ok(self.store.app(id).await?) }).await
     }
 
     /// A Page by id or username, through the cache (`me` names none here).
     pub async fn find_page(&self, page: &PageRef) -> AppResult<Option<Page>> {
-        if let Some(found) = self.pages.get(page) {
-            return Ok(Some(found));
-        }
-        let found = match page {
-            PageRef::Me => None,
-            PageRef::Id(id) => self.store.page(id).await?,
-            PageRef::Username(username) => self.store.page_by_username(username).await?,
-        };
-        if let Some(found) = &found {
-            self.pages.put(page.clone(), found.clone());
-        }
-        Ok(found)
+        self.pages
+            .get_or_load(page, || async {
+                Ok(match page {
+                    PageRef::Me => None,
+                    PageRef::Id(id) => self.store.page(id).await?,
+                    PageRef::Username(username) => self.store.page_by_username(username).await?,
+                })
+            })
+            .await
     }
 
     /// A Page as a person names it, else 100/33.
@@ -194,12 +190,8 @@ impl Core {
     /// The person's role on the app, through the cache (role changes clear it).
     pub async fn role_on(&self, app: &AppId, person: PersonId) -> AppResult<Option<AppRole>> {
         let key = (app.clone(), person);
-        if let Some(role) = self.roles.get(&key) {
-            return Ok(role);
-        }
-        let role = self.store.app_role(app, person).await?;
-        self.roles.put(key, role);
-        Ok(role)
+        let role = self.roles.get_or_load(&key, || async { Ok::<_, crate::AppError>(Some(self.store.app_role(app, person).await?)) }).await?;
+        Ok(role.flatten())
     }
 
     /// The person behind a PSID of this Page; anything else is 100/2018001.
@@ -208,12 +200,8 @@ impl Core {
             return Err(Refusal::no_matching_user().into());
         }
         let key = (page.clone(), psid.to_string());
-        if let Some(person) = self.psids.get(&key) {
-            return Ok(person);
-        }
-        let person = self.store.person_by_psid(page, psid).await?.ok_or_else(Refusal::no_matching_user)?;
-        self.psids.put(key, person);
-        Ok(person)
+        let person = self.psids.get_or_load(&key, || async { Ok::<_, crate::AppError>(self.store.person_by_psid(page, psid).await?) }).await?;
+        Ok(person.ok_or_else(Refusal::no_matching_user)?)
     }
 
     /// The person's PSID for the Page, created on first contact.
@@ -235,12 +223,8 @@ impl Core {
 
     /// Apps receiving this Page's events, through the cache.
     pub async fn webhook_targets(&self, page: &PageId) -> AppResult<Arc<Vec<WebhookTarget>>> {
-        if let Some(targets) = self.targets.get(page) {
-            return Ok(targets);
-        }
-        let targets = Arc::new(self.store.webhook_targets(page).await?);
-        self.targets.put(page.clone(), targets.clone());
-        Ok(targets)
+        let targets = self.targets.get_or_load(page, || async { Ok::<_, crate::AppError>(Some(Arc::new(self.store.webhook_targets(page).await?))) }).await?;
+        Ok(targets.unwrap_or_default())
     }
 
     pub async fn page_feature_approved(&self, page_id: &PageId, feature: PageFeature) -> AppResult<bool> {
@@ -290,7 +274,7 @@ impl Core {
         view.persona = persona;
         let page_id = message.page.clone();
         match companion {
-            Companion::Nothing => self.store.append_message(message, outbox).await?,
+            Companion::Nothing => timed("store", self.store.append_message(message, outbox)).await?,
             Companion::OptinRequest(request) => {
                 if !self.store.send_optin_request(request, message, outbox).await? {
                     return Err(Refusal::one_time_notif_same_topic().into());
@@ -305,7 +289,7 @@ impl Core {
         if wakes_dispatcher {
             self.wake_dispatcher();
         }
-        self.announce(person, crate::LiveEvent::Message { page_id, message: Box::new(view.clone()) }).await;
+        timed("live", self.announce(person, crate::LiveEvent::Message { page_id, message: Box::new(view.clone()) })).await;
         Ok(view)
     }
 }

@@ -25,6 +25,7 @@ mod live;
 mod media;
 mod messaging;
 pub mod metrics;
+pub use switchboard_store::timing;
 mod notifications;
 mod ops;
 mod passwords;

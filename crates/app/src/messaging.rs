@@ -10,6 +10,7 @@ use crate::live::LiveEvent;
 use crate::media::{shown_attachment, Upload};
 use crate::metrics::RefusalLabels;
 use crate::notifications::{Companion, TokenKind};
+use crate::timing::timed;
 use crate::views::{Author, PersonaView};
 use crate::{AppError, AppResult, Caller, Media, Notifications};
 use serde_json::{json, Value};
@@ -61,7 +62,7 @@ impl Messaging {
             return Err(Refusal::invalid_param("Sender actions and opt-in requests need recipient.id").into());
         }
         let (person, psid, companion) = match &command.recipient {
-            Recipient::Psid(psid) => (self.core.person_of_psid(&page.id, psid).await?, Psid(psid.clone()), Companion::Nothing),
+            Recipient::Psid(psid) => (timed("psid", self.core.person_of_psid(&page.id, psid)).await?, Psid(psid.clone()), Companion::Nothing),
             Recipient::PhoneNumber(phone) => {
                 // The Page's permission first: a Page without it learns nothing of the number.
                 if !self.core.page_feature_approved(&page.id, PageFeature::PhoneNumbers).await? {
@@ -99,7 +100,7 @@ impl Messaging {
                 SendBody::Action(_) | SendBody::React { .. } => Outgoing::Action,
                 SendBody::Message(_) => Outgoing::Message(command.messaging_type, command.tag),
             };
-            self.check_window(&page.id, person, outgoing).await?;
+            timed("window", self.check_window(&page.id, person, outgoing)).await?;
         }
         let persona = match &command.persona_id {
             Some(id) => Some(self.page_persona(&page.id, id).await?),
@@ -162,7 +163,7 @@ impl Messaging {
         }
         let text = message.text;
         let metadata = message.metadata;
-        let targets = self.core.webhook_targets(&page.id).await?;
+        let targets = timed("targets", self.core.webhook_targets(&page.id)).await?;
         // The echo is rendered only when some app takes echoes.
         let outbox = if targets.iter().any(|t| t.fields.contains(&WebhookField::MessageEchoes)) {
             let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);

@@ -52,10 +52,9 @@ impl Core {
                 payload = serde_json::to_string(&notice).expect("live notices serialize");
             }
         }
-        if let Err(error) = self.bus.publish(BusMessage { topic: LIVE.into(), payload }).await {
-            // The message is stored; the client sees it when it next loads the thread.
-            tracing::warn!(%error, "cannot announce a live event");
-        }
+        // Not waited for: the message is stored, and a client that misses the event
+        // sees the message when it next loads the thread.
+        self.bus.send(BusMessage { topic: LIVE.into(), payload });
     }
 
     /// Clears the cached fact here at once, and on the other nodes through the bus.

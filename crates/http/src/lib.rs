@@ -37,6 +37,7 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 
 /// The whole HTTP surface.
 pub fn router(platform: Platform, settings: HttpSettings) -> Router {
+    let slow = settings.slow_request;
     let guard = std::sync::Arc::new(limits::Guard::new(settings));
     Router::new()
         .nest("/person/v1", person::routes().merge(consent::person_routes()))
@@ -47,6 +48,7 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
         .fallback(graph::dispatch)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(move |request, next| limits::guard(guard.clone(), request, next)))
+        .layer(middleware::from_fn(move |request, next| slow_requests(slow, request, next)))
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // Uploads (multipart) may carry a 25 MB file; JSON bodies keep their own limit.
@@ -67,6 +69,28 @@ fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
     let detail = cause.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| cause.downcast_ref::<String>().cloned()).unwrap_or_default();
     tracing::error!(%detail, "a request handler panicked");
     axum::response::IntoResponse::into_response(HttpError(switchboard_domain::Refusal::unknown()))
+}
+
+/// Measures every request; one slower than `threshold` is logged with its steps
+/// (`switchboard_app::timing`) and the time no step accounts for (the handler's own
+/// work and waiting for a core). The query string is left out: it may hold a token.
+async fn slow_requests(threshold: Option<std::time::Duration>, request: Request, next: Next) -> Response {
+    let Some(threshold) = threshold else { return next.run(request).await };
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let (response, took, steps) = switchboard_app::timing::measured(next.run(request)).await;
+    if took > threshold {
+        let unaccounted = took.saturating_sub(steps.accounted());
+        tracing::warn!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            ms = format!("{:.1}", took.as_secs_f64() * 1000.0),
+            steps = %steps,
+            unaccounted_ms = format!("{:.1}", unaccounted.as_secs_f64() * 1000.0),
+            "slow request"
+        );
+    }
+    response
 }
 
 /// Counts answered requests by face and status for `/metrics`.

@@ -28,11 +28,13 @@ pub struct HttpSettings {
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// Bytes that the bodies of requests in flight may hold together.
     pub body_memory: usize,
+    /// Requests slower than this are logged with their steps (`slow_requests`).
+    pub slow_request: Option<Duration>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_timeout: Duration::from_secs(60), client_ip_header: None, body_memory: 256 * 1024 * 1024 }
+        Self { body_timeout: Duration::from_secs(60), client_ip_header: None, body_memory: 256 * 1024 * 1024, slow_request: Some(Duration::from_secs(1)) }
     }
 }
 
@@ -100,7 +102,8 @@ pub async fn guard(guard: std::sync::Arc<Guard>, mut request: Request, next: Nex
     }
     let deadline = tokio::time::Instant::now() + settings.body_timeout;
     // Held until the answer is made: the handler has read and dropped the body.
-    let Ok(Ok(_room)) = tokio::time::timeout_at(deadline, guard.budget.acquire_many(body_kib(&request))).await else {
+    let room = switchboard_app::timing::timed("admission", tokio::time::timeout_at(deadline, guard.budget.acquire_many(body_kib(&request))));
+    let Ok(Ok(_room)) = room.await else {
         return axum::response::IntoResponse::into_response(crate::HttpError(Refusal::unavailable()));
     };
     let (parts, body) = request.into_parts();

@@ -44,7 +44,7 @@ impl FromRequestParts<Platform> for Signed {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, platform: &Platform) -> Result<Self, Self::Rejection> {
-        let caller = platform.authenticate(bearer(parts).as_deref(), None).await?;
+        let caller = switchboard_app::timing::timed("auth", platform.authenticate(bearer(parts).as_deref(), None)).await?;
         let actor = caller.actor().ok_or_else(|| Refusal::wrong_token_kind("a session or operator token"))?;
         Ok(Signed(actor))
     }

@@ -10,7 +10,8 @@ use std::hash::{Hash, Hasher};
 use crate::columns::PgRow;
 use switchboard_domain::{AppId, Direction, Message, PageId, PersonId};
 use switchboard_store::codec::{self, Columns};
-use switchboard_store::{Conflict, NewOutboxEvent, StoreError, StoreResult};
+use std::time::Instant;
+use switchboard_store::{timing, Conflict, NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
@@ -26,7 +27,14 @@ const QUEUE: usize = 2048;
 struct Append {
     message: Message,
     events: Vec<NewOutboxEvent>,
-    answer: oneshot::Sender<StoreResult<()>>,
+    answer: oneshot::Sender<Written>,
+}
+
+/// An append's outcome, and when its group began to be written (for the request's
+/// steps: what came before was waiting for earlier groups).
+struct Written {
+    result: StoreResult<()>,
+    began: Instant,
 }
 
 #[derive(Clone)]
@@ -51,11 +59,15 @@ impl AppendBatcher {
         (message.page.as_str(), message.person.0).hash(&mut hasher);
         let writer = &self.writers[hasher.finish() as usize % self.writers.len()];
         let (answer, answered) = oneshot::channel();
+        let submitted = Instant::now();
         writer
             .send(Append { message, events, answer })
             .await
             .map_err(|_| StoreError::unavailable("the store is shutting down"))?;
-        answered.await.map_err(|_| StoreError::unavailable("the batch writer stopped before answering"))?
+        let written = answered.await.map_err(|_| StoreError::unavailable("the batch writer stopped before answering"))?;
+        timing::detail("store.queued", written.began.saturating_duration_since(submitted));
+        timing::detail("store.group", written.began.elapsed());
+        written.result
     }
 }
 
@@ -95,21 +107,22 @@ async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>
                 Err(_) => break,
             }
         }
+        let began = Instant::now();
         let members: Vec<(&Message, &[NewOutboxEvent])> = group.iter().map(|a| (&a.message, a.events.as_slice())).collect();
         match write(&pool, &members).await {
             Ok(()) => {
                 for append in group.drain(..) {
-                    let _ = append.answer.send(Ok(()));
+                    let _ = append.answer.send(Written { result: Ok(()), began });
                 }
             }
             Err(error) if group.len() == 1 => {
-                let _ = group.pop().map(|append| append.answer.send(Err(error)));
+                let _ = group.pop().map(|append| append.answer.send(Written { result: Err(error), began }));
             }
             Err(_) => {
                 // Find the bad member(s): each alone, in its own transaction.
                 for append in group.drain(..) {
-                    let outcome = write(&pool, &[(&append.message, append.events.as_slice())]).await;
-                    let _ = append.answer.send(outcome);
+                    let result = write(&pool, &[(&append.message, append.events.as_slice())]).await;
+                    let _ = append.answer.send(Written { result, began });
                 }
             }
         }

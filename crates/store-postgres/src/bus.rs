@@ -2,6 +2,12 @@
 //! connection per node to receive. Owns only the transport; what the messages mean
 //! belongs to the app layer.
 //!
+//! Publishing is grouped: every `NOTIFY` commits, and PostgreSQL serializes the
+//! commits of notifying transactions on one lock, so one statement per message
+//! made the bus the Send API's bottleneck. One publisher task sends whatever is
+//! queued in one statement (one transaction), in the order it was published, and
+//! answers each caller after the commit.
+//!
 //! The listening connection reconnects by itself. Notifications sent while it was
 //! away are lost (PostgreSQL does not queue them for absent listeners), so after
 //! reconnecting it hands subscribers a `resumed` message: whoever caches must
@@ -12,17 +18,29 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use std::time::Duration;
 use switchboard_store::{Bus, BusMessage, StoreError, StoreResult, BUS_BUFFER, RESUMED_TOPIC};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 /// The one PostgreSQL channel all topics travel on; the topic leads the payload.
 const CHANNEL: &str = "switchboard_bus";
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const NOTIFY_LIMIT: usize = 7900;
+/// Messages sent in one statement at most (PostgreSQL's notification queue holds
+/// 8 GB; a group stays far below).
+const MAX_GROUP: usize = 512;
+/// Messages waiting to be published before publishers are slowed down.
+const QUEUE: usize = 8192;
 
 pub struct PostgresBus {
     sender: broadcast::Sender<BusMessage>,
-    publisher: deadpool_postgres::Pool,
+    outgoing: mpsc::Sender<Outgoing>,
+}
+
+/// A message waiting for its group's commit; `sent` hears how it went, if anyone
+/// waits.
+struct Outgoing {
+    payload: String,
+    sent: Option<oneshot::Sender<StoreResult<()>>>,
 }
 
 impl PostgresBus {
@@ -41,8 +59,45 @@ impl PostgresBus {
         // Listen before answering, so that nothing published after connect() is missed.
         let first = listen(&config, connect_timeout, sender.clone()).await?;
         tokio::spawn(keep_listening(config, connect_timeout, sender.clone(), first));
-        Ok(Self { sender, publisher })
+        let (outgoing, queued) = mpsc::channel(QUEUE);
+        tokio::spawn(publish_groups(publisher, queued));
+        Ok(Self { sender, outgoing })
     }
+}
+
+/// Sends what is queued, a group per statement, until the bus is dropped.
+async fn publish_groups(publisher: deadpool_postgres::Pool, mut queued: mpsc::Receiver<Outgoing>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queued.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let payloads: Vec<&str> = group.iter().map(|o| o.payload.as_str()).collect();
+        let outcome = notify_all(&publisher, &payloads).await;
+        let mut unheard = 0;
+        for waiting in group.drain(..) {
+            match (waiting.sent, &outcome) {
+                (Some(sent), Ok(())) => {
+                    let _ = sent.send(Ok(()));
+                }
+                (Some(sent), Err(error)) => {
+                    let _ = sent.send(Err(StoreError::unavailable(format!("the bus cannot publish: {error}"))));
+                }
+                (None, outcome) => unheard += usize::from(outcome.is_err()),
+            }
+        }
+        if let (Err(error), 1..) = (&outcome, unheard) {
+            tracing::warn!(%error, lost = unheard, "live events were not sent to the other nodes");
+        }
+    }
+}
+
+/// One transaction: its notifications reach listeners in the array's order (a
+/// function scan of `unnest` yields in order).
+async fn notify_all(publisher: &deadpool_postgres::Pool, payloads: &[&str]) -> StoreResult<()> {
+    let client = publisher.get().await.map_err(|e| unavailable("the bus has no database connection", e))?;
+    client
+        .execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", &[&CHANNEL, &payloads])
+        .await
+        .map_err(|e| unavailable("the bus cannot publish", e))?;
+    Ok(())
 }
 
 /// The bus cannot reach the database: whatever the cause, the caller may retry.
@@ -112,13 +167,18 @@ async fn keep_listening(
 #[async_trait]
 impl Bus for PostgresBus {
     async fn publish(&self, message: BusMessage) -> StoreResult<()> {
-        let client = self.publisher.get().await.map_err(|e| unavailable("the bus has no database connection", e))?;
         let payload = format!("{}\n{}", message.topic, message.payload);
-        client
-            .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
-            .await
-            .map_err(|e| unavailable("the bus cannot publish", e))?;
-        Ok(())
+        let (sent, answer) = oneshot::channel();
+        let stopped = || StoreError::unavailable("the bus is shutting down");
+        self.outgoing.send(Outgoing { payload, sent: Some(sent) }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn send(&self, message: BusMessage) {
+        let payload = format!("{}\n{}", message.topic, message.payload);
+        if self.outgoing.try_send(Outgoing { payload, sent: None }).is_err() {
+            tracing::warn!("the bus is full or stopped: a live event was dropped");
+        }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<BusMessage> {

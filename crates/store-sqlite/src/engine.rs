@@ -8,7 +8,8 @@
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use switchboard_store::{Cause, Conflict, StoreError, StoreResult};
+use std::time::{Duration, Instant};
+use switchboard_store::{timing, Cause, Conflict, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// How many requests one transaction may carry at most.
@@ -16,14 +17,31 @@ const MAX_GROUP: usize = 512;
 /// How many write requests may wait before callers are slowed down.
 const WRITE_QUEUE: usize = 8192;
 
-/// What a write job hands back: called with the fate of the whole group's commit.
-type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// A group slower than this (its statements and commit) is logged with its size.
+const SLOW_GROUP: Duration = Duration::from_millis(50);
+
+/// What a write job hands back: called with the fate of the whole group's commit
+/// and how the group went.
+type Completion = Box<dyn FnOnce(StoreResult<()>, GroupTiming) + Send>;
+
+/// Where a write's time went on the writer, for the request's steps (`timing`).
+#[derive(Debug, Clone, Copy, Default)]
+struct GroupTiming {
+    /// From the write's submission until its group began: the writer was busy with
+    /// earlier groups, or waiting for a core.
+    queued: Duration,
+    /// The whole group's statements.
+    statements: Duration,
+    /// The commit, with its fsync.
+    commit: Duration,
+}
 /// A write job, run on the writer's connection inside the group's transaction, or
 /// handed the reason there is none (the transaction could not begin).
 type Work = Box<dyn FnOnce(Result<&Connection, StoreError>) -> Completion + Send>;
 
 struct Job {
     work: Work,
+    submitted: Instant,
     /// False for writes whose loss in a crash is harmless (webhook leases: a lost
     /// lease only lets the event be claimed again). A group of such writes only
     /// commits without its own fsync; the next durable commit syncs it too.
@@ -133,21 +151,23 @@ impl Engine {
         let (answer, answered) = oneshot::channel();
         let work: Work = Box::new(move |conn| {
             let outcome = conn.and_then(|conn| in_savepoint(conn, work));
-            Box::new(move |commit| {
+            Box::new(move |commit, group| {
                 let result = match (commit, outcome) {
                     (Err(error), _) => Err(error),
                     (Ok(()), outcome) => outcome,
                 };
-                let _ = answer.send(result);
+                let _ = answer.send((result, group));
             })
         });
         self.jobs
-            .send(Job { work, durable })
+            .send(Job { work, submitted: Instant::now(), durable })
             .await
             .map_err(|_| StoreError::unavailable("the store is shutting down"))?;
-        answered
-            .await
-            .map_err(|_| StoreError::unavailable("the writer stopped before answering"))?
+        let (result, group) = answered.await.map_err(|_| StoreError::unavailable("the writer stopped before answering"))?;
+        timing::detail("store.queued", group.queued);
+        timing::detail("store.statements", group.statements);
+        timing::detail("store.commit", group.commit);
+        result
     }
 
     /// Runs `work` on a read-only connection on the blocking pool.
@@ -224,20 +244,28 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
             tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
             let error = Arc::new(error);
             for job in group.drain(..) {
-                (job.work)(Err(group_failed("the write transaction could not begin", &error)))(Ok(()));
+                (job.work)(Err(group_failed("the write transaction could not begin", &error)))(Ok(()), GroupTiming::default());
             }
             continue;
         }
-        let completions: Vec<Completion> = group.drain(..).map(|job| (job.work)(Ok(&conn))).collect();
+        let began = Instant::now();
+        let size = group.len();
+        let completions: Vec<(Completion, Duration)> = group.drain(..).map(|job| ((job.work)(Ok(&conn)), began.saturating_duration_since(job.submitted))).collect();
+        let statements = began.elapsed();
         let committed = statement(&conn, "COMMIT").map_err(Arc::new);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        for completion in completions {
-            completion(match &committed {
+        let commit = began.elapsed() - statements;
+        if statements + commit > SLOW_GROUP {
+            tracing::warn!(size, statements_ms = statements.as_millis() as u64, commit_ms = commit.as_millis() as u64, "slow group commit");
+        }
+        for (completion, queued) in completions {
+            let result = match &committed {
                 Ok(()) => Ok(()),
                 Err(error) => Err(group_failed("the group commit failed", error)),
-            });
+            };
+            completion(result, GroupTiming { queued, statements, commit });
         }
     }
     tracing::debug!("sqlite writer stopped: every queued write was answered");

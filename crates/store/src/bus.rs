@@ -27,8 +27,13 @@ pub struct BusMessage {
 
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Sends to every node's subscribers, this node's included.
+    /// Sends to every node's subscribers, this node's included; answers once it
+    /// has gone out.
     async fn publish(&self, message: BusMessage) -> StoreResult<()>;
+    /// As `publish`, without waiting: for what may be lost (a live event: the
+    /// client sees the message when it next loads the thread). Keeps the order of
+    /// this node's sends and publishes; a bus that cannot take it drops it.
+    fn send(&self, message: BusMessage);
     /// What is published from now on.
     fn subscribe(&self) -> broadcast::Receiver<BusMessage>;
     /// The largest payload this bus carries.
@@ -53,9 +58,13 @@ impl Default for LocalBus {
 #[async_trait]
 impl Bus for LocalBus {
     async fn publish(&self, message: BusMessage) -> StoreResult<()> {
+        self.send(message);
+        Ok(())
+    }
+
+    fn send(&self, message: BusMessage) {
         // No receiver is not an error: nobody needed it.
         let _ = self.sender.send(message);
-        Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<BusMessage> {

@@ -25,6 +25,7 @@ mod profiles;
 mod subscriptions;
 mod threads;
 mod tokens;
+pub mod timing;
 
 pub use bus::{Bus, BusMessage, LocalBus, BUS_BUFFER, RESUMED_TOPIC};
 pub use consent::*;

@@ -7,6 +7,7 @@
 mod adapters;
 pub mod demo;
 mod listener;
+pub mod migrate_data;
 pub mod settings;
 
 pub use settings::Settings;
@@ -220,6 +221,7 @@ impl Node {
                 None => None,
             },
             body_memory: settings.http.body_memory_mib.saturating_mul(1024 * 1024),
+            slow_request: (settings.http.slow_request_ms > 0).then(|| std::time::Duration::from_millis(settings.http.slow_request_ms)),
         };
         let router = switchboard_http::router(platform.clone(), http);
         let tls = tls_config(settings)?;

@@ -73,11 +73,14 @@ pub struct HttpSettings {
     /// `x-forwarded-for`; its last entry is used, the one the proxy wrote). Without
     /// it, sign-in limits count the connection's peer address.
     pub client_ip_header: Option<String>,
+    /// A request that takes longer than this (ms) is logged with where its time
+    /// went (admission, body, authentication, the store, the live fan-out...); 0: never.
+    pub slow_request_ms: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, body_memory_mib: 256, client_ip_header: None }
+        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, body_memory_mib: 256, client_ip_header: None, slow_request_ms: 1000 }
     }
 }
 

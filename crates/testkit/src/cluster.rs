@@ -38,6 +38,39 @@ pub fn switchboard_binary() -> PathBuf {
     binary
 }
 
+/// A `switchboard serve` process once it has printed its address (and, as the
+/// first node of an installation, its operator credential).
+pub struct Listening {
+    pub child: Child,
+    pub url: String,
+    pub operator: Option<String>,
+}
+
+impl Listening {
+    /// Spawns `command` (a `switchboard serve`), killed when dropped, and reads its
+    /// standard output until it listens; the rest of its output is drained.
+    pub async fn spawn(mut command: Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("the node starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut operator = None;
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let line = lines.next_line().await.expect("stdout").expect("the node printed its address");
+                if let Some(token) = line.strip_prefix("Operator credential (shown once; keep it safe): ") {
+                    operator = Some(token.trim().to_string());
+                }
+                if let Some(url) = line.strip_prefix("Switchboard is listening on ") {
+                    return url.trim().to_string();
+                }
+            }
+        })
+        .await
+        .expect("the node listens within 30 s");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, url, operator }
+    }
+}
+
 /// A node process.
 pub struct NodeProcess {
     child: Child,
@@ -55,7 +88,8 @@ impl NodeProcess {
     /// webhook timeouts (`timeout_secs`, lease = 3 x timeout) and retries.
     pub async fn start(name: &str, database_url: &str, timeout_secs: u64) -> Self {
         let data = tempfile::tempdir().expect("temporary directory").keep();
-        let mut child = Command::new(switchboard_binary())
+        let mut command = Command::new(switchboard_binary());
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--data"])
             .arg(&data)
             .env("SWITCHBOARD_MASTER_KEY", TEST_MASTER_KEY)
@@ -66,28 +100,8 @@ impl NodeProcess {
             .env("SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS", timeout_secs.to_string())
             .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", "100")
             .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", "500")
-            .env("SWITCHBOARD_DATABASE__CONNECT_TIMEOUT_MS", "1000")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the node starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut operator = None;
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                let line = lines.next_line().await.expect("stdout").expect("the node printed its address");
-                if let Some(token) = line.strip_prefix("Operator credential (shown once; keep it safe): ") {
-                    operator = Some(token.trim().to_string());
-                }
-                if let Some(url) = line.strip_prefix("Switchboard is listening on ") {
-                    return url.trim().to_string();
-                }
-            }
-        })
-        .await
-        .expect("the node listens within 30 s");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .env("SWITCHBOARD_DATABASE__CONNECT_TIMEOUT_MS", "1000");
+        let Listening { child, url, operator } = Listening::spawn(command).await;
         Self { child, url, operator, name: name.to_string() }
     }
 

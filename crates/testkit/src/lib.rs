@@ -14,7 +14,7 @@ mod receiver;
 pub mod routes;
 
 pub use clock::ManualClock;
-pub use cluster::{fresh_database, switchboard_binary, NodeProcess, TcpProxy};
+pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, TcpProxy};
 pub use echo_bot::{EchoBot, InstallingBot, Tap};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};

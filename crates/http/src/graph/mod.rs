@@ -39,7 +39,7 @@ impl GraphCall {
     pub(crate) async fn authenticate(platform: &Platform, request: GraphRequest) -> HttpResult<Self> {
         let auth = match request.token.as_deref().filter(|token| !token.is_empty()) {
             None => Authentication::Missing,
-            Some(token) => match platform.authenticate(Some(token), request.proof.as_deref()).await {
+            Some(token) => match switchboard_app::timing::timed("auth", platform.authenticate(Some(token), request.proof.as_deref())).await {
                 Ok(caller) => Authentication::Caller(caller),
                 Err(AppError::Refused(refusal)) => Authentication::Refused(refusal),
                 Err(failure) => return Err(failure.into()),

@@ -1,5 +1,7 @@
 //! What the tests of this crate share: the test server's URL, a fresh schema per
 //! store, and a store connected in it.
+// Each test binary uses the part it needs.
+#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
