@@ -351,7 +351,7 @@ fn insert_messages(
         let inbound = i % 2 == 0;
         rng.text(&mut text, if inbound { PERSON_SAYS } else { PAGE_SAYS });
         insert.execute(params![
-            rng.mid(),
+            rng.mid(at),
             pages[page],
             persons[person],
             if inbound { "in" } else { "out" },
@@ -451,19 +451,13 @@ impl Rng {
         format!("{}{:015}", 1 + self.below(9), self.below(1_000_000_000_000_000))
     }
 
-    /// `m_` and 32 random bytes in unpadded URL-safe base64, as `random_mid` makes them.
-    fn mid(&mut self) -> String {
-        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let bytes: Vec<u8> = (0..4).flat_map(|_| self.next().to_le_bytes()).collect();
-        let mut mid = String::with_capacity(45);
-        mid.push_str("m_");
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                mid.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
+    /// A message id made at `at`, in the shape and order `new_mid` gives them.
+    fn mid(&mut self, at: i64) -> String {
+        let mut random = [0u8; 24];
+        for (chunk, n) in random.chunks_mut(8).zip(std::iter::repeat_with(|| self.next())) {
+            chunk.copy_from_slice(&n.to_le_bytes());
         }
-        mid
+        switchboard_domain::ids::mid_at(at as u64, &random).0
     }
 
     /// Sentences from `from` until a random length of 20 to 200 characters, cut at a word.

@@ -109,7 +109,7 @@ impl Inbox {
         }
         let inbox = page_inbox();
         let now = self.core.now();
-        let mid = random_mid();
+        let mid = new_mid();
         let targets = self.core.webhook_targets(&page.id).await?;
         let echo = events::echo(&Psid(psid.to_string()), &page.id, &inbox, &mid, Some(text), None, None, now);
         let outbox = events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now);

@@ -130,7 +130,7 @@ impl Messaging {
             None => None,
         };
         let now = self.core.now();
-        let mid = random_mid();
+        let mid = new_mid();
         let mut saved_attachment = None;
         let attachment = match message.attachment {
             None => None,

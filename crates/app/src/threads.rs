@@ -69,7 +69,7 @@ impl Threads {
     /// The person writes to a Page: a `messages` event for every subscribed app.
     pub async fn person_send(&self, person: PersonId, page_ref: &PageRef, input: PersonMessage) -> AppResult<MessageView> {
         let page = self.core.page_for_person(page_ref).await?;
-        let mid = random_mid();
+        let mid = new_mid();
         let mut payload = MessagePayload { mid: mid.to_string(), ..Default::default() };
         let text = match (&input.quick_reply, input.text) {
             (Some(choice), _) => {
@@ -136,7 +136,7 @@ impl Threads {
         };
         let record = self.media.store_media(&page.id, kind, &MediaSource::Upload, Some(Upload { mime: Some(mime), ..upload }), false).await?;
         let attachment = shown_attachment(&self.core, &record, false)?;
-        let mid = random_mid();
+        let mid = new_mid();
         let shown = serde_json::to_value(&attachment).expect("an attachment is JSON");
         let payload = MessagePayload { mid: mid.to_string(), attachments: Some(vec![shown]), ..Default::default() };
         let message = inbound(mid, &page.id, person, None, Some(attachment), None, self.core.now());
@@ -187,7 +187,7 @@ impl Threads {
     pub(crate) async fn postback(&self, person: PersonId, page: &Page, title: String, payload: Option<String>, referral: Option<Referral>) -> AppResult<MessageView> {
         let psid = self.core.store.psid(person, &page.id).await?;
         let now = self.core.now();
-        let mid = random_mid();
+        let mid = new_mid();
         // A thread opened from a link goes where the Page routes that link's `ref`.
         let opens_to = self.core.receivers(&page.id).await?.route(referral.as_ref().and_then(|r| r.reference.as_deref()));
         let postback = Postback { mid: Some(mid.to_string()), title: title.clone(), payload, referral };

@@ -68,9 +68,21 @@ pub fn random_node_id() -> String {
     format!("{first}{rest:015}")
 }
 
-/// A fresh message id: `m_` and 32 random bytes in URL-safe base64.
-pub fn random_mid() -> Mid {
-    Mid(format!("m_{}", crate::credentials::random_urlsafe(32)))
+/// A fresh message id: `m_`, the time it was made, and 24 random bytes.
+pub fn new_mid() -> Mid {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut random = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut random);
+    mid_at(now, &random)
+}
+
+/// A message id made at `unix_ms` (wall-clock milliseconds): `m_`, the time as 12 hex
+/// digits, then `random` in URL-safe base64. Ids made later sort after earlier ones,
+/// so the stores' `mid` indexes grow at their end instead of at random places: a
+/// large store then keeps only that end in its cache. Nothing else reads the time.
+pub fn mid_at(unix_ms: u64, random: &[u8; 24]) -> Mid {
+    use base64::Engine;
+    Mid(format!("m_{unix_ms:012x}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)))
 }
 
 /// True when `s` looks like a node id (decimal digits only); anything else can never
@@ -139,8 +151,11 @@ mod tests {
     }
 
     #[test]
-    fn mids_are_distinct() {
-        assert_ne!(random_mid(), random_mid());
-        assert!(random_mid().0.starts_with("m_"));
+    fn mids_are_distinct_and_sort_by_time() {
+        assert_ne!(new_mid(), new_mid());
+        assert!(new_mid().0.starts_with("m_"));
+        let (earlier, later) = (mid_at(1_700_000_000_000, &[255; 24]), mid_at(1_700_000_000_001, &[0; 24]));
+        assert!(earlier.0 < later.0, "{} sorts before {}", earlier.0, later.0);
+        assert_eq!(earlier.0.len(), later.0.len());
     }
 }

@@ -13,6 +13,7 @@ use switchboard_store::codec::{self, Columns};
 use std::time::Instant;
 use switchboard_store::{timing, Conflict, NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 /// Members of one group at most.
@@ -129,21 +130,41 @@ async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>
     }
 }
 
-/// Writes the members' messages, thread updates and outbox rows in one transaction.
+/// Writes the members' messages, thread updates and outbox rows in one transaction
+/// of its own, in two round trips: BEGIN goes with the thread upsert, COMMIT with
+/// the inserts (when an insert fails, the transaction is aborted and the server
+/// answers that COMMIT with a rollback).
 async fn write(pool: &deadpool_postgres::Pool, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
-    let mut client = pool.get().await.map_err(pool_error)?;
-    let tx = client.transaction().await.map_err(pg)?;
-    write_in(&tx, members).await?;
-    tx.commit().await.map_err(pg)
+    let client = pool.get().await.map_err(pool_error)?;
+    let written = write_group(&client, members, Transaction::Own).await;
+    if written.is_err() {
+        // Refused before its COMMIT (an ownership conflict): the connection goes
+        // back to the pool outside any transaction.
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    written
+}
+
+/// Writes the members' messages, thread updates and outbox rows in the transaction
+/// `tx` (a use case that stores a message with another fact brings its own).
+pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
+    write_group(tx, members, Transaction::Callers).await
+}
+
+/// Whose transaction a group is written in.
+#[derive(Clone, Copy, PartialEq)]
+enum Transaction {
+    /// Its own, begun and committed with the group's statements, pipelined.
+    Own,
+    /// The caller's, already open and committed by the caller.
+    Callers,
 }
 
 /// One thread's row in a group: its last message, the person's last message, and
 /// the app its first message opens it to.
 type ThreadUpsert<'m> = (i64, Option<i64>, Option<&'m str>);
 
-/// Writes the members' messages, thread updates and outbox rows in the transaction
-/// `tx` (a use case that stores a message with another fact brings its own).
-pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &[(&Message, &[NewOutboxEvent])]) -> StoreResult<()> {
+async fn write_group<C: GenericClient>(client: &C, members: &[(&Message, &[NewOutboxEvent])], transaction: Transaction) -> StoreResult<()> {
     // One row per thread (a row may not be upserted twice in one statement), in a
     // fixed order so that concurrent writers (other nodes, receipts, deliveries)
     // lock threads in the same order.
@@ -165,9 +186,21 @@ pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &
     // events holds that lock, which keeps exactly one head per thread (see
     // `outbox_delivered`) and its owner fixed until the commit.
     let thread_params: [&(dyn ToSql + Sync); 5] = [&thread_pages, &thread_persons, &thread_last, &thread_person_at, &thread_opens_to];
-    let upsert_threads = tx.prepare_cached(UPSERT_THREADS).await.map_err(pg)?;
+    // Prepared once per connection: afterwards no round trip.
+    let upsert_threads = client.prepare_cached(UPSERT_THREADS).await.map_err(pg)?;
+    let insert_messages = client.prepare_cached(INSERT_MESSAGES).await.map_err(pg)?;
+    let insert_outbox = client.prepare_cached(INSERT_OUTBOX).await.map_err(pg)?;
+    // Requests go out in the order `join!` first polls them.
+    let begin = async {
+        match transaction {
+            Transaction::Own => client.batch_execute("BEGIN").await,
+            Transaction::Callers => Ok(()),
+        }
+    };
+    let (begun, upserted) = tokio::join!(begin, client.query(&upsert_threads, &thread_params));
+    begun.map_err(pg)?;
     let mut owners: BTreeMap<(String, i64), Option<AppId>> = BTreeMap::new();
-    for row in tx.query(&upsert_threads, &thread_params).await.map_err(pg)? {
+    for row in upserted.map_err(pg)? {
         let row = PgRow(&row);
         owners.insert((row.text("page_id")?, row.int("person_id")?), row.opt_text("owner_app_id")?.map(AppId));
     }
@@ -211,14 +244,18 @@ pub(crate) async fn write_in(tx: &deadpool_postgres::Transaction<'_>, members: &
         [&mids, &pages, &persons, &directions, &apps, &texts, &metadata, &created, &attachments, &quick_replies, &replies_to, &personas];
     let outbox_params: [&(dyn ToSql + Sync); 7] =
         [&event_apps, &event_pages, &event_persons, &event_fields, &event_bodies, &event_created, &event_first];
-    // With the threads locked, the two inserts are pipelined: the order in which
-    // they reach the server does not matter.
-    let insert_messages = tx.prepare_cached(INSERT_MESSAGES).await.map_err(pg)?;
-    let insert_outbox = tx.prepare_cached(INSERT_OUTBOX).await.map_err(pg)?;
-    let (messages, outbox) = tokio::join!(tx.execute(&insert_messages, &message_params), tx.execute(&insert_outbox, &outbox_params));
+    // With the threads locked, the two inserts and the COMMIT are pipelined.
+    let commit = async {
+        match transaction {
+            Transaction::Own => client.batch_execute("COMMIT").await,
+            Transaction::Callers => Ok(()),
+        }
+    };
+    let (messages, outbox, committed) =
+        tokio::join!(client.execute(&insert_messages, &message_params), client.execute(&insert_outbox, &outbox_params), commit);
     // When the messages insert fails (a duplicate mid), the outbox insert fails only
     // because the transaction is aborted: the first error is the one that explains.
     messages.map_err(pg)?;
     outbox.map_err(pg)?;
-    Ok(())
+    committed.map_err(pg)
 }

@@ -23,30 +23,56 @@ use switchboard_store::*;
 /// thread's head is decided under it), and answers who owns the thread. Page-level
 /// events (person 0, such as `app_roles`) have no thread: the Page's row stands in.
 pub(crate) async fn lock_thread(tx: &Transaction<'_>, page: &str, person: i64) -> StoreResult<Option<AppId>> {
-    if person == 0 {
-        tx.execute("SELECT 1 FROM pages WHERE id = $1 FOR UPDATE", &[&page]).await.map_err(pg)?;
-        return Ok(None);
+    let mut owners = lock_threads_of(tx, &[(page, person)]).await?;
+    Ok(owners.remove(&(page.to_string(), person)).flatten())
+}
+
+/// Who owns each thread of a lock set: `None` for a thread with no owner or no row.
+type Owners = BTreeMap<(String, i64), Option<AppId>>;
+
+/// Takes the row locks of several threads in one round trip, in the global order
+/// (Page in byte order, then person: the order of the append batcher's upserts),
+/// and answers their owners. A settle that held its threads while it locked them
+/// one statement at a time made every append to those threads wait that long.
+pub(crate) async fn lock_threads_of(tx: &Transaction<'_>, threads: &[(&str, i64)]) -> StoreResult<Owners> {
+    let mut pages: Vec<&str> = threads.iter().filter(|(_, person)| *person == 0).map(|(page, _)| *page).collect();
+    pages.sort();
+    pages.dedup();
+    let mut owners = Owners::new();
+    if !pages.is_empty() {
+        tx.execute("SELECT 1 FROM pages WHERE id = ANY($1) ORDER BY id COLLATE \"C\" FOR UPDATE", &[&pages]).await.map_err(pg)?;
+        owners.extend(pages.iter().map(|page| ((page.to_string(), 0), None)));
     }
-    let row = tx
-        .query_opt("SELECT owner_app_id FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page, &person])
+    let (thread_pages, thread_persons): (Vec<&str>, Vec<i64>) = threads.iter().filter(|(_, person)| *person != 0).copied().unzip();
+    if thread_pages.is_empty() {
+        return Ok(owners);
+    }
+    // ORDER BY comes before the locking clause: rows are locked in this order.
+    let rows = tx
+        .query(
+            "SELECT t.page_id, t.person_id, t.owner_app_id FROM threads t
+             JOIN (SELECT DISTINCT * FROM UNNEST($1::text[], $2::bigint[])) AS u(p, r) ON t.page_id = u.p AND t.person_id = u.r
+             ORDER BY t.page_id COLLATE \"C\", t.person_id
+             FOR UPDATE OF t",
+            &[&thread_pages, &thread_persons],
+        )
         .await
         .map_err(pg)?;
-    Ok(row.map(|r| PgRow(&r).opt_text("owner_app_id")).transpose()?.flatten().map(AppId))
+    for row in &rows {
+        let row = PgRow(row);
+        owners.insert((row.text("page_id")?, row.int("person_id")?), row.opt_text("owner_app_id")?.map(AppId));
+    }
+    Ok(owners)
 }
 
 /// Inserts outbox rows for events that come without a message, each under its
 /// thread's row lock (taking it again in the same transaction costs nothing): those
 /// that reach their app given who owns the thread now.
 pub(crate) async fn insert_events_locked(tx: &Transaction<'_>, events: &[NewOutboxEvent]) -> StoreResult<()> {
-    let mut threads: Vec<(&str, i64)> = events.iter().map(|e| (e.page.as_str(), e.person.0)).collect();
-    threads.sort();
-    threads.dedup();
-    let mut owners = BTreeMap::new();
-    for (page, person) in threads {
-        owners.insert((page, person), lock_thread(tx, page, person).await?);
-    }
+    let threads: Vec<(&str, i64)> = events.iter().map(|e| (e.page.as_str(), e.person.0)).collect();
+    let owners = lock_threads_of(tx, &threads).await?;
     for event in events {
-        let owner = owners.get(&(event.page.as_str(), event.person.0)).cloned().flatten();
+        let owner = owners.get(&(event.page.0.clone(), event.person.0)).cloned().flatten();
         if !event.reaches(owner.as_ref()) {
             continue;
         }
@@ -82,9 +108,8 @@ async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<AppT
             Ok((row.text("app_id")?, row.text("page_id")?, row.int("person_id")?))
         })
         .collect::<StoreResult<Vec<AppThread>>>()?;
-    for (_, page, person) in &threads {
-        lock_thread(tx, page, *person).await?;
-    }
+    let keys: Vec<(&str, i64)> = threads.iter().map(|(_, page, person)| (page.as_str(), *person)).collect();
+    lock_threads_of(tx, &keys).await?;
     Ok(threads)
 }
 
@@ -102,15 +127,17 @@ async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome)
     )
     .await
     .map_err(pg)?;
-    for (app, page, person) in &threads {
-        tx.execute(
-            "UPDATE outbox SET is_head = TRUE WHERE id = (
-                SELECT MIN(id) FROM outbox WHERE app_id = $1 AND page_id = $2 AND person_id = $3 AND settled_at IS NULL)",
-            &[app, page, person],
-        )
-        .await
-        .map_err(pg)?;
-    }
+    let apps: Vec<&str> = threads.iter().map(|t| t.0.as_str()).collect();
+    let pages: Vec<&str> = threads.iter().map(|t| t.1.as_str()).collect();
+    let persons: Vec<i64> = threads.iter().map(|t| t.2).collect();
+    tx.execute(
+        "UPDATE outbox SET is_head = TRUE WHERE id IN (
+            SELECT (SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.settled_at IS NULL)
+            FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(a, p, r))",
+        &[&apps, &pages, &persons],
+    )
+    .await
+    .map_err(pg)?;
     Ok(threads)
 }
 
@@ -119,17 +146,16 @@ async fn delivered(tx: &Transaction<'_>, ids: &[i64], at: Millis, lease_until: O
     let mut apps: Vec<&str> = threads.iter().map(|(app, _, _)| app.as_str()).collect();
     apps.sort();
     apps.dedup();
-    for app in apps {
-        tx.execute(
-            "INSERT INTO webhook_health (app_id, last_success_at) VALUES ($1, $2)
-             ON CONFLICT (app_id) DO UPDATE SET
-                last_success_at = GREATEST(webhook_health.last_success_at, excluded.last_success_at),
-                failing_since = NULL, alert_stage = 0",
-            &[&app, &at],
-        )
-        .await
-        .map_err(pg)?;
-    }
+    // In sorted order, one row each: the health rows' locks follow the threads'.
+    tx.execute(
+        "INSERT INTO webhook_health (app_id, last_success_at) SELECT a, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n
+         ON CONFLICT (app_id) DO UPDATE SET
+            last_success_at = GREATEST(webhook_health.last_success_at, excluded.last_success_at),
+            failing_since = NULL, alert_stage = 0",
+        &[&apps, &at],
+    )
+    .await
+    .map_err(pg)?;
     let Some(lease_until) = lease_until else { return Ok(Vec::new()) };
     // The threads are locked: their heads are settled here, not by another node.
     let apps: Vec<&str> = threads.iter().map(|t| t.0.as_str()).collect();
@@ -308,12 +334,8 @@ async fn replay(tx: &Transaction<'_>, app: &AppId, selection: &ReplaySelection, 
         })
         .collect::<StoreResult<Vec<(i64, bool, String, i64)>>>()?;
     // Copies decide their head flag under their threads' locks, taken in the global order.
-    let mut threads: Vec<(&str, i64)> = events.iter().filter(|e| !e.1).map(|e| (e.2.as_str(), e.3)).collect();
-    threads.sort();
-    threads.dedup();
-    for (page, person) in &threads {
-        lock_thread(tx, page, *person).await?;
-    }
+    let threads: Vec<(&str, i64)> = events.iter().filter(|e| !e.1).map(|e| (e.2.as_str(), e.3)).collect();
+    lock_threads_of(tx, &threads).await?;
     let mut queued = Vec::with_capacity(events.len());
     for (id, pending, _, _) in &events {
         if *pending {
