@@ -14,6 +14,7 @@ use crate::errors::pg;
 use crate::PostgresStore;
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
+use tokio_postgres::types::ToSql;
 use std::collections::BTreeMap;
 use switchboard_domain::*;
 use switchboard_store::codec::{self, Columns, Outcome, ATTEMPT_COLUMNS_OF_A, EVENT_RECORD_COLUMNS};
@@ -88,6 +89,9 @@ pub(crate) async fn insert_events_locked(tx: &Transaction<'_>, events: &[NewOutb
     Ok(())
 }
 
+/// How stale an app's recorded last success may be before a success writes it again.
+const HEALTH_FRESH_MS: Millis = 1_000;
+
 /// A thread of one app: (app, Page, person).
 type AppThread = (String, String, i64);
 
@@ -113,6 +117,45 @@ async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<AppT
     Ok(threads)
 }
 
+/// Marks pending events settled with `outcome`, and makes each of `threads`' next
+/// pending event its head.
+const SETTLE: &str = "UPDATE outbox SET settled_at = $2, outcome = $3, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND settled_at IS NULL";
+const PROMOTE_HEADS: &str = "UPDATE outbox SET is_head = TRUE WHERE id IN (
+        SELECT (SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.settled_at IS NULL)
+        FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(a, p, r))";
+// A delivery's statements, each naming its events by id, so that they are pipelined
+// behind the statements that lock the events' threads: a settle holds those locks
+// for no network round trip, and the appends to its threads hardly wait.
+/// The Pages of the events' page-level events (person 0), in the global order.
+const LOCK_EVENT_PAGES: &str = "SELECT 1 FROM pages WHERE id IN (
+        SELECT o.page_id FROM outbox o WHERE o.id = ANY($1) AND o.settled_at IS NULL AND o.person_id = 0)
+     ORDER BY id COLLATE \"C\" FOR UPDATE";
+/// The events' threads, in the global order.
+const LOCK_EVENT_THREADS: &str = "SELECT 1 FROM threads t
+     WHERE (t.page_id, t.person_id) IN (SELECT o.page_id, o.person_id FROM outbox o WHERE o.id = ANY($1) AND o.settled_at IS NULL)
+     ORDER BY t.page_id COLLATE \"C\", t.person_id FOR UPDATE OF t";
+/// The next pending event of each of the events' threads becomes its head.
+const PROMOTE_EVENT_HEADS: &str = "UPDATE outbox SET is_head = TRUE WHERE id IN (
+        SELECT (SELECT MIN(q.id) FROM outbox q WHERE q.app_id = t.app_id AND q.page_id = t.page_id AND q.person_id = t.person_id
+                  AND q.settled_at IS NULL)
+        FROM (SELECT DISTINCT app_id, page_id, person_id FROM outbox WHERE id = ANY($1)) t)";
+/// An app's health row is written only when a success changes something: the end of
+/// a failing spell, or a last success older than `HEALTH_FRESH_MS`. Every POST's
+/// settle writing it made all settles of one app wait for each other while they held
+/// their threads, and every append to those threads waited behind them.
+const HEALTH_ROW: &str = "INSERT INTO webhook_health (app_id, last_success_at)
+     SELECT DISTINCT app_id, $2::bigint FROM outbox WHERE id = ANY($1) ON CONFLICT (app_id) DO NOTHING";
+const HEALTH_SUCCESS: &str = "UPDATE webhook_health SET last_success_at = GREATEST(COALESCE(last_success_at, $2::bigint), $2::bigint),
+        failing_since = NULL, alert_stage = 0
+     WHERE app_id IN (SELECT app_id FROM outbox WHERE id = ANY($1))
+       AND (failing_since IS NOT NULL OR alert_stage <> 0 OR last_success_at IS NULL OR last_success_at < $2::bigint - $3::bigint)";
+/// Leases the due heads of the events' threads (the columns of codec::OUTBOX_EVENT_COLUMNS).
+const LEASE_EVENT_HEADS: &str = "UPDATE outbox o SET lease_until = $2
+     FROM (SELECT DISTINCT app_id, page_id, person_id FROM outbox WHERE id = ANY($1)) t
+     WHERE o.app_id = t.app_id AND o.page_id = t.page_id AND o.person_id = t.person_id AND o.settled_at IS NULL AND o.is_head
+       AND o.next_attempt_at <= $3 AND o.lease_until <= $3
+     RETURNING o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at";
+
 /// Settles pending events; each thread's next pending event becomes its head. An
 /// append to a thread either committed before (and its event is promoted here) or
 /// waits for the thread's lock and sees this. Answers the threads.
@@ -121,59 +164,84 @@ async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome)
         return Ok(Vec::new());
     }
     let threads = lock_threads(tx, ids).await?;
-    tx.execute(
-        "UPDATE outbox SET settled_at = $2, outcome = $3, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND settled_at IS NULL",
-        &[&ids, &at, &codec::text(outcome)],
-    )
-    .await
-    .map_err(pg)?;
-    let apps: Vec<&str> = threads.iter().map(|t| t.0.as_str()).collect();
-    let pages: Vec<&str> = threads.iter().map(|t| t.1.as_str()).collect();
-    let persons: Vec<i64> = threads.iter().map(|t| t.2).collect();
-    tx.execute(
-        "UPDATE outbox SET is_head = TRUE WHERE id IN (
-            SELECT (SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.settled_at IS NULL)
-            FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(a, p, r))",
-        &[&apps, &pages, &persons],
-    )
-    .await
-    .map_err(pg)?;
+    let (settle, promote) = (tx.prepare_cached(SETTLE).await.map_err(pg)?, tx.prepare_cached(PROMOTE_HEADS).await.map_err(pg)?);
+    let columns = ThreadColumns::of(&threads);
+    // Pipelined: prepared statements go out in the order `join!` first polls them.
+    let outcome = codec::text(outcome);
+    let settle_params: [&(dyn ToSql + Sync); 3] = [&ids, &at, &outcome];
+    let promote_params: [&(dyn ToSql + Sync); 3] = [&columns.apps, &columns.pages, &columns.persons];
+    let (settled, promoted) = tokio::join!(tx.execute(&settle, &settle_params), tx.execute(&promote, &promote_params));
+    settled.map_err(pg)?;
+    promoted.map_err(pg)?;
     Ok(threads)
 }
 
-async fn delivered(tx: &Transaction<'_>, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
-    let threads = settle(tx, ids, at, Outcome::Delivered).await?;
-    let mut apps: Vec<&str> = threads.iter().map(|(app, _, _)| app.as_str()).collect();
-    apps.sort();
-    apps.dedup();
-    // In sorted order, one row each: the health rows' locks follow the threads'.
-    tx.execute(
-        "INSERT INTO webhook_health (app_id, last_success_at) SELECT a, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n
-         ON CONFLICT (app_id) DO UPDATE SET
-            last_success_at = GREATEST(webhook_health.last_success_at, excluded.last_success_at),
-            failing_since = NULL, alert_stage = 0",
-        &[&apps, &at],
-    )
-    .await
-    .map_err(pg)?;
-    let Some(lease_until) = lease_until else { return Ok(Vec::new()) };
-    // The threads are locked: their heads are settled here, not by another node.
-    let apps: Vec<&str> = threads.iter().map(|t| t.0.as_str()).collect();
-    let pages: Vec<&str> = threads.iter().map(|t| t.1.as_str()).collect();
-    let persons: Vec<i64> = threads.iter().map(|t| t.2).collect();
-    // The columns of codec::OUTBOX_EVENT_COLUMNS.
-    let rows = tx
-        .query(
-            "UPDATE outbox o SET lease_until = $4
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS t(a, p, r)
-             WHERE o.app_id = t.a AND o.page_id = t.p AND o.person_id = t.r AND o.settled_at IS NULL AND o.is_head
-               AND o.next_attempt_at <= $5 AND o.lease_until <= $5
-             RETURNING o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at",
-            &[&apps, &pages, &persons, &lease_until, &at],
-        )
-        .await
-        .map_err(pg)?;
-    let mut next = rows.iter().map(|r| codec::outbox_event(&PgRow(r))).collect::<StoreResult<Vec<_>>>()?;
+/// The threads of a settle as the arrays its statements take.
+struct ThreadColumns<'t> {
+    apps: Vec<&'t str>,
+    pages: Vec<&'t str>,
+    persons: Vec<i64>,
+}
+
+impl<'t> ThreadColumns<'t> {
+    fn of(threads: &'t [AppThread]) -> Self {
+        Self {
+            apps: threads.iter().map(|t| t.0.as_str()).collect(),
+            pages: threads.iter().map(|t| t.1.as_str()).collect(),
+            persons: threads.iter().map(|t| t.2).collect(),
+        }
+    }
+}
+
+/// Settles delivered events and, with `lease_until`, leases their threads' next due
+/// events, in one transaction of its own and one round trip: every statement,
+/// BEGIN and COMMIT included, is pipelined.
+async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    let mut statements = Vec::with_capacity(7);
+    for sql in [LOCK_EVENT_PAGES, LOCK_EVENT_THREADS, SETTLE, PROMOTE_EVENT_HEADS, HEALTH_ROW, HEALTH_SUCCESS, LEASE_EVENT_HEADS] {
+        // Prepared once per connection: afterwards no round trip.
+        statements.push(client.prepare_cached(sql).await.map_err(pg)?);
+    }
+    let [lock_pages, lock_threads, settle, promote, health_row, health_success, lease] = &statements[..] else {
+        unreachable!("seven statements")
+    };
+    let outcome = codec::text(Outcome::Delivered);
+    let by_ids: [&(dyn ToSql + Sync); 1] = [&ids];
+    let settle_params: [&(dyn ToSql + Sync); 3] = [&ids, &at, &outcome];
+    let health_row_params: [&(dyn ToSql + Sync); 2] = [&ids, &at];
+    let health_success_params: [&(dyn ToSql + Sync); 3] = [&ids, &at, &HEALTH_FRESH_MS];
+    let lease_params: Option<[&(dyn ToSql + Sync); 3]> = lease_until.as_ref().map(|until| [&ids as &(dyn ToSql + Sync), until, &at]);
+    let lease_next = async {
+        match &lease_params {
+            Some(params) => client.query(lease, params).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    // Requests go out in the order `join!` first polls them, and the server runs
+    // them in that order: the locks are taken before anything is changed.
+    let (begun, pages, threads, settled, promoted, row, success, leased, committed) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        client.execute(lock_pages, &by_ids),
+        client.execute(lock_threads, &by_ids),
+        client.execute(settle, &settle_params),
+        client.execute(promote, &by_ids),
+        client.execute(health_row, &health_row_params),
+        client.execute(health_success, &health_success_params),
+        lease_next,
+        client.batch_execute("COMMIT"),
+    );
+    // The first error is the one that explains: the statements after it failed only
+    // because the transaction was aborted, and its COMMIT rolled back.
+    begun.map_err(pg)?;
+    pages.map_err(pg)?;
+    threads.map_err(pg)?;
+    settled.map_err(pg)?;
+    promoted.map_err(pg)?;
+    row.map_err(pg)?;
+    success.map_err(pg)?;
+    let leased = leased.map_err(pg)?;
+    committed.map_err(pg)?;
+    let mut next = leased.iter().map(|r| codec::outbox_event(&PgRow(r))).collect::<StoreResult<Vec<_>>>()?;
     next.sort_by_key(|e| e.id);
     Ok(next)
 }
@@ -401,11 +469,16 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let next = delivered(&tx, ids, at, lease_until).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(next)
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let next = delivered(&client, ids, at, lease_until).await;
+        if next.is_err() {
+            // Whatever failed, the connection goes back to the pool outside any transaction.
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        next
     }
 
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {

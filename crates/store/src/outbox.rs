@@ -133,6 +133,8 @@ pub struct EndpointHealth {
     pub failing_since: Option<Millis>,
     pub last_error_at: Option<Millis>,
     pub last_error: Option<String>,
+    /// The last success (PostgreSQL records it to the second under load, see its
+    /// `HEALTH_FRESH_MS`).
     pub last_success_at: Option<Millis>,
     /// When the app was last unsubscribed for failing too long.
     pub disabled_at: Option<Millis>,
