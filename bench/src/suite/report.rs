@@ -86,6 +86,7 @@ pub fn describe(args: &Args, m: &Measured, total: f64) -> (String, Value) {
         "scale": m.scale,
         "scale_half_peak": m.scale_half,
         "preload": m.preload,
+        "migrate": m.migrate,
         "postgres_one_node": m.postgres_one,
         "postgres_half_peak": m.postgres_half,
         "postgres_two_nodes": m.postgres_two,
@@ -259,6 +260,13 @@ fn memory_section(md: &mut String, m: &Measured) {
     }
     if !m.scale.is_empty() {
         let _ = writeln!(md, "Large store: {:.1} MiB after its runs. Preload: `{}`", m.scale_store_mib, m.preload);
+    }
+    if let (Some(seconds), Some(rows)) = (m.migrate["seconds"].as_f64(), m.migrate["rows"].as_u64()) {
+        let _ = writeln!(
+            md,
+            "\nMoving up: `switchboard migrate-data` copied the large store to PostgreSQL, {rows} rows verified, in {seconds:.1} s ({:.0} rows/s).",
+            rows as f64 / seconds.max(f64::MIN_POSITIVE)
+        );
     }
     md.push('\n');
 }
