@@ -92,48 +92,19 @@ pub(crate) async fn insert_events_locked(tx: &Transaction<'_>, events: &[NewOutb
 /// How stale an app's recorded last success may be before a success writes it again.
 const HEALTH_FRESH_MS: Millis = 1_000;
 
-/// A thread of one app: (app, Page, person).
-type AppThread = (String, String, i64);
-
-/// Locks the threads of these events' pending rows, in the global order.
-async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<AppThread>> {
-    let rows = tx
-        .query(
-            "SELECT DISTINCT o.app_id, o.page_id, o.person_id FROM outbox o WHERE o.id = ANY($1) AND o.settled_at IS NULL
-             ORDER BY o.page_id, o.person_id, o.app_id",
-            &[&ids],
-        )
-        .await
-        .map_err(pg)?;
-    let threads = rows
-        .iter()
-        .map(|r| {
-            let row = PgRow(r);
-            Ok((row.text("app_id")?, row.text("page_id")?, row.int("person_id")?))
-        })
-        .collect::<StoreResult<Vec<AppThread>>>()?;
-    let keys: Vec<(&str, i64)> = threads.iter().map(|(_, page, person)| (page.as_str(), *person)).collect();
-    lock_threads_of(tx, &keys).await?;
-    Ok(threads)
-}
-
-/// Marks pending events settled with `outcome`, and makes each of `threads`' next
-/// pending event its head.
-const SETTLE: &str = "UPDATE outbox SET settled_at = $2, outcome = $3, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND settled_at IS NULL";
-const PROMOTE_HEADS: &str = "UPDATE outbox SET is_head = TRUE WHERE id IN (
-        SELECT (SELECT MIN(q.id) FROM outbox q WHERE q.app_id = u.a AND q.page_id = u.p AND q.person_id = u.r AND q.settled_at IS NULL)
-        FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(a, p, r))";
-// A delivery's statements, each naming its events by id, so that they are pipelined
-// behind the statements that lock the events' threads: a settle holds those locks
-// for no network round trip, and the appends to its threads hardly wait.
+// The statements that settle events name them by id, so that they can be pipelined
+// behind the statements that lock the events' threads: a delivery's settle holds
+// those locks for no network round trip, and the appends to its threads hardly wait.
 /// The Pages of the events' page-level events (person 0), in the global order.
 const LOCK_EVENT_PAGES: &str = "SELECT 1 FROM pages WHERE id IN (
         SELECT o.page_id FROM outbox o WHERE o.id = ANY($1) AND o.settled_at IS NULL AND o.person_id = 0)
      ORDER BY id COLLATE \"C\" FOR UPDATE";
-/// The events' threads, in the global order.
+/// The threads of the events' pending rows, in the global order.
 const LOCK_EVENT_THREADS: &str = "SELECT 1 FROM threads t
      WHERE (t.page_id, t.person_id) IN (SELECT o.page_id, o.person_id FROM outbox o WHERE o.id = ANY($1) AND o.settled_at IS NULL)
      ORDER BY t.page_id COLLATE \"C\", t.person_id FOR UPDATE OF t";
+/// Marks pending events settled with an outcome.
+const SETTLE: &str = "UPDATE outbox SET settled_at = $2, outcome = $3, lease_until = 0, is_head = FALSE WHERE id = ANY($1) AND settled_at IS NULL";
 /// The next pending event of each of the events' threads becomes its head.
 const PROMOTE_EVENT_HEADS: &str = "UPDATE outbox SET is_head = TRUE WHERE id IN (
         SELECT (SELECT MIN(q.id) FROM outbox q WHERE q.app_id = t.app_id AND q.page_id = t.page_id AND q.person_id = t.person_id
@@ -156,41 +127,32 @@ const LEASE_EVENT_HEADS: &str = "UPDATE outbox o SET lease_until = $2
        AND o.next_attempt_at <= $3 AND o.lease_until <= $3
      RETURNING o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at";
 
+/// Locks the threads of these events' pending rows (and the Pages of page-level
+/// ones), in the global order.
+async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<()> {
+    let (pages, threads) = (tx.prepare_cached(LOCK_EVENT_PAGES).await.map_err(pg)?, tx.prepare_cached(LOCK_EVENT_THREADS).await.map_err(pg)?);
+    tx.execute(&pages, &[&ids]).await.map_err(pg)?;
+    tx.execute(&threads, &[&ids]).await.map_err(pg)?;
+    Ok(())
+}
+
 /// Settles pending events; each thread's next pending event becomes its head. An
 /// append to a thread either committed before (and its event is promoted here) or
-/// waits for the thread's lock and sees this. Answers the threads.
-async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<Vec<AppThread>> {
+/// waits for the thread's lock and sees this.
+async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<()> {
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let threads = lock_threads(tx, ids).await?;
-    let (settle, promote) = (tx.prepare_cached(SETTLE).await.map_err(pg)?, tx.prepare_cached(PROMOTE_HEADS).await.map_err(pg)?);
-    let columns = ThreadColumns::of(&threads);
-    // Pipelined: prepared statements go out in the order `join!` first polls them.
+    lock_threads(tx, ids).await?;
+    let (settle, promote) = (tx.prepare_cached(SETTLE).await.map_err(pg)?, tx.prepare_cached(PROMOTE_EVENT_HEADS).await.map_err(pg)?);
     let outcome = codec::text(outcome);
     let settle_params: [&(dyn ToSql + Sync); 3] = [&ids, &at, &outcome];
-    let promote_params: [&(dyn ToSql + Sync); 3] = [&columns.apps, &columns.pages, &columns.persons];
-    let (settled, promoted) = tokio::join!(tx.execute(&settle, &settle_params), tx.execute(&promote, &promote_params));
+    let by_ids: [&(dyn ToSql + Sync); 1] = [&ids];
+    // Pipelined: prepared statements go out in the order `join!` first polls them.
+    let (settled, promoted) = tokio::join!(tx.execute(&settle, &settle_params), tx.execute(&promote, &by_ids));
     settled.map_err(pg)?;
     promoted.map_err(pg)?;
-    Ok(threads)
-}
-
-/// The threads of a settle as the arrays its statements take.
-struct ThreadColumns<'t> {
-    apps: Vec<&'t str>,
-    pages: Vec<&'t str>,
-    persons: Vec<i64>,
-}
-
-impl<'t> ThreadColumns<'t> {
-    fn of(threads: &'t [AppThread]) -> Self {
-        Self {
-            apps: threads.iter().map(|t| t.0.as_str()).collect(),
-            pages: threads.iter().map(|t| t.1.as_str()).collect(),
-            persons: threads.iter().map(|t| t.2).collect(),
-        }
-    }
+    Ok(())
 }
 
 /// Settles delivered events and, with `lease_until`, leases their threads' next due

@@ -30,10 +30,20 @@ async fn a_failing_receiver_shows_in_recent_errors_and_gets_the_same_bytes_when_
     .await;
     bot.receiver.fail_with(0);
     bot.receiver.wait_for("the delivery", |e| e["message"]["text"] == "hello").await;
+    // The receiver has its answer before the node records the delivery.
+    let app = &bot.app.id;
+    let delivered_path = format!("/apps/{app}/webhook/events?state=delivered");
+    let delivered = eventually("the delivery recorded", || {
+        let (server, path) = (&server, &delivered_path);
+        async move {
+            let delivered = get(server, path).await;
+            delivered["data"][0]["id"].is_i64().then_some(delivered)
+        }
+    })
+    .await;
     let bodies: Vec<Vec<u8>> = posts_of(&bot, "hello").into_iter().map(|p| p.body).collect();
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every attempt carries the same bytes");
 
-    let app = &bot.app.id;
     let errors = get(&server, &format!("/apps/{app}/webhook/errors")).await;
     let errors = errors["data"].as_array().unwrap();
     assert!(errors.len() >= 3, "{errors:?}");
@@ -42,7 +52,6 @@ async fn a_failing_receiver_shows_in_recent_errors_and_gets_the_same_bytes_when_
     assert_eq!((&latest["response_excerpt"], &latest["events"], &latest["error"]), (&json!(FAILURE_BODY), &json!(1), &json!("HTTP 500")));
     assert!(errors.windows(2).all(|w| w[0]["time"].as_i64() >= w[1]["time"].as_i64()), "newest first");
 
-    let delivered = get(&server, &format!("/apps/{app}/webhook/events?state=delivered")).await;
     let event = delivered["data"][0]["id"].as_i64().unwrap();
     let history = get(&server, &format!("/apps/{app}/webhook/events/{event}")).await;
     assert_eq!(history["state"], "delivered");
