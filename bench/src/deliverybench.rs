@@ -18,6 +18,9 @@
 //! Recovery (`--recovery-events N`): N events for one app over many threads, queued
 //! while its receiver is down (the node runs and its POSTs fail and back off); the
 //! time from the receiver's return to the last event, and the peak memory.
+//! Backlog (`--backlog-events N`): the same with one thread, so that every event
+//! waits behind the one before it: the rate at which one conversation's backlog
+//! drains, and whether it arrived in order.
 //! `--skip-throughput` and `--skip-latency` run one part at a time.
 
 use axum::body::Bytes;
@@ -81,6 +84,10 @@ struct Args {
     /// Recovery: persons, each writing to every Page.
     #[arg(long, default_value_t = 10)]
     recovery_persons: usize,
+    /// Backlog: events queued for one app on one thread while its receiver is down
+    /// (0: no run).
+    #[arg(long, default_value_t = 0)]
+    backlog_events: usize,
     /// Recovery: how long the node runs against the dead receiver before it returns.
     #[arg(long, default_value_t = 10)]
     down_seconds: u64,
@@ -319,6 +326,11 @@ struct Tally {
     first_post: Mutex<Option<Instant>>,
     /// When the last entry not seen before arrived.
     last_new: Mutex<Option<Instant>>,
+    /// Entries that arrived for the first time before an entry numbered lower
+    /// (of the same app): with one thread, events out of order.
+    out_of_order: AtomicU64,
+    /// The highest number that arrived, per app.
+    highest: Vec<Mutex<Option<usize>>>,
 }
 
 impl Tally {
@@ -332,6 +344,8 @@ impl Tally {
             up: AtomicBool::new(true),
             first_post: Mutex::new(None),
             last_new: Mutex::new(None),
+            out_of_order: AtomicU64::new(0),
+            highest: (0..apps).map(|_| Mutex::new(None)).collect(),
         })
     }
 
@@ -369,6 +383,11 @@ async fn tally_post(State((tally, app)): State<(Arc<Tally>, usize)>, body: Bytes
         if n < tally.per_app && tally.counts[app * tally.per_app + n].fetch_add(1, Ordering::Relaxed) == 0 {
             tally.distinct.fetch_add(1, Ordering::Relaxed);
             new = true;
+            let mut highest = tally.highest[app].lock().unwrap();
+            if highest.is_some_and(|h| h > n) {
+                tally.out_of_order.fetch_add(1, Ordering::Relaxed);
+            }
+            *highest = Some(highest.map_or(n, |h| h.max(n)));
         }
     }
     if new {
@@ -577,8 +596,7 @@ async fn fanout(args: &Args, apps: usize) -> Value {
 /// every thread's head is POSTed, fails and is rescheduled with backoff, as in a
 /// real outage. Then the receiver returns on the same address, and the drain is
 /// timed from that moment to the last event's arrival.
-async fn recovery(args: &Args) -> Value {
-    let events = args.recovery_events;
+async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> Value {
     let refused = match args.down_mode.as_str() {
         "refused" => true,
         "503" => false,
@@ -590,15 +608,17 @@ async fn recovery(args: &Args) -> Value {
     let tally = Tally::new(1, events);
     let (urls, mut receivers) = start_app_receivers(&tally, 1).await;
     let server = TestServer::start_on(dir.clone(), settings.clone()).await;
-    let fleet = Arc::new(set_up_fleet(&server, &urls, args.recovery_pages, args.recovery_persons).await);
+    let fleet = Arc::new(set_up_fleet(&server, &urls, pages, persons).await);
     server.stop().await;
 
     let store: Arc<dyn Store> = Arc::new(switchboard_store_sqlite::SqliteStore::open(dir.path().join("switchboard.db")).expect("store"));
     let now = switchboard_app::SystemClock.now_ms();
     let started = Instant::now();
     let batch = args.fill_batch.max(1);
+    // One writer for one thread, so that the events' order is their numbers'.
+    let fill_writers = if fleet.threads() == 1 { 1 } else { 8 };
     let writers = fleet.clone();
-    fill(store, events.div_ceil(batch), 8, move |call| {
+    fill(store, events.div_ceil(batch), fill_writers, move |call| {
         let numbers = call * batch..((call + 1) * batch).min(events);
         let (page, person, _) = writers.thread(numbers.start % writers.threads());
         let message = Message::new(Mid(format!("m_fill_{call}")), page.clone(), person, Direction::Inbound, None, now);
@@ -671,6 +691,7 @@ async fn recovery(args: &Args) -> Value {
         "posts": tally.posts.load(Ordering::Relaxed),
         "duplicates": tally.duplicates(),
         "missing": tally.missing(),
+        "out_of_order": tally.out_of_order.load(Ordering::Relaxed),
         "retry_initial_ms": args.retry_initial_ms,
         "retry_max_ms": args.retry_max_ms,
         "vm_hwm_mb": vm_hwm_mb,
@@ -715,10 +736,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut recovered = Value::Null;
     if args.recovery_events > 0 {
-        recovered = recovery(&args).await;
+        recovered = recovery(&args, args.recovery_events, args.recovery_pages, args.recovery_persons).await;
         eprintln!("{recovered}");
     }
-    let report = json!({"throughput": runs, "added_latency": latency, "fanout": fanouts, "recovery": recovered});
+    let mut backlog = Value::Null;
+    if args.backlog_events > 0 {
+        backlog = recovery(&args, args.backlog_events, 1, 1).await;
+        eprintln!("{backlog}");
+    }
+    let report = json!({"throughput": runs, "added_latency": latency, "fanout": fanouts, "recovery": recovered, "backlog": backlog});
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

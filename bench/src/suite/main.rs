@@ -59,6 +59,9 @@ struct Args {
     recovery_events: u64,
     #[arg(long, default_value_t = 100_000)]
     fanout_events: u64,
+    /// Events of the one-thread backlog run.
+    #[arg(long, default_value_t = 100_000)]
+    backlog_events: u64,
     /// A PostgreSQL server where the suite may create databases; without it the
     /// PostgreSQL runs are skipped. Default: SWITCHBOARD_TEST_POSTGRES_URL.
     #[arg(long, env = "SWITCHBOARD_TEST_POSTGRES_URL")]
@@ -193,6 +196,8 @@ async fn main() -> anyhow::Result<()> {
             .arg(args.fanout_events.to_string())
             .arg("--recovery-events")
             .arg(args.recovery_events.to_string())
+            .arg("--backlog-events")
+            .arg(args.backlog_events.to_string())
             .stderr(std::process::Stdio::inherit())
             .output()
             .await

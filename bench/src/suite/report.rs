@@ -224,6 +224,19 @@ fn delivery_section(md: &mut String, delivery: &Value) {
             r["vm_hwm_mb"].as_f64().unwrap_or(0.0)
         );
     }
+    let b = &delivery["backlog"];
+    if !b.is_null() {
+        let _ = writeln!(
+            md,
+            "\nOne thread's backlog: {} events of one conversation queued while the receiver was down; drained {:.1} s after it came back, {:.0} events/s in {} POSTs, {} duplicates, {} out of order.",
+            b["events"],
+            b["drain_seconds"].as_f64().unwrap_or(0.0),
+            b["events_per_second"].as_f64().unwrap_or(0.0),
+            b["posts"],
+            b["duplicates"],
+            b["out_of_order"]
+        );
+    }
     md.push('\n');
 }
 
@@ -406,6 +419,13 @@ fn targets(m: &Measured) -> Vec<Check> {
         (format!("{rate:.0} events/s over {} events, {duplicates} duplicates", recovery["events"]), rate >= 15_000.0 && duplicates == 0)
     });
     checks.push(check("recovery of 1M events ≥ 15,000 events/s with 0 duplicates", outcome));
+    let backlog = &m.delivery["backlog"];
+    let outcome = backlog["events_per_second"].as_f64().map(|rate| {
+        let (duplicates, out_of_order) = (backlog["duplicates"].as_u64().unwrap_or(u64::MAX), backlog["out_of_order"].as_u64().unwrap_or(u64::MAX));
+        let text = format!("{rate:.0} events/s over {} events, {duplicates} duplicates, {out_of_order} out of order", backlog["events"]);
+        (text, rate >= 10_000.0 && duplicates == 0 && out_of_order == 0)
+    });
+    checks.push(check("one thread's backlog ≥ 10,000 events/s, in order, with 0 duplicates", outcome));
     checks
 }
 

@@ -5,8 +5,11 @@
 //! with its next attempt on the retry schedule).
 //!
 //! At-least-once: an event is marked delivered only after a 2xx; a node that dies
-//! mid-POST leaves a lease that expires, and the event is sent again. Events of one
-//! thread go one at a time (the store hands out only a thread's oldest pending one).
+//! mid-POST leaves a lease that expires, and the event is sent again. A thread's
+//! events go in order: the store hands out a thread's oldest pending event with the
+//! due ones after it (its run, up to a batch), one POST carries the run whole as
+//! consecutive entries, and the thread's next run is leased only once that POST is
+//! settled. A claim takes no more than each endpoint's free POST slots can send.
 //! Prolonged failure is escalated as Meta does (an alert, then the app unsubscribed
 //! from the Pages), but undelivered events are kept as dead letters for replay.
 //! Every timer reads the platform's clock.
@@ -29,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::signature::sign;
 use switchboard_domain::*;
-use switchboard_store::{Alert, FailedAttempt, OutboxEvent, OutboxStore, StoreError};
+use switchboard_store::{Alert, ClaimLimits, FailedAttempt, NextRuns, OutboxEvent, OutboxStore, StoreError};
 use switchboard_wire::alert::AlertNotice;
 use switchboard_wire::webhook::{render_envelope, EnvelopeEntry};
 use tokio::sync::{Notify, Semaphore};
@@ -38,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
-    /// Events in one POST at most (one `entry` each).
+    /// Events in one POST at most (one `entry` each), and of one thread's run.
     pub batch_cap: usize,
     /// Webhook POSTs in flight at once from this node.
     pub max_in_flight: usize,
@@ -150,6 +153,9 @@ pub struct Dispatcher {
     settings: DeliverySettings,
     /// POST slots per callback URL.
     endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each app's callback URL when its events were last prepared: whose slots limit
+    /// the app's next claim.
+    app_urls: Mutex<HashMap<AppId, String>>,
 }
 
 /// One POST: an app's batch of events, signed.
@@ -183,7 +189,8 @@ impl Failure {
 impl Dispatcher {
     pub fn new(parts: DispatcherParts, settings: DeliverySettings) -> Self {
         let DispatcherParts { outbox, host, clock, wake, metrics } = parts;
-        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints: Mutex::default() }
+        let (endpoints, app_urls) = (Mutex::default(), Mutex::default());
+        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints, app_urls }
     }
 
     fn now(&self) -> Millis {
@@ -199,8 +206,8 @@ impl Dispatcher {
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         loop {
             while in_flight.try_join_next().is_some() {}
-            let limit = this.claim_limit(slots.available_permits());
-            let claimed = match this.claim(limit).await {
+            let limits = this.claim_limits(slots.available_permits());
+            let claimed = match this.claim(&limits).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim webhook events; retrying");
@@ -209,7 +216,7 @@ impl Dispatcher {
             };
             // A full claim suggests more are due: claim again at once. Otherwise wait
             // for a wake (a new event, an answered POST) or the next due time.
-            let more_due = limit > 0 && claimed.len() == limit;
+            let more_due = limits.events > 0 && claimed.len() >= limits.events as usize;
             let leased_at = Instant::now();
             for batch in this.prepare(claimed).await {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
@@ -217,9 +224,11 @@ impl Dispatcher {
                 let this = this.clone();
                 in_flight.spawn(async move {
                     let Ok(_endpoint_slot) = endpoint.acquire_owned().await else { return };
-                    // A batch that waited for its endpoint until its lease could run out
-                    // during the POST is left to expire and be claimed again: sending it
-                    // now could race the next claim and deliver it twice.
+                    // Claims stay within the endpoints' free slots, but apps that share
+                    // a URL share its slots. A batch that waited for its endpoint until
+                    // its lease could run out during the POST is left to expire and be
+                    // claimed again: sending it now could race the next claim and
+                    // deliver it twice.
                     if leased_at.elapsed() + this.settings.timeout >= this.settings.lease {
                         tracing::debug!(events = batch.events.len(), "a lease ran low while waiting for the endpoint; claimed again later");
                         return;
@@ -289,21 +298,36 @@ impl Dispatcher {
         }
     }
 
-    /// As many events as the free POST slots can carry.
-    fn claim_limit(&self, free_slots: usize) -> usize {
-        (free_slots * self.settings.batch_cap).min(2_000)
+    /// As many events as the free POST slots can carry, and for each app no more than
+    /// its endpoint's free slots can: a batch claimed beyond them would wait for a
+    /// slot while its lease runs.
+    fn claim_limits(&self, free_slots: usize) -> ClaimLimits {
+        let batch = self.settings.batch_cap.max(1);
+        let per_endpoint = self.settings.max_in_flight_per_endpoint.max(1);
+        let endpoints = self.endpoints.lock().expect("the endpoint map is never poisoned");
+        let app_urls = self.app_urls.lock().expect("the app map is never poisoned");
+        let per_app = app_urls
+            .iter()
+            .filter_map(|(app, url)| {
+                let free = endpoints.get(url)?.available_permits();
+                (free < per_endpoint).then(|| (app.clone(), (free * batch) as u32))
+            })
+            .collect();
+        ClaimLimits { events: (free_slots * batch).min(2_000) as u32, run: batch as u32, per_app, per_other_app: (per_endpoint * batch) as u32 }
     }
 
-    /// Stage 1: lease up to `limit` due events.
-    async fn claim(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        if limit == 0 {
+    /// Stage 1: lease due events within `limits`.
+    async fn claim(&self, limits: &ClaimLimits) -> Result<Vec<OutboxEvent>, StoreError> {
+        if limits.events == 0 {
             return Ok(Vec::new());
         }
         let now = self.now();
-        self.outbox.claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limit as u32).await
+        self.outbox.claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limits).await
     }
 
-    /// Stage 2: group by app, render one envelope per batch and sign it.
+    /// Stage 2: group by app, pack whole thread runs into batches (two POSTs in
+    /// flight for one thread could arrive out of order), render one envelope per
+    /// batch and sign it. `events` come each run whole and in order.
     async fn prepare(&self, events: Vec<OutboxEvent>) -> Vec<Batch> {
         let mut by_app: BTreeMap<AppId, Vec<OutboxEvent>> = BTreeMap::new();
         for event in events {
@@ -323,9 +347,13 @@ impl Dispatcher {
                 self.record_failure(&app, "", &events, failure, Duration::ZERO).await;
                 continue;
             };
-            let mut events = events.into_iter().peekable();
-            while events.peek().is_some() {
-                let chunk: Vec<OutboxEvent> = events.by_ref().take(self.settings.batch_cap).collect();
+            {
+                let mut app_urls = self.app_urls.lock().expect("the app map is never poisoned");
+                if app_urls.get(&app) != Some(&url) {
+                    app_urls.insert(app.clone(), url.clone());
+                }
+            }
+            for chunk in pack_runs(events, self.settings.batch_cap) {
                 let body = render_envelope(chunk.iter().map(|e| EnvelopeEntry {
                     page_id: e.page.as_str(),
                     time_ms: e.created_at,
@@ -414,8 +442,9 @@ impl Dispatcher {
                     metrics.event_delay.observe((now - event.created_at).max(0) as f64 / 1000.0);
                 }
                 let ids: Vec<i64> = batch.events.iter().map(|e| e.id).collect();
-                let lease_until = go_on.then(|| now + self.settings.lease.as_millis() as Millis);
-                match self.outbox.outbox_delivered_then_claim(&ids, now, lease_until).await {
+                let batch_cap = self.settings.batch_cap.max(1) as u32;
+                let next = go_on.then(|| NextRuns { lease_until: now + self.settings.lease.as_millis() as Millis, events: batch_cap, run: batch_cap });
+                match self.outbox.outbox_delivered_then_claim(&ids, now, next).await {
                     Ok(next) => next,
                     Err(error) => {
                         // The lease expires and the events go again: at-least-once.
@@ -492,6 +521,33 @@ impl Dispatcher {
 }
 
 /// Up to `limit` bytes of the body; the rest is left unread.
+/// One app's events in batches of at most `cap`, each thread's run in one batch, in
+/// order. A run is consecutive events of one thread; the store makes none longer
+/// than a batch.
+fn pack_runs(events: Vec<OutboxEvent>, cap: usize) -> Vec<Vec<OutboxEvent>> {
+    let cap = cap.max(1);
+    let mut batches: Vec<Vec<OutboxEvent>> = Vec::new();
+    let mut run: Vec<OutboxEvent> = Vec::new();
+    let close_run = |run: &mut Vec<OutboxEvent>, batches: &mut Vec<Vec<OutboxEvent>>| {
+        if run.is_empty() {
+            return;
+        }
+        match batches.last_mut() {
+            Some(batch) if batch.len() + run.len() <= cap => batch.append(run),
+            _ => batches.push(std::mem::take(run)),
+        }
+    };
+    for event in events {
+        let same_thread = run.last().is_some_and(|last: &OutboxEvent| last.page == event.page && last.person == event.person);
+        if !same_thread {
+            close_run(&mut run, &mut batches);
+        }
+        run.push(event);
+    }
+    close_run(&mut run, &mut batches);
+    batches
+}
+
 async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < limit {

@@ -120,12 +120,65 @@ const HEALTH_SUCCESS: &str = "UPDATE webhook_health SET last_success_at = GREATE
         failing_since = NULL, alert_stage = 0
      WHERE app_id IN (SELECT app_id FROM outbox WHERE id = ANY($1))
        AND (failing_since IS NOT NULL OR alert_stage <> 0 OR last_success_at IS NULL OR last_success_at < $2::bigint - $3::bigint)";
-/// Leases the due heads of the events' threads (the columns of codec::OUTBOX_EVENT_COLUMNS).
-const LEASE_EVENT_HEADS: &str = "UPDATE outbox o SET lease_until = $2
-     FROM (SELECT DISTINCT app_id, page_id, person_id FROM outbox WHERE id = ANY($1)) t
-     WHERE o.app_id = t.app_id AND o.page_id = t.page_id AND o.person_id = t.person_id AND o.settled_at IS NULL AND o.is_head
-       AND o.next_attempt_at <= $3 AND o.lease_until <= $3
-     RETURNING o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at";
+/// Leases the due runs of the events' threads, in a settle's transaction (after the
+/// settle: each thread's first pending event is its new head): `$4` events of one
+/// run at most, `$5` in all. The head's lease covers its run (nothing hands out an
+/// event behind a head), so only heads are written. The columns of
+/// codec::OUTBOX_EVENT_COLUMNS and each run's head.
+const LEASE_EVENT_RUNS: &str = "WITH threads AS (SELECT DISTINCT app_id, page_id, person_id FROM outbox WHERE id = ANY($1)),
+     runs AS (
+        SELECT r.id, r.head FROM threads t CROSS JOIN LATERAL (
+            SELECT s.id, MIN(s.id) OVER () AS head,
+                   MIN(CASE WHEN s.next_attempt_at <= $3 AND s.lease_until <= $3 THEN 1 ELSE 0 END) OVER (ORDER BY s.id) AS ready
+            FROM (SELECT q.id, q.next_attempt_at, q.lease_until FROM outbox q
+                  WHERE q.app_id = t.app_id AND q.page_id = t.page_id AND q.person_id = t.person_id AND q.settled_at IS NULL
+                  ORDER BY q.id LIMIT $4) s) r
+        WHERE r.ready = 1),
+     chosen AS (SELECT id, head FROM (SELECT id, head, COUNT(*) OVER (ORDER BY head, id) AS n FROM runs) c WHERE n <= $5),
+     leased AS (UPDATE outbox o SET lease_until = $2 FROM chosen WHERE o.id = chosen.id AND chosen.id = chosen.head AND o.settled_at IS NULL
+                RETURNING o.id)
+     SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at, c.head
+     FROM chosen c JOIN outbox o ON o.id = c.id WHERE c.head IN (SELECT id FROM leased)";
+
+/// A claim: the due heads (`FOR UPDATE SKIP LOCKED`, so that nodes claiming at once
+/// split the work; a row another node leased meanwhile is re-checked and left out),
+/// leaving out the apps `$4`; each head's run of `$5` events at most; then no more
+/// than each app's cap (`$6`, `$7`; `$8` for the others) and `$3` in all, counted in
+/// the heads' due order so that every run keeps a prefix. Only the heads are
+/// written: a head's lease covers its run. The columns of
+/// codec::OUTBOX_EVENT_COLUMNS, each run's head and its due time.
+const CLAIM_RUNS: &str = "WITH heads AS (
+        SELECT o.id, o.app_id, o.page_id, o.person_id, o.next_attempt_at FROM outbox o
+        WHERE o.settled_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
+          AND NOT (o.app_id = ANY($4::text[]))
+          AND o.id = (
+            SELECT MIN(p.id) FROM outbox p
+            WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id AND p.settled_at IS NULL)
+        ORDER BY o.next_attempt_at, o.id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED),
+     runs AS (
+        SELECT h.app_id, h.next_attempt_at AS head_due, h.id AS head, r.id FROM heads h CROSS JOIN LATERAL (
+            SELECT s.id, MIN(CASE WHEN s.id = h.id OR (s.next_attempt_at <= $1 AND s.lease_until <= $1) THEN 1 ELSE 0 END)
+                         OVER (ORDER BY s.id) AS ready
+            FROM (SELECT q.id, q.next_attempt_at, q.lease_until FROM outbox q
+                  WHERE q.app_id = h.app_id AND q.page_id = h.page_id AND q.person_id = h.person_id AND q.settled_at IS NULL
+                    AND q.id >= h.id
+                  ORDER BY q.id LIMIT $5) s) r
+        WHERE r.ready = 1),
+     counted AS (
+        SELECT id, app_id, head_due, head,
+               COUNT(*) OVER (PARTITION BY app_id ORDER BY head_due, head, id) AS in_app,
+               COUNT(*) OVER (ORDER BY head_due, head, id) AS in_all
+        FROM runs),
+     chosen AS (
+        SELECT c.id, c.head_due, c.head FROM counted c
+        LEFT JOIN UNNEST($6::text[], $7::bigint[]) AS cap(app_id, events) ON cap.app_id = c.app_id
+        WHERE c.in_app <= COALESCE(cap.events, $8) AND c.in_all <= $3),
+     leased AS (UPDATE outbox SET lease_until = $2 FROM chosen
+                WHERE outbox.id = chosen.id AND chosen.id = chosen.head AND outbox.settled_at IS NULL RETURNING outbox.id)
+     SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at, c.head_due, c.head
+     FROM chosen c JOIN outbox o ON o.id = c.id WHERE c.head IN (SELECT id FROM leased)";
 
 /// Locks the threads of these events' pending rows (and the Pages of page-level
 /// ones), in the global order.
@@ -155,12 +208,12 @@ async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome)
     Ok(())
 }
 
-/// Settles delivered events and, with `lease_until`, leases their threads' next due
-/// events, in one transaction of its own and one round trip: every statement,
+/// Settles delivered events and, with `next`, leases their threads' next due runs,
+/// in one transaction of its own and one round trip: every statement,
 /// BEGIN and COMMIT included, is pipelined.
-async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
     let mut statements = Vec::with_capacity(7);
-    for sql in [LOCK_EVENT_PAGES, LOCK_EVENT_THREADS, SETTLE, PROMOTE_EVENT_HEADS, HEALTH_ROW, HEALTH_SUCCESS, LEASE_EVENT_HEADS] {
+    for sql in [LOCK_EVENT_PAGES, LOCK_EVENT_THREADS, SETTLE, PROMOTE_EVENT_HEADS, HEALTH_ROW, HEALTH_SUCCESS, LEASE_EVENT_RUNS] {
         // Prepared once per connection: afterwards no round trip.
         statements.push(client.prepare_cached(sql).await.map_err(pg)?);
     }
@@ -172,7 +225,8 @@ async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, 
     let settle_params: [&(dyn ToSql + Sync); 3] = [&ids, &at, &outcome];
     let health_row_params: [&(dyn ToSql + Sync); 2] = [&ids, &at];
     let health_success_params: [&(dyn ToSql + Sync); 3] = [&ids, &at, &HEALTH_FRESH_MS];
-    let lease_params: Option<[&(dyn ToSql + Sync); 3]> = lease_until.as_ref().map(|until| [&ids as &(dyn ToSql + Sync), until, &at]);
+    let next = next.map(|n| (n.lease_until, i64::from(n.run.max(1)), i64::from(n.events)));
+    let lease_params: Option<[&(dyn ToSql + Sync); 5]> = next.as_ref().map(|(until, run, events)| [&ids as &(dyn ToSql + Sync), until, &at, run, events]);
     let lease_next = async {
         match &lease_params {
             Some(params) => client.query(lease, params).await,
@@ -203,9 +257,21 @@ async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, 
     success.map_err(pg)?;
     let leased = leased.map_err(pg)?;
     committed.map_err(pg)?;
-    let mut next = leased.iter().map(|r| codec::outbox_event(&PgRow(r))).collect::<StoreResult<Vec<_>>>()?;
-    next.sort_by_key(|e| e.id);
-    Ok(next)
+    in_run_order(&leased, |_| Ok(0))
+}
+
+/// Leased rows as events, each run whole and in order, the runs by (`head_key`,
+/// head): RETURNING has no order.
+fn in_run_order(rows: &[tokio_postgres::Row], head_key: impl Fn(&PgRow) -> StoreResult<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    let mut events = rows
+        .iter()
+        .map(|r| {
+            let row = PgRow(r);
+            Ok(((head_key(&row)?, row.int("head")?), codec::outbox_event(&row)?))
+        })
+        .collect::<StoreResult<Vec<((Millis, i64), OutboxEvent)>>>()?;
+    events.sort_by_key(|(head, event)| (*head, event.id));
+    Ok(events.into_iter().map(|(_, event)| event).collect())
 }
 
 async fn failed(tx: &Transaction<'_>, attempt: &FailedAttempt) -> StoreResult<()> {
@@ -393,49 +459,25 @@ async fn replay(tx: &Transaction<'_>, app: &AppId, selection: &ReplaySelection, 
 
 #[async_trait]
 impl OutboxStore for PostgresStore {
-    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        // SKIP LOCKED: nodes claiming at once split the work instead of waiting; a
-        // row another node leased meanwhile is re-checked and left out. The columns
-        // returned are codec::OUTBOX_EVENT_COLUMNS and the due time.
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limits: &ClaimLimits) -> StoreResult<Vec<OutboxEvent>> {
+        let left_out = limits.apps_left_out();
+        let (capped, caps): (Vec<&str>, Vec<i64>) = limits.per_app.iter().map(|(app, cap)| (app.as_str(), i64::from(*cap))).unzip();
+        let (events, run, per_other_app) = (i64::from(limits.events), i64::from(limits.run.max(1)), i64::from(limits.per_other_app));
         let rows = self
             .client()
             .await?
-            .query(
-                "WITH heads AS (
-                    SELECT o.id FROM outbox o
-                    WHERE o.settled_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
-                      AND o.id = (
-                        SELECT MIN(p.id) FROM outbox p
-                        WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                          AND p.settled_at IS NULL)
-                    ORDER BY o.next_attempt_at, o.id
-                    LIMIT $3
-                    FOR UPDATE SKIP LOCKED
-                 )
-                 UPDATE outbox SET lease_until = $2 FROM heads WHERE outbox.id = heads.id
-                 RETURNING outbox.id, outbox.app_id, outbox.page_id, outbox.person_id, outbox.field, outbox.body,
-                           outbox.created_at, outbox.failures, outbox.first_failure_at, outbox.next_attempt_at",
-                &[&now, &lease_until, &(limit as i64)],
-            )
+            .query(CLAIM_RUNS, &[&now, &lease_until, &events, &left_out, &run, &capped, &caps, &per_other_app])
             .await
             .map_err(pg)?;
-        let mut events = rows
-            .iter()
-            .map(|r| {
-                let row = PgRow(r);
-                Ok((row.int("next_attempt_at")?, codec::outbox_event(&row)?))
-            })
-            .collect::<StoreResult<Vec<(Millis, OutboxEvent)>>>()?;
-        events.sort_by_key(|(due, event)| (*due, event.id));
-        Ok(events.into_iter().map(|(_, event)| event).collect())
+        in_run_order(&rows, |row| row.int("head_due"))
     }
 
-    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let client = self.client().await?;
-        let next = delivered(&client, ids, at, lease_until).await;
+        let next = delivered(&client, ids, at, next).await;
         if next.is_err() {
             // Whatever failed, the connection goes back to the pool outside any transaction.
             let _ = client.batch_execute("ROLLBACK").await;

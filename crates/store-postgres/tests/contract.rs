@@ -8,7 +8,7 @@ mod common;
 use common::{database_url, fresh_schema, store};
 use std::collections::HashMap;
 use switchboard_domain::*;
-use switchboard_store::{contract, DirectoryStore, NewOutboxEvent, NewPerson, OutboxStore, StoreError, ThreadStore};
+use switchboard_store::{contract, ClaimLimits, DirectoryStore, NextRuns, OutboxEvent, NewOutboxEvent, NewPerson, OutboxStore, StoreError, ThreadStore};
 use switchboard_store_postgres::PostgresStore;
 
 /// A store for one contract check; `None` when the run opted out of PostgreSQL.
@@ -47,48 +47,54 @@ async fn two_nodes_claiming_at_once_deliver_each_event_once_in_thread_order() {
         let person = persons[n as usize % 5];
         node_a.append_message(message(&format!("m{n}"), person, n), vec![event(person, &format!("{n}"), n)]).await.unwrap();
     }
+    // Every claim in the order the claims returned, both nodes together: a thread's
+    // next run is leased only after its last one was settled, so that order is the
+    // order a receiver would see.
+    let claims = std::sync::Arc::new(std::sync::Mutex::new(Vec::<OutboxEvent>::new()));
     let claimers: Vec<_> = [node_a.clone(), node_b.clone()]
         .into_iter()
-        .map(|node| {
+        .enumerate()
+        .map(|(n, node)| {
+            let claims = claims.clone();
             tokio::spawn(async move {
-                let mut mine = Vec::new();
+                let next = NextRuns { lease_until: 1_000_000, events: 7, run: 3 };
                 loop {
-                    let claimed = node.claim_outbox(1_000, 1_000_000, 7).await.unwrap();
+                    // Runs of up to three; one node also follows its threads' next runs.
+                    let mut claimed = node.claim_outbox(1_000, 1_000_000, &ClaimLimits::runs(7, 3)).await.unwrap();
                     if claimed.is_empty() {
                         if node.outbox_pending().await.unwrap() == 0 {
-                            return mine;
+                            return;
                         }
                         tokio::task::yield_now().await;
                         continue;
                     }
-                    let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
-                    node.outbox_delivered(&ids, 2_000).await.unwrap();
-                    mine.extend(claimed);
+                    while !claimed.is_empty() {
+                        claims.lock().unwrap().extend(claimed.iter().cloned());
+                        let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+                        claimed = node.outbox_delivered_then_claim(&ids, 2_000, (n == 0).then_some(next)).await.unwrap();
+                    }
                 }
             })
         })
         .collect();
-    let mut all = Vec::new();
     for claimer in claimers {
-        all.extend(claimer.await.unwrap());
+        claimer.await.unwrap();
     }
+    let all = claims.lock().unwrap().clone();
     assert_eq!(all.len(), 200, "every event exactly once");
     let mut seen: HashMap<i64, usize> = HashMap::new();
     for event in &all {
         *seen.entry(event.id).or_default() += 1;
     }
     assert!(seen.values().all(|count| *count == 1));
-    // Within a thread, a later event is only claimed after the earlier one was delivered,
-    // so sorting each thread's events by claim order gives id order.
+    assert!(all.windows(2).any(|w| w[0].person == w[1].person), "some claims carried runs");
     let mut by_thread: HashMap<PersonId, Vec<i64>> = HashMap::new();
     for event in &all {
         by_thread.entry(event.person).or_default().push(event.body.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64));
     }
     for (_, bodies) in by_thread {
-        let mut sorted = bodies.clone();
-        sorted.sort();
         assert_eq!(bodies.len(), 40);
-        assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+        assert!(bodies.windows(2).all(|w| w[0] < w[1]), "each thread in order: {bodies:?}");
     }
 }
 
@@ -137,7 +143,7 @@ async fn appends_racing_deliveries_never_strand_a_thread() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     while (delivered.len() as i64) < EVENTS {
         assert!(tokio::time::Instant::now() < deadline, "stranded after {} deliveries: a thread lost its head", delivered.len());
-        let claimed = deliverer.claim_outbox(i64::MAX / 2, 0, 10).await.unwrap();
+        let claimed = deliverer.claim_outbox(i64::MAX / 2, 0, &ClaimLimits::heads(10)).await.unwrap();
         for event in &claimed {
             deliverer.outbox_delivered(&[event.id], 1).await.unwrap();
             delivered.push(String::from_utf8(event.body.clone()).unwrap().parse::<i64>().unwrap());

@@ -102,7 +102,7 @@ async fn an_unknown_webhook_field_or_failure_kind_is_corrupt() {
     .await
     .unwrap();
 
-    assert_corrupt(store.claim_outbox(10, 1_000, 10).await, "field", "telepathy");
+    assert_corrupt(store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await, "field", "telepathy");
     assert_corrupt(store.events_of(&app, None, 0, 100, 10).await, "field", "telepathy");
     assert_corrupt(store.app_subscriptions(&app).await, "fields", "telepathy");
     assert_corrupt(store.webhook_targets(&page).await, "app_fields", "telepathy");

@@ -1,6 +1,6 @@
 //! The webhook outbox in SQLite and what becomes of its events: the `outbox` table
-//! (events stored with the facts that cause them, claimed by lease one thread head
-//! at a time, settled delivered or dead, replayed, pruned), the attempt log
+//! (events stored with the facts that cause them, claimed by lease a thread's run of
+//! due events at a time, settled delivered or dead, replayed, pruned), the attempt log
 //! (`delivery_attempts`, `attempt_events`), endpoint health (`webhook_health`),
 //! alerts (`webhook_alerts`) and the delivery statistics of the console. Every
 //! aggregate that writes a fact with its events stores them through
@@ -62,30 +62,61 @@ pub(crate) fn insert_reaching<'e>(c: &Connection, events: impl IntoIterator<Item
     Ok(())
 }
 
-/// One statement leases them all; RETURNING has no order, so the caller sorts.
-static CLAIM: LazyLock<String> = LazyLock::new(|| {
+/// Due thread heads in due order, for a claim to choose from; `?3`: the apps left
+/// out (a JSON array).
+const DUE_HEADS: &str = "SELECT o.id, o.app_id, o.page_id, o.person_id FROM outbox o
+     WHERE o.settled_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
+       AND o.app_id NOT IN (SELECT value FROM json_each(?3))
+       AND NOT EXISTS (
+         SELECT 1 FROM outbox p
+         WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+           AND p.settled_at IS NULL AND p.id < o.id)
+     ORDER BY o.next_attempt_at, o.id LIMIT ?2";
+
+/// A thread's first pending events, in order, and whether each may go now.
+static THREAD_PENDING: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE outbox SET lease_until = ?2 WHERE id IN (
-            SELECT o.id FROM outbox o
-            WHERE o.settled_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
-              AND NOT EXISTS (
-                SELECT 1 FROM outbox p
-                WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                  AND p.settled_at IS NULL AND p.id < o.id)
-            ORDER BY o.next_attempt_at, o.id LIMIT ?3)
-         RETURNING {OUTBOX_EVENT_COLUMNS}, next_attempt_at"
+        "SELECT {OUTBOX_EVENT_COLUMNS}, next_attempt_at <= ?5 AND lease_until <= ?5 AS ready FROM outbox
+         WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL ORDER BY id LIMIT ?4"
     )
 });
 
-/// Leases the next event of the thread (app, Page, person) when it is due.
-static LEASE_NEXT: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE outbox SET lease_until = ?4 WHERE id = (
-            SELECT MIN(id) FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL)
-           AND is_head = 1 AND next_attempt_at <= ?5 AND lease_until <= ?5
-         RETURNING {OUTBOX_EVENT_COLUMNS}"
-    )
-});
+/// Leases the run of a thread (app, Page, person): its first pending event and
+/// those after it while each is due, `room` at most. Answers it in order; empty
+/// when the first is not ready. The head's lease covers the run: nothing hands out
+/// an event behind a head, so the rest of the run is not written (a backlog's
+/// events lie on as many pages as the events).
+fn lease_run(c: &Connection, thread: (&str, &str, i64), room: u32, now: Millis, lease_until: Millis) -> StoreResult<Vec<OutboxEvent>> {
+    let (app, page, person) = thread;
+    let pending = cached(c, &THREAD_PENDING)?.all(params![app, page, person, room, now], |r| Ok((codec::outbox_event(r)?, r.flag("ready")?)))?;
+    let run: Vec<OutboxEvent> = pending.into_iter().take_while(|(_, ready)| *ready).map(|(event, _)| event).collect();
+    if let Some(head) = run.first() {
+        q(cached(c, "UPDATE outbox SET lease_until = ?2 WHERE id = ?1")?.execute(params![head.id, lease_until]))?;
+    }
+    Ok(run)
+}
+
+fn claim(c: &Connection, now: Millis, lease_until: Millis, limits: &ClaimLimits) -> StoreResult<Vec<OutboxEvent>> {
+    let left_out = serde_json::to_string(&limits.apps_left_out()).expect("strings serialize");
+    let heads = cached(c, DUE_HEADS)?
+        .all(params![now, limits.events, left_out], |r| Ok((r.text("app_id")?, r.text("page_id")?, r.int("person_id")?)))?;
+    let mut taken: BTreeMap<String, u32> = BTreeMap::new();
+    let mut claimed = Vec::new();
+    for (app, page, person) in &heads {
+        let taken_by_app = taken.entry(app.clone()).or_default();
+        let room = (limits.events - claimed.len() as u32).min(limits.cap_for(app).saturating_sub(*taken_by_app)).min(limits.run.max(1));
+        if room == 0 {
+            continue;
+        }
+        let run = lease_run(c, (app, page, *person), room, now, lease_until)?;
+        *taken_by_app += run.len() as u32;
+        claimed.extend(run);
+        if claimed.len() as u32 >= limits.events {
+            break;
+        }
+    }
+    Ok(claimed)
+}
 
 static RECENT_FAILURES: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {ATTEMPT_COLUMNS_OF_A} FROM delivery_attempts a WHERE a.app_id = ?1 ORDER BY a.attempted_at DESC, a.id DESC LIMIT ?2")
@@ -140,7 +171,7 @@ fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: Outcome) -> StoreRes
     Ok(threads)
 }
 
-fn delivered(c: &Connection, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+fn delivered(c: &Connection, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
     let threads = settle(c, ids, at, Outcome::Delivered)?;
     let mut healthy = cached(
         c,
@@ -154,15 +185,16 @@ fn delivered(c: &Connection, ids: &[i64], at: Millis, lease_until: Option<Millis
     for app in apps {
         q(healthy.execute(params![app, at]))?;
     }
-    let Some(lease_until) = lease_until else { return Ok(Vec::new()) };
-    let mut lease = cached(c, &LEASE_NEXT)?;
-    let mut next = Vec::new();
+    let Some(next) = next else { return Ok(Vec::new()) };
+    let mut leased = Vec::new();
     for (app, page, person) in &threads {
-        if let Some(event) = lease.optional(params![app, page, person, lease_until, at], |r| codec::outbox_event(r))? {
-            next.push(event);
+        let room = next.events.saturating_sub(leased.len() as u32).min(next.run.max(1));
+        if room == 0 {
+            break;
         }
+        leased.extend(lease_run(c, (app, page, *person), room, at, next.lease_until)?);
     }
-    Ok(next)
+    Ok(leased)
 }
 
 fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {
@@ -349,20 +381,15 @@ fn delivery_stats(c: &Connection, app: &AppId, from: Millis, to: Millis, bucket_
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
-    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        // Relaxed: a lease lost in a crash only lets the event be claimed again.
-        self.engine
-            .write_relaxed(move |c| {
-                let mut events = cached(c, &CLAIM)?.all(params![now, lease_until, limit], |r| Ok((r.int("next_attempt_at")?, codec::outbox_event(r)?)))?;
-                events.sort_by_key(|(due, event)| (*due, event.id));
-                Ok(events.into_iter().map(|(_, event)| event).collect())
-            })
-            .await
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limits: &ClaimLimits) -> StoreResult<Vec<OutboxEvent>> {
+        let limits = limits.clone();
+        // Relaxed: a lease lost in a crash only lets the events be claimed again.
+        self.engine.write_relaxed(move |c| claim(c, now, lease_until, &limits)).await
     }
 
-    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>> {
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
         let ids = ids.to_vec();
-        self.engine.write(move |c| delivered(c, &ids, at, lease_until)).await
+        self.engine.write(move |c| delivered(c, &ids, at, next)).await
     }
 
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()> {

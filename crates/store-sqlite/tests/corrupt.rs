@@ -81,11 +81,11 @@ async fn an_unknown_app_mode_is_corrupt() {
 async fn an_unknown_webhook_field_is_corrupt_and_its_claim_leases_nothing() {
     let (f, _) = fixture().await;
     raw(&f.path, "UPDATE outbox SET field = 'telepathy'");
-    assert_corrupt(f.store.claim_outbox(2_000, 60_000, 10).await, "field", "telepathy");
+    assert_corrupt(f.store.claim_outbox(2_000, 60_000, &ClaimLimits::heads(10)).await, "field", "telepathy");
     assert_corrupt(f.store.events_of(&AppId("900".into()), None, 0, 10_000, 10).await, "field", "telepathy");
     // The failed claim was undone: once the row is repaired, the event is claimable.
     raw(&f.path, "UPDATE outbox SET field = 'messages'");
-    let claimed = f.store.claim_outbox(2_000, 60_000, 10).await.unwrap();
+    let claimed = f.store.claim_outbox(2_000, 60_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].field, WebhookField::Messages);
 

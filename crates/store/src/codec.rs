@@ -504,7 +504,8 @@ pub fn event_record(row: &impl Columns) -> StoreResult<EventRecord> {
 pub const EVENT_RECORD_COLUMNS: &str =
     "id, app_id, page_id, person_id, field, created_at, failures, next_attempt_at, settled_at, outcome, last_error, replayed_at";
 
-/// `id, app_id, url, attempted_at, latency_ms, kind, status, error, excerpt, events`.
+/// `id, app_id, url, attempted_at, latency_ms, kind, status, error, excerpt, events,
+/// event_ids` (comma-separated).
 pub fn attempt_record(row: &impl Columns) -> StoreResult<AttemptRecord> {
     let status = row.opt_int("status")?;
     Ok(AttemptRecord {
@@ -518,11 +519,18 @@ pub fn attempt_record(row: &impl Columns) -> StoreResult<AttemptRecord> {
         error: row.text("error")?,
         excerpt: row.text("excerpt")?,
         events: row.count("events")?,
+        event_ids: event_ids(row.opt_text("event_ids")?.as_deref().unwrap_or_default())?,
     })
 }
 
+fn event_ids(text: &str) -> StoreResult<Vec<i64>> {
+    text.split(',').filter(|id| !id.is_empty()).map(|id| id.parse().map_err(|_| StoreError::corrupt("event_ids", text.to_string()))).collect()
+}
+
 /// The attempt columns [`attempt_record`] reads, of the table aliased `a`.
-pub const ATTEMPT_COLUMNS_OF_A: &str = "a.id, a.app_id, a.url, a.attempted_at, a.latency_ms, a.kind, a.status, a.error, a.excerpt, a.events";
+/// The same SQL on both engines (SQLite has `string_agg` with `ORDER BY` since 3.44).
+pub const ATTEMPT_COLUMNS_OF_A: &str = "a.id, a.app_id, a.url, a.attempted_at, a.latency_ms, a.kind, a.status, a.error, a.excerpt, a.events,
+    (SELECT string_agg(CAST(ae.event_id AS TEXT), ',' ORDER BY ae.event_id) FROM attempt_events ae WHERE ae.attempt_id = a.id) AS event_ids";
 
 /// `failing_since, last_error_at, last_error, last_success_at, disabled_at` of the
 /// endpoint's health row; the counts are the caller's.

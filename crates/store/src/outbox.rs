@@ -51,6 +51,53 @@ pub struct OutboxEvent {
     pub first_failure_at: Option<Millis>,
 }
 
+/// How much one claim may lease. A thread's run is its head and the pending events
+/// after it, in order, as long as each is due: one POST carries it whole, so a
+/// thread's backlog drains a batch per round trip while its order holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimLimits {
+    /// Events at most, all apps together.
+    pub events: u32,
+    /// Events of one thread's run at most (1: its head alone).
+    pub run: u32,
+    /// Events at most for each of these apps: what their endpoints' free POST slots
+    /// can carry now. 0 leaves an app out.
+    pub per_app: Vec<(AppId, u32)>,
+    /// Events at most for any app not in `per_app`.
+    pub per_other_app: u32,
+}
+
+impl ClaimLimits {
+    /// Up to `events` thread heads, whichever apps they are for.
+    pub fn heads(events: u32) -> Self {
+        Self { events, run: 1, per_app: Vec::new(), per_other_app: events }
+    }
+
+    /// Up to `events` events in runs of up to `run`, whichever apps they are for.
+    pub fn runs(events: u32, run: u32) -> Self {
+        Self { events, run, per_app: Vec::new(), per_other_app: events }
+    }
+
+    /// Events at most for `app`.
+    pub fn cap_for(&self, app: &str) -> u32 {
+        self.per_app.iter().find(|(a, _)| a.as_str() == app).map_or(self.per_other_app, |(_, cap)| *cap)
+    }
+
+    /// The apps left out of this claim.
+    pub fn apps_left_out(&self) -> Vec<&str> {
+        self.per_app.iter().filter(|(_, cap)| *cap == 0).map(|(app, _)| app.as_str()).collect()
+    }
+}
+
+/// What a delivery's settle leases next, in the same transaction: the runs of the
+/// same threads that are due, `events` at most (so that they fit one POST).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NextRuns {
+    pub lease_until: Millis,
+    pub events: u32,
+    pub run: u32,
+}
+
 /// A POST that failed, for every event it carried. Each event either gets its next
 /// attempt time or, past the retry horizon, is given up: dead-lettered, kept until
 /// it is replayed or pruned.
@@ -84,6 +131,8 @@ pub struct AttemptRecord {
     pub excerpt: String,
     /// Events the POST carried.
     pub events: u32,
+    /// Which: a batch carries several (those not pruned since).
+    pub event_ids: Vec<i64>,
 }
 
 /// Where an outbox event stands.
@@ -211,20 +260,21 @@ pub struct DeliveryBucket {
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
-    /// Leases up to `limit` due events until `lease_until`. Only the oldest
-    /// undelivered event of each (app, thread) is ever handed out, so a thread's
-    /// events reach an app in order.
-    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Leases due events until `lease_until`, within `limits`: for each (app,
+    /// thread), its oldest undelivered event and the run after it, never an event
+    /// behind one that is not due or is leased, so a thread's events reach an app in
+    /// order. Answered in due order of the runs' heads, each run whole and in order.
+    async fn claim_outbox(&self, now: Millis, lease_until: Millis, limits: &ClaimLimits) -> StoreResult<Vec<OutboxEvent>>;
     /// Marks the events delivered at `at` (their threads' next events become due) and
     /// the apps' endpoints healthy.
     async fn outbox_delivered(&self, ids: &[i64], at: Millis) -> StoreResult<()> {
         self.outbox_delivered_then_claim(ids, at, None).await.map(drop)
     }
-    /// As `outbox_delivered`; with `lease_until`, also leases the same threads' next
-    /// events that are due at `at`, in the same transaction, and answers them: the
-    /// dispatcher sends a thread's next event as soon as the previous one is
-    /// acknowledged, without another claim.
-    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, lease_until: Option<Millis>) -> StoreResult<Vec<OutboxEvent>>;
+    /// As `outbox_delivered`; with `next`, also leases the same threads' next runs
+    /// that are due at `at`, in the same transaction, and answers them (each run
+    /// whole and in order): the dispatcher sends a thread's next events as soon as
+    /// the previous ones are acknowledged, without another claim.
+    async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>>;
     /// Logs a failed POST, reschedules or gives up each of its events, and marks the
     /// app's endpoint failing (since the first failure after a success).
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()>;

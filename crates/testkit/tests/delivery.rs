@@ -185,6 +185,70 @@ async fn many_threads_at_once_keep_their_order_and_share_batched_posts() {
     assert!(posts.iter().any(|p| p.json["entry"].as_array().unwrap().len() > 1), "threads share POSTs");
 }
 
+/// The texts of a POST's events, in its order.
+fn texts_of(post: &Received) -> Vec<String> {
+    post.json["entry"].as_array().unwrap().iter().map(|e| e["messaging"][0]["message"]["text"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threads_backlog_drains_in_ordered_batches_and_a_failed_batch_is_retried_whole() {
+    let clock = ManualClock::new();
+    let server = TestServer::start_with_clock(clock.clone(), |s| s.webhooks.batch_cap = 10).await;
+    let bot = server.bot("shop", "messages").await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    // The first event fails and waits for its retry (the clock stands still) while
+    // the thread's backlog queues up behind it.
+    bot.receiver.fail_with(503);
+    for n in 0..25 {
+        ann.send("shop", &format!("backlog {n}")).await;
+    }
+    eventually("the first attempt failed", || {
+        let failed = bot.receiver.posts().iter().any(|p| p.answered == 503);
+        async move { failed.then_some(()) }
+    })
+    .await;
+    // Its retry falls due: the thread's run goes as one batch, and fails whole.
+    clock.advance(Duration::from_secs(60));
+    server.platform().outbox_wake().notify_one();
+    let failed_batch = eventually("a failed batch of ten", || {
+        let batch = bot.receiver.posts().into_iter().find(|p| p.answered == 503 && texts_of(p).len() == 10);
+        async move { batch }
+    })
+    .await;
+    assert_eq!(texts_of(&failed_batch), (0..10).map(|n| format!("backlog {n}")).collect::<Vec<_>>(), "the thread's first ten, in order");
+
+    let app = &bot.app.id;
+    let errors = get(&server, &format!("/apps/{app}/webhook/errors")).await;
+    let attempt = errors["data"].as_array().unwrap().iter().find(|a| a["events"] == 10).cloned().expect("the batched attempt in recent errors");
+    let ids: Vec<i64> = attempt["event_ids"].as_array().unwrap().iter().map(|id| id.as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 10, "{attempt}");
+    let fifth = get(&server, &format!("/apps/{app}/webhook/events/{}", ids[4])).await;
+    assert!(fifth["attempts"].as_array().unwrap().iter().any(|a| a["id"] == attempt["id"]), "each event shows the batched attempt: {fifth}");
+
+    bot.receiver.fail_with(0);
+    clock.advance(Duration::from_secs(60));
+    server.platform().outbox_wake().notify_one();
+    bot.receiver.wait_for("the last of the backlog", |e| e["message"]["text"] == "backlog 24").await;
+    let texts: Vec<Value> = bot.receiver.acknowledged_events().into_iter().map(|e| e["message"]["text"].clone()).collect();
+    assert_eq!(texts, (0..25).map(|n| json!(format!("backlog {n}"))).collect::<Vec<_>>(), "in order, once each");
+    let delivered: Vec<Received> = bot.receiver.posts().into_iter().filter(|p| p.answered == 200).collect();
+    assert_eq!(delivered[0].body, failed_batch.body, "the failed batch is retried whole, the same bytes");
+    assert!(delivered.iter().all(|p| texts_of(p).len() <= 10), "the batch cap holds");
+    assert!(delivered.len() <= 4, "25 events of one thread in batches: {} POSTs", delivered.len());
+    assert!(delivered.iter().all(|p| p.sha1_valid && p.sha256_valid));
+
+    // A replay of one event of a batch sends that event alone.
+    let (status, queued) = server.console_as(&server.operator, Method::POST, &format!("/apps/{app}/webhook/events/{}/replay", ids[4]), json!({})).await;
+    assert_eq!(status.as_u16(), 200, "{queued}");
+    let before = delivered.len();
+    let replayed = eventually("the replayed event", || {
+        let posts: Vec<Received> = bot.receiver.posts().into_iter().filter(|p| p.answered == 200).collect();
+        async move { (posts.len() > before).then(|| posts[before].clone()) }
+    })
+    .await;
+    assert_eq!(texts_of(&replayed), vec!["backlog 4"]);
+}
+
 #[tokio::test]
 async fn non_ascii_text_is_escaped_and_signed_over_the_exact_bytes() {
     let server = TestServer::start().await;

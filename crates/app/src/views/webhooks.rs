@@ -17,6 +17,8 @@ pub struct AttemptView {
     pub latency_ms: Millis,
     pub response_excerpt: String,
     pub events: u32,
+    /// The events the POST carried, in order (those not pruned since).
+    pub event_ids: Vec<i64>,
 }
 
 impl From<&AttemptRecord> for AttemptView {
@@ -31,6 +33,7 @@ impl From<&AttemptRecord> for AttemptView {
             latency_ms: a.latency_ms,
             response_excerpt: a.excerpt.clone(),
             events: a.events,
+            event_ids: a.event_ids.clone(),
         }
     }
 }

@@ -156,6 +156,12 @@ function attemptRows(attempts) {
     h('td', {}, a.response_excerpt ? h('code', { class: 'excerpt', text: a.response_excerpt }) : '–')));
 }
 
+/** How many events a POST carried, and which (a batch carries several). */
+function eventsOf(attempt) {
+  const ids = attempt.event_ids || [];
+  return ids.length ? `${attempt.events}: ${ids.map((id) => `#${id}`).join(', ')}` : String(attempt.events);
+}
+
 function errorsSection(app) {
   const body = h('div', { id: 'errors' }, h('p', { text: 'Loading…' }));
   const load = async () => {
@@ -163,7 +169,7 @@ function errorsSection(app) {
       const { data } = await session.api.errors(app.id, 20);
       if (!changed(body, data)) return;
       const rows = attemptRows(data);
-      data.forEach((a, i) => rows[i].append(h('td', { class: 'num', text: String(a.events) })));
+      data.forEach((a, i) => rows[i].append(h('td', { class: 'num', text: eventsOf(a) })));
       replace(body, table('Recent failed attempts, newest first', ['Time', 'Kind', 'Status', 'Error', 'Latency (ms)', 'URL', 'Response', 'Events'], rows, 'No failed attempts.'));
     } catch (error) {
       shown.delete(body);

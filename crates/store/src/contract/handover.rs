@@ -16,7 +16,7 @@ fn on(field: WebhookField, event: NewOutboxEvent) -> NewOutboxEvent {
 async fn pending(store: &Shared) -> Vec<(String, WebhookField, String)> {
     let mut all = Vec::new();
     loop {
-        let mut claimed = store.claim_outbox(10, 20, 100).await.unwrap();
+        let mut claimed = store.claim_outbox(10, 20, &ClaimLimits::heads(100)).await.unwrap();
         claimed.sort_by_key(|e| e.id);
         if claimed.is_empty() {
             all.sort_by(|a: &(String, WebhookField, String), b| a.0.cmp(&b.0));

@@ -45,13 +45,13 @@ pub async fn delivery_statistics_by_bucket(store: Shared) {
     let message = super::message("m1", "100", ann.id, Direction::Inbound, 1_000);
     let events = vec![event("900", "100", ann.id, "{}", 1_000), event("900", "100", ann.id, "{}", 1_500), event("900", "100", ann.id, "{}", 61_000)];
     store.append_message(message, events).await.unwrap();
-    let claimed = store.claim_outbox(1_000, 100_000, 10).await.unwrap();
+    let claimed = store.claim_outbox(1_000, 100_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_delivered(&[claimed[0].id], 1_100).await.unwrap();
-    let next = store.claim_outbox(1_600, 100_000, 10).await.unwrap();
+    let next = store.claim_outbox(1_600, 100_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 2_000, vec![(next[0].id, Some(5_000))])).await.unwrap();
-    let again = store.claim_outbox(5_000, 100_000, 10).await.unwrap();
+    let again = store.claim_outbox(5_000, 100_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_delivered(&[again[0].id], 5_300).await.unwrap();
-    let last = store.claim_outbox(61_000, 100_000, 10).await.unwrap();
+    let last = store.claim_outbox(61_000, 100_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_delivered(&[last[0].id], 61_010).await.unwrap();
 
     let stats = store.delivery_stats(&AppId("900".into()), 0, 120_000, 60_000).await.unwrap();

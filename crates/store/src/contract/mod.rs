@@ -49,6 +49,9 @@ macro_rules! contract_tests {
             outbox_failures_are_rescheduled,
             a_delivery_leases_its_threads_next_events,
             running_leases_move_with_the_clock,
+            a_threads_run_is_leased_whole_and_in_order,
+            a_run_stops_before_an_event_that_is_not_due,
+            claims_keep_to_each_apps_cap_and_the_total,
             phones_and_page_features,
             one_time_notification_tokens_are_spent_once,
             recurring_notification_tokens_send_once_per_period,
@@ -444,17 +447,17 @@ pub async fn outbox_keeps_thread_order_and_leases(store: Shared) {
     assert_eq!(store.outbox_pending().await.unwrap(), 3);
     assert_eq!(store.outbox_next_due().await.unwrap(), Some(1));
 
-    let first = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    let first = store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     let bodies: Vec<_> = first.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect();
     assert_eq!(bodies, vec!["a1", "b1"], "a thread's second event waits for its first");
-    assert!(store.claim_outbox(20, 1_000, 10).await.unwrap().is_empty(), "leased events are not handed out twice");
+    assert!(store.claim_outbox(20, 1_000, &ClaimLimits::heads(10)).await.unwrap().is_empty(), "leased events are not handed out twice");
     assert_eq!(store.outbox_next_due().await.unwrap(), Some(1_000), "a2 waits behind a1, so nothing is due before the leases end");
 
     store.outbox_delivered(&[first[0].id], 30).await.unwrap();
-    let next = store.claim_outbox(40, 1_000, 10).await.unwrap();
+    let next = store.claim_outbox(40, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(next.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>(), vec![b"a2".as_slice()]);
     // b1's lease runs out at 1000: then another dispatcher may take it.
-    let retaken = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    let retaken = store.claim_outbox(1_000, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(retaken.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>(), vec![b"a2".as_slice(), b"b1".as_slice()]);
     assert_eq!(retaken[0].person, ann);
     assert_eq!(retaken[0].app, AppId("900".into()));
@@ -464,14 +467,14 @@ pub async fn outbox_keeps_thread_order_and_leases(store: Shared) {
 pub async fn outbox_failures_are_rescheduled(store: Shared) {
     let ann = seed(&store, 1).await[0];
     store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
-    let claimed = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    let claimed = store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 15, vec![(claimed[0].id, Some(500))])).await.unwrap();
-    assert!(store.claim_outbox(100, 2_000, 10).await.unwrap().is_empty(), "not before its retry time");
+    assert!(store.claim_outbox(100, 2_000, &ClaimLimits::heads(10)).await.unwrap().is_empty(), "not before its retry time");
     assert_eq!(store.outbox_next_due().await.unwrap(), Some(500));
-    let again = store.claim_outbox(500, 2_000, 10).await.unwrap();
+    let again = store.claim_outbox(500, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!((again[0].failures, again[0].first_failure_at), (1, Some(15)));
     store.outbox_failed(failure("900", 600, vec![(again[0].id, Some(700))])).await.unwrap();
-    let third = store.claim_outbox(700, 2_000, 10).await.unwrap();
+    let third = store.claim_outbox(700, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!((third[0].failures, third[0].first_failure_at), (2, Some(15)), "the first failure time is kept");
     store.outbox_delivered(&[third[0].id], 800).await.unwrap();
     assert_eq!(store.outbox_pending().await.unwrap(), 0);
@@ -507,10 +510,10 @@ pub async fn given_up_events_are_dead_and_their_thread_moves_on(store: Shared) {
     let app = AppId("900".into());
     store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
     store.append_message(message("a2", "100", ann, Direction::Inbound, 2), vec![event("900", "100", ann, "a2", 2)]).await.unwrap();
-    let first = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    let first = store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(bodies(&first), vec!["a1"]);
     store.outbox_failed(failure("900", 20, vec![(first[0].id, None)])).await.unwrap();
-    assert_eq!(bodies(&store.claim_outbox(30, 1_000, 10).await.unwrap()), vec!["a2"], "a given-up event lets its thread move on");
+    assert_eq!(bodies(&store.claim_outbox(30, 1_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["a2"], "a given-up event lets its thread move on");
     assert_eq!(store.outbox_pending().await.unwrap(), 1);
 
     let (dead, attempts) = store.event_history(&app, first[0].id).await.unwrap().unwrap();
@@ -529,7 +532,7 @@ pub async fn given_up_events_are_dead_and_their_thread_moves_on(store: Shared) {
     assert_eq!(store.events_of(&app, None, 0, 100, 10).await.unwrap().len(), 2);
     assert_eq!(store.recent_failures(&app, 10).await.unwrap(), attempts);
 
-    let second = store.claim_outbox(2_000, 3_000, 10).await.unwrap();
+    let second = store.claim_outbox(2_000, 3_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_delivered(&[second[0].id], 2_500).await.unwrap();
     let health = store.endpoint_health(&app).await.unwrap();
     assert_eq!((health.pending, health.failing_since, health.last_success_at), (0, None, Some(2_500)), "a success ends the failing spell");
@@ -547,7 +550,7 @@ pub async fn failing_endpoints_alert_then_are_disabled_once(store: Shared) {
     let (alert_after, disable_after) = (15 * 60_000, 60 * 60_000);
     assert_eq!(store.escalate_failure(&app_id, 10_000_000, alert_after, disable_after).await.unwrap(), None, "a healthy endpoint");
 
-    let claimed = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    let claimed = store.claim_outbox(1_000, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 1_000, claimed.iter().map(|e| (e.id, Some(5_000))).collect())).await.unwrap();
     assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after - 1, alert_after, disable_after).await.unwrap(), None);
     // Nodes racing to escalate: one alert.
@@ -586,11 +589,11 @@ pub async fn replay_queues_the_same_bytes_again(store: Shared) {
         let mid = format!("a{n}");
         store.append_message(message(&mid, "100", ann, Direction::Inbound, at), vec![event("900", "100", ann, &mid, at)]).await.unwrap();
     }
-    let a1 = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    let a1 = store.claim_outbox(1_000, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 1_000, vec![(a1[0].id, None)])).await.unwrap();
-    let a2 = store.claim_outbox(1_001, 2_000, 10).await.unwrap();
+    let a2 = store.claim_outbox(1_001, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_delivered(&[a2[0].id], 1_002).await.unwrap();
-    let a3 = store.claim_outbox(1_003, 2_000, 10).await.unwrap();
+    let a3 = store.claim_outbox(1_003, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 1_003, vec![(a3[0].id, Some(50_000))])).await.unwrap();
 
     // A pending event is made due now; a dead one goes again at the end of its thread.
@@ -602,13 +605,13 @@ pub async fn replay_queues_the_same_bytes_again(store: Shared) {
     let again = store.replay(&app, ReplaySelection::One(a2[0].id), 1_100).await.unwrap();
     assert_eq!(again.len(), 1, "a delivered event can be sent again");
 
-    let next = store.claim_outbox(1_100, 3_000, 10).await.unwrap();
+    let next = store.claim_outbox(1_100, 3_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(bodies(&next), vec!["a3"], "the thread's order: a3 was pending first");
     store.outbox_delivered(&[next[0].id], 1_101).await.unwrap();
-    let copy = store.claim_outbox(1_102, 3_000, 10).await.unwrap();
+    let copy = store.claim_outbox(1_102, 3_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!((bodies(&copy), copy[0].id, copy[0].created_at, copy[0].failures), (vec!["a1".to_string()], queued[0], 100, 0));
     store.outbox_delivered(&[copy[0].id], 1_103).await.unwrap();
-    assert_eq!(bodies(&store.claim_outbox(1_104, 3_000, 10).await.unwrap()), vec!["a2"]);
+    assert_eq!(bodies(&store.claim_outbox(1_104, 3_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["a2"]);
     let (original, _) = store.event_history(&app, a1[0].id).await.unwrap().unwrap();
     assert_eq!((original.state, original.replayed_at), (EventState::Dead, Some(1_100)));
     assert_eq!(store.endpoint_health(&app).await.unwrap().dead, 0, "a replayed dead letter no longer counts");
@@ -621,9 +624,9 @@ pub async fn pruning_keeps_pending_and_recent_events(store: Shared) {
         let mid = format!("a{n}");
         store.append_message(message(&mid, "100", ann, Direction::Inbound, at), vec![event("900", "100", ann, &mid, at)]).await.unwrap();
     }
-    let a1 = store.claim_outbox(1_000, 2_000, 10).await.unwrap();
+    let a1 = store.claim_outbox(1_000, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_delivered(&[a1[0].id], 1_000).await.unwrap();
-    let a2 = store.claim_outbox(1_001, 2_000, 10).await.unwrap();
+    let a2 = store.claim_outbox(1_001, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 1_001, vec![(a2[0].id, None)])).await.unwrap();
     // Delivered events go after 500 ms here, dead ones and attempts are kept longer.
     assert_eq!(store.prune_outbox(1_500, 900).await.unwrap(), 1);
@@ -641,15 +644,71 @@ pub async fn a_delivery_leases_its_threads_next_events(store: Shared) {
     for (mid, person, at) in [("a1", ann, 1), ("a2", ann, 2), ("b1", bob, 3), ("b2", bob, 4_000)] {
         store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap();
     }
-    let first = store.claim_outbox(10, 1_000, 10).await.unwrap();
+    let first = store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(bodies(&first), vec!["a1", "b1"]);
     let ids: Vec<i64> = first.iter().map(|e| e.id).collect();
     // b2 is not due before 4000: only a2 comes back, leased.
-    let next = store.outbox_delivered_then_claim(&ids, 20, Some(1_000)).await.unwrap();
+    let next = store.outbox_delivered_then_claim(&ids, 20, Some(NextRuns { lease_until: 1_000, events: 10, run: 1 })).await.unwrap();
     assert_eq!(bodies(&next), vec!["a2"]);
-    assert!(store.claim_outbox(30, 1_000, 10).await.unwrap().is_empty(), "a2 is leased, b2 not due");
+    assert!(store.claim_outbox(30, 1_000, &ClaimLimits::heads(10)).await.unwrap().is_empty(), "a2 is leased, b2 not due");
     assert!(store.outbox_delivered_then_claim(&[next[0].id], 40, None).await.unwrap().is_empty(), "no lease asked, none taken");
-    assert_eq!(bodies(&store.claim_outbox(4_000, 5_000, 10).await.unwrap()), vec!["b2"]);
+    assert_eq!(bodies(&store.claim_outbox(4_000, 5_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["b2"]);
+}
+
+pub async fn a_threads_run_is_leased_whole_and_in_order(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    for (mid, person, at) in [("a1", ann, 1), ("a2", ann, 2), ("a3", ann, 3), ("a4", ann, 4), ("a5", ann, 5), ("b1", bob, 6)] {
+        store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap();
+    }
+    let first = store.claim_outbox(10, 1_000, &ClaimLimits::runs(10, 3)).await.unwrap();
+    assert_eq!(bodies(&first), vec!["a1", "a2", "a3", "b1"], "a run of three, then the next thread's head");
+    assert!(store.claim_outbox(20, 1_000, &ClaimLimits::runs(10, 3)).await.unwrap().is_empty(), "nothing behind a leased run");
+    let run: Vec<i64> = first[..3].iter().map(|e| e.id).collect();
+    let next = store.outbox_delivered_then_claim(&run, 30, Some(NextRuns { lease_until: 1_000, events: 10, run: 3 })).await.unwrap();
+    assert_eq!(bodies(&next), vec!["a4", "a5"], "the thread's next run, leased as the last one is settled");
+    assert!(store.claim_outbox(40, 1_000, &ClaimLimits::runs(10, 3)).await.unwrap().is_empty());
+    // The leases run out: the whole run is claimed again, in order.
+    assert_eq!(bodies(&store.claim_outbox(1_000, 2_000, &ClaimLimits::runs(10, 5)).await.unwrap()), vec!["a4", "a5", "b1"]);
+}
+
+pub async fn a_run_stops_before_an_event_that_is_not_due(store: Shared) {
+    let ann = seed(&store, 1).await[0];
+    for (mid, at) in [("a1", 1), ("a2", 2), ("a3", 3), ("a4", 4)] {
+        store.append_message(message(mid, "100", ann, Direction::Inbound, at), vec![event("900", "100", ann, mid, at)]).await.unwrap();
+    }
+    let run = store.claim_outbox(10, 1_000, &ClaimLimits::runs(10, 3)).await.unwrap();
+    assert_eq!(bodies(&run), vec!["a1", "a2", "a3"]);
+    // The POST failed: each event has its own next attempt; a3's comes later.
+    let retries = vec![(run[0].id, Some(100)), (run[1].id, Some(100)), (run[2].id, Some(5_000))];
+    store.outbox_failed(failure("900", 20, retries)).await.unwrap();
+    assert!(store.claim_outbox(50, 1_000, &ClaimLimits::runs(10, 3)).await.unwrap().is_empty(), "the head waits for its retry time");
+    let due = store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap();
+    assert_eq!(bodies(&due), vec!["a1", "a2"], "a4 is due, but behind a3, which is not");
+    assert_eq!((due[0].failures, due[1].failures), (1, 1));
+    let ids: Vec<i64> = due.iter().map(|e| e.id).collect();
+    let next = store.outbox_delivered_then_claim(&ids, 200, Some(NextRuns { lease_until: 1_000, events: 10, run: 10 })).await.unwrap();
+    assert!(next.is_empty(), "a3, the thread's head now, is not due before 5000");
+    assert_eq!(bodies(&store.claim_outbox(5_000, 6_000, &ClaimLimits::runs(10, 10)).await.unwrap()), vec!["a3", "a4"]);
+}
+
+pub async fn claims_keep_to_each_apps_cap_and_the_total(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let (ann, bob) = (ids[0], ids[1]);
+    let events = [("900", "a1", ann, 1), ("900", "a2", ann, 2), ("900", "b1", bob, 3), ("901", "c1", ann, 4)];
+    for (app, mid, person, at) in events {
+        store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event(app, "100", person, mid, at)]).await.unwrap();
+    }
+    let capped = ClaimLimits { events: 10, run: 5, per_app: vec![(AppId("900".into()), 2)], per_other_app: 10 };
+    let claimed = store.claim_outbox(10, 1_000, &capped).await.unwrap();
+    assert_eq!(bodies(&claimed), vec!["a1", "a2", "c1"], "app 900's endpoint can take two events now: b1 waits");
+    assert_eq!(claimed[2].app, AppId("901".into()));
+
+    // The leases run out at 1000.
+    let total = ClaimLimits { events: 2, run: 5, per_app: Vec::new(), per_other_app: 10 };
+    assert_eq!(bodies(&store.claim_outbox(1_000, 1_500, &total).await.unwrap()), vec!["a1", "a2"], "no more than the total, in due order");
+    let left_out = ClaimLimits { events: 10, run: 5, per_app: vec![(AppId("900".into()), 0)], per_other_app: 10 };
+    assert_eq!(bodies(&store.claim_outbox(1_100, 1_500, &left_out).await.unwrap()), vec!["c1"], "an endpoint with no free slot is left out");
 }
 
 pub async fn running_leases_move_with_the_clock(store: Shared) {
@@ -657,13 +716,13 @@ pub async fn running_leases_move_with_the_clock(store: Shared) {
     for (mid, person, at) in [("a1", ids[0], 1), ("b1", ids[1], 2)] {
         store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap();
     }
-    let leased = store.claim_outbox(10, 1_000, 1).await.unwrap();
+    let leased = store.claim_outbox(10, 1_000, &ClaimLimits::heads(1)).await.unwrap();
     assert_eq!(bodies(&leased), vec!["a1"]);
     // The clock jumps by a day at 20: a1's lease still runs for 980 ms; b1 had none.
     store.shift_leases(20, 86_400_000).await.unwrap();
-    let after = store.claim_outbox(86_400_020, 86_500_000, 10).await.unwrap();
+    let after = store.claim_outbox(86_400_020, 86_500_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(bodies(&after), vec!["b1"]);
-    assert_eq!(bodies(&store.claim_outbox(86_401_000, 86_402_000, 10).await.unwrap()), vec!["a1"], "and then it expires");
+    assert_eq!(bodies(&store.claim_outbox(86_401_000, 86_402_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["a1"], "and then it expires");
 }
 
 pub async fn phones_and_page_features(store: Shared) {
