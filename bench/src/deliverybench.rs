@@ -691,7 +691,8 @@ async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> V
         "posts": tally.posts.load(Ordering::Relaxed),
         "duplicates": tally.duplicates(),
         "missing": tally.missing(),
-        "out_of_order": tally.out_of_order.load(Ordering::Relaxed),
+        // Numbers follow the order of one thread only.
+        "out_of_order": (fleet.threads() == 1).then(|| tally.out_of_order.load(Ordering::Relaxed)),
         "retry_initial_ms": args.retry_initial_ms,
         "retry_max_ms": args.retry_max_ms,
         "vm_hwm_mb": vm_hwm_mb,

@@ -143,7 +143,9 @@ async fn failed_deliveries_are_retried_with_the_same_bytes_and_in_thread_order()
     let posts = bot.receiver.posts();
     let first_bodies: Vec<&Vec<u8>> = posts.iter().filter(|p| p.json["entry"][0]["messaging"][0]["message"]["text"] == "first").map(|p| &p.body).collect();
     assert!(first_bodies.len() >= 3);
-    assert!(first_bodies.windows(2).all(|w| w[0] == w[1]), "every retry carries the same bytes");
+    // A retry may carry the thread's next event after it, in the same POST (its run).
+    let first_entry = &first_bodies[0][..first_bodies[0].len() - "]}".len()];
+    assert!(first_bodies.iter().all(|body| body.starts_with(first_entry)), "every retry carries the same bytes, first");
     let texts: Vec<Value> = bot.receiver.acknowledged_events().into_iter().map(|e| e["message"]["text"].clone()).collect();
     assert_eq!(texts, vec![json!("first"), json!("second")]);
 }
