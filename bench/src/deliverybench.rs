@@ -17,7 +17,8 @@
 //!
 //! Recovery (`--recovery-events N`): N events for one app over many threads, queued
 //! while its receiver is down (the node runs and its POSTs fail and back off); the
-//! time from the receiver's return to the last event, and the peak memory.
+//! time from the receiver's return to the last event, and the peak memory (of the
+//! node, a `switchboard serve` process of its own there, and of this process).
 //! Backlog (`--backlog-events N`): the same with one thread, so that every event
 //! waits behind the one before it: the rate at which one conversation's backlog
 //! drains, and whether it arrived in order.
@@ -172,9 +173,9 @@ async fn set_up(server: &TestServer, url: &str, threads: usize) -> Setup {
     Setup { page: PageId(page.id), app: AppId(app.id), page_token, persons }
 }
 
-/// One value of the node's `/metrics` (0 when it is not there yet).
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = server.http.get(format!("{}/metrics", server.url)).send().await.expect("metrics").text().await.expect("metrics text");
+/// One value of the node's `/metrics` at `url` (0 when it is not there yet).
+async fn metric(url: &str, name: &str) -> u64 {
+    let text = reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("metrics text");
     text.lines().find_map(|line| line.strip_prefix(name).and_then(|value| value.trim().parse().ok())).unwrap_or(0)
 }
 
@@ -603,11 +604,10 @@ async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> V
         other => panic!("--down-mode is refused or 503, not {other}"),
     };
     let dir = Arc::new(tempfile::tempdir_in("target").expect("a directory on this disk"));
-    let mut settings = test_settings(dir.path());
-    (settings.webhooks.retry_initial_ms, settings.webhooks.retry_max_ms) = (args.retry_initial_ms, args.retry_max_ms);
+    let settings = test_settings(dir.path());
     let tally = Tally::new(1, events);
     let (urls, mut receivers) = start_app_receivers(&tally, 1).await;
-    let server = TestServer::start_on(dir.clone(), settings.clone()).await;
+    let server = TestServer::start_on(dir.clone(), settings).await;
     let fleet = Arc::new(set_up_fleet(&server, &urls, pages, persons).await);
     server.stop().await;
 
@@ -656,10 +656,13 @@ async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> V
     } else {
         tally.up.store(false, Ordering::Relaxed);
     }
-    let server = TestServer::start_on(dir.clone(), settings).await;
+    // The node of the outage and the drain runs as a process of its own, so that its
+    // peak memory is its own (this one holds the setup's allocations and the tally).
+    let node = serve_node(dir.path(), args).await;
+    let node_pid = node.child.id().expect("the node runs");
     tokio::time::sleep(Duration::from_secs(args.down_seconds)).await;
     eprintln!("down for {} s (VmHWM {} MB)", args.down_seconds, vm_hwm_kb() / 1024);
-    let failed_posts = metric(&server, "switchboard_webhook_posts_total{outcome=\"failed\"}").await;
+    let failed_posts = metric(&node.url, "switchboard_webhook_posts_total{outcome=\"failed\"}").await;
 
     // Back.
     let back = Instant::now();
@@ -672,7 +675,8 @@ async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> V
     tally.wait_for_all(Duration::from_secs(3600)).await;
     tokio::time::sleep(Duration::from_millis(500)).await; // late duplicates, if any
     let vm_hwm_mb = vm_hwm_kb() as f64 / 1024.0;
-    server.stop().await;
+    let node_vm_hwm_mb = proc_kb(node_pid, "VmHWM:") as f64 / 1024.0;
+    drop(node);
     let delivered = tally.distinct.load(Ordering::Relaxed);
     let first = tally.first_post.lock().unwrap().expect("at least one POST");
     let last = tally.last_new.lock().unwrap().expect("at least one event");
@@ -696,6 +700,7 @@ async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> V
         "retry_initial_ms": args.retry_initial_ms,
         "retry_max_ms": args.retry_max_ms,
         "vm_hwm_mb": vm_hwm_mb,
+        "node_vm_hwm_mb": node_vm_hwm_mb,
         "vm_hwm_mb_before_outage": hwm_before_kb as f64 / 1024.0,
         "vm_hwm_reset_at_outage": hwm_reset,
     })
@@ -703,12 +708,34 @@ async fn recovery(args: &Args, events: usize, pages: usize, persons: usize) -> V
 
 /// The process's peak resident memory (`VmHWM`), in kB; 0 where /proc has none.
 fn vm_hwm_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    proc_kb(std::process::id(), "VmHWM:")
+}
+
+/// A field of a process's /proc status, in kB; 0 where /proc has none.
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// `switchboard serve` (the binary beside this one) on the data directory the
+/// in-process node set up (its master key is there), with the same webhook
+/// settings as `test_settings` and the run's backoff.
+async fn serve_node(data: &std::path::Path, args: &Args) -> switchboard_testkit::Listening {
+    let exe = std::env::current_exe().expect("this binary's path");
+    let mut command = tokio::process::Command::new(exe.with_file_name("switchboard"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("SWITCHBOARD_LOG", "warn")
+        .env("SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_ADDRESSES", "true")
+        .env("SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS", "5")
+        .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", args.retry_initial_ms.to_string())
+        .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", args.retry_max_ms.to_string());
+    switchboard_testkit::Listening::spawn(command).await
 }
 
 #[tokio::main]

@@ -212,7 +212,7 @@ fn delivery_section(md: &mut String, delivery: &Value) {
     if !r.is_null() {
         let _ = writeln!(
             md,
-            "\nRecovery: {} events over {} threads queued while the receiver was down (filled in {:.1} s); drained {:.1} s after it came back, {:.0} events/s (retries from {} ms backing off to {} ms), {} duplicates; peak resident memory {:.0} MiB.",
+            "\nRecovery: {} events over {} threads queued while the receiver was down (filled in {:.1} s); drained {:.1} s after it came back, {:.0} events/s (retries from {} ms backing off to {} ms), {} duplicates; peak resident memory of the node {:.0} MiB (of deliverybench, which holds the receiver, the tally and the setup's allocations, {:.0} MiB).",
             r["events"],
             r["threads"],
             r["fill_seconds"].as_f64().unwrap_or(0.0),
@@ -221,6 +221,7 @@ fn delivery_section(md: &mut String, delivery: &Value) {
             r["retry_initial_ms"],
             r["retry_max_ms"],
             r["duplicates"],
+            r["node_vm_hwm_mb"].as_f64().unwrap_or(0.0),
             r["vm_hwm_mb"].as_f64().unwrap_or(0.0)
         );
     }
@@ -240,15 +241,16 @@ fn delivery_section(md: &mut String, delivery: &Value) {
     md.push('\n');
 }
 
-/// deliverybench's recovery peak, as one more row of the memory table.
+/// The recovery node's peak (a `switchboard serve` process started for the outage
+/// and the drain), as one more row of the memory table.
 fn delivery_memory(delivery: &Value) -> Option<PhaseMemory> {
-    let peak = delivery["recovery"]["vm_hwm_mb"].as_f64()?;
+    let peak = delivery["recovery"]["node_vm_hwm_mb"].as_f64()?;
     Some(PhaseMemory {
-        node: "deliverybench (node, receiver and tally in one process)".into(),
-        phase: "recovery: outage and drain".into(),
+        node: "SQLite (deliverybench's node)".into(),
+        phase: format!("recovery of {} events: outage and drain", delivery["recovery"]["events"]),
         peak_mib: peak,
         resident_mib: f64::NAN,
-        phase_own_peak: delivery["recovery"]["vm_hwm_reset_at_outage"].as_bool().unwrap_or(false),
+        phase_own_peak: true,
     })
 }
 
