@@ -223,7 +223,7 @@ impl Dispatcher {
                 let endpoint = this.endpoint_slots(&batch.url);
                 let this = this.clone();
                 in_flight.spawn(async move {
-                    let Ok(_endpoint_slot) = endpoint.acquire_owned().await else { return };
+                    let Ok(endpoint_slot) = endpoint.acquire_owned().await else { return };
                     // Claims stay within the endpoints' free slots, but apps that share
                     // a URL share its slots. A batch that waited for its endpoint until
                     // its lease could run out during the POST is left to expire and be
@@ -245,6 +245,9 @@ impl Dispatcher {
                         let following = this.record(&batch, outcome, started.elapsed(), round < CHAIN_ROUNDS).await;
                         next = this.prepare(following).await.into_iter().next();
                     }
+                    // Both slots free before the wake: a claim that still saw this
+                    // endpoint full would leave its app out and find nothing.
+                    drop(endpoint_slot);
                     drop(slot);
                     // Other threads may have become due meanwhile.
                     this.wake.notify_one();
@@ -271,10 +274,10 @@ impl Dispatcher {
     }
 
     /// How long to sleep when idle: until the next event is due, at most a second
-    /// (events written by other processes wake nobody here).
+    /// (events written by other processes and leases that run out wake nobody here).
     async fn pause(&self) -> Duration {
         let idle = Duration::from_secs(1);
-        match self.outbox.outbox_next_due().await {
+        match self.outbox.outbox_next_due(self.now()).await {
             Ok(Some(due)) => Duration::from_millis((due - self.now()).clamp(1, idle.as_millis() as i64) as u64),
             _ => idle,
         }

@@ -632,23 +632,26 @@ impl OutboxStore for PostgresStore {
         Ok(deleted)
     }
 
-    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
-        // Only a thread's oldest pending event can be claimed.
+    async fn outbox_next_due(&self, now: Millis) -> StoreResult<Option<Millis>> {
+        // Only a thread's oldest pending event can be claimed; the due index in
+        // order, past the heads leased at `now`.
         let row = self
             .client()
             .await?
-            .query_one(
-                "SELECT MIN(GREATEST(o.next_attempt_at, o.lease_until)) AS due FROM outbox o
+            .query_opt(
+                "SELECT GREATEST(o.next_attempt_at, o.lease_until) AS due FROM outbox o
                  WHERE o.settled_at IS NULL AND o.is_head
+                   AND (o.lease_until <= $1 OR o.next_attempt_at >= o.lease_until)
                    AND o.id = (
                      SELECT MIN(p.id) FROM outbox p
                      WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                       AND p.settled_at IS NULL)",
-                &[],
+                       AND p.settled_at IS NULL)
+                 ORDER BY o.next_attempt_at, o.id LIMIT 1",
+                &[&now],
             )
             .await
             .map_err(pg)?;
-        PgRow(&row).opt_int("due")
+        row.map(|row| PgRow(&row).int("due")).transpose()
     }
 
     async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()> {

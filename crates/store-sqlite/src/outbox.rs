@@ -161,12 +161,14 @@ fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: Outcome) -> StoreRes
     let mut threads = Vec::new();
     for id in ids {
         let thread = done.optional(params![id, at, outcome], |r| Ok((r.text("app_id")?, r.text("page_id")?, r.int("person_id")?)))?;
-        if let Some(thread) = thread {
-            q(promote.execute(params![thread.0, thread.1, thread.2]))?;
-            if !threads.contains(&thread) {
-                threads.push(thread);
-            }
+        if let Some(thread) = thread.filter(|thread| !threads.contains(thread)) {
+            threads.push(thread);
         }
+    }
+    // Once per thread, after its whole run: promoting after each event would write
+    // each next one's head entry only to remove it again.
+    for (app, page, person) in &threads {
+        q(promote.execute(params![app, page, person]))?;
     }
     Ok(threads)
 }
@@ -451,21 +453,23 @@ impl OutboxStore for SqliteStore {
         self.engine.write(move |c| prune(c, delivered_before, dead_before)).await
     }
 
-    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>> {
+    async fn outbox_next_due(&self, now: Millis) -> StoreResult<Option<Millis>> {
         self.engine
-            .read(|c| {
-                // Only a thread's oldest pending event can be claimed; a later one is
-                // not due while it waits behind it.
-                prepare(
+            .read(move |c| {
+                // The due index in order, past the heads leased at `now` (a few: those
+                // in flight). A head leased beyond `now` but due later still counts.
+                cached(
                     c,
-                    "SELECT MIN(MAX(o.next_attempt_at, o.lease_until)) AS next_due FROM outbox o
+                    "SELECT MAX(o.next_attempt_at, o.lease_until) AS next_due FROM outbox o
                      WHERE o.settled_at IS NULL AND o.is_head = 1
+                       AND (o.lease_until <= ?1 OR o.next_attempt_at >= o.lease_until)
                        AND NOT EXISTS (
                          SELECT 1 FROM outbox p
                          WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                           AND p.settled_at IS NULL AND p.id < o.id)",
+                           AND p.settled_at IS NULL AND p.id < o.id)
+                     ORDER BY o.next_attempt_at, o.id LIMIT 1",
                 )?
-                .one([], |r| r.opt_int("next_due"))
+                .optional([now], |r| r.int("next_due"))
             })
             .await
     }

@@ -300,11 +300,14 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// before `dead_before`, and failed attempts older than `dead_before`; answers the
     /// number of events deleted.
     async fn prune_outbox(&self, delivered_before: Millis, dead_before: Millis) -> StoreResult<u64>;
-    /// When the next event can be claimed: the earliest time at which the oldest
-    /// pending event of some thread is due and unleased. Events waiting behind an
-    /// earlier one of their thread do not count (else a dispatcher would spin while
-    /// a thread's head keeps failing).
-    async fn outbox_next_due(&self) -> StoreResult<Option<Millis>>;
+    /// When the next event can be claimed, as far as `now` shows: the earliest time
+    /// at which the oldest pending event of some thread is due, among the heads not
+    /// under lease at `now`. Events waiting behind an earlier one of their thread do
+    /// not count (else a dispatcher would spin while a thread's head keeps failing).
+    /// Leased heads are left out, so that the answer is a walk of the due index
+    /// instead of every head: a lease ends in a settle, which wakes the dispatcher
+    /// holding it, or runs out (its node died), which a dispatcher's idle poll sees.
+    async fn outbox_next_due(&self, now: Millis) -> StoreResult<Option<Millis>>;
     /// Moves every lease still running at `now` forward by `by`: when a virtual clock
     /// jumps, POSTs in flight keep their claims (a lease stands for real time).
     async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()>;

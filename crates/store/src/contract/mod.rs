@@ -445,13 +445,14 @@ pub async fn outbox_keeps_thread_order_and_leases(store: Shared) {
     store.append_message(message("a2", "100", ann, Direction::Inbound, 2), vec![event("900", "100", ann, "a2", 2)]).await.unwrap();
     store.append_message(message("b1", "100", bob, Direction::Inbound, 3), vec![event("900", "100", bob, "b1", 3)]).await.unwrap();
     assert_eq!(store.outbox_pending().await.unwrap(), 3);
-    assert_eq!(store.outbox_next_due().await.unwrap(), Some(1));
+    assert_eq!(store.outbox_next_due(0).await.unwrap(), Some(1));
 
     let first = store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     let bodies: Vec<_> = first.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect();
     assert_eq!(bodies, vec!["a1", "b1"], "a thread's second event waits for its first");
     assert!(store.claim_outbox(20, 1_000, &ClaimLimits::heads(10)).await.unwrap().is_empty(), "leased events are not handed out twice");
-    assert_eq!(store.outbox_next_due().await.unwrap(), Some(1_000), "a2 waits behind a1, so nothing is due before the leases end");
+    assert_eq!(store.outbox_next_due(20).await.unwrap(), None, "a2 waits behind a1, and leased heads are left out");
+    assert_eq!(store.outbox_next_due(1_000).await.unwrap(), Some(1_000), "once the leases end, their heads are due again");
 
     store.outbox_delivered(&[first[0].id], 30).await.unwrap();
     let next = store.claim_outbox(40, 1_000, &ClaimLimits::heads(10)).await.unwrap();
@@ -470,7 +471,7 @@ pub async fn outbox_failures_are_rescheduled(store: Shared) {
     let claimed = store.claim_outbox(10, 1_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 15, vec![(claimed[0].id, Some(500))])).await.unwrap();
     assert!(store.claim_outbox(100, 2_000, &ClaimLimits::heads(10)).await.unwrap().is_empty(), "not before its retry time");
-    assert_eq!(store.outbox_next_due().await.unwrap(), Some(500));
+    assert_eq!(store.outbox_next_due(100).await.unwrap(), Some(500));
     let again = store.claim_outbox(500, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!((again[0].failures, again[0].first_failure_at), (1, Some(15)));
     store.outbox_failed(failure("900", 600, vec![(again[0].id, Some(700))])).await.unwrap();
@@ -478,7 +479,7 @@ pub async fn outbox_failures_are_rescheduled(store: Shared) {
     assert_eq!((third[0].failures, third[0].first_failure_at), (2, Some(15)), "the first failure time is kept");
     store.outbox_delivered(&[third[0].id], 800).await.unwrap();
     assert_eq!(store.outbox_pending().await.unwrap(), 0);
-    assert_eq!(store.outbox_next_due().await.unwrap(), None);
+    assert_eq!(store.outbox_next_due(800).await.unwrap(), None);
 }
 
 pub async fn concurrent_writes_are_all_durable(store: Shared) {
