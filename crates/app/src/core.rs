@@ -285,6 +285,11 @@ impl Core {
                     return Err(if_spent.into());
                 }
             }
+            Companion::UserRef(user_ref) => {
+                if !self.store.send_with_user_ref(&user_ref, message, outbox).await? {
+                    return Err(Refusal::user_ref_spent().into());
+                }
+            }
         }
         if wakes_dispatcher {
             self.wake_dispatcher();

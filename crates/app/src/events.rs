@@ -3,7 +3,9 @@
 
 use switchboard_domain::*;
 use switchboard_store::{NewOutboxEvent, OptinKind, OptinRequest, WebhookTarget};
-use switchboard_wire::webhook::{Delivery, MessagePayload, MessagingEvent, Optin, Party, Postback, Reaction, Read, ThreadControlChange, ThreadControlRequest};
+use switchboard_wire::webhook::{
+    AccountLinking, Delivery, MessagePayload, MessagingEvent, Optin, Party, Postback, Reaction, Read, Referral, ThreadControlChange, ThreadControlRequest,
+};
 use switchboard_wire::to_ascii_json;
 
 /// A thread's event for every app subscribed to `field`, all with the same bytes:
@@ -162,8 +164,8 @@ pub fn echo(
 pub fn one_time_optin(psid: &Psid, page: &PageId, payload: &str, token: &str, at: Millis) -> Vec<u8> {
     let mut event = person_to_page(psid, page, at);
     event.optin = Some(Optin {
-        kind: "one_time_notif_req".into(),
-        payload: payload.to_string(),
+        kind: Some("one_time_notif_req".into()),
+        payload: Some(payload.to_string()),
         one_time_notif_token: Some(token.to_string()),
         ..Default::default()
     });
@@ -180,8 +182,8 @@ pub fn recurring_optin(psid: &Psid, page: &PageId, request: &OptinRequest, token
         OptinKind::OneTime => None,
     };
     event.optin = Some(Optin {
-        kind: "notification_messages".into(),
-        payload: request.payload.clone(),
+        kind: Some("notification_messages".into()),
+        payload: Some(request.payload.clone()),
         notification_messages_token: Some(token.to_string()),
         notification_messages_frequency: frequency.filter(|_| accepted),
         notification_messages_timezone: accepted.then(|| "UTC".to_string()),
@@ -191,6 +193,41 @@ pub fn recurring_optin(psid: &Psid, page: &PageId, request: &OptinRequest, token
         title: Some(request.title.clone()),
         ..Default::default()
     });
+    to_ascii_json(&event)
+}
+
+/// `messaging_optins` from the Send to Messenger plugin: the person, by PSID, and the
+/// plugin's `data-ref`.
+pub fn plugin_optin(psid: &Psid, page: &PageId, reference: Option<&str>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.optin = Some(Optin { reference: reference.map(str::to_string), ..Default::default() });
+    to_ascii_json(&event)
+}
+
+/// `messaging_optins` from the checkbox plugin: no `sender` (the person has no PSID
+/// for the app yet), the site's `user_ref` and the plugin's `ref`.
+pub fn checkbox_optin(page: &PageId, user_ref: &str, reference: Option<&str>, at: Millis) -> Vec<u8> {
+    let event = MessagingEvent {
+        recipient: Party { id: page.to_string() },
+        timestamp: Some(at),
+        optin: Some(Optin { reference: reference.map(str::to_string), user_ref: Some(user_ref.to_string()), ..Default::default() }),
+        ..Default::default()
+    };
+    to_ascii_json(&event)
+}
+
+/// `messaging_referrals`: the person came into an existing thread from an entry point.
+pub fn referral(psid: &Psid, page: &PageId, referral: Referral, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.referral = Some(referral);
+    to_ascii_json(&event)
+}
+
+/// `messaging_account_linking`: `linked` with the site's authorization code, or `unlinked`.
+pub fn account_linking(psid: &Psid, page: &PageId, authorization_code: Option<&str>, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    let status = if authorization_code.is_some() { "linked" } else { "unlinked" };
+    event.account_linking = Some(AccountLinking { status: status.into(), authorization_code: authorization_code.map(str::to_string) });
     to_ascii_json(&event)
 }
 

@@ -15,6 +15,7 @@ mod conversations;
 mod core;
 mod deliveries;
 mod directory;
+mod entry_points;
 mod error;
 mod events;
 mod features;
@@ -43,6 +44,7 @@ pub use consent::{Consent, DialogAnswer, DialogRequest, LOGIN_CODE_TTL_MS, TEST_
 pub use conversations::{Conversations, Paged};
 pub use deliveries::{Deliveries, LIST_CAP};
 pub use directory::{Directory, NewAppCredentials, PageAccount};
+pub use entry_points::{EntryPoints, LinkingResult};
 pub use error::{AppError, AppResult};
 pub use features::Features;
 pub use handover::{Handover, PageReceivers};
@@ -58,7 +60,7 @@ pub use ratelimit::{RateLimits, Usage};
 pub use relay::Invalidation;
 pub use sessions::{Sessions, SignInLimits, MAX_PASSWORD_CHARS};
 pub use subscriptions::{CallbackVerifier, Subscriptions};
-pub use threads::{PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
+pub use threads::{EntryRef, PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,6 +160,7 @@ pub struct Platform {
     pub inbox: Inbox,
     pub media: Media,
     pub profiles: Profiles,
+    pub entry_points: EntryPoints,
     pub conversations: Conversations,
     pub deliveries: Deliveries,
     pub rate_limits: RateLimits,
@@ -189,6 +192,7 @@ impl Platform {
             subscriptions: Subscriptions { core: core.clone(), verifier },
             messaging: Messaging::new(core.clone(), media.clone(), notifications.clone()),
             threads: Threads { core: core.clone(), media: media.clone(), profiles: profiles.clone() },
+            entry_points: EntryPoints { core: core.clone(), profiles: profiles.clone() },
             conversations: Conversations { core: core.clone() },
             handover: Handover::new(core.clone()),
             inbox: Inbox::new(core.clone()),

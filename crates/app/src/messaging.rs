@@ -74,6 +74,15 @@ impl Messaging {
             }
             Recipient::NotificationMessagesToken(token) => self.notifications.notification_token(&page.id, token, TokenKind::Recurring).await?,
             Recipient::OneTimeNotifToken(token) => self.notifications.notification_token(&page.id, token, TokenKind::OneTime).await?,
+            Recipient::UserRef(user_ref) => {
+                // One message by a checkbox plugin's user_ref, before it expires.
+                let known = self.core.store.user_ref(&page.id, user_ref).await?.filter(|known| known.expires_at > self.core.now());
+                let known = known.ok_or_else(Refusal::no_matching_user)?;
+                if known.spent_mid.is_some() {
+                    return Err(Refusal::user_ref_spent().into());
+                }
+                (known.person, self.core.psid(known.person, &page.id).await?, Companion::UserRef(user_ref.clone()))
+            }
         };
         self.send_to(page, app, person, psid, command, upload, companion).await
     }
@@ -164,8 +173,10 @@ impl Messaging {
         let text = message.text;
         let metadata = message.metadata;
         let targets = timed("targets", self.core.webhook_targets(&page.id)).await?;
-        // The echo is rendered only when some app takes echoes.
-        let outbox = if targets.iter().any(|t| t.fields.contains(&WebhookField::MessageEchoes)) {
+        // The echo is rendered only when some app takes echoes; a send by user_ref
+        // has none (Meta stopped them in 2018).
+        let by_user_ref = matches!(command.recipient, Recipient::UserRef(_));
+        let outbox = if !by_user_ref && targets.iter().any(|t| t.fields.contains(&WebhookField::MessageEchoes)) {
             let echo = events::echo(&psid, &page.id, &app.id, &mid, text.as_deref(), attachment.as_ref(), metadata.as_deref(), now);
             events::fan_out(&targets, WebhookField::MessageEchoes, &page.id, person, &echo, now)
         } else {
@@ -185,7 +196,9 @@ impl Messaging {
         };
         self.core.commit_message(message, outbox, persona, companion).await?;
         self.core.metrics.messages_sent.inc();
-        Ok(SendResponse { recipient_id: psid.0, message_id: Some(mid.0), attachment_id: saved_attachment })
+        // A send by user_ref does not reveal the PSID: the person's answer will.
+        let recipient_id = if by_user_ref { String::new() } else { psid.0 };
+        Ok(SendResponse { recipient_id, message_id: Some(mid.0), attachment_id: saved_attachment })
     }
 
     /// Refuses a message the window (or a tag) does not allow.

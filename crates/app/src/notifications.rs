@@ -26,6 +26,8 @@ pub(crate) enum Companion {
     /// The notification token the message is sent with, and the refusal to give if
     /// another send spent it first.
     Token { spend: TokenSpend, if_spent: Refusal },
+    /// The checkbox plugin's `user_ref` the message is sent by (it takes one).
+    UserRef(String),
 }
 
 const WEEK_MS: Millis = 7 * 24 * 3_600_000;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use switchboard_domain::content::{MediaKind, MediaSource};
+use switchboard_domain::entry::{self, ReferralSource};
 use switchboard_domain::send::normalize_phone;
 use switchboard_domain::*;
 use switchboard_store::{Reaction, Receipt};
@@ -55,6 +56,15 @@ pub struct PostbackTap {
     pub menu: Option<String>,
     /// One of the ice breakers, by index.
     pub ice_breaker: Option<usize>,
+}
+
+/// The ref of the entry point that brought the person to a thread: a link's or the
+/// chat plugin's (with the page of the site it was on).
+#[derive(Debug, Clone)]
+pub struct EntryRef {
+    pub reference: String,
+    pub source: ReferralSource,
+    pub referer_uri: Option<String>,
 }
 
 /// The person's side of a thread.
@@ -171,15 +181,28 @@ impl Threads {
         self.postback(person, &page, title, payload, None).await
     }
 
-    /// The person taps Get Started: the Page's postback, with the link's ref as a
-    /// referral when the tap starts a new thread.
-    pub async fn get_started(&self, person: PersonId, page_ref: &PageRef, link_ref: Option<String>) -> AppResult<MessageView> {
+    /// The person taps Get Started: the Page's postback, with the ref of the link
+    /// (or the chat plugin) that brought them as a referral when the tap starts a
+    /// new thread.
+    pub async fn get_started(&self, person: PersonId, page_ref: &PageRef, entry: Option<EntryRef>) -> AppResult<MessageView> {
         let page = self.core.page_for_person(page_ref).await?;
         let started = self.profiles.profile_value(&page.id, ProfileField::GetStarted).await?;
         let payload = started.as_ref().and_then(|s| s.get("payload")).and_then(Value::as_str).map(str::to_string);
         let payload = payload.ok_or_else(|| Refusal::invalid_param("This Page has no Get Started button"))?;
+        if let Some(entry) = &entry {
+            entry::validate_ref(&entry.reference)?;
+        }
+        let referer_uri = match entry.as_ref().and_then(|e| e.referer_uri.as_ref()) {
+            Some(uri) => Some(switchboard_domain::content::validate_url(&Value::String(uri.clone()), "referer_uri", false)?),
+            None => None,
+        };
         let new_thread = self.core.store.thread_messages(&page.id, person, None, 1).await?.is_empty();
-        let referral = link_ref.filter(|_| new_thread).map(|reference| Referral { reference: Some(reference), source: "SHORTLINK".into(), kind: "OPEN_THREAD".into() });
+        let referral = entry.filter(|_| new_thread).map(|entry| Referral {
+            reference: Some(entry.reference),
+            source: entry.source.as_str().into(),
+            kind: "OPEN_THREAD".into(),
+            referer_uri,
+        });
         self.postback(person, &page, "Get Started".into(), Some(payload), referral).await
     }
 
@@ -275,9 +298,11 @@ impl Threads {
         for message in &messages {
             views.push(self.core.message_view(message).await?);
         }
+        let account_linked = self.core.store.account_linked(&page.id, person).await?;
         Ok(ThreadView {
             page,
             messages: views,
+            account_linked,
             delivered_watermark: state.delivered_watermark,
             read_watermark: state.read_watermark,
             seen_watermark: state.seen_watermark,

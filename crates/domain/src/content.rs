@@ -427,19 +427,24 @@ fn validate_web_url(map: &Map<String, Value>, path: &str, with_title: bool) -> R
     one_of(map, "webview_share_button", path, &["hide"]).map(drop)
 }
 
-/// http(s) URL check used everywhere; `https_only` for account_link.
+/// http(s) URL check used everywhere; `https_only` for account_link and whitelisted
+/// domains, where plain http is still allowed on a loopback host, as browsers treat
+/// those as secure (a business's site under development).
 pub fn validate_url(value: &Value, path: &str, https_only: bool) -> Result<String, Refusal> {
     let wanted = if https_only { "an https URL" } else { "an http or https URL" };
     let url = value.as_str().ok_or_else(|| invalid(path, format!("must be {wanted}")))?;
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &url[8..]
-    } else if !https_only && lower.starts_with("http://") {
-        &url[7..]
+    let (rest, plain_http) = if lower.starts_with("https://") {
+        (&url[8..], false)
+    } else if lower.starts_with("http://") {
+        (&url[7..], true)
     } else {
         return Err(invalid(path, format!("must be {wanted} - got \"{url}\"")));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if plain_http && https_only && !is_loopback_authority(host) {
+        return Err(invalid(path, format!("must be {wanted} - got \"{url}\"")));
+    }
     if host.is_empty() || url.chars().any(char::is_whitespace) {
         return Err(invalid(path, format!("must be {wanted} - got \"{url}\"")));
     }
@@ -447,6 +452,15 @@ pub fn validate_url(value: &Value, path: &str, https_only: bool) -> Result<Strin
         return Err(invalid(path, format!("must be at most {MAX_URL_CHARS} characters")));
     }
     Ok(url.to_string())
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "::1")
 }
 
 fn parse_quick_replies(value: &Value) -> Result<Vec<QuickReply>, Refusal> {
@@ -702,6 +716,10 @@ mod tests {
         assert_eq!(ok("HTTPS://example.com/x?y#z", true).unwrap(), "HTTPS://example.com/x?y#z");
         assert!(ok("http://example.com", false).is_ok());
         assert!(ok("http://example.com", true).is_err());
+        for loopback in ["http://localhost:3000/authorize", "http://127.0.0.1:8080", "http://[::1]:9/x"] {
+            assert!(ok(loopback, true).is_ok(), "{loopback}: a site under development may use plain http");
+        }
+        assert!(ok("http://127.0.0.1.example.com", true).is_err());
         for bad in ["https://", "https:///path", "example.com", "https://ex ample.com", "javascript:alert(1)"] {
             assert!(ok(bad, false).is_err(), "{bad}");
         }

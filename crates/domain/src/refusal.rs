@@ -41,6 +41,22 @@ impl Refusal {
         Self::new(400, 100, Some(2018001), "(#100) No matching user found")
     }
 
+    /// 100/2018001 for a `user_ref` that already took its one message: Meta's code,
+    /// with the reason spelled out.
+    pub fn user_ref_spent() -> Self {
+        Self::new(
+            400,
+            100,
+            Some(2018001),
+            "(#100) No matching user found: a user_ref takes one message until the person answers; then write to the PSID their message brings",
+        )
+    }
+
+    /// 10303: an `account_linking_token` that is unknown, spent or expired.
+    pub fn invalid_account_linking_token() -> Self {
+        Self::new(400, 10303, None, "Invalid account_linking_token")
+    }
+
     /// 100/2018014: `message` and `sender_action` together.
     pub fn message_and_action() -> Self {
         Self::new(400, 100, Some(2018014), "(#100) Cannot send both message and state at the same time.")

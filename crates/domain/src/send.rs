@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 
 /// Longest `message.text`, in characters.
 pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest `user_ref` a site may generate for the checkbox plugin.
+pub const MAX_USER_REF_BYTES: usize = 250;
 /// Longest `message.metadata`, in characters.
 pub const MAX_METADATA_CHARS: usize = 1000;
 
@@ -25,6 +27,9 @@ pub enum Recipient {
     OneTimeNotifToken(String),
     /// `{"notification_messages_token": "..."}`: a recurring notification.
     NotificationMessagesToken(String),
+    /// `{"user_ref": "..."}`: a person who ticked the checkbox plugin, known only by
+    /// the ref the business's site generated.
+    UserRef(String),
 }
 
 /// A phone number as `+` and its digits; `None` unless it has 7 to 15 digits.
@@ -197,7 +202,13 @@ fn parse_recipient(recipient: Option<Map<String, Value>>) -> Result<Recipient, R
         let phone = phone.as_str().and_then(normalize_phone);
         return phone.map(Recipient::PhoneNumber).ok_or_else(|| Refusal::invalid_param("Invalid phone_number"));
     }
-    let other = ["user_ref", "comment_id", "post_id", "login_id"].into_iter().find(|key| recipient.contains_key(*key));
+    if let Some(user_ref) = recipient.get("user_ref") {
+        return match user_ref.as_str() {
+            Some(user_ref) if !user_ref.is_empty() && user_ref.len() <= MAX_USER_REF_BYTES => Ok(Recipient::UserRef(user_ref.to_string())),
+            _ => Err(Refusal::invalid_param("Invalid user_ref")),
+        };
+    }
+    let other = ["comment_id", "post_id", "login_id"].into_iter().find(|key| recipient.contains_key(*key));
     Err(match other {
         Some(form) => Refusal::invalid_param(format!("recipient.{form} is not supported by this server yet; address the person by PSID (recipient.id)")),
         None => Refusal::invalid_param("param recipient must be non-empty."),

@@ -7,6 +7,7 @@
 
 mod consent;
 mod console;
+mod entry_points;
 mod error;
 mod extract;
 mod graph;
@@ -40,10 +41,11 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
     let slow = settings.slow_request;
     let guard = std::sync::Arc::new(limits::Guard::new(settings));
     Router::new()
-        .nest("/person/v1", person::routes().merge(consent::person_routes()))
+        .nest("/person/v1", person::routes().merge(consent::person_routes()).merge(entry_points::person_routes()))
         .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()).merge(consent::console_routes()))
         .merge(ops::routes())
         .merge(media::routes())
+        .merge(entry_points::public_routes())
         .merge(web::routes())
         .fallback(graph::dispatch)
         .method_not_allowed_fallback(method_not_allowed)

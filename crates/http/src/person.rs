@@ -13,7 +13,8 @@ use futures_util::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
 use switchboard_app::views::*;
-use switchboard_app::{PersonMessage, Platform, PostbackTap, Upload};
+use switchboard_app::{EntryRef, PersonMessage, Platform, PostbackTap, Upload};
+use switchboard_domain::entry::ReferralSource;
 use switchboard_domain::{Mid, Millis, Page, PageRef, Refusal};
 use switchboard_store::Receipt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -204,17 +205,23 @@ async fn postback(
 struct GetStarted {
     #[serde(rename = "ref")]
     link_ref: Option<String>,
+    /// `SHORTLINK` (the default) or `CUSTOMER_CHAT_PLUGIN`.
+    source: Option<String>,
+    referer_uri: Option<String>,
 }
 
-/// `POST /person/v1/threads/{page}/get-started` `{"ref"?}`: the person taps Get
-/// Started (with the ref of the link that opened the thread, if any).
+/// `POST /person/v1/threads/{page}/get-started` `{"ref"?,"source"?,"referer_uri"?}`:
+/// the person taps Get Started (with the ref of the link or chat plugin that opened
+/// the thread, if any).
 async fn get_started(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
     Path(page): Path<PageRef>,
     JsonBody(body): JsonBody<GetStarted>,
 ) -> HttpResult<Json<MessageView>> {
-    Ok(Json(platform.threads.get_started(person, &page, body.link_ref).await?))
+    let source = body.source.as_deref().map(ReferralSource::parse).transpose()?.unwrap_or(ReferralSource::Shortlink);
+    let entry = body.link_ref.map(|reference| EntryRef { reference, source, referer_uri: body.referer_uri });
+    Ok(Json(platform.threads.get_started(person, &page, entry).await?))
 }
 
 #[derive(Deserialize)]

@@ -40,9 +40,13 @@ const ASSETS: &[Asset] = &[
     asset!("/web/console/style.css", "text/css; charset=utf-8", "console/style.css"),
     asset!("/web/dialog/dialog.js", "text/javascript; charset=utf-8", "dialog/dialog.js"),
     asset!("/web/dialog/style.css", "text/css; charset=utf-8", "dialog/style.css"),
+    asset!("/web/plugins/plugin.js", "text/javascript; charset=utf-8", "plugins/plugin.js"),
+    asset!("/web/plugins/send_to_messenger.js", "text/javascript; charset=utf-8", "plugins/send_to_messenger.js"),
+    asset!("/web/plugins/checkbox.js", "text/javascript; charset=utf-8", "plugins/checkbox.js"),
+    asset!("/web/plugins/plugin.css", "text/css; charset=utf-8", "plugins/plugin.css"),
 ];
 
-const MESSENGER: &str = include_str!("../web/messenger/index.html");
+pub(crate) const MESSENGER: &str = include_str!("../web/messenger/index.html");
 const CONSOLE: &str = include_str!("../web/console/index.html");
 const DIALOG: &str = include_str!("../web/dialog/index.html");
 
@@ -50,10 +54,23 @@ const DIALOG: &str = include_str!("../web/dialog/index.html");
 const POLICY: &str = "default-src 'self'; img-src * data:; media-src *; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 fn page(html: &'static str) -> Response {
+    framable_page(html, &[])
+}
+
+/// An embedded page that exactly these origins may frame (a plugin on a business's
+/// whitelisted site); no one, when there are none.
+pub(crate) fn framable_page(html: &'static str, ancestors: &[String]) -> Response {
+    let policy = match ancestors {
+        [] => POLICY.to_string(),
+        origins => POLICY.replace("frame-ancestors 'none'", &format!("frame-ancestors {}", origins.join(" "))),
+    };
     let mut response = html.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    // Origins are checked to hold only host characters; a value that still fails
+    // to be a header leaves the page unframable.
+    let policy = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response

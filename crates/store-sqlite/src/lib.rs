@@ -17,6 +17,7 @@ mod handover;
 mod listings;
 mod media;
 mod migrate;
+mod entry_points;
 mod optins;
 mod outbox;
 mod profiles;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_revocations.sql")),
     (8, include_str!("../migrations/0008_handover.sql")),
     (9, include_str!("../migrations/0009_consent.sql")),
+    (10, include_str!("../migrations/0010_entry_points.sql")),
 ];
 
 /// The schema version this build expects.

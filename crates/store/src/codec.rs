@@ -422,6 +422,33 @@ pub fn optin_request(row: &impl Columns) -> StoreResult<OptinRequest> {
 
 pub const OPTIN_COLUMNS: &str = "mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at";
 
+pub fn user_ref(row: &impl Columns) -> StoreResult<UserRef> {
+    Ok(UserRef {
+        page: PageId(row.text("page_id")?),
+        user_ref: row.text("user_ref")?,
+        app: AppId(row.text("app_id")?),
+        person: PersonId(row.int("person_id")?),
+        reference: row.opt_text("ref")?,
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        spent_mid: row.opt_text("spent_mid")?.map(Mid),
+    })
+}
+
+pub const USER_REF_COLUMNS: &str = "page_id, user_ref, app_id, person_id, ref, created_at, expires_at, spent_mid";
+
+pub fn linking_token(row: &impl Columns) -> StoreResult<LinkingToken> {
+    Ok(LinkingToken {
+        digest: row.text("digest")?,
+        page: PageId(row.text("page_id")?),
+        person: PersonId(row.int("person_id")?),
+        expires_at: row.int("expires_at")?,
+        spent_at: row.opt_int("spent_at")?,
+    })
+}
+
+pub const LINKING_TOKEN_COLUMNS: &str = "digest, page_id, person_id, expires_at, spent_at";
+
 /// `id, page_id, kind, digest, mime, size, file_name, reusable, created_at`.
 pub fn attachment(row: &impl Columns) -> StoreResult<AttachmentRecord> {
     let kind = row.text("kind")?;

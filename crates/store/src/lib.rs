@@ -3,7 +3,7 @@
 //! with it, so a fact and the events it causes are durable together or not at all.
 //!
 //! One trait per aggregate (directory, tokens, consent, subscriptions, threads, handover, opt-ins,
-//! media, profiles, outbox, listings), each in the file of its name, joined by the
+//! entry points, media, profiles, outbox, listings), each in the file of its name, joined by the
 //! [`Store`] supertrait; every engine keeps its implementation of each trait in a
 //! file of the same name. Rows are read and written through the one [`codec`].
 //! Engines live in their own crates (`store-sqlite`, `store-postgres`) and must pass
@@ -15,6 +15,7 @@ mod consent;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod directory;
+mod entry_points;
 mod error;
 mod handover;
 mod listings;
@@ -30,6 +31,7 @@ pub mod timing;
 pub use bus::{Bus, BusMessage, LocalBus, BUS_BUFFER, RESUMED_TOPIC};
 pub use consent::*;
 pub use directory::*;
+pub use entry_points::*;
 pub use error::*;
 pub use handover::*;
 pub use listings::*;
@@ -47,7 +49,7 @@ use async_trait::async_trait;
 /// dispatcher: the outbox) take that trait instead.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + MediaStore + ProfileStore + OutboxStore + ListingStore
+    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + EntryPointStore + MediaStore + ProfileStore + OutboxStore + ListingStore
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;

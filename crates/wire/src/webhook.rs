@@ -31,6 +31,11 @@ pub struct MessagingEvent {
     pub postback: Option<Postback>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reaction: Option<Reaction>,
+    /// `messaging_referrals`: the person came into an existing thread from an entry point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Referral>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_linking: Option<AccountLinking>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pass_thread_control: Option<ThreadControlChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,11 +87,23 @@ pub struct Postback {
 pub struct Referral {
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// `SHORTLINK` for `m.me`-style links.
+    /// `SHORTLINK` for `m.me`-style links, `CUSTOMER_CHAT_PLUGIN` for the chat plugin.
     pub source: String,
     /// Always `OPEN_THREAD`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The chat plugin's: the page of the business's site it was opened on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referer_uri: Option<String>,
+}
+
+/// `messaging_account_linking`: `linked` (with the site's `authorization_code`) or
+/// `unlinked`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AccountLinking {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_code: Option<String>,
 }
 
 /// `message_reactions`: the person reacted to (or unreacted from) a Page message.
@@ -115,12 +132,19 @@ pub struct ReplyTo {
     pub is_self_reply: Option<bool>,
 }
 
-/// `messaging_optins`: what the person agreed to.
+/// `messaging_optins`: what the person agreed to. Notification opt-ins have a `type`
+/// and `payload`; the Send to Messenger and checkbox plugins' have a `ref` (and the
+/// checkbox's a `user_ref`) instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Optin {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub payload: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_ref: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub one_time_notif_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 /// What the bot asks Page admins for.
 const SCOPE: &str = "pages_messaging,pages_show_list,pages_manage_metadata";
 /// The webhook fields it subscribes each Page to.
-const FIELDS: &str = "messages,messaging_postbacks,messaging_handovers,standby";
+const FIELDS: &str = "messages,messaging_postbacks,messaging_optins,messaging_referrals,messaging_account_linking,messaging_handovers,standby";
 
 #[derive(Clone)]
 pub struct Site {

@@ -10,8 +10,20 @@
 //! stays quiet; when the thread is passed back it says so. It knows Switchboard only
 //! by its Graph URL.
 //!
+//! Entry points: a person who came from a link, an ad or the chat plugin is told
+//! where from by the ref, in the Get Started greeting of a new thread
+//! (`postback.referral`) or on an existing one (`messaging_referrals`). A Send to
+//! Messenger opt-in is thanked by its ref; a checkbox plugin opt-in has no PSID yet,
+//! so the bot answers it by `recipient.user_ref` (one message, until the person
+//! replies). "Link my account" (or "link") offers account linking: a button template
+//! whose `account_link` button opens the bot's own login page, `GET /authorize` (see
+//! `linking.rs`); `messaging_account_linking` is answered with the code and an
+//! `account_unlink` button, or with the unlinking.
+//!
 //! Configuration (environment): ECHO_BOT_GRAPH_URL (e.g. http://127.0.0.1:8080/v21.0),
-//! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN.
+//! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN;
+//! ECHO_BOT_LINK_URL, the site account linking opens (default: the bot's own
+//! `/authorize`, under ECHO_BOT_PUBLIC_URL or the address it listens on).
 //! It prints `listening on <webhook URL>` once it accepts connections.
 //!
 //! With `--install` it needs no Page token: it is an app's website that Page admins
@@ -31,12 +43,16 @@ use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 mod install;
+mod linking;
 
 /// The Page Inbox's app id, the same on every Page (as on Meta's platform).
 const PAGE_INBOX_APP_ID: u64 = 263902037430900;
 
 /// What a person writes to be handed to a person of the Page's team.
 const HUMAN_PLEASE: &str = "talk to a human";
+
+/// The answer to Get Started and "help" (with a ref, after naming it).
+const GREETING: &str = "Hi! I echo whatever you write. Want to see a card?";
 
 struct Bot {
     graph_url: String,
@@ -47,6 +63,8 @@ struct Bot {
     default_token: Option<String>,
     app_secret: String,
     verify_token: String,
+    /// Where the `account_link` button leads (the business's login page).
+    link_url: String,
     http: reqwest::Client,
 }
 
@@ -58,17 +76,18 @@ fn env(name: &str) -> anyhow::Result<String> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let installing = std::env::args().any(|arg| arg == "--install");
+    let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
     let bot = Arc::new(Bot {
         graph_url: env("ECHO_BOT_GRAPH_URL")?.trim_end_matches('/').to_string(),
         page_tokens: Mutex::new(HashMap::new()),
         default_token: if installing { None } else { Some(env("ECHO_BOT_PAGE_TOKEN")?) },
         app_secret: env("ECHO_BOT_APP_SECRET")?,
         verify_token: env("ECHO_BOT_VERIFY_TOKEN")?,
+        link_url: linking::link_url(listener.local_addr()?),
         http: reqwest::Client::new(),
     });
-    let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
-    let webhook = Router::new().route("/webhook", get(handshake).post(receive)).with_state(bot.clone());
+    let webhook = Router::new().route("/webhook", get(handshake).post(receive)).with_state(bot.clone()).merge(linking::routes(bot.clone()));
     if installing {
         let site = install::Site::from_env(bot.clone(), listener.local_addr()?)?;
         let app = webhook.merge(site.clone().routes());
@@ -146,6 +165,12 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
         tracing::debug!(standby, "standby events, not answered");
     }
     for (page, event) in envelope.entry.into_iter().flat_map(|e| e.messaging.into_iter().map(move |m| (e.id.clone(), m))) {
+        if let Some(send) = answer_to_checkbox(&event) {
+            // No PSID yet: the only way to write to this person is their user_ref.
+            let bot = bot.clone();
+            tokio::spawn(async move { bot.post(Some(&page), "messages", send).await });
+            continue;
+        }
         let Some(sender) = event["sender"]["id"].as_str().map(str::to_string) else { continue };
         if event["message"]["is_echo"].as_bool() == Some(true) {
             continue;
@@ -156,7 +181,7 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
             tokio::spawn(async move { bot.send(&page, &sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await });
         } else if wants_a_human(&event) {
             tokio::spawn(async move { bot.hand_to_a_human(&page, &sender).await });
-        } else if let Some(reply) = answer_to(&event) {
+        } else if let Some(reply) = answer_to(&event, &bot.link_url) {
             tokio::spawn(async move { bot.send(&page, &sender, reply).await });
         }
     }
@@ -168,17 +193,83 @@ fn wants_a_human(event: &Value) -> bool {
     event["message"]["text"].as_str().is_some_and(|text| text.trim().to_lowercase().contains(HUMAN_PLEASE))
 }
 
-/// What the bot says to an event: a `message` object for the Send API.
-fn answer_to(event: &Value) -> Option<Value> {
+/// What the bot says to an event from a person with a PSID: a `message` object for
+/// the Send API.
+fn answer_to(event: &Value, link_url: &str) -> Option<Value> {
+    if let Some(referral) = event.get("referral") {
+        return Some(welcome_back(referral));
+    }
+    if let Some(optin) = event.get("optin") {
+        return thanks_for_opting_in(optin);
+    }
+    if let Some(linking) = event.get("account_linking") {
+        return linking::answer_to_linking(linking);
+    }
+    answer_to_message(event, link_url)
+}
+
+/// The Send API body answering a checkbox plugin opt-in, which comes without a
+/// sender: the person has no PSID yet, and one message may go to their `user_ref`.
+fn answer_to_checkbox(event: &Value) -> Option<Value> {
+    if event["sender"]["id"].is_string() {
+        return None;
+    }
+    let optin = &event["optin"];
+    let user_ref = optin["user_ref"].as_str()?;
+    let text = match ref_of(optin) {
+        Some(reference) => format!("Thanks for ticking the box on our site ({reference})! Reply here to keep chatting."),
+        None => "Thanks for ticking the box on our site! Reply here to keep chatting.".to_string(),
+    };
+    Some(json!({"recipient": {"user_ref": user_ref}, "messaging_type": "RESPONSE", "message": {"text": text}}))
+}
+
+/// The pass-through parameter of a referral or an opt-in, if it has one (a person
+/// who found the Page by search, or an ad without one, brings none).
+fn ref_of(object: &Value) -> Option<&str> {
+    object["ref"].as_str().filter(|reference| !reference.is_empty())
+}
+
+/// An existing thread reopened from a link, an ad or the chat plugin (`messaging_referrals`).
+fn welcome_back(referral: &Value) -> Value {
+    match ref_of(referral) {
+        Some(reference) => json!({"text": format!("Welcome back! You came from “{reference}”.")}),
+        None => json!({"text": "Welcome back!"}),
+    }
+}
+
+/// A Send to Messenger opt-in; opt-ins to notifications (with a `type`) are not answered.
+fn thanks_for_opting_in(optin: &Value) -> Option<Value> {
+    if optin.get("type").is_some() {
+        return None;
+    }
+    Some(match ref_of(optin) {
+        Some(reference) => json!({"text": format!("Thanks for opting in from “{reference}”!")}),
+        None => json!({"text": "Thanks for opting in!"}),
+    })
+}
+
+/// The greeting with its quick replies, naming the ref a new thread came with.
+fn greeting(reference: Option<&str>) -> Value {
+    let text = match reference {
+        Some(reference) => format!("You came from “{reference}”. {GREETING}"),
+        None => GREETING.to_string(),
+    };
+    json!({
+        "text": text,
+        "quick_replies": [
+            {"content_type": "text", "title": "Show a card", "payload": "CARD"},
+            {"content_type": "text", "title": "Just chat", "payload": "CHAT"},
+            {"content_type": "text", "title": "Link my account", "payload": "LINK_ACCOUNT"}],
+    })
+}
+
+/// What the bot says to a message, a quick reply or a postback.
+fn answer_to_message(event: &Value, link_url: &str) -> Option<Value> {
     let payload = event["postback"]["payload"].as_str().or_else(|| event["message"]["quick_reply"]["payload"].as_str());
     let text = event["message"]["text"].as_str();
     match (payload, text.map(str::trim).map(str::to_lowercase).as_deref()) {
-        (Some("GET_STARTED" | "HELP"), _) | (None, Some("help")) => Some(json!({
-            "text": "Hi! I echo whatever you write. Want to see a card?",
-            "quick_replies": [
-                {"content_type": "text", "title": "Show a card", "payload": "CARD"},
-                {"content_type": "text", "title": "Just chat", "payload": "CHAT"}],
-        })),
+        (Some("GET_STARTED" | "HELP"), _) | (None, Some("help")) => Some(greeting(ref_of(&event["postback"]["referral"]))),
+        (Some("LINK_ACCOUNT"), _) | (None, Some("link")) => Some(linking::offer(link_url)),
         (Some("CARD"), _) | (None, Some("card")) => Some(json!({"attachment": {"type": "template", "payload": {
             "template_type": "generic",
             "elements": [{
@@ -229,6 +320,13 @@ impl Bot {
         self.post(page, "messenger_profile", profile).await;
     }
 
+    /// Every Page token the bot holds: the one it was started with, and those of the
+    /// Pages it was installed on.
+    fn all_tokens(&self) -> Vec<String> {
+        let installed: Vec<String> = self.page_tokens.lock().expect("tokens").values().cloned().collect();
+        self.default_token.iter().cloned().chain(installed).collect()
+    }
+
     /// The token to act for `page` with.
     fn token_for(&self, page: Option<&str>) -> Option<String> {
         let known = page.and_then(|page| self.page_tokens.lock().expect("tokens").get(page).cloned());
@@ -250,5 +348,101 @@ impl Bot {
             }
             Err(error) => tracing::warn!(%error, "cannot reach the Graph API"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "http://127.0.0.1:3000/authorize";
+
+    fn text_of(answer: Option<Value>) -> String {
+        answer.and_then(|a| a["text"].as_str().map(str::to_string)).unwrap_or_default()
+    }
+
+    #[test]
+    fn get_started_from_a_link_names_its_ref_with_the_usual_quick_replies() {
+        let event = json!({"sender": {"id": "psid"}, "postback": {"title": "Get Started", "payload": "GET_STARTED",
+            "referral": {"ref": "spring-sale", "source": "SHORTLINK", "type": "OPEN_THREAD"}}});
+        let answer = answer_to(&event, LINK).expect("an answer");
+        assert_eq!(answer["text"], format!("You came from “spring-sale”. {GREETING}"));
+        let payloads: Vec<&str> = answer["quick_replies"].as_array().into_iter().flatten().filter_map(|q| q["payload"].as_str()).collect();
+        assert_eq!(payloads, ["CARD", "CHAT", "LINK_ACCOUNT"]);
+    }
+
+    #[test]
+    fn get_started_without_a_ref_greets_as_before() {
+        let event = json!({"sender": {"id": "psid"}, "postback": {"title": "Get Started", "payload": "GET_STARTED"}});
+        assert_eq!(text_of(answer_to(&event, LINK)), GREETING);
+    }
+
+    #[test]
+    fn a_referral_on_an_existing_thread_welcomes_back_by_its_ref() {
+        let event = json!({"sender": {"id": "psid"}, "recipient": {"id": "page"}, "referral": {"ref": "chat-sale", "source": "CUSTOMER_CHAT_PLUGIN", "type": "OPEN_THREAD"}});
+        assert_eq!(text_of(answer_to(&event, LINK)), "Welcome back! You came from “chat-sale”.");
+        let no_ref = json!({"sender": {"id": "psid"}, "referral": {"source": "ADS", "type": "OPEN_THREAD", "ad_id": "1"}});
+        assert_eq!(text_of(answer_to(&no_ref, LINK)), "Welcome back!");
+    }
+
+    #[test]
+    fn a_send_to_messenger_opt_in_is_thanked_by_its_ref() {
+        let event = json!({"sender": {"id": "psid"}, "recipient": {"id": "page"}, "optin": {"ref": "hat-page"}});
+        assert_eq!(text_of(answer_to(&event, LINK)), "Thanks for opting in from “hat-page”!");
+        assert_eq!(answer_to_checkbox(&event), None, "it has a PSID: answered as usual");
+    }
+
+    #[test]
+    fn notification_opt_ins_are_not_answered() {
+        let event = json!({"sender": {"id": "psid"}, "optin": {"type": "one_time_notif_req", "payload": "p", "one_time_notif_token": "t"}});
+        assert_eq!(answer_to(&event, LINK), None);
+    }
+
+    #[test]
+    fn a_checkbox_opt_in_is_answered_by_user_ref() {
+        let event = json!({"recipient": {"id": "page"}, "optin": {"ref": "checkout", "user_ref": "ref-123"}});
+        let send = answer_to_checkbox(&event).expect("a send");
+        assert_eq!(
+            send,
+            json!({"recipient": {"user_ref": "ref-123"}, "messaging_type": "RESPONSE",
+                "message": {"text": "Thanks for ticking the box on our site (checkout)! Reply here to keep chatting."}})
+        );
+    }
+
+    #[test]
+    fn other_events_without_a_sender_are_not_checkbox_opt_ins() {
+        let roles = json!({"recipient": {"id": "page"}, "app_roles": {"1": ["primary_receiver"]}});
+        assert_eq!(answer_to_checkbox(&roles), None);
+        let text = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "text": "hi"}});
+        assert_eq!(answer_to_checkbox(&text), None);
+    }
+
+    #[test]
+    fn link_my_account_and_link_offer_the_account_link_button() {
+        let tapped = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "text": "Link my account", "quick_reply": {"payload": "LINK_ACCOUNT"}}});
+        let written = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "text": " Link "}});
+        for event in [tapped, written] {
+            assert_eq!(answer_to(&event, LINK), Some(linking::offer(LINK)), "{event}");
+        }
+        let offer = linking::offer(LINK);
+        assert_eq!(offer["attachment"]["payload"]["buttons"][0], json!({"type": "account_link", "url": LINK}));
+    }
+
+    #[test]
+    fn account_linking_events_are_answered() {
+        let linked = json!({"sender": {"id": "psid"}, "account_linking": {"status": "linked", "authorization_code": "C"}});
+        let answer = answer_to(&linked, LINK).expect("an answer");
+        assert_eq!(answer["attachment"]["payload"]["text"], "Your account is linked (code C).");
+        assert_eq!(answer["attachment"]["payload"]["buttons"], json!([{"type": "account_unlink"}]));
+        let unlinked = json!({"sender": {"id": "psid"}, "account_linking": {"status": "unlinked"}});
+        assert_eq!(text_of(answer_to(&unlinked, LINK)), "Your account is unlinked.");
+    }
+
+    #[test]
+    fn text_is_still_echoed_and_buttons_still_named() {
+        let text = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "text": "hello"}});
+        assert_eq!(text_of(answer_to(&text, LINK)), "echo: hello");
+        let tapped = json!({"sender": {"id": "psid"}, "postback": {"title": "Say hi", "payload": "SAY_HI"}});
+        assert_eq!(text_of(answer_to(&tapped, LINK)), "Hi! You tapped \"Say hi\".");
     }
 }

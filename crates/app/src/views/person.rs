@@ -107,6 +107,8 @@ pub struct ThreadView {
     pub read_watermark: Millis,
     /// The Page has seen the person's messages sent before this.
     pub seen_watermark: Millis,
+    /// The person linked their account on the business's site to this thread.
+    pub account_linked: bool,
 }
 
 /// A thread as the person's thread list shows it.

@@ -108,9 +108,31 @@ export class Api {
   /** `tap` is `{mid, button}`, `{menu}` or `{ice_breaker}`. */
   postback(page, tap) { return this.call("POST", `/threads/${seg(page)}/postbacks`, tap); }
 
-  getStarted(page, ref) {
-    return this.call("POST", `/threads/${seg(page)}/get-started`, ref ? { ref } : {});
+  /** `referral`: `{ref, source?, referer_uri?}` of the link or plugin that opened a new thread. */
+  getStarted(page, referral) {
+    return this.call("POST", `/threads/${seg(page)}/get-started`, referral?.ref ? referral : {});
   }
+
+  /** A link or plugin with a ref opened a thread that has messages: `{ref, source?, referer_uri?}`. */
+  referral(page, referral) { return this.call("POST", `/threads/${seg(page)}/referral`, referral); }
+
+  /** An `account_link` button tapped: answers `{url}`, the site's login with the token. */
+  accountLinking(page, mid, button) { return this.call("POST", `/threads/${seg(page)}/account_linking`, { mid, button }); }
+
+  /** An `account_unlink` button tapped. */
+  accountUnlinking(page, mid, button) { return this.call("POST", `/threads/${seg(page)}/account_unlinking`, { mid, button }); }
+
+  /** Whether the Page's app may show a plugin on `origin` to this person: `{page, person, app_mode}`. */
+  pluginAccess(appId, pageId, origin) {
+    const query = new URLSearchParams({ app_id: appId, page_id: pageId, origin });
+    return this.call("GET", `/plugins/access?${query}`);
+  }
+
+  /** Send to Messenger: `{app_id, page_id, ref?, origin}` → `{page}`. */
+  pluginSendToMessenger(body) { return this.call("POST", "/plugins/send_to_messenger", body); }
+
+  /** The checkbox confirmed: `{app_id, page_id, user_ref, ref?, origin}` → `{success}`. */
+  pluginCheckbox(body) { return this.call("POST", "/plugins/checkbox", body); }
 
   react(page, mid, emoji) {
     return this.call("PUT", `/threads/${seg(page)}/messages/${seg(mid)}/reaction`, { emoji });

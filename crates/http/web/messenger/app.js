@@ -1,15 +1,42 @@
 // The web messenger for people: sign in, the thread list, a thread with everything a
 // Page can send, and live updates. Served at `/` and at `/m/{page-username}?ref=...`
-// (which opens that Page's thread, passing the ref to Get Started). Talks only to the
-// person API (api.js); rendering of message forms lives in render.js.
+// (which opens that Page's thread: a new thread passes the ref to Get Started, an
+// existing one reports it as a referral). Talks only to the person API (api.js);
+// rendering of message forms lives in render.js.
+//
+// At `/plugins/customerchat` it is the chat plugin ("embedded mode"), framed by a
+// business's website through sdk.js: no thread list, the one Page of its `page_id`,
+// refs with source CUSTOMER_CHAT_PLUGIN, and messages only to the parent whose origin
+// the query names.
 
 import { Api, ApiError, login } from "./api.js";
-import { describe, el, renderButton, renderMessage, renderQuickReplies } from "./render.js";
+import { describe, el, renderButton, renderMessage, renderQuickReplies, renderSystemLine, safeUrl } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "switchboard.messenger.token";
 const PERSON_KEY = "switchboard.messenger.person";
 const TYPING_TIMEOUT_MS = 20000;
+
+/** The chat plugin's query, or null outside it. */
+const EMBED = location.pathname === "/plugins/customerchat" ? embedQuery() : null;
+
+function embedQuery() {
+  const query = new URLSearchParams(location.search);
+  return {
+    appId: query.get("app_id") || "",
+    pageId: query.get("page_id") || "",
+    ref: query.get("ref") || null,
+    origin: query.get("origin") || "",
+    refererUri: query.get("referer_uri") || "",
+  };
+}
+
+/** What `?account_linking=` says when the Page's site sends the person back. */
+const LINKING = {
+  linked: "Your account is linked.",
+  cancelled: "Linking was cancelled.",
+  expired: "That link expired; try again.",
+};
 
 const state = {
   api: null,
@@ -21,8 +48,12 @@ const state = {
   byMid: new Map(),
   hasOlder: false,
   welcome: null,
-  /** The ref of the link that opened the thread, until Get Started uses it. */
+  /** The ref of the link that opened the thread, until Get Started or a referral uses it. */
   linkRef: null,
+  /** Whether this load already told the Page about its ref (once per load). */
+  referralSent: false,
+  /** `?account_linking=` of the address, until shown. */
+  linking: null,
   replyTo: null,
   share: null,
   /** Per Page id: the Page's `mark_seen` watermark (epoch ms). */
@@ -81,6 +112,7 @@ async function start(token, person) {
   state.person = person;
   $("me").textContent = person?.name || "";
   showOnly("main");
+  if (EMBED && !(await embedAllowed())) return;
   state.stopLive = state.api.listen(onLive, (connected) => {
     // `data-live` also tells the browser tests when the stream is up.
     document.body.dataset.live = connected ? "on" : "off";
@@ -98,13 +130,87 @@ function pageFromLocation() {
 }
 
 async function route() {
+  if (EMBED) {
+    state.linkRef = state.referralSent ? null : EMBED.ref;
+    await openThread(EMBED.pageId);
+    return;
+  }
   const username = pageFromLocation();
   await loadThreads();
   if (username) {
-    state.linkRef = new URLSearchParams(location.search).get("ref");
+    const query = new URLSearchParams(location.search);
+    state.linkRef = query.get("ref");
+    state.linking = query.get("account_linking");
     await openThread(username);
   } else {
     closeThread();
+  }
+}
+
+/** The source and referring page a ref is reported with. */
+function referral(ref) {
+  if (!EMBED) return { ref };
+  const body = { ref, source: "CUSTOMER_CHAT_PLUGIN" };
+  if (EMBED.refererUri) body.referer_uri = EMBED.refererUri;
+  return body;
+}
+
+/** Once a thread is open: tell the Page about the ref of an existing thread, show
+ * what `?account_linking=` says, and drop what was used from the address. */
+function afterOpen() {
+  const page = state.page;
+  if (state.linking) {
+    setNote(LINKING[state.linking] || "");
+    state.linking = null;
+  }
+  const ref = state.linkRef;
+  let used = false;
+  if (ref && !isNewThread() && !state.referralSent) {
+    state.linkRef = null;
+    state.referralSent = true;
+    used = true;
+    state.api.referral(page.username, referral(ref)).then(() => {
+      if (state.page?.id !== page.id) return;
+      const from = EMBED ? hostOf(EMBED.refererUri) : "a link";
+      $("messages").append(renderSystemLine(`You opened this conversation from ${from}; ${page.name} was told.`));
+      scrollToEnd();
+    }, (e) => setNote(`${page.name} was not told about the link: ${e.message}`));
+  }
+  if (EMBED) return;
+  const query = new URLSearchParams(location.search);
+  const before = query.toString();
+  query.delete("account_linking");
+  if (used) query.delete("ref");
+  const after = query.toString();
+  if (after !== before) history.replaceState(null, "", location.pathname + (after ? `?${after}` : ""));
+}
+
+function hostOf(uri) {
+  try {
+    return new URL(uri).host || "a website";
+  } catch {
+    return "a website";
+  }
+}
+
+// ---- the chat plugin ---------------------------------------------------------------
+
+/** Posts to the website framing the chat plugin, only to the origin its query names. */
+function tellParent(message) {
+  if (EMBED && window.parent !== window && EMBED.origin) window.parent.postMessage(message, EMBED.origin);
+}
+
+/** Whether the Page's app may show its chat here to this person; if not, asks the
+ * website's sdk.js to remove the plugin. */
+async function embedAllowed() {
+  try {
+    await state.api.pluginAccess(EMBED.appId, EMBED.pageId, EMBED.origin);
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return false;
+    $("no-thread").textContent = e.message;
+    if (e instanceof ApiError) tellParent({ type: "switchboard:hide", reason: e.message });
+    return false;
   }
 }
 
@@ -115,7 +221,7 @@ function navigate(path) {
 // ---- the thread list and search ----------------------------------------------
 
 async function loadThreads() {
-  if (!state.api) return;
+  if (!state.api || EMBED) return;
   let answer;
   try {
     answer = await state.api.threads();
@@ -233,7 +339,9 @@ async function openThread(username) {
   renderWelcome();
   renderMenu();
   renderQuick();
+  showAccountLinked(thread.account_linked);
   scrollToEnd();
+  afterOpen();
   for (const item of document.querySelectorAll(".thread-item")) {
     const current = item.closest(".thread")?.dataset.page === thread.page.username;
     if (current) item.setAttribute("aria-current", "true");
@@ -280,6 +388,7 @@ async function refreshAll() {
     for (const msg of thread.messages || []) upsert(msg, false);
     renderQuick();
     renderWelcome();
+    showAccountLinked(thread.account_linked);
   } catch {
     // The next live event or reconnect catches up.
   }
@@ -319,6 +428,11 @@ function rerender(mid) {
 function scrollToEnd() {
   const scroller = $("scroller");
   scroller.scrollTop = scroller.scrollHeight;
+}
+
+/** The thread header's mark of an account linked with the Page's site. */
+function showAccountLinked(linked) {
+  $("account-linked").hidden = linked !== true;
 }
 
 function isNewThread() {
@@ -391,6 +505,13 @@ function context() {
     optin: (mid) => state.optins.get(mid),
     note: setNote,
     postback: (msg, pointer) => act(() => state.api.postback(state.page.username, { mid: msg.mid, button: pointer })),
+    accountLink: onAccountLink,
+    accountUnlink: async (msg, pointer) => {
+      if (await act(() => state.api.accountUnlinking(state.page.username, msg.mid, pointer), true)) {
+        showAccountLinked(false);
+        setNote("Your account is unlinked.");
+      }
+    },
     reply: startReply,
     react: onReact,
     notifyMe: async (msg) => {
@@ -445,10 +566,26 @@ function setNote(text) {
 
 async function onGetStarted() {
   const ref = state.linkRef;
-  if (await act(() => state.api.getStarted(state.page.username, ref || undefined))) {
+  if (await act(() => state.api.getStarted(state.page.username, ref ? referral(ref) : undefined))) {
     state.linkRef = null;
+    if (ref) state.referralSent = true;
     // The ref is used: later visits to this address open the thread without it.
-    history.replaceState(null, "", `/m/${encodeURIComponent(state.page.username)}`);
+    if (!EMBED) history.replaceState(null, "", `/m/${encodeURIComponent(state.page.username)}`);
+  }
+}
+
+/** An `account_link` button: the server answers the site's login URL with the token
+ * added; the site sends the person back to `/m/{page}?account_linking=...`. */
+async function onAccountLink(msg, pointer) {
+  try {
+    const answer = await state.api.accountLinking(state.page.username, msg.mid, pointer);
+    const url = safeUrl(answer?.url);
+    if (!url) throw new Error("the Page's login address cannot be opened");
+    // Framed, the site's login could not show (nor should it): a tab of its own.
+    if (EMBED) window.open(url, "_blank", "noopener");
+    else location.assign(url);
+  } catch (e) {
+    setNote(`That did not work: ${e.message}`);
   }
 }
 
@@ -628,6 +765,7 @@ function markRead() {
 function wire() {
   $("login-form").addEventListener("submit", onLogin);
   $("sign-out").addEventListener("click", signOut);
+  $("embedded-sign-out").addEventListener("click", signOut);
   $("search-form").addEventListener("submit", onSearch);
   let searchTimer = null;
   $("search").addEventListener("input", () => {
@@ -660,6 +798,11 @@ function wire() {
   window.addEventListener("popstate", () => state.api && route());
 }
 
+if (EMBED) {
+  document.body.dataset.embedded = "on";
+  $("no-thread").textContent = "Opening the chat…";
+  $("embedded-sign-out").hidden = false;
+}
 wire();
 const token = sessionStorage.getItem(TOKEN_KEY);
 if (token) {

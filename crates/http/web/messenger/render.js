@@ -63,14 +63,12 @@ export function renderButton(button, pointer, msg, ctx) {
       return el("a", { class: "button phone", href: `tel:${number}`, text: title || number, "aria-label": `Call ${title || number} (${number})` });
     }
     case "account_link":
-      return externalLink(button.url, title || "Log in", "button account-link");
+      // Linking starts from a message: the server adds the token to the site's URL.
+      if (!msg) return el("span", { class: "button disabled", text: title || "Log in", title: "Linking starts from a message" });
+      return el("button", { type: "button", class: "button account-link", text: title || "Log in", onclick: () => ctx.accountLink(msg, pointer) });
     case "account_unlink":
-      return el("button", {
-        type: "button",
-        class: "button account-unlink",
-        text: title || "Log out",
-        onclick: () => ctx.note("To unlink your account, the Page's app must end the link on its side."),
-      });
+      if (!msg) return el("span", { class: "button disabled", text: title || "Log out", title: "Unlinking starts from a message" });
+      return el("button", { type: "button", class: "button account-unlink", text: title || "Log out", onclick: () => ctx.accountUnlink(msg, pointer) });
     default:
       return el("span", { class: "button disabled", text: title || "Unsupported button", title: "Not supported here" });
   }
@@ -258,7 +256,8 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 
 /**
  * A message as an <li>. `ctx`: `pageName`, `quoted(mid)`, `seen(msg)`, `optin(mid)`,
- * and the actions `postback`, `reply`, `react`, `notifyMe`, `notifications`, `note`.
+ * and the actions `postback`, `accountLink`, `accountUnlink`, `reply`, `react`,
+ * `notifyMe`, `notifications`, `note`.
  */
 export function renderMessage(msg, ctx) {
   const mine = msg.from === "person";
@@ -337,4 +336,9 @@ export function renderQuickReplies(msg, ctx) {
       }
     }
   });
+}
+
+/** A line of the thread that is no message: what happened, shown on this page only. */
+export function renderSystemLine(text) {
+  return el("li", { class: "system-line", role: "status", text });
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 mod access;
 mod consent;
 mod content;
+mod entry_points;
 mod handover;
 mod listings;
 
@@ -78,6 +79,9 @@ macro_rules! contract_tests {
             review_decisions_make_the_apps_approved_permissions,
             deleted_test_users_cannot_sign_in_or_use_tokens,
             id_matching_stays_within_a_business,
+            thread_events_open_the_window_only_when_they_are_interactions,
+            a_user_ref_takes_one_message_whichever_sends_race,
+            a_linking_token_ends_once_and_links_the_thread,
         );
     };
     (@each $fresh:path; $($check:ident,)*) => {
@@ -95,6 +99,7 @@ macro_rules! contract_tests {
 pub use access::*;
 pub use consent::*;
 pub use content::*;
+pub use entry_points::*;
 pub use handover::*;
 pub use listings::*;
 
