@@ -12,7 +12,7 @@ use switchboard_domain::credentials::{random_urlsafe, token_digest};
 use switchboard_domain::entry::{self, ReferralSource};
 use switchboard_domain::profile::ProfileField;
 use switchboard_domain::*;
-use switchboard_store::{LinkingOutcome, LinkingToken, NewOutboxEvent, ThreadEvent, UserRef, WebhookTarget};
+use switchboard_store::{LinkingOutcome, LinkingToken, NewOutboxEvent, ThreadEvent, UserRef, UserRefAdded, WebhookTarget};
 use switchboard_wire::webhook::Referral;
 
 /// Longest `authorization_code` a site may pass back, in characters.
@@ -97,8 +97,14 @@ impl EntryPoints {
         let outbox = self.to_plugin_app(&page.id, &app.id, person, &body, now).await?;
         let wakes = !outbox.is_empty();
         let record = UserRef { page: page.id, user_ref, app: app.id, person, reference, created_at: now, expires_at: now + entry::USER_REF_TTL_MS, spent_mid: None };
-        if !self.core.store.add_user_ref(record, outbox).await? {
-            return Err(Refusal::invalid_param("This user_ref was confirmed already: the site generates a new one for each form").into());
+        match self.core.store.add_user_ref(record, entry::MAX_LIVE_USER_REFS, outbox).await? {
+            UserRefAdded::Added => {}
+            UserRefAdded::AlreadyKnown => {
+                return Err(Refusal::invalid_param("This user_ref was confirmed already: the site generates a new one for each form").into());
+            }
+            UserRefAdded::TooMany => {
+                return Err(Refusal::too_many_optin_requests().into());
+            }
         }
         if wakes {
             self.core.wake_dispatcher();

@@ -10,6 +10,9 @@ use crate::{Millis, Refusal};
 pub const MAX_REF_CHARS: usize = 250;
 /// A checkbox plugin's `user_ref` takes its one message within this time.
 pub const USER_REF_TTL_MS: Millis = 24 * 3_600_000;
+/// How many live `user_ref`s one person may hold for one Page: the checkbox is
+/// one per form, and a script confirming in a loop would flood the Page's apps.
+pub const MAX_LIVE_USER_REFS: u32 = 20;
 /// An account-linking token lasts this long: long enough to sign in on the site.
 pub const LINKING_TOKEN_TTL_MS: Millis = 15 * 60_000;
 

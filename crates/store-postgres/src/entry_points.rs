@@ -33,32 +33,31 @@ impl EntryPointStore for PostgresStore {
         Ok(())
     }
 
-    async fn add_user_ref(&self, user_ref: UserRef, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+    async fn add_user_ref(&self, user_ref: UserRef, max_live: u32, events: Vec<NewOutboxEvent>) -> StoreResult<UserRefAdded> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
+        let (page, person) = (&user_ref.page.0, &user_ref.person.0);
+        tx.execute("DELETE FROM user_refs WHERE page_id = $1 AND person_id = $2 AND expires_at <= $3", &[page, person, &user_ref.created_at])
+            .await
+            .map_err(pg)?;
         let added = tx
             .execute(
                 "INSERT INTO user_refs (page_id, user_ref, app_id, person_id, ref, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                &[
-                    &user_ref.page.0,
-                    &user_ref.user_ref,
-                    &user_ref.app.0,
-                    &user_ref.person.0,
-                    &user_ref.reference,
-                    &user_ref.created_at,
-                    &user_ref.expires_at,
-                ],
+                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 WHERE (SELECT COUNT(*) FROM user_refs WHERE page_id = $1 AND person_id = $4) < $8
+                 ON CONFLICT DO NOTHING",
+                &[page, &user_ref.user_ref, &user_ref.app.0, person, &user_ref.reference, &user_ref.created_at, &user_ref.expires_at, &i64::from(max_live)],
             )
             .await
             .map_err(pg)?
             == 1;
         if !added {
-            return Ok(false);
+            let known = tx.query_opt("SELECT 1 FROM user_refs WHERE page_id = $1 AND user_ref = $2", &[page, &user_ref.user_ref]).await.map_err(pg)?.is_some();
+            return Ok(if known { UserRefAdded::AlreadyKnown } else { UserRefAdded::TooMany });
         }
         insert_events_locked(&tx, &events).await?;
         tx.commit().await.map_err(pg)?;
-        Ok(true)
+        Ok(UserRefAdded::Added)
     }
 
     async fn user_ref(&self, page: &PageId, user_ref: &str) -> StoreResult<Option<UserRef>> {
@@ -92,14 +91,16 @@ impl EntryPointStore for PostgresStore {
     }
 
     async fn add_linking_token(&self, token: LinkingToken) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO account_linking_tokens (digest, page_id, person_id, expires_at, spent_at) VALUES ($1, $2, $3, $4, $5)",
-                &[&token.digest, &token.page.0, &token.person.0, &token.expires_at, &token.spent_at],
-            )
-            .await
-            .map_err(pg)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute("DELETE FROM account_linking_tokens WHERE page_id = $1 AND person_id = $2", &[&token.page.0, &token.person.0]).await.map_err(pg)?;
+        tx.execute(
+            "INSERT INTO account_linking_tokens (digest, page_id, person_id, expires_at, spent_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&token.digest, &token.page.0, &token.person.0, &token.expires_at, &token.spent_at],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
         Ok(())
     }
 

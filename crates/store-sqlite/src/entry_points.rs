@@ -39,26 +39,24 @@ impl EntryPointStore for SqliteStore {
         self.engine.write(move |c| record_thread_event(c, &event, &events)).await
     }
 
-    async fn add_user_ref(&self, user_ref: UserRef, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+    async fn add_user_ref(&self, user_ref: UserRef, max_live: u32, events: Vec<NewOutboxEvent>) -> StoreResult<UserRefAdded> {
         self.engine
             .write(move |c| {
+                let (page, person) = (user_ref.page.as_str(), user_ref.person.0);
+                q(c.execute("DELETE FROM user_refs WHERE page_id = ?1 AND person_id = ?2 AND expires_at <= ?3", params![page, person, user_ref.created_at]))?;
                 let added = q(c.execute(
                     "INSERT INTO user_refs (page_id, user_ref, app_id, person_id, ref, created_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                    params![
-                        user_ref.page.as_str(),
-                        user_ref.user_ref,
-                        user_ref.app.as_str(),
-                        user_ref.person.0,
-                        user_ref.reference,
-                        user_ref.created_at,
-                        user_ref.expires_at
-                    ],
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                     WHERE (SELECT COUNT(*) FROM user_refs WHERE page_id = ?1 AND person_id = ?4) < ?8
+                     ON CONFLICT DO NOTHING",
+                    params![page, user_ref.user_ref, user_ref.app.as_str(), person, user_ref.reference, user_ref.created_at, user_ref.expires_at, max_live],
                 ))? == 1;
                 if added {
                     insert_outbox(c, &events)?;
+                    return Ok(UserRefAdded::Added);
                 }
-                Ok(added)
+                let known = prepare(c, &USER_REF)?.optional(params![page, user_ref.user_ref], |r| codec::user_ref(r))?.is_some();
+                Ok(if known { UserRefAdded::AlreadyKnown } else { UserRefAdded::TooMany })
             })
             .await
     }
@@ -88,6 +86,7 @@ impl EntryPointStore for SqliteStore {
     async fn add_linking_token(&self, token: LinkingToken) -> StoreResult<()> {
         self.engine
             .write(move |c| {
+                q(c.execute("DELETE FROM account_linking_tokens WHERE page_id = ?1 AND person_id = ?2", params![token.page.as_str(), token.person.0]))?;
                 q(c.execute(
                     "INSERT INTO account_linking_tokens (digest, page_id, person_id, expires_at, spent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![token.digest, token.page.as_str(), token.person.0, token.expires_at, token.spent_at],

@@ -25,6 +25,16 @@ pub struct UserRef {
     pub spent_mid: Option<Mid>,
 }
 
+/// What became of a checkbox opt-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRefAdded {
+    Added,
+    /// The Page knows this `user_ref` already (the site must make a new one per form).
+    AlreadyKnown,
+    /// The person holds as many live `user_ref`s of the Page as allowed.
+    TooMany,
+}
+
 /// An account-linking attempt, started when the person taps an `account_link` button.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkingToken {
@@ -64,14 +74,18 @@ pub trait EntryPointStore: Send + Sync + 'static {
     /// for an interaction, marking the person's last interaction with the Page. The
     /// events reach whom the thread's owner decides.
     async fn record_thread_event(&self, event: ThreadEvent, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
-    /// Stores a checkbox opt-in with its events; false (nothing stored) when the
-    /// Page already knows that `user_ref`.
-    async fn add_user_ref(&self, user_ref: UserRef, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
+    /// Stores a checkbox opt-in with its events, first forgetting the person's
+    /// expired ones for the Page; nothing is stored when the Page already knows that
+    /// `user_ref`, or when the person already holds `max_live` of the Page's
+    /// (under races the bound may be passed by the racers).
+    async fn add_user_ref(&self, user_ref: UserRef, max_live: u32, events: Vec<NewOutboxEvent>) -> StoreResult<UserRefAdded>;
     async fn user_ref(&self, page: &PageId, user_ref: &str) -> StoreResult<Option<UserRef>>;
     /// Stores the message sent by `user_ref` with its events, spending the ref in
     /// the same transaction: false (nothing stored) unless it is unspent and
     /// unexpired at the message's time. Whichever sends race, one wins.
     async fn send_with_user_ref(&self, user_ref: &str, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
+    /// Stores an account-linking token in place of the person's earlier ones for the
+    /// Page: the latest tap is the one that counts.
     async fn add_linking_token(&self, token: LinkingToken) -> StoreResult<()>;
     async fn linking_token(&self, digest: &str) -> StoreResult<Option<LinkingToken>>;
     /// Ends an account-linking attempt at `at`: spends the token and, when

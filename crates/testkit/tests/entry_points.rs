@@ -127,6 +127,13 @@ async fn a_checkbox_user_ref_takes_one_message_until_the_person_answers() {
     assert_eq!(status, 200);
     advance(&server, 24 * HOUR_MS + MINUTE_MS).await;
     refused(&send(&server, &bot, json!({"user_ref": "order-43"}), "late").await, 400, 100, Some(2018001), "No matching user found");
+
+    // A script confirming in a loop is stopped, as Meta stops opt-in spam.
+    for n in 0..20 {
+        let (status, answer) = ann.call(Method::POST, "/plugins/checkbox", Some(confirm(&format!("loop-{n}")))).await;
+        assert_eq!(status, 200, "{n}: {answer}");
+    }
+    refused(&ann.call(Method::POST, "/plugins/checkbox", Some(confirm("loop-20"))).await, 400, 9, Some(2018352), "too many actions");
 }
 
 #[tokio::test]

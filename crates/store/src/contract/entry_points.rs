@@ -37,8 +37,10 @@ pub async fn a_user_ref_takes_one_message_whichever_sends_race(store: Shared) {
     let ids = seed(&store, 1).await;
     let (ann, page) = (ids[0], PageId("100".into()));
     store.create_app(app("900"), None).await.unwrap();
-    assert!(store.add_user_ref(user_ref("order-1", ann, 1_000), vec![event("900", "100", ann, "optin", 10)]).await.unwrap());
-    assert!(!store.add_user_ref(user_ref("order-1", ann, 2_000), vec![event("900", "100", ann, "optin again", 11)]).await.unwrap(), "a Page knows a user_ref once");
+    let added = store.add_user_ref(user_ref("order-1", ann, 1_000), 3, vec![event("900", "100", ann, "optin", 10)]).await.unwrap();
+    assert_eq!(added, UserRefAdded::Added);
+    let again = store.add_user_ref(user_ref("order-1", ann, 2_000), 3, vec![event("900", "100", ann, "optin again", 11)]).await.unwrap();
+    assert_eq!(again, UserRefAdded::AlreadyKnown, "a Page knows a user_ref once");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "the refused opt-in stored no event");
     assert_eq!(store.user_ref(&page, "order-1").await.unwrap(), Some(user_ref("order-1", ann, 1_000)));
     assert_eq!(store.user_ref(&PageId("101".into()), "order-1").await.unwrap(), None, "another Page's");
@@ -60,9 +62,16 @@ pub async fn a_user_ref_takes_one_message_whichever_sends_race(store: Shared) {
     assert_eq!(spent, Some(Mid(format!("by-ref-{}", sent[0]))));
     assert_eq!(store.thread_messages(&page, ann, None, 10).await.unwrap().len(), 1, "the losers stored no message");
 
-    store.add_user_ref(user_ref("order-2", ann, 1_000), vec![]).await.unwrap();
+    assert_eq!(store.add_user_ref(user_ref("order-2", ann, 1_000), 3, vec![]).await.unwrap(), UserRefAdded::Added);
     assert!(!store.send_with_user_ref("order-2", message("late", "100", ann, Direction::Outbound, 1_000), vec![]).await.unwrap(), "expired");
     assert!(store.send_with_user_ref("order-2", message("in-time", "100", ann, Direction::Outbound, 999), vec![]).await.unwrap());
+
+    // A person holds a bounded number of live user_refs per Page; expired ones are forgotten.
+    assert_eq!(store.add_user_ref(user_ref("order-3", ann, 1_000), 3, vec![]).await.unwrap(), UserRefAdded::Added);
+    assert_eq!(store.add_user_ref(user_ref("order-4", ann, 1_000), 3, vec![]).await.unwrap(), UserRefAdded::TooMany);
+    let later = UserRef { created_at: 1_000, ..user_ref("order-4", ann, 2_000) };
+    assert_eq!(store.add_user_ref(later, 3, vec![]).await.unwrap(), UserRefAdded::Added, "the three expired at 1000");
+    assert_eq!(store.user_ref(&page, "order-1").await.unwrap(), None, "forgotten once expired");
 }
 
 pub async fn a_linking_token_ends_once_and_links_the_thread(store: Shared) {
@@ -92,6 +101,9 @@ pub async fn a_linking_token_ends_once_and_links_the_thread(store: Shared) {
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "with its one event");
     assert!(store.account_linked(&page, ann).await.unwrap());
 
+    store.add_linking_token(token("d2")).await.unwrap();
+    store.add_linking_token(token("d2b")).await.unwrap();
+    assert_eq!(store.linking_token("d2").await.unwrap(), None, "the latest tap's token replaces the earlier ones");
     store.add_linking_token(token("d2")).await.unwrap();
     assert!(store.finish_linking("d2", LinkingOutcome::Cancelled, 60, vec![]).await.unwrap().is_some());
     assert!(store.account_linked(&page, ann).await.unwrap(), "a cancelled attempt leaves the link as it was");
