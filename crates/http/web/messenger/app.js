@@ -1,42 +1,18 @@
 // The web messenger for people: sign in, the thread list, a thread with everything a
-// Page can send, and live updates. Served at `/` and at `/m/{page-username}?ref=...`
-// (which opens that Page's thread: a new thread passes the ref to Get Started, an
-// existing one reports it as a referral). Talks only to the person API (api.js);
-// rendering of message forms lives in render.js.
-//
-// At `/plugins/customerchat` it is the chat plugin ("embedded mode"), framed by a
-// business's website through sdk.js: no thread list, the one Page of its `page_id`,
-// refs with source CUSTOMER_CHAT_PLUGIN, and messages only to the parent whose origin
-// the query names.
+// Page can send, and live updates. Served at `/`, at `/m/{page-username}?ref=...`
+// (which opens that Page's thread) and at `/plugins/customerchat` (the chat plugin).
+// Talks only to the person API (api.js); rendering of message forms lives in
+// render.js, and how the person arrived (refs, the chat plugin, account linking) in
+// entry.js.
 
 import { Api, ApiError, login } from "./api.js";
-import { describe, el, renderButton, renderMessage, renderQuickReplies, renderSystemLine, safeUrl } from "./render.js";
+import { describe, el, renderButton, renderMessage, renderQuickReplies } from "./render.js";
+import { EMBED, afterOpen, embedAllowed, onAccountLink, onAccountUnlink, onGetStarted, readArrival, showAccountLinked, showEmbedded } from "./entry.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "switchboard.messenger.token";
 const PERSON_KEY = "switchboard.messenger.person";
 const TYPING_TIMEOUT_MS = 20000;
-
-/** The chat plugin's query, or null outside it. */
-const EMBED = location.pathname === "/plugins/customerchat" ? embedQuery() : null;
-
-function embedQuery() {
-  const query = new URLSearchParams(location.search);
-  return {
-    appId: query.get("app_id") || "",
-    pageId: query.get("page_id") || "",
-    ref: query.get("ref") || null,
-    origin: query.get("origin") || "",
-    refererUri: query.get("referer_uri") || "",
-  };
-}
-
-/** What `?account_linking=` says when the Page's site sends the person back. */
-const LINKING = {
-  linked: "Your account is linked.",
-  cancelled: "Linking was cancelled.",
-  expired: "That link expired; try again.",
-};
 
 const state = {
   api: null,
@@ -63,6 +39,9 @@ const state = {
   typingTimer: null,
   threadsTimer: null,
 };
+
+/** What entry.js may use of this page: the state and a few actions. */
+const host = { state, note: setNote, scrollToEnd, act };
 
 // ---- sign in and out -------------------------------------------------------------
 
@@ -112,7 +91,7 @@ async function start(token, person) {
   state.person = person;
   $("me").textContent = person?.name || "";
   showOnly("main");
-  if (EMBED && !(await embedAllowed())) return;
+  if (EMBED && !(await embedAllowed(state.api))) return;
   state.stopLive = state.api.listen(onLive, (connected) => {
     // `data-live` also tells the browser tests when the stream is up.
     document.body.dataset.live = connected ? "on" : "off";
@@ -131,86 +110,17 @@ function pageFromLocation() {
 
 async function route() {
   if (EMBED) {
-    state.linkRef = state.referralSent ? null : EMBED.ref;
+    readArrival(state);
     await openThread(EMBED.pageId);
     return;
   }
   const username = pageFromLocation();
   await loadThreads();
   if (username) {
-    const query = new URLSearchParams(location.search);
-    state.linkRef = query.get("ref");
-    state.linking = query.get("account_linking");
+    readArrival(state);
     await openThread(username);
   } else {
     closeThread();
-  }
-}
-
-/** The source and referring page a ref is reported with. */
-function referral(ref) {
-  if (!EMBED) return { ref };
-  const body = { ref, source: "CUSTOMER_CHAT_PLUGIN" };
-  if (EMBED.refererUri) body.referer_uri = EMBED.refererUri;
-  return body;
-}
-
-/** Once a thread is open: tell the Page about the ref of an existing thread, show
- * what `?account_linking=` says, and drop what was used from the address. */
-function afterOpen() {
-  const page = state.page;
-  if (state.linking) {
-    setNote(LINKING[state.linking] || "");
-    state.linking = null;
-  }
-  const ref = state.linkRef;
-  let used = false;
-  if (ref && !isNewThread() && !state.referralSent) {
-    state.linkRef = null;
-    state.referralSent = true;
-    used = true;
-    state.api.referral(page.username, referral(ref)).then(() => {
-      if (state.page?.id !== page.id) return;
-      const from = EMBED ? hostOf(EMBED.refererUri) : "a link";
-      $("messages").append(renderSystemLine(`You opened this conversation from ${from}; ${page.name} was told.`));
-      scrollToEnd();
-    }, (e) => setNote(`${page.name} was not told about the link: ${e.message}`));
-  }
-  if (EMBED) return;
-  const query = new URLSearchParams(location.search);
-  const before = query.toString();
-  query.delete("account_linking");
-  if (used) query.delete("ref");
-  const after = query.toString();
-  if (after !== before) history.replaceState(null, "", location.pathname + (after ? `?${after}` : ""));
-}
-
-function hostOf(uri) {
-  try {
-    return new URL(uri).host || "a website";
-  } catch {
-    return "a website";
-  }
-}
-
-// ---- the chat plugin ---------------------------------------------------------------
-
-/** Posts to the website framing the chat plugin, only to the origin its query names. */
-function tellParent(message) {
-  if (EMBED && window.parent !== window && EMBED.origin) window.parent.postMessage(message, EMBED.origin);
-}
-
-/** Whether the Page's app may show its chat here to this person; if not, asks the
- * website's sdk.js to remove the plugin. */
-async function embedAllowed() {
-  try {
-    await state.api.pluginAccess(EMBED.appId, EMBED.pageId, EMBED.origin);
-    return true;
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return false;
-    $("no-thread").textContent = e.message;
-    if (e instanceof ApiError) tellParent({ type: "switchboard:hide", reason: e.message });
-    return false;
   }
 }
 
@@ -341,7 +251,7 @@ async function openThread(username) {
   renderQuick();
   showAccountLinked(thread.account_linked);
   scrollToEnd();
-  afterOpen();
+  afterOpen(host, isNewThread());
   for (const item of document.querySelectorAll(".thread-item")) {
     const current = item.closest(".thread")?.dataset.page === thread.page.username;
     if (current) item.setAttribute("aria-current", "true");
@@ -430,11 +340,6 @@ function scrollToEnd() {
   scroller.scrollTop = scroller.scrollHeight;
 }
 
-/** The thread header's mark of an account linked with the Page's site. */
-function showAccountLinked(linked) {
-  $("account-linked").hidden = linked !== true;
-}
-
 function isNewThread() {
   return state.messages.length === 0;
 }
@@ -505,13 +410,8 @@ function context() {
     optin: (mid) => state.optins.get(mid),
     note: setNote,
     postback: (msg, pointer) => act(() => state.api.postback(state.page.username, { mid: msg.mid, button: pointer })),
-    accountLink: onAccountLink,
-    accountUnlink: async (msg, pointer) => {
-      if (await act(() => state.api.accountUnlinking(state.page.username, msg.mid, pointer), true)) {
-        showAccountLinked(false);
-        setNote("Your account is unlinked.");
-      }
-    },
+    accountLink: (msg, pointer) => onAccountLink(host, msg, pointer),
+    accountUnlink: (msg, pointer) => onAccountUnlink(host, msg, pointer),
     reply: startReply,
     react: onReact,
     notifyMe: async (msg) => {
@@ -562,31 +462,6 @@ async function act(call, quiet = false) {
 
 function setNote(text) {
   $("note").textContent = text;
-}
-
-async function onGetStarted() {
-  const ref = state.linkRef;
-  if (await act(() => state.api.getStarted(state.page.username, ref ? referral(ref) : undefined))) {
-    state.linkRef = null;
-    if (ref) state.referralSent = true;
-    // The ref is used: later visits to this address open the thread without it.
-    if (!EMBED) history.replaceState(null, "", `/m/${encodeURIComponent(state.page.username)}`);
-  }
-}
-
-/** An `account_link` button: the server answers the site's login URL with the token
- * added; the site sends the person back to `/m/{page}?account_linking=...`. */
-async function onAccountLink(msg, pointer) {
-  try {
-    const answer = await state.api.accountLinking(state.page.username, msg.mid, pointer);
-    const url = safeUrl(answer?.url);
-    if (!url) throw new Error("the Page's login address cannot be opened");
-    // Framed, the site's login could not show (nor should it): a tab of its own.
-    if (EMBED) window.open(url, "_blank", "noopener");
-    else location.assign(url);
-  } catch (e) {
-    setNote(`That did not work: ${e.message}`);
-  }
 }
 
 // ---- replies, reactions, sharing -----------------------------------------------
@@ -778,7 +653,7 @@ function wire() {
     scheduleThreads();
     document.querySelector(".thread-item")?.focus();
   });
-  $("get-started").addEventListener("click", onGetStarted);
+  $("get-started").addEventListener("click", () => onGetStarted(host));
   $("load-older").addEventListener("click", loadOlder);
   $("composer").addEventListener("submit", onSend);
   $("text").addEventListener("keydown", onKey);
@@ -798,11 +673,7 @@ function wire() {
   window.addEventListener("popstate", () => state.api && route());
 }
 
-if (EMBED) {
-  document.body.dataset.embedded = "on";
-  $("no-thread").textContent = "Opening the chat…";
-  $("embedded-sign-out").hidden = false;
-}
+showEmbedded();
 wire();
 const token = sessionStorage.getItem(TOKEN_KEY);
 if (token) {
