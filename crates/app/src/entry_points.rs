@@ -206,8 +206,9 @@ impl EntryPoints {
 
     /// `GET|POST /me?fields=recipient&account_linking_token=`: the PSID of the person
     /// linking, for the site, while the token is live (10303 otherwise).
-    pub async fn linking_recipient(&self, caller: &Caller, page_ref: &PageRef, token: &str) -> AppResult<(PageId, Psid)> {
+    pub async fn linking_recipient(&self, caller: &Caller, page_ref: &PageRef, token: Option<&str>) -> AppResult<(PageId, Psid)> {
         let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        let token = token.ok_or_else(|| Refusal::missing_param("account_linking_token"))?;
         let now = self.core.now();
         let known = self.core.store.linking_token(&token_digest(token)).await?;
         let known = known.filter(|t| t.page == page.id && t.spent_at.is_none() && t.expires_at > now).ok_or_else(Refusal::invalid_account_linking_token)?;
@@ -216,8 +217,9 @@ impl EntryPoints {
 
     /// `POST /me/unlink_accounts` `{"psid"}`: the app ends the link; `unlinked` for
     /// the Page's apps if there was one.
-    pub async fn unlink_accounts(&self, caller: &Caller, page_ref: &PageRef, psid: &str) -> AppResult<()> {
+    pub async fn unlink_accounts(&self, caller: &Caller, page_ref: &PageRef, psid: Option<&str>) -> AppResult<()> {
         let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        let psid = psid.ok_or_else(|| Refusal::missing_param("psid"))?;
         let person = self.core.person_of_psid(&page.id, psid).await?;
         self.unlink(&page.id, person).await?;
         Ok(())

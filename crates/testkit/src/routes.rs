@@ -1,6 +1,6 @@
 //! The route tables of the HTTP face, read from its source: the Graph dispatch table
 //! (`graph/mod.rs`) and every axum route (`.route("/path", get(..).post(..))`) of
-//! the person, console, operations, media and web routers. The reliability suite
+//! the person, console, consent, entry points, operations, media and web routers. The reliability suite
 //! generates its authorization matrix and its fuzzed requests from them, so that a
 //! route added to the code is covered (or, without a declared access, fails the
 //! suite) without anyone remembering to list it.
@@ -36,6 +36,15 @@ pub fn all() -> Vec<Route> {
     ] {
         routes.extend(axum_routes(&http_source(file), prefix));
     }
+    // Files with several routers, each mounted at its own prefix.
+    for (file, router, prefix) in [
+        ("consent.rs", "person_routes", "/person/v1"),
+        ("consent.rs", "console_routes", "/console/v1"),
+        ("entry_points.rs", "person_routes", "/person/v1"),
+        ("entry_points.rs", "public_routes", ""),
+    ] {
+        routes.extend(axum_routes(router_source(&http_source(file), router), prefix));
+    }
     routes.sort();
     routes.dedup();
     routes
@@ -70,6 +79,14 @@ pub fn graph() -> Vec<Route> {
         }
     }
     routes
+}
+
+/// The source of the function `name` of a file: up to the next item.
+fn router_source<'s>(source: &'s str, name: &str) -> &'s str {
+    let start = source.find(&format!("fn {name}(")).unwrap_or_else(|| panic!("no fn {name}"));
+    let body = &source[start..];
+    let end = body[1..].find("\nfn ").into_iter().chain(body[1..].find("\npub fn ")).chain(body[1..].find("\nasync fn ")).min().map_or(body.len(), |i| i + 1);
+    &body[..end]
 }
 
 /// The `.route("/literal", get(a).post(b))` calls of an axum router's source.
@@ -122,6 +139,9 @@ mod tests {
         assert!(has("PUT", "/person/v1/threads/{page}/messages/{mid}/reaction"));
         assert!(has("DELETE", "/person/v1/threads/{page}/messages/{mid}/reaction"));
         assert!(has("GET", "/healthz"));
+        assert!(has("POST", "/person/v1/threads/{page}/account_linking"), "a second router of a file");
+        assert!(has("GET", "/plugins/v1/check"));
+        assert!(!has("GET", "/person/v1/plugins/v1/check"), "each router at its own prefix");
         assert!(routes.len() > 60, "{}", routes.len());
     }
 }

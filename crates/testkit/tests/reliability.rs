@@ -138,11 +138,18 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST", "/console/v1/apps/{app}/user-tokens") => (SelfOrOperator, json!({"person_id": "{alice}"})),
         ("POST", "/console/v1/apps/{app}/roles") => (AppTeam, json!({"login": "bob", "role": "tester"})),
         ("POST", "/console/v1/apps/{app}/webhook/replay") => (AppTeam, json!({"from": 0, "to": 1})),
+        ("POST", "/console/v1/apps/{app}/review") => (AppTeam, json!({"permissions": ["pages_messaging"], "note": "matrix"})),
+        ("PUT", "/console/v1/apps/{app}/redirect-uris") => (AppTeam, json!({"redirect_uris": ["https://bot.example/callback"]})),
         (_, p) if p.starts_with("/console/v1/apps/{app}") => (AppTeam, json!({})),
         // Operations, media, the web interfaces.
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/" | "/console" | "/console/" | "/m/{page}") => (Public, none),
         ("GET", "/dialog/oauth" | "/{version}/dialog/oauth") => (Public, none),
         ("GET", "/media/{digest}" | "/media/profilepic/{page}/{psid}/{signature}") => (Public, none),
+        // A business's site: the script, the plugins' check and frames, the linking return.
+        ("GET", "/sdk.js" | "/en_US/sdk.js" | "/plugins/v1/check" | "/plugins/send_to_messenger" | "/plugins/checkbox" | "/plugins/customerchat") => {
+            (Public, none)
+        }
+        ("GET", "/messenger_platform/account_linking" | "/messenger_platform/account_linking/") => (Public, none),
         _ => return None,
     };
     Some(entry)

@@ -135,9 +135,9 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::POST, [_user, "accounts"]) => identity::create_test_page(platform, request).await,
         (&Method::GET, [id, "ids_for_pages"]) => identity::ids_for_pages(platform, request, id).await,
         (&Method::GET, [id, "ids_for_apps"]) => identity::ids_for_apps(platform, request, id).await,
-        (&Method::GET, [node]) | (&Method::POST, [node]) if request.params.contains("account_linking_token") => {
-            linking::recipient(platform, request, &PageRef::parse(node)).await
-        }
+        (&Method::GET, [node]) if request.params.contains("account_linking_token") => linking::recipient(platform, request, &PageRef::parse(node)).await,
+        // fbmessenger asks for the linking recipient by POST.
+        (&Method::POST, [node]) => linking::recipient(platform, request, &PageRef::parse(node)).await,
         (&Method::POST, [page, "unlink_accounts"]) => linking::unlink(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [node]) => nodes::get_node(platform, request, node).await,
         (&Method::DELETE, [node]) => match identity::delete_test_user(platform, request, node).await? {
