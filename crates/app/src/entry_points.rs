@@ -6,7 +6,7 @@
 use crate::core::Core;
 use crate::events;
 use crate::{AppResult, Caller, Profiles};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use switchboard_domain::credentials::{random_urlsafe, token_digest};
 use switchboard_domain::entry::{self, ReferralSource};
@@ -124,7 +124,7 @@ impl EntryPoints {
     pub async fn referral(&self, person: PersonId, page_ref: &PageRef, reference: &str, source: ReferralSource, referer_uri: Option<String>) -> AppResult<()> {
         let page = self.core.page_for_person(page_ref).await?;
         entry::validate_ref(reference)?;
-        let referer_uri = referer_uri.map(|uri| switchboard_domain::content::validate_url(&json!(uri), "referer_uri", false)).transpose()?;
+        let referer_uri = referer_uri.as_deref().map(entry::validate_referer_uri).transpose()?;
         if self.core.store.thread_messages(&page.id, person, None, 1).await?.is_empty() {
             return Err(Refusal::invalid_param("This thread has no messages yet: a new thread carries its ref on Get Started").into());
         }

@@ -192,10 +192,7 @@ impl Threads {
         if let Some(entry) = &entry {
             entry::validate_ref(&entry.reference)?;
         }
-        let referer_uri = match entry.as_ref().and_then(|e| e.referer_uri.as_ref()) {
-            Some(uri) => Some(switchboard_domain::content::validate_url(&Value::String(uri.clone()), "referer_uri", false)?),
-            None => None,
-        };
+        let referer_uri = entry.as_ref().and_then(|e| e.referer_uri.as_deref()).map(entry::validate_referer_uri).transpose()?;
         let new_thread = self.core.store.thread_messages(&page.id, person, None, 1).await?.is_empty();
         let referral = entry.filter(|_| new_thread).map(|entry| Referral {
             reference: Some(entry.reference),

@@ -66,6 +66,11 @@ pub fn validate_user_ref(user_ref: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The chat plugin's `referer_uri` (the page of the site it was on): an http(s) URL.
+pub fn validate_referer_uri(uri: &str) -> Result<String, Refusal> {
+    crate::content::validate_url(&serde_json::Value::String(uri.to_string()), "referer_uri", false)
+}
+
 /// The origin (`scheme://host[:port]`, lowercase, default port left out) of an
 /// http(s) URL or origin; `None` for anything else.
 pub fn origin_of(url: &str) -> Option<String> {
