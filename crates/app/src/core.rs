@@ -201,7 +201,14 @@ impl Core {
         }
         let key = (page.clone(), psid.to_string());
         let person = self.psids.get_or_load(&key, || async { Ok::<_, crate::AppError>(self.store.person_by_psid(page, psid).await?) }).await?;
-        Ok(person.ok_or_else(Refusal::no_matching_user)?)
+        match person {
+            Some(person) => Ok(person),
+            // A person who deleted their account is unavailable, not unknown.
+            None if self.store.psid_erased(page, &switchboard_domain::privacy::erased_psid_digest(page.as_str(), psid)).await? => {
+                Err(Refusal::person_unavailable().into())
+            }
+            None => Err(Refusal::no_matching_user().into()),
+        }
     }
 
     /// The person's PSID for the Page, created on first contact.

@@ -57,6 +57,8 @@ pub(crate) fn check_handle(what: &str, handle: &str) -> Result<String, Refusal> 
 pub struct Directory {
     pub(crate) core: Arc<Core>,
     pub(crate) sessions: Sessions,
+    /// Removing an app owes it a deauthorize callback.
+    pub(crate) privacy: crate::Privacy,
 }
 
 impl Directory {
@@ -97,7 +99,10 @@ impl Directory {
     pub async fn withdraw(&self, caller: &Caller, user: &str, permission: Option<&str>) -> AppResult<()> {
         let (person, app) = self.token_user(caller, user).await?;
         match permission {
-            None => self.core.store.deauthorize(person, &app.id).await?,
+            None => {
+                self.core.store.deauthorize(person, &app.id).await?;
+                self.privacy.app_removed(&app.id, Actor::Person(person), None).await?;
+            }
             Some(name) => {
                 let permission = Permission::parse(name).ok_or_else(|| Refusal::invalid_param(format!("Unknown permission: {name}")))?;
                 if permission == Permission::PublicProfile {
@@ -261,7 +266,8 @@ impl Directory {
 
     /// A Page admin removes an app from the Page (`DELETE /console/v1/pages/{page}/apps/{app}`):
     /// its Page tokens stop working at once, here and (through the bus) on every
-    /// node, and it receives no more of the Page's webhooks.
+    /// node, it receives no more of the Page's webhooks (pending ones are dropped), and
+    /// its deauthorize callback is owed.
     pub async fn revoke_page_grant(&self, actor: Actor, page_id: &PageId, app_id: &AppId) -> AppResult<()> {
         self.core.page_for_admin(actor, page_id).await?;
         if !self.core.store.revoke_page_grant(page_id, app_id).await? {
@@ -269,7 +275,7 @@ impl Directory {
         }
         self.core.invalidate(crate::Invalidation::Callers).await;
         self.core.invalidate(crate::Invalidation::Targets(Some(page_id.clone()))).await;
-        Ok(())
+        self.privacy.app_removed(app_id, actor, Some(page_id)).await
     }
 
     /// The Page token of (Page, app, admin), registered by digest so it resolves:

@@ -43,6 +43,7 @@ impl From<StoreError> for AppError {
                 Conflict::PhoneTaken => Refusal::invalid_param("this phone number belongs to another person").into(),
                 Conflict::LastPageAdmin => Refusal::invalid_param("a Page keeps at least one admin: add another admin first").into(),
                 Conflict::ThreadOwnedBy(_) => Refusal::thread_owned_by_another_app().into(),
+                Conflict::Blocked => Refusal::person_unavailable().into(),
                 Conflict::Constraint(_) => Self::Store(StoreError::Conflict(conflict)),
             },
             StoreError::QuotaExceeded(quota) => Refusal::quota_exceeded(match quota {
@@ -52,6 +53,7 @@ impl From<StoreError> for AppError {
             })
             .into(),
             StoreError::NotFound(Missing::App(app)) => Refusal::unknown_object(app.as_str()).into(),
+            StoreError::NotFound(Missing::Page(page)) => Refusal::unknown_object(page.as_str()).into(),
             StoreError::NotFound(Missing::FeatureApplication { page, feature }) => {
                 Refusal::invalid_param(format!("no application for {} on Page {page}: a Page admin applies first", feature.as_str())).into()
             }

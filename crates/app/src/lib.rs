@@ -30,6 +30,7 @@ pub use switchboard_store::timing;
 mod notifications;
 mod ops;
 mod passwords;
+mod privacy;
 mod profiles;
 mod ratelimit;
 mod relay;
@@ -55,6 +56,7 @@ pub use media::{FetchError, FetchTimeouts, Fetched, Media, MediaFetcher, MediaFi
 pub use messaging::Messaging;
 pub use notifications::Notifications;
 pub use ops::Operations;
+pub use privacy::{AuditEntry, CallbackPoster, CallbackView, Privacy, Pruned, MAX_EXPORTED_MESSAGES};
 pub use profiles::Profiles;
 pub use ratelimit::{RateLimits, Usage};
 pub use relay::Invalidation;
@@ -114,6 +116,8 @@ pub struct PlatformSettings {
     /// The base URL persons and bots reach this installation at, for media URLs;
     /// `None`: the address the node listens on, set once it does.
     pub public_url: Option<String>,
+    /// How many days messages are kept where a Page sets nothing (`None`: forever).
+    pub retention_days: Option<u32>,
 }
 
 impl Default for PlatformSettings {
@@ -138,6 +142,7 @@ impl Default for PlatformSettings {
             media_dir: std::env::temp_dir().join("switchboard-media"),
             fetch_timeouts: media::FetchTimeouts::default(),
             public_url: None,
+            retention_days: None,
         }
     }
 }
@@ -161,6 +166,7 @@ pub struct Platform {
     pub media: Media,
     pub profiles: Profiles,
     pub entry_points: EntryPoints,
+    pub privacy: Privacy,
     pub conversations: Conversations,
     pub deliveries: Deliveries,
     pub rate_limits: RateLimits,
@@ -181,7 +187,13 @@ impl Platform {
     ) -> Self {
         let core = Arc::new(core::Core::new(store, bus, clock, key, settings, metrics));
         let sessions = Sessions::new(core.clone());
-        let directory = Directory { core: core.clone(), sessions: sessions.clone() };
+        let privacy = Privacy {
+            core: core.clone(),
+            sessions: sessions.clone(),
+            files: Arc::new(MediaFiles::new(core.settings.media_dir.clone())),
+            wake: Arc::new(Notify::new()),
+        };
+        let directory = Directory { core: core.clone(), sessions: sessions.clone(), privacy: privacy.clone() };
         let media = Media::new(core.clone(), fetcher);
         let notifications = Notifications { core: core.clone() };
         let profiles = Profiles { core: core.clone() };
@@ -193,6 +205,7 @@ impl Platform {
             messaging: Messaging::new(core.clone(), media.clone(), notifications.clone()),
             threads: Threads { core: core.clone(), media: media.clone(), profiles: profiles.clone() },
             entry_points: EntryPoints { core: core.clone(), profiles: profiles.clone() },
+            privacy,
             conversations: Conversations { core: core.clone() },
             handover: Handover::new(core.clone()),
             inbox: Inbox::new(core.clone()),

@@ -110,6 +110,17 @@ impl MediaFiles {
         Ok(digest)
     }
 
+    /// Deletes the file of these bytes (once no record names them); a file already
+    /// gone is not an error.
+    pub async fn remove(&self, digest: &str) -> std::io::Result<()> {
+        if !is_digest(digest) {
+            return Ok(());
+        }
+        match tokio::fs::remove_file(self.path(digest)).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A disk failure is the platform's, not the client's: logged at the boundary,
@@ -152,6 +163,19 @@ impl Media {
     /// The attachment a message names: fetched, uploaded, or an earlier reusable one
     /// of this Page (within its 90 days, of the same kind).
     pub(crate) async fn store_media(&self, page: &PageId, kind: MediaKind, source: &MediaSource, upload: Option<Upload>, reusable: bool) -> AppResult<AttachmentRecord> {
+        self.store_media_of(page, kind, source, upload, reusable, None).await
+    }
+
+    /// As [`Self::store_media`], for media a person sent (`sent_by`): erased with them.
+    pub(crate) async fn store_media_of(
+        &self,
+        page: &PageId,
+        kind: MediaKind,
+        source: &MediaSource,
+        upload: Option<Upload>,
+        reusable: bool,
+        sent_by: Option<PersonId>,
+    ) -> AppResult<AttachmentRecord> {
         let (bytes, mime, file_name, fetched) = match source {
             MediaSource::AttachmentId(id) => {
                 let record = self.core.store.attachment(id).await?;
@@ -198,6 +222,7 @@ impl Media {
             file_name,
             reusable,
             created_at: self.core.now(),
+            sent_by,
         };
         self.core.store.insert_attachment(record.clone()).await?;
         Ok(record)

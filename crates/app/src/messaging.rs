@@ -117,6 +117,10 @@ impl Messaging {
         };
         let message = match command.body {
             SendBody::Action(action) => {
+                // A person who blocked the Page sees nothing of it, typing included.
+                if self.core.store.thread_state(&page.id, person).await?.is_some_and(|state| state.blocked_at.is_some()) {
+                    return Err(Refusal::person_unavailable().into());
+                }
                 if action == SenderAction::MarkSeen {
                     self.core.store.mark_seen(&page.id, person, self.core.now()).await?;
                 }

@@ -27,6 +27,11 @@ pub struct Metrics {
     pub messages_received: Counter,
     /// Calls refused by the messaging policy or a rate limit, by Graph code and subcode.
     pub send_refusals: Family<RefusalLabels, Counter>,
+    /// Messages and attachment records the retention job deleted.
+    pub retention_pruned_messages: Counter,
+    pub retention_pruned_attachments: Counter,
+    /// Accounts persons deleted.
+    pub accounts_deleted: Counter,
 }
 
 impl Default for Metrics {
@@ -40,12 +45,21 @@ impl Default for Metrics {
         registry.register("messages_received", "Messages persons sent to Pages", messages_received.clone());
         let send_refusals = Family::<RefusalLabels, Counter>::default();
         registry.register("send_refusals", "Calls refused by the messaging policy or a rate limit, by Graph code and subcode", send_refusals.clone());
+        let retention_pruned_messages = Counter::default();
+        let retention_pruned_attachments = Counter::default();
+        let accounts_deleted = Counter::default();
+        registry.register("retention_pruned_messages", "Messages deleted because they were older than their Page's retention", retention_pruned_messages.clone());
+        registry.register("retention_pruned_attachments", "Attachment records deleted because they were older than their Page's retention", retention_pruned_attachments.clone());
+        registry.register("accounts_deleted", "Accounts persons deleted", accounts_deleted.clone());
         Self {
             registry,
             requests,
             messages_sent,
             messages_received,
             send_refusals,
+            retention_pruned_messages,
+            retention_pruned_attachments,
+            accounts_deleted,
         }
     }
 }

@@ -35,6 +35,8 @@ pub enum Invalidation {
     Targets(Option<PageId>),
     /// Roles, grants or app settings changed: drop everything cached about callers.
     Callers,
+    /// The person's account was erased: their PSIDs, sessions and roles go.
+    Person(PersonId),
 }
 
 impl Core {
@@ -77,6 +79,12 @@ impl Core {
             Invalidation::Targets(None) => {
                 self.targets.clear();
                 self.receivers.clear();
+            }
+            Invalidation::Person(_) => {
+                // Rare: everything that may name the person is dropped at once.
+                self.psids.clear();
+                self.callers.clear();
+                self.roles.clear();
             }
             Invalidation::Callers => {
                 self.callers.clear();

@@ -160,6 +160,17 @@ impl Sessions {
         Ok((person, token))
     }
 
+    /// Checks the person's own password again before something that cannot be undone.
+    pub(crate) async fn confirm_password(&self, person: &Person, password: &str) -> AppResult<()> {
+        let credentials = self.core.store.person_credentials(&person.login).await?;
+        let hash = credentials.as_ref().filter(|(found, _)| found.id == person.id).map(|(_, hash)| hash.as_str());
+        let matches = password.chars().count() <= MAX_PASSWORD_CHARS && self.passwords.verify(password, hash).await.map_err(hashing)?;
+        if !matches {
+            return Err(Refusal::invalid_param("Wrong password").into());
+        }
+        Ok(())
+    }
+
     /// Ends the session whose token this is (`POST /person/v1/logout`). The operator
     /// credential is not a session: it is never ended this way.
     pub async fn sign_out(&self, token: &str) -> AppResult<()> {

@@ -5,6 +5,7 @@
 //! interaction, so it opens the standard messaging window.
 
 use crate::core::Core;
+use crate::AppError;
 use crate::events;
 use crate::live::LiveEvent;
 use crate::media::{shown_attachment, Upload};
@@ -144,7 +145,7 @@ impl Threads {
             Some("audio") => MediaKind::Audio,
             _ => MediaKind::File,
         };
-        let record = self.media.store_media(&page.id, kind, &MediaSource::Upload, Some(Upload { mime: Some(mime), ..upload }), false).await?;
+        let record = self.media.store_media_of(&page.id, kind, &MediaSource::Upload, Some(Upload { mime: Some(mime), ..upload }), false, Some(person)).await?;
         let attachment = shown_attachment(&self.core, &record, false)?;
         let mid = new_mid();
         let shown = serde_json::to_value(&attachment).expect("an attachment is JSON");
@@ -217,7 +218,7 @@ impl Threads {
         let targets = self.core.webhook_targets(&page.id).await?;
         let outbox = events::fan_out_with_standby(&targets, WebhookField::MessagingPostbacks, &page.id, person, &body, &standby, now);
         let message = Message { opens_to, ..inbound(mid, &page.id, person, Some(title), None, None, now) };
-        let view = self.core.commit_message(message, outbox, None, Companion::Nothing).await?;
+        let view = self.core.commit_message(message, outbox, None, Companion::Nothing).await.map_err(blocked_by_person)?;
         self.core.metrics.messages_received.inc();
         Ok(view)
     }
@@ -228,7 +229,7 @@ impl Threads {
         let targets = self.core.webhook_targets(&message.page).await?;
         let outbox = events::fan_out(&targets, WebhookField::Messages, &message.page, message.person, &body, message.created_at);
         message.opens_to = self.core.receivers(&message.page).await?.route(None);
-        let view = self.core.commit_message(message, outbox, None, Companion::Nothing).await?;
+        let view = self.core.commit_message(message, outbox, None, Companion::Nothing).await.map_err(blocked_by_person)?;
         self.core.metrics.messages_received.inc();
         Ok(view)
     }
@@ -244,6 +245,9 @@ impl Threads {
         let message = self.core.message_of_thread(&page.id, person, mid).await?;
         if message.direction != Direction::Outbound {
             return Err(Refusal::invalid_param("Only the Page's messages can be reacted to").into());
+        }
+        if self.core.store.thread_state(&page.id, person).await?.is_some_and(|state| state.blocked_at.is_some()) {
+            return Err(blocked_page());
         }
         let psid = self.core.store.psid(person, &page.id).await?;
         let now = self.core.now();
@@ -289,8 +293,12 @@ impl Threads {
                 return Err(Refusal::invalid_param("Param before must be the mid of a message of this thread").into());
             }
         }
-        let messages = self.core.store.thread_messages(&page.id, person, before.as_ref(), limit.clamp(1, 200)).await?;
+        let mut messages = self.core.store.thread_messages(&page.id, person, before.as_ref(), limit.clamp(1, 200)).await?;
         let state = self.core.store.thread_state(&page.id, person).await?.unwrap_or_default();
+        // A conversation the person deleted starts again after that moment (for them).
+        if let Some(hidden_before) = state.hidden_before {
+            messages.retain(|m| m.created_at > hidden_before);
+        }
         let mut views = Vec::with_capacity(messages.len());
         for message in &messages {
             views.push(self.core.message_view(message).await?);
@@ -323,6 +331,20 @@ impl Threads {
     /// typing, receipts.
     pub fn live_events(&self, person: PersonId) -> tokio::sync::broadcast::Receiver<LiveEvent> {
         self.core.live.subscribe(person)
+    }
+}
+
+/// The person blocked the Page: they unblock it before writing to it.
+fn blocked_page() -> AppError {
+    Refusal::invalid_param("You blocked this Page: unblock it to write to it").into()
+}
+
+/// The store refused the person's message because they blocked the Page (the Send
+/// API says 551 for the same refusal; the person is told what to do).
+fn blocked_by_person(error: AppError) -> AppError {
+    match error {
+        AppError::Refused(refusal) if refusal.code == 551 => blocked_page(),
+        other => other,
     }
 }
 

@@ -318,6 +318,10 @@ pub struct ThreadState {
     pub read_watermark: Millis,
     /// The Page has seen every message of the person's sent before this (`mark_seen`).
     pub seen_watermark: Millis,
+    /// The person blocked the Page: no message either way.
+    pub blocked_at: Option<Millis>,
+    /// The person deleted the conversation: what came before this is gone for them.
+    pub hidden_before: Option<Millis>,
 }
 
 /// A thread as the person's client lists it.

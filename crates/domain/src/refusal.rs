@@ -41,6 +41,11 @@ impl Refusal {
         Self::new(400, 100, Some(2018001), "(#100) No matching user found")
     }
 
+    /// 551/1545041: the person blocked the Page, or deleted their account.
+    pub fn person_unavailable() -> Self {
+        Self::new(400, 551, Some(1545041), "(#551) This person isn't available right now.")
+    }
+
     /// 100/2018001 for a `user_ref` that already took its one message: Meta's code,
     /// with the reason spelled out.
     pub fn user_ref_spent() -> Self {

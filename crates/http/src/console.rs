@@ -197,16 +197,24 @@ struct AppChange {
     require_appsecret_proof: Option<bool>,
     #[serde(default)]
     reset_secret: bool,
+    /// The privacy callbacks (as `PATCH /console/v1/apps/{app}/privacy` sets them).
+    deauthorize_callback_url: Option<String>,
+    data_deletion_url: Option<String>,
 }
 
-/// `PATCH /console/v1/apps/{app}` `{"mode"?,"require_appsecret_proof"?,"reset_secret"?}`.
+/// `PATCH /console/v1/apps/{app}` `{"mode"?,"require_appsecret_proof"?,"reset_secret"?,
+/// "deauthorize_callback_url"?,"data_deletion_url"?}`.
 async fn update_app(
     State(platform): State<Platform>,
     Signed(actor): Signed,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<AppChange>,
 ) -> HttpResult<Json<AppView>> {
-    let updated = platform.directory.update_app(actor, &AppId(app), body.mode, body.require_appsecret_proof, body.reset_secret).await?;
+    let app = AppId(app);
+    if body.deauthorize_callback_url.is_some() || body.data_deletion_url.is_some() {
+        platform.privacy.set_urls(actor, &app, body.deauthorize_callback_url.as_deref(), body.data_deletion_url.as_deref()).await?;
+    }
+    let updated = platform.directory.update_app(actor, &app, body.mode, body.require_appsecret_proof, body.reset_secret).await?;
     Ok(Json(updated.into()))
 }
 

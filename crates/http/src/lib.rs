@@ -17,6 +17,7 @@ mod listings;
 mod media;
 mod ops;
 mod person;
+mod privacy;
 mod request;
 mod session;
 pub mod webhooks;
@@ -41,8 +42,8 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
     let slow = settings.slow_request;
     let guard = std::sync::Arc::new(limits::Guard::new(settings));
     Router::new()
-        .nest("/person/v1", person::routes().merge(consent::person_routes()).merge(entry_points::person_routes()))
-        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()).merge(consent::console_routes()))
+        .nest("/person/v1", person::routes().merge(consent::person_routes()).merge(entry_points::person_routes()).merge(privacy::person_routes()))
+        .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()).merge(consent::console_routes()).merge(privacy::console_routes()))
         .merge(ops::routes())
         .merge(media::routes())
         .merge(entry_points::public_routes())

@@ -80,7 +80,7 @@ const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_mess
      ON CONFLICT (page_id, person_id) DO UPDATE SET
         last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
         last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)
-     RETURNING page_id, person_id, owner_app_id";
+     RETURNING page_id, person_id, owner_app_id, blocked_at";
 
 const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
         quick_replies, reply_to, persona_id)
@@ -202,6 +202,10 @@ async fn write_group<C: GenericClient>(client: &C, members: &[(&Message, &[NewOu
     let mut owners: BTreeMap<(String, i64), Option<AppId>> = BTreeMap::new();
     for row in upserted.map_err(pg)? {
         let row = PgRow(&row);
+        // The person blocked the Page: the thread takes no message either way.
+        if row.opt_int("blocked_at")?.is_some() {
+            return Err(StoreError::Conflict(Conflict::Blocked));
+        }
         owners.insert((row.text("page_id")?, row.int("person_id")?), row.opt_text("owner_app_id")?.map(AppId));
     }
     let owner_of = |page: &PageId, person: PersonId| owners.get(&(page.0.clone(), person.0)).cloned().flatten();

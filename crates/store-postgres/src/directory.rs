@@ -351,6 +351,8 @@ impl DirectoryStore for PostgresStore {
         let tx = client.transaction().await.map_err(pg)?;
         revoke_page_tokens(&tx, "page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await?;
         crate::subscriptions::uninstall(&tx, page, app).await?;
+        // Webhooks stop: the app's events of the Page not delivered yet are dropped.
+        tx.execute("DELETE FROM outbox WHERE app_id = $1 AND page_id = $2 AND settled_at IS NULL", &[&app.0, &page.0]).await.map_err(pg)?;
         let deleted = tx.execute("DELETE FROM page_grants WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(deleted > 0)

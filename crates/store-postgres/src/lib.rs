@@ -24,6 +24,7 @@ mod migrate;
 mod entry_points;
 mod optins;
 mod outbox;
+mod privacy;
 mod profiles;
 mod subscriptions;
 mod threads;

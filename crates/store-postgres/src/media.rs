@@ -14,9 +14,9 @@ impl MediaStore for PostgresStore {
         self.client()
             .await?
             .execute(
-                "INSERT INTO attachments (id, page_id, kind, digest, mime, size, file_name, reusable, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                &[&a.id, &a.page.0, &a.kind, &a.digest, &a.mime, &(a.size as i64), &a.file_name, &a.reusable, &a.created_at],
+                "INSERT INTO attachments (id, page_id, kind, digest, mime, size, file_name, reusable, created_at, sent_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[&a.id, &a.page.0, &a.kind, &a.digest, &a.mime, &(a.size as i64), &a.file_name, &a.reusable, &a.created_at, &a.sent_by.map(|p| p.0)],
             )
             .await
             .map_err(pg)?;
@@ -28,7 +28,7 @@ impl MediaStore for PostgresStore {
             .client()
             .await?
             .query_opt(
-                "SELECT id, page_id, kind, digest, mime, size, file_name, reusable, created_at FROM attachments WHERE id = $1",
+                "SELECT id, page_id, kind, digest, mime, size, file_name, reusable, created_at, sent_by FROM attachments WHERE id = $1",
                 &[&id],
             )
             .await

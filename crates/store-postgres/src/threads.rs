@@ -27,11 +27,11 @@ impl ThreadStore for PostgresStore {
         .await
         .map_err(pg)?;
         let sql = match receipt {
-            Receipt::Delivered => "UPDATE threads SET delivered_watermark = $3 WHERE page_id = $1 AND person_id = $2 AND delivered_watermark < $3",
+            Receipt::Delivered => "UPDATE threads SET delivered_watermark = $3 WHERE page_id = $1 AND person_id = $2 AND delivered_watermark < $3 AND blocked_at IS NULL",
             // Reading implies delivery.
             Receipt::Read => {
                 "UPDATE threads SET read_watermark = $3, delivered_watermark = GREATEST(delivered_watermark, $3)
-                 WHERE page_id = $1 AND person_id = $2 AND read_watermark < $3"
+                 WHERE page_id = $1 AND person_id = $2 AND read_watermark < $3 AND blocked_at IS NULL"
             }
         };
         // The UPDATE holds the thread's row lock: outbox writers of a thread serialize on it.
@@ -48,7 +48,8 @@ impl ThreadStore for PostgresStore {
             .client()
             .await?
             .query_opt(
-                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark FROM threads WHERE page_id = $1 AND person_id = $2",
+                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before
+                 FROM threads WHERE page_id = $1 AND person_id = $2",
                 &[&page.0, &person.0],
             )
             .await
@@ -110,9 +111,10 @@ impl ThreadStore for PostgresStore {
             .query(
                 "SELECT p.id, p.name, p.username,
                     (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
-                        AND m.direction = $2 AND m.created_at > t.read_watermark) AS unread
+                        AND m.direction = $2 AND m.created_at > t.read_watermark AND m.created_at > COALESCE(t.hidden_before, 0)) AS unread
                  FROM threads t JOIN pages p ON p.id = t.page_id
-                 WHERE t.person_id = $1 ORDER BY t.last_message_at DESC",
+                 WHERE t.person_id = $1 AND t.blocked_at IS NULL AND (t.hidden_before IS NULL OR t.last_message_at > t.hidden_before)
+                 ORDER BY t.last_message_at DESC",
                 &[&person.0, &codec::text(Direction::Outbound)],
             )
             .await

@@ -292,6 +292,8 @@ impl DirectoryStore for SqliteStore {
             .write(move |c| {
                 revoke_page_tokens(c, "page_id = ?1 AND app_id = ?2", &[&page.as_str(), &app.as_str()])?;
                 crate::subscriptions::uninstall(c, &page, &app)?;
+                // Webhooks stop: the app's events of the Page not delivered yet are dropped.
+                q(c.execute("DELETE FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND settled_at IS NULL", params![app.as_str(), page.as_str()]))?;
                 Ok(q(c.execute("DELETE FROM page_grants WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0)
             })
             .await

@@ -4,7 +4,7 @@
 //! app layer), no HTTP. Each trait method is one transaction. Each store trait is
 //! implemented in the file of its name, as in the store crate (`directory`,
 //! `tokens`, `subscriptions`, `threads`, `optins`, `media`, `profiles`, `outbox`,
-//! `listings`), with the SQL only it uses; every row is read through the store's
+//! `listings`, `privacy`), with the SQL only it uses; every row is read through the store's
 //! codec (`columns`), `engine` runs the connections and maps SQLite's errors, and
 //! `migrate` applies the schema. This file holds the store itself and its health
 //! check.
@@ -20,6 +20,7 @@ mod migrate;
 mod entry_points;
 mod optins;
 mod outbox;
+mod privacy;
 mod profiles;
 mod subscriptions;
 mod threads;

@@ -14,9 +14,9 @@ impl MediaStore for SqliteStore {
         self.engine
             .write(move |c| {
                 q(c.execute(
-                    "INSERT INTO attachments (id, page_id, kind, digest, mime, size, file_name, reusable, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![a.id, a.page.as_str(), a.kind, a.digest, a.mime, a.size as i64, a.file_name, a.reusable, a.created_at],
+                    "INSERT INTO attachments (id, page_id, kind, digest, mime, size, file_name, reusable, created_at, sent_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![a.id, a.page.as_str(), a.kind, a.digest, a.mime, a.size as i64, a.file_name, a.reusable, a.created_at, a.sent_by.map(|p| p.0)],
                 ))?;
                 Ok(())
             })
@@ -27,7 +27,7 @@ impl MediaStore for SqliteStore {
         let id = id.to_string();
         self.engine
             .read(move |c| {
-                prepare(c, "SELECT id, page_id, kind, digest, mime, size, file_name, reusable, created_at FROM attachments WHERE id = ?1")?
+                prepare(c, "SELECT id, page_id, kind, digest, mime, size, file_name, reusable, created_at, sent_by FROM attachments WHERE id = ?1")?
                     .optional([id], |r| codec::attachment(r))
             })
             .await

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_handover.sql")),
     (9, include_str!("../migrations/0009_consent.sql")),
     (10, include_str!("../migrations/0010_entry_points.sql")),
+    (11, include_str!("../migrations/0011_privacy.sql")),
 ];
 
 /// The schema version this build expects.

@@ -26,12 +26,15 @@ pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEve
          ON CONFLICT (page_id, person_id) DO UPDATE SET
             last_message_at = MAX(last_message_at, excluded.last_message_at),
             last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)
-         RETURNING owner_app_id",
+         RETURNING owner_app_id, blocked_at",
     )?
     .one(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, m.opens_to.as_ref().map(|a| a.as_str())], |r| {
-        r.opt_text("owner_app_id")
-    })?
-    .map(AppId);
+        Ok((r.opt_text("owner_app_id")?, r.opt_int("blocked_at")?))
+    })?;
+    if owner.1.is_some() {
+        return Err(StoreError::Conflict(Conflict::Blocked));
+    }
+    let owner = owner.0.map(AppId);
     if let (Direction::Outbound, Some(app), Some(owner)) = (m.direction, &m.app, &owner) {
         if app != owner {
             return Err(StoreError::Conflict(Conflict::ThreadOwnedBy(owner.clone())));
@@ -114,7 +117,7 @@ impl ThreadStore for SqliteStore {
                 };
                 // Reading implies delivery: a read watermark lifts both.
                 let also = if receipt == Receipt::Read { ", delivered_watermark = MAX(delivered_watermark, ?3)" } else { "" };
-                let sql = format!("UPDATE threads SET {column} = ?3{also} WHERE page_id = ?1 AND person_id = ?2 AND {column} < ?3");
+                let sql = format!("UPDATE threads SET {column} = ?3{also} WHERE page_id = ?1 AND person_id = ?2 AND {column} < ?3 AND blocked_at IS NULL");
                 let advanced = q(c.execute(&sql, params![page.as_str(), person.0, watermark]))? == 1;
                 if advanced {
                     insert_outbox(c, &events)?;
@@ -130,7 +133,8 @@ impl ThreadStore for SqliteStore {
             .read(move |c| {
                 prepare(
                     c,
-                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark FROM threads WHERE page_id = ?1 AND person_id = ?2",
+                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before
+                     FROM threads WHERE page_id = ?1 AND person_id = ?2",
                 )?
                 .optional(params![page.as_str(), person.0], |r| codec::thread_state(r))
             })
@@ -173,9 +177,10 @@ impl ThreadStore for SqliteStore {
                     c,
                     "SELECT p.id, p.name, p.username, t.read_watermark,
                         (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
-                            AND m.direction = ?2 AND m.created_at > t.read_watermark) AS unread
+                            AND m.direction = ?2 AND m.created_at > t.read_watermark AND m.created_at > COALESCE(t.hidden_before, 0)) AS unread
                      FROM threads t JOIN pages p ON p.id = t.page_id
-                     WHERE t.person_id = ?1 ORDER BY t.last_message_at DESC",
+                     WHERE t.person_id = ?1 AND t.blocked_at IS NULL AND (t.hidden_before IS NULL OR t.last_message_at > t.hidden_before)
+                     ORDER BY t.last_message_at DESC",
                 )?
                 .all(params![person.0, codec::text(Direction::Outbound)], |r| Ok((codec::page(r)?, r.count("unread")?)))?;
                 let mut last = prepare(c, &LAST_MESSAGE)?;

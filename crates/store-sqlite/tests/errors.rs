@@ -67,6 +67,7 @@ async fn other_constraints_keep_sqlites_words() {
         file_name: None,
         reusable: true,
         created_at: 1,
+        sent_by: None,
     };
     store.insert_attachment(record.clone()).await.unwrap();
     match store.insert_attachment(record).await {

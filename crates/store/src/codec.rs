@@ -6,6 +6,7 @@
 
 use crate::*;
 use serde_json::Value;
+use switchboard_domain::privacy::CallbackKind;
 use switchboard_domain::*;
 
 /// A row as an engine reads it, column by name. Each engine implements it for its
@@ -94,7 +95,7 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus);
+impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
@@ -390,6 +391,8 @@ pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {
         delivered_watermark: row.int("delivered_watermark")?,
         read_watermark: row.int("read_watermark")?,
         seen_watermark: row.int("page_seen_watermark")?,
+        blocked_at: row.opt_int("blocked_at")?,
+        hidden_before: row.opt_int("hidden_before")?,
     })
 }
 
@@ -449,7 +452,7 @@ pub fn linking_token(row: &impl Columns) -> StoreResult<LinkingToken> {
 
 pub const LINKING_TOKEN_COLUMNS: &str = "digest, page_id, person_id, expires_at, spent_at";
 
-/// `id, page_id, kind, digest, mime, size, file_name, reusable, created_at`.
+/// `id, page_id, kind, digest, mime, size, file_name, reusable, created_at, sent_by`.
 pub fn attachment(row: &impl Columns) -> StoreResult<AttachmentRecord> {
     let kind = row.text("kind")?;
     if switchboard_domain::content::MediaKind::parse(&kind).is_none() {
@@ -465,7 +468,37 @@ pub fn attachment(row: &impl Columns) -> StoreResult<AttachmentRecord> {
         file_name: row.opt_text("file_name")?,
         reusable: row.flag("reusable")?,
         created_at: row.int("created_at")?,
+        sent_by: row.opt_int("sent_by")?.map(PersonId),
     })
+}
+
+pub const PRIVACY_CALLBACK_COLUMNS: &str =
+    "id, app_id, kind, url, payload, created_at, attempts, last_error, status_url, confirmation_code, settled_at, outcome";
+
+/// [`PRIVACY_CALLBACK_COLUMNS`].
+pub fn privacy_callback(row: &impl Columns) -> StoreResult<PrivacyCallback> {
+    Ok(PrivacyCallback {
+        id: row.int("id")?,
+        app: AppId(row.text("app_id")?),
+        kind: row.known("kind")?,
+        url: row.opt_text("url")?,
+        payload: row.opt_text("payload")?,
+        created_at: row.int("created_at")?,
+        attempts: row.count("attempts")?,
+        last_error: row.opt_text("last_error")?,
+        status_url: row.opt_text("status_url")?,
+        confirmation_code: row.opt_text("confirmation_code")?,
+        settled_at: row.opt_int("settled_at")?,
+        outcome: row.opt_text("outcome")?.map(|text| decode("outcome", &text)).transpose()?,
+    })
+}
+
+/// `id, at, actor, action, subject, detail`.
+pub fn privacy_record(row: &impl Columns) -> StoreResult<(i64, PrivacyRecord)> {
+    Ok((
+        row.int("id")?,
+        PrivacyRecord { at: row.int("at")?, actor: row.text("actor")?, action: row.text("action")?, subject: row.text("subject")?, detail: row.text("detail")? },
+    ))
 }
 
 /// `field, value`: a Messenger Profile property and its JSON.

@@ -98,8 +98,9 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// and this one is new to it. Answers the epoch the token was minted for.
     async fn grant_page(&self, grant: PageGrant, token: PageTokenMinter) -> StoreResult<u32>;
     /// A Page admin removes an app from the Page: the grant, the app's subscription
-    /// to the Page's webhooks and every Page token of the app for this Page go, in
-    /// one transaction; the tokens are revoked for good. False when it had no grant.
+    /// to the Page's webhooks, its events of the Page not yet delivered, and every Page
+    /// token of the app for this Page go, in one transaction; the tokens are revoked
+    /// for good. False when it had no grant.
     async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
     /// Pages the person administers and has granted to the app, by name.

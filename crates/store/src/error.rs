@@ -82,6 +82,9 @@ pub enum Conflict {
     /// The Handover Protocol: another app owns the thread the message is for.
     #[error("app {0} owns the thread")]
     ThreadOwnedBy(AppId),
+    /// The person blocked the Page: the thread takes no message either way.
+    #[error("the person blocked the Page")]
+    Blocked,
     /// Another constraint of the schema (a duplicate key, a reference to a row that
     /// does not exist), with the engine's words, for the log.
     #[error("constraint: {0}")]
@@ -104,6 +107,8 @@ pub enum Quota {
 pub enum Missing {
     #[error("app {0}")]
     App(AppId),
+    #[error("Page {0}")]
+    Page(PageId),
     /// An approval without an application.
     #[error("no application for {} on Page {page}", feature.as_str())]
     FeatureApplication { page: PageId, feature: PageFeature },

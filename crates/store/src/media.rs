@@ -20,6 +20,8 @@ pub struct AttachmentRecord {
     /// Only a reusable attachment may be sent again by its id.
     pub reusable: bool,
     pub created_at: Millis,
+    /// The person who sent it (erased with them); `None` for a Page's media.
+    pub sent_by: Option<PersonId>,
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use std::time::Duration;
-use switchboard_app::{CallbackVerifier, Deliveries, FetchError, Fetched, MediaFetcher};
+use switchboard_app::{CallbackPoster, CallbackVerifier, Deliveries, FetchError, Fetched, MediaFetcher};
 use switchboard_delivery::outbound::{sentence, was_refused, Refused};
 use switchboard_delivery::{DeliveryHost, Endpoint, OutboundRules};
 use switchboard_domain::AppId;
@@ -133,5 +133,45 @@ impl CallbackVerifier for HttpVerifier {
             return Err(format!("the response did not match the challenge (expected \"{challenge}\", got \"{excerpt}\")"));
         }
         Ok(())
+    }
+}
+
+/// Privacy callbacks (data deletion requests, deauthorizations), POSTed as forms
+/// under the outbound rules of webhooks, without following redirects.
+pub struct HttpCallbackPoster {
+    client: reqwest::Client,
+    rules: OutboundRules,
+}
+
+impl HttpCallbackPoster {
+    pub fn new(client: reqwest::Client, rules: OutboundRules) -> Self {
+        Self { client, rules }
+    }
+}
+
+#[async_trait]
+impl CallbackPoster for HttpCallbackPoster {
+    async fn post_form(&self, url: &str, form: &[(&str, &str)], timeout: Duration, max_bytes: usize) -> Result<(u16, Vec<u8>), String> {
+        self.rules.check_url(url).map_err(|refused| format!("callback URL: {refused}"))?;
+        let exchange = async {
+            let mut response = self.client.post(url).form(form).send().await.map_err(|e| {
+                if was_refused(&e) {
+                    format!("callback URL: {}", Refused::NotPublic)
+                } else {
+                    format!("cannot reach the callback URL ({e})")
+                }
+            })?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|_| "the answer broke off".to_string())? {
+                let room = max_bytes.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if room <= chunk.len() {
+                    break;
+                }
+            }
+            Ok((status, body))
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| Err(format!("the callback did not answer within {} s", timeout.as_secs())))
     }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_app::{Platform, PlatformSettings, SystemClock, VirtualClock};
-use adapters::{HttpFetcher, HttpVerifier, PlatformHost};
+use adapters::{HttpCallbackPoster, HttpFetcher, HttpVerifier, PlatformHost};
 use switchboard_delivery::{DeliveryMetrics, DeliverySettings, Dispatcher, DispatcherParts, OutboundRules};
 use switchboard_domain::credentials::MasterKey;
 use switchboard_domain::retry::RetrySchedule;
@@ -157,6 +157,7 @@ pub fn platform(
             other: Duration::from_millis(settings.media_fetch_timeout_ms),
         },
         public_url: settings.public_url.clone().filter(|url| !url.is_empty()),
+        retention_days: settings.privacy.retention_days,
         session_ttl_ms: (settings.sign_in.session_ttl_secs as i64).saturating_mul(1000),
         sign_in_limits: switchboard_app::SignInLimits {
             failures_per_login: settings.sign_in.failures_per_login,
@@ -188,6 +189,8 @@ pub struct Node {
     listener: Listener,
     dispatcher: JoinHandle<()>,
     relay: JoinHandle<()>,
+    /// Privacy callbacks and retention.
+    privacy: JoinHandle<()>,
 }
 
 impl Node {
@@ -211,6 +214,9 @@ impl Node {
             wake: platform.outbox_wake(),
             metrics: delivery_metrics,
         };
+        let poster = Arc::new(HttpCallbackPoster::new(switchboard_delivery::webhook_client(&delivery), delivery.outbound));
+        let retention_every = Duration::from_secs(settings.privacy.retention_every_secs.max(1));
+        let privacy = tokio::spawn(platform.privacy.clone().run(poster, retention_every, shutdown.clone()));
         let dispatcher = tokio::spawn(Dispatcher::new(parts, delivery).run(shutdown.clone()));
 
         let addr: SocketAddr = settings.listen.parse().with_context(|| format!("listen address {:?}", settings.listen))?;
@@ -233,7 +239,7 @@ impl Node {
         let addr = listener.addr;
         platform.ops.listening_at(&format!("{}://{addr}", if tls.is_some() { "https" } else { "http" }));
         tracing::info!(%addr, tls = tls.is_some(), node = %settings.node_name(), "listening");
-        Ok(Node { platform, store, addr, tls: tls.is_some(), shutdown, listener, dispatcher, relay })
+        Ok(Node { platform, store, addr, tls: tls.is_some(), shutdown, listener, dispatcher, relay, privacy })
     }
 
     /// The base URL of every API on this node.
@@ -250,6 +256,7 @@ impl Node {
         self.shutdown.cancel();
         let _ = self.dispatcher.await;
         let _ = self.relay.await;
+        let _ = self.privacy.await;
         tracing::info!("stopped");
     }
 }

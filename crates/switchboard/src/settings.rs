@@ -51,6 +51,24 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub sign_in: SignInSettings,
     pub quotas: QuotaSettings,
+    pub privacy: PrivacySettings,
+}
+
+/// How long messages are kept, and how often the retention job looks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrivacySettings {
+    /// Days a message (and an attachment) is kept where a Page sets nothing; unset:
+    /// forever.
+    pub retention_days: Option<u32>,
+    /// Seconds between two retention passes.
+    pub retention_every_secs: u64,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self { retention_days: None, retention_every_secs: 600 }
+    }
 }
 
 /// Bounds on the connections and requests a client may hold open.
@@ -223,6 +241,7 @@ impl Default for Settings {
             rate_limits: RateLimitSettings::default(),
             sign_in: SignInSettings::default(),
             quotas: QuotaSettings::default(),
+            privacy: PrivacySettings::default(),
         }
     }
 }

@@ -79,6 +79,7 @@ pub async fn attachments_profiles_and_personas(store: Shared) {
         file_name: Some("dot.png".into()),
         reusable: true,
         created_at: 10,
+        sent_by: None,
     };
     store.insert_attachment(record.clone()).await.unwrap();
     assert_eq!(store.attachment("5551").await.unwrap(), Some(record.clone()));
