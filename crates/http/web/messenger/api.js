@@ -157,6 +157,34 @@ export class Api {
   delivered(page) { return this.call("POST", `/threads/${seg(page)}/delivered`, {}); }
   read(page) { return this.call("POST", `/threads/${seg(page)}/read`, {}); }
 
+  /** Deletes the conversation for this person; a new message starts it again. */
+  deleteThread(page) { return this.call("DELETE", `/threads/${seg(page)}`); }
+  block(page) { return this.call("POST", `/pages/${seg(page)}/block`, {}); }
+  unblock(page) { return this.call("DELETE", `/pages/${seg(page)}/block`); }
+  /** `{data: [{page: {id, name, username}, blocked_at}]}`. */
+  blocks() { return this.call("GET", "/blocks"); }
+
+  /** Erases the account. Not through `call`: a refused password is the dialog's to
+   * show, not a lost session. */
+  async deleteAccount(password) {
+    const response = await fetch(`${BASE}/me`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ password }),
+    });
+    return answer(response);
+  }
+
+  /** Everything the server keeps about the person: `{blob, filename}`. */
+  async exportData() {
+    const response = await fetch(`${BASE}/me/export`, { headers: { Authorization: `Bearer ${this.token}` } });
+    if (response.status === 401) this.onUnauthorized?.();
+    if (!response.ok) return answer(response);
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const filename = disposition.match(/filename="?([^";]+)"?/)?.[1] || "switchboard-export.json";
+    return { blob: await response.blob(), filename };
+  }
+
   /**
    * Reads `GET /events` until `stop()` is called, reconnecting with backoff.
    * `onEvent(event)` gets each parsed `data:` object; `onState(connected)` tells when

@@ -2,12 +2,13 @@
 // Page can send, and live updates. Served at `/`, at `/m/{page-username}?ref=...`
 // (which opens that Page's thread) and at `/plugins/customerchat` (the chat plugin).
 // Talks only to the person API (api.js); rendering of message forms lives in
-// render.js, and how the person arrived (refs, the chat plugin, account linking) in
-// entry.js.
+// render.js, how the person arrived (refs, the chat plugin, account linking) in
+// entry.js, and what they control about their data (blocking, deleting) in privacy.js.
 
 import { Api, ApiError, login } from "./api.js";
 import { describe, el, renderButton, renderMessage, renderQuickReplies } from "./render.js";
 import { EMBED, afterOpen, embedAllowed, onAccountLink, onAccountUnlink, onGetStarted, readArrival, showAccountLinked, showEmbedded } from "./entry.js";
+import { closePrivacy, wirePrivacy } from "./privacy.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "switchboard.messenger.token";
@@ -40,8 +41,8 @@ const state = {
   threadsTimer: null,
 };
 
-/** What entry.js may use of this page: the state and a few actions. */
-const host = { state, note: setNote, scrollToEnd, act };
+/** What entry.js and privacy.js may use of this page: the state and a few actions. */
+const host = { state, note: setNote, scrollToEnd, act, closeThread, loadThreads, navigate, signOut };
 
 // ---- sign in and out -------------------------------------------------------------
 
@@ -51,7 +52,8 @@ function showOnly(view) {
   $("main-view").hidden = view !== "main";
 }
 
-function signOut() {
+/** Back to the sign-in form, with `notice` shown there (why the session ended). */
+function signOut(notice = "") {
   // The server ends the session too (best effort: the page forgets the token anyway).
   state.api?.logout().catch(() => {});
   state.stopLive?.();
@@ -60,10 +62,12 @@ function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(PERSON_KEY);
   closeThread();
+  closePrivacy();
   $("thread-list").replaceChildren();
   $("search-results").replaceChildren();
   document.body.dataset.live = "off";
   showOnly("login");
+  $("login-notice").textContent = notice;
   $("login").focus();
 }
 
@@ -71,6 +75,7 @@ async function onLogin(event) {
   event.preventDefault();
   const error = $("login-error");
   error.textContent = "";
+  $("login-notice").textContent = "";
   $("sign-in").disabled = true;
   try {
     const answer = await login($("login").value.trim(), $("password").value);
@@ -639,8 +644,8 @@ function markRead() {
 
 function wire() {
   $("login-form").addEventListener("submit", onLogin);
-  $("sign-out").addEventListener("click", signOut);
-  $("embedded-sign-out").addEventListener("click", signOut);
+  $("sign-out").addEventListener("click", () => signOut());
+  $("embedded-sign-out").addEventListener("click", () => signOut());
   $("search-form").addEventListener("submit", onSearch);
   let searchTimer = null;
   $("search").addEventListener("input", () => {
@@ -671,6 +676,7 @@ function wire() {
   $("share-cancel").addEventListener("click", hideShare);
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("popstate", () => state.api && route());
+  wirePrivacy(host);
 }
 
 showEmbedded();

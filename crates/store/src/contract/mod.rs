@@ -14,6 +14,7 @@ mod content;
 mod entry_points;
 mod handover;
 mod listings;
+mod privacy;
 
 pub type Shared = Arc<dyn Store>;
 
@@ -82,6 +83,10 @@ macro_rules! contract_tests {
             thread_events_open_the_window_only_when_they_are_interactions,
             a_user_ref_takes_one_message_whichever_sends_race,
             a_linking_token_ends_once_and_links_the_thread,
+            an_erased_person_leaves_only_a_psid_digest,
+            a_blocked_thread_takes_no_message_either_way,
+            privacy_callbacks_are_claimed_once_and_settle_without_their_payload,
+            retention_deletes_only_what_is_older_than_its_cutoff,
         );
     };
     (@each $fresh:path; $($check:ident,)*) => {
@@ -102,6 +107,7 @@ pub use content::*;
 pub use entry_points::*;
 pub use handover::*;
 pub use listings::*;
+pub use privacy::*;
 
 pub(crate) fn person(name: &str) -> NewPerson {
     NewPerson { name: name.into(), login: name.to_lowercase(), password_hash: "$argon2id$x".into(), created_at: 1 }
