@@ -161,11 +161,18 @@ impl Sessions {
     }
 
     /// Checks the person's own password again before something that cannot be undone.
+    /// Wrong answers count against the login as failed sign-ins do, so that a stolen
+    /// session cannot be used to guess the password.
     pub(crate) async fn confirm_password(&self, person: &Person, password: &str) -> AppResult<()> {
+        let now = self.core.now();
+        if let Some(until) = self.failures.logins.refused_until(&person.login, now) {
+            return Err(Refusal::sign_in_throttled((until - now + 999) / 1000).into());
+        }
         let credentials = self.core.store.person_credentials(&person.login).await?;
         let hash = credentials.as_ref().filter(|(found, _)| found.id == person.id).map(|(_, hash)| hash.as_str());
         let matches = password.chars().count() <= MAX_PASSWORD_CHARS && self.passwords.verify(password, hash).await.map_err(hashing)?;
         if !matches {
+            self.failures.logins.record(person.login.clone(), now);
             return Err(Refusal::invalid_param("Wrong password").into());
         }
         Ok(())

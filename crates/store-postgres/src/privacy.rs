@@ -150,7 +150,11 @@ impl PrivacyStore for PostgresStore {
                 .map_err(pg)?;
         }
         let sent: Vec<String> = tx.query("SELECT digest FROM attachments WHERE sent_by = $1", &[&person]).await.map_err(pg)?.iter().map(|r| r.get(0)).collect();
-        let messages = tx.execute("DELETE FROM messages WHERE person_id = $1", &[&person]).await.map_err(pg)?;
+        // Thread by thread, through the thread index (messages have no index by person).
+        let messages = tx
+            .execute("DELETE FROM messages m USING threads t WHERE t.person_id = $1 AND m.page_id = t.page_id AND m.person_id = t.person_id", &[&person])
+            .await
+            .map_err(pg)?;
         for statement in ERASE_PERSON {
             tx.execute(*statement, &[&person]).await.map_err(pg)?;
         }

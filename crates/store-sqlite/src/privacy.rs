@@ -146,7 +146,12 @@ impl PrivacyStore for SqliteStore {
                     q(tombstone.execute(params![page, erased_psid_digest(page, psid)]))?;
                 }
                 let sent = prepare(c, "SELECT digest FROM attachments WHERE sent_by = ?1")?.all([person], |r| r.text("digest"))?;
-                let messages = q(c.execute("DELETE FROM messages WHERE person_id = ?1", [person]))? as u64;
+                // Thread by thread, through the thread index (messages have no index by person).
+                let pages = prepare(c, "SELECT page_id FROM threads WHERE person_id = ?1")?.all([person], |r| r.text("page_id"))?;
+                let mut messages = 0;
+                for page in &pages {
+                    messages += q(c.execute("DELETE FROM messages WHERE page_id = ?1 AND person_id = ?2", params![page, person]))? as u64;
+                }
                 for statement in ERASE_PERSON {
                     q(c.execute(statement, [person]))?;
                 }

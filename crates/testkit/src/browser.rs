@@ -170,6 +170,22 @@ pub async fn click_text(client: &Client, css: &str, text: &str) {
     }
 }
 
+/// Waits until the element matching `css` is shown (or, with `shown` false, hidden or gone).
+pub async fn wait_displayed(client: &Client, css: &str, shown: bool) {
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        let displayed = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        };
+        if displayed == shown {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css} should be {}", if shown { "shown" } else { "hidden" });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The attribute `name` of the element matching `css`, read again if the element was
 /// re-rendered in between.
 pub async fn attribute(client: &Client, css: &str, name: &str) -> Option<String> {

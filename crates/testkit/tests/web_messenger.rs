@@ -11,8 +11,7 @@ use fantoccini::{Client, Locator};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::Duration;
-use switchboard_testkit::browser::{click_text, find, find_text, screenshot, Browser, Screen, BROWSER_PATIENCE};
+use switchboard_testkit::browser::{click_text, find, find_text, screenshot, wait_displayed, Browser, Screen};
 use switchboard_testkit::{eventually, Bot, EchoBot, MediaFile, MediaServer, TestPerson, TestServer, PNG};
 
 const FIELDS: &str = "messages,message_echoes,messaging_postbacks,message_reactions,message_reads,messaging_optins";
@@ -27,22 +26,6 @@ async fn sign_in(client: &Client, server: &TestServer, path: &str, person: &Test
     find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
     find(client, "#sign-in").await.click().await.expect("signing in");
     find(client, "body[data-live='on']").await;
-}
-
-/// Waits until the element matching `css` is shown (or, with `shown` false, hidden or gone).
-async fn wait_displayed(client: &Client, css: &str, shown: bool) {
-    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
-    loop {
-        let displayed = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.is_displayed().await.unwrap_or(false),
-            Err(_) => false,
-        };
-        if displayed == shown {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{css} should be {}", if shown { "shown" } else { "hidden" });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Types into the composer and presses Enter.

@@ -13,14 +13,13 @@ use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
 use fantoccini::key::Key;
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use switchboard_testkit::browser::{click, click_text, find, find_text, texts, Browser, Screen, BROWSER_PATIENCE};
+use switchboard_testkit::browser::{click, click_text, find, find_text, texts, wait_displayed, Browser, Screen};
 use switchboard_testkit::{eventually, Bot, TestPerson, TestServer};
 
 const FIELDS: &str = "messages,message_echoes,messaging_postbacks";
@@ -106,22 +105,6 @@ async fn type_credentials(client: &Client, person: &TestPerson) {
     find(client, "#login").await.send_keys(&person.login).await.expect("typing the login");
     find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
     click(client, "#sign-in").await;
-}
-
-/// Waits until the element matching `css` is shown (or, with `shown` false, hidden or gone).
-async fn wait_displayed(client: &Client, css: &str, shown: bool) {
-    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
-    loop {
-        let displayed = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.is_displayed().await.unwrap_or(false),
-            Err(_) => false,
-        };
-        if displayed == shown {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{css} should be {}", if shown { "shown" } else { "hidden" });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The thread list's entry for a Page.
