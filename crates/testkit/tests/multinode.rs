@@ -1,6 +1,6 @@
 //! Several `switchboard serve` processes on one PostgreSQL database behave as one
-//! platform: one delivery per event, live events across nodes, revocations seen
-//! everywhere, and nothing lost when a node dies holding leases.
+//! platform: one delivery per event, live events across nodes, revocations and
+//! erasures seen everywhere, and nothing lost when a node dies holding leases.
 //!
 //! Needs SWITCHBOARD_TEST_POSTGRES_URL (scripts/test sets it up) and the built
 //! binaries (cargo build --workspace --bins).
@@ -208,4 +208,36 @@ async fn a_permission_withdrawn_on_one_node_stops_its_tokens_on_another_at_once(
     // What the permission did not cover still works there.
     let (status, _) = via_b.graph_call(Method::GET, "/me", Some(&bot.page_token), None).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_persons_psid_answers_551_on_every_node() {
+    let database = fresh_database("erase").await;
+    let a = NodeProcess::start("node-a", &database, 5).await;
+    let b = NodeProcess::start("node-b", &database, 5).await;
+    let operator = a.operator.clone().unwrap();
+    let via_a = TestServer::external(&a.url, &operator);
+    let via_b = TestServer::external(&b.url, &operator);
+    let bot = via_a.bot("shop", "messages").await;
+    let ann = via_a.person("ann").await;
+    let ann_on_a = via_a.sign_in(&ann).await;
+    ann_on_a.send("shop", "hello").await;
+    let psid = bot.receiver.wait_for("ann", |e| e["message"]["text"] == "hello").await["sender"]["id"].as_str().unwrap().to_string();
+    // Node B knows her PSID (its cache keeps a PSID for an hour).
+    assert_eq!(via_b.send_text(&bot, &psid, "hi from B").await.0, 200);
+
+    let (status, _) = ann_on_a.call(Method::DELETE, "/me", Some(json!({"password": ann.password}))).await;
+    assert_eq!(status, 200);
+    let erased_at = Instant::now();
+    let refused = eventually("node B answers 551", || {
+        let (via_b, bot, psid) = (&via_b, &bot, psid.clone());
+        async move {
+            let (status, answer) = via_b.send_text(bot, &psid, "still there?").await;
+            assert_ne!(status, 200, "node B sent to an erased person: {answer}");
+            (answer["error"]["code"] == 551).then_some(answer)
+        }
+    })
+    .await;
+    assert_eq!(refused["error"]["error_subcode"], 1545041);
+    assert!(erased_at.elapsed() < Duration::from_millis(1_000), "within the cache bound: {:?}", erased_at.elapsed());
 }
