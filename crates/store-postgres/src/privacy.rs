@@ -346,6 +346,15 @@ impl PrivacyStore for PostgresStore {
             .iter()
             .map(|r| r.get(0))
             .collect();
+        // Webhook events carry the messages' text too; settled ones go with them.
+        tx.execute(
+            "DELETE FROM outbox WHERE id IN (
+                SELECT id FROM outbox WHERE app_id IN (SELECT app_id FROM page_subscriptions WHERE page_id = $1)
+                    AND settled_at IS NOT NULL AND created_at < $2 AND page_id = $1 LIMIT $3)",
+            &[&page.0, &before, &batch],
+        )
+        .await
+        .map_err(pg)?;
         let attachments = digests.len() as u64;
         let files = unnamed_files(&tx, digests).await?;
         tx.commit().await.map_err(pg)?;

@@ -317,7 +317,7 @@ impl PrivacyStore for SqliteStore {
         // thread index, so that the writer only deletes by key.
         let page = page.clone();
         let reader_page = page.clone();
-        let (seqs, attachment_ids) = self
+        let (seqs, attachment_ids, events) = self
             .engine
             .read(move |c| {
                 let page = reader_page.as_str();
@@ -332,10 +332,17 @@ impl PrivacyStore for SqliteStore {
                     "SELECT id FROM attachments WHERE page_id = ?1 AND created_at < ?2 AND (reusable = 0 OR created_at < ?2 - ?3) LIMIT ?4",
                 )?
                 .all(params![page, before, reuse_window_ms, batch], |r| r.text("id"))?;
-                Ok((seqs, attachments))
+                // Webhook events carry the messages' text too; settled ones go with them.
+                let events = prepare(
+                    c,
+                    "SELECT id FROM outbox WHERE app_id IN (SELECT app_id FROM page_subscriptions WHERE page_id = ?1)
+                        AND settled_at IS NOT NULL AND created_at < ?2 AND page_id = ?1 LIMIT ?3",
+                )?
+                .all(params![page, before, batch], |r| r.int("id"))?;
+                Ok((seqs, attachments, events))
             })
             .await?;
-        if seqs.is_empty() && attachment_ids.is_empty() {
+        if seqs.is_empty() && attachment_ids.is_empty() && events.is_empty() {
             return Ok(Erased::default());
         }
         self.engine
@@ -351,6 +358,10 @@ impl PrivacyStore for SqliteStore {
                     if let Some(digest) = delete_attachment.optional(params![id, before], |r| r.text("digest"))? {
                         digests.push(digest);
                     }
+                }
+                let mut delete_event = prepare(c, "DELETE FROM outbox WHERE id = ?1 AND settled_at IS NOT NULL")?;
+                for id in &events {
+                    q(delete_event.execute([id]))?;
                 }
                 let attachments = digests.len() as u64;
                 Ok(Erased { messages, attachments, files: unnamed_files(c, digests)? })

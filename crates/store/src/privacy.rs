@@ -166,6 +166,7 @@ pub trait PrivacyStore: Send + Sync + 'static {
     async fn retentions(&self) -> StoreResult<Vec<(PageId, Option<u32>)>>;
     /// Deletes up to `batch` of the Page's messages created before `before`, with the
     /// attachment records they alone could name (a reusable one only once its reuse
-    /// window closed before `before` as well), in one short transaction.
+    /// window closed before `before` as well) and the settled webhook events of its
+    /// apps that old, in one short transaction.
     async fn prune_page(&self, page: &PageId, before: Millis, reuse_window_ms: Millis, batch: u32) -> StoreResult<Erased>;
 }

@@ -300,8 +300,12 @@ async fn retention_under_write_load_deletes_only_what_is_older_than_the_limit() 
     let bot = server.bot("keeper", FIELDS).await;
     let ann = server.sign_in(&server.person("ann").await).await;
     for n in 0..30 {
-        ann.send("keeper", &format!("old {n}")).await;
+        ann.send("keeper", &format!("OLDMSG {n}")).await;
     }
+    bot.receiver.wait_for("the last old message", |e| e["message"]["text"] == "OLDMSG 29").await;
+    eventually("the old messages' events settle", || async { (server.store().outbox_pending().await.unwrap() == 0).then_some(()) }).await;
+    let stored = traces(&server, -1, &["OLDMSG".to_string()]).await;
+    assert!(stored.iter().any(|t| t.starts_with("outbox.")) && stored.iter().any(|t| t.starts_with("messages.")), "{stored:#?}");
     let set = server.console(Method::PUT, &format!("/pages/{}/retention", bot.page.id), json!({"retention_days": 1})).await;
     assert_eq!(set["effective_retention_days"], 1, "{set}");
     let (status, refused_days) = server.console_as(&server.operator, Method::PUT, &format!("/pages/{}/retention", bot.page.id), json!({"retention_days": 0})).await;
@@ -327,6 +331,8 @@ async fn retention_under_write_load_deletes_only_what_is_older_than_the_limit() 
     let (_, thread) = ann.call(Method::GET, "/threads/keeper/messages?limit=200", None).await;
     let texts: Vec<String> = thread["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_string()).collect();
     assert_eq!(texts, (0..60).map(|n| format!("new {n}")).collect::<Vec<_>>());
+    let left = traces(&server, -1, &["OLDMSG".to_string()]).await;
+    assert!(left.is_empty(), "old messages left in the store (their webhook events too): {left:#?}");
     let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("switchboard_retention_pruned_messages_total 30"), "{metrics}");
 }
