@@ -39,6 +39,7 @@ const ASSETS: &[Asset] = &[
     asset!("/web/console/webhooks.js", "text/javascript; charset=utf-8", "console/webhooks.js"),
     asset!("/web/console/pages.js", "text/javascript; charset=utf-8", "console/pages.js"),
     asset!("/web/console/inbox.js", "text/javascript; charset=utf-8", "console/inbox.js"),
+    asset!("/web/console/privacy.js", "text/javascript; charset=utf-8", "console/privacy.js"),
     asset!("/web/console/style.css", "text/css; charset=utf-8", "console/style.css"),
     asset!("/web/dialog/dialog.js", "text/javascript; charset=utf-8", "dialog/dialog.js"),
     asset!("/web/dialog/style.css", "text/css; charset=utf-8", "dialog/style.css"),

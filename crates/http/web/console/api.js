@@ -132,6 +132,9 @@ export class Console {
   features(id) { return this.get(`/pages/${enc(id)}/features`); }
   applyFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}`, { accept_terms: true }); }
   approveFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}/approve`); }
+  /** A Page's retention in days: its own (`null`: the installation's), the installation's, the one applied. */
+  retention(id) { return this.get(`/pages/${enc(id)}/retention`); }
+  setRetention(id, days) { return call('PUT', `${CONSOLE}/pages/${enc(id)}/retention`, this.token, { retention_days: days }); }
 
   /** The Pages whose inbox the signed-in person works in, with how many threads wait. */
   inboxes() { return this.get('/inbox'); }
@@ -151,6 +154,15 @@ export class Console {
   replayRange(app, from, to) { return this.post(`/apps/${enc(app)}/webhook/replay`, { from, to }); }
   alerts(app) { return this.get(`/apps/${enc(app)}/webhook/alerts`); }
   stats(app, query) { return this.get(`/apps/${enc(app)}/webhook/stats`, query); }
+
+  /** The app's privacy callback URLs; an empty string removes one. */
+  privacyUrls(app) { return this.get(`/apps/${enc(app)}/privacy`); }
+  setPrivacyUrls(app, urls) { return this.patch(`/apps/${enc(app)}/privacy`, urls); }
+  /** Data deletion requests and deauthorizations sent to the app, newest first. */
+  privacyCallbacks(app) { return this.get(`/apps/${enc(app)}/privacy-callbacks`); }
+  /** The operator's privacy audit, newest first (`before`: a record id), and a retention pass now. */
+  privacyAudit(query) { return this.get('/privacy/audit', query); }
+  runRetention() { return this.post('/privacy/retention/run'); }
 }
 
 /** The Graph API with an app token (`APP_ID|APP_SECRET`) or a Page token. */

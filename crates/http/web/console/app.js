@@ -1,9 +1,10 @@
-// The console shell: signing in and out, the header, the server clock, and routing the hash to the apps, webhooks, Pages and inbox views.
+// The console shell: signing in and out, the header, the server clock, and routing the hash to the apps, webhooks, Pages, inbox and (the operator's) privacy audit views.
 
 import { ApiError, Console, login, saveToken, savedToken } from './api.js';
 import { appView, appsView } from './apps.js';
 import { inboxView, inboxesView } from './inbox.js';
 import { pageView, pagesView } from './pages.js';
+import { privacyAuditView } from './privacy.js';
 import { webhooksView } from './webhooks.js';
 import { h, append, replace, field, statusLine, say, act, describe, section, formatTime, formatDuration } from './dom.js';
 
@@ -35,6 +36,7 @@ function signedIn() {
   const who = document.getElementById('who');
   replace(who, session.operator ? 'Signed in as the operator' : `Signed in as ${session.person.name} (${session.person.login})`);
   document.getElementById('nav').hidden = false;
+  document.getElementById('nav-privacy-item').hidden = !session.operator;
   refreshClock();
   window.addEventListener('hashchange', route);
   route();
@@ -156,6 +158,7 @@ function route() {
   if (kind === 'inbox') return inboxesView();
   if (kind === 'pages' && id) return pageView(id);
   if (kind === 'pages') return pagesView();
+  if (kind === 'privacy') return privacyAuditView();
   if (kind === 'apps' && id && sub === 'webhooks') return webhooksView(id);
   if (kind === 'apps' && id) return appView(id);
   return appsView();

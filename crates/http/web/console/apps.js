@@ -1,8 +1,9 @@
 // The apps view: the list and create form, and one app's settings, secret, login
-// redirect URIs, App Review, roles, test users and mode-change audit.
+// redirect URIs, App Review, privacy (privacy.js), roles, test users and mode-change audit.
 
 import { main, session, view } from './app.js';
 import { h, append, replace, field, statusLine, say, act, describe, table, section, timeNode, copyButton, secretBox } from './dom.js';
+import { appPrivacySection } from './privacy.js';
 
 export async function appsView() {
   const list = h('div', { id: 'apps-list' }, h('p', { text: 'Loading…' }));
@@ -69,7 +70,7 @@ export async function appView(id) {
   if (admin) append(main, settingsSection(app));
   else append(main, section('Settings', 'settings', h('p', { text: 'Only the app’s administrators see its settings and secret.' })));
   const developer = admin || role === 'developer';
-  if (developer) append(main, redirectUrisSection(app, admin), reviewSection(app));
+  if (developer) append(main, redirectUrisSection(app, admin), reviewSection(app), appPrivacySection(app, admin));
   append(main, rolesSection(app, admin), testUsersSection(app, admin));
   if (admin) append(main, auditSection(app));
 }

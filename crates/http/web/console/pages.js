@@ -1,8 +1,9 @@
-// The Pages view: the list and create form, and one Page's admins and agents, installed apps, handover receivers, Page tokens and features.
+// The Pages view: the list and create form, and one Page's admins and agents, installed apps, handover receivers, Page tokens, features and retention (privacy.js).
 
 import { PAGE_FEATURES, graph } from './api.js';
 import { main, session, view } from './app.js';
 import { PAGE_INBOX_APP } from './inbox.js';
+import { retentionSection } from './privacy.js';
 import { h, append, replace, shown, field, statusLine, say, act, describe, table, section, secretBox, fieldCheckboxes, checkedValues } from './dom.js';
 
 export async function pagesView() {
@@ -50,7 +51,7 @@ export async function pageView(id) {
     ' · ', h('a', { href: `#/inbox/${encodeURIComponent(page.id)}`, text: 'inbox', id: 'page-inbox-link' })));
   const tokenArea = h('div', { id: 'page-token' });
   const reload = () => pageView(id);
-  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, receiversSection(page), installSection(overview, tokenArea, reload), featuresSection(page));
+  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, receiversSection(page), installSection(overview, tokenArea, reload), featuresSection(page), retentionSection(page));
 }
 
 /** The Page's roles, admins and agents (agents answer in the Page Inbox only). */
