@@ -239,8 +239,10 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn claim_privacy_callbacks(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<PrivacyCallback>> {
+        // A lease lost in a crash only delays a callback: no fsync of its own (as the
+        // outbox's claims), which matters as every node looks every second.
         self.engine
-            .write(move |c| {
+            .write_relaxed(move |c| {
                 let sql = format!(
                     "UPDATE privacy_callbacks SET lease_until = ?2 WHERE id IN (
                         SELECT id FROM privacy_callbacks WHERE settled_at IS NULL AND next_attempt_at <= ?1 AND lease_until <= ?1
