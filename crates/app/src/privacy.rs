@@ -139,12 +139,8 @@ impl Privacy {
             let psids: Vec<Value> = known.psids.iter().map(|(page, psid)| json!({"page_id": page, "psid": psid})).collect();
             callbacks.push(self.callback(&known.app, CallbackKind::DataDeletion, json!({"user_id": asid, "psids": psids})).await?);
         }
-        let apps = callbacks.len();
-        let record = self.record(actor_name(Actor::Person(person)), "account_deleted", format!("person:{person}"), String::new());
-        let mut erasure = Erasure { person, callbacks, record };
-        // The counts are known only inside the transaction; the record says which apps were told.
-        erasure.record.detail = format!("apps told: {apps}");
-        let erased = self.core.store.erase_person(erasure).await?;
+        let record = self.record(actor_name(Actor::Person(person)), "account_deleted", format!("person:{person}"), format!("apps told: {}", callbacks.len()));
+        let erased = self.core.store.erase_person(Erasure { person, callbacks, record }).await?;
         self.remove_files(&erased).await;
         self.core.invalidate(Invalidation::Person(person)).await;
         self.core.metrics.accounts_deleted.inc();

@@ -42,6 +42,8 @@ pub fn all() -> Vec<Route> {
         ("consent.rs", "console_routes", "/console/v1"),
         ("entry_points.rs", "person_routes", "/person/v1"),
         ("entry_points.rs", "public_routes", ""),
+        ("privacy.rs", "person_routes", "/person/v1"),
+        ("privacy.rs", "console_routes", "/console/v1"),
     ] {
         routes.extend(axum_routes(router_source(&http_source(file), router), prefix));
     }
