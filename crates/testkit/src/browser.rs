@@ -212,3 +212,48 @@ pub async fn screenshot(client: &Client, path: &std::path::Path) {
     let png = client.screenshot().await.expect("a screenshot");
     std::fs::write(path, png).expect("the screenshot is written");
 }
+
+/// Clears an input and types `text` into it.
+pub async fn fill(client: &Client, css: &str, text: &str) {
+    let input = find(client, css).await;
+    input.clear().await.expect("the input clears");
+    input.send_keys(text).await.expect("typing");
+}
+
+/// Clicks `refresh` until an element matches `css`: lists that are not refreshed on
+/// their own are asked again, up to the browser's patience.
+pub async fn refresh_until(client: &Client, refresh: &str, css: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        if client.find(Locator::Css(css)).await.is_ok() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {css} after refreshing");
+        if let Ok(button) = client.find(Locator::Css(refresh)).await {
+            let _ = button.click().await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Signs the person in to the web console.
+pub async fn console_sign_in(client: &Client, server: &crate::TestServer, person: &crate::TestPerson) {
+    client.goto(&format!("{}/console", server.url)).await.expect("the console opens");
+    fill(client, "#login", &person.login).await;
+    fill(client, "#password", &person.password).await;
+    click(client, "#sign-in").await;
+    find_text(client, "#who", &format!("({})", person.login)).await;
+}
+
+/// Opens the web console with the operator credential.
+pub async fn console_sign_in_as_operator(client: &Client, server: &crate::TestServer) {
+    client.goto(&format!("{}/console", server.url)).await.expect("the console opens");
+    fill(client, "#operator-token", &server.operator).await;
+    click(client, "#use-token").await;
+    find_text(client, "#who", "operator").await;
+}
+
+/// Opens a view of the web console by its `#hash`.
+pub async fn console_go(client: &Client, server: &crate::TestServer, hash: &str) {
+    client.goto(&format!("{}/console#{hash}", server.url)).await.expect("navigation");
+}

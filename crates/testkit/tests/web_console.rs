@@ -8,40 +8,16 @@ use fantoccini::{Client, Locator};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::Duration;
-use switchboard_testkit::browser::{attribute, click, click_text, find, find_text, screenshot, texts, Browser, Screen, BROWSER_PATIENCE};
+use switchboard_testkit::browser::{
+    attribute, click, click_text, console_go, console_sign_in, console_sign_in_as_operator, fill, find, find_text, refresh_until, screenshot, texts, Browser, Screen,
+};
 use switchboard_testkit::*;
 
 /// Browsers are heavy: the tests of this file take turns.
 static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn fill(client: &Client, css: &str, text: &str) {
-    let input = find(client, css).await;
-    input.clear().await.expect("the input clears");
-    input.send_keys(text).await.expect("typing");
-}
-
 async fn value(client: &Client, css: &str) -> String {
     find(client, css).await.prop("value").await.expect("a value").unwrap_or_default()
-}
-
-async fn sign_in(client: &Client, server: &TestServer, person: &TestPerson) {
-    client.goto(&format!("{}/console", server.url)).await.expect("the console opens");
-    fill(client, "#login", &person.login).await;
-    fill(client, "#password", &person.password).await;
-    click(client, "#sign-in").await;
-    find_text(client, "#who", &format!("({})", person.login)).await;
-}
-
-async fn sign_in_as_operator(client: &Client, server: &TestServer) {
-    client.goto(&format!("{}/console", server.url)).await.expect("the console opens");
-    fill(client, "#operator-token", &server.operator).await;
-    click(client, "#use-token").await;
-    find_text(client, "#who", "operator").await;
-}
-
-async fn go(client: &Client, server: &TestServer, hash: &str) {
-    client.goto(&format!("{}/console#{hash}", server.url)).await.expect("navigation");
 }
 
 async fn scroll_to(client: &Client, id: &str) {
@@ -58,25 +34,9 @@ async fn picture(client: &Client, name: &str) {
     screenshot(client, &dir.join(format!("{name}.png"))).await;
 }
 
-/// Clicks `refresh` until an element matches `css`: lists that are not refreshed on
-/// their own are asked again, up to the browser's patience.
-async fn refresh_until(client: &Client, refresh: &str, css: &str) {
-    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
-    loop {
-        if client.find(Locator::Css(css)).await.is_ok() {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no {css} after refreshing");
-        if let Ok(button) = client.find(Locator::Css(refresh)).await {
-            let _ = button.click().await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Creates an app in the console; answers its id and secret.
 async fn create_app(client: &Client, server: &TestServer, name: &str) -> TestApp {
-    go(client, server, "/apps").await;
+    console_go(client, server, "/apps").await;
     fill(client, "#new-app-name", name).await;
     click(client, "#create-app").await;
     find_text(client, "#create-app-status", "Created the app").await;
@@ -89,7 +49,7 @@ async fn create_app(client: &Client, server: &TestServer, name: &str) -> TestApp
 
 /// Creates a Page in the console and opens it; answers its id.
 async fn create_page(client: &Client, server: &TestServer, name: &str, username: &str) -> String {
-    go(client, server, "/pages").await;
+    console_go(client, server, "/pages").await;
     fill(client, "#new-page-name", name).await;
     fill(client, "#new-page-username", username).await;
     click(client, "#create-page").await;
@@ -121,7 +81,7 @@ async fn a_developer_sees_a_failing_webhook_fixes_the_url_and_replays_the_event(
     let working = WebhookReceiver::start("unknown yet").await;
     browser
         .run("console-webhook-repair", |client| async move {
-            sign_in(&client, &server, &dana).await;
+            console_sign_in(&client, &server, &dana).await;
             let app = create_app(&client, &server, "Dana bot").await;
             failing.set_secret(&app.secret);
             working.set_secret(&app.secret);
@@ -141,7 +101,7 @@ async fn a_developer_sees_a_failing_webhook_fixes_the_url_and_replays_the_event(
             picture(&client, "console-page").await;
 
             // The webhook points at a receiver that answers every POST with 500.
-            go(&client, &server, &format!("/apps/{}/webhooks", app.id)).await;
+            console_go(&client, &server, &format!("/apps/{}/webhooks", app.id)).await;
             find_text(&client, "#subscription-now", "No callback URL").await;
             failing.fail_with(500);
             point_webhook(&client, &failing.url).await;
@@ -187,9 +147,9 @@ async fn an_administrator_adds_a_developer_by_login_a_test_user_and_goes_live_on
     let dev = server.person("dev").await;
     browser
         .run("console-roles", |client| async move {
-            sign_in(&client, &server, &ava).await;
+            console_sign_in(&client, &server, &ava).await;
             let app = create_app(&client, &server, "Ava bot").await;
-            go(&client, &server, &format!("/apps/{}", app.id)).await;
+            console_go(&client, &server, &format!("/apps/{}", app.id)).await;
             find_text(&client, "#roles-list", "ava").await;
 
             fill(&client, "#role-login", "dev").await;
@@ -251,8 +211,8 @@ async fn the_chart_shows_deliveries_per_minute_and_their_latency() {
     bot.receiver.wait_for("the last message", |e| e["message"]["text"] == "three").await;
     browser
         .run("console-chart", |client| async move {
-            sign_in_as_operator(&client, &server).await;
-            go(&client, &server, &format!("/apps/{}/webhooks", bot.app.id)).await;
+            console_sign_in_as_operator(&client, &server).await;
+            console_go(&client, &server, &format!("/apps/{}/webhooks", bot.app.id)).await;
             find(&client, "#chart svg.chart rect.bar-delivered").await;
             let described = find(&client, "#chart svg.chart desc").await.prop("textContent").await.unwrap().unwrap_or_default();
             assert!(described.contains("3 delivered and 0 failed"), "{described}");
@@ -278,7 +238,7 @@ async fn the_operator_moves_the_virtual_clock_forward_from_the_console() {
     let Some(browser) = Browser::start(Screen::Desktop).await else { return };
     browser
         .run("console-clock", |client| async move {
-            sign_in_as_operator(&client, &server).await;
+            console_sign_in_as_operator(&client, &server).await;
             find_text(&client, "#clock-kind", "virtual").await;
             let before = server.console(Method::GET, "/clock", json!({})).await["now"].as_i64().unwrap();
             click(&client, "#clock-25h").await;
@@ -305,7 +265,7 @@ async fn a_page_admin_applies_for_a_feature_and_the_operator_approves_it() {
     let pat = server.person("pat").await;
     browser
         .run("console-features", |client| async move {
-            sign_in(&client, &server, &pat).await;
+            console_sign_in(&client, &server, &pat).await;
             let page = create_page(&client, &server, "Pat Bakery", "patbakery").await;
             find_text(&client, "#admins", "pat").await;
             click(&client, "#apply-phone_numbers").await;
@@ -315,8 +275,8 @@ async fn a_page_admin_applies_for_a_feature_and_the_operator_approves_it() {
             find_text(&client, "#features tr", "Waiting for the operator").await;
 
             click(&client, "#sign-out").await;
-            sign_in_as_operator(&client, &server).await;
-            go(&client, &server, &format!("/pages/{page}")).await;
+            console_sign_in_as_operator(&client, &server).await;
+            console_go(&client, &server, &format!("/pages/{page}")).await;
             click(&client, "#approve-phone_numbers").await;
             find_text(&client, "#features-status", "Approved phone_numbers").await;
             let features = server.console(Method::GET, &format!("/pages/{page}/features"), json!({})).await;
@@ -334,9 +294,9 @@ async fn a_developer_registers_a_redirect_uri_and_submits_a_permission_the_opera
     let ria = server.person("ria").await;
     browser
         .run("console-review", |client| async move {
-            sign_in(&client, &server, &ria).await;
+            console_sign_in(&client, &server, &ria).await;
             let app = create_app(&client, &server, "Ria bot").await;
-            go(&client, &server, &format!("/apps/{}", app.id)).await;
+            console_go(&client, &server, &format!("/apps/{}", app.id)).await;
             fill(&client, "#redirect-uris", "https://ria.example/installed").await;
             click(&client, "#save-redirect-uris").await;
             find_text(&client, "#redirect-uris-status", "1 redirect URI(s) saved").await;
@@ -348,8 +308,8 @@ async fn a_developer_registers_a_redirect_uri_and_submits_a_permission_the_opera
             find_text(&client, "#review-list tr[data-permission='pages_messaging']", "waiting for the operator").await;
 
             click(&client, "#sign-out").await;
-            sign_in_as_operator(&client, &server).await;
-            go(&client, &server, &format!("/apps/{}", app.id)).await;
+            console_sign_in_as_operator(&client, &server).await;
+            console_go(&client, &server, &format!("/apps/{}", app.id)).await;
             find_text(&client, "#review-list tr[data-permission='pages_messaging']", "Ria answers her customers' questions").await;
             click(&client, "#approve-pages_messaging").await;
             find_text(&client, "#review-status", "pages_messaging approved").await;

@@ -9,14 +9,14 @@
 
 use axum::routing::post;
 use axum::{Json, Router};
-use fantoccini::{Client, Locator};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-use switchboard_testkit::browser::{click, find, find_text, wait_displayed, Browser, Screen, BROWSER_PATIENCE};
-use switchboard_testkit::{eventually, TestPerson, TestServer};
+use switchboard_testkit::browser::{
+    click, console_go, console_sign_in, console_sign_in_as_operator, fill, find, find_text, refresh_until, wait_displayed, Browser, Screen,
+};
+use switchboard_testkit::{eventually, TestServer};
 
 const CONFIRMATION_CODE: &str = "cc-1";
 
@@ -41,46 +41,6 @@ async fn deletion_site() -> (Arc<AtomicUsize>, String) {
     (posts, base)
 }
 
-async fn fill(client: &Client, css: &str, text: &str) {
-    let input = find(client, css).await;
-    input.clear().await.expect("the input clears");
-    input.send_keys(text).await.expect("typing");
-}
-
-async fn go(client: &Client, server: &TestServer, hash: &str) {
-    client.goto(&format!("{}/console#{hash}", server.url)).await.expect("navigation");
-}
-
-async fn sign_in(client: &Client, server: &TestServer, person: &TestPerson) {
-    client.goto(&format!("{}/console", server.url)).await.expect("the console opens");
-    fill(client, "#login", &person.login).await;
-    fill(client, "#password", &person.password).await;
-    click(client, "#sign-in").await;
-    find_text(client, "#who", &format!("({})", person.login)).await;
-}
-
-async fn sign_in_as_operator(client: &Client, server: &TestServer) {
-    client.goto(&format!("{}/console", server.url)).await.expect("the console opens");
-    fill(client, "#operator-token", &server.operator).await;
-    click(client, "#use-token").await;
-    find_text(client, "#who", "operator").await;
-}
-
-/// Clicks `refresh` until an element matches `css`, up to the browser's patience.
-async fn refresh_until(client: &Client, refresh: &str, css: &str) {
-    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
-    loop {
-        if client.find(Locator::Css(css)).await.is_ok() {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no {css} after refreshing");
-        if let Ok(button) = client.find(Locator::Css(refresh)).await {
-            let _ = button.click().await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn privacy_callbacks_the_audit_and_a_pages_retention_in_the_console() {
     let server = TestServer::start().await;
@@ -97,8 +57,8 @@ async fn privacy_callbacks_the_audit_and_a_pages_retention_in_the_console() {
     browser
         .run("console-privacy", |client| async move {
             // The operator sets the app's data deletion URL; a plain-http URL elsewhere is refused.
-            sign_in_as_operator(&client, &server).await;
-            go(&client, &server, &format!("/apps/{}", bot.app.id)).await;
+            console_sign_in_as_operator(&client, &server).await;
+            console_go(&client, &server, &format!("/apps/{}", bot.app.id)).await;
             find_text(&client, "#privacy-callbacks", "No privacy callbacks").await;
             fill(&client, "#data-deletion-url", "http://example.com/deletion").await;
             click(&client, "#save-privacy-urls").await;
@@ -135,9 +95,9 @@ async fn privacy_callbacks_the_audit_and_a_pages_retention_in_the_console() {
             // A Page admin keeps the Page's messages for 30 days; the operator's audit is not theirs.
             click(&client, "#sign-out").await;
             find(&client, "#sign-in-form").await;
-            sign_in(&client, &server, &bot.admin).await;
+            console_sign_in(&client, &server, &bot.admin).await;
             wait_displayed(&client, "#nav-privacy", false).await;
-            go(&client, &server, &format!("/pages/{}", bot.page.id)).await;
+            console_go(&client, &server, &format!("/pages/{}", bot.page.id)).await;
             find_text(&client, "#retention .hint", "installation’s default").await;
             find_text(&client, "#retention-effective", "kept").await;
             fill(&client, "#retention-days", "30").await;
