@@ -100,8 +100,9 @@ impl Directory {
         let (person, app) = self.token_user(caller, user).await?;
         match permission {
             None => {
-                self.core.store.deauthorize(person, &app.id).await?;
-                self.privacy.app_removed(&app.id, Actor::Person(person), None).await?;
+                let trail = self.privacy.removal_trail(&app.id, Actor::Person(person), None).await?;
+                self.core.store.deauthorize(person, &app.id, trail).await?;
+                self.privacy.wake_sender();
             }
             Some(name) => {
                 let permission = Permission::parse(name).ok_or_else(|| Refusal::invalid_param(format!("Unknown permission: {name}")))?;
@@ -270,12 +271,14 @@ impl Directory {
     /// its deauthorize callback is owed.
     pub async fn revoke_page_grant(&self, actor: Actor, page_id: &PageId, app_id: &AppId) -> AppResult<()> {
         self.core.page_for_admin(actor, page_id).await?;
-        if !self.core.store.revoke_page_grant(page_id, app_id).await? {
+        let trail = self.privacy.removal_trail(app_id, actor, Some(page_id)).await?;
+        if !self.core.store.revoke_page_grant(page_id, app_id, trail).await? {
             return Err(Refusal::unknown_object(app_id.as_str()).into());
         }
         self.core.invalidate(crate::Invalidation::Callers).await;
         self.core.invalidate(crate::Invalidation::Targets(Some(page_id.clone()))).await;
-        self.privacy.app_removed(app_id, actor, Some(page_id)).await
+        self.privacy.wake_sender();
+        Ok(())
     }
 
     /// The Page token of (Page, app, admin), registered by digest so it resolves:

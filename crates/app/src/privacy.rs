@@ -15,7 +15,7 @@ use std::time::Duration;
 use switchboard_domain::media::ATTACHMENT_ID_LIFETIME_MS;
 use switchboard_domain::privacy::{self, CallbackKind, CALLBACK_RETRY};
 use switchboard_domain::*;
-use switchboard_store::{CallbackAttempt, Erased, Erasure, NewPrivacyCallback, PrivacyCallback, PrivacyRecord, PrivacyUrls};
+use switchboard_store::{CallbackAttempt, Erased, Erasure, NewPrivacyCallback, PrivacyCallback, PrivacyRecord, PrivacyTrail, PrivacyUrls};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -299,9 +299,10 @@ impl Privacy {
             .collect())
     }
 
-    /// A person or a Page removed the app: its deauthorize callback is owed, with the
-    /// app-scoped id of who removed it (and the Page, for a Page), and audited.
-    pub(crate) async fn app_removed(&self, app: &AppId, by: Actor, page: Option<&PageId>) -> AppResult<()> {
+    /// What removing an app owes (the store keeps it with the removal): its
+    /// deauthorize callback, with the app-scoped id of who removed it (and the Page,
+    /// for a Page), and the audit record.
+    pub(crate) async fn removal_trail(&self, app: &AppId, by: Actor, page: Option<&PageId>) -> AppResult<PrivacyTrail> {
         let user_id = match by {
             Actor::Person(person) => Some(self.core.store.asid(person, app).await?),
             Actor::Operator => None,
@@ -315,10 +316,12 @@ impl Privacy {
             Some(page) => ("app_removed", format!("page:{page}")),
             None => ("app_deauthorized", actor_name(by)),
         };
-        let record = self.record(actor_name(by), action, subject, format!("app:{app}"));
-        self.core.store.record_privacy(record, vec![callback]).await?;
+        Ok(PrivacyTrail { record: self.record(actor_name(by), action, subject, format!("app:{app}")), callbacks: vec![callback] })
+    }
+
+    /// Callbacks were stored: the sender looks.
+    pub(crate) fn wake_sender(&self) {
         self.wake.notify_one();
-        Ok(())
     }
 
     /// The Page's own retention (`None`: the installation's), for its admins.

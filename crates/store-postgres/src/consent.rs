@@ -124,7 +124,7 @@ impl ConsentStore for PostgresStore {
         Ok(changed > 0)
     }
 
-    async fn deauthorize(&self, person: PersonId, app: &AppId) -> StoreResult<()> {
+    async fn deauthorize(&self, person: PersonId, app: &AppId, trail: PrivacyTrail) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         tx.execute("DELETE FROM user_permissions WHERE person_id = $1 AND app_id = $2", &[&person.0, &app.0]).await.map_err(pg)?;
@@ -135,6 +135,7 @@ impl ConsentStore for PostgresStore {
         .await
         .map_err(pg)?;
         revoke_page_tokens(&tx, "person_id = $1 AND app_id = $2", &[&person.0, &app.0]).await?;
+        crate::privacy::insert_trail(&tx, &trail).await?;
         tx.commit().await.map_err(pg)
     }
 

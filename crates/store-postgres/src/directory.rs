@@ -346,7 +346,7 @@ impl DirectoryStore for PostgresStore {
         Ok(epoch)
     }
 
-    async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+    async fn revoke_page_grant(&self, page: &PageId, app: &AppId, trail: PrivacyTrail) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         revoke_page_tokens(&tx, "page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await?;
@@ -354,6 +354,9 @@ impl DirectoryStore for PostgresStore {
         // Webhooks stop: the app's events of the Page not delivered yet are dropped.
         tx.execute("DELETE FROM outbox WHERE app_id = $1 AND page_id = $2 AND settled_at IS NULL", &[&app.0, &page.0]).await.map_err(pg)?;
         let deleted = tx.execute("DELETE FROM page_grants WHERE page_id = $1 AND app_id = $2", &[&page.0, &app.0]).await.map_err(pg)?;
+        if deleted > 0 {
+            crate::privacy::insert_trail(&tx, &trail).await?;
+        }
         tx.commit().await.map_err(pg)?;
         Ok(deleted > 0)
     }

@@ -13,7 +13,7 @@ use switchboard_store::codec::{self, Columns, PRIVACY_CALLBACK_COLUMNS};
 use switchboard_store::*;
 use deadpool_postgres::Transaction;
 
-async fn insert_record(c: &Transaction<'_>, record: &PrivacyRecord) -> StoreResult<()> {
+pub(crate) async fn insert_record(c: &Transaction<'_>, record: &PrivacyRecord) -> StoreResult<()> {
     c.execute(
         "INSERT INTO privacy_audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
         &[&record.at, &record.actor, &record.action, &record.subject, &record.detail],
@@ -23,7 +23,7 @@ async fn insert_record(c: &Transaction<'_>, record: &PrivacyRecord) -> StoreResu
     Ok(())
 }
 
-async fn insert_callbacks(c: &Transaction<'_>, callbacks: &[NewPrivacyCallback]) -> StoreResult<()> {
+pub(crate) async fn insert_callbacks(c: &Transaction<'_>, callbacks: &[NewPrivacyCallback]) -> StoreResult<()> {
     for callback in callbacks {
         c.execute(
             "INSERT INTO privacy_callbacks (app_id, kind, url, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -33,6 +33,12 @@ async fn insert_callbacks(c: &Transaction<'_>, callbacks: &[NewPrivacyCallback])
         .map_err(pg)?;
     }
     Ok(())
+}
+
+/// Stores a change's privacy trail in its transaction.
+pub(crate) async fn insert_trail(c: &Transaction<'_>, trail: &PrivacyTrail) -> StoreResult<()> {
+    insert_callbacks(c, &trail.callbacks).await?;
+    insert_record(c, &trail.record).await
 }
 
 /// The digests among `digests` that no attachment record names any more.
@@ -231,8 +237,7 @@ impl PrivacyStore for PostgresStore {
     async fn record_privacy(&self, record: PrivacyRecord, callbacks: Vec<NewPrivacyCallback>) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        insert_callbacks(&tx, &callbacks).await?;
-        insert_record(&tx, &record).await?;
+        insert_trail(&tx, &PrivacyTrail { record, callbacks }).await?;
         tx.commit().await.map_err(pg)?;
         Ok(())
     }

@@ -130,7 +130,7 @@ impl ConsentStore for SqliteStore {
             .await
     }
 
-    async fn deauthorize(&self, person: PersonId, app: &AppId) -> StoreResult<()> {
+    async fn deauthorize(&self, person: PersonId, app: &AppId, trail: PrivacyTrail) -> StoreResult<()> {
         let app = app.clone();
         self.engine
             .write(move |c| {
@@ -139,7 +139,8 @@ impl ConsentStore for SqliteStore {
                     "UPDATE tokens SET revoked = 1 WHERE kind = ?3 AND revoked = 0 AND person_id = ?1 AND app_id = ?2",
                     params![person.0, app.as_str(), codec::text(TokenKind::User)],
                 ))?;
-                revoke_page_tokens(c, "person_id = ?1 AND app_id = ?2", &[&person.0, &app.as_str()])
+                revoke_page_tokens(c, "person_id = ?1 AND app_id = ?2", &[&person.0, &app.as_str()])?;
+                crate::privacy::insert_trail(c, &trail)
             })
             .await
     }

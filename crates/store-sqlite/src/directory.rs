@@ -286,7 +286,7 @@ impl DirectoryStore for SqliteStore {
             .await
     }
 
-    async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool> {
+    async fn revoke_page_grant(&self, page: &PageId, app: &AppId, trail: PrivacyTrail) -> StoreResult<bool> {
         let (page, app) = (page.clone(), app.clone());
         self.engine
             .write(move |c| {
@@ -294,7 +294,11 @@ impl DirectoryStore for SqliteStore {
                 crate::subscriptions::uninstall(c, &page, &app)?;
                 // Webhooks stop: the app's events of the Page not delivered yet are dropped.
                 q(c.execute("DELETE FROM outbox WHERE app_id = ?1 AND page_id = ?2 AND settled_at IS NULL", params![app.as_str(), page.as_str()]))?;
-                Ok(q(c.execute("DELETE FROM page_grants WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0)
+                let revoked = q(c.execute("DELETE FROM page_grants WHERE page_id = ?1 AND app_id = ?2", params![page.as_str(), app.as_str()]))? > 0;
+                if revoked {
+                    crate::privacy::insert_trail(c, &trail)?;
+                }
+                Ok(revoked)
             })
             .await
     }

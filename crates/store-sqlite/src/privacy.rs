@@ -16,7 +16,7 @@ use switchboard_store::*;
 static CALLBACKS_OF_APP: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {PRIVACY_CALLBACK_COLUMNS} FROM privacy_callbacks WHERE app_id = ?1 ORDER BY id DESC LIMIT ?2"));
 
-fn insert_record(c: &Connection, record: &PrivacyRecord) -> StoreResult<()> {
+pub(crate) fn insert_record(c: &Connection, record: &PrivacyRecord) -> StoreResult<()> {
     q(c.execute(
         "INSERT INTO privacy_audit (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![record.at, record.actor, record.action, record.subject, record.detail],
@@ -24,7 +24,7 @@ fn insert_record(c: &Connection, record: &PrivacyRecord) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert_callbacks(c: &Connection, callbacks: &[NewPrivacyCallback]) -> StoreResult<()> {
+pub(crate) fn insert_callbacks(c: &Connection, callbacks: &[NewPrivacyCallback]) -> StoreResult<()> {
     let mut insert = prepare(
         c,
         "INSERT INTO privacy_callbacks (app_id, kind, url, payload, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -33,6 +33,12 @@ fn insert_callbacks(c: &Connection, callbacks: &[NewPrivacyCallback]) -> StoreRe
         q(insert.execute(params![callback.app.as_str(), codec::text(callback.kind), callback.url, callback.payload, callback.created_at]))?;
     }
     Ok(())
+}
+
+/// Stores a change's privacy trail in its transaction.
+pub(crate) fn insert_trail(c: &Connection, trail: &PrivacyTrail) -> StoreResult<()> {
+    insert_callbacks(c, &trail.callbacks)?;
+    insert_record(c, &trail.record)
 }
 
 /// The digests among `digests` that no attachment record names any more.
@@ -222,10 +228,7 @@ impl PrivacyStore for SqliteStore {
 
     async fn record_privacy(&self, record: PrivacyRecord, callbacks: Vec<NewPrivacyCallback>) -> StoreResult<()> {
         self.engine
-            .write(move |c| {
-                insert_callbacks(c, &callbacks)?;
-                insert_record(c, &record)
-            })
+            .write(move |c| insert_trail(c, &PrivacyTrail { record, callbacks }))
             .await
     }
 

@@ -98,8 +98,8 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn withdraw_permission(&self, person: PersonId, app: &AppId, permission: Permission, at: Millis) -> StoreResult<bool>;
     /// The person removes the app: every answer they gave it goes, and their user
     /// tokens for it and the Page tokens issued through them are revoked for good,
-    /// in one transaction.
-    async fn deauthorize(&self, person: PersonId, app: &AppId) -> StoreResult<()>;
+    /// with the removal's privacy trail, in one transaction.
+    async fn deauthorize(&self, person: PersonId, app: &AppId, trail: PrivacyTrail) -> StoreResult<()>;
     /// Submits permissions for review with a note; an approved one stays approved.
     async fn submit_review(&self, app: &AppId, permissions: Scopes, note: &str, at: Millis) -> StoreResult<()>;
     /// The operator's decision on a submitted permission; `NotFound` when it was not

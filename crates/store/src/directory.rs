@@ -100,8 +100,9 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// A Page admin removes an app from the Page: the grant, the app's subscription
     /// to the Page's webhooks, its events of the Page not yet delivered, and every Page
     /// token of the app for this Page go, in one transaction; the tokens are revoked
-    /// for good. False when it had no grant.
-    async fn revoke_page_grant(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
+    /// for good; with the removal's privacy trail. False (nothing stored) when it had
+    /// no grant.
+    async fn revoke_page_grant(&self, page: &PageId, app: &AppId, trail: PrivacyTrail) -> StoreResult<bool>;
     async fn page_granted(&self, page: &PageId, app: &AppId) -> StoreResult<bool>;
     /// Pages the person administers and has granted to the app, by name.
     async fn granted_pages_of(&self, person: PersonId, app: &AppId) -> StoreResult<Vec<Page>>;

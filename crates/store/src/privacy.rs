@@ -97,6 +97,14 @@ pub struct PrivacyRecord {
     pub detail: String,
 }
 
+/// What a change owes in privacy terms, stored in the change's own transaction: its
+/// audit record and the callbacks it causes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyTrail {
+    pub record: PrivacyRecord,
+    pub callbacks: Vec<NewPrivacyCallback>,
+}
+
 /// A person's account to erase, and what the erasure owes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Erasure {

@@ -48,12 +48,15 @@ pub async fn revoked_page_tokens_stay_revoked(store: Shared) {
 
     // The app is removed from the Page: its grant, subscription and tokens go.
     store.put_page_subscription(PageSubscription { page: shop.clone(), app: bot.clone(), fields: vec![WebhookField::Messages] }).await.unwrap();
-    assert!(store.revoke_page_grant(&shop, &bot).await.unwrap());
+    assert!(store.revoke_page_grant(&shop, &bot, removal("app_removed")).await.unwrap());
     assert!(!store.page_granted(&shop, &bot).await.unwrap());
     assert!(store.page_subscriptions(&shop).await.unwrap().iter().all(|s| s.app != bot));
     assert_eq!(store.token("ann-bot@0").await.unwrap(), None);
     assert!(store.page_granted(&shop, &other).await.unwrap(), "another app keeps its grant");
-    assert!(!store.revoke_page_grant(&shop, &bot).await.unwrap(), "nothing left to revoke");
+    assert!(!store.revoke_page_grant(&shop, &bot, removal("app_removed")).await.unwrap(), "nothing left to revoke");
+    // The removal's audit record and callback were stored with it, once.
+    assert_eq!(store.privacy_audit(None, 10).await.unwrap().len(), 1);
+    assert_eq!(store.privacy_callbacks(&bot, 10).await.unwrap().len(), 1);
     // Granted again, the old token stays dead and a new one is minted.
     assert_eq!(store.grant_page(grant("100", "900", ann.id, 0), minter("ann-bot")).await.unwrap(), 1);
     assert_eq!(store.token("ann-bot@0").await.unwrap(), None);

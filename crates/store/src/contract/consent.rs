@@ -60,7 +60,8 @@ pub async fn consent_is_recorded_withdrawn_and_deauthorized(store: Shared) {
     store.grant_page(with_consent, minter("page")).await.unwrap();
     assert!(store.token("page@0").await.unwrap().is_some());
     assert!(store.consent(ann.id, &app_id).await.unwrap().granted.contains(Permission::PagesMessaging), "a grant records its consent");
-    store.deauthorize(ann.id, &app_id).await.unwrap();
+    store.deauthorize(ann.id, &app_id, removal("app_deauthorized")).await.unwrap();
+    assert_eq!(store.privacy_callbacks(&app_id, 10).await.unwrap()[0].kind, switchboard_domain::privacy::CallbackKind::Deauthorize);
     assert_eq!(store.consent(ann.id, &app_id).await.unwrap(), Consent::default());
     assert_eq!(store.token("user-token").await.unwrap(), None);
     assert_eq!(store.token("page@0").await.unwrap(), None);

@@ -10,6 +10,11 @@ fn record(action: &str) -> PrivacyRecord {
     PrivacyRecord { at: 50, actor: "test".into(), action: action.into(), subject: "person:1".into(), detail: String::new() }
 }
 
+/// What removing app "900" owes: its deauthorize callback and an audit record.
+pub(crate) fn removal(action: &str) -> PrivacyTrail {
+    PrivacyTrail { record: record(action), callbacks: vec![NewPrivacyCallback { kind: CallbackKind::Deauthorize, ..callback("900", 5) }] }
+}
+
 fn callback(app: &str, at: Millis) -> NewPrivacyCallback {
     NewPrivacyCallback { app: AppId(app.into()), kind: CallbackKind::DataDeletion, url: Some("https://bot.example/deletion".into()), payload: "{\"user_id\":\"7\"}".into(), created_at: at }
 }
