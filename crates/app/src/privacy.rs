@@ -410,8 +410,9 @@ impl Privacy {
         let now = self.core.now();
         let due = self.core.store.claim_privacy_callbacks(now, now + CALLBACK_LEASE_MS, CALLBACKS_PER_ROUND).await?;
         let count = due.len();
-        for callback in due {
-            let attempt = self.attempt(poster, &callback).await;
+        // At once: one slow app must not hold the others' callbacks for its timeout.
+        let attempts = futures_util::future::join_all(due.iter().map(|callback| self.attempt(poster, callback))).await;
+        for (callback, attempt) in due.iter().zip(attempts) {
             self.core.store.settle_privacy_callback(callback.id, attempt, self.core.now()).await?;
         }
         Ok(count)
