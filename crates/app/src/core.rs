@@ -27,6 +27,11 @@ pub(crate) struct Core {
     pub public_url: OnceLock<String>,
     /// Wakes the webhook dispatcher when outbox rows were committed.
     pub outbox_wake: Arc<Notify>,
+    /// Moves on whenever outbox rows were committed or answered on this node: each
+    /// listener and long poll watches it (a `Notify` would wake only one of them).
+    pub outbox_changed: tokio::sync::watch::Sender<u64>,
+    /// The apps no dispatcher POSTs to (pull mode, no callback, a listener).
+    pub held: TtlCache<(), Arc<Vec<AppId>>>,
     pub live: LiveHub,
     pub metrics: crate::metrics::Metrics,
     /// Resolved tokens by digest, with their expiry.
@@ -61,6 +66,8 @@ impl Core {
             settings,
             public_url,
             outbox_wake: Arc::new(Notify::new()),
+            outbox_changed: tokio::sync::watch::Sender::new(0),
+            held: TtlCache::new(ttl),
             live: LiveHub::new(),
             metrics,
             callers: TtlCache::new(ttl),
@@ -102,6 +109,7 @@ impl Core {
     /// Outbox rows were committed: the dispatcher looks.
     pub fn wake_dispatcher(&self) {
         self.outbox_wake.notify_one();
+        self.outbox_changed.send_modify(|version| *version = version.wrapping_add(1));
     }
 
     /// The app, through the cache.

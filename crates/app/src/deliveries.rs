@@ -15,6 +15,17 @@ pub const STATS_MIN_BUCKET_MS: Millis = 1_000;
 /// The most rows one listing answers.
 pub const LIST_CAP: u32 = 500;
 
+/// Where the dispatcher sends an app's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookRoute {
+    Post { url: String, secret: String },
+    /// The app takes its events itself (a listener, the pull API), or they wait for
+    /// a listener: a claim of them is let go.
+    Held,
+    /// No active webhook at all.
+    Missing,
+}
+
 /// Webhook deliveries as developers see and handle them, and what the dispatcher
 /// asks of the platform (where an app's events go; what follows an alert).
 #[derive(Clone)]
@@ -84,10 +95,30 @@ impl Deliveries {
         }
     }
 
+    /// Where the dispatcher sends the app's events: its callback URL with the secret
+    /// that signs it, or nowhere while the app takes them itself (see `Pickups`).
+    pub async fn webhook_route(&self, app_id: &AppId) -> AppResult<WebhookRoute> {
+        if self.held_apps().await?.contains(app_id) {
+            return Ok(WebhookRoute::Held);
+        }
+        Ok(match self.webhook_endpoint(app_id).await? {
+            Some((url, secret)) => WebhookRoute::Post { url, secret },
+            None => WebhookRoute::Missing,
+        })
+    }
+
+    /// The apps whose events no dispatcher POSTs now: in pull mode, with a webhook
+    /// but no callback URL, or with a listener (on any node); cached briefly.
+    pub async fn held_apps(&self) -> AppResult<Arc<Vec<AppId>>> {
+        let core = &self.core;
+        let held = core.held.get_or_load(&(), || async { Ok::<_, crate::AppError>(Some(Arc::new(core.store.held_apps(core.now()).await?))) }).await?;
+        Ok(held.unwrap_or_default())
+    }
+
     /// Where the app's `object=page` webhook goes, and the secret that signs it.
     pub async fn webhook_endpoint(&self, app_id: &AppId) -> AppResult<Option<(String, String)>> {
         let Some(app) = self.core.app(app_id).await? else { return Ok(None) };
-        let webhook = self.core.store.app_subscriptions(app_id).await?.into_iter().find(|s| s.object == "page" && s.active);
+        let webhook = self.core.store.app_subscriptions(app_id).await?.into_iter().find(|s| s.object == "page" && s.active && s.is_pushed());
         Ok(webhook.map(|s| (s.callback_url, self.core.app_secret(&app))))
     }
 

@@ -30,6 +30,7 @@ pub use switchboard_store::timing;
 mod notifications;
 mod ops;
 mod passwords;
+mod pickups;
 mod privacy;
 mod profiles;
 mod ratelimit;
@@ -43,7 +44,7 @@ pub use auth::{Actor, Caller};
 pub use clock::{SystemClock, VirtualClock};
 pub use consent::{Consent, DialogAnswer, DialogRequest, LOGIN_CODE_TTL_MS, TEST_USER_DOMAIN};
 pub use conversations::{Conversations, Paged};
-pub use deliveries::{Deliveries, LIST_CAP};
+pub use deliveries::{Deliveries, WebhookRoute, LIST_CAP};
 pub use directory::{Directory, NewAppCredentials, PageAccount};
 pub use entry_points::{EntryPoints, LinkingResult};
 pub use error::{AppError, AppResult};
@@ -56,6 +57,7 @@ pub use media::{FetchError, FetchTimeouts, Fetched, Media, MediaFetcher, MediaFi
 pub use messaging::Messaging;
 pub use notifications::Notifications;
 pub use ops::Operations;
+pub use pickups::{envelope_of, DeliveredEvent, DeliveryState, Listener, ListenerAnswer, ListenerDelivery, PickupSettings, Pickups, Update, MAX_POLL_LIMIT, MAX_POLL_SECS};
 pub use privacy::{AuditEntry, CallbackPoster, CallbackView, Privacy, Pruned, MAX_EXPORTED_MESSAGES};
 pub use profiles::Profiles;
 pub use ratelimit::{RateLimits, Usage};
@@ -118,6 +120,8 @@ pub struct PlatformSettings {
     pub public_url: Option<String>,
     /// How many days messages are kept where a Page sets nothing (`None`: forever).
     pub retention_days: Option<u32>,
+    /// How listeners and pollers take events (the dispatcher's rules).
+    pub pickup: PickupSettings,
 }
 
 impl Default for PlatformSettings {
@@ -143,6 +147,7 @@ impl Default for PlatformSettings {
             fetch_timeouts: media::FetchTimeouts::default(),
             public_url: None,
             retention_days: None,
+            pickup: PickupSettings::default(),
         }
     }
 }
@@ -169,6 +174,7 @@ pub struct Platform {
     pub privacy: Privacy,
     pub conversations: Conversations,
     pub deliveries: Deliveries,
+    pub pickups: Pickups,
     pub rate_limits: RateLimits,
     pub ops: Operations,
 }
@@ -210,6 +216,7 @@ impl Platform {
             handover: Handover::new(core.clone()),
             inbox: Inbox::new(core.clone()),
             deliveries: Deliveries { core: core.clone() },
+            pickups: Pickups::new(core.clone()),
             rate_limits: RateLimits::new(core.clone()),
             ops: Operations { core: core.clone() },
             sessions,

@@ -37,6 +37,9 @@ pub enum Invalidation {
     Callers,
     /// The person's account was erased: their PSIDs, sessions and roles go.
     Person(PersonId),
+    /// A listener came or went, or an app's delivery mode changed: which apps the
+    /// dispatchers leave alone.
+    Held,
 }
 
 impl Core {
@@ -75,11 +78,14 @@ impl Core {
             Invalidation::Targets(Some(page)) => {
                 self.targets.remove(page);
                 self.receivers.remove(page);
+                self.held.clear();
             }
             Invalidation::Targets(None) => {
                 self.targets.clear();
                 self.receivers.clear();
+                self.held.clear();
             }
+            Invalidation::Held => self.held.clear(),
             Invalidation::Person(_) => {
                 // Rare: everything that may name the person is dropped at once.
                 self.psids.clear();
@@ -87,6 +93,7 @@ impl Core {
                 self.roles.clear();
             }
             Invalidation::Callers => {
+                self.held.clear();
                 self.callers.clear();
                 self.apps.clear();
                 self.targets.clear();

@@ -70,11 +70,14 @@ impl Subscriptions {
             .await
             .map_err(Refusal::callback_verification_failed)?;
         let existing = self.core.store.app_subscriptions(&app.id).await?;
-        if let Some(old) = existing.iter().find(|s| s.object == object) {
+        let old = existing.iter().find(|s| s.object == object);
+        if let Some(old) = old {
             fields.extend(old.fields.iter().copied());
             fields.sort();
             fields.dedup();
         }
+        // The delivery mode is the console's to change; a new callback keeps it.
+        let delivery = old.map_or(DeliveryMode::Webhook, |old| old.delivery);
         self.core
             .store
             .put_app_subscription(AppSubscription {
@@ -85,6 +88,7 @@ impl Subscriptions {
                 fields,
                 version: version.to_string(),
                 active: true,
+                delivery,
             })
             .await?;
         self.core.invalidate(crate::Invalidation::Targets(None)).await;

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use switchboard_domain::retry::RetrySchedule;
 use switchboard_domain::signature::sign;
 use switchboard_domain::*;
-use switchboard_store::{Alert, ClaimLimits, FailedAttempt, NextRuns, OutboxEvent, OutboxStore, StoreError};
+use switchboard_store::{pack_runs, Alert, ClaimLimits, FailedAttempt, NextRuns, OutboxEvent, OutboxStore, StoreError};
 use switchboard_wire::alert::AlertNotice;
 use switchboard_wire::webhook::{render_envelope, EnvelopeEntry};
 use tokio::sync::{Notify, Semaphore};
@@ -123,11 +123,26 @@ pub struct Endpoint {
     pub secret: String,
 }
 
+/// Where an app's events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// POSTed to the app's callback URL.
+    Post(Endpoint),
+    /// The app takes them itself (a listener, the pull API) or they wait for a
+    /// listener: a claim of them is let go untouched.
+    Held,
+    /// The app has no active webhook.
+    Missing,
+}
+
 /// What the dispatcher needs from the rest of the platform.
 #[async_trait::async_trait]
 pub trait DeliveryHost: Send + Sync + 'static {
-    /// The app's active webhook, if it has one.
-    async fn endpoint(&self, app: &AppId) -> Result<Option<Endpoint>, StoreError>;
+    /// Where the app's events go now.
+    async fn route(&self, app: &AppId) -> Result<Route, StoreError>;
+    /// The apps whose events this dispatcher leaves alone (`Route::Held`), as far
+    /// as a recent look shows.
+    async fn held_apps(&self) -> Vec<AppId>;
     /// An alert was stored: the platform reacts (logs it, forgets the webhook targets
     /// of the Pages the app was unsubscribed from).
     async fn alert_raised(&self, alert: &Alert);
@@ -206,8 +221,10 @@ impl Dispatcher {
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         loop {
             while in_flight.try_join_next().is_some() {}
-            let limits = this.claim_limits(slots.available_permits());
-            let claimed = match this.claim(&limits).await {
+            let held = this.host.held_apps().await;
+            let limits = this.claim_limits(slots.available_permits(), &held);
+            let lease_until = this.now() + this.settings.lease.as_millis() as Millis;
+            let claimed = match this.claim(&limits, lease_until).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim webhook events; retrying");
@@ -218,7 +235,7 @@ impl Dispatcher {
             // for a wake (a new event, an answered POST) or the next due time.
             let more_due = limits.events > 0 && claimed.len() >= limits.events as usize;
             let leased_at = Instant::now();
-            for batch in this.prepare(claimed).await {
+            for batch in this.prepare(claimed, lease_until).await {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let endpoint = this.endpoint_slots(&batch.url);
                 let this = this.clone();
@@ -242,8 +259,8 @@ impl Dispatcher {
                         round += 1;
                         let started = Instant::now();
                         let outcome = this.send(&batch).await;
-                        let following = this.record(&batch, outcome, started.elapsed(), round < CHAIN_ROUNDS).await;
-                        next = this.prepare(following).await.into_iter().next();
+                        let (following, lease_until) = this.record(&batch, outcome, started.elapsed(), round < CHAIN_ROUNDS).await;
+                        next = this.prepare(following, lease_until).await.into_iter().next();
                     }
                     // Both slots free before the wake: a claim that still saw this
                     // endpoint full would leave its app out and find nothing.
@@ -304,51 +321,65 @@ impl Dispatcher {
     /// As many events as the free POST slots can carry, and for each app no more than
     /// its endpoint's free slots can: a batch claimed beyond them would wait for a
     /// slot while its lease runs.
-    fn claim_limits(&self, free_slots: usize) -> ClaimLimits {
+    /// Held apps (they take their events themselves) are left out.
+    fn claim_limits(&self, free_slots: usize, held: &[AppId]) -> ClaimLimits {
         let batch = self.settings.batch_cap.max(1);
         let per_endpoint = self.settings.max_in_flight_per_endpoint.max(1);
         let endpoints = self.endpoints.lock().expect("the endpoint map is never poisoned");
         let app_urls = self.app_urls.lock().expect("the app map is never poisoned");
         let per_app = app_urls
             .iter()
+            .filter(|(app, _)| !held.contains(app))
             .filter_map(|(app, url)| {
                 let free = endpoints.get(url)?.available_permits();
                 (free < per_endpoint).then(|| (app.clone(), (free * batch) as u32))
             })
+            .chain(held.iter().map(|app| (app.clone(), 0)))
             .collect();
-        ClaimLimits { events: (free_slots * batch).min(2_000) as u32, run: batch as u32, per_app, per_other_app: (per_endpoint * batch) as u32 }
+        ClaimLimits { events: (free_slots * batch).min(2_000) as u32, run: batch as u32, per_app, per_other_app: (per_endpoint * batch) as u32, only_app: None }
     }
 
-    /// Stage 1: lease due events within `limits`.
-    async fn claim(&self, limits: &ClaimLimits) -> Result<Vec<OutboxEvent>, StoreError> {
+    /// Stage 1: lease due events within `limits`, until `lease_until`.
+    async fn claim(&self, limits: &ClaimLimits, lease_until: Millis) -> Result<Vec<OutboxEvent>, StoreError> {
         if limits.events == 0 {
             return Ok(Vec::new());
         }
-        let now = self.now();
-        self.outbox.claim_outbox(now, now + self.settings.lease.as_millis() as Millis, limits).await
+        self.outbox.claim_outbox(self.now(), lease_until, limits).await
     }
 
     /// Stage 2: group by app, pack whole thread runs into batches (two POSTs in
     /// flight for one thread could arrive out of order), render one envelope per
     /// batch and sign it. `events` come each run whole and in order.
-    async fn prepare(&self, events: Vec<OutboxEvent>) -> Vec<Batch> {
+    /// Events of an app that turned out held are let go (their lease, `lease_until`,
+    /// ended) for its listener or poller.
+    async fn prepare(&self, events: Vec<OutboxEvent>, lease_until: Millis) -> Vec<Batch> {
         let mut by_app: BTreeMap<AppId, Vec<OutboxEvent>> = BTreeMap::new();
         for event in events {
             by_app.entry(event.app.clone()).or_default().push(event);
         }
         let mut batches = Vec::new();
         for (app, events) in by_app {
-            let endpoint = match self.host.endpoint(&app).await {
-                Ok(endpoint) => endpoint,
+            let route = match self.host.route(&app).await {
+                Ok(route) => route,
                 Err(error) => {
                     tracing::warn!(%app, ?error, "cannot look up the app's webhook");
-                    None
+                    Route::Missing
                 }
             };
-            let Some(Endpoint { url, secret }) = endpoint else {
-                let failure = Failure::new(FailureKind::NoWebhook, "the app has no active webhook for object=page");
-                self.record_failure(&app, "", &events, failure, Duration::ZERO).await;
-                continue;
+            let Endpoint { url, secret } = match route {
+                Route::Post(endpoint) => endpoint,
+                Route::Held => {
+                    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+                    if let Err(error) = self.outbox.release_leases(&ids, lease_until).await {
+                        tracing::warn!(%app, %error, "cannot let go of a held app's events; their lease runs out by itself");
+                    }
+                    continue;
+                }
+                Route::Missing => {
+                    let failure = Failure::new(FailureKind::NoWebhook, "the app has no active webhook for object=page");
+                    self.record_failure(&app, "", &events, failure, Duration::ZERO).await;
+                    continue;
+                }
             };
             {
                 let mut app_urls = self.app_urls.lock().expect("the app map is never poisoned");
@@ -433,7 +464,8 @@ impl Dispatcher {
 
     /// Stage 4: store the outcome of every event in the batch. After a delivery,
     /// answers the same threads' next events, leased (at most one batch of them).
-    async fn record(&self, batch: &Batch, outcome: Outcome, latency: Duration, go_on: bool) -> Vec<OutboxEvent> {
+    /// The next events come with their lease's end.
+    async fn record(&self, batch: &Batch, outcome: Outcome, latency: Duration, go_on: bool) -> (Vec<OutboxEvent>, Millis) {
         let metrics = &self.metrics;
         metrics.latency.observe(latency.as_secs_f64());
         match outcome {
@@ -446,20 +478,21 @@ impl Dispatcher {
                 }
                 let ids: Vec<i64> = batch.events.iter().map(|e| e.id).collect();
                 let batch_cap = self.settings.batch_cap.max(1) as u32;
-                let next = go_on.then(|| NextRuns { lease_until: now + self.settings.lease.as_millis() as Millis, events: batch_cap, run: batch_cap });
+                let lease_until = now + self.settings.lease.as_millis() as Millis;
+                let next = go_on.then_some(NextRuns { lease_until, events: batch_cap, run: batch_cap });
                 match self.outbox.outbox_delivered_then_claim(&ids, now, next).await {
-                    Ok(next) => next,
+                    Ok(next) => (next, lease_until),
                     Err(error) => {
                         // The lease expires and the events go again: at-least-once.
                         tracing::error!(%error, app = %batch.app, "cannot record a delivery");
-                        Vec::new()
+                        (Vec::new(), lease_until)
                     }
                 }
             }
             Outcome::Failed(failure) => {
                 metrics.posts.get_or_create(&DeliveryLabels { outcome: "failed" }).inc();
                 self.record_failure(&batch.app, &batch.url, &batch.events, failure, latency).await;
-                Vec::new()
+                (Vec::new(), 0)
             }
         }
     }
@@ -524,33 +557,6 @@ impl Dispatcher {
 }
 
 /// Up to `limit` bytes of the body; the rest is left unread.
-/// One app's events in batches of at most `cap`, each thread's run in one batch, in
-/// order. A run is consecutive events of one thread; the store makes none longer
-/// than a batch.
-fn pack_runs(events: Vec<OutboxEvent>, cap: usize) -> Vec<Vec<OutboxEvent>> {
-    let cap = cap.max(1);
-    let mut batches: Vec<Vec<OutboxEvent>> = Vec::new();
-    let mut run: Vec<OutboxEvent> = Vec::new();
-    let close_run = |run: &mut Vec<OutboxEvent>, batches: &mut Vec<Vec<OutboxEvent>>| {
-        if run.is_empty() {
-            return;
-        }
-        match batches.last_mut() {
-            Some(batch) if batch.len() + run.len() <= cap => batch.append(run),
-            _ => batches.push(std::mem::take(run)),
-        }
-    };
-    for event in events {
-        let same_thread = run.last().is_some_and(|last: &OutboxEvent| last.page == event.page && last.person == event.person);
-        if !same_thread {
-            close_run(&mut run, &mut batches);
-        }
-        run.push(event);
-    }
-    close_run(&mut run, &mut batches);
-    batches
-}
-
 async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < limit {

@@ -143,12 +143,48 @@ pub struct TokenRecord {
 pub struct AppSubscription {
     pub app: AppId,
     pub object: String,
+    /// Empty when the app has none: its events wait for a listener (`switchboard
+    /// listen`) or a poller.
     pub callback_url: String,
     pub verify_token: String,
     pub fields: Vec<WebhookField>,
     /// The Graph version the fields were subscribed with.
     pub version: String,
     pub active: bool,
+    pub delivery: DeliveryMode,
+}
+
+impl AppSubscription {
+    /// Whether a dispatcher POSTs the app's events: only to a callback URL, and only
+    /// when the app does not pull them.
+    pub fn is_pushed(&self) -> bool {
+        self.delivery == DeliveryMode::Webhook && !self.callback_url.is_empty()
+    }
+}
+
+/// How an app's events reach it (a Switchboard extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// POSTed to the callback URL, or to a listener while one is connected.
+    Webhook,
+    /// Taken by the app itself through `GET /{app-id}/updates`; never POSTed.
+    Pull,
+}
+
+impl DeliveryMode {
+    pub const ALL: [DeliveryMode; 2] = [Self::Webhook, Self::Pull];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Pull => "pull",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|mode| mode.as_str() == text)
+    }
 }
 
 /// An app installed on a Page with the fields it wants from it.

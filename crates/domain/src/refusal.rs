@@ -36,6 +36,23 @@ impl Refusal {
         Self::new(400, 100, None, format!("(#100) {detail}"))
     }
 
+    /// 100: the pull API for an app whose webhook is not in pull mode (a Switchboard
+    /// extension).
+    pub fn not_pulled() -> Self {
+        Self::new(
+            400,
+            100,
+            None,
+            "(#100) This app's events are POSTed to its webhook: set its delivery mode to pull (console API `PUT /console/apps/{app}/delivery`) to read them with /updates",
+        )
+    }
+
+    /// 409 (as Telegram's getUpdates answers): another request is polling the app's
+    /// updates right now.
+    pub fn poller_busy() -> Self {
+        Self::new(409, 100, None, "(#100) Conflict: another request is polling this app's updates; one poller at a time")
+    }
+
     /// 100/2018001: the recipient is not a PSID of this Page.
     pub fn no_matching_user() -> Self {
         Self::new(400, 100, Some(2018001), "(#100) No matching user found")

@@ -7,6 +7,7 @@ use crate::extract::{JsonBody, Path, Query};
 use crate::session::Signed;
 use axum::extract::State;
 use axum::routing::{get, post};
+use switchboard_domain::DeliveryMode;
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<Platform> {
         .route("/apps/{app}/webhook/events/{event}/replay", post(replay_one))
         .route("/apps/{app}/webhook/replay", post(replay_range))
         .route("/apps/{app}/webhook/alerts", get(alerts))
+        .route("/apps/{app}/webhook/delivery", get(delivery).put(set_delivery))
 }
 
 fn number(query: &HashMap<String, String>, name: &str, default: i64) -> Result<i64, Refusal> {
@@ -119,4 +121,34 @@ async fn alerts(
     let limit = number(&query, "limit", 50)? as u32;
     let alerts = platform.deliveries.webhook_alerts(actor, &AppId(app), limit).await?;
     Ok(Json(Listing { data: alerts.iter().map(AlertView::from).collect() }))
+}
+
+/// `GET /console/v1/apps/{app}/webhook/delivery`: the delivery mode, the webhook's
+/// callback and fields, the listeners connected and the poller polling.
+async fn delivery(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<DeliveryView>> {
+    let state = platform.pickups.delivery(actor, &AppId(app)).await?;
+    Ok(Json(DeliveryView::from(&state)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryChange {
+    mode: String,
+    fields: Option<Vec<String>>,
+}
+
+/// `PUT /console/v1/apps/{app}/webhook/delivery` `{"mode": "webhook"|"pull", "fields"?}`:
+/// an app without a webhook gets one without a callback URL.
+async fn set_delivery(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(app): Path<String>,
+    JsonBody(change): JsonBody<DeliveryChange>,
+) -> HttpResult<Json<DeliveryView>> {
+    let mode = DeliveryMode::parse(&change.mode).ok_or_else(|| Refusal::invalid_param("mode must be webhook or pull"))?;
+    if change.fields.as_ref().is_some_and(|fields| fields.len() > 64) {
+        return Err(Refusal::invalid_param("fields lists at most 64 fields").into());
+    }
+    let state = platform.pickups.set_delivery(actor, &AppId(app), mode, change.fields.as_deref()).await?;
+    Ok(Json(DeliveryView::from(&state)))
 }

@@ -24,6 +24,7 @@ mod migrate;
 mod entry_points;
 mod optins;
 mod outbox;
+mod pickup;
 mod privacy;
 mod profiles;
 mod subscriptions;

@@ -142,7 +142,7 @@ const LEASE_EVENT_RUNS: &str = "WITH threads AS (SELECT DISTINCT app_id, page_id
 
 /// A claim: the due heads (`FOR UPDATE SKIP LOCKED`, so that nodes claiming at once
 /// split the work; a row another node leased meanwhile is re-checked and left out),
-/// leaving out the apps `$4`; each head's run of `$5` events at most; then no more
+/// leaving out the apps `$4` (or all but `$9`); each head's run of `$5` events at most; then no more
 /// than each app's cap (`$6`, `$7`; `$8` for the others) and `$3` in all, counted in
 /// the heads' due order so that every run keeps a prefix. Only the heads are
 /// written: a head's lease covers its run. The columns of
@@ -150,7 +150,7 @@ const LEASE_EVENT_RUNS: &str = "WITH threads AS (SELECT DISTINCT app_id, page_id
 const CLAIM_RUNS: &str = "WITH heads AS (
         SELECT o.id, o.app_id, o.page_id, o.person_id, o.next_attempt_at FROM outbox o
         WHERE o.settled_at IS NULL AND o.is_head AND o.next_attempt_at <= $1 AND o.lease_until <= $1
-          AND NOT (o.app_id = ANY($4::text[]))
+          AND NOT (o.app_id = ANY($4::text[])) AND ($9::text IS NULL OR o.app_id = $9::text)
           AND o.id = (
             SELECT MIN(p.id) FROM outbox p
             WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id AND p.settled_at IS NULL)
@@ -192,7 +192,7 @@ async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<()> {
 /// Settles pending events; each thread's next pending event becomes its head. An
 /// append to a thread either committed before (and its event is promoted here) or
 /// waits for the thread's lock and sees this.
-async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<()> {
+pub(crate) async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -211,7 +211,7 @@ async fn settle(tx: &Transaction<'_>, ids: &[i64], at: Millis, outcome: Outcome)
 /// Settles delivered events and, with `next`, leases their threads' next due runs,
 /// in one transaction of its own and one round trip: every statement,
 /// BEGIN and COMMIT included, is pipelined.
-async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
+pub(crate) async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
     let mut statements = Vec::with_capacity(7);
     for sql in [LOCK_EVENT_PAGES, LOCK_EVENT_THREADS, SETTLE, PROMOTE_EVENT_HEADS, HEALTH_ROW, HEALTH_SUCCESS, LEASE_EVENT_RUNS] {
         // Prepared once per connection: afterwards no round trip.
@@ -275,9 +275,19 @@ fn in_run_order(rows: &[tokio_postgres::Row], head_key: impl Fn(&PgRow) -> Store
 }
 
 async fn failed(tx: &Transaction<'_>, attempt: &FailedAttempt) -> StoreResult<()> {
-    let ids: Vec<i64> = attempt.retries.iter().map(|(id, _)| *id).collect();
-    let dead: Vec<i64> = attempt.retries.iter().filter(|(_, next)| next.is_none()).map(|(id, _)| *id).collect();
-    let (retry_ids, retry_at): (Vec<i64>, Vec<Millis>) = attempt.retries.iter().filter_map(|(id, next)| next.map(|at| (*id, at))).unzip();
+    // Only the app's own events: a listener reports its failures by id.
+    let named: Vec<i64> = attempt.retries.iter().map(|(id, _)| *id).collect();
+    let owned: Vec<i64> = tx
+        .query("SELECT id FROM outbox WHERE id = ANY($1) AND app_id = $2", &[&named, &attempt.app.as_str()])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| PgRow(r).int("id"))
+        .collect::<StoreResult<_>>()?;
+    let retries: Vec<(i64, Option<Millis>)> = attempt.retries.iter().filter(|(id, _)| owned.contains(id)).copied().collect();
+    let ids: Vec<i64> = retries.iter().map(|(id, _)| *id).collect();
+    let dead: Vec<i64> = retries.iter().filter(|(_, next)| next.is_none()).map(|(id, _)| *id).collect();
+    let (retry_ids, retry_at): (Vec<i64>, Vec<Millis>) = retries.iter().filter_map(|(id, next)| next.map(|at| (*id, at))).unzip();
     let status = attempt.status.map(i32::from);
     // Thread locks first (the global order), before any outbox row is touched.
     lock_threads(tx, &ids).await?;
@@ -466,7 +476,7 @@ impl OutboxStore for PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(CLAIM_RUNS, &[&now, &lease_until, &events, &left_out, &run, &capped, &caps, &per_other_app])
+            .query(CLAIM_RUNS, &[&now, &lease_until, &events, &left_out, &run, &capped, &caps, &per_other_app, &limits.only_app.as_ref().map(AppId::as_str)])
             .await
             .map_err(pg)?;
         in_run_order(&rows, |row| row.int("head_due"))
@@ -652,6 +662,15 @@ impl OutboxStore for PostgresStore {
             .await
             .map_err(pg)?;
         row.map(|row| PgRow(&row).int("due")).transpose()
+    }
+
+    async fn release_leases(&self, ids: &[i64], lease_until: Millis) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute("UPDATE outbox SET lease_until = 0 WHERE id = ANY($1) AND lease_until = $2 AND settled_at IS NULL", &[&ids, &lease_until])
+            .await
+            .map_err(pg)?;
+        Ok(())
     }
 
     async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()> {

@@ -17,12 +17,12 @@ impl SubscriptionStore for PostgresStore {
         self.client()
             .await?
             .execute(
-                "INSERT INTO app_subscriptions (app_id, object, callback_url, verify_token, fields, version, active)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO app_subscriptions (app_id, object, callback_url, verify_token, fields, version, active, delivery)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (app_id, object) DO UPDATE SET callback_url = excluded.callback_url,
                     verify_token = excluded.verify_token, fields = excluded.fields,
-                    version = excluded.version, active = excluded.active",
-                &[&s.app.0, &s.object, &s.callback_url, &s.verify_token, &codec::fields_text(&s.fields), &s.version, &s.active],
+                    version = excluded.version, active = excluded.active, delivery = excluded.delivery",
+                &[&s.app.0, &s.object, &s.callback_url, &s.verify_token, &codec::fields_text(&s.fields), &s.version, &s.active, &codec::text(s.delivery)],
             )
             .await
             .map_err(pg)?;
@@ -34,7 +34,7 @@ impl SubscriptionStore for PostgresStore {
             .client()
             .await?
             .query(
-                "SELECT app_id, object, callback_url, verify_token, fields, version, active FROM app_subscriptions WHERE app_id = $1 ORDER BY object",
+                "SELECT app_id, object, callback_url, verify_token, fields, version, active, delivery FROM app_subscriptions WHERE app_id = $1 ORDER BY object",
                 &[&app.0],
             )
             .await

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_consent.sql")),
     (10, include_str!("../migrations/0010_entry_points.sql")),
     (11, include_str!("../migrations/0011_privacy.sql")),
+    (12, include_str!("../migrations/0012_pickup.sql")),
 ];
 
 /// The schema version this build expects.

@@ -63,10 +63,10 @@ pub(crate) fn insert_reaching<'e>(c: &Connection, events: impl IntoIterator<Item
 }
 
 /// Due thread heads in due order, for a claim to choose from; `?3`: the apps left
-/// out (a JSON array).
+/// out (a JSON array); `?4`: the one app wanted, if any.
 const DUE_HEADS: &str = "SELECT o.id, o.app_id, o.page_id, o.person_id FROM outbox o
      WHERE o.settled_at IS NULL AND o.is_head = 1 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
-       AND o.app_id NOT IN (SELECT value FROM json_each(?3))
+       AND o.app_id NOT IN (SELECT value FROM json_each(?3)) AND (?4 IS NULL OR o.app_id = ?4)
        AND NOT EXISTS (
          SELECT 1 FROM outbox p
          WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
@@ -99,7 +99,7 @@ fn lease_run(c: &Connection, thread: (&str, &str, i64), room: u32, now: Millis, 
 fn claim(c: &Connection, now: Millis, lease_until: Millis, limits: &ClaimLimits) -> StoreResult<Vec<OutboxEvent>> {
     let left_out = serde_json::to_string(&limits.apps_left_out()).expect("strings serialize");
     let heads = cached(c, DUE_HEADS)?
-        .all(params![now, limits.events, left_out], |r| Ok((r.text("app_id")?, r.text("page_id")?, r.int("person_id")?)))?;
+        .all(params![now, limits.events, left_out, limits.only_app.as_ref().map(AppId::as_str)], |r| Ok((r.text("app_id")?, r.text("page_id")?, r.int("person_id")?)))?;
     let mut taken: BTreeMap<String, u32> = BTreeMap::new();
     let mut claimed = Vec::new();
     for (app, page, person) in &heads {
@@ -142,11 +142,11 @@ static EVENTS_OF: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// A thread of one app: (app, Page, person).
-type Thread = (String, String, i64);
+pub(crate) type Thread = (String, String, i64);
 
 /// Settles pending events (delivered or dead); each thread's next pending event
 /// becomes its head. Answers the threads whose events were settled.
-fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<Vec<Thread>> {
+pub(crate) fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: Outcome) -> StoreResult<Vec<Thread>> {
     let mut done = cached(
         c,
         "UPDATE outbox SET settled_at = ?2, outcome = ?3, lease_until = 0, is_head = 0
@@ -173,7 +173,7 @@ fn settle(c: &Connection, ids: &[i64], at: Millis, outcome: Outcome) -> StoreRes
     Ok(threads)
 }
 
-fn delivered(c: &Connection, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
+pub(crate) fn delivered(c: &Connection, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>> {
     let threads = settle(c, ids, at, Outcome::Delivered)?;
     let mut healthy = cached(
         c,
@@ -200,6 +200,14 @@ fn delivered(c: &Connection, ids: &[i64], at: Millis, next: Option<NextRuns>) ->
 }
 
 fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {
+    // Only the app's own events: a listener reports its failures by id.
+    let mut owned = cached(c, "SELECT id FROM outbox WHERE id = ?1 AND app_id = ?2")?;
+    let mut retries = Vec::with_capacity(attempt.retries.len());
+    for (id, next) in &attempt.retries {
+        if owned.optional(params![id, attempt.app.as_str()], |r| r.int("id"))?.is_some() {
+            retries.push((*id, *next));
+        }
+    }
     q(cached(
         c,
         "INSERT INTO delivery_attempts (app_id, url, attempted_at, latency_ms, kind, status, error, excerpt, events)
@@ -214,7 +222,7 @@ fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {
         attempt.status,
         attempt.error,
         attempt.excerpt,
-        attempt.retries.len() as i64
+        retries.len() as i64
     ]))?;
     let attempt_id = c.last_insert_rowid();
     let mut link = cached(c, "INSERT OR IGNORE INTO attempt_events (event_id, attempt_id) VALUES (?1, ?2)")?;
@@ -230,7 +238,7 @@ fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {
          WHERE id = ?1 AND settled_at IS NULL",
     )?;
     let mut dead = Vec::new();
-    for (id, next) in &attempt.retries {
+    for (id, next) in &retries {
         q(link.execute(params![id, attempt_id]))?;
         match next {
             Some(next) => q(retry.execute(params![id, attempt.attempted_at, next, attempt.error]))?,
@@ -470,6 +478,20 @@ impl OutboxStore for SqliteStore {
                      ORDER BY o.next_attempt_at, o.id LIMIT 1",
                 )?
                 .optional([now], |r| r.int("next_due"))
+            })
+            .await
+    }
+
+    async fn release_leases(&self, ids: &[i64], lease_until: Millis) -> StoreResult<()> {
+        let ids = ids.to_vec();
+        // Relaxed: a release lost in a crash only leaves the lease to run out.
+        self.engine
+            .write_relaxed(move |c| {
+                let mut release = cached(c, "UPDATE outbox SET lease_until = 0 WHERE id = ?1 AND lease_until = ?2 AND settled_at IS NULL")?;
+                for id in &ids {
+                    q(release.execute(params![id, lease_until]))?;
+                }
+                Ok(())
             })
             .await
     }

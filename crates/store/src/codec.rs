@@ -95,7 +95,7 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
+impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
@@ -300,7 +300,7 @@ pub fn token(row: &impl Columns) -> StoreResult<TokenRecord> {
     Ok(TokenRecord { hash: row.text("digest")?, grant, issued_at: row.int("issued_at")?, expires_at: row.opt_int("expires_at")? })
 }
 
-/// `app_id, object, callback_url, verify_token, fields, version, active`.
+/// `app_id, object, callback_url, verify_token, fields, version, active, delivery`.
 pub fn app_subscription(row: &impl Columns) -> StoreResult<AppSubscription> {
     Ok(AppSubscription {
         app: AppId(row.text("app_id")?),
@@ -310,7 +310,13 @@ pub fn app_subscription(row: &impl Columns) -> StoreResult<AppSubscription> {
         fields: fields("fields", &row.text("fields")?)?,
         version: row.text("version")?,
         active: row.flag("active")?,
+        delivery: row.known("delivery")?,
     })
+}
+
+/// `id, app_id, kind, since, expires_at`.
+pub fn pickup(row: &impl Columns) -> StoreResult<Pickup> {
+    Ok(Pickup { id: row.text("id")?, app: AppId(row.text("app_id")?), kind: row.known("kind")?, since: row.int("since")?, expires_at: row.int("expires_at")? })
 }
 
 /// `page_id, app_id, fields`.

@@ -3,7 +3,7 @@
 //! with it, so a fact and the events it causes are durable together or not at all.
 //!
 //! One trait per aggregate (directory, tokens, consent, subscriptions, threads, handover, opt-ins,
-//! entry points, media, profiles, outbox, listings, privacy), each in the file of its name, joined by the
+//! entry points, media, profiles, outbox, pickup, listings, privacy), each in the file of its name, joined by the
 //! [`Store`] supertrait; every engine keeps its implementation of each trait in a
 //! file of the same name. Rows are read and written through the one [`codec`].
 //! Engines live in their own crates (`store-sqlite`, `store-postgres`) and must pass
@@ -22,6 +22,7 @@ mod listings;
 mod media;
 mod optins;
 mod outbox;
+mod pickup;
 mod privacy;
 mod profiles;
 mod subscriptions;
@@ -39,6 +40,7 @@ pub use listings::*;
 pub use media::*;
 pub use optins::*;
 pub use outbox::*;
+pub use pickup::*;
 pub use privacy::*;
 pub use profiles::*;
 pub use subscriptions::*;
@@ -51,7 +53,7 @@ use async_trait::async_trait;
 /// dispatcher: the outbox) take that trait instead.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + EntryPointStore + MediaStore + ProfileStore + OutboxStore + ListingStore + PrivacyStore
+    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + EntryPointStore + MediaStore + ProfileStore + OutboxStore + PickupStore + ListingStore + PrivacyStore
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;

@@ -65,17 +65,24 @@ pub struct ClaimLimits {
     pub per_app: Vec<(AppId, u32)>,
     /// Events at most for any app not in `per_app`.
     pub per_other_app: u32,
+    /// Only this app's events (a listener's claim), when set.
+    pub only_app: Option<AppId>,
 }
 
 impl ClaimLimits {
     /// Up to `events` thread heads, whichever apps they are for.
     pub fn heads(events: u32) -> Self {
-        Self { events, run: 1, per_app: Vec::new(), per_other_app: events }
+        Self { events, run: 1, per_app: Vec::new(), per_other_app: events, only_app: None }
     }
 
     /// Up to `events` events in runs of up to `run`, whichever apps they are for.
     pub fn runs(events: u32, run: u32) -> Self {
-        Self { events, run, per_app: Vec::new(), per_other_app: events }
+        Self { events, run, per_app: Vec::new(), per_other_app: events, only_app: None }
+    }
+
+    /// Up to `events` events of `app` alone, in runs of up to `run`.
+    pub fn of_app(app: AppId, events: u32, run: u32) -> Self {
+        Self { events, run, per_app: Vec::new(), per_other_app: events, only_app: Some(app) }
     }
 
     /// Events at most for `app`.
@@ -87,6 +94,33 @@ impl ClaimLimits {
     pub fn apps_left_out(&self) -> Vec<&str> {
         self.per_app.iter().filter(|(_, cap)| *cap == 0).map(|(app, _)| app.as_str()).collect()
     }
+}
+
+/// One app's claimed events in batches of at most `cap`, each thread's run in one
+/// batch, in order (two POSTs in flight for one thread could arrive out of order). A
+/// run is consecutive events of one thread; the store makes none longer than a batch.
+pub fn pack_runs(events: Vec<OutboxEvent>, cap: usize) -> Vec<Vec<OutboxEvent>> {
+    let cap = cap.max(1);
+    let mut batches: Vec<Vec<OutboxEvent>> = Vec::new();
+    let mut run: Vec<OutboxEvent> = Vec::new();
+    let close_run = |run: &mut Vec<OutboxEvent>, batches: &mut Vec<Vec<OutboxEvent>>| {
+        if run.is_empty() {
+            return;
+        }
+        match batches.last_mut() {
+            Some(batch) if batch.len() + run.len() <= cap => batch.append(run),
+            _ => batches.push(std::mem::take(run)),
+        }
+    };
+    for event in events {
+        let same_thread = run.last().is_some_and(|last: &OutboxEvent| last.page == event.page && last.person == event.person);
+        if !same_thread {
+            close_run(&mut run, &mut batches);
+        }
+        run.push(event);
+    }
+    close_run(&mut run, &mut batches);
+    batches
 }
 
 /// What a delivery's settle leases next, in the same transaction: the runs of the
@@ -308,6 +342,10 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// instead of every head: a lease ends in a settle, which wakes the dispatcher
     /// holding it, or runs out (its node died), which a dispatcher's idle poll sees.
     async fn outbox_next_due(&self, now: Millis) -> StoreResult<Option<Millis>>;
+    /// Ends the leases held until `lease_until` on these events (a listener left
+    /// before answering, a dispatcher claimed an app that takes its events itself):
+    /// they are due again at once. A lease taken since by someone else is left alone.
+    async fn release_leases(&self, ids: &[i64], lease_until: Millis) -> StoreResult<()>;
     /// Moves every lease still running at `now` forward by `by`: when a virtual clock
     /// jumps, POSTs in flight keep their claims (a lease stands for real time).
     async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()>;

@@ -5,9 +5,9 @@
 
 use async_trait::async_trait;
 use std::time::Duration;
-use switchboard_app::{CallbackPoster, CallbackVerifier, Deliveries, FetchError, Fetched, MediaFetcher};
+use switchboard_app::{CallbackPoster, CallbackVerifier, Deliveries, FetchError, Fetched, MediaFetcher, WebhookRoute};
 use switchboard_delivery::outbound::{sentence, was_refused, Refused};
-use switchboard_delivery::{DeliveryHost, Endpoint, OutboundRules};
+use switchboard_delivery::{DeliveryHost, Endpoint, OutboundRules, Route};
 use switchboard_domain::AppId;
 use switchboard_store::{Alert, StoreError};
 
@@ -16,11 +16,24 @@ pub struct PlatformHost(pub Deliveries);
 
 #[async_trait]
 impl DeliveryHost for PlatformHost {
-    async fn endpoint(&self, app: &AppId) -> Result<Option<Endpoint>, StoreError> {
-        match self.0.webhook_endpoint(app).await {
-            Ok(endpoint) => Ok(endpoint.map(|(url, secret)| Endpoint { url, secret })),
+    async fn route(&self, app: &AppId) -> Result<Route, StoreError> {
+        match self.0.webhook_route(app).await {
+            Ok(WebhookRoute::Post { url, secret }) => Ok(Route::Post(Endpoint { url, secret })),
+            Ok(WebhookRoute::Held) => Ok(Route::Held),
+            Ok(WebhookRoute::Missing) => Ok(Route::Missing),
             Err(switchboard_app::AppError::Store(error)) => Err(error),
             Err(other) => Err(StoreError::internal(format!("the webhook of app {app}: {other}"))),
+        }
+    }
+
+    async fn held_apps(&self) -> Vec<AppId> {
+        match self.0.held_apps().await {
+            Ok(held) => held.to_vec(),
+            Err(error) => {
+                // Their events are claimed, then let go once `route` answers.
+                tracing::warn!(%error, "cannot tell which apps take their events themselves");
+                Vec::new()
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod adapters;
 pub mod demo;
+pub mod listen;
 mod listener;
 pub mod migrate_data;
 pub mod settings;
@@ -170,6 +171,12 @@ pub fn platform(
             apps_per_person: settings.quotas.apps_per_person,
             pages_per_person: settings.quotas.pages_per_person,
             apps_per_page: settings.quotas.apps_per_page,
+        },
+        pickup: switchboard_app::PickupSettings {
+            schedule: delivery.schedule.clone(),
+            lease_ms: delivery.lease.as_millis() as switchboard_domain::Millis,
+            batch_cap: delivery.batch_cap as u32,
+            window: delivery.max_in_flight_per_endpoint.max(1),
         },
         ..PlatformSettings::default()
     };

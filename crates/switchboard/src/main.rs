@@ -47,9 +47,55 @@ enum Command {
     /// Apps: create, show, roles, mode, user tokens.
     #[command(subcommand)]
     App(AppCommand),
-    /// An app's webhook deliveries: health, recent errors, events, alerts, replay.
+    /// An app's webhook deliveries: health, recent errors, events, alerts, replay,
+    /// delivery mode.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Forward an app's webhooks to a bot on this machine, through an outbound
+    /// connection to the server: no public address needed.
+    ///
+    /// While it runs, the app's events go here instead of its callback URL; each is
+    /// POSTed to --forward-to with exactly the body and both signatures the callback
+    /// would get, and the bot's answer decides (a 2xx settles it, anything else is
+    /// retried by the server). Options also come from the environment
+    /// (SWITCHBOARD_SERVER, SWITCHBOARD_APP_ID, SWITCHBOARD_APP_SECRET or
+    /// SWITCHBOARD_APP_TOKEN, SWITCHBOARD_FORWARD_TO) or a TOML file (--config, keys
+    /// server, app_id, app_secret, app_token, forward_to, events).
+    Listen(ListenArgs),
+}
+
+#[derive(Args)]
+struct ListenArgs {
+    /// The bot's webhook URL on this machine, e.g. http://localhost:3000/webhook.
+    #[arg(long, env = "SWITCHBOARD_FORWARD_TO")]
+    forward_to: Option<String>,
+    /// The Switchboard server (default http://127.0.0.1:8080).
+    #[arg(long, env = "SWITCHBOARD_SERVER")]
+    server: Option<String>,
+    /// The app's id.
+    #[arg(long = "app", env = "SWITCHBOARD_APP_ID")]
+    app_id: Option<String>,
+    /// The app's secret (or give --app-token).
+    #[arg(long, env = "SWITCHBOARD_APP_SECRET", hide_env_values = true)]
+    app_secret: Option<String>,
+    /// The app's access token.
+    #[arg(long, env = "SWITCHBOARD_APP_TOKEN", hide_env_values = true)]
+    app_token: Option<String>,
+    /// Only these webhook fields (comma-separated); the others are settled unsent.
+    #[arg(long, value_delimiter = ',')]
+    events: Vec<String>,
+    /// Print each delivery's body.
+    #[arg(long)]
+    print_json: bool,
+    /// A TOML file with the same options.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// How long the bot may take to answer, in seconds (a callback's 20).
+    #[arg(long, default_value_t = 20)]
+    timeout_secs: u64,
+    /// Accept a self-signed certificate on an https server.
+    #[arg(long)]
+    accept_invalid_certs: bool,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +131,20 @@ enum WebhookCommand {
         app: String,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// How the app's events reach it: `webhook` (its callback URL, or a listener
+    /// while one is connected) or `pull` (GET /{app-id}/updates). Without --mode,
+    /// shows it with the listeners connected.
+    Delivery {
+        #[arg(long)]
+        app: String,
+        #[arg(long, value_parser = ["webhook", "pull"])]
+        mode: Option<String>,
+        /// The webhook's fields (comma-separated), for an app that has no webhook yet.
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -440,7 +500,33 @@ async fn main() -> anyhow::Result<()> {
         Command::Page(command) => page_command(command).await,
         Command::App(command) => app_command(command).await,
         Command::Webhook(command) => webhook_command(command).await,
+        Command::Listen(args) => listen(args).await,
     }
+}
+
+async fn listen(args: ListenArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => switchboard::listen::ListenFile::read(path)?,
+        None => switchboard::listen::ListenFile::default(),
+    };
+    let app_id = args.app_id.or(file.app_id).context("give the app's id: --app or SWITCHBOARD_APP_ID")?;
+    let token = match (args.app_token.or(file.app_token), args.app_secret.or(file.app_secret)) {
+        (Some(token), _) => token,
+        (None, Some(secret)) => format!("{app_id}|{secret}"),
+        (None, None) => anyhow::bail!("give the app's secret or token: --app-secret, --app-token, SWITCHBOARD_APP_SECRET or SWITCHBOARD_APP_TOKEN"),
+    };
+    let events = if args.events.is_empty() { file.events.unwrap_or_default() } else { args.events };
+    let options = switchboard::listen::ListenOptions {
+        server: args.server.or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+        app_id,
+        token,
+        forward_to: args.forward_to.or(file.forward_to).context("give the bot's URL: --forward-to or SWITCHBOARD_FORWARD_TO")?,
+        events: events.into_iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect(),
+        print_json: args.print_json,
+        timeout: std::time::Duration::from_secs(args.timeout_secs.clamp(1, 300)),
+        accept_invalid_certs: args.accept_invalid_certs,
+    };
+    switchboard::listen::run(options).await
 }
 
 async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
@@ -522,6 +608,17 @@ async fn webhook_command(command: WebhookCommand) -> anyhow::Result<()> {
             let platform = offline_platform(&store).await?;
             let alerts = platform.deliveries.webhook_alerts(operator, &AppId(app), limit).await.map_err(report)?;
             print(Listing { data: alerts.iter().map(AlertView::from).collect::<Vec<_>>() });
+        }
+        WebhookCommand::Delivery { app, mode, fields, store } => {
+            let platform = offline_platform(&store).await?;
+            let state = match mode.as_deref().and_then(switchboard_domain::DeliveryMode::parse) {
+                Some(mode) => {
+                    let fields = (!fields.is_empty()).then_some(fields.as_slice());
+                    platform.pickups.set_delivery(operator, &AppId(app), mode, fields).await.map_err(report)?
+                }
+                None => platform.pickups.delivery(operator, &AppId(app)).await.map_err(report)?,
+            };
+            print(DeliveryView::from(&state));
         }
         WebhookCommand::Replay { app, event, from, to, store } => {
             let platform = offline_platform(&store).await?;

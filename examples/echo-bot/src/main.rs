@@ -28,6 +28,11 @@
 //!
 //! With `--install` it needs no Page token: it is an app's website that Page admins
 //! install it from, through the platform's login dialog (see `install.rs`).
+//!
+//! With `--pull` nobody needs to reach its port for webhooks: it long-polls the
+//! platform's pull API as its app (ECHO_BOT_APP_ID, see `pull.rs`) and answers each
+//! update as it answers a webhook POST. It still serves its routes (account linking
+//! needs them), and prints `pulling updates for app <app id> from <Graph URL>`.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -44,6 +49,7 @@ use subtle::ConstantTimeEq;
 
 mod install;
 mod linking;
+mod pull;
 
 /// The Page Inbox's app id, the same on every Page (as on Meta's platform).
 const PAGE_INBOX_APP_ID: u64 = 263902037430900;
@@ -76,6 +82,9 @@ fn env(name: &str) -> anyhow::Result<String> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let installing = std::env::args().any(|arg| arg == "--install");
+    let pulling = std::env::args().any(|arg| arg == "--pull");
+    anyhow::ensure!(!(installing && pulling), "choose one of --install and --pull: --install subscribes a webhook");
+    let pull_app_id = if pulling { Some(pull::app_id_from_env()?) } else { None };
     let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let bot = Arc::new(Bot {
@@ -100,6 +109,10 @@ async fn main() -> anyhow::Result<()> {
     } else {
         bot.set_profile(None).await;
         println!("listening on http://{}/webhook", listener.local_addr()?);
+        if let Some(app_id) = pull_app_id {
+            println!("pulling updates for app {app_id} from {}", bot.graph_url);
+            tokio::spawn(pull::pull_forever(bot.clone(), app_id));
+        }
         axum::serve(listener, webhook).await?;
     }
     Ok(())
@@ -159,32 +172,7 @@ async fn receive(State(bot): State<Arc<Bot>>, headers: HeaderMap, body: Bytes) -
     let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let standby: usize = envelope.entry.iter().map(|e| e.standby.len()).sum();
-    if standby > 0 {
-        // Another app (the Page Inbox's agent) owns these threads: the bot stays quiet.
-        tracing::debug!(standby, "standby events, not answered");
-    }
-    for (page, event) in envelope.entry.into_iter().flat_map(|e| e.messaging.into_iter().map(move |m| (e.id.clone(), m))) {
-        if let Some(send) = answer_to_checkbox(&event) {
-            // No PSID yet: the only way to write to this person is their user_ref.
-            let bot = bot.clone();
-            tokio::spawn(async move { bot.post(Some(&page), "messages", send).await });
-            continue;
-        }
-        let Some(sender) = event["sender"]["id"].as_str().map(str::to_string) else { continue };
-        if event["message"]["is_echo"].as_bool() == Some(true) {
-            continue;
-        }
-        let bot = bot.clone();
-        if event.get("pass_thread_control").is_some() {
-            // The thread came back to the bot (an agent handed it back).
-            tokio::spawn(async move { bot.send(&page, &sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await });
-        } else if wants_a_human(&event) {
-            tokio::spawn(async move { bot.hand_to_a_human(&page, &sender).await });
-        } else if let Some(reply) = answer_to(&event, &bot.link_url) {
-            tokio::spawn(async move { bot.send(&page, &sender, reply).await });
-        }
-    }
+    tokio::spawn(async move { bot.answer(envelope).await });
     StatusCode::OK
 }
 
@@ -291,6 +279,36 @@ fn answer_to_message(event: &Value, link_url: &str) -> Option<Value> {
 }
 
 impl Bot {
+    /// Answers the events of one webhook body, each after the one before, so a
+    /// thread's answers keep its events' order. Webhook POSTs and pulled updates
+    /// both come here.
+    async fn answer(&self, envelope: Envelope) {
+        let standby: usize = envelope.entry.iter().map(|e| e.standby.len()).sum();
+        if standby > 0 {
+            // Another app (the Page Inbox's agent) owns these threads: the bot stays quiet.
+            tracing::debug!(standby, "standby events, not answered");
+        }
+        for (page, event) in envelope.entry.into_iter().flat_map(|e| e.messaging.into_iter().map(move |m| (e.id.clone(), m))) {
+            if let Some(send) = answer_to_checkbox(&event) {
+                // No PSID yet: the only way to write to this person is their user_ref.
+                self.post(Some(&page), "messages", send).await;
+                continue;
+            }
+            let Some(sender) = event["sender"]["id"].as_str() else { continue };
+            if event["message"]["is_echo"].as_bool() == Some(true) {
+                continue;
+            }
+            if event.get("pass_thread_control").is_some() {
+                // The thread came back to the bot (an agent handed it back).
+                self.send(&page, sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await;
+            } else if wants_a_human(&event) {
+                self.hand_to_a_human(&page, sender).await;
+            } else if let Some(reply) = answer_to(&event, &self.link_url) {
+                self.send(&page, sender, reply).await;
+            }
+        }
+    }
+
     async fn send(&self, page: &str, psid: &str, message: Value) {
         let body = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message});
         self.post(Some(page), "messages", body).await;

@@ -132,3 +132,38 @@ impl From<&Alert> for AlertView {
 pub struct QueuedView {
     pub queued: Vec<i64>,
 }
+
+/// How an app's events reach it, and who takes them now.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    /// `webhook` (POSTs to the callback, or to a listener while one is connected)
+    /// or `pull` (`GET /{app-id}/updates`).
+    pub mode: DeliveryMode,
+    /// `None`: events wait for a listener (or a poller).
+    pub callback_url: Option<String>,
+    pub fields: Vec<&'static str>,
+    pub listeners: Vec<PickupView>,
+    /// The pull API's request in progress, if any.
+    pub poller: Option<PickupView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PickupView {
+    pub id: String,
+    pub since: Millis,
+    pub expires_at: Millis,
+}
+
+impl From<&crate::DeliveryState> for DeliveryView {
+    fn from(state: &crate::DeliveryState) -> Self {
+        let subscription = state.subscription.as_ref();
+        let view = |p: &switchboard_store::Pickup| PickupView { id: p.id.clone(), since: p.since, expires_at: p.expires_at };
+        Self {
+            mode: subscription.map_or(DeliveryMode::Webhook, |s| s.delivery),
+            callback_url: subscription.map(|s| s.callback_url.clone()).filter(|url| !url.is_empty()),
+            fields: subscription.map(|s| s.fields.iter().map(|f| f.as_str()).collect()).unwrap_or_default(),
+            listeners: state.pickups.iter().filter(|p| p.kind == switchboard_store::PickupKind::Listener).map(view).collect(),
+            poller: state.pickups.iter().find(|p| p.kind == switchboard_store::PickupKind::Poller).map(view),
+        }
+    }
+}

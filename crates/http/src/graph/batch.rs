@@ -62,6 +62,10 @@ async fn run_item(platform: &Platform, batch: &GraphRequest, item: &Value, inclu
 /// An item as a call of its own: authenticated, metered and routed.
 async fn answer_item(platform: &Platform, batch: &GraphRequest, item: &Value) -> Result<Response, Response> {
     let request = item_request(batch, item).map_err(IntoResponse::into_response)?;
+    if request.method == Method::GET && request.segments.len() == 2 && request.segments[1] == "listen" {
+        // A stream never ends: its item would hold the whole batch.
+        return Err(HttpError::from(Refusal::invalid_param("A listener's stream cannot be part of a batch")).into_response());
+    }
     let call = GraphCall::authenticate(platform, request).await.map_err(IntoResponse::into_response)?;
     let usage = call.meter(platform).await.map_err(IntoResponse::into_response)?;
     let mut response = route_one(platform, &call).await.unwrap_or_else(IntoResponse::into_response);

@@ -10,6 +10,7 @@ mod linking;
 mod messages;
 mod nodes;
 mod oauth;
+mod pickups;
 mod profiles;
 mod subscriptions;
 
@@ -154,6 +155,9 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [conversation, "messages"]) => conversations::messages(platform, request, conversation).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
+        (&Method::GET, [app, "updates"]) => pickups::updates(platform, request, app).await,
+        (&Method::GET, [app, "listen"]) => pickups::listen(platform, request, app).await,
+        (&Method::POST, [app, "listen"]) => pickups::answer(platform, request, app).await,
         (&Method::GET, [app, "subscriptions"]) => subscriptions::list(platform, request, app).await,
         (&Method::DELETE, [app, "subscriptions"]) => subscriptions::unsubscribe(platform, request, app).await,
         (&Method::POST, [page, "subscribed_apps"]) => subscriptions::install(platform, request, &PageRef::parse(page)).await,

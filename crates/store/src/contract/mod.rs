@@ -711,15 +711,15 @@ pub async fn claims_keep_to_each_apps_cap_and_the_total(store: Shared) {
     for (app, mid, person, at) in events {
         store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event(app, "100", person, mid, at)]).await.unwrap();
     }
-    let capped = ClaimLimits { events: 10, run: 5, per_app: vec![(AppId("900".into()), 2)], per_other_app: 10 };
+    let capped = ClaimLimits { events: 10, run: 5, per_app: vec![(AppId("900".into()), 2)], per_other_app: 10, only_app: None };
     let claimed = store.claim_outbox(10, 1_000, &capped).await.unwrap();
     assert_eq!(bodies(&claimed), vec!["a1", "a2", "c1"], "app 900's endpoint can take two events now: b1 waits");
     assert_eq!(claimed[2].app, AppId("901".into()));
 
     // The leases run out at 1000.
-    let total = ClaimLimits { events: 2, run: 5, per_app: Vec::new(), per_other_app: 10 };
+    let total = ClaimLimits { events: 2, run: 5, per_app: Vec::new(), per_other_app: 10, only_app: None };
     assert_eq!(bodies(&store.claim_outbox(1_000, 1_500, &total).await.unwrap()), vec!["a1", "a2"], "no more than the total, in due order");
-    let left_out = ClaimLimits { events: 10, run: 5, per_app: vec![(AppId("900".into()), 0)], per_other_app: 10 };
+    let left_out = ClaimLimits { events: 10, run: 5, per_app: vec![(AppId("900".into()), 0)], per_other_app: 10, only_app: None };
     assert_eq!(bodies(&store.claim_outbox(1_100, 1_500, &left_out).await.unwrap()), vec!["c1"], "an endpoint with no free slot is left out");
 }
 

@@ -1,0 +1,198 @@
+//! A bot with no public address: `switchboard listen` (the real binary) forwarding
+//! an app's webhooks to a local port, and the pull API (`GET /{app-id}/updates`).
+//! Multi-node cases are in `multinode.rs`.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use switchboard_testkit::*;
+
+/// An app granted a Page and installed on it for `fields`, with no webhook at all.
+async fn app_without_webhook(server: &TestServer, username: &str, fields: &str) -> (TestApp, TestPage, String) {
+    let admin = server.person(&format!("{username}-admin")).await;
+    let page = server.page(&admin, username).await;
+    let app = server.app(&format!("{username} bot")).await;
+    server.go_live(&app).await;
+    let page_token = server.grant(&page, &app, &admin).await;
+    server.install(&page_token, &page, fields).await;
+    (app, page, page_token)
+}
+
+fn texts(events: &[Value]) -> Vec<String> {
+    events.iter().filter_map(|e| e["message"]["text"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn a_bot_on_a_local_port_gets_its_messages_through_listen_retried_and_resumed_after_a_kill() {
+    let server = TestServer::start().await;
+    let (app, page, _) = app_without_webhook(&server, "laptop", "messages").await;
+    let bot = WebhookReceiver::start(&app.secret).await;
+    let listener = ListenProcess::start(&server.url, &app, &bot.url, &[]).await;
+
+    let ann = server.sign_in(&server.person("ann").await).await;
+    ann.send(&page.username, "one").await;
+    bot.wait_for("the first message through the listener", |e| e["message"]["text"] == "one").await;
+    let post = bot.posts().into_iter().find(|p| p.answered == 200).expect("an acknowledged POST");
+    assert!(post.sha1_valid && post.sha256_valid, "both signatures, over the exact body");
+    assert_eq!(post.json["object"], "page");
+    let line = eventually("the listener's line for it", || {
+        let line = listener.lines().into_iter().find(|l| l.contains("messages") && l.contains("→ 200"));
+        async move { line }
+    })
+    .await;
+    assert!(line.contains(&format!("page {}", page.id)) && line.contains("psid ") && line.contains(" ms"), "{line}");
+
+    // The bot fails: the event is retried as a failed callback would be, and the
+    // console's recent errors show it came through a listener.
+    bot.fail_with(500);
+    ann.send(&page.username, "two").await;
+    eventually("two refused attempts", || {
+        let refused = bot.posts().iter().filter(|p| p.answered == 500).count();
+        async move { (refused >= 2).then_some(()) }
+    })
+    .await;
+    let errors = server.console(Method::GET, &format!("/apps/{}/webhook/errors", app.id), json!({})).await;
+    let latest = &errors["data"][0];
+    assert_eq!(latest["url"], format!("listener → {}", bot.url), "{errors}");
+    assert_eq!((&latest["kind"], &latest["status"]), (&json!("http_status"), &json!(500)));
+    assert_eq!(latest["response_excerpt"], FAILURE_BODY);
+    bot.fail_with(0);
+    bot.wait_for("the retried message", |e| e["message"]["text"] == "two").await;
+
+    // Killed without a word: what comes meanwhile waits (the app has no callback),
+    // and a new listener gets it, nothing lost, in order.
+    listener.kill_hard().await;
+    ann.send(&page.username, "three").await;
+    ann.send(&page.username, "four").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let errors = server.console(Method::GET, &format!("/apps/{}/webhook/errors", app.id), json!({})).await;
+    assert!(errors["data"].as_array().unwrap().iter().all(|e| e["kind"] != "no_webhook"), "waiting events are not failures: {errors}");
+    let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+    assert_eq!(health["pending"], 2, "{health}");
+    let _again = ListenProcess::start(&server.url, &app, &bot.url, &[]).await;
+    bot.wait_for("the message sent while no listener was there", |e| e["message"]["text"] == "four").await;
+    assert_eq!(texts(&bot.acknowledged_events()), ["one", "two", "three", "four"], "each once, in order");
+}
+
+#[tokio::test]
+async fn while_a_listener_is_connected_the_callback_gets_nothing_and_afterwards_it_gets_everything_again() {
+    let server = TestServer::start().await;
+    let hosted = server.bot("hosted", "messages").await;
+    let laptop = WebhookReceiver::start(&hosted.app.secret).await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+
+    let listener = ListenProcess::start(&server.url, &hosted.app, &laptop.url, &["--events", "messages"]).await;
+    ann.send("hosted", "to the laptop").await;
+    laptop.wait_for("the message on the laptop", |e| e["message"]["text"] == "to the laptop").await;
+    let delivery = server.console(Method::GET, &format!("/apps/{}/webhook/delivery", hosted.app.id), json!({})).await;
+    assert_eq!((&delivery["mode"], &delivery["callback_url"]), (&json!("webhook"), &json!(hosted.receiver.url)));
+    assert_eq!(delivery["listeners"].as_array().unwrap().len(), 1, "{delivery}");
+
+    listener.kill_hard().await;
+    // The node notices the closed stream at its next keep-alive and lets go.
+    eventually("the listener gone", || async {
+        let delivery = server.console(Method::GET, &format!("/apps/{}/webhook/delivery", hosted.app.id), json!({})).await;
+        delivery["listeners"].as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
+    ann.send("hosted", "to the callback").await;
+    hosted.receiver.wait_for("the message at the callback again", |e| e["message"]["text"] == "to the callback").await;
+    assert!(texts(&hosted.receiver.acknowledged_events()).iter().all(|t| t != "to the laptop"), "the callback never saw the laptop's message");
+}
+
+#[tokio::test]
+async fn a_listener_is_refused_a_wrong_secret_and_an_app_in_pull_mode() {
+    let server = TestServer::start().await;
+    let (app, _, _) = app_without_webhook(&server, "refusing", "messages").await;
+    let token = format!("{}|{}", app.id, app.secret);
+    let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", app.id), Some(&format!("{}|wrong", app.id)), None).await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(190)), "{body}");
+    let other = server.app("other").await;
+    let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", other.id), Some(&token), None).await;
+    assert_eq!(status, 403, "another app's token: {body}");
+    server.console(Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+    let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", app.id), Some(&token), None).await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(100)), "{body}");
+    let (status, body) = server.graph_call(Method::POST, "/", Some(&token), Some(json!({"batch": [{"method": "GET", "relative_url": format!("{}/listen", app.id)}]}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body[0]["body"].as_str().unwrap().contains("cannot be part of a batch"), "{body}");
+}
+
+async fn updates(server: &TestServer, app: &TestApp, query: &str) -> (u16, Value) {
+    let token = format!("{}|{}", app.id, app.secret);
+    server.graph_call(Method::GET, &format!("/{}/updates?{query}", app.id), Some(&token), None).await
+}
+
+fn update_texts(answer: &Value) -> Vec<String> {
+    answer["data"].as_array().unwrap().iter().filter_map(|u| u["envelope"]["entry"][0]["messaging"][0]["message"]["text"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn a_poller_receives_acknowledges_by_offset_and_long_polls() {
+    let server = TestServer::start().await;
+    let (app, page, _) = app_without_webhook(&server, "puller", "messages").await;
+    let (status, body) = updates(&server, &app, "").await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(100)), "not in pull mode: {body}");
+    let set = server.console(Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull", "fields": ["messages"]})).await;
+    assert_eq!((&set["mode"], &set["callback_url"], &set["fields"]), (&json!("pull"), &Value::Null, &json!(["messages"])));
+
+    let ann = server.sign_in(&server.person("ann").await).await;
+    ann.send(&page.username, "first").await;
+    ann.send(&page.username, "second").await;
+    let (status, first) = updates(&server, &app, "timeout=5").await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(update_texts(&first), ["first", "second"]);
+    let ids: Vec<i64> = first["data"].as_array().unwrap().iter().map(|u| u["update_id"].as_i64().unwrap()).collect();
+    assert!(ids[0] < ids[1]);
+    assert_eq!(first["data"][0]["field"], "messages");
+    assert_eq!(first["data"][0]["envelope"]["object"], "page");
+    assert_eq!(first["next_offset"], ids[1] + 1);
+
+    // Not acknowledged: handed out again. Acknowledging the first only.
+    let (_, again) = updates(&server, &app, "").await;
+    assert_eq!(update_texts(&again), ["first", "second"]);
+    let (_, rest) = updates(&server, &app, &format!("offset={}", ids[0] + 1)).await;
+    assert_eq!(update_texts(&rest), ["second"]);
+    let (_, empty) = updates(&server, &app, &format!("offset={}&timeout=0", ids[1] + 1)).await;
+    assert_eq!(update_texts(&empty), Vec::<String>::new());
+    assert_eq!(empty["next_offset"], ids[1] + 1);
+
+    // A long poll waits for the next message, and a second poller meanwhile is refused.
+    let long_poll = {
+        let (server_url, app) = (server.graph(), app.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let answer: Value = reqwest::Client::new()
+                .get(format!("{server_url}/{}/updates?timeout=20", app.id))
+                .bearer_auth(format!("{}|{}", app.id, app.secret))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (answer, started.elapsed())
+        })
+    };
+    eventually("the long poll waiting", || async {
+        let delivery = server.console(Method::GET, &format!("/apps/{}/webhook/delivery", app.id), json!({})).await;
+        delivery["poller"].is_object().then_some(())
+    })
+    .await;
+    let (status, busy) = updates(&server, &app, "").await;
+    assert_eq!((status, busy["error"]["code"].as_i64()), (409, Some(100)), "{busy}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ann.send(&page.username, "third").await;
+    let (answer, waited) = long_poll.await.unwrap();
+    assert_eq!(update_texts(&answer), ["third"], "{answer}");
+    assert!(waited < Duration::from_secs(15), "answered when the message came, not at the timeout: {waited:?}");
+
+    // Bad parameters are refused in the Graph envelope.
+    for query in ["limit=0", "limit=101", "timeout=51", "offset=abc"] {
+        let (status, body) = updates(&server, &app, query).await;
+        assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(100)), "{query}: {body}");
+    }
+    // And nothing was POSTed anywhere meanwhile: the errors log is empty.
+    let errors = server.console(Method::GET, &format!("/apps/{}/webhook/errors", app.id), json!({})).await;
+    assert_eq!(errors["data"], json!([]));
+}
