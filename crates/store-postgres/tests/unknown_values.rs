@@ -88,6 +88,7 @@ async fn an_unknown_webhook_field_or_failure_kind_is_corrupt() {
         fields: vec![WebhookField::Messages],
         version: "v19.0".into(),
         active: true,
+        delivery: DeliveryMode::Webhook,
     };
     store.put_app_subscription(subscription).await.unwrap();
     store.put_page_subscription(PageSubscription { page: page.clone(), app: app.clone(), fields: vec![WebhookField::Messages] }).await.unwrap();

@@ -37,6 +37,7 @@ async fn fixture() -> (Fixture, PersonId) {
             fields: vec![WebhookField::Messages],
             version: "v21.0".into(),
             active: true,
+            delivery: DeliveryMode::Webhook,
         })
         .await
         .unwrap();

@@ -108,6 +108,8 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("GET", "/v21.0/{id}/ids_for_pages" | "/v21.0/{id}/ids_for_apps") => (AnyAppToken, none),
         ("GET", "/v21.0/{node}") => (AnyAppToken, none),
         ("POST" | "GET" | "DELETE", "/v21.0/{app}/subscriptions") => (AppToken, json!({"object": "page", "fields": "messages"})),
+        ("GET", "/v21.0/{app}/updates" | "/v21.0/{app}/listen") => (AppToken, none),
+        ("POST", "/v21.0/{app}/listen") => (AppToken, json!({"events": ["1"], "status": 200})),
         ("POST", "/v21.0/{node}/messages") => (PageToken, json!({"recipient": {"id": "{psid}"}, "message": {"text": "matrix"}})),
         (_, p) if p.starts_with("/v21.0/{page}/") || p == "/v21.0/{node}" || p == "/v21.0/{conversation}/messages" => (PageToken, json!({"fields": ["greeting"]})),
         // The person API.
@@ -274,12 +276,17 @@ impl World {
         }
         let response = request.timeout(Duration::from_secs(20)).send().await.unwrap_or_else(|e| panic!("{route:?} as {who:?}: {e}"));
         let status = response.status().as_u16();
-        if route.path == "/person/v1/events" && status == 200 {
-            return (status, Value::Null); // a live stream: it never ends
+        if status == 200 && is_stream(&response) {
+            return (status, Value::Null); // a live stream or a listener's: it never ends
         }
         let text = response.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
+}
+
+/// A server-sent event stream (the person's live events, a listener's deliveries).
+fn is_stream(response: &reqwest::Response) -> bool {
+    response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Codes of the documented refusals: no token, an invalid token, a token of the
@@ -553,8 +560,8 @@ async fn fuzzed_requests_never_fail_the_node() {
         };
         let status = response.status().as_u16();
         let is_api = path.starts_with("/v21.0") || path.starts_with("/person/") || path.starts_with("/console/v1");
-        if path.ends_with("/events") && status == 200 {
-            continue; // a live stream
+        if status == 200 && is_stream(&response) {
+            continue; // a live stream or a listener's
         }
         let text = response.text().await.unwrap_or_default();
         let enveloped = serde_json::from_str::<Value>(&text).is_ok_and(|body| body["error"]["code"].is_u64());

@@ -154,6 +154,10 @@ export class Console {
   replayRange(app, from, to) { return this.post(`/apps/${enc(app)}/webhook/replay`, { from, to }); }
   alerts(app) { return this.get(`/apps/${enc(app)}/webhook/alerts`); }
   stats(app, query) { return this.get(`/apps/${enc(app)}/webhook/stats`, query); }
+  /** How the app's events reach it: `mode` (`webhook` or `pull`), callback, fields, listeners, poller. */
+  delivery(app) { return this.get(`/apps/${enc(app)}/webhook/delivery`); }
+  /** `change`: `{mode: 'webhook'|'pull', fields?}`; answers the delivery again. */
+  setDelivery(app, change) { return call('PUT', `${CONSOLE}/apps/${enc(app)}/webhook/delivery`, this.token, change); }
 
   /** The app's privacy callback URLs; an empty string removes one. */
   privacyUrls(app) { return this.get(`/apps/${enc(app)}/privacy`); }

@@ -1,10 +1,10 @@
-// The webhooks view of one app: callback URL and fields, endpoint health, delivery chart, recent errors, events, replay and alerts.
+// The webhooks view of one app: callback URL and fields, delivery mode (listeners, poller), endpoint health, delivery chart, recent errors, events, replay and alerts.
 
 import { graph } from './api.js';
 import { main, session, view, every, serverNow } from './app.js';
 import { appTabs, loadApp } from './apps.js';
 import { deliveryChart } from './chart.js';
-import { h, append, replace, shown, changed, field, statusLine, say, act, describe, table, section, formatTime, timeNode, formatDuration, fieldCheckboxes, checkedValues } from './dom.js';
+import { h, append, replace, shown, changed, field, statusLine, say, act, describe, table, section, formatTime, timeNode, formatDuration, fieldCheckboxes, checkedValues, copyButton } from './dom.js';
 
 export async function webhooksView(id) {
   view('Webhooks');
@@ -21,13 +21,14 @@ export async function webhooksView(id) {
   heading.after(h('p', { class: 'subtitle', text: `App ID ${app.id}` }), appTabs(app, 'webhooks'),
     h('div', { class: 'toolbar' }, refresh, h('label', { class: 'check' }, auto, 'Refresh every 3 seconds'), h('a', { href: '/metrics', text: 'Prometheus metrics' })));
 
+  const delivery = deliverySection(app);
   const health = healthSection(app);
   const chart = chartSection(app);
   const errors = errorsSection(app);
   const events = eventsSection(app);
   const alerts = alertsSection(app);
-  append(main, callbackSection(app, loaded.admin), health.node, chart.node, errors.node, events.node, replaySection(app, events), alerts.node);
-  const all = () => Promise.all([health.load(), chart.load(), errors.load(), events.load(), alerts.load()]);
+  append(main, callbackSection(app, loaded.admin), delivery.node, health.node, chart.node, errors.node, events.node, replaySection(app, events), alerts.node);
+  const all = () => Promise.all([delivery.load(), health.load(), chart.load(), errors.load(), events.load(), alerts.load()]);
   refresh.addEventListener('click', () => act(refresh, null, all));
   every(3000, () => { if (auto.checked && !document.hidden) all(); });
   const onClock = all;
@@ -79,6 +80,95 @@ function callbackSection(app, admin) {
   });
   loadCurrent();
   return section('Callback URL', 'callback', current, form, line);
+}
+
+const DELIVERY_MODES = [['webhook', 'webhook: POSTed to the callback URL or a listener'], ['pull', 'pull: read with the pull API']];
+
+/** A command or request to copy, with its copy button. */
+function command(id, text) {
+  return h('div', { class: 'command' }, h('pre', {}, h('code', { id, text })), copyButton(() => text));
+}
+
+/** What to run for the mode: `switchboard listen` (webhook) or the pull API's request (pull). */
+function deliveryHelp(app, mode) {
+  if (mode === 'pull') {
+    return [h('h3', { text: 'Read the events with the pull API' }),
+      h('p', {}, 'Call with the app token (', h('code', { text: 'APP_ID|APP_SECRET' }), '). Each answer gives ', h('code', { text: 'next_offset' }),
+        ': pass it as ', h('code', { text: 'offset' }), ' in the next call to acknowledge what came; ', h('code', { text: 'timeout' }),
+        ' (up to 50 seconds) waits for the next event. One request at a time.'),
+      command('delivery-pull-request', `GET /v21.0/${app.id}/updates?offset=&timeout=\nAuthorization: Bearer ${app.id}|APP_SECRET`)];
+  }
+  return [h('h3', { text: 'Receive the events on your machine' }),
+    h('p', { text: 'Run this where the bot runs: while it is connected, the events go to the bot instead of the callback URL, with the same body and signatures. No public address needed.' }),
+    command('delivery-listen-command', `switchboard listen --app ${app.id} --app-secret APP_SECRET --forward-to http://localhost:3000/webhook --server ${location.origin}`),
+    h('p', { class: 'hint', text: 'APP_SECRET: the app’s secret (or set SWITCHBOARD_APP_SECRET). A listener is refused while the mode is pull.' })];
+}
+
+/**
+ * How the app's events reach it: POSTed (to the callback URL, or to the `switchboard
+ * listen` processes connected meanwhile) or read with the pull API; the listeners
+ * connected and the poller polling; a control to change the mode.
+ */
+function deliverySection(app) {
+  const line = statusLine('delivery-status');
+  const body = h('div', { id: 'delivery' }, h('p', { text: 'Loading…' }));
+  const help = h('div', { id: 'delivery-help' });
+  const choice = h('select', { id: 'delivery-mode-choice' }, DELIVERY_MODES.map(([value, text]) => h('option', { value, text })));
+  const save = h('button', { type: 'submit', id: 'delivery-save', text: 'Save' });
+  const form = h('form', { class: 'inline-form', id: 'delivery-form' },
+    field('Delivery mode', choice, `The CLI: switchboard webhook delivery --app ${app.id} --mode pull|webhook`), save);
+  // The mode last shown: a choice not saved yet stays as the person left it.
+  let saved;
+  let helpMode;
+  // A save outdates the answers of reads that started before it.
+  let generation = 0;
+  const show = (d) => {
+    if (saved === undefined || choice.value === saved) choice.value = d.mode;
+    saved = d.mode;
+    if (helpMode !== d.mode) replace(help, deliveryHelp(app, d.mode));
+    helpMode = d.mode;
+    if (!changed(body, d)) return;
+    const pull = d.mode === 'pull';
+    const fact = (term, id, value, data) => [h('dt', { text: term }), h('dd', { id, ...data }, value)];
+    const callback = d.callback_url
+      ? [h('code', { text: d.callback_url }), pull ? ' (not used while the mode is pull)' : d.listeners.length ? ' (not used while listeners are connected)' : '']
+      : pull ? 'none' : 'none — events wait for a listener';
+    const listeners = d.listeners.length
+      ? [`${d.listeners.length} connected`, h('ul', { class: 'pickups' }, d.listeners.map((l) => h('li', { 'data-listener': l.id },
+        h('code', { text: l.id }), ' connected since ', timeNode(l.since))))]
+      : 'none connected';
+    const poller = d.poller ? ['polling now: ', h('code', { text: d.poller.id }), ' since ', timeNode(d.poller.since)] : 'not polling';
+    replace(body, h('dl', { class: 'facts' },
+      fact('Mode', null, [h('span', { class: `badge delivery-${d.mode}`, id: 'delivery-mode', 'data-mode': d.mode, text: d.mode }),
+        pull ? ' Never POSTed: the app reads its events with the pull API.' : ' POSTed to the callback URL, or to the listeners while any are connected.']),
+      fact('Callback URL', 'delivery-callback', callback),
+      fact('Fields', 'delivery-fields', d.fields.length ? d.fields.join(', ') : 'none'),
+      fact('Listeners', 'delivery-listeners', listeners, { 'data-count': d.listeners.length }),
+      fact('Poller', 'delivery-poller', poller, { 'data-polling': d.poller ? 'true' : 'false' })));
+  };
+  const load = async () => {
+    const mine = generation;
+    try {
+      const d = await session.api.delivery(app.id);
+      if (mine === generation) show(d);
+    } catch (error) {
+      if (mine !== generation) return;
+      shown.delete(body);
+      replace(body, h('p', { class: 'status error', text: describe(error) }));
+    }
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(save, line, async () => {
+      generation += 1;
+      const answer = await session.api.setDelivery(app.id, { mode: choice.value });
+      generation += 1;
+      saved = undefined;
+      show(answer);
+      say(line, answer.mode === 'pull' ? 'Saved: the events are now read with the pull API.' : 'Saved: the events are now POSTed.');
+    });
+  });
+  return { node: section('Delivery', 'delivery-section', body, form, line, help), load };
 }
 
 function healthSection(app) {

@@ -14,6 +14,7 @@ mod content;
 mod entry_points;
 mod handover;
 mod listings;
+mod pickup;
 mod privacy;
 
 pub type Shared = Arc<dyn Store>;
@@ -87,6 +88,9 @@ macro_rules! contract_tests {
             a_blocked_thread_takes_no_message_either_way,
             privacy_callbacks_are_claimed_once_and_settle_without_their_payload,
             retention_deletes_only_what_is_older_than_its_cutoff,
+            one_poller_at_a_time_and_listeners_that_expire,
+            a_claim_of_one_app_and_answers_that_touch_only_its_events,
+            a_pull_hands_out_in_order_again_until_acknowledged_by_offset,
         );
     };
     (@each $fresh:path; $($check:ident,)*) => {
@@ -107,6 +111,7 @@ pub use content::*;
 pub use entry_points::*;
 pub use handover::*;
 pub use listings::*;
+pub use pickup::*;
 pub use privacy::*;
 
 pub(crate) fn person(name: &str) -> NewPerson {
@@ -292,6 +297,7 @@ pub async fn subscriptions_and_webhook_targets(store: Shared) {
         fields,
         version: "v21.0".into(),
         active,
+        delivery: DeliveryMode::Webhook,
     };
     use switchboard_domain::WebhookField::*;
     store.put_app_subscription(sub("900", vec![Messages, MessageEchoes], true)).await.unwrap();
