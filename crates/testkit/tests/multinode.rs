@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use switchboard_testkit::{eventually, fresh_database, NodeProcess, TestServer};
+use switchboard_testkit::{eventually, fresh_database, ListenProcess, NodeProcess, TestServer, WebhookReceiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_delivery_per_event_and_live_answers_across_nodes() {
@@ -240,4 +240,73 @@ async fn an_erased_persons_psid_answers_551_on_every_node() {
     .await;
     assert_eq!(refused["error"]["error_subcode"], 1545041);
     assert!(erased_at.elapsed() < Duration::from_millis(1_000), "within the cache bound: {:?}", erased_at.elapsed());
+}
+
+/// A bot with no public address on two nodes: its listener is connected to node B
+/// while persons write through node A, then its poller asks node B for what was
+/// written through node A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_and_a_poller_on_one_node_take_events_written_on_another() {
+    let database = fresh_database("pickup").await;
+    let a = NodeProcess::start("node-a", &database, 5).await;
+    let b = NodeProcess::start("node-b", &database, 5).await;
+    let operator = a.operator.clone().expect("the first node creates the operator credential");
+    let (via_a, via_b) = (TestServer::external(&a.url, &operator), TestServer::external(&b.url, &operator));
+
+    let admin = via_a.person("laptop-admin").await;
+    let page = via_a.page(&admin, "laptop").await;
+    let app = via_a.app("laptop bot").await;
+    via_a.go_live(&app).await;
+    let page_token = via_a.grant(&page, &app, &admin).await;
+    via_a.install(&page_token, &page, "messages").await;
+    let bot = WebhookReceiver::start(&app.secret).await;
+    let listener = ListenProcess::start(&b.url, &app, &bot.url, &[]).await;
+
+    let ann = via_a.person("ann").await;
+    let ann_on_a = via_a.sign_in(&ann).await;
+    for n in 0..10 {
+        ann_on_a.send("laptop", &format!("m{n}")).await;
+    }
+    bot.wait_for("the last message through node B's listener", |e| e["message"]["text"] == "m9").await;
+    let texts: Vec<String> = bot.acknowledged_events().iter().filter_map(|e| e["message"]["text"].as_str().map(str::to_string)).collect();
+    assert_eq!(texts, (0..10).map(|n| format!("m{n}")).collect::<Vec<_>>(), "each once, in order, though written on another node");
+    listener.kill_hard().await;
+
+    via_b.console(Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+    let token = format!("{}|{}", app.id, app.secret);
+    // What the killed listener had not answered yet comes first (at least once).
+    let mut offset = 0;
+    loop {
+        let (status, leftovers) = via_b.graph_call(Method::GET, &format!("/{}/updates?offset={offset}", app.id), Some(&token), None).await;
+        assert_eq!(status, 200, "{leftovers}");
+        if leftovers["data"].as_array().unwrap().is_empty() {
+            break;
+        }
+        offset = leftovers["next_offset"].as_i64().unwrap();
+    }
+    let long_poll = {
+        let (url, token, app) = (b.url.clone(), token.clone(), app.id.clone());
+        tokio::spawn(async move {
+            let answer: serde_json::Value = reqwest::Client::new()
+                .get(format!("{url}/v21.0/{app}/updates?timeout=20&offset={offset}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer
+        })
+    };
+    eventually("node B's poller waiting", || async {
+        let delivery = via_a.console(Method::GET, &format!("/apps/{}/webhook/delivery", app.id), json!({})).await;
+        delivery["poller"].is_object().then_some(())
+    })
+    .await;
+    let (status, busy) = via_a.graph_call(Method::GET, &format!("/{}/updates", app.id), Some(&token), None).await;
+    assert_eq!(status, 409, "node A refuses a second poller while node B's waits: {busy}");
+    ann_on_a.send("laptop", "pulled").await;
+    let answer = long_poll.await.unwrap();
+    assert_eq!(answer["data"][0]["envelope"]["entry"][0]["messaging"][0]["message"]["text"], "pulled", "{answer}");
 }

@@ -59,6 +59,13 @@ async fn a_bot_on_a_local_port_gets_its_messages_through_listen_retried_and_resu
     bot.fail_with(0);
     bot.wait_for("the retried message", |e| e["message"]["text"] == "two").await;
 
+    // The bot has its answer before the node does: wait for the node, so that
+    // nothing is in flight when the listener dies.
+    eventually("the retried message settled", || async {
+        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+        (health["pending"] == 0).then_some(())
+    })
+    .await;
     // Killed without a word: what comes meanwhile waits (the app has no callback),
     // and a new listener gets it, nothing lost, in order.
     listener.kill_hard().await;
@@ -69,9 +76,30 @@ async fn a_bot_on_a_local_port_gets_its_messages_through_listen_retried_and_resu
     assert!(errors["data"].as_array().unwrap().iter().all(|e| e["kind"] != "no_webhook"), "waiting events are not failures: {errors}");
     let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
     assert_eq!(health["pending"], 2, "{health}");
-    let _again = ListenProcess::start(&server.url, &app, &bot.url, &[]).await;
+    let again = ListenProcess::start(&server.url, &app, &bot.url, &[]).await;
     bot.wait_for("the message sent while no listener was there", |e| e["message"]["text"] == "four").await;
     assert_eq!(texts(&bot.acknowledged_events()), ["one", "two", "three", "four"], "each once, in order");
+
+    // Killed while its bot holds a delivery unanswered: the node lets go of it when
+    // the stream closes, and the next listener delivers it.
+    bot.hold(true);
+    ann.send(&page.username, "five").await;
+    eventually("the bot holding the fifth", || {
+        let held = bot.posts().iter().any(|p| p.json["entry"][0]["messaging"][0]["message"]["text"] == "five");
+        async move { held.then_some(()) }
+    })
+    .await;
+    again.kill_hard().await;
+    bot.hold(false);
+    let _third = ListenProcess::start(&server.url, &app, &bot.url, &[]).await;
+    eventually("the fifth settled through the third listener", || async {
+        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+        (health["pending"] == 0).then_some(())
+    })
+    .await;
+    let got = texts(&bot.acknowledged_events());
+    assert_eq!(got[..4], ["one", "two", "three", "four"]);
+    assert!(got[4..].iter().all(|t| t == "five") && got.len() >= 5, "at least once, nothing else: {got:?}");
 }
 
 #[tokio::test]

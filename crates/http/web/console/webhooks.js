@@ -124,6 +124,8 @@ function deliverySection(app) {
   let generation = 0;
   const show = (d) => {
     if (saved === undefined || choice.value === saved) choice.value = d.mode;
+    // Changed elsewhere (the CLI, another console): what this page last said is old news.
+    if (saved !== undefined && saved !== d.mode) say(line, '');
     saved = d.mode;
     if (helpMode !== d.mode) replace(help, deliveryHelp(app, d.mode));
     helpMode = d.mode;
