@@ -47,6 +47,30 @@ impl EchoBot {
     }
 }
 
+/// The example bot in `--pull` mode (killed when dropped): its app in pull mode on a
+/// new Page, with no webhook anyone must reach.
+pub struct PullingBot {
+    _process: Child,
+    pub page: TestPage,
+    pub app: TestApp,
+}
+
+impl PullingBot {
+    pub async fn start(server: &TestServer, username: &str, fields: &[&str]) -> Self {
+        let admin = server.person(&format!("{username}-admin")).await;
+        let page = server.page(&admin, username).await;
+        let app = server.app("Pulling Echo Bot").await;
+        server.go_live(&app).await;
+        let page_token = server.grant(&page, &app, &admin).await;
+        let delivery = server.console(Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull", "fields": fields})).await;
+        assert_eq!(delivery["mode"], "pull", "{delivery}");
+        server.install(&page_token, &page, &fields.join(",")).await;
+        let env = [("ECHO_BOT_PAGE_TOKEN", page_token.as_str()), ("ECHO_BOT_APP_SECRET", &app.secret), ("ECHO_BOT_VERIFY_TOKEN", "unused"), ("ECHO_BOT_APP_ID", &app.id)];
+        let (process, _) = start_bot(server, &["--pull"], &env, "pulling updates for app").await;
+        Self { _process: process, page, app }
+    }
+}
+
 /// The example bot in `--install` mode: the app's own website, which Page admins
 /// install it from through the login dialog. It subscribes its own webhook.
 pub struct InstallingBot {

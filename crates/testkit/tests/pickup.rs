@@ -224,3 +224,17 @@ async fn a_poller_receives_acknowledges_by_offset_and_long_polls() {
     let errors = server.console(Method::GET, &format!("/apps/{}/webhook/errors", app.id), json!({})).await;
     assert_eq!(errors["data"], json!([]));
 }
+
+#[tokio::test]
+async fn the_example_bot_answers_in_pull_mode() {
+    let server = TestServer::start().await;
+    let bot = PullingBot::start(&server, "pulling", &["messages", "messaging_postbacks"]).await;
+    let mut ann = server.sign_in(&server.person("ann").await).await;
+    ann.listen().await;
+    ann.send(&bot.page.username, "hello").await;
+    ann.wait_live("the pulling bot's echo", |e| e["message"]["text"] == "echo: hello").await;
+    ann.send(&bot.page.username, "again").await;
+    ann.wait_live("the second echo, after the first was acknowledged", |e| e["message"]["text"] == "echo: again").await;
+    let health = server.console(Method::GET, &format!("/apps/{}/webhook", bot.app.id), json!({})).await;
+    assert!(health["pending"].as_u64().unwrap() <= 1, "acknowledged by the next poll's offset: {health}");
+}
