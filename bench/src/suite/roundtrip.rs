@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundTrip {
@@ -69,14 +70,16 @@ impl Clock {
 }
 
 /// Opens every person's live stream on their node; answers arriving there are timed.
-async fn listen(world: &World, person_apis: &[String], clock: Arc<Clock>) -> anyhow::Result<()> {
+/// The streams' readers, to stop them.
+async fn listen(world: &World, person_apis: &[String], clock: Arc<Clock>) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let http = reqwest::Client::new();
+    let mut readers = Vec::new();
     for (n, (_, token, _)) in world.persons.iter().enumerate() {
         let person_api = &person_apis[n % person_apis.len()];
         let response = http.get(format!("{person_api}/events")).bearer_auth(token).send().await?;
         anyhow::ensure!(response.status().is_success(), "the live stream refused: {}", response.status());
         let clock = clock.clone();
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut stream = response.bytes_stream();
             let mut buffer = String::new();
             while let Some(Ok(chunk)) = stream.next().await {
@@ -91,9 +94,9 @@ async fn listen(world: &World, person_apis: &[String], clock: Arc<Clock>) -> any
                     }
                 }
             }
-        });
+        }));
     }
-    Ok(())
+    Ok(readers)
 }
 
 /// The latencies from each message's due time to its mark.
@@ -105,25 +108,71 @@ fn leg(leg: &'static str, due: &HashMap<usize, Instant>, marks: &HashMap<usize, 
 /// Runs each rate for `duration` against the nodes at `bases` (`http://…`), stopping
 /// after the first rate not held.
 pub async fn rates(world: &World, bases: &[String], rates: &[f64], duration: Duration) -> anyhow::Result<Vec<RoundTrip>> {
-    let person_apis: Vec<String> = bases.iter().map(|b| format!("{b}/person/v1")).collect();
-    world.receiver.answer_through(bases.iter().map(|b| format!("{b}/v21.0")).collect());
-    world.receiver.replying.store(true, Ordering::Relaxed);
-    let mut results = Vec::new();
-    let next_tag = Arc::new(AtomicUsize::new(0));
-    let clock = Arc::new(Clock::default());
-    listen(world, &person_apis, clock.clone()).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // Every (person, Page) pair, each with the person's node.
-    let pairs: Vec<(String, String, String)> = world
-        .persons
-        .iter()
-        .enumerate()
-        .flat_map(|(n, (_, token, _))| {
-            let person_api = person_apis[n % person_apis.len()].clone();
-            (0..world.pages.len()).map(move |m| (token.clone(), format!("bench{m}"), person_api.clone()))
-        })
-        .collect();
-    for &rate in rates {
+    Session::open(world, bases).await?.rates(rates, duration).await
+}
+
+/// Round trips on one world's nodes, one after the other: the persons' live streams
+/// stay open between them and the bots answer while it lives.
+pub struct Session<'a> {
+    world: &'a World,
+    bases: Vec<String>,
+    person_apis: Vec<String>,
+    clock: Arc<Clock>,
+    next_tag: Arc<AtomicUsize>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+        self.world.receiver.replying.store(false, Ordering::Relaxed);
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Opens every person's live stream; the bots answer through the nodes in turn.
+    pub async fn open(world: &'a World, bases: &[String]) -> anyhow::Result<Session<'a>> {
+        let person_apis: Vec<String> = bases.iter().map(|b| format!("{b}/person/v1")).collect();
+        world.receiver.answer_through(bases.iter().map(|b| format!("{b}/v21.0")).collect());
+        world.receiver.replying.store(true, Ordering::Relaxed);
+        let clock = Arc::new(Clock::default());
+        let readers = listen(world, &person_apis, clock.clone()).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(Session { world, bases: bases.to_vec(), person_apis, clock, next_tag: Arc::new(AtomicUsize::new(0)), readers })
+    }
+
+    /// Each rate in turn, stopping after the first not held; every Page takes messages.
+    pub async fn rates(&self, rates: &[f64], duration: Duration) -> anyhow::Result<Vec<RoundTrip>> {
+        let mut results = Vec::new();
+        for &rate in rates {
+            let result = self.run(rate, duration, self.world.pages.len(), "round trip").await?;
+            let held = result.held;
+            results.push(result);
+            if !held {
+                break;
+            }
+        }
+        Ok(results)
+    }
+
+    /// One run at `rate` for `duration`: every person writes to the first `pages`
+    /// Pages of the world (each (person, Page) pair in turn).
+    pub async fn run(&self, rate: f64, duration: Duration, pages: usize, label: &str) -> anyhow::Result<RoundTrip> {
+        let (world, clock) = (self.world, &self.clock);
+        let pages = pages.clamp(1, world.pages.len().max(1));
+        // Every (person, Page) pair, each with the person's node.
+        let pairs: Vec<(String, String, String)> = world
+            .persons
+            .iter()
+            .enumerate()
+            .flat_map(|(n, (_, token, _))| {
+                let person_api = self.person_apis[n % self.person_apis.len()].clone();
+                (0..pages).map(move |m| (token.clone(), format!("bench{m}"), person_api.clone()))
+            })
+            .collect();
+        anyhow::ensure!(!pairs.is_empty(), "the world has no persons or no Pages");
         clock.clear();
         world.receiver.take_marks();
         let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
@@ -133,7 +182,7 @@ pub async fn rates(world: &World, bases: &[String], rates: &[f64], duration: Dur
         for i in 0..count {
             let due = start + Duration::from_secs_f64(i as f64 / rate);
             let (token, page, person_api) = pairs[i % pairs.len()].clone();
-            let (http, clock, next_tag) = (http.clone(), clock.clone(), next_tag.clone());
+            let (http, clock, next_tag) = (http.clone(), clock.clone(), self.next_tag.clone());
             sends.push(tokio::spawn(async move {
                 tokio::time::sleep_until(due.into()).await;
                 let tag = next_tag.fetch_add(1, Ordering::Relaxed);
@@ -162,7 +211,7 @@ pub async fn rates(world: &World, bases: &[String], rates: &[f64], duration: Dur
         let bots = world.receiver.take_marks();
         let legs = vec![
             leg("person's write accepted", &due, &written),
-            leg("webhook at the bot", &due, &bots.webhooks),
+            leg(WEBHOOK_LEG, &due, &bots.webhooks),
             leg("bot's Send API answered", &due, &bots.answered),
             leg("answer on the person's stream", &due, &arrived),
         ];
@@ -174,7 +223,7 @@ pub async fn rates(world: &World, bases: &[String], rates: &[f64], duration: Dur
         let seconds = duration.as_secs_f64();
         let result = RoundTrip {
             offered_rate: rate,
-            nodes: bases.len(),
+            nodes: self.bases.len(),
             sent: count,
             answered: whole.measured,
             answered_rate: whole.measured as f64 / seconds,
@@ -185,19 +234,51 @@ pub async fn rates(world: &World, bases: &[String], rates: &[f64], duration: Dur
             timeline: stats::timeline(&samples, seconds),
         };
         eprintln!(
-            "  round trip at {rate}/s: {}/{count} answered, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; p99 by leg: {}",
+            "  {label} at {rate}/s: {}/{count} answered, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; p99 by leg: {}",
             result.answered,
             result.tail.p50_ms,
             result.tail.p99_ms,
             result.tail.max_ms,
             result.legs.iter().map(|l| format!("{:.1}", l.tail.p99_ms)).collect::<Vec<_>>().join(" / ")
         );
-        let held = result.held;
-        results.push(result);
-        if !held {
-            break;
-        }
+        Ok(result)
     }
-    world.receiver.replying.store(false, Ordering::Relaxed);
-    Ok(results)
+}
+
+/// The name of the leg from a message's due time to its webhook at the bot.
+pub const WEBHOOK_LEG: &str = "webhook at the bot";
+
+impl RoundTrip {
+    /// The leg named `name`.
+    pub fn leg(&self, name: &str) -> Option<&Leg> {
+        self.legs.iter().find(|l| l.leg == name)
+    }
+}
+
+/// The webhook leg at one rate, through direct callbacks and then through
+/// `switchboard listen` processes (one per app), back to back on the same node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughListeners {
+    pub offered_rate: f64,
+    /// Listener processes, one per app of the Pages that took messages.
+    pub listeners: usize,
+    /// Pages that took messages in both runs (each with its app's listener).
+    pub pages: usize,
+    /// Pages of the world (those beyond `pages` took no messages).
+    pub world_pages: usize,
+    pub direct: RoundTrip,
+    pub through_listeners: RoundTrip,
+    /// Event lines the listeners printed during their run: what they forwarded.
+    pub forwarded: u64,
+    /// Of those, the ones the bot did not answer with a 2xx.
+    pub forwarded_failed: u64,
+    /// The highest peak resident memory of one listener process, MiB.
+    pub listener_peak_mib: f64,
+}
+
+impl ThroughListeners {
+    /// Listener p50 − direct p50 of the webhook leg, ms.
+    pub fn added_p50_ms(&self) -> Option<f64> {
+        Some(self.through_listeners.leg(WEBHOOK_LEG)?.tail.p50_ms - self.direct.leg(WEBHOOK_LEG)?.tail.p50_ms)
+    }
 }

@@ -55,6 +55,9 @@ const RENEW_EVERY_MS: Millis = 10_000;
 const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// The longest long poll, in seconds (Telegram allows 50).
 pub const MAX_POLL_SECS: u64 = 50;
+/// Listeners one app may have connected at once: each holds a stream and looks at
+/// the store a few times a second.
+pub const MAX_LISTENERS: usize = 16;
 /// The most updates one poll answers.
 pub const MAX_POLL_LIMIT: u32 = 100;
 /// Fields an app gets when a listener opens it without any webhook.
@@ -215,6 +218,10 @@ impl Pickups {
             return Err(Refusal::invalid_param("This app's events are read with the pull API (its delivery mode is pull): a listener would get none").into());
         }
         let now = self.core.now();
+        let listening = self.core.store.pickups(&app.id, now).await?.iter().filter(|p| p.kind == PickupKind::Listener).count();
+        if listening >= MAX_LISTENERS {
+            return Err(Refusal::invalid_param(format!("This app has {MAX_LISTENERS} listeners connected already; close one first")).into());
+        }
         let pickup = Pickup { id: random_urlsafe(16), app: app.id.clone(), kind: PickupKind::Listener, since: now, expires_at: now + PICKUP_TTL_MS };
         self.core.store.hold_pickup(&pickup, now).await?;
         self.core.invalidate(Invalidation::Held).await;

@@ -81,7 +81,8 @@ async fn slow_requests(threshold: Option<std::time::Duration>, request: Request,
     let Some(threshold) = threshold else { return next.run(request).await };
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let (response, took, steps) = switchboard_app::timing::measured(next.run(request)).await;
-    if took > threshold {
+    // A long poll waits by design.
+    if took > threshold && !path.ends_with("/updates") {
         let unaccounted = took.saturating_sub(steps.accounted());
         tracing::warn!(
             %method,

@@ -135,6 +135,16 @@ async fn a_listener_is_refused_a_wrong_secret_and_an_app_in_pull_mode() {
     let token = format!("{}|{}", app.id, app.secret);
     let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", app.id), Some(&format!("{}|wrong", app.id)), None).await;
     assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(190)), "{body}");
+    // A bounded number of listeners per app.
+    let mut streams = Vec::new();
+    for _ in 0..16 {
+        let stream = server.http.get(format!("{}/{}/listen", server.graph(), app.id)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        streams.push(stream);
+    }
+    let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", app.id), Some(&token), None).await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(100)), "a seventeenth listener: {body}");
+    drop(streams);
     let other = server.app("other").await;
     let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", other.id), Some(&token), None).await;
     assert_eq!(status, 403, "another app's token: {body}");
