@@ -445,13 +445,7 @@ impl Dispatcher {
             return Failure::new(FailureKind::Blocked, outbound::Refused::NotPublic.to_string());
         }
         // The whole chain: reqwest's own message is only "error sending request".
-        let mut detail = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            detail.push_str(": ");
-            detail.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let detail = error_chain(error);
         let lower = detail.to_lowercase();
         if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") || lower.contains("handshake") {
             Failure::new(FailureKind::Tls, detail)
@@ -554,6 +548,19 @@ impl Dispatcher {
             }
         });
     }
+}
+
+/// An error and its causes, `outer: inner: innermost`: an HTTP client's own message
+/// rarely says what failed.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Up to `limit` bytes of the body; the rest is left unread.

@@ -8,6 +8,7 @@
 //! order per thread).
 
 use anyhow::Context;
+use switchboard_delivery::error_chain;
 use serde::Deserialize;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -239,17 +240,6 @@ async fn forward(options: &ListenOptions, server: &reqwest::Client, bot: &reqwes
         Ok(response) => eprintln!("the server refused an answer (HTTP {}); the events go again after their lease", response.status().as_u16()),
         Err(error) => eprintln!("cannot answer the server ({error}); the events go again after their lease"),
     }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// One line per event: time, field, Page, PSID, the bot's status, the latency.

@@ -17,7 +17,7 @@ pub mod routes;
 pub use clock::ManualClock;
 pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, TcpProxy};
 pub use echo_bot::{EchoBot, InstallingBot, PullingBot, Tap};
-pub use listen::ListenProcess;
+pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;

@@ -1,6 +1,7 @@
 //! `switchboard listen` as a real process: started from the built binary against a
 //! server's URL, forwarding to a local receiver; its printed lines kept for the
-//! test to read; killed with SIGKILL when the test says or when dropped.
+//! test to read; killed with SIGKILL when the test says or when dropped. And a long
+//! poll of the pull API in the background.
 
 use crate::{switchboard_binary, TestApp};
 use std::process::Stdio;
@@ -61,4 +62,15 @@ impl ListenProcess {
         self.child.start_kill().expect("kill");
         let _ = self.child.wait().await;
     }
+}
+
+/// `GET {graph}/{app}/updates?{query}` with the app token, in the background:
+/// answers the JSON and how long the poll took.
+pub fn long_poll(graph: &str, app: &TestApp, query: &str) -> tokio::task::JoinHandle<(serde_json::Value, Duration)> {
+    let (url, token) = (format!("{graph}/{}/updates?{query}", app.id), format!("{}|{}", app.id, app.secret));
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let answer = reqwest::Client::new().get(url).bearer_auth(token).send().await.expect("the poll is answered").json().await.expect("JSON");
+        (answer, started.elapsed())
+    })
 }

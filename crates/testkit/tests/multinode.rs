@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use switchboard_testkit::{eventually, fresh_database, ListenProcess, NodeProcess, TestServer, WebhookReceiver};
+use switchboard_testkit::{eventually, fresh_database, long_poll, ListenProcess, NodeProcess, TestServer, WebhookReceiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_delivery_per_event_and_live_answers_across_nodes() {
@@ -284,21 +284,7 @@ async fn a_listener_and_a_poller_on_one_node_take_events_written_on_another() {
         }
         offset = leftovers["next_offset"].as_i64().unwrap();
     }
-    let long_poll = {
-        let (url, token, app) = (b.url.clone(), token.clone(), app.id.clone());
-        tokio::spawn(async move {
-            let answer: serde_json::Value = reqwest::Client::new()
-                .get(format!("{url}/v21.0/{app}/updates?timeout=20&offset={offset}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer
-        })
-    };
+    let long_poll = long_poll(&format!("{}/v21.0", b.url), &app, &format!("timeout=20&offset={offset}"));
     eventually("node B's poller waiting", || async {
         let delivery = via_a.console(Method::GET, &format!("/apps/{}/webhook/delivery", app.id), json!({})).await;
         delivery["poller"].is_object().then_some(())
@@ -307,6 +293,6 @@ async fn a_listener_and_a_poller_on_one_node_take_events_written_on_another() {
     let (status, busy) = via_a.graph_call(Method::GET, &format!("/{}/updates", app.id), Some(&token), None).await;
     assert_eq!(status, 409, "node A refuses a second poller while node B's waits: {busy}");
     ann_on_a.send("laptop", "pulled").await;
-    let answer = long_poll.await.unwrap();
+    let (answer, _) = long_poll.await.unwrap();
     assert_eq!(answer["data"][0]["envelope"]["entry"][0]["messaging"][0]["message"]["text"], "pulled", "{answer}");
 }

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_testkit::*;
 
 /// An app granted a Page and installed on it for `fields`, with no webhook at all.
@@ -196,22 +196,7 @@ async fn a_poller_receives_acknowledges_by_offset_and_long_polls() {
     assert_eq!(empty["next_offset"], ids[1] + 1);
 
     // A long poll waits for the next message, and a second poller meanwhile is refused.
-    let long_poll = {
-        let (server_url, app) = (server.graph(), app.clone());
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let answer: Value = reqwest::Client::new()
-                .get(format!("{server_url}/{}/updates?timeout=20", app.id))
-                .bearer_auth(format!("{}|{}", app.id, app.secret))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (answer, started.elapsed())
-        })
-    };
+    let long_poll = long_poll(&server.graph(), &app, "timeout=20");
     eventually("the long poll waiting", || async {
         let delivery = server.console(Method::GET, &format!("/apps/{}/webhook/delivery", app.id), json!({})).await;
         delivery["poller"].is_object().then_some(())
