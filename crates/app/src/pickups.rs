@@ -196,6 +196,13 @@ impl Pickups {
     /// a callback URL, with `fields` (or the usual messaging fields).
     pub async fn set_delivery(&self, actor: Actor, app_id: &AppId, mode: DeliveryMode, fields: Option<&[String]>) -> AppResult<DeliveryState> {
         let app = self.core.app_for_developer(actor, app_id).await?;
+        if mode == DeliveryMode::Pull {
+            let listening = self.core.store.pickups(&app.id, self.core.now()).await?.iter().filter(|p| p.kind == PickupKind::Listener).count();
+            if listening > 0 {
+                // Both would take the same events.
+                return Err(Refusal::invalid_param(format!("{listening} listener(s) of this app are connected: stop them before switching to pull")).into());
+            }
+        }
         self.webhook_of(&app, Some(mode), fields).await?;
         self.core.invalidate(Invalidation::Held).await;
         // Events that waited for a pull (or for a callback) may go now.
@@ -411,8 +418,14 @@ impl Listener {
         if now - self.renewed_at < RENEW_EVERY_MS {
             return Ok(());
         }
+        let store = &self.pickups.core.store;
+        // Switched to pull meanwhile (from a stale look): the poller's now.
+        let pulled = store.app_subscriptions(&self.app).await?.iter().any(|s| s.object == "page" && s.delivery == DeliveryMode::Pull);
+        if pulled {
+            return Err(Refusal::invalid_param("This app's events are read with the pull API now: the listener is closed").into());
+        }
         let pickup = Pickup { id: self.id.clone(), app: self.app.clone(), kind: PickupKind::Listener, since: self.since, expires_at: now + PICKUP_TTL_MS };
-        self.pickups.core.store.hold_pickup(&pickup, now).await?;
+        store.hold_pickup(&pickup, now).await?;
         self.renewed_at = now;
         Ok(())
     }

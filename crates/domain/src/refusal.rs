@@ -43,7 +43,7 @@ impl Refusal {
             400,
             100,
             None,
-            "(#100) This app's events are POSTed to its webhook: set its delivery mode to pull (console API `PUT /console/apps/{app}/delivery`) to read them with /updates",
+            "(#100) This app's events are POSTed to its webhook: set its delivery mode to pull (console API `PUT /console/v1/apps/{app}/webhook/delivery`) to read them with /updates",
         )
     }
 

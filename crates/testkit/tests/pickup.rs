@@ -145,10 +145,24 @@ async fn a_listener_is_refused_a_wrong_secret_and_an_app_in_pull_mode() {
     let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", app.id), Some(&token), None).await;
     assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(100)), "a seventeenth listener: {body}");
     drop(streams);
+    eventually("the closed streams noticed", || async {
+        let delivery = server.console(Method::GET, &format!("/apps/{}/webhook/delivery", app.id), json!({})).await;
+        delivery["listeners"].as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
     let other = server.app("other").await;
     let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", other.id), Some(&token), None).await;
     assert_eq!(status, 403, "another app's token: {body}");
-    server.console(Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+    // Switching to pull while a listener is connected is refused: both would take the same events.
+    let listener = server.http.get(format!("{}/{}/listen", server.graph(), app.id)).bearer_auth(&token).send().await.unwrap();
+    let (status, body) = server.console_as(&server.operator, Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_i64()), (400, Some(100)), "{body}");
+    drop(listener);
+    eventually("the listener gone", || async {
+        let (status, _) = server.console_as(&server.operator, Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+        status.is_success().then_some(())
+    })
+    .await;
     let (status, body) = server.graph_call(Method::GET, &format!("/{}/listen", app.id), Some(&token), None).await;
     assert_eq!((status, body["error"]["code"].as_i64()), (400, Some(100)), "{body}");
     let (status, body) = server.graph_call(Method::POST, "/", Some(&token), Some(json!({"batch": [{"method": "GET", "relative_url": format!("{}/listen", app.id)}]}))).await;
