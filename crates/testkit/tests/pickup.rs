@@ -247,3 +247,75 @@ async fn the_example_bot_answers_in_pull_mode() {
     let health = server.console(Method::GET, &format!("/apps/{}/webhook", bot.app.id), json!({})).await;
     assert!(health["pending"].as_u64().unwrap() <= 1, "acknowledged by the next poll's offset: {health}");
 }
+
+#[tokio::test]
+async fn two_listeners_share_an_apps_threads_each_in_order_and_a_filter_settles_the_rest_unsent() {
+    // One unanswered delivery per listener, so that a busy listener leaves the rest
+    // to the other.
+    let server = TestServer::start_with(|settings| settings.webhooks.max_in_flight_per_endpoint = 1).await;
+    let (app, page, page_token) = app_without_webhook(&server, "shared", "messages,message_echoes").await;
+    let (busy_bot, free_bot) = (WebhookReceiver::start(&app.secret).await, WebhookReceiver::start(&app.secret).await);
+    let mut persons = Vec::new();
+    for name in ["ann", "bob", "cid"] {
+        persons.push(server.sign_in(&server.person(name).await).await);
+    }
+    let _busy = ListenProcess::start(&server.url, &app, &busy_bot.url, &["--events", "messages"]).await;
+    busy_bot.hold(true);
+    persons[0].send(&page.username, "ann-0").await;
+    eventually("the busy bot holding ann's first", || {
+        let held = !busy_bot.posts().is_empty();
+        async move { held.then_some(()) }
+    })
+    .await;
+    let free = ListenProcess::start(&server.url, &app, &free_bot.url, &["--events", "messages", "--print-json"]).await;
+    for n in 0..6 {
+        for (person, name) in persons.iter().zip(["ann", "bob", "cid"]) {
+            if (name, n) != ("ann", 0) {
+                person.send(&page.username, &format!("{name}-{n}")).await;
+            }
+        }
+    }
+    free_bot.wait_for("bob's last through the other listener", |e| e["message"]["text"] == "bob-5").await;
+    free_bot.wait_for("cid's last through the other listener", |e| e["message"]["text"] == "cid-5").await;
+    assert!(texts(&free_bot.acknowledged_events()).iter().all(|t| !t.starts_with("ann")), "ann's thread waits behind its first event");
+    busy_bot.hold(false);
+    eventually("ann's thread done", || {
+        let all: Vec<String> = texts(&busy_bot.acknowledged_events()).into_iter().chain(texts(&free_bot.acknowledged_events())).collect();
+        async move { all.iter().any(|t| t == "ann-5").then_some(()) }
+    })
+    .await;
+    for (name, bot) in [("bob", &free_bot), ("cid", &free_bot)] {
+        let thread: Vec<String> = texts(&bot.acknowledged_events()).into_iter().filter(|t| t.starts_with(name)).collect();
+        assert_eq!(thread, (0..6).map(|n| format!("{name}-{n}")).collect::<Vec<_>>(), "each thread once and in order");
+    }
+    eventually("ann's thread settled", || async {
+        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+        (health["pending"] == 0).then_some(())
+    })
+    .await;
+    // Ann's first went through the busy listener, the rest through either: each once.
+    let mut ann: Vec<String> = [&busy_bot, &free_bot].iter().flat_map(|bot| texts(&bot.acknowledged_events())).filter(|t| t.starts_with("ann")).collect();
+    ann.sort_by_key(|t| t[4..].parse::<u32>().unwrap());
+    assert_eq!(ann, (0..6).map(|n| format!("ann-{n}")).collect::<Vec<_>>(), "ann's messages once each");
+    assert!(free.lines().iter().any(|l| l.starts_with("{\"object\":\"page\"")), "--print-json prints the bodies");
+
+    // The bot's own answer makes an echo, which neither listener forwards: it is
+    // settled unsent.
+    let psid = free_bot.acknowledged_events()[0]["sender"]["id"].as_str().unwrap().to_string();
+    let (status, answer) = server.graph_call(
+        Method::POST,
+        "/me/messages",
+        Some(&page_token),
+        Some(json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "an answer"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    eventually("the echo settled", || async {
+        let delivered = server.console(Method::GET, &format!("/apps/{}/webhook/events?state=delivered", app.id), json!({})).await;
+        delivered["data"].as_array().unwrap().iter().any(|e| e["field"] == "message_echoes").then_some(())
+    })
+    .await;
+    for bot in [&busy_bot, &free_bot] {
+        assert!(bot.posts().iter().all(|p| p.json["entry"][0]["messaging"][0]["message"]["is_echo"].is_null()), "no echo reached a bot");
+    }
+}
