@@ -4,7 +4,8 @@
 //! receiver can also play the bots: answer every person's message at once through the
 //! Send API (the round-trip benchmark), through one node or several in turn, marking
 //! when each round-trip message reached the bot and when its answer was accepted, so
-//! that the round trip can be cut into legs.
+//! that the round trip can be cut into legs. `switchboard listen` processes forward
+//! the apps' webhooks to the same receiver, which takes them as it takes callbacks.
 
 use crate::load::Target;
 use anyhow::Context;
@@ -21,6 +22,8 @@ use std::time::Instant;
 pub struct World {
     /// (Page id, Page token) per bot.
     pub pages: Vec<(String, String)>,
+    /// (App id, app secret) per bot, in the order of `pages`: each Page's own app.
+    pub apps: Vec<(String, String)>,
     /// Per person: login, session token, and PSID per Page id.
     pub persons: Vec<(String, String, HashMap<String, String>)>,
     pub receiver: Arc<Receiver>,
@@ -165,6 +168,7 @@ pub async fn build(base: &str, operator: &str, pages: usize, persons: usize, rec
     let admin = call(&http, reqwest::Method::POST, format!("{console}/persons"), operator, json!({"name": "Bench Admin", "login": "bench-admin", "password": "bench-password"})).await?;
     let admin_id = admin["id"].as_i64().context("admin id")?;
     let mut world_pages = Vec::new();
+    let mut world_apps = Vec::new();
     for n in 0..pages {
         let page = call(&http, reqwest::Method::POST, format!("{console}/pages"), operator, json!({"name": format!("Bench Page {n}"), "username": format!("bench{n}")})).await?;
         let page_id = page["id"].as_str().context("page id")?.to_string();
@@ -187,6 +191,7 @@ pub async fn build(base: &str, operator: &str, pages: usize, persons: usize, rec
         call(&http, reqwest::Method::POST, format!("{graph}/{page_id}/subscribed_apps"), &page_token, json!({"subscribed_fields": fields})).await?;
         receiver.bots.lock().unwrap().insert(page_id.clone(), page_token.clone());
         world_pages.push((page_id, page_token));
+        world_apps.push((app_id, secret));
     }
     let mut world_persons = Vec::new();
     for n in 0..persons {
@@ -215,5 +220,5 @@ pub async fn build(base: &str, operator: &str, pages: usize, persons: usize, rec
             mine.insert(page.clone(), psid.clone());
         }
     }
-    Ok(World { pages: world_pages, persons: world_persons, receiver })
+    Ok(World { pages: world_pages, apps: world_apps, persons: world_persons, receiver })
 }

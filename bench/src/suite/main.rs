@@ -1,11 +1,13 @@
 //! The benchmark suite: one command measures, on this machine in one run, a bare
 //! axum server (the ceiling), the Send API on SQLite at 1, 16 and 128 connections and
 //! its latency at half its peak, person → bot → person round trips at rising steady
-//! rates, webhook fan-out and recovery (through `deliverybench`), the Send API again
-//! after preloading a large store (through `preload`), and on PostgreSQL the Send API
-//! with one and two nodes, one node at half its peak, and the round trip with both
-//! nodes serving. It writes `REPORT.md`, `report.json`, `latency.svg` and
-//! `timeline.svg`. Loopback only; every process it starts stops with it.
+//! rates, the webhook leg of the round trip through `switchboard listen` processes
+//! beside direct callbacks, webhook fan-out and recovery (through `deliverybench`),
+//! the Send API again after preloading a large store (through `preload`), and on
+//! PostgreSQL the Send API with one and two nodes, one node at half its peak, and
+//! the round trip with both nodes serving. It writes `REPORT.md`, `report.json`,
+//! `latency.svg` and `timeline.svg`. Loopback only; every process it starts stops
+//! with it.
 //!
 //! Tails are what this suite is for as much as throughput: every open-loop run is
 //! paired with the bare server at the same rate and connections, measured right after
@@ -26,6 +28,7 @@ use load::{LoadResult, Paired, Target};
 use nodes::PhaseMemory;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +52,10 @@ struct Args {
     /// Steady rates for the round trip on PostgreSQL with two nodes.
     #[arg(long, value_delimiter = ',', default_value = "250,500,1000")]
     postgres_roundtrip_rates: Vec<f64>,
+    /// The round trip's rate on SQLite for the webhook leg through `switchboard
+    /// listen` processes, beside direct callbacks at the same rate.
+    #[arg(long, default_value_t = 250.0)]
+    listener_rate: f64,
     /// The preloaded store of the scale run.
     #[arg(long, default_value_t = 1_000_000)]
     scale_threads: u64,
@@ -67,7 +74,8 @@ struct Args {
     #[arg(long, env = "SWITCHBOARD_TEST_POSTGRES_URL")]
     postgres_url: Option<String>,
     /// Parts to leave out: baseline, sqlite, roundtrip (on SQLite and PostgreSQL),
-    /// scale, postgres, delivery. Without sqlite there is neither roundtrip on SQLite
+    /// listener (webhooks through `switchboard listen`, on SQLite), scale, postgres,
+    /// delivery. Without sqlite there is neither roundtrip on SQLite, nor listener,
     /// nor scale.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
@@ -88,6 +96,8 @@ struct Measured {
     sqlite_half: Option<Paired>,
     sqlite_store_mib: f64,
     roundtrip: Vec<roundtrip::RoundTrip>,
+    /// The webhook leg through listeners beside direct callbacks (SQLite).
+    listener: Option<roundtrip::ThroughListeners>,
     scale: Vec<LoadResult>,
     scale_half: Option<Paired>,
     scale_store_mib: f64,
@@ -162,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
         sqlite_half: None,
         sqlite_store_mib: 0.0,
         roundtrip: vec![],
+        listener: None,
         scale: vec![],
         scale_half: None,
         scale_store_mib: 0.0,
@@ -224,8 +235,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SQLite: the Send API closed and at half its peak, the round trip, then the same
-/// Send API runs after preloading a large store.
+/// SQLite: the Send API closed and at half its peak, the round trip, its webhook leg
+/// through listeners beside direct callbacks, then the same Send API runs after
+/// preloading a large store.
 async fn sqlite(args: &Args, m: &mut Measured) -> anyhow::Result<()> {
     let skip = |part: &str| args.skip.iter().any(|s| s == part);
     let seconds = args.seconds;
@@ -240,10 +252,19 @@ async fn sqlite(args: &Args, m: &mut Measured) -> anyhow::Result<()> {
     m.sqlite = closed_runs("SQLite", &targets, &args.connections, seconds).await;
     m.sqlite_half = half_peak("SQLite", &m.sqlite, &targets, seconds).await?;
     m.memory.push(nodes::end_phase(&mut node, "SQLite", "Send API"));
-    if !skip("roundtrip") {
-        eprintln!("== person → bot → person");
-        m.roundtrip = roundtrip::rates(&world, std::slice::from_ref(&node.url), &args.roundtrip_rates, Duration::from_secs(seconds)).await?;
-        m.memory.push(nodes::end_phase(&mut node, "SQLite", "person → bot → person"));
+    let (round_trips, listeners) = (!skip("roundtrip"), !skip("listener"));
+    if round_trips || listeners {
+        let session = roundtrip::Session::open(&world, std::slice::from_ref(&node.url)).await?;
+        if round_trips {
+            eprintln!("== person → bot → person");
+            m.roundtrip = session.rates(&args.roundtrip_rates, Duration::from_secs(seconds)).await?;
+            m.memory.push(nodes::end_phase(&mut node, "SQLite", "person → bot → person"));
+        }
+        if listeners {
+            eprintln!("== webhooks through listeners (switchboard listen) beside direct callbacks");
+            m.listener = Some(through_listeners(&session, &world, &node.url, args.listener_rate, Duration::from_secs(seconds)).await?);
+            m.memory.push(nodes::end_phase(&mut node, "SQLite", "webhooks through listeners"));
+        }
     }
     node.stop().await;
     m.sqlite_store_mib = nodes::store_mib(&sqlite_dir);
@@ -278,6 +299,49 @@ async fn sqlite(args: &Args, m: &mut Measured) -> anyhow::Result<()> {
     node.stop().await;
     m.scale_store_mib = nodes::store_mib(&sqlite_dir);
     Ok(())
+}
+
+/// At most this many `switchboard listen` processes, one per app: the Pages of the
+/// other apps take no messages in the listener comparison.
+const MAX_LISTENERS: usize = 20;
+
+/// The round trip at `rate` twice on the node at `server`, back to back: with the
+/// bots' webhooks POSTed to their callbacks, then with one `switchboard listen`
+/// per app forwarding them to the same receiver; only the Pages of apps that have a
+/// listener take messages, in both runs. The listeners are stopped at the end (the
+/// callbacks take over again).
+async fn through_listeners(session: &roundtrip::Session<'_>, world: &fixture::World, server: &str, rate: f64, duration: Duration) -> anyhow::Result<roundtrip::ThroughListeners> {
+    let pages = world.apps.len().min(MAX_LISTENERS);
+    anyhow::ensure!(pages > 0, "the world has no apps");
+    // Each run after a second at the same rate (discarded): the node settles after
+    // the higher rates before, and the listeners' connections (to the bot, and their
+    // answers to the server) are open before theirs, as the node's to the callbacks are.
+    session.run(rate, Duration::from_secs(1), pages, "warm-up, direct callbacks").await?;
+    let direct = session.run(rate, duration, pages, "direct callbacks").await?;
+    let mut listeners = Vec::with_capacity(pages);
+    for (app, secret) in &world.apps[..pages] {
+        listeners.push(nodes::start_listener(server, app, secret, &world.receiver.url).await?);
+    }
+    eprintln!("  {pages} listeners ready, forwarding to {}", world.receiver.url);
+    session.run(rate, Duration::from_secs(1), pages, "warm-up, through listeners").await?;
+    let forwarded = |listeners: &[nodes::Listener]| -> (u64, u64) {
+        listeners.iter().map(|l| (l.forwarded.load(Ordering::Relaxed), l.failed.load(Ordering::Relaxed))).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    };
+    let before = forwarded(&listeners);
+    let through = session.run(rate, duration, pages, "through listeners").await;
+    let after = forwarded(&listeners);
+    let peak_mib = listeners.iter().map(|l| nodes::memory_mib(l.process.pid()).1).fold(0.0, f64::max);
+    for listener in listeners {
+        listener.process.stop().await;
+    }
+    let counts = roundtrip::ListenerCounts { listeners: pages, forwarded: after.0 - before.0, failed: after.1 - before.1, peak_mib };
+    let result = roundtrip::ThroughListeners::new(pages, world.apps.len(), direct, through?, counts)?;
+    let (d, l) = (&result.webhook_direct.tail, &result.webhook_through_listeners.tail);
+    eprintln!(
+        "  webhook at the bot: p50 {:.2} ms through listeners vs {:.2} ms direct ({:+.2} ms), p99 {:.2} vs {:.2} ms; {} events forwarded, {} not answered 2xx; listener peak {:.0} MiB",
+        l.p50_ms, d.p50_ms, result.added_p50_ms, l.p99_ms, d.p99_ms, result.forwarded, result.forwarded_failed, result.listener_peak_mib
+    );
+    Ok(result)
 }
 
 /// Moving up: `switchboard migrate-data` copies the large store into a fresh

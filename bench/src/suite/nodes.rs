@@ -1,12 +1,15 @@
 //! The processes a benchmark talks to: the bare baseline server and Switchboard
-//! nodes (release builds beside this program), each started on a free loopback port
-//! and stopped when dropped. Also reads a process's memory from /proc, and resets
-//! its peak so that each phase of the suite has a peak of its own.
+//! nodes (release builds beside this program), each started on a free loopback port,
+//! and `switchboard listen` processes forwarding an app's webhooks to the bots; each
+//! stopped when dropped. Also reads a process's memory from /proc, and resets its
+//! peak so that each phase of the suite has a peak of its own.
 
 use anyhow::Context;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -98,6 +101,55 @@ pub async fn start_switchboard(data: &Path, database_url: Option<&str>) -> anyho
     let mut operator = None;
     let url = read_until(&mut child, "Switchboard is listening on ", &mut operator).await?;
     Ok(Process { child, url, operator, peak_is_phase_own: true })
+}
+
+/// A `switchboard listen` process: one app's webhooks, forwarded to a bot's URL.
+pub struct Listener {
+    pub process: Process,
+    /// Event lines it printed since it was ready (one per event forwarded), and those
+    /// of them the bot did not answer with a 2xx.
+    pub forwarded: Arc<AtomicU64>,
+    pub failed: Arc<AtomicU64>,
+}
+
+/// Starts `switchboard listen` for `app` against the node at `server`, forwarding
+/// to `forward_to` (the secret through the environment), and waits for its Ready
+/// line; its output is drained (and its event lines counted) from then on.
+pub async fn start_listener(server: &str, app: &str, secret: &str, forward_to: &str) -> anyhow::Result<Listener> {
+    let mut child = Command::new(bin_dir().join("switchboard"))
+        .args(["listen", "--server", server, "--app", app, "--forward-to", forward_to])
+        .env("SWITCHBOARD_APP_SECRET", secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting switchboard listen (cargo build --release -p switchboard)")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if line.starts_with("Ready!") {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("switchboard listen ended before it was ready")
+    })
+    .await
+    .context("switchboard listen was not ready within 30 s")??;
+    let (forwarded, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (f, x) = (forwarded.clone(), failed.clone());
+    // One line per event: `… → <status> <latency> ms  [event <id>]`.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some((_, outcome)) = line.rsplit_once("[event ").and_then(|(head, _)| head.rsplit_once(" → ")) {
+                f.fetch_add(1, Ordering::Relaxed);
+                if !outcome.starts_with('2') {
+                    x.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    Ok(Listener { process: Process { child, url: server.to_string(), operator: None, peak_is_phase_own: true }, forwarded, failed })
 }
 
 /// Resident and peak resident memory of a process, in MiB.

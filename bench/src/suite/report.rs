@@ -10,7 +10,7 @@
 
 use crate::load::{LoadResult, Paired};
 use crate::nodes::PhaseMemory;
-use crate::roundtrip::RoundTrip;
+use crate::roundtrip::{RoundTrip, ThroughListeners};
 use crate::stats::{self, Latencies, Second, Tail};
 use crate::{peak, Args, Measured, WARMUP};
 use serde::Serialize;
@@ -20,6 +20,8 @@ use std::path::Path;
 
 /// A node should stay under this much resident memory.
 const MEMORY_TARGET_MIB: f64 = 200.0;
+/// Delivery through a listener should add less than this to the webhook leg's p50.
+const LISTENER_TARGET_MS: f64 = 2.0;
 
 // ---------------------------------------------------------------- the page
 
@@ -51,6 +53,7 @@ pub fn describe(args: &Args, m: &Measured, total: f64) -> (String, Value) {
         "A person's message through the person API, its webhook to the bot, the bot's Send API answer, and the answer arriving on the person's live stream; timed from when each message was due (open loop).",
         &m.roundtrip,
     );
+    listener_section(&mut md, m.listener.as_ref());
     roundtrip_section(
         &mut md,
         "Person → bot → person (PostgreSQL, 2 nodes)",
@@ -61,7 +64,7 @@ pub fn describe(args: &Args, m: &Measured, total: f64) -> (String, Value) {
     memory_section(&mut md, m);
 
     let checks = targets(m);
-    let _ = writeln!(md, "## Targets\n\nThe Send API and latency targets are ratios within this run, the memory and delivery ones absolute; \"not measured\" where the part was skipped.\n\n| target | measured | verdict |\n|---|---|---|");
+    let _ = writeln!(md, "## Targets\n\nThe Send API and latency targets are ratios within this run, the listener's a difference within this run, the memory and delivery ones absolute; \"not measured\" where the part was skipped.\n\n| target | measured | verdict |\n|---|---|---|");
     for c in &checks {
         let verdict = if c.verdict == "missed" { "**missed**" } else { c.verdict };
         let _ = writeln!(md, "| {} | {} | {verdict} |", c.target, c.measured);
@@ -83,6 +86,7 @@ pub fn describe(args: &Args, m: &Measured, total: f64) -> (String, Value) {
         "sqlite": m.sqlite,
         "sqlite_half_peak": m.sqlite_half,
         "roundtrip": m.roundtrip,
+        "webhook_through_listener": m.listener.as_ref().map(|l| json!({"target_added_p50_ms": LISTENER_TARGET_MS, "run": l})),
         "scale": m.scale,
         "scale_half_peak": m.scale_half,
         "preload": m.preload,
@@ -193,6 +197,39 @@ fn roundtrip_section(md: &mut String, title: &str, intro: &str, results: &[Round
         }
     }
     let failures: usize = results.iter().map(|r| r.bot_failures).sum();
+    if failures > 0 {
+        let _ = writeln!(md, "\nThe Send API refused or failed {failures} of the bots' answers.");
+    }
+    md.push('\n');
+}
+
+fn listener_section(md: &mut String, l: Option<&ThroughListeners>) {
+    let Some(l) = l else { return };
+    let rate = l.offered_rate;
+    let _ = writeln!(md, "## Webhook through a listener\n");
+    let capped = if l.pages < l.world_pages { format!(" (of the world's {}: one listener per app, at most {})", l.world_pages, l.listeners) } else { String::new() };
+    let _ = writeln!(
+        md,
+        "The round trip on SQLite at {rate:.0}/s twice, back to back: first with the bots' webhooks POSTed by the node to their callback URL, then with a `switchboard listen` process per app ({} listeners) holding the app's stream and forwarding each delivery, body and signatures, to the same receiver (the bots), which answers the same way; each run follows one second at the same rate, not counted (the listeners were ready before theirs). Persons write to {} Pages{capped}. Leg (b), the webhook reaching the bot, is timed from when the message was due; the target is that the listeners add under {LISTENER_TARGET_MS:.0} ms to its p50.\n",
+        l.listeners, l.pages
+    );
+    let _ = writeln!(md, "| delivery | leg | reached | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|");
+    let mut row = |path: &str, leg: &crate::roundtrip::Leg, r: &RoundTrip, letter: char| {
+        let _ = writeln!(md, "| {path} | ({letter}) {} | {}/{} | {} |", leg.leg, leg.measured, r.sent, tail_cells(&leg.tail));
+    };
+    row("direct callbacks", &l.webhook_direct, &l.direct, 'b');
+    row("through listeners", &l.webhook_through_listeners, &l.through_listeners, 'b');
+    for (path, r) in [("direct callbacks", &l.direct), ("through listeners", &l.through_listeners)] {
+        if let Some(whole) = r.legs.last() {
+            row(path, whole, r, 'd');
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nAdded by the listeners to the webhook at the bot: p50 {:+.2} ms, p99 {:+.2} ms. The listeners forwarded {} events in their run ({} not answered with a 2xx); the largest listener process peaked at {:.0} MiB resident.",
+        l.added_p50_ms, l.added_p99_ms, l.forwarded, l.forwarded_failed, l.listener_peak_mib
+    );
+    let failures = l.direct.bot_failures + l.through_listeners.bot_failures;
     if failures > 0 {
         let _ = writeln!(md, "\nThe Send API refused or failed {failures} of the bots' answers.");
     }
@@ -369,6 +406,25 @@ fn pair_outcome(pair: Option<&Paired>, p99_times: Option<f64>, max_times: Option
     Some((format!("max {:.1} ms vs bare {:.1} ms at {rate:.0}/s: ×{:.1}", p.run.tail.max_ms, p.bare.tail.max_ms, p.max_ratio), p.max_ratio <= limit && p.run.errors == 0))
 }
 
+/// The listeners' added p50, where every message's webhook reached the bot through
+/// them and the bot answered every delivery.
+fn listener_outcome(l: Option<&ThroughListeners>) -> Option<(String, bool)> {
+    let l = l?;
+    let (direct, through) = (&l.webhook_direct, &l.webhook_through_listeners);
+    let sent = l.through_listeners.sent;
+    let mut measured = format!(
+        "p50 {:.2} ms through {} listeners vs {:.2} ms direct at {:.0}/s: {:+.2} ms",
+        through.tail.p50_ms, l.listeners, direct.tail.p50_ms, l.offered_rate, l.added_p50_ms
+    );
+    if through.measured < sent {
+        let _ = write!(measured, "; {} of {sent} webhooks never reached the bot", sent - through.measured);
+    }
+    if l.forwarded_failed > 0 {
+        let _ = write!(measured, "; {} forwards not answered with a 2xx", l.forwarded_failed);
+    }
+    Some((measured, l.added_p50_ms < LISTENER_TARGET_MS && through.measured == sent && l.forwarded_failed == 0))
+}
+
 fn targets(m: &Measured) -> Vec<Check> {
     let mut checks = Vec::new();
     let baseline = peak(&m.baseline);
@@ -403,6 +459,7 @@ fn targets(m: &Measured) -> Vec<Check> {
     checks.push(check("SQLite at half its peak: max ≤ 5× the bare server's at that rate", pair_outcome(m.sqlite_half.as_ref(), None, Some(5.0))));
     checks.push(check("person → bot → person at 1,000/s (SQLite): p99 ≤ 4× its p50", roundtrip_outcome(&m.roundtrip, 1000.0, p99_within)));
     checks.push(check("person → bot → person at 1,000/s (SQLite): no second's max over 10× the run's p50", roundtrip_outcome(&m.roundtrip, 1000.0, no_spike)));
+    checks.push(check(&format!("webhook through a listener adds under {LISTENER_TARGET_MS:.0} ms p50 (webhook at the bot, SQLite, vs direct callbacks)"), listener_outcome(m.listener.as_ref())));
     checks.push(check("PostgreSQL, 1 node, at half its peak: p99 ≤ 3× the bare server's at that rate", pair_outcome(m.postgres_half.as_ref(), Some(3.0), None)));
     checks.push(check("PostgreSQL, 1 node, at half its peak: max ≤ 5× the bare server's at that rate", pair_outcome(m.postgres_half.as_ref(), None, Some(5.0))));
     checks.push(check("person → bot → person at 1,000/s (PostgreSQL, 2 nodes): p99 ≤ 4× its p50", roundtrip_outcome(&m.postgres_roundtrip, 1000.0, p99_within)));

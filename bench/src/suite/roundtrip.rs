@@ -9,6 +9,11 @@
 //! With several nodes, each person writes and listens on one node (by person, in
 //! turn) and the bots answer through the nodes in turn, so that webhooks leave from
 //! either node's dispatcher and answers cross from node to node.
+//!
+//! The runs of one world share a `Session` (the persons' live streams). At one light
+//! rate on SQLite, the webhook leg is also taken twice back to back: through direct
+//! callbacks, then through a `switchboard listen` process per app forwarding to the
+//! same bots (`ThroughListeners`), so that what a listener adds is one run's figure.
 
 use crate::fixture::World;
 use crate::stats::{self, Latencies, Sample, Second, Tail};
@@ -266,19 +271,49 @@ pub struct ThroughListeners {
     pub pages: usize,
     /// Pages of the world (those beyond `pages` took no messages).
     pub world_pages: usize,
-    pub direct: RoundTrip,
-    pub through_listeners: RoundTrip,
-    /// Event lines the listeners printed during their run: what they forwarded.
+    /// The webhook leg of each run, and what the listeners added to it (ms).
+    pub webhook_direct: Leg,
+    pub webhook_through_listeners: Leg,
+    pub added_p50_ms: f64,
+    pub added_p99_ms: f64,
+    /// Event lines the listeners printed during their runs: what they forwarded.
     pub forwarded: u64,
     /// Of those, the ones the bot did not answer with a 2xx.
     pub forwarded_failed: u64,
     /// The highest peak resident memory of one listener process, MiB.
     pub listener_peak_mib: f64,
+    /// The whole round trips.
+    pub direct: RoundTrip,
+    pub through_listeners: RoundTrip,
+}
+
+/// What the listeners did, besides the round trip through them.
+pub struct ListenerCounts {
+    pub listeners: usize,
+    pub forwarded: u64,
+    pub failed: u64,
+    pub peak_mib: f64,
 }
 
 impl ThroughListeners {
-    /// Listener p50 − direct p50 of the webhook leg, ms.
-    pub fn added_p50_ms(&self) -> Option<f64> {
-        Some(self.through_listeners.leg(WEBHOOK_LEG)?.tail.p50_ms - self.direct.leg(WEBHOOK_LEG)?.tail.p50_ms)
+    pub fn new(pages: usize, world_pages: usize, direct: RoundTrip, through_listeners: RoundTrip, counts: ListenerCounts) -> anyhow::Result<ThroughListeners> {
+        use anyhow::Context;
+        let webhook_direct = direct.leg(WEBHOOK_LEG).context("the direct run has no webhook leg")?.clone();
+        let webhook_through_listeners = through_listeners.leg(WEBHOOK_LEG).context("the listeners' run has no webhook leg")?.clone();
+        Ok(ThroughListeners {
+            offered_rate: through_listeners.offered_rate,
+            listeners: counts.listeners,
+            pages,
+            world_pages,
+            added_p50_ms: webhook_through_listeners.tail.p50_ms - webhook_direct.tail.p50_ms,
+            added_p99_ms: webhook_through_listeners.tail.p99_ms - webhook_direct.tail.p99_ms,
+            webhook_direct,
+            webhook_through_listeners,
+            forwarded: counts.forwarded,
+            forwarded_failed: counts.failed,
+            listener_peak_mib: counts.peak_mib,
+            direct,
+            through_listeners,
+        })
     }
 }
