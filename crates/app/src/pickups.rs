@@ -91,6 +91,9 @@ pub(crate) struct Answers {
 #[derive(Debug, Clone)]
 pub struct ListenerDelivery {
     pub events: Vec<DeliveredEvent>,
+    /// Events of the same threads the listener does not want: settled unsent with
+    /// the delivery's answer (the answer names them too).
+    pub skipped: Vec<i64>,
     pub body: Vec<u8>,
     pub signatures: Signatures,
 }
@@ -194,8 +197,12 @@ impl Pickups {
 
     /// Sets how the app's events reach it; an app without a webhook gets one without
     /// a callback URL, with `fields` (or the usual messaging fields).
-    pub async fn set_delivery(&self, actor: Actor, app_id: &AppId, mode: DeliveryMode, fields: Option<&[String]>) -> AppResult<DeliveryState> {
+    pub async fn set_delivery(&self, actor: Actor, app_id: &AppId, mode: Option<&str>, fields: Option<&[String]>) -> AppResult<DeliveryState> {
         let app = self.core.app_for_developer(actor, app_id).await?;
+        let mode = mode.and_then(DeliveryMode::parse).ok_or_else(|| Refusal::invalid_param("mode must be webhook or pull"))?;
+        if fields.is_some_and(|fields| fields.len() > 64) {
+            return Err(Refusal::invalid_param("fields lists at most 64 fields").into());
+        }
         if mode == DeliveryMode::Pull {
             let listening = self.core.store.pickups(&app.id, self.core.now()).await?.iter().filter(|p| p.kind == PickupKind::Listener).count();
             if listening > 0 {
@@ -256,6 +263,7 @@ impl Pickups {
     /// the events follow the retry schedule.
     pub async fn answer(&self, caller: &Caller, app_id: &str, answer: ListenerAnswer) -> AppResult<()> {
         let app = self.core.own_app(caller, app_id)?.clone();
+        // A delivery's events and those riding with it fit one claim's batch.
         if answer.events.is_empty() || answer.events.len() > self.settings().batch_cap.max(1) as usize {
             return Err(Refusal::invalid_param(format!("events must name between 1 and {} events", self.settings().batch_cap.max(1))).into());
         }
@@ -434,20 +442,30 @@ impl Listener {
         let core = &self.pickups.core;
         let lease_until = now + lease_ms;
         let claimed = core.store.claim_outbox(now, lease_until, &ClaimLimits::of_app(self.app.clone(), events, run)).await?;
-        let (wanted, unwanted): (Vec<OutboxEvent>, Vec<OutboxEvent>) =
-            claimed.into_iter().partition(|e| self.only.as_ref().is_none_or(|only| only.contains(&e.field)));
-        if !unwanted.is_empty() {
-            let ids: Vec<i64> = unwanted.iter().map(|e| e.id).collect();
-            core.store.acknowledge(&self.app, &ids, now).await?;
-        }
+        let wanted = |e: &OutboxEvent| self.only.as_ref().is_none_or(|only| only.contains(&e.field));
+        let mut settle_now = Vec::new();
         let mut deliveries = Vec::new();
-        for batch in pack_runs(wanted, run as usize) {
-            let body = envelope_of(&batch);
+        for batch in pack_runs(claimed, run as usize) {
+            // An event the listener does not want is settled unsent; while its thread
+            // has a wanted one in flight, only with that one's answer (settling it
+            // first could leave the thread's next head unleased).
+            let sent_threads: Vec<(PageId, PersonId)> = batch.iter().filter(|e| wanted(e)).map(|e| (e.page.clone(), e.person)).collect();
+            let (sent, unsent): (Vec<OutboxEvent>, Vec<OutboxEvent>) = batch.into_iter().partition(|e| wanted(e));
+            let (riding, alone): (Vec<OutboxEvent>, Vec<OutboxEvent>) = unsent.into_iter().partition(|e| sent_threads.contains(&(e.page.clone(), e.person)));
+            settle_now.extend(alone.iter().map(|e| e.id));
+            if sent.is_empty() {
+                continue;
+            }
+            let body = envelope_of(&sent);
             let signatures = sign(&self.secret, &body);
-            let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
+            let skipped: Vec<i64> = riding.iter().map(|e| e.id).collect();
+            let ids: Vec<i64> = sent.iter().map(|e| e.id).chain(skipped.iter().copied()).collect();
             self.in_flight.insert(ids[0], (ids, lease_until));
-            let events = batch.into_iter().map(|e| DeliveredEvent { id: e.id, field: e.field, page: e.page }).collect();
-            deliveries.push(ListenerDelivery { events, body, signatures });
+            let events = sent.into_iter().map(|e| DeliveredEvent { id: e.id, field: e.field, page: e.page }).collect();
+            deliveries.push(ListenerDelivery { events, skipped, body, signatures });
+        }
+        if !settle_now.is_empty() {
+            core.store.acknowledge(&self.app, &settle_now, now).await?;
         }
         Ok(deliveries)
     }

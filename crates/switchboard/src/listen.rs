@@ -57,6 +57,10 @@ struct Ready {
 #[derive(Deserialize)]
 struct Delivery {
     events: Vec<DeliveredEvent>,
+    /// Events of the same threads left out by `--events`: named in the answer, so
+    /// that they are settled with the delivery.
+    #[serde(default)]
+    skipped: Vec<i64>,
     body: String,
     signature: String,
     signature_256: String,
@@ -227,7 +231,7 @@ async fn forward(options: &ListenOptions, server: &reqwest::Client, bot: &reqwes
     print_lines(options, &delivery, status, error.as_deref(), latency);
     let answer = serde_json::json!({
         "listener": listener,
-        "events": delivery.events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>(),
+        "events": delivery.events.iter().map(|e| e.id).chain(delivery.skipped.iter().copied()).map(|id| id.to_string()).collect::<Vec<_>>(),
         "status": status,
         "error": error,
         "latency_ms": latency.as_millis() as i64,

@@ -611,10 +611,10 @@ async fn webhook_command(command: WebhookCommand) -> anyhow::Result<()> {
         }
         WebhookCommand::Delivery { app, mode, fields, store } => {
             let platform = offline_platform(&store).await?;
-            let state = match mode.as_deref().and_then(switchboard_domain::DeliveryMode::parse) {
+            let state = match mode.as_deref() {
                 Some(mode) => {
                     let fields = (!fields.is_empty()).then_some(fields.as_slice());
-                    platform.pickups.set_delivery(operator, &AppId(app), mode, fields).await.map_err(report)?
+                    platform.pickups.set_delivery(operator, &AppId(app), Some(mode), fields).await.map_err(report)?
                 }
                 None => platform.pickups.delivery(operator, &AppId(app)).await.map_err(report)?,
             };

@@ -319,3 +319,42 @@ async fn two_listeners_share_an_apps_threads_each_in_order_and_a_filter_settles_
         assert!(bot.posts().iter().all(|p| p.json["entry"][0]["messaging"][0]["message"]["is_echo"].is_null()), "no echo reached a bot");
     }
 }
+
+/// An event left out by `--events` ahead of a wanted one in the same thread is
+/// settled with the wanted one's answer: the wanted one goes once.
+#[tokio::test]
+async fn a_filtered_event_ahead_of_a_wanted_one_is_settled_with_its_answer() {
+    let server = TestServer::start().await;
+    let (app, page, page_token) = app_without_webhook(&server, "filtered", "messages,message_echoes").await;
+    let bot = WebhookReceiver::start(&app.secret).await;
+    let ann = server.sign_in(&server.person("ann").await).await;
+    // A first listener makes the app's webhook, takes the first message and goes.
+    let first = ListenProcess::start(&server.url, &app, &bot.url, &["--events", "messages"]).await;
+    ann.send(&page.username, "hello").await;
+    let psid = bot.wait_for("the first message", |e| e["message"]["text"] == "hello").await["sender"]["id"].as_str().unwrap().to_string();
+    eventually("the first message settled", || async {
+        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+        (health["pending"] == 0).then_some(())
+    })
+    .await;
+    first.kill_hard().await;
+    // With no listener, the bot's answer (an echo, not wanted) and Ann's next message wait, in that order.
+    let (status, answer) = server.graph_call(
+        Method::POST,
+        "/me/messages",
+        Some(&page_token),
+        Some(json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "an answer"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    ann.send(&page.username, "after the answer").await;
+    let _second = ListenProcess::start(&server.url, &app, &bot.url, &["--events", "messages"]).await;
+    bot.wait_for("the message behind the echo", |e| e["message"]["text"] == "after the answer").await;
+    eventually("both settled", || async {
+        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+        (health["pending"] == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(texts(&bot.acknowledged_events()), ["hello", "after the answer"], "each once; the echo never forwarded");
+}

@@ -70,6 +70,8 @@ pub async fn listen(platform: &Platform, request: &GraphCall, app: &str) -> Http
                     .map(|delivery| {
                         let data = serde_json::json!({
                             "events": delivery.events.iter().map(|e| serde_json::json!({"id": e.id, "field": e.field.as_str(), "page_id": e.page.as_str()})).collect::<Vec<_>>(),
+                            // Answered with the events: settled unsent (left out by `fields`).
+                            "skipped": delivery.skipped,
                             // ASCII JSON (Meta's escaping), so it travels as a string unchanged.
                             "body": String::from_utf8_lossy(&delivery.body),
                             "signature": delivery.signatures.sha1,
