@@ -272,7 +272,12 @@ async fn a_listener_and_a_poller_on_one_node_take_events_written_on_another() {
     assert_eq!(texts, (0..10).map(|n| format!("m{n}")).collect::<Vec<_>>(), "each once, in order, though written on another node");
     listener.kill_hard().await;
 
-    via_b.console(Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+    // Refused while node B still counts the killed listener (until its stream's next keep-alive).
+    eventually("pull mode once the listener is gone", || async {
+        let (status, _) = via_b.console_as(&operator, Method::PUT, &format!("/apps/{}/webhook/delivery", app.id), json!({"mode": "pull"})).await;
+        status.is_success().then_some(())
+    })
+    .await;
     let token = format!("{}|{}", app.id, app.secret);
     // What the killed listener had not answered yet comes first (at least once).
     let mut offset = 0;
