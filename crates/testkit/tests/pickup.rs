@@ -18,6 +18,23 @@ async fn app_without_webhook(server: &TestServer, username: &str, fields: &str) 
     (app, page, page_token)
 }
 
+/// Waits until the node holds none of the app's events pending: the bot has its
+/// answer before the node records it.
+async fn settled(server: &TestServer, app: &TestApp, what: &str) {
+    eventually(what, || async {
+        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
+        (health["pending"] == 0).then_some(())
+    })
+    .await;
+}
+
+/// The bot answers the person through the Send API (its echo is a webhook event too).
+async fn answer_as_the_bot(server: &TestServer, page_token: &str, psid: &str) {
+    let message = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "an answer"}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(page_token), Some(message)).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 fn texts(events: &[Value]) -> Vec<String> {
     events.iter().filter_map(|e| e["message"]["text"].as_str().map(str::to_string)).collect()
 }
@@ -61,11 +78,7 @@ async fn a_bot_on_a_local_port_gets_its_messages_through_listen_retried_and_resu
 
     // The bot has its answer before the node does: wait for the node, so that
     // nothing is in flight when the listener dies.
-    eventually("the retried message settled", || async {
-        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
-        (health["pending"] == 0).then_some(())
-    })
-    .await;
+    settled(&server, &app, "the retried message settled").await;
     // Killed without a word: what comes meanwhile waits (the app has no callback),
     // and a new listener gets it, nothing lost, in order.
     listener.kill_hard().await;
@@ -92,11 +105,7 @@ async fn a_bot_on_a_local_port_gets_its_messages_through_listen_retried_and_resu
     again.kill_hard().await;
     bot.hold(false);
     let _third = ListenProcess::start(&server.url, &app, &bot.url, &[]).await;
-    eventually("the fifth settled through the third listener", || async {
-        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
-        (health["pending"] == 0).then_some(())
-    })
-    .await;
+    settled(&server, &app, "the fifth settled through the third listener").await;
     let got = texts(&bot.acknowledged_events());
     assert_eq!(got[..4], ["one", "two", "three", "four"]);
     assert!(got[4..].iter().all(|t| t == "five") && got.len() >= 5, "at least once, nothing else: {got:?}");
@@ -288,11 +297,7 @@ async fn two_listeners_share_an_apps_threads_each_in_order_and_a_filter_settles_
         let thread: Vec<String> = texts(&bot.acknowledged_events()).into_iter().filter(|t| t.starts_with(name)).collect();
         assert_eq!(thread, (0..6).map(|n| format!("{name}-{n}")).collect::<Vec<_>>(), "each thread once and in order");
     }
-    eventually("ann's thread settled", || async {
-        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
-        (health["pending"] == 0).then_some(())
-    })
-    .await;
+    settled(&server, &app, "ann's thread settled").await;
     // Ann's first went through the busy listener, the rest through either: each once.
     let mut ann: Vec<String> = [&busy_bot, &free_bot].iter().flat_map(|bot| texts(&bot.acknowledged_events())).filter(|t| t.starts_with("ann")).collect();
     ann.sort_by_key(|t| t[4..].parse::<u32>().unwrap());
@@ -302,14 +307,7 @@ async fn two_listeners_share_an_apps_threads_each_in_order_and_a_filter_settles_
     // The bot's own answer makes an echo, which neither listener forwards: it is
     // settled unsent.
     let psid = free_bot.acknowledged_events()[0]["sender"]["id"].as_str().unwrap().to_string();
-    let (status, answer) = server.graph_call(
-        Method::POST,
-        "/me/messages",
-        Some(&page_token),
-        Some(json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "an answer"}})),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    answer_as_the_bot(&server, &page_token, &psid).await;
     eventually("the echo settled", || async {
         let delivered = server.console(Method::GET, &format!("/apps/{}/webhook/events?state=delivered", app.id), json!({})).await;
         delivered["data"].as_array().unwrap().iter().any(|e| e["field"] == "message_echoes").then_some(())
@@ -332,29 +330,14 @@ async fn a_filtered_event_ahead_of_a_wanted_one_is_settled_with_its_answer() {
     let first = ListenProcess::start(&server.url, &app, &bot.url, &["--events", "messages"]).await;
     ann.send(&page.username, "hello").await;
     let psid = bot.wait_for("the first message", |e| e["message"]["text"] == "hello").await["sender"]["id"].as_str().unwrap().to_string();
-    eventually("the first message settled", || async {
-        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
-        (health["pending"] == 0).then_some(())
-    })
-    .await;
+    settled(&server, &app, "the first message settled").await;
     first.kill_hard().await;
     // With no listener, the bot's answer (an echo, not wanted) and Ann's next message wait, in that order.
-    let (status, answer) = server.graph_call(
-        Method::POST,
-        "/me/messages",
-        Some(&page_token),
-        Some(json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "an answer"}})),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    answer_as_the_bot(&server, &page_token, &psid).await;
     ann.send(&page.username, "after the answer").await;
     let _second = ListenProcess::start(&server.url, &app, &bot.url, &["--events", "messages"]).await;
     bot.wait_for("the message behind the echo", |e| e["message"]["text"] == "after the answer").await;
-    eventually("both settled", || async {
-        let health = server.console(Method::GET, &format!("/apps/{}/webhook", app.id), json!({})).await;
-        (health["pending"] == 0).then_some(())
-    })
-    .await;
+    settled(&server, &app, "both settled").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(texts(&bot.acknowledged_events()), ["hello", "after the answer"], "each once; the echo never forwarded");
 }

@@ -222,6 +222,25 @@ pub fn render_envelope<'a>(entries: impl IntoIterator<Item = EnvelopeEntry<'a>>)
     out
 }
 
+/// The pull API's answer (a Switchboard extension): each update is `(update_id,
+/// field, envelope)`, the envelope being the very bytes a webhook POST would carry,
+/// embedded as they are.
+pub fn render_updates<'a>(updates: impl IntoIterator<Item = (i64, &'a str, &'a [u8])>, next_offset: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"data\":[");
+    for (index, (update_id, field, envelope)) in updates.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        // A field is one of Meta's snake_case names: nothing to escape.
+        out.extend_from_slice(format!("{{\"update_id\":{update_id},\"field\":\"{field}\",\"envelope\":").as_bytes());
+        out.extend_from_slice(envelope);
+        out.push(b'}');
+    }
+    out.extend_from_slice(format!("],\"next_offset\":{next_offset}}}").as_bytes());
+    out
+}
+
 /// One `entry` of a webhook batch.
 pub struct EnvelopeEntry<'a> {
     /// A decimal Page id: digits only, so it needs no escaping.
@@ -270,5 +289,12 @@ mod tests {
         assert_eq!(parsed.entry.len(), 2);
         assert_eq!((parsed.entry[0].messaging.len(), parsed.entry[0].standby.len()), (1, 0));
         assert_eq!((parsed.entry[1].messaging.len(), parsed.entry[1].standby.len()), (0, 1), "never both arrays in one entry");
+    }
+
+    #[test]
+    fn updates_embed_each_envelope_as_sent() {
+        let page = render_updates([(7, "messages", br#"{"object":"page","entry":[]}"#.as_slice())], 8);
+        assert_eq!(std::str::from_utf8(&page).unwrap(), r#"{"data":[{"update_id":7,"field":"messages","envelope":{"object":"page","entry":[]}}],"next_offset":8}"#);
+        assert_eq!(render_updates([], 3), br#"{"data":[],"next_offset":3}"#.to_vec());
     }
 }

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 use switchboard_app::{ListenerAnswer, Platform, MAX_POLL_LIMIT};
 use switchboard_domain::Refusal;
+use switchboard_wire::webhook::render_updates;
 
 /// How often an idle stream says it is alive: a listener that went away is noticed
 /// (and its unanswered events let go) at the next write.
@@ -36,19 +37,8 @@ pub async fn updates(platform: &Platform, request: &GraphCall, app: &str) -> Htt
         return Err(Refusal::invalid_param(format!("Param timeout must be between 0 and {} seconds", switchboard_app::MAX_POLL_SECS)).into());
     }
     let updates = platform.pickups.updates(caller, app, offset, limit as u32, Duration::from_secs(timeout as u64)).await?;
-    // Written by hand so that each envelope is the very bytes a webhook would carry.
-    let mut body = Vec::with_capacity(64 + updates.iter().map(|u| u.envelope.len() + 64).sum::<usize>());
-    body.extend_from_slice(b"{\"data\":[");
-    for (index, update) in updates.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(format!("{{\"update_id\":{},\"field\":\"{}\",\"envelope\":", update.id, update.field.as_str()).as_bytes());
-        body.extend_from_slice(&update.envelope);
-        body.push(b'}');
-    }
     let next_offset = updates.iter().map(|u| u.id + 1).max().or(offset).unwrap_or(0);
-    body.extend_from_slice(format!("],\"next_offset\":{next_offset}}}").as_bytes());
+    let body = render_updates(updates.iter().map(|u| (u.id, u.field.as_str(), u.envelope.as_slice())), next_offset);
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
