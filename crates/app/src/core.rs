@@ -152,6 +152,18 @@ impl Core {
         }
     }
 
+    /// The Page named in the path for a messaging write (the Send API, attachment
+    /// uploads, thread control): as [`Core::own_page`], and refused while the operator
+    /// blocks the app for policy. The app's state comes with the cached caller: no
+    /// store round trip on the hot path.
+    pub fn own_page_to_message<'c>(&self, caller: &'c Caller, page: &PageRef) -> Result<(&'c Page, &'c App), Refusal> {
+        let (page, app) = self.own_page(caller, page, Permission::PagesMessaging)?;
+        if app.policy == PolicyState::Blocked {
+            return Err(Refusal::app_policy_blocked());
+        }
+        Ok((page, app))
+    }
+
     /// The app named in the path, if the caller holds its app token.
     pub fn own_app<'c>(&self, caller: &'c Caller, app_id: &str) -> Result<&'c App, Refusal> {
         match caller {

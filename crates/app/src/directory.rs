@@ -6,7 +6,7 @@ use crate::{Actor, AppError, AppResult, Caller, Sessions};
 use std::sync::Arc;
 use switchboard_domain::credentials::{app_access_token, new_access_token, random_urlsafe, secure_eq, token_digest};
 use switchboard_domain::*;
-use switchboard_store::{AuditRecord, NewPerson, Owner, PageGrant, PageTokenMinter};
+use switchboard_store::{AuditRecord, NewOutboxEvent, NewPerson, Owner, PageGrant, PageTokenMinter};
 
 /// An app as created: the secret is shown here, and derived again on demand.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -164,6 +164,7 @@ impl Directory {
             secret_generation: 0,
             require_proof: false,
             approved: Scopes::NONE,
+            policy: PolicyState::Clear,
         };
         let administrator = match actor {
             Actor::Person(person) => Some(Owner { person, quota: self.core.settings.quotas.apps_per_person }),
@@ -205,6 +206,60 @@ impl Directory {
         self.core.store.update_app(&app, audit, reset_secret).await?;
         self.core.invalidate(crate::Invalidation::Callers).await;
         Ok(NewAppCredentials { secret: self.core.app_secret(&app), app })
+    }
+
+    /// `POST /console/v1/apps/{app}/policy` (operator): warns, blocks or unblocks the
+    /// app for policy. The new state, its audit record and a `messaging_policy_enforcement`
+    /// event for every Page the app is installed on and takes that field from are
+    /// stored in one store call; every node drops the app's cached tokens, so a block
+    /// (or its end) holds at once for the Send API everywhere.
+    pub async fn enforce_policy(&self, actor: Actor, app_id: &AppId, action: Option<&str>, reason: Option<&str>) -> AppResult<App> {
+        // Who asks is checked before what they ask.
+        if actor != Actor::Operator {
+            return Err(Refusal::permission("Only the operator enforces the platform's policies").into());
+        }
+        let mut app = self.core.app_for_admin(actor, app_id).await?;
+        let action = action.ok_or_else(|| Refusal::missing_param("action"))?;
+        let action = PolicyAction::parse(action).ok_or_else(|| Refusal::invalid_param("action must be warning, block or unblock"))?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > MAX_POLICY_REASON) {
+            return Err(Refusal::invalid_param(format!("reason must be at most {MAX_POLICY_REASON} characters")).into());
+        }
+        if action != PolicyAction::Unblock && reason.is_none() {
+            return Err(Refusal::missing_param("reason").into());
+        }
+        let to = action.apply(app.policy)?;
+        let now = self.core.now();
+        let mut events = Vec::new();
+        for installed in self.core.store.installed_pages(app_id).await? {
+            let targets = self.core.webhook_targets(&installed.page).await?;
+            if targets.iter().any(|t| &t.app == app_id && t.fields.contains(&WebhookField::MessagingPolicyEnforcement)) {
+                events.push(NewOutboxEvent {
+                    app: app_id.clone(),
+                    page: installed.page.clone(),
+                    // A Page-level event: no person, the Page's own "thread".
+                    person: PersonId(0),
+                    field: WebhookField::MessagingPolicyEnforcement,
+                    body: crate::events::policy_enforcement(&installed.page, action, reason, now),
+                    created_at: now,
+                });
+            }
+        }
+        let change = match reason {
+            Some(reason) => format!("policy {}: {reason}", action.as_str()),
+            None => format!("policy {}", action.as_str()),
+        };
+        let audit = AuditRecord { at: now, actor: "operator".to_string(), change };
+        let wakes = !events.is_empty();
+        if !self.core.store.enforce_policy(app_id, app.policy, to, audit, events).await? {
+            return Err(Refusal::invalid_param("The app's policy state changed meanwhile: look again").into());
+        }
+        self.core.invalidate(crate::Invalidation::Callers).await;
+        if wakes {
+            self.core.wake_dispatcher();
+        }
+        app.policy = to;
+        Ok(app)
     }
 
     /// The app's mode changes, with who made them (app administrators).

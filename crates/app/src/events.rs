@@ -4,7 +4,7 @@
 use switchboard_domain::*;
 use switchboard_store::{NewOutboxEvent, OptinKind, OptinRequest, WebhookTarget};
 use switchboard_wire::webhook::{
-    AccountLinking, Delivery, MessagePayload, MessagingEvent, Optin, Party, Postback, Reaction, Read, Referral, ThreadControlChange, ThreadControlRequest,
+    AccountLinking, Delivery, MessagePayload, MessagingEvent, Optin, Party, PolicyEnforcement, Postback, Reaction, Read, Referral, ThreadControlChange, ThreadControlRequest,
 };
 use switchboard_wire::to_ascii_json;
 
@@ -88,6 +88,19 @@ pub fn app_roles(page: &PageId, app: &AppId, role: Option<ReceiverRole>, at: Mil
         recipient: Party { id: page.to_string() },
         timestamp: Some(at),
         app_roles: Some([(app.to_string(), role.map(|r| r.as_str().to_string()).into_iter().collect())].into_iter().collect()),
+        ..Default::default()
+    };
+    to_ascii_json(&event)
+}
+
+/// `messaging_policy_enforcement`: the operator acted on the app; no `sender`, and no
+/// `reason` on unblock.
+pub fn policy_enforcement(page: &PageId, action: PolicyAction, reason: Option<&str>, at: Millis) -> Vec<u8> {
+    let reason = reason.filter(|_| action != PolicyAction::Unblock).map(str::to_string);
+    let event = MessagingEvent {
+        recipient: Party { id: page.to_string() },
+        timestamp: Some(at),
+        policy_enforcement: Some(PolicyEnforcement { action: action.as_str().to_string(), reason }),
         ..Default::default()
     };
     to_ascii_json(&event)
@@ -248,6 +261,19 @@ pub fn read(psid: &Psid, page: &PageId, watermark: Millis, at: Millis) -> Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_enforcement_matches_meta_shape() {
+        let page = PageId("1".into());
+        assert_eq!(
+            String::from_utf8(policy_enforcement(&page, PolicyAction::Block, Some("spam"), 5)).unwrap(),
+            r#"{"recipient":{"id":"1"},"timestamp":5,"policy_enforcement":{"action":"block","reason":"spam"}}"#
+        );
+        assert_eq!(
+            String::from_utf8(policy_enforcement(&page, PolicyAction::Unblock, Some("kept for the audit"), 6)).unwrap(),
+            r#"{"recipient":{"id":"1"},"timestamp":6,"policy_enforcement":{"action":"unblock"}}"#
+        );
+    }
 
     #[test]
     fn echo_matches_meta_shape() {

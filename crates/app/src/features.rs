@@ -2,11 +2,12 @@
 //! settings), and the person's verified phone number that customer matching reaches.
 
 use crate::core::Core;
-use crate::{Actor, AppResult};
+use crate::{Actor, AppResult, Caller};
 use std::sync::Arc;
 use switchboard_domain::send::normalize_phone;
 use switchboard_domain::*;
-use switchboard_store::PageFeatureState;
+use switchboard_store::{PageFeatureState, ReviewStatus};
+use switchboard_wire::graph::FeatureReview;
 
 /// Page features (applied for by a Page admin, approved by the operator) and the
 /// person's verified phone number.
@@ -39,6 +40,33 @@ impl Features {
         self.core.page_for_admin(actor, page_id).await?;
         self.core.store.approve_page_feature(page_id, feature, self.core.now()).await?;
         Ok(self.core.store.page_features(page_id).await?)
+    }
+
+    /// `GET /{page-id}/messaging_feature_review` (Page token): what the console
+    /// decided, in Meta's words: the Page's features (applied for: `pending`) and the
+    /// calling app's reviewed messaging features (`human_agent`; declined: `rejected`).
+    /// While the operator blocks the app for policy, what was approved reads
+    /// `limited` (Meta: access revoked by the policy enforcement team).
+    pub async fn feature_review(&self, caller: &Caller, page_ref: &PageRef) -> AppResult<Vec<FeatureReview>> {
+        let (page, app) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        let approved = if app.policy == PolicyState::Blocked { "limited" } else { "approved" };
+        let mut data: Vec<FeatureReview> = self
+            .core
+            .store
+            .page_features(&page.id)
+            .await?
+            .into_iter()
+            .map(|f| FeatureReview { feature: f.feature.review_name(), status: if f.approved { approved } else { "pending" } })
+            .collect();
+        for review in self.core.store.reviews(&app.id).await?.into_iter().filter(|r| r.permission == Permission::HumanAgent) {
+            let status = match review.status {
+                ReviewStatus::Pending => "pending",
+                ReviewStatus::Approved => approved,
+                ReviewStatus::Declined => "rejected",
+            };
+            data.push(FeatureReview { feature: review.permission.as_str(), status });
+        }
+        Ok(data)
     }
 
     pub async fn page_features(&self, actor: Actor, page_id: &PageId) -> AppResult<Vec<PageFeatureState>> {

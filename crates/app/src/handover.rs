@@ -124,7 +124,7 @@ impl Handover {
 
     /// The Page, the calling app, the person and the parameters of a thread-control call.
     async fn thread_call<'c>(&self, caller: &'c Caller, page: &PageRef, params: &Params, needs_target: bool) -> AppResult<(Page, &'c App, PersonId, ControlParams)> {
-        let (page, app) = self.core.own_page(caller, page, Permission::PagesMessaging)?;
+        let (page, app) = self.core.own_page_to_message(caller, page)?;
         let params = rules::parse_control(params, needs_target)?;
         let person = self.core.person_of_psid(&page.id, &params.psid).await?;
         Ok((page.clone(), app, person, params))

@@ -146,7 +146,7 @@ impl Media {
     /// `POST /{page-id}/message_attachments` (Page token): stores the media named by URL
     /// or uploaded as `filedata`, and answers its `attachment_id`.
     pub async fn upload_attachment(&self, caller: &Caller, page_ref: &PageRef, params: &Params, upload: Option<Upload>) -> AppResult<String> {
-        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        let (page, _) = self.core.own_page_to_message(caller, page_ref)?;
         let message = params.object("message")?.ok_or_else(|| Refusal::missing_param("message"))?;
         let (kind, source) = match parse_message(&message)?.attachment {
             Some(Attachment::Media { kind, source, .. }) => (kind, source),

@@ -55,7 +55,7 @@ impl Messaging {
     }
 
     async fn send_unmetered(&self, caller: &Caller, page_ref: &PageRef, params: &Params, upload: Option<Upload>) -> AppResult<SendResponse> {
-        let (page, app) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        let (page, app) = self.core.own_page_to_message(caller, page_ref)?;
         let command = parse_send(params)?;
         let plain = matches!(&command.body, SendBody::Message(OutgoingMessage { attachment: None | Some(Attachment::Media { .. } | Attachment::Template { .. }), .. }));
         if !matches!(command.recipient, Recipient::Psid(_)) && !plain {
@@ -167,7 +167,9 @@ impl Messaging {
                 Some(template)
             }
             Some(Attachment::RecurringOptinRequest { title, payload, frequency, template }) => {
-                companion = Companion::OptinRequest(OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now));
+                let mut request = OptinRequest::new(mid.clone(), OptinKind::Recurring(frequency), page.id.clone(), person, title, payload, now);
+                request.reoptin = template.payload.get("notification_messages_reoptin").and_then(|v| v.as_str()) == Some("ENABLED");
+                companion = Companion::OptinRequest(request);
                 Some(template)
             }
         };

@@ -7,9 +7,17 @@ use crate::events;
 use crate::core::Core;
 use crate::AppResult;
 use std::sync::Arc;
+use crate::conversations::{cursor, read_cursor, refuse_before};
+use crate::{Caller, Paged};
 use switchboard_domain::credentials::{new_access_token, token_digest};
+use switchboard_domain::params::Params;
 use switchboard_domain::*;
 use switchboard_store::{OptinKind, OptinRequest, OptinTap, TokenSpend};
+use switchboard_wire::graph;
+
+/// The token inventory's page size: Meta's default and bound.
+const TOKENS_PAGE: u32 = 100;
+const MAX_TOKENS_PAGE: u32 = 1000;
 
 /// Which token a send names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +160,49 @@ impl Notifications {
         self.core.store.set_optin_stopped(&request.mid, stop.then_some(now), outbox).await?;
         self.core.wake_dispatcher();
         Ok(())
+    }
+
+    /// `GET /{page-id}/notification_message_tokens[?limit=][&after=]` (Page token): the
+    /// Page's recurring-notification tokens, oldest acceptance first, each token
+    /// derived again from the master key (only its digest is stored). As Meta lists
+    /// the tokens a Page can send with, an expired token or one whose topic the person
+    /// stopped is left out (a resumed topic's token, the same token, is listed again);
+    /// an erased person's requests are gone with the erasure.
+    pub async fn token_inventory(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<Paged> {
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        refuse_before(params)?;
+        let limit = match params.str("limit")? {
+            Some(text) => text.trim().parse::<u32>().map_err(|_| Refusal::invalid_param("Param limit must be a number"))?.clamp(1, MAX_TOKENS_PAGE),
+            None => TOKENS_PAGE,
+        };
+        let after = params.str("after")?.map(|text| read_cursor(&text)).transpose()?.map(|(at, mid)| (at, Mid(mid)));
+        let mut tokens = self.core.store.notification_tokens(&page.id, self.core.now(), after, limit + 1).await?;
+        let more = tokens.len() > limit as usize;
+        tokens.truncate(limit as usize);
+        let mut data = Vec::with_capacity(tokens.len());
+        let mut cursors = Vec::with_capacity(tokens.len());
+        for (request, psid) in tokens {
+            let OptinKind::Recurring(frequency) = request.kind else { continue };
+            let (Some(accepted_at), Some(expires_at)) = (request.tapped_at, request.token_expires_at) else { continue };
+            cursors.push(cursor(accepted_at, request.mid.as_str()));
+            let item = graph::NotificationMessageToken {
+                notification_messages_token: self.core.key.notification_messages_token(request.mid.as_str()),
+                recipient_id: psid.0,
+                topic_title: request.title,
+                notification_messages_frequency: Some(frequency.as_str()),
+                notification_messages_reoptin: if request.reoptin { "ENABLED" } else { "DISABLED" }.to_string(),
+                // Persons have no time zone here: the opt-in webhook says UTC too.
+                notification_messages_timezone: "UTC",
+                creation_timestamp: accepted_at,
+                token_expiry_timestamp: expires_at,
+                // A token sends once per period of its frequency (`send_with_token`).
+                next_eligible_time: request.last_sent_at.map_or(accepted_at, |at| at + policy::notification_period_ms(frequency)),
+                // Nothing renews a token here (no re-opt-in flow), so none is refreshed.
+                user_token_status: "NOT_REFRESHED",
+            };
+            data.push(serde_json::to_value(item).expect("Graph shapes are JSON"));
+        }
+        Ok(Paged { before: cursors.first().cloned(), after: cursors.last().cloned(), more, data })
     }
 
     /// The person's own request of this Page, of the kind the call is about.

@@ -56,7 +56,76 @@ pub struct App {
     pub require_proof: bool,
     /// The permissions App Review approved (Advanced Access); kept with the reviews.
     pub approved: crate::Scopes,
+    /// Where the operator's policy enforcement left the app; loaded with it (and so
+    /// cached with every token of it), so the Send API checks a block for free.
+    #[serde(default)]
+    pub policy: PolicyState,
 }
+
+/// An app's standing under the Messenger Platform's policies (`messaging_policy_enforcement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyState {
+    #[default]
+    Clear,
+    Warned,
+    /// Its messaging writes are refused (10/1893063) until the operator unblocks it.
+    Blocked,
+}
+
+impl PolicyState {
+    pub const ALL: [PolicyState; 3] = [Self::Clear, Self::Warned, Self::Blocked];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clear => "clear",
+            Self::Warned => "warned",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
+/// What the operator does to an app for policy, by Meta's webhook names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyAction {
+    Warning,
+    Block,
+    Unblock,
+}
+
+impl PolicyAction {
+    pub const ALL: [PolicyAction; 3] = [Self::Warning, Self::Block, Self::Unblock];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warning => "warning",
+            Self::Block => "block",
+            Self::Unblock => "unblock",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// The state the action leads to from `from`: a warning leaves a block in place;
+    /// blocking a blocked app or unblocking one that is not blocked is refused, so
+    /// that every action the app hears of changed something.
+    pub fn apply(self, from: PolicyState) -> Result<PolicyState, crate::Refusal> {
+        match (self, from) {
+            (Self::Warning, PolicyState::Blocked) => Ok(PolicyState::Blocked),
+            (Self::Warning, _) => Ok(PolicyState::Warned),
+            (Self::Block, PolicyState::Blocked) => Err(crate::Refusal::invalid_param("The app is blocked already")),
+            (Self::Block, _) => Ok(PolicyState::Blocked),
+            (Self::Unblock, PolicyState::Blocked) => Ok(PolicyState::Clear),
+            (Self::Unblock, _) => Err(crate::Refusal::invalid_param("The app is not blocked")),
+        }
+    }
+}
+
+/// The longest reason the operator may give (it travels in every webhook).
+pub const MAX_POLICY_REASON: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -392,6 +461,14 @@ impl PageFeature {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == name)
     }
+
+    /// Its name in Meta's `messaging_feature_review` (reference §2.3, §9.6).
+    pub fn review_name(self) -> &'static str {
+        match self {
+            Self::PhoneNumbers => "pages_messaging_phone_number",
+            Self::OneTimeNotif => "one_time_notification",
+        }
+    }
 }
 
 /// How often a recurring-notification token may be used (reference §5.2).
@@ -413,5 +490,22 @@ impl NotificationFrequency {
 
     pub fn parse(name: &str) -> Option<Self> {
         [Self::Daily, Self::Weekly, Self::Monthly].into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn policy_actions_change_something_or_are_refused() {
+        assert_eq!(PolicyAction::Warning.apply(PolicyState::Clear).unwrap(), PolicyState::Warned);
+        assert_eq!(PolicyAction::Warning.apply(PolicyState::Blocked).unwrap(), PolicyState::Blocked);
+        assert_eq!(PolicyAction::Block.apply(PolicyState::Warned).unwrap(), PolicyState::Blocked);
+        assert_eq!(PolicyAction::Unblock.apply(PolicyState::Blocked).unwrap(), PolicyState::Clear);
+        assert_eq!(PolicyAction::Block.apply(PolicyState::Blocked).unwrap_err().code, 100);
+        assert_eq!(PolicyAction::Unblock.apply(PolicyState::Warned).unwrap_err().code, 100);
+        assert_eq!(PolicyAction::parse("block"), Some(PolicyAction::Block));
+        assert_eq!(PolicyAction::parse("ban"), None);
     }
 }

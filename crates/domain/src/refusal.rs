@@ -267,6 +267,12 @@ impl Refusal {
     }
 
     /// 10/1893015: the person stopped this topic.
+    /// 10/1893063: the operator blocked the app for policy (`messaging_policy_enforcement`);
+    /// Meta's "temporarily restricted" refusal, naming the block.
+    pub fn app_policy_blocked() -> Self {
+        Self::new(400, 10, Some(1893063), "(#10) You are temporarily restricted from sending messages: this app is blocked for violating the Messenger Platform policies")
+    }
+
     pub fn notifications_stopped() -> Self {
         Self::new(400, 10, Some(1893015), "(#10) This user has currently stopped notification messages for this topic")
     }

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Platform> {
         .route("/apps/{app}", get(show_app).patch(update_app))
 
         .route("/apps/{app}/audit", get(app_audit))
+        .route("/apps/{app}/policy", post(enforce_policy))
         .route("/apps/{app}/user-tokens", post(user_token))
         .route("/clock", get(clock).post(move_clock))
 }
@@ -189,6 +190,25 @@ async fn approve_page_feature(
 /// `GET /console/v1/apps/{app}/audit` (app administrator): mode changes, oldest first.
 async fn app_audit(State(platform): State<Platform>, Signed(actor): Signed, Path(app): Path<String>) -> HttpResult<Json<Listing<AuditView>>> {
     Ok(Json(Listing::of(platform.directory.app_audit(actor, &AppId(app)).await?)))
+}
+
+#[derive(Deserialize)]
+struct PolicyEnforcement {
+    action: Option<String>,
+    reason: Option<String>,
+}
+
+/// `POST /console/v1/apps/{app}/policy` `{"action":"warning"|"block"|"unblock","reason"}`
+/// (operator): the app hears of it on its Pages (`messaging_policy_enforcement`);
+/// while blocked, its messaging writes are refused.
+async fn enforce_policy(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<PolicyEnforcement>,
+) -> HttpResult<Json<PolicyView>> {
+    // Who asks is checked before what they ask: the service reads the action.
+    Ok(Json(platform.directory.enforce_policy(actor, &AppId(app), body.action.as_deref(), body.reason.as_deref()).await?.into()))
 }
 
 #[derive(Deserialize)]

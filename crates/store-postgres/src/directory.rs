@@ -231,6 +231,26 @@ impl DirectoryStore for PostgresStore {
         tx.commit().await.map_err(pg)
     }
 
+    async fn enforce_policy(&self, app: &AppId, from: PolicyState, to: PolicyState, audit: AuditRecord, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // Conditional on the state the operator saw: of two racing actions, one wins.
+        let changed = tx
+            .execute("UPDATE apps SET policy_state = $3 WHERE id = $1 AND policy_state = $2", &[&app.0, &codec::text(from), &codec::text(to)])
+            .await
+            .map_err(pg)?;
+        if changed == 0 {
+            let exists = tx.query_opt("SELECT 1 FROM apps WHERE id = $1", &[&app.0]).await.map_err(pg)?.is_some();
+            return if exists { Ok(false) } else { Err(StoreError::NotFound(Missing::App(app.clone()))) };
+        }
+        tx.execute("INSERT INTO app_audit (app_id, at, actor, change) VALUES ($1, $2, $3, $4)", &[&app.0, &audit.at, &audit.actor, &audit.change])
+            .await
+            .map_err(pg)?;
+        crate::outbox::insert_events_locked(&tx, &events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
     async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>> {
         let rows = self
             .client()

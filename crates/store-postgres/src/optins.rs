@@ -10,7 +10,7 @@ use crate::outbox::insert_events_locked;
 use crate::PostgresStore;
 use async_trait::async_trait;
 use switchboard_domain::*;
-use switchboard_store::codec::{self, OPTIN_COLUMNS};
+use switchboard_store::codec::{self, Columns, OPTIN_COLUMNS};
 use switchboard_store::*;
 
 #[async_trait]
@@ -20,9 +20,9 @@ impl OptinStore for PostgresStore {
         let tx = client.transaction().await.map_err(pg)?;
         let opened = tx
             .execute(
-                "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at, reoptin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT DO NOTHING",
-                &[&request.mid.0, &codec::text(request.kind), &request.page.0, &request.person.0, &request.title, &request.payload, &request.created_at],
+                &[&request.mid.0, &codec::text(request.kind), &request.page.0, &request.person.0, &request.title, &request.payload, &request.created_at, &request.reoptin],
             )
             .await
             .map_err(pg)?
@@ -109,6 +109,26 @@ impl OptinStore for PostgresStore {
         batch::write_in(&tx, &[(&message, events.as_slice())]).await?;
         tx.commit().await.map_err(pg)?;
         Ok(true)
+    }
+
+    async fn notification_tokens(&self, page: &PageId, now: Millis, after: Option<(Millis, Mid)>, limit: u32) -> StoreResult<Vec<(OptinRequest, Psid)>> {
+        let (after_at, after_mid) = after.map_or((None, None), |(at, mid)| (Some(at), Some(mid.0)));
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {}, s.psid FROM optin_requests o JOIN psids s ON s.page_id = o.page_id AND s.person_id = o.person_id
+                     WHERE o.page_id = $1 AND o.tapped_at IS NOT NULL AND o.kind <> $2 AND o.stopped_at IS NULL AND o.token_expires_at > $3
+                       AND ($4::bigint IS NULL OR o.tapped_at > $4 OR (o.tapped_at = $4 AND o.mid > $5::text))
+                     ORDER BY o.tapped_at, o.mid LIMIT $6",
+                    codec::optin_columns_of("o")
+                ),
+                &[&page.0, &codec::text(OptinKind::OneTime), &now, &after_at, &after_mid, &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| Ok((codec::optin_request(&PgRow(r))?, Psid(PgRow(r).text("psid")?)))).collect()
     }
 
     async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()> {

@@ -35,7 +35,7 @@ fn assert_corrupt<T: Debug>(result: StoreResult<T>, column: &str, value: &str) {
 }
 
 fn app(id: &str) -> App {
-    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE }
+    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE, policy: PolicyState::Clear }
 }
 
 async fn seed_thread(store: &PostgresStore) -> PersonId {

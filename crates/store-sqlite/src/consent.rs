@@ -16,7 +16,7 @@ use switchboard_store::*;
 pub(crate) fn app_columns() -> String {
     let approved = codec::text(ReviewStatus::Approved);
     format!(
-        "a.id, a.name, a.mode, a.secret_generation, a.require_proof,
+        "a.id, a.name, a.mode, a.secret_generation, a.require_proof, a.policy_state,
          (SELECT group_concat(v.permission) FROM permission_reviews v WHERE v.app_id = a.id AND v.status = '{approved}') AS approved"
     )
 }

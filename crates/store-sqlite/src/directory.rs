@@ -189,6 +189,28 @@ impl DirectoryStore for SqliteStore {
             .await
     }
 
+    async fn enforce_policy(&self, app: &AppId, from: PolicyState, to: PolicyState, audit: AuditRecord, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let app = app.clone();
+        self.engine
+            .write(move |c| {
+                let changed = q(c.execute(
+                    "UPDATE apps SET policy_state = ?3 WHERE id = ?1 AND policy_state = ?2",
+                    params![app.as_str(), codec::text(from), codec::text(to)],
+                ))?;
+                if changed == 0 {
+                    let exists = prepare(c, "SELECT EXISTS(SELECT 1 FROM apps WHERE id = ?1) AS found")?.one([app.as_str()], |r| r.flag("found"))?;
+                    return if exists { Ok(false) } else { Err(StoreError::NotFound(Missing::App(app))) };
+                }
+                q(c.execute(
+                    "INSERT INTO app_audit (app_id, at, actor, change) VALUES (?1, ?2, ?3, ?4)",
+                    params![app.as_str(), audit.at, audit.actor, audit.change],
+                ))?;
+                crate::outbox::insert_outbox(c, &events)?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>> {
         let app = app.clone();
         self.engine

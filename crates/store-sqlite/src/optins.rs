@@ -11,13 +11,23 @@ use async_trait::async_trait;
 use rusqlite::params;
 use std::sync::LazyLock;
 use switchboard_domain::*;
-use switchboard_store::codec::{self, OPTIN_COLUMNS};
+use switchboard_store::codec::{self, Columns, OPTIN_COLUMNS};
 use switchboard_store::*;
 
 static BY_MID: LazyLock<String> = LazyLock::new(|| format!("SELECT {OPTIN_COLUMNS} FROM optin_requests WHERE mid = ?1"));
 
 static SINCE: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {OPTIN_COLUMNS} FROM optin_requests WHERE page_id = ?1 AND person_id = ?2 AND created_at >= ?3 ORDER BY created_at")
+});
+
+static TOKENS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, s.psid FROM optin_requests o JOIN psids s ON s.page_id = o.page_id AND s.person_id = o.person_id
+         WHERE o.page_id = ?1 AND o.tapped_at IS NOT NULL AND o.kind <> ?2 AND o.stopped_at IS NULL AND o.token_expires_at > ?3
+           AND (?4 IS NULL OR o.tapped_at > ?4 OR (o.tapped_at = ?4 AND o.mid > ?5))
+         ORDER BY o.tapped_at, o.mid LIMIT ?6",
+        codec::optin_columns_of("o")
+    )
 });
 
 static BY_TOKEN: LazyLock<String> = LazyLock::new(|| format!("SELECT {OPTIN_COLUMNS} FROM optin_requests WHERE token_digest = ?1 AND page_id = ?2"));
@@ -28,7 +38,7 @@ impl OptinStore for SqliteStore {
         self.engine
             .write(move |c| {
                 let opened = q(c.execute(
-                    "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO optin_requests (mid, kind, page_id, person_id, title, payload, created_at, reoptin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT DO NOTHING",
                     params![
                         request.mid.as_str(),
@@ -37,7 +47,8 @@ impl OptinStore for SqliteStore {
                         request.person.0,
                         request.title,
                         request.payload,
-                        request.created_at
+                        request.created_at,
+                        request.reoptin
                     ],
                 ))? == 1;
                 if opened {
@@ -93,6 +104,16 @@ impl OptinStore for SqliteStore {
                     append_message(c, &message, &events)?;
                 }
                 Ok(spent)
+            })
+            .await
+    }
+
+    async fn notification_tokens(&self, page: &PageId, now: Millis, after: Option<(Millis, Mid)>, limit: u32) -> StoreResult<Vec<(OptinRequest, Psid)>> {
+        let page = page.clone();
+        let (after_at, after_mid) = after.map_or((None, None), |(at, mid)| (Some(at), Some(mid.0)));
+        self.engine
+            .read(move |c| {
+                cached(c, &TOKENS)?.all(params![page.as_str(), codec::text(OptinKind::OneTime), now, after_at, after_mid, limit], |r| Ok((codec::optin_request(r)?, Psid(r.text("psid")?))))
             })
             .await
     }

@@ -22,7 +22,7 @@ async fn fixture() -> (Fixture, PersonId) {
     let path = dir.path().join("switchboard.db");
     let store = SqliteStore::open(&path).unwrap();
     store.create_page(Page { id: PageId("100".into()), name: "Shop".into(), username: "shop".into() }, None).await.unwrap();
-    let app = App { id: AppId("900".into()), name: "Bot".into(), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE };
+    let app = App { id: AppId("900".into()), name: "Bot".into(), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE, policy: PolicyState::Clear };
     store.create_app(app, None).await.unwrap();
     let ann = store
         .create_person(NewPerson { name: "Ann".into(), login: "ann".into(), password_hash: "$argon2id$x".into(), created_at: 1 })

@@ -15,7 +15,7 @@ fn page(id: &str, username: &str) -> Page {
 }
 
 fn app(id: &str) -> App {
-    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE }
+    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE, policy: PolicyState::Clear }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,7 +95,7 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
+impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, PolicyState, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
@@ -231,6 +231,7 @@ pub fn app(row: &impl Columns) -> StoreResult<App> {
         secret_generation: row.count("secret_generation")?,
         require_proof: row.flag("require_proof")?,
         approved: scopes(row.opt_text("approved")?.as_deref().unwrap_or("")),
+        policy: row.known("policy_state")?,
     })
 }
 
@@ -426,10 +427,16 @@ pub fn optin_request(row: &impl Columns) -> StoreResult<OptinRequest> {
         token_expires_at: row.opt_int("token_expires_at")?,
         stopped_at: row.opt_int("stopped_at")?,
         last_sent_at: row.opt_int("last_sent_at")?,
+        reoptin: row.flag("reoptin")?,
     })
 }
 
-pub const OPTIN_COLUMNS: &str = "mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at";
+pub const OPTIN_COLUMNS: &str = "mid, kind, page_id, person_id, title, payload, created_at, tapped_at, token_expires_at, stopped_at, last_sent_at, reoptin";
+
+/// [`OPTIN_COLUMNS`] of a table named `alias` in a join.
+pub fn optin_columns_of(alias: &str) -> String {
+    OPTIN_COLUMNS.split(", ").map(|column| format!("{alias}.{column}")).collect::<Vec<_>>().join(", ")
+}
 
 pub fn user_ref(row: &impl Columns) -> StoreResult<UserRef> {
     Ok(UserRef {
@@ -665,7 +672,7 @@ mod tests {
 
     fn app_row(mode: &str) -> Fake {
         let mut row = Fake::default();
-        for (column, value) in [("id", "900"), ("name", "Bot"), ("mode", mode), ("secret_generation", "2"), ("require_proof", "1")] {
+        for (column, value) in [("id", "900"), ("name", "Bot"), ("mode", mode), ("secret_generation", "2"), ("require_proof", "1"), ("policy_state", "clear")] {
             row.0.insert(column, Some(value.to_string()));
         }
         row.0.insert("approved", None);
@@ -696,6 +703,9 @@ mod tests {
     fn unknown_stored_values_are_errors_not_defaults() {
         assert_eq!(app(&app_row("live")).unwrap().mode, AppMode::Live);
         assert!(matches!(app(&app_row("retired")), Err(StoreError::Corrupt { column, value }) if column == "mode" && value == "retired"));
+        let mut banned = app_row("live");
+        banned.0.insert("policy_state", Some("banished".into()));
+        assert!(matches!(app(&banned), Err(StoreError::Corrupt { column, .. }) if column == "policy_state"));
         assert!(matches!(fields("fields", "messages,telepathy"), Err(StoreError::Corrupt { .. })));
         assert!(matches!(decode::<FailureKind>("kind", "gremlins"), Err(StoreError::Corrupt { .. })));
         assert!(matches!(decode::<Direction>("direction", "sideways"), Err(StoreError::Corrupt { .. })));

@@ -82,6 +82,11 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// `revoke_tokens` (its secret was reset), every user and Page token of the app
     /// is revoked too, for good.
     async fn update_app(&self, app: &App, audit: Option<AuditRecord>, revoke_tokens: bool) -> StoreResult<()>;
+    /// The operator's policy action on the app: its state moves to `to`, with the
+    /// audit record and the `messaging_policy_enforcement` events, in one transaction;
+    /// false (nothing stored) unless the state was still `from` (a concurrent action
+    /// won), `NotFound` for an unknown app.
+    async fn enforce_policy(&self, app: &AppId, from: PolicyState, to: PolicyState, audit: AuditRecord, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
     /// The app's audit records, oldest first.
     async fn app_audit(&self, app: &AppId) -> StoreResult<Vec<AuditRecord>>;
     /// Sets or (with `None`) removes a person's role on an app.

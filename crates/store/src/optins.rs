@@ -28,12 +28,15 @@ pub struct OptinRequest {
     pub token_expires_at: Option<Millis>,
     pub stopped_at: Option<Millis>,
     pub last_sent_at: Option<Millis>,
+    /// The template asked Messenger to offer the person a new opt-in when the token
+    /// nears its end (`notification_messages_reoptin: ENABLED`).
+    pub reoptin: bool,
 }
 
 impl OptinRequest {
     /// A request as the Page sends it, not yet accepted.
     pub fn new(mid: Mid, kind: OptinKind, page: PageId, person: PersonId, title: String, payload: String, at: Millis) -> Self {
-        Self { mid, kind, page, person, title, payload, created_at: at, tapped_at: None, token_expires_at: None, stopped_at: None, last_sent_at: None }
+        Self { mid, kind, page, person, title, payload, created_at: at, tapped_at: None, token_expires_at: None, stopped_at: None, last_sent_at: None, reoptin: false }
     }
 }
 
@@ -80,6 +83,11 @@ pub trait OptinStore: Send + Sync + 'static {
     /// sent with it after `spend.period_start` (with `None`: ever). Whichever
     /// requests race, one wins.
     async fn send_with_token(&self, spend: TokenSpend, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
+    /// The Page's recurring tokens that can still send at `now` (accepted, not
+    /// stopped, unexpired), in the order they were accepted (`tapped_at`, then mid),
+    /// after the cursor `after`, at most `limit`, each with the person's PSID (read
+    /// in the same statement).
+    async fn notification_tokens(&self, page: &PageId, now: Millis, after: Option<(Millis, Mid)>, limit: u32) -> StoreResult<Vec<(OptinRequest, Psid)>>;
     /// The person stops (`Some(at)`) or resumes (`None`) a topic, with the events.
     async fn set_optin_stopped(&self, mid: &Mid, stopped_at: Option<Millis>, events: Vec<NewOutboxEvent>) -> StoreResult<()>;
 }

@@ -27,7 +27,7 @@ async fn the_console_lists_what_each_person_may_see() {
     let bob = signed_in(&server, "bob").await;
 
     let (_, apps) = server.console_as(&ann, Method::GET, "/apps", Value::Null).await;
-    assert_eq!(apps, json!({"data": [{"id": app_id, "name": "Ann's bot", "mode": "development", "role": "administrator"}]}));
+    assert_eq!(apps, json!({"data": [{"id": app_id, "name": "Ann's bot", "mode": "development", "role": "administrator", "policy": "clear"}]}));
     let (_, none) = server.console_as(&bob, Method::GET, "/apps", Value::Null).await;
     assert_eq!(none, json!({"data": []}), "Bob holds no role");
     let (_, all) = server.console_as(&server.operator, Method::GET, "/apps", Value::Null).await;

@@ -181,6 +181,32 @@ pub struct Cursors {
     pub after: String,
 }
 
+/// An item of `GET /{page-id}/notification_message_tokens`: a recurring-notification
+/// token and where it stands. Times are epoch milliseconds, as in the opt-in webhook.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationMessageToken {
+    pub notification_messages_token: String,
+    pub recipient_id: String,
+    pub topic_title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_messages_frequency: Option<&'static str>,
+    pub notification_messages_reoptin: String,
+    pub notification_messages_timezone: &'static str,
+    pub creation_timestamp: i64,
+    pub token_expiry_timestamp: i64,
+    pub next_eligible_time: i64,
+    /// `REFRESHED` or `NOT_REFRESHED`.
+    pub user_token_status: &'static str,
+}
+
+/// An item of `GET /{page-id}/messaging_feature_review`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureReview {
+    pub feature: &'static str,
+    /// `pending`, `rejected`, `approved` or `limited`.
+    pub status: &'static str,
+}
+
 /// A participant of a conversation (the person by PSID, or the Page).
 #[derive(Debug, Clone, Serialize)]
 pub struct Participant {

@@ -46,6 +46,18 @@ pub struct MessagingEvent {
     /// (`primary_receiver`, `secondary_receiver`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_roles: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// `messaging_policy_enforcement` (no `sender`), under Meta's current key (older
+    /// docs spelled it `policy-enforcement`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_enforcement: Option<PolicyEnforcement>,
+}
+
+/// The operator warned, blocked or unblocked the app; `reason` is absent on unblock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PolicyEnforcement {
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `messaging_handovers`: a thread passed to an app (`pass_thread_control`) or taken

@@ -28,12 +28,27 @@ pub struct AppView {
     pub mode: AppMode,
     pub require_appsecret_proof: bool,
     pub secret: String,
+    /// `clear`, `warned` or `blocked` (the operator's policy enforcement).
+    pub policy: PolicyState,
 }
 
 impl From<NewAppCredentials> for AppView {
     fn from(credentials: NewAppCredentials) -> Self {
         let app = credentials.app;
-        Self { id: app.id, name: app.name, mode: app.mode, require_appsecret_proof: app.require_proof, secret: credentials.secret }
+        Self { id: app.id, name: app.name, mode: app.mode, require_appsecret_proof: app.require_proof, secret: credentials.secret, policy: app.policy }
+    }
+}
+
+/// Where the operator's policy enforcement left an app.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyView {
+    pub id: AppId,
+    pub policy: PolicyState,
+}
+
+impl From<App> for PolicyView {
+    fn from(app: App) -> Self {
+        Self { id: app.id, policy: app.policy }
     }
 }
 
@@ -44,11 +59,12 @@ pub struct AppListed {
     pub name: String,
     pub mode: AppMode,
     pub role: Option<&'static str>,
+    pub policy: PolicyState,
 }
 
 impl From<(App, Option<AppRole>)> for AppListed {
     fn from((app, role): (App, Option<AppRole>)) -> Self {
-        Self { id: app.id, name: app.name, mode: app.mode, role: role.map(AppRole::as_str) }
+        Self { id: app.id, name: app.name, mode: app.mode, role: role.map(AppRole::as_str), policy: app.policy }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod batch;
 mod conversations;
+mod features;
 mod handover;
 mod identity;
 mod linking;
@@ -153,6 +154,8 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::POST, [page, "personas"]) => profiles::create_persona(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "personas"]) => profiles::personas(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "notification_message_tokens"]) => features::notification_message_tokens(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "messaging_feature_review"]) => features::messaging_feature_review(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [conversation, "messages"]) => conversations::messages(platform, request, conversation).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
         (&Method::GET, [app, "updates"]) => pickups::updates(platform, request, app).await,

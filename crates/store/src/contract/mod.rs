@@ -123,7 +123,7 @@ pub(crate) fn page(id: &str, username: &str) -> Page {
 }
 
 pub(crate) fn app(id: &str) -> App {
-    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE }
+    App { id: AppId(id.into()), name: format!("App {id}"), mode: AppMode::Development, secret_generation: 0, require_proof: false, approved: Scopes::NONE, policy: PolicyState::Clear }
 }
 
 pub(crate) fn message(mid: &str, page: &str, person: PersonId, direction: Direction, at: Millis) -> Message {
