@@ -342,6 +342,19 @@ enum AppCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Act on the app for policy (warning, block, unblock): the app hears of it on its
+    /// Pages (`messaging_policy_enforcement`); a blocked app cannot send.
+    Policy {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        action: String,
+        /// Why (required to warn or block; shown to the app).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// A user access token of a person for the app (what login hands an app).
     Token {
         #[arg(long)]
@@ -709,6 +722,11 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             };
             let updated = platform.directory.update_app(operator, &AppId(app), Some(mode), None, false).await.map_err(report)?;
             print(AppView::from(updated));
+        }
+        AppCommand::Policy { app, action, reason, store } => {
+            let platform = offline_platform(&store).await?;
+            let app = platform.directory.enforce_policy(operator, &AppId(app), Some(&action), reason.as_deref()).await.map_err(report)?;
+            print(PolicyView::from(app));
         }
         AppCommand::Token { app, person, store } => {
             let platform = offline_platform(&store).await?;

@@ -142,6 +142,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST", "/console/v1/apps/{app}/user-tokens") => (SelfOrOperator, json!({"person_id": "{alice}"})),
         ("POST", "/console/v1/apps/{app}/roles") => (AppTeam, json!({"login": "bob", "role": "tester"})),
         ("POST", "/console/v1/apps/{app}/webhook/replay") => (AppTeam, json!({"from": 0, "to": 1})),
+        ("POST", "/console/v1/apps/{app}/policy") => (Operator, json!({"action": "warning", "reason": "matrix"})),
         ("POST", "/console/v1/apps/{app}/review") => (AppTeam, json!({"permissions": ["pages_messaging"], "note": "matrix"})),
         ("PUT", "/console/v1/apps/{app}/redirect-uris") => (AppTeam, json!({"redirect_uris": ["https://bot.example/callback"]})),
         (_, p) if p.starts_with("/console/v1/apps/{app}") => (AppTeam, json!({})),

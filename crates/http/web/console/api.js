@@ -98,6 +98,8 @@ export class Console {
   app(id) { return this.get(`/apps/${enc(id)}`); }
   updateApp(id, change) { return this.patch(`/apps/${enc(id)}`, change); }
   audit(id) { return this.get(`/apps/${enc(id)}/audit`); }
+  /** The operator warns, blocks or unblocks the app for policy. */
+  enforcePolicy(id, action, reason) { return this.post(`/apps/${enc(id)}/policy`, { action, reason }); }
   roles(id) { return this.get(`/apps/${enc(id)}/roles`); }
   setRole(id, loginName, role) { return this.post(`/apps/${enc(id)}/roles`, { login: loginName, role }); }
   removeRole(id, personId) { return this.post(`/apps/${enc(id)}/roles`, { person_id: personId, role: null }); }

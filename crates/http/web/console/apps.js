@@ -1,5 +1,6 @@
 // The apps view: the list and create form, and one app's settings, secret, login
-// redirect URIs, App Review, privacy (privacy.js), roles, test users and mode-change audit.
+// redirect URIs, App Review, privacy (privacy.js), roles, test users, the operator's
+// policy enforcement and the audit of mode and policy changes.
 
 import { main, session, view } from './app.js';
 import { h, append, replace, field, statusLine, say, act, describe, table, section, timeNode, copyButton, secretBox } from './dom.js';
@@ -72,7 +73,44 @@ export async function appView(id) {
   const developer = admin || role === 'developer';
   if (developer) append(main, redirectUrisSection(app, admin), reviewSection(app), appPrivacySection(app, admin));
   append(main, rolesSection(app, admin), testUsersSection(app, admin));
+  append(main, policySection(app));
   if (admin) append(main, auditSection(app));
+}
+
+const POLICY_STATE = {
+  clear: 'In good standing',
+  warned: 'Warned for policy: it may still send',
+  blocked: 'Blocked for policy: its messages are refused (10/1893063)',
+};
+
+/** Policy enforcement: everyone who sees the app sees its standing; the operator acts. */
+function policySection(app) {
+  const state = h('p', { id: 'policy-state', 'data-state': app.policy || 'clear' });
+  const showState = (policy) => {
+    state.dataset.state = policy;
+    state.textContent = POLICY_STATE[policy] || policy;
+  };
+  showState(app.policy || 'clear');
+  if (!session.operator) return section('Policy', 'policy', state);
+  const line = statusLine('policy-status');
+  const action = h('select', { id: 'policy-action', name: 'action' },
+    [['warning', 'Warn'], ['block', 'Block'], ['unblock', 'Unblock']].map(([value, text]) => h('option', { value, text })));
+  const reason = h('textarea', { id: 'policy-reason', rows: 2, maxLength: 1000 });
+  const apply = h('button', { type: 'submit', id: 'policy-apply', class: 'danger', text: 'Apply' });
+  const form = h('form', { id: 'policy-form' }, field('Action', action),
+    field('Reason', reason, 'The app receives it in a messaging_policy_enforcement webhook on each of its Pages (not on unblock).'), apply);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(apply, line, async () => {
+      const updated = await session.api.enforcePolicy(app.id, action.value, reason.value.trim() || null);
+      app.policy = updated.policy;
+      showState(updated.policy);
+      reason.value = '';
+      say(line, `Done: the app is now ${updated.policy}.`);
+      if (auditSection.reload) await auditSection.reload();
+    });
+  });
+  return section('Policy', 'policy', state, form, line);
 }
 
 function settingsSection(app) {
@@ -268,9 +306,11 @@ function reviewSection(app) {
 
 function auditSection(app) {
   const list = h('div', { id: 'audit-list' });
-  session.api.audit(app.id).then(({ data }) => {
+  const load = () => session.api.audit(app.id).then(({ data }) => {
     const rows = data.map((r) => h('tr', {}, h('td', {}, timeNode(r.time)), h('td', { text: typeof r.actor === 'string' ? r.actor : JSON.stringify(r.actor) }), h('td', { text: typeof r.change === 'string' ? r.change : JSON.stringify(r.change) })));
-    replace(list, table('Mode changes', ['Time', 'By', 'Change'], rows, 'No mode changes yet.'));
+    replace(list, table('Mode and policy changes', ['Time', 'By', 'Change'], rows, 'No changes yet.'));
   }, (error) => replace(list, h('p', { class: 'status error', text: describe(error) })));
-  return section('Mode changes', 'audit', list);
+  load();
+  auditSection.reload = load;
+  return section('Mode and policy changes', 'audit', list);
 }

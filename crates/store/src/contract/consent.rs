@@ -154,3 +154,88 @@ pub async fn id_matching_stays_within_a_business(store: Shared) {
     let apps = store.ids_for_apps(ann.id, "b1").await.unwrap();
     assert_eq!(apps.iter().map(|(a, _)| a.id.as_str()).collect::<Vec<_>>(), vec!["900"]);
 }
+
+/// The operator's policy action changes the app only from the state they saw, with
+/// its audit record and events; of racing actions from one state, one wins.
+pub async fn policy_enforcement_changes_only_what_was_seen(store: Shared) {
+    store.create_page(page("100", "one"), None).await.unwrap();
+    store.create_app(app("900"), None).await.unwrap();
+    let audit = |change: &str| AuditRecord { at: 10, actor: "operator".into(), change: change.into() };
+    let mut notice = event("900", "100", PersonId(0), "policy", 10);
+    notice.field = WebhookField::MessagingPolicyEnforcement;
+    assert!(store.enforce_policy(&AppId("900".into()), PolicyState::Clear, PolicyState::Warned, audit("policy warning: w"), vec![notice.clone()]).await.unwrap());
+    assert_eq!(store.app(&AppId("900".into())).await.unwrap().unwrap().policy, PolicyState::Warned);
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "the event is stored with the state");
+
+    let racers: Vec<_> = (0..6)
+        .map(|n| {
+            let (store, notice) = (store.clone(), notice.clone());
+            tokio::spawn(async move {
+                store.enforce_policy(&AppId("900".into()), PolicyState::Warned, PolicyState::Blocked, audit(&format!("policy block: {n}")), vec![notice]).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += racer.await.unwrap() as usize;
+    }
+    assert_eq!(won, 1, "one block from the warned state");
+    assert_eq!(store.app(&AppId("900".into())).await.unwrap().unwrap().policy, PolicyState::Blocked);
+    assert_eq!(store.outbox_pending().await.unwrap(), 2, "the losers stored no event");
+    let changes: Vec<String> = store.app_audit(&AppId("900".into())).await.unwrap().into_iter().map(|r| r.change).collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes[1].starts_with("policy block: "));
+    // A stale view changes nothing; an unknown app is missing.
+    assert!(!store.enforce_policy(&AppId("900".into()), PolicyState::Clear, PolicyState::Blocked, audit("stale"), vec![]).await.unwrap());
+    assert!(matches!(
+        store.enforce_policy(&AppId("404".into()), PolicyState::Clear, PolicyState::Blocked, audit("x"), vec![]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.app_audit(&AppId("900".into())).await.unwrap().len(), 2);
+}
+
+/// The token inventory: a Page's accepted recurring tokens that can still send, in
+/// the order they were accepted, paged by (accepted at, mid), with the PSIDs.
+pub async fn the_token_inventory_lists_usable_tokens_of_one_page(store: Shared) {
+    let ids = seed(&store, 3).await;
+    store.create_page(page("200", "two"), None).await.unwrap();
+    let kind = OptinKind::Recurring(NotificationFrequency::Weekly);
+    let mut psids = Vec::new();
+    for (n, person) in ids.iter().enumerate() {
+        psids.push(store.psid(*person, &PageId("100".into())).await.unwrap());
+        let mid = format!("r{n}");
+        let mut request = OptinRequest::new(Mid(mid.clone()), kind, PageId("100".into()), *person, format!("Topic {n}"), "P".into(), 10);
+        request.reoptin = n == 0;
+        assert!(store.send_optin_request(request, message(&mid, "100", *person, Direction::Outbound, 10), vec![]).await.unwrap());
+        // Accepted in reverse order, the first two at the same millisecond.
+        let at = if n == 2 { 20 } else { 30 };
+        let tap = OptinTap { mid: Mid(mid), person: *person, token_digest: format!("t{n}"), expires_at: 1_000, at };
+        assert!(store.tap_optin_request(tap, vec![]).await.unwrap());
+    }
+    // Not accepted, another Page's, and a one-time request: never listed.
+    store.psid(ids[0], &PageId("200".into())).await.unwrap();
+    let other = OptinRequest::new(Mid("o1".into()), kind, PageId("200".into()), ids[0], "Elsewhere".into(), "P".into(), 10);
+    assert!(store.send_optin_request(other, message("o1", "200", ids[0], Direction::Outbound, 10), vec![]).await.unwrap());
+    assert!(store.tap_optin_request(OptinTap { mid: Mid("o1".into()), person: ids[0], token_digest: "o".into(), expires_at: 1_000, at: 20 }, vec![]).await.unwrap());
+    let waiting = OptinRequest::new(Mid("w1".into()), kind, PageId("100".into()), ids[1], "Waiting".into(), "P".into(), 10);
+    assert!(store.send_optin_request(waiting, message("w1", "100", ids[1], Direction::Outbound, 10), vec![]).await.unwrap());
+    let once = OptinRequest::new(Mid("x1".into()), OptinKind::OneTime, PageId("100".into()), ids[1], "Once".into(), "P".into(), 10);
+    assert!(store.send_optin_request(once, message("x1", "100", ids[1], Direction::Outbound, 10), vec![]).await.unwrap());
+    assert!(store.tap_optin_request(OptinTap { mid: Mid("x1".into()), person: ids[1], token_digest: "x".into(), expires_at: 1_000, at: 25 }, vec![]).await.unwrap());
+
+    let page = PageId("100".into());
+    let listed = |tokens: Vec<(OptinRequest, Psid)>| tokens.into_iter().map(|(r, psid)| (r.mid.0, psid)).collect::<Vec<_>>();
+    let all = store.notification_tokens(&page, 100, None, 10).await.unwrap();
+    assert!(all[0].0.tapped_at == Some(20) && !all[0].0.reoptin && all[1].0.reoptin, "{all:?}");
+    assert_eq!(listed(all), [("r2".to_string(), psids[2].clone()), ("r0".into(), psids[0].clone()), ("r1".into(), psids[1].clone())]);
+    let first = store.notification_tokens(&page, 100, None, 2).await.unwrap();
+    assert_eq!(listed(first), [("r2".to_string(), psids[2].clone()), ("r0".into(), psids[0].clone())]);
+    let rest = store.notification_tokens(&page, 100, Some((30, Mid("r0".into()))), 2).await.unwrap();
+    assert_eq!(listed(rest), [("r1".to_string(), psids[1].clone())], "the cursor's millisecond is not skipped");
+    // A stopped topic leaves the list until resumed; an expired token leaves it for good.
+    store.set_optin_stopped(&Mid("r0".into()), Some(50), vec![]).await.unwrap();
+    assert_eq!(listed(store.notification_tokens(&page, 100, None, 10).await.unwrap()).len(), 2);
+    store.set_optin_stopped(&Mid("r0".into()), None, vec![]).await.unwrap();
+    assert_eq!(listed(store.notification_tokens(&page, 100, None, 10).await.unwrap()).len(), 3);
+    assert!(store.notification_tokens(&page, 1_000, None, 10).await.unwrap().is_empty(), "expired");
+}

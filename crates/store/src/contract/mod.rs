@@ -79,6 +79,8 @@ macro_rules! contract_tests {
             login_codes_are_spent_once_even_under_races,
             consent_is_recorded_withdrawn_and_deauthorized,
             review_decisions_make_the_apps_approved_permissions,
+            policy_enforcement_changes_only_what_was_seen,
+            the_token_inventory_lists_usable_tokens_of_one_page,
             deleted_test_users_cannot_sign_in_or_use_tokens,
             id_matching_stays_within_a_business,
             thread_events_open_the_window_only_when_they_are_interactions,
