@@ -111,7 +111,7 @@ impl Notifications {
         let now = self.core.now();
         let psid = self.core.store.psid(person, &page.id).await?;
         let body = events::one_time_optin(&psid, &page.id, &request.payload, &token, now);
-        self.accept_optin(&page, &request, &digest, now + policy::ONE_TIME_NOTIF_TTL_MS, body).await
+        self.accept_optin(&page, &request, &digest, now + policy::ONE_TIME_NOTIF_TTL_MS, body, now).await
     }
 
     /// The person accepts a recurring-notification opt-in: the Page's apps get a
@@ -125,15 +125,16 @@ impl Notifications {
         let token = self.core.key.notification_messages_token(request.mid.as_str());
         let psid = self.core.store.psid(person, &page.id).await?;
         let body = events::recurring_optin(&psid, &page.id, &request, &token, None, now);
-        self.accept_optin(&page, &request, &token_digest(&token), expires_at, body).await
+        self.accept_optin(&page, &request, &token_digest(&token), expires_at, body, now).await
     }
 
-    async fn accept_optin(&self, page: &Page, request: &OptinRequest, digest: &str, expires_at: Millis, body: Vec<u8>) -> AppResult<()> {
+    /// Stores the acceptance at `now`, the time its event and its expiry were made
+    /// from (the token inventory shows it as the token's creation).
+    async fn accept_optin(&self, page: &Page, request: &OptinRequest, digest: &str, expires_at: Millis, body: Vec<u8>, now: Millis) -> AppResult<()> {
         let already = || Refusal::invalid_param("You accepted this request already");
         if request.tapped_at.is_some() {
             return Err(already().into());
         }
-        let now = self.core.now();
         let targets = self.core.webhook_targets(&page.id).await?;
         let outbox = events::fan_out(&targets, WebhookField::MessagingOptins, &page.id, request.person, &body, now);
         let tap = OptinTap { mid: request.mid.clone(), person: request.person, token_digest: digest.to_string(), expires_at, at: now };

@@ -97,8 +97,8 @@ async fn only_the_operator_acts_and_bad_actions_are_refused() {
     // Access comes before the body: a non-operator learns nothing of what is wrong with it.
     let (status, refused) = enforce(&server, &admin_session, &bot.app, json!({"action": "ban"})).await;
     assert_eq!(status, 403, "{refused}");
-    let (status, _) = enforce(&server, &bot.page_token, &bot.app, json!({"action": "block", "reason": "x"})).await;
-    assert_eq!(status, 401, "a Page token is no console credential");
+    let (status, refused) = enforce(&server, &bot.page_token, &bot.app, json!({"action": "block", "reason": "x"})).await;
+    assert_eq!((status, &refused["error"]["code"]), (400, &json!(190)), "a Page token is no console credential: {refused}");
 
     let operator = server.operator.clone();
     let (status, refused) = enforce(&server, &operator, &bot.app, json!({"action": "ban", "reason": "x"})).await;
@@ -112,7 +112,7 @@ async fn only_the_operator_acts_and_bad_actions_are_refused() {
     let (status, refused) = enforce(&server, &operator, &bot.app, json!({"action": "unblock"})).await;
     assert_eq!((status, &refused["error"]["code"]), (400, &json!(100)), "not blocked: {refused}");
     let (status, refused) = server.console_as(&operator, Method::POST, "/apps/404404/policy", json!({"action": "warning", "reason": "x"})).await;
-    assert_eq!(status.as_u16(), 404, "{refused}");
+    assert_eq!((status.as_u16(), &refused["error"]["code"], &refused["error"]["error_subcode"]), (400, &json!(100), &json!(33)), "{refused}");
     // None of it changed the app: it still sends to nobody in particular, and is clear.
     let listed = server.console(Method::GET, "/apps", json!({})).await;
     let app = listed["data"].as_array().unwrap().iter().find(|a| a["id"] == bot.app.id.as_str()).unwrap().clone();
