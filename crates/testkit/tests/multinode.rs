@@ -176,6 +176,44 @@ async fn migrate_prepares_a_postgres_database_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_block_on_one_node_holds_on_another_at_once() {
+    let database = fresh_database("policy").await;
+    let a = NodeProcess::start("node-a", &database, 5).await;
+    let b = NodeProcess::start("node-b", &database, 5).await;
+    let operator = a.operator.clone().expect("the operator credential");
+    let via_a = TestServer::external(&a.url, &operator);
+    let via_b = TestServer::external(&b.url, &operator);
+    let bot = via_a.bot("shop", "messages").await;
+    let ann = via_a.sign_in(&via_a.person("ann").await).await;
+    ann.send("shop", "hello").await;
+    let psid = bot.receiver.wait_for("ann's message", |e| e["message"]["text"] == "hello").await["sender"]["id"].as_str().unwrap().to_string();
+    // Node B has the Page token (and its app) cached from a first send.
+    assert_eq!(via_b.send_text(&bot, &psid, "first").await.0, 200);
+
+    // Blocked through node A: node B refuses the app's sends within a second.
+    via_a.console(Method::POST, &format!("/apps/{}/policy", bot.app.id), json!({"action": "block", "reason": "spam"})).await;
+    let started = Instant::now();
+    let refused = eventually("node B refusing the blocked app", || {
+        let (via_b, bot, psid) = (&via_b, &bot, psid.clone());
+        async move {
+            let (status, answer) = via_b.send_text(bot, &psid, "blocked?").await;
+            (status == 400).then_some(answer)
+        }
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(1_000), "the documented bound is one second: {:?}", started.elapsed());
+    assert_eq!(refused["error"]["error_subcode"], json!(1893063), "{refused}");
+
+    // Unblocked through node B: node A lets it send again.
+    via_b.console(Method::POST, &format!("/apps/{}/policy", bot.app.id), json!({"action": "unblock"})).await;
+    eventually("node A letting the app send again", || {
+        let (via_a, bot, psid) = (&via_a, &bot, psid.clone());
+        async move { (via_a.send_text(bot, &psid, "back").await.0 == 200).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permission_withdrawn_on_one_node_stops_its_tokens_on_another_at_once() {
     let database = fresh_database("consent").await;
     let a = NodeProcess::start("node-a", &database, 5).await;
