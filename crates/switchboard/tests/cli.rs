@@ -51,7 +51,13 @@ async fn operator_commands_print_json_and_serve_stops_on_sigterm() {
     assert_eq!(app["mode"], "development");
     assert_eq!(app["secret"].as_str().unwrap().len(), 32);
     let shown = run_json(data, &["app", "show", "--app", app["id"].as_str().unwrap()]);
-    assert_eq!(shown["secret"], app["secret"]);
+    assert_eq!((&shown["secret"], &shown["policy"]), (&app["secret"], &json!("clear")));
+    let app_id = app["id"].as_str().unwrap();
+    let blocked = run_json(data, &["app", "policy", "--app", app_id, "--action", "block", "--reason", "Spam"]);
+    assert_eq!(blocked, json!({"id": app_id, "policy": "blocked"}));
+    let again = std::process::Command::new(BIN).args(["app", "policy", "--app", app_id, "--action", "block", "--reason", "x", "--data"]).arg(data).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("blocked already"), "{again:?}");
+    assert_eq!(run_json(data, &["app", "policy", "--app", app_id, "--action", "unblock"])["policy"], "clear");
     let grant = run_json(data, &["page", "grant", "--page", page["id"].as_str().unwrap(), "--app", app["id"].as_str().unwrap(), "--person", &person_id]);
     let page_token = grant["access_token"].as_str().unwrap().to_string();
     let failed = std::process::Command::new(BIN).args(["page", "create", "--name", "dup", "--username", "olgas", "--data"]).arg(data).output().unwrap();
