@@ -40,11 +40,11 @@ impl Paged {
     }
 }
 
-fn cursor(at: Millis, key: &str) -> String {
+pub(crate) fn cursor(at: Millis, key: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{key}"))
 }
 
-fn read_cursor(text: &str) -> Result<(Millis, String), Refusal> {
+pub(crate) fn read_cursor(text: &str) -> Result<(Millis, String), Refusal> {
     let bad = || Refusal::invalid_param("Param after is not a valid cursor");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
@@ -54,14 +54,14 @@ fn read_cursor(text: &str) -> Result<(Millis, String), Refusal> {
 
 /// Only forward paging is offered; a `before` cursor is refused rather than ignored
 /// (ignoring it would answer the first page as if it were the one asked for).
-fn refuse_before(params: &Params) -> Result<(), Refusal> {
+pub(crate) fn refuse_before(params: &Params) -> Result<(), Refusal> {
     match params.contains("before") {
         true => Err(Refusal::invalid_param("Paging backwards (before) is not supported: follow paging.next from the first page")),
         false => Ok(()),
     }
 }
 
-fn page_size(params: &Params, nested: Option<u32>) -> Result<u32, Refusal> {
+pub(crate) fn page_size(params: &Params, nested: Option<u32>) -> Result<u32, Refusal> {
     let limit = match (nested, params.str("limit")?) {
         (Some(limit), _) => limit,
         (None, Some(text)) => text.trim().parse().map_err(|_| Refusal::invalid_param("Param limit must be a number"))?,

@@ -8,7 +8,7 @@ use switchboard_app::{Paged, Platform};
 use switchboard_domain::Refusal;
 
 /// The URL of the page after this one: the same request with `after` moved on.
-fn next_url(platform: &Platform, request: &GraphCall, paged: &Paged) -> Option<String> {
+pub(super) fn next_url(platform: &Platform, request: &GraphCall, paged: &Paged) -> Option<String> {
     let after = paged.after.as_ref()?;
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in request.params.0.iter().filter(|(key, _)| *key != "after") {
