@@ -44,12 +44,18 @@ impl Labels {
         let fields = label_fields(params)?;
         refuse_before(params)?;
         let page_ref = PageRef::parse(node);
-        let names_page = !matches!(page_ref, PageRef::Id(_)) || self.core.find_page(&page_ref).await?.is_some();
-        let person = if names_page {
-            self.core.own_page(caller, &page_ref, Permission::PagesMessaging)?;
-            None
-        } else {
-            Some(self.core.person_of_psid(&own.id, node).await?)
+        let named = match page_ref {
+            PageRef::Me => Some(PageRef::Me),
+            // A username is resolved here: own_page compares ids.
+            _ => self.core.find_page(&page_ref).await?.map(|page| PageRef::Id(page.id)),
+        };
+        let person = match named {
+            Some(page_ref) => {
+                self.core.own_page(caller, &page_ref, Permission::PagesMessaging)?;
+                None
+            }
+            None if matches!(page_ref, PageRef::Username(_)) => return Err(Refusal::unknown_object(node).into()),
+            None => Some(self.core.person_of_psid(&own.id, node).await?),
         };
         let limit = page_size(params, None)?;
         let after = params.str("after")?.map(|text| read_cursor(&text)).transpose()?;
