@@ -41,8 +41,6 @@ impl Labels {
     /// the labels of the person whose PSID `x` is on the token's Page.
     pub async fn list(&self, caller: &Caller, node: &str, params: &Params) -> AppResult<Paged> {
         let (own, _) = self.core.own_page(caller, &PageRef::Me, Permission::PagesMessaging)?;
-        let fields = label_fields(params)?;
-        refuse_before(params)?;
         let page_ref = PageRef::parse(node);
         let named = match page_ref {
             PageRef::Me => Some(PageRef::Me),
@@ -57,6 +55,8 @@ impl Labels {
             None if matches!(page_ref, PageRef::Username(_)) => return Err(Refusal::unknown_object(node).into()),
             None => Some(self.core.person_of_psid(&own.id, node).await?),
         };
+        let fields = label_fields(params)?;
+        refuse_before(params)?;
         let limit = page_size(params, None)?;
         let after = params.str("after")?.map(|text| read_cursor(&text)).transpose()?;
         let mut labels = self.core.store.labels(&own.id, person, after, limit + 1).await?;
