@@ -50,6 +50,7 @@ impl From<StoreError> for AppError {
                 Quota::AppsPerPerson(n) => format!("a person administers at most {n} apps"),
                 Quota::PagesPerPerson(n) => format!("a person administers at most {n} Pages"),
                 Quota::AppsPerPage(n) => format!("a Page has at most {n} apps"),
+                Quota::LabelsPerPage(n) => format!("a Page has at most {n} custom labels"),
             })
             .into(),
             StoreError::NotFound(Missing::App(app)) => Refusal::unknown_object(app.as_str()).into(),

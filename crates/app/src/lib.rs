@@ -21,6 +21,7 @@ mod events;
 mod features;
 mod handover;
 mod inbox;
+mod labels;
 mod listings;
 mod live;
 mod media;
@@ -51,6 +52,7 @@ pub use error::{AppError, AppResult};
 pub use features::Features;
 pub use handover::{Handover, PageReceivers};
 pub use inbox::Inbox;
+pub use labels::Labels;
 pub use listings::{Listings, PageOverview};
 pub use live::{LiveEvent, LiveHub};
 pub use media::{FetchError, FetchTimeouts, Fetched, Media, MediaFetcher, MediaFiles, Upload};
@@ -170,6 +172,7 @@ pub struct Platform {
     pub inbox: Inbox,
     pub media: Media,
     pub profiles: Profiles,
+    pub labels: Labels,
     pub entry_points: EntryPoints,
     pub privacy: Privacy,
     pub conversations: Conversations,
@@ -213,6 +216,7 @@ impl Platform {
             entry_points: EntryPoints { core: core.clone(), profiles: profiles.clone() },
             privacy,
             conversations: Conversations { core: core.clone() },
+            labels: Labels { core: core.clone() },
             handover: Handover::new(core.clone()),
             inbox: Inbox::new(core.clone()),
             deliveries: Deliveries { core: core.clone() },

@@ -1,6 +1,6 @@
 //! Profiles: the Page's Messenger Profile (Get Started, greeting, persistent menu,
 //! ice breakers, whitelisted domains...) as apps set it and as the person's client
-//! shows it; the Page's personas; and what the User Profile API tells a Page about a
+//! shows it; a person's own persistent menu (`custom_user_settings`); the Page's personas; and what the User Profile API tells a Page about a
 //! person (with what the person tells about themselves).
 
 use crate::core::Core;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use switchboard_domain::content::validate_url;
 use switchboard_domain::params::Params;
-use switchboard_domain::profile::{for_locale, parse_profile_update, personalize_greeting, ProfileField};
+use switchboard_domain::profile::{for_locale, parse_profile_update, parse_user_setting_params, personalize_greeting, validate_persistent_menu, ProfileField};
 use switchboard_domain::*;
 use switchboard_wire::graph::Data;
 use switchboard_store::{Persona, PersonProfile};
@@ -67,6 +67,57 @@ impl Profiles {
         Ok(())
     }
 
+    /// `POST /{page-id}/custom_user_settings` `{"psid", "persistent_menu"}`: the
+    /// person's own menu, shown instead of the Page's. As the Page's menu, it needs
+    /// the Page's Get Started button.
+    pub async fn set_user_settings(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<()> {
+        let (page, person) = self.user_of(caller, page_ref, params).await?;
+        let raw = params.0.get("persistent_menu").filter(|raw| !raw.is_null()).ok_or_else(|| Refusal::missing_param("persistent_menu"))?;
+        let menu = validate_persistent_menu(raw)?;
+        if !self.profile_has(&page, ProfileField::GetStarted).await? {
+            return Err(Refusal::menu_needs_get_started().into());
+        }
+        let set = vec![(ProfileField::PersistentMenu.as_str().to_string(), menu)];
+        self.core.store.update_custom_user_settings(&page, person, set, Vec::new(), self.core.now()).await?;
+        Ok(())
+    }
+
+    /// `GET /{page-id}/custom_user_settings?psid=`: the person's menu and the Page's,
+    /// each when set (`{"data": []}` when neither is).
+    pub async fn user_settings(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<Data<Map<String, Value>>> {
+        let (page, person) = self.user_of(caller, page_ref, params).await?;
+        let mut settings = Map::new();
+        if let Some(menu) = self.user_menu(&page, person).await? {
+            settings.insert("user_level_persistent_menu".into(), menu);
+        }
+        if let Some(menu) = self.profile_value(&page, ProfileField::PersistentMenu).await? {
+            settings.insert("page_level_persistent_menu".into(), menu);
+        }
+        Ok(Data { data: if settings.is_empty() { vec![] } else { vec![settings] } })
+    }
+
+    /// `DELETE /{page-id}/custom_user_settings?psid=&params=["persistent_menu"]`.
+    pub async fn delete_user_settings(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<()> {
+        let (page, person) = self.user_of(caller, page_ref, params).await?;
+        let remove = parse_user_setting_params(params)?.into_iter().map(|field| field.as_str().to_string()).collect();
+        self.core.store.update_custom_user_settings(&page, person, Vec::new(), remove, self.core.now()).await?;
+        Ok(())
+    }
+
+    /// The caller's Page and the person its `psid` names there (the Send API's
+    /// refusals for a PSID that is not the Page's).
+    async fn user_of(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<(PageId, PersonId)> {
+        let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
+        let psid = params.str("psid")?.map(|psid| psid.trim().to_string()).filter(|psid| !psid.is_empty()).ok_or_else(|| Refusal::missing_param("psid"))?;
+        let person = self.core.person_of_psid(&page.id, &psid).await?;
+        Ok((page.id.clone(), person))
+    }
+
+    async fn user_menu(&self, page: &PageId, person: PersonId) -> AppResult<Option<Value>> {
+        let settings = self.core.store.custom_user_settings(page, person).await?;
+        Ok(settings.into_iter().find(|(field, _)| field == ProfileField::PersistentMenu.as_str()).map(|(_, menu)| menu))
+    }
+
     async fn profile_has(&self, page: &PageId, field: ProfileField) -> AppResult<bool> {
         Ok(self.profile_value(page, field).await?.is_some())
     }
@@ -76,8 +127,12 @@ impl Profiles {
         Ok(stored.into_iter().find(|(f, _)| f == field.as_str()).map(|(_, value)| value))
     }
 
-    pub(crate) async fn persistent_menu(&self, page: &PageId, locale: &str) -> AppResult<Option<Value>> {
-        let menu = self.profile_value(page, ProfileField::PersistentMenu).await?;
+    /// The menu the person sees: their own when the Page gave them one, else the Page's.
+    pub(crate) async fn persistent_menu(&self, page: &PageId, person: PersonId, locale: &str) -> AppResult<Option<Value>> {
+        let menu = match self.user_menu(page, person).await? {
+            Some(menu) => Some(menu),
+            None => self.profile_value(page, ProfileField::PersistentMenu).await?,
+        };
         Ok(menu.as_ref().and_then(|menu| for_locale(menu, locale)).cloned())
     }
 
@@ -102,7 +157,7 @@ impl Profiles {
             new_thread,
             greeting: greeting.map(|text| personalize_greeting(text, first, last)),
             get_started: self.profile_has(&page.id, ProfileField::GetStarted).await?,
-            persistent_menu: self.persistent_menu(&page.id, &profile.locale).await?,
+            persistent_menu: self.persistent_menu(&page.id, person, &profile.locale).await?,
             ice_breakers: self.ice_breakers(&page.id, &profile.locale).await?,
             page,
         })

@@ -166,7 +166,7 @@ impl Threads {
             }
             (None, None, Some(pointer), None) => {
                 let locale = self.profiles.person_profile(person).await?.locale;
-                let menu = self.profiles.persistent_menu(&page.id, &locale).await?;
+                let menu = self.profiles.persistent_menu(&page.id, person, &locale).await?;
                 menu.and_then(|menu| menu.get("call_to_actions").and_then(|c| c.pointer(pointer)).and_then(postback_of))
             }
             (None, None, None, Some(index)) => {

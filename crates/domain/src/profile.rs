@@ -141,6 +141,23 @@ pub fn require_profile_fields(params: &Params) -> Result<Vec<ProfileField>, Refu
     parse_profile_fields(params)?.ok_or_else(|| Refusal::invalid_param("Param fields is required"))
 }
 
+/// A person's own persistent menu (`custom_user_settings`): the Page's rules.
+pub fn validate_persistent_menu(raw: &Value) -> Result<Value, Refusal> {
+    validate_property(ProfileField::PersistentMenu, raw)
+}
+
+/// What `DELETE custom_user_settings` removes (`params`, a list param, required):
+/// `persistent_menu` is the one setting a person may have, else 100.
+pub fn parse_user_setting_params(params: &Params) -> Result<Vec<ProfileField>, Refusal> {
+    let names = params.list("params")?.filter(|names| !names.is_empty()).ok_or_else(|| Refusal::missing_param("params"))?;
+    for (i, name) in names.iter().enumerate() {
+        if name != ProfileField::PersistentMenu.as_str() {
+            return Err(invalid(&child("params", i), format!("must be one of {{persistent_menu}} - got \"{name}\"")));
+        }
+    }
+    Ok(vec![ProfileField::PersistentMenu])
+}
+
 /// The greeting text for a person: `{{user_first_name}}`, `{{user_last_name}}`, `{{user_full_name}}` replaced.
 /// One pass, so a name that itself looks like a placeholder stays as it is.
 pub fn personalize_greeting(text: &str, first: &str, last: &str) -> String {
@@ -512,5 +529,17 @@ mod tests {
         assert_eq!(for_locale(&greeting, "de_DE").unwrap()["text"], "Hello");
         assert_eq!(for_locale(&json!([{"locale": "fr_FR", "text": "Bonjour"}]), "de_DE"), None);
         assert_eq!(for_locale(&json!({"locale": "default"}), "default"), None, "not a list");
+    }
+
+    #[test]
+    fn a_persons_menu_and_the_settings_deleted() {
+        let menu = json!([{"locale": "default", "call_to_actions": [postback("Mine")]}]);
+        assert_eq!(validate_persistent_menu(&Value::String(menu.to_string())).unwrap(), menu, "JSON text too");
+        assert!(validate_persistent_menu(&json!([{"locale": "fr_FR", "call_to_actions": [postback("x")]}])).is_err(), "default required");
+        assert_eq!(parse_user_setting_params(&params(json!({"params": "[\"persistent_menu\"]"}))).unwrap(), [ProfileField::PersistentMenu]);
+        assert_eq!(parse_user_setting_params(&params(json!({"params": "persistent_menu"}))).unwrap(), [ProfileField::PersistentMenu]);
+        assert!(parse_user_setting_params(&params(json!({"params": ["greeting"]}))).unwrap_err().message.contains("params[0]"));
+        assert!(parse_user_setting_params(&params(json!({"params": []}))).is_err());
+        assert!(parse_user_setting_params(&params(json!({}))).is_err());
     }
 }

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 use switchboard_domain::content::parse_message;
 use switchboard_domain::params::{parse_field_selection, parse_lenient_json, Params};
-use switchboard_domain::profile::parse_profile_update;
+use switchboard_domain::labels::{parse_label_name, MAX_LABEL_NAME_CHARS};
+use switchboard_domain::profile::{parse_profile_update, parse_user_setting_params, validate_persistent_menu};
 use switchboard_domain::send::parse_send;
 
 /// Keys of Meta's message shapes, so that generated input reaches past the first check.
@@ -17,6 +18,7 @@ const KEYS: &[&str] = &[
     "greeting", "get_started", "persistent_menu", "ice_breakers", "call_to_actions", "locale", "question", "whitelisted_domains",
     "summary", "total_cost", "address", "order_number", "currency", "payment_method", "recipient_name", "media_type", "reply_to",
     "persona_id", "notification_type", "webview_height_ratio", "fallback_url", "top_element_style", "sharable", "image_aspect_ratio",
+    "psid", "params", "page_label_name", "name", "user",
 ];
 
 fn json() -> impl Strategy<Value = Value> {
@@ -70,5 +72,22 @@ proptest! {
     #[test]
     fn profile_updates_never_panic(params in params()) {
         let _ = parse_profile_update(&params);
+    }
+
+    #[test]
+    fn user_settings_never_panic(params in params(), menu in json()) {
+        let _ = parse_user_setting_params(&params);
+        let _ = validate_persistent_menu(&menu);
+        let _ = validate_persistent_menu(&Value::String(menu.to_string()));
+    }
+
+    #[test]
+    fn label_names_are_bounded_or_refused(params in params(), text in any::<String>()) {
+        for params in [params, Params([("page_label_name".to_string(), Value::String(text))].into_iter().collect())] {
+            if let Ok(name) = parse_label_name(&params) {
+                prop_assert!(!name.is_empty() && name.trim() == name && name.chars().count() <= MAX_LABEL_NAME_CHARS, "{name:?}");
+                prop_assert!(!name.chars().any(char::is_control));
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The console's listings: who is signed in, their apps and Pages, an app's members
-//! and test users, a Page's admins and installed apps, and delivery statistics for
+//! and test users, a Page's admins, installed apps and custom labels, and delivery statistics for
 //! the chart. Under `/console/v1` (`/apps`, `/pages` and `/apps/{app}/roles` share
 //! their paths with console.rs, which routes them).
 
@@ -20,6 +20,7 @@ pub fn routes() -> Router<Platform> {
         .route("/apps/{app}/test-users", post(create_test_user))
         .route("/apps/{app}/webhook/stats", get(stats))
         .route("/pages/{page}", get(page))
+        .route("/pages/{page}/labels", get(labels))
 }
 
 /// `GET /console/v1/me` → `{"operator", "person"}`.
@@ -56,6 +57,12 @@ pub(crate) async fn pages(State(platform): State<Platform>, Signed(actor): Signe
 /// `GET /console/v1/pages/{page}` (Page admins): the Page, its admins and its apps.
 async fn page(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<PageOverviewView>> {
     Ok(Json(platform.listings.page_overview(actor, &PageId(page)).await?.into()))
+}
+
+/// `GET /console/v1/pages/{page}/labels` (Page admins): the Page's custom labels by
+/// name, each with how many persons it holds.
+async fn labels(State(platform): State<Platform>, Signed(actor): Signed, Path(page): Path<String>) -> HttpResult<Json<Listing<LabelView>>> {
+    Ok(Json(Listing::of(platform.labels.page_labels(actor, &PageId(page)).await?)))
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ mod consent;
 mod directory;
 mod errors;
 mod handover;
+mod labels;
 mod listings;
 mod media;
 mod migrate;

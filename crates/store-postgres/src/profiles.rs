@@ -1,5 +1,6 @@
 //! What Pages and persons tell about themselves: the Messenger Profile
-//! (`messenger_profiles`, one row of JSON per property), personas (`personas`, deleted
+//! (`messenger_profiles`, one row of JSON per property), a person's own settings on a
+//! Page (`custom_user_settings`, the same per person), personas (`personas`, deleted
 //! softly) and the person's profile (`person_profiles`).
 
 use crate::columns::PgRow;
@@ -87,6 +88,34 @@ impl ProfileStore for PostgresStore {
             .await
             .map_err(pg)?;
         Ok(changed > 0)
+    }
+
+    async fn custom_user_settings(&self, page: &PageId, person: PersonId) -> StoreResult<Vec<(String, serde_json::Value)>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT field, value FROM custom_user_settings WHERE page_id = $1 AND person_id = $2 ORDER BY field", &[&page.0, &person.0])
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| codec::profile_property(&PgRow(r))).collect()
+    }
+
+    async fn update_custom_user_settings(&self, page: &PageId, person: PersonId, set: Vec<(String, serde_json::Value)>, remove: Vec<String>, at: Millis) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        for field in &remove {
+            tx.execute("DELETE FROM custom_user_settings WHERE page_id = $1 AND person_id = $2 AND field = $3", &[&page.0, &person.0, field]).await.map_err(pg)?;
+        }
+        for (field, value) in &set {
+            tx.execute(
+                "INSERT INTO custom_user_settings (page_id, person_id, field, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (page_id, person_id, field) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                &[&page.0, &person.0, field, &codec::json_text(value), &at],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
     }
 
     async fn person_profile(&self, person: PersonId) -> StoreResult<Option<PersonProfile>> {

@@ -3,7 +3,7 @@
 //! Owns the SQL for SQLite and nothing else: no rules (they come decided from the
 //! app layer), no HTTP. Each trait method is one transaction. Each store trait is
 //! implemented in the file of its name, as in the store crate (`directory`,
-//! `tokens`, `subscriptions`, `threads`, `optins`, `media`, `profiles`, `outbox`,
+//! `tokens`, `subscriptions`, `threads`, `optins`, `media`, `profiles`, `labels`, `outbox`,
 //! `listings`, `privacy`), with the SQL only it uses; every row is read through the store's
 //! codec (`columns`), `engine` runs the connections and maps SQLite's errors, and
 //! `migrate` applies the schema. This file holds the store itself and its health
@@ -14,6 +14,7 @@ mod consent;
 mod directory;
 mod engine;
 mod handover;
+mod labels;
 mod listings;
 mod media;
 mod migrate;

@@ -1,5 +1,6 @@
 //! What Pages and persons tell about themselves, in SQLite: the Messenger Profile
-//! (`messenger_profiles`, one row of JSON per property), personas (`personas`,
+//! (`messenger_profiles`, one row of JSON per property), a person's own settings on a
+//! Page (`custom_user_settings`, the same per person), personas (`personas`,
 //! deleted softly) and persons' profiles (`person_profiles`).
 
 use crate::columns::{cached, prepare, q, Query};
@@ -80,6 +81,35 @@ impl ProfileStore for SqliteStore {
         let id = id.to_string();
         self.engine
             .write(move |c| Ok(q(c.execute("UPDATE personas SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL", params![id, at]))? > 0))
+            .await
+    }
+
+    async fn custom_user_settings(&self, page: &PageId, person: PersonId) -> StoreResult<Vec<(String, serde_json::Value)>> {
+        let page = page.clone();
+        self.engine
+            .read(move |c| {
+                cached(c, "SELECT field, value FROM custom_user_settings WHERE page_id = ?1 AND person_id = ?2 ORDER BY field")?
+                    .all(params![page.as_str(), person.0], |r| codec::profile_property(r))
+            })
+            .await
+    }
+
+    async fn update_custom_user_settings(&self, page: &PageId, person: PersonId, set: Vec<(String, serde_json::Value)>, remove: Vec<String>, at: Millis) -> StoreResult<()> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                for field in &remove {
+                    q(c.execute("DELETE FROM custom_user_settings WHERE page_id = ?1 AND person_id = ?2 AND field = ?3", params![page.as_str(), person.0, field]))?;
+                }
+                for (field, value) in &set {
+                    q(c.execute(
+                        "INSERT INTO custom_user_settings (page_id, person_id, field, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (page_id, person_id, field) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        params![page.as_str(), person.0, field, codec::json_text(value), at],
+                    ))?;
+                }
+                Ok(())
+            })
             .await
     }
 

@@ -532,6 +532,16 @@ pub fn persona(row: &impl Columns) -> StoreResult<Persona> {
     })
 }
 
+/// `id, page_id, name, created_at`.
+pub fn label(row: &impl Columns) -> StoreResult<Label> {
+    Ok(Label { id: row.text("id")?, page: PageId(row.text("page_id")?), name: row.text("name")?, created_at: row.int("created_at")? })
+}
+
+/// A label's columns and `members`.
+pub fn label_count(row: &impl Columns) -> StoreResult<LabelCount> {
+    Ok(LabelCount { label: label(row)?, members: row.int("members")? as u64 })
+}
+
 /// `locale, timezone, gender`.
 pub fn person_profile(row: &impl Columns) -> StoreResult<PersonProfile> {
     Ok(PersonProfile { locale: row.text("locale")?, timezone: row.real("timezone")?, gender: row.opt_text("gender")? })

@@ -100,6 +100,8 @@ pub enum Quota {
     PagesPerPerson(u32),
     #[error("apps on one Page: {0}")]
     AppsPerPage(u32),
+    #[error("custom labels of one Page: {0}")]
+    LabelsPerPage(u32),
 }
 
 /// The row a write needed and did not find.

@@ -3,7 +3,7 @@
 //! with it, so a fact and the events it causes are durable together or not at all.
 //!
 //! One trait per aggregate (directory, tokens, consent, subscriptions, threads, handover, opt-ins,
-//! entry points, media, profiles, outbox, pickup, listings, privacy), each in the file of its name, joined by the
+//! entry points, media, profiles, labels, outbox, pickup, listings, privacy), each in the file of its name, joined by the
 //! [`Store`] supertrait; every engine keeps its implementation of each trait in a
 //! file of the same name. Rows are read and written through the one [`codec`].
 //! Engines live in their own crates (`store-sqlite`, `store-postgres`) and must pass
@@ -18,6 +18,7 @@ mod directory;
 mod entry_points;
 mod error;
 mod handover;
+mod labels;
 mod listings;
 mod media;
 mod optins;
@@ -36,6 +37,7 @@ pub use directory::*;
 pub use entry_points::*;
 pub use error::*;
 pub use handover::*;
+pub use labels::*;
 pub use listings::*;
 pub use media::*;
 pub use optins::*;
@@ -53,7 +55,7 @@ use async_trait::async_trait;
 /// dispatcher: the outbox) take that trait instead.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + EntryPointStore + MediaStore + ProfileStore + OutboxStore + PickupStore + ListingStore + PrivacyStore
+    DirectoryStore + TokenStore + ConsentStore + SubscriptionStore + ThreadStore + HandoverStore + OptinStore + EntryPointStore + MediaStore + ProfileStore + LabelStore + OutboxStore + PickupStore + ListingStore + PrivacyStore
 {
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;

@@ -1,5 +1,5 @@
-//! What Pages and persons tell about themselves: the Messenger Profile, personas, and
-//! the person's profile (locale, timezone, gender).
+//! What Pages and persons tell about themselves: the Messenger Profile, a person's
+//! own settings on a Page, personas, and the person's profile (locale, timezone, gender).
 
 use crate::*;
 use async_trait::async_trait;
@@ -45,6 +45,10 @@ pub trait ProfileStore: Send + Sync + 'static {
     async fn personas_of(&self, page: &PageId) -> StoreResult<Vec<Persona>>;
     /// False when there was no such persona left to delete.
     async fn delete_persona(&self, id: &str, at: Millis) -> StoreResult<bool>;
+    /// The person's own settings on the Page (`custom_user_settings`): (setting, value).
+    async fn custom_user_settings(&self, page: &PageId, person: PersonId) -> StoreResult<Vec<(String, serde_json::Value)>>;
+    /// Sets the settings given and removes those named in `remove`, in one transaction.
+    async fn update_custom_user_settings(&self, page: &PageId, person: PersonId, set: Vec<(String, serde_json::Value)>, remove: Vec<String>, at: Millis) -> StoreResult<()>;
     async fn person_profile(&self, person: PersonId) -> StoreResult<Option<PersonProfile>>;
     async fn set_person_profile(&self, person: PersonId, profile: PersonProfile) -> StoreResult<()>;
 }

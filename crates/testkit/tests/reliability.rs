@@ -110,6 +110,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST" | "GET" | "DELETE", "/v21.0/{app}/subscriptions") => (AppToken, json!({"object": "page", "fields": "messages"})),
         ("GET", "/v21.0/{app}/updates" | "/v21.0/{app}/listen") => (AppToken, none),
         ("POST", "/v21.0/{app}/listen") => (AppToken, json!({"events": ["1"], "status": 200})),
+        ("POST" | "DELETE", "/v21.0/{label}/label") => (PageToken, json!({"user": "{psid}"})),
         ("POST", "/v21.0/{node}/messages") => (PageToken, json!({"recipient": {"id": "{psid}"}, "message": {"text": "matrix"}})),
         (_, p) if p.starts_with("/v21.0/{page}/") || p == "/v21.0/{node}" || p == "/v21.0/{conversation}/messages" => (PageToken, json!({"fields": ["greeting"]})),
         // The person API.
@@ -236,6 +237,8 @@ impl World {
             ("_user", "me".to_string()),
             ("id", conversation.trim_start_matches("t_").to_string()),
             ("business", "1".to_string()),
+            // No label: a Page token is answered 100/33, another token refused first.
+            ("label", "1".to_string()),
             ("version", "v21.0".to_string()),
         ]);
         World { server, alice, tokens, values }

@@ -1,11 +1,11 @@
-//! What the console API and the CLI show of apps, Pages, roles, features, the audit
+//! What the console API and the CLI show of apps, Pages, roles, features, labels, the audit
 //! trail, delivery statistics and the clock.
 
 use super::PersonView;
 use crate::NewAppCredentials;
 use serde::Serialize;
 use switchboard_domain::*;
-use switchboard_store::{AuditRecord, DeliveryBucket, PageFeatureState};
+use switchboard_store::{AuditRecord, DeliveryBucket, LabelCount, PageFeatureState};
 
 /// Who is signed in to the console: a person, or the operator.
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +161,21 @@ impl From<PageFeatureState> for FeatureView {
             applied_at: state.applied_at,
             approved_at: state.approved_at,
         }
+    }
+}
+
+/// A custom label of a Page with how many persons it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelView {
+    pub id: String,
+    pub name: String,
+    pub members: u64,
+    pub created_at: Millis,
+}
+
+impl From<LabelCount> for LabelView {
+    fn from(count: LabelCount) -> Self {
+        Self { id: count.label.id, name: count.label.name, members: count.members, created_at: count.label.created_at }
     }
 }
 

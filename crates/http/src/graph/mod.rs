@@ -7,6 +7,7 @@ mod conversations;
 mod features;
 mod handover;
 mod identity;
+mod labels;
 mod linking;
 mod messages;
 mod nodes;
@@ -144,13 +145,24 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::GET, [node]) => nodes::get_node(platform, request, node).await,
         (&Method::DELETE, [node]) => match identity::delete_test_user(platform, request, node).await? {
             Some(deleted) => Ok(deleted),
-            None => profiles::delete_node(platform, request, node).await,
+            None => match labels::delete_node(platform, request, node).await? {
+                Some(deleted) => Ok(deleted),
+                None => profiles::delete_node(platform, request, node).await,
+            },
         },
         (&Method::POST, [node, "messages"]) => messages::send(platform, request, &PageRef::parse(node)).await,
         (&Method::POST, [page, "message_attachments"]) => messages::upload_attachment(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "messenger_profile"]) => profiles::get_profile(platform, request, &PageRef::parse(page)).await,
         (&Method::POST, [page, "messenger_profile"]) => profiles::set_profile(platform, request, &PageRef::parse(page)).await,
         (&Method::DELETE, [page, "messenger_profile"]) => profiles::delete_profile(platform, request, &PageRef::parse(page)).await,
+        (&Method::GET, [page, "custom_user_settings"]) => profiles::user_settings(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "custom_user_settings"]) => profiles::set_user_settings(platform, request, &PageRef::parse(page)).await,
+        (&Method::DELETE, [page, "custom_user_settings"]) => profiles::delete_user_settings(platform, request, &PageRef::parse(page)).await,
+        (&Method::POST, [page, "custom_labels"]) => labels::create(platform, request, &PageRef::parse(page)).await,
+        // The Page's labels, or (for a PSID) the person's.
+        (&Method::GET, [page, "custom_labels"]) => labels::list(platform, request, page).await,
+        (&Method::POST, [label, "label"]) => labels::add_person(platform, request, label).await,
+        (&Method::DELETE, [label, "label"]) => labels::remove_person(platform, request, label).await,
         (&Method::POST, [page, "personas"]) => profiles::create_persona(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "personas"]) => profiles::personas(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, &PageRef::parse(page)).await,

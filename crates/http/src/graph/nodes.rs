@@ -1,5 +1,5 @@
 //! Nodes: `/me`, `/{id}` for Pages, apps, users (the User Profile API), personas,
-//! conversations and messages, and `/me/accounts`.
+//! custom labels, conversations and messages, and `/me/accounts`.
 
 use super::{json, GraphCall};
 use crate::error::HttpResult;
@@ -88,6 +88,9 @@ pub async fn get_node(platform: &Platform, request: &GraphCall, node: &str) -> H
             if let Some(persona) = platform.profiles.persona_of(caller, id).await? {
                 let fields = object(&super::profiles::persona_node(&persona));
                 return select(request, "Persona", fields, &["name", "profile_picture_url", "id"]);
+            }
+            if let Some(label) = super::labels::node(platform, request, id).await? {
+                return Ok(label);
             }
             page_node(platform, request, id).await
         }

@@ -1,4 +1,5 @@
-//! The Messenger Profile API and the Personas API (Page token).
+//! The Messenger Profile API, a person's own settings (`custom_user_settings`) and
+//! the Personas API (Page token).
 
 use super::{json, success, GraphCall};
 use crate::error::HttpResult;
@@ -59,4 +60,24 @@ pub async fn delete_node(platform: &Platform, request: &GraphCall, id: &str) -> 
         return Ok(success());
     }
     Err(switchboard_domain::Refusal::unknown_object(id).into())
+}
+
+/// `POST /{page-id}/custom_user_settings` `{"psid", "persistent_menu"}`: `{"result": "success"}`.
+pub async fn set_user_settings(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    platform.profiles.set_user_settings(caller, page, &request.params).await?;
+    Ok(result_success())
+}
+
+/// `GET /{page-id}/custom_user_settings?psid=`: the person's and the Page's menus.
+pub async fn user_settings(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    Ok(json(platform.profiles.user_settings(caller, page, &request.params).await?))
+}
+
+/// `DELETE /{page-id}/custom_user_settings?psid=&params=["persistent_menu"]`: `{"result": "success"}`.
+pub async fn delete_user_settings(platform: &Platform, request: &GraphCall, page: &PageRef) -> HttpResult<Response> {
+    let caller = request.caller()?;
+    platform.profiles.delete_user_settings(caller, page, &request.params).await?;
+    Ok(result_success())
 }

@@ -132,6 +132,7 @@ export class Console {
   /** `role`: `primary_receiver`, `secondary_receiver` or `none`; answers the list again. */
   setReceiver(pageId, appId, role) { return this.post(`/pages/${enc(pageId)}/receivers/${enc(appId)}`, { role }); }
   features(id) { return this.get(`/pages/${enc(id)}/features`); }
+  labels(id) { return this.get(`/pages/${enc(id)}/labels`); }
   applyFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}`, { accept_terms: true }); }
   approveFeature(id, feature) { return this.post(`/pages/${enc(id)}/features/${enc(feature)}/approve`); }
   /** A Page's retention in days: its own (`null`: the installation's), the installation's, the one applied. */

@@ -1,10 +1,10 @@
-// The Pages view: the list and create form, and one Page's admins and agents, installed apps, handover receivers, Page tokens, features and retention (privacy.js).
+// The Pages view: the list and create form, and one Page's admins and agents, installed apps, handover receivers, Page tokens, features, custom labels and retention (privacy.js).
 
 import { PAGE_FEATURES, graph } from './api.js';
 import { main, session, view } from './app.js';
 import { PAGE_INBOX_APP } from './inbox.js';
 import { retentionSection } from './privacy.js';
-import { h, append, replace, shown, field, statusLine, say, act, describe, table, section, secretBox, fieldCheckboxes, checkedValues } from './dom.js';
+import { h, append, replace, shown, field, statusLine, say, act, describe, table, section, secretBox, fieldCheckboxes, checkedValues, timeNode } from './dom.js';
 
 export async function pagesView() {
   const list = h('div', { id: 'pages-list' }, h('p', { text: 'Loading…' }));
@@ -51,7 +51,7 @@ export async function pageView(id) {
     ' · ', h('a', { href: `#/inbox/${encodeURIComponent(page.id)}`, text: 'inbox', id: 'page-inbox-link' })));
   const tokenArea = h('div', { id: 'page-token' });
   const reload = () => pageView(id);
-  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, receiversSection(page), installSection(overview, tokenArea, reload), featuresSection(page), retentionSection(page));
+  append(main, adminsSection(overview, reload), installedSection(overview, tokenArea, reload), tokenArea, receiversSection(page), installSection(overview, tokenArea, reload), featuresSection(page), labelsSection(page), retentionSection(page));
 }
 
 /** The Page's roles, admins and agents (agents answer in the Page Inbox only). */
@@ -239,4 +239,15 @@ function featuresSection(page) {
   };
   load();
   return section('Permissions', 'features-section', h('p', { text: 'phone_numbers lets apps message people by phone number; one_time_notif lets them ask for one follow-up message.' }), body, line);
+}
+
+/** The custom labels the Page's apps put on people (Graph `custom_labels`), each with how many people it holds. */
+function labelsSection(page) {
+  const body = h('div', { id: 'labels' }, h('p', { text: 'Loading…' }));
+  session.api.labels(page.id).then(({ data }) => {
+    const rows = data.map((label) => h('tr', { 'data-label': label.id }, h('th', { scope: 'row', text: label.name }), h('td', { text: label.id }),
+      h('td', { class: 'label-members', text: String(label.members) }), h('td', {}, timeNode(label.created_at))));
+    replace(body, table('Custom labels', ['Label', 'ID', 'People', 'Created'], rows, 'No labels yet: apps create them with POST /{page-id}/custom_labels.'));
+  }, (error) => replace(body, h('p', { class: 'status error', text: `The labels cannot be listed: ${describe(error)}` })));
+  return section('Labels', 'labels-section', h('p', { text: 'Labels sort the people this Page talks with; the Page’s apps create them and put people under them.' }), body);
 }

@@ -13,6 +13,7 @@ mod consent;
 mod content;
 mod entry_points;
 mod handover;
+mod labels;
 mod listings;
 mod pickup;
 mod privacy;
@@ -93,6 +94,9 @@ macro_rules! contract_tests {
             one_poller_at_a_time_and_listeners_that_expire,
             a_claim_of_one_app_and_answers_that_touch_only_its_events,
             a_pull_hands_out_in_order_again_until_acknowledged_by_offset,
+            labels_keep_one_name_per_page_and_their_members_once,
+            a_pages_label_limit_holds_under_concurrent_creations,
+            a_persons_settings_are_their_own_on_each_page,
         );
     };
     (@each $fresh:path; $($check:ident,)*) => {
@@ -112,6 +116,7 @@ pub use consent::*;
 pub use content::*;
 pub use entry_points::*;
 pub use handover::*;
+pub use labels::*;
 pub use listings::*;
 pub use pickup::*;
 pub use privacy::*;

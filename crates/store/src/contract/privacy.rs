@@ -40,6 +40,13 @@ pub async fn an_erased_person_leaves_only_a_psid_digest(store: Shared) {
         sent_by: Some(ann),
     };
     store.insert_attachment(sent).await.unwrap();
+    let menu = serde_json::json!([{"locale": "default", "call_to_actions": []}]);
+    for person in [ann, bob] {
+        store.update_custom_user_settings(&hundred, person, vec![("persistent_menu".into(), menu.clone())], vec![], 10).await.unwrap();
+    }
+    store.create_label(Label { id: "7".into(), page: hundred.clone(), name: "vip".into(), created_at: 10 }, 10).await.unwrap();
+    store.add_to_label("7", ann, 10).await.unwrap();
+    store.add_to_label("7", bob, 10).await.unwrap();
 
     // The last admin of a Page is refused, and nothing changes.
     store.create_page(page("200", "kept"), Some(Owner { person: bob, quota: 0 })).await.unwrap();
@@ -62,6 +69,10 @@ pub async fn an_erased_person_leaves_only_a_psid_digest(store: Shared) {
     assert_eq!(store.attachment("a-ann").await.unwrap(), None);
     assert_eq!(store.privacy_callbacks(&AppId("900".into()), 10).await.unwrap().len(), 1);
     assert_eq!(store.privacy_audit(None, 10).await.unwrap()[0].1.action, "account_deleted");
+    assert!(store.custom_user_settings(&hundred, ann).await.unwrap().is_empty(), "her own menu went with her");
+    assert_eq!(store.custom_user_settings(&hundred, bob).await.unwrap().len(), 1);
+    assert!(store.labels(&hundred, Some(ann), None, 10).await.unwrap().is_empty(), "and her labels");
+    assert_eq!(store.label_counts(&hundred).await.unwrap()[0].members, 1, "bob stays under the label");
 }
 
 pub async fn a_blocked_thread_takes_no_message_either_way(store: Shared) {
