@@ -8,6 +8,8 @@ export const REACTIONS = ["❤️", "😆", "😮", "😢", "😠", "👍"];
 
 /** Meta's like sticker, the one the 👍 button by the composer sends. */
 export const LIKE_STICKER = "369239263222822";
+/** The like sticker and its larger variants, for the image's label. */
+const LIKE_STICKERS = new Set([LIKE_STICKER, "369239343222814", "369239383222810"]);
 
 /** How long after sending, and how many times, a person may edit a message (the
  * server's rules; the page only hides what the server would refuse). */
@@ -236,7 +238,7 @@ function renderTemplate(payload, msg, ctx) {
 function renderSticker(attachment) {
   const url = safeUrl(attachment.payload?.url);
   if (!url) return el("p", { class: "bubble unsupported", text: "A sticker that cannot be shown" });
-  const like = String(attachment.payload?.sticker_id ?? "").startsWith("3692393");
+  const like = LIKE_STICKERS.has(str(attachment.payload?.sticker_id));
   return el("img", { class: "sticker", src: url, alt: like ? "Like sticker" : "Sticker", "data-sticker": str(attachment.payload?.sticker_id), onerror: hideBroken });
 }
 
