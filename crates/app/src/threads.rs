@@ -1,9 +1,10 @@
 //! The person's side of a thread: writing (text, a reply, a quick-reply tap, an
 //! attachment, a sticker), tapping postback buttons, reacting, editing their text,
 //! rating the Page's messages, reporting delivery and reading, and the thread and
-//! thread list as the client shows them. Each action stores its
-//! fact with its webhook events in one store call; an action of the person's is an
-//! interaction, so it opens the standard messaging window.
+//! thread list as the client shows them. Each action stores its fact with its
+//! webhook events in one store call. Writing, tapping and reacting are interactions
+//! (they open the standard messaging window); editing and rating are not, as Meta
+//! does not list them among the actions that open it.
 
 use crate::core::Core;
 use crate::AppError;
