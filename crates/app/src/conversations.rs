@@ -240,6 +240,11 @@ impl Conversations {
                 "to" => to_value(graph::Data { data: vec![to.clone()] }),
                 "message" => message.text.clone().unwrap_or_default().into(),
                 "attachments" => to_value(graph::Data { data: self.graph_attachments(message) }),
+                // Graph's `sticker`: the image's URL, on a sticker message only.
+                "sticker" => match message.attachment.as_ref().filter(|a| a.kind == AttachmentType::Sticker) {
+                    Some(sticker) => sticker.payload.get("url").cloned().unwrap_or_default(),
+                    None => continue,
+                },
                 other => return Err(nonexisting(other, "Message").into()),
             };
             out.insert(field.name.clone(), value);
@@ -247,7 +252,8 @@ impl Conversations {
         Ok(Value::Object(out))
     }
 
-    /// Media attachments as Graph lists them on a message (templates have none).
+    /// Media attachments as Graph lists them on a message (templates and stickers
+    /// have none: a sticker is the message's `sticker` field).
     fn graph_attachments(&self, message: &Message) -> Vec<graph::MessageAttachment> {
         let Some(attachment) = &message.attachment else { return Vec::new() };
         let Some(url) = attachment.payload.get("url").and_then(Value::as_str) else { return Vec::new() };
@@ -257,7 +263,7 @@ impl Conversations {
             AttachmentType::Image => item.image_data = media(),
             AttachmentType::Video => item.video_data = media(),
             AttachmentType::Audio | AttachmentType::File => item.file_url = Some(url.to_string()),
-            AttachmentType::Template => return Vec::new(),
+            AttachmentType::Template | AttachmentType::Sticker => return Vec::new(),
         }
         vec![item]
     }

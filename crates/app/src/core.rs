@@ -94,7 +94,13 @@ impl Core {
         format!("{}/media/{digest}", self.public_url())
     }
 
-    /// The app's current secret (derived; never stored).
+    /// A sticker of the catalog as a message carries it, its image served by this
+    /// installation: `{"type":"sticker","payload":{"url","sticker_id"}}`.
+    pub fn sticker_attachment(&self, sticker: &switchboard_domain::stickers::Sticker) -> MessageAttachment {
+        let url = format!("{}/media/stickers/{}.svg", self.public_url(), sticker.id);
+        MessageAttachment { kind: AttachmentType::Sticker, payload: serde_json::json!({"url": url, "sticker_id": sticker.id}) }
+    }
+
     /// A profile picture URL for the PSID, signed so that only who was given it can
     /// fetch it (PSIDs are not secrets).
     pub fn profile_picture_url(&self, page: &PageId, psid: &str) -> String {
@@ -102,6 +108,7 @@ impl Core {
         format!("{}/media/profilepic/{page}/{psid}/{signature}", self.public_url())
     }
 
+    /// The app's current secret (derived; never stored).
     pub fn app_secret(&self, app: &App) -> String {
         self.key.app_secret(app.id.as_str(), app.secret_generation)
     }

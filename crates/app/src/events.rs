@@ -4,7 +4,8 @@
 use switchboard_domain::*;
 use switchboard_store::{NewOutboxEvent, OptinKind, OptinRequest, WebhookTarget};
 use switchboard_wire::webhook::{
-    AccountLinking, Delivery, MessagePayload, MessagingEvent, Optin, Party, PolicyEnforcement, Postback, Reaction, Read, Referral, ThreadControlChange, ThreadControlRequest,
+    AccountLinking, Delivery, MessageEdit, MessagePayload, MessagingEvent, Optin, Party, PolicyEnforcement, Postback, Reaction, Read, Referral, ResponseFeedback,
+    ThreadControlChange, ThreadControlRequest,
 };
 use switchboard_wire::to_ascii_json;
 
@@ -140,6 +141,20 @@ pub fn reaction(psid: &Psid, page: &PageId, mid: &Mid, emoji: Option<&str>, at: 
         action: if emoji.is_some() { "react" } else { "unreact" }.to_string(),
         mid: mid.to_string(),
     });
+    to_ascii_json(&event)
+}
+
+/// `message_edits`: the person changed the text of a message of theirs.
+pub fn message_edit(psid: &Psid, page: &PageId, mid: &Mid, text: &str, num_edit: u32, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.message_edit = Some(MessageEdit { mid: mid.to_string(), text: text.to_string(), num_edit });
+    to_ascii_json(&event)
+}
+
+/// `response_feedback`: the person rated a Page message.
+pub fn response_feedback(psid: &Psid, page: &PageId, mid: &Mid, feedback: switchboard_domain::messages::Feedback, at: Millis) -> Vec<u8> {
+    let mut event = person_to_page(psid, page, at);
+    event.response_feedback = Some(ResponseFeedback { feedback: feedback.meta_text().to_string(), mid: mid.to_string() });
     to_ascii_json(&event)
 }
 
@@ -304,6 +319,19 @@ mod tests {
         assert_eq!(
             String::from_utf8(reaction(&psid, &page, &mid, None, 7)).unwrap(),
             r#"{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":7,"reaction":{"action":"unreact","mid":"m_x"}}"#
+        );
+    }
+
+    #[test]
+    fn edits_and_ratings_match_meta_shapes() {
+        let (psid, page, mid) = (Psid("7".into()), PageId("1".into()), Mid("m_x".into()));
+        assert_eq!(
+            String::from_utf8(message_edit(&psid, &page, &mid, "h\u{e9}llo", 2, 8)).unwrap(),
+            r#"{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":8,"message_edit":{"mid":"m_x","text":"h\u00e9llo","num_edit":2}}"#
+        );
+        assert_eq!(
+            String::from_utf8(response_feedback(&psid, &page, &mid, switchboard_domain::messages::Feedback::Bad, 9)).unwrap(),
+            r#"{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":9,"response_feedback":{"feedback":"Bad response","mid":"m_x"}}"#
         );
     }
 

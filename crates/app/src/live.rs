@@ -1,5 +1,5 @@
 //! Live events for persons' clients (server-sent events): what a Page sends, typing
-//! indicators, receipts. A use case announces an event on the bus; every node's
+//! indicators, receipts, reactions, edits and ratings. A use case announces an event on the bus; every node's
 //! relay ([`crate::relay`]) hands it to the clients connected there. Live events are
 //! a convenience: the thread history in the store is the truth a client catches up
 //! from after reconnecting.
@@ -32,6 +32,10 @@ pub enum LiveEvent {
     Seen { page_id: PageId, watermark: Millis },
     /// A reaction to a message was set (or, with `emoji` `None`, taken back).
     Reaction { page_id: PageId, mid: Mid, by: crate::views::Author, emoji: Option<String> },
+    /// The person edited a message of theirs (on another device, say): its new text.
+    Edit { page_id: PageId, mid: Mid, text: String, edits: u32 },
+    /// The person rated a Page message.
+    Feedback { page_id: PageId, mid: Mid, feedback: switchboard_domain::messages::Feedback },
 }
 
 pub struct LiveHub {

@@ -1,5 +1,6 @@
 //! The Send API: an app writes to a person in a Page's thread (text, media,
-//! templates, quick replies, as a persona, as a reply), or shows a sender action.
+//! templates, stickers, quick replies, as a persona, as a reply), or shows a sender
+//! action.
 //! Every stored fact takes its webhook events with it in one store call; the
 //! dispatcher and live streams are woken after. The person's side is in `threads`.
 
@@ -57,7 +58,10 @@ impl Messaging {
     async fn send_unmetered(&self, caller: &Caller, page_ref: &PageRef, params: &Params, upload: Option<Upload>) -> AppResult<SendResponse> {
         let (page, app) = self.core.own_page_to_message(caller, page_ref)?;
         let command = parse_send(params)?;
-        let plain = matches!(&command.body, SendBody::Message(OutgoingMessage { attachment: None | Some(Attachment::Media { .. } | Attachment::Template { .. }), .. }));
+        let plain = matches!(
+            &command.body,
+            SendBody::Message(OutgoingMessage { attachment: None | Some(Attachment::Media { .. } | Attachment::Template { .. } | Attachment::Sticker(_)), .. })
+        );
         if !matches!(command.recipient, Recipient::Psid(_)) && !plain {
             return Err(Refusal::invalid_param("Sender actions and opt-in requests need recipient.id").into());
         }
@@ -161,6 +165,7 @@ impl Messaging {
                 }
                 Some(MessageAttachment::template(payload))
             }
+            Some(Attachment::Sticker(sticker)) => Some(self.core.sticker_attachment(sticker)),
             Some(Attachment::OneTimeNotifRequest { title, payload }) => {
                 let template = MessageAttachment::template(json!({"template_type": "one_time_notif_req", "title": title, "payload": payload}));
                 companion = Companion::OptinRequest(OptinRequest::new(mid.clone(), OptinKind::OneTime, page.id.clone(), person, title, payload, now));

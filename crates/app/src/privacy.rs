@@ -461,5 +461,6 @@ fn exported_message(m: &Message) -> Value {
     json!({
         "mid": m.mid, "from": if m.direction == Direction::Inbound { "you" } else { "page" },
         "time": clock::graph_time(m.created_at), "text": m.text, "attachment": m.attachment, "reply_to": m.reply_to,
+        "edits": m.edits, "your_rating": m.feedback,
     })
 }

@@ -1,8 +1,10 @@
 //! The person's side of a thread: writing (text, a reply, a quick-reply tap, an
-//! attachment), tapping postback buttons, reacting, reporting delivery and reading,
-//! and the thread and thread list as the client shows them. Each action stores its
-//! fact with its webhook events in one store call; an action of the person's is an
-//! interaction, so it opens the standard messaging window.
+//! attachment, a sticker), tapping postback buttons, reacting, editing their text,
+//! rating the Page's messages, reporting delivery and reading, and the thread and
+//! thread list as the client shows them. Each action stores its fact with its
+//! webhook events in one store call. Writing, tapping and reacting are interactions
+//! (they open the standard messaging window); editing and rating are not, as Meta
+//! does not list them among the actions that open it.
 
 use crate::core::Core;
 use crate::AppError;
@@ -17,19 +19,21 @@ use serde_json::Value;
 use std::sync::Arc;
 use switchboard_domain::content::{MediaKind, MediaSource};
 use switchboard_domain::entry::{self, ReferralSource};
+use switchboard_domain::messages::{self, Feedback};
 use switchboard_domain::send::normalize_phone;
 use switchboard_domain::*;
-use switchboard_store::{Reaction, Receipt};
+use switchboard_store::{Edit, Rating, Reaction, Receipt};
 use switchboard_domain::profile::ProfileField;
 use switchboard_wire::webhook::{MessagePayload, Postback, QuickReplyTap, Referral, ReplyTo};
 
-/// Longest text a person may send, in characters (Messenger's own client limit).
-pub const MAX_PERSON_TEXT_CHARS: usize = 20_000;
+pub use switchboard_domain::messages::MAX_PERSON_TEXT_CHARS;
 
 /// What a person writes.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PersonMessage {
     pub text: Option<String>,
+    /// A sticker of the catalog instead of text (a number or a string of digits).
+    pub sticker_id: Option<Value>,
     /// Quote this message of the thread.
     pub reply_to: Option<String>,
     /// Tap a quick reply: the Page message that offered it, and which one.
@@ -82,22 +86,28 @@ impl Threads {
         let page = self.core.page_for_person(page_ref).await?;
         let mid = new_mid();
         let mut payload = MessagePayload { mid: mid.to_string(), ..Default::default() };
-        let text = match (&input.quick_reply, input.text) {
-            (Some(choice), _) => {
+        let mut attachment = None;
+        let text = match (&input.quick_reply, &input.sticker_id, input.text) {
+            (Some(choice), None, _) => {
                 let (title, tapped) = self.quick_reply_tapped(&page.id, person, choice).await?;
                 payload.quick_reply = Some(QuickReplyTap { payload: tapped });
-                title
+                Some(title)
             }
-            (None, Some(text)) => text,
-            (None, None) => return Err(Refusal::missing_param("text").into()),
+            (None, Some(id), None) => {
+                // Meta's form since August 2026: a `sticker` attachment, no image twin.
+                let sticker = self.core.sticker_attachment(switchboard_domain::stickers::parse_sticker_id(id, "sticker_id")?);
+                payload.attachments = Some(vec![serde_json::to_value(&sticker).expect("an attachment is JSON")]);
+                attachment = Some(sticker);
+                None
+            }
+            (None, None, Some(text)) => Some(text),
+            (None, None, None) => return Err(Refusal::missing_param("text").into()),
+            _ => return Err(Refusal::invalid_param("Send one of text, sticker_id or quick_reply").into()),
         };
-        if text.trim().is_empty() {
-            return Err(Refusal::invalid_param("text must be non-empty").into());
+        if let Some(text) = &text {
+            messages::person_text(text)?;
         }
-        if text.chars().count() > MAX_PERSON_TEXT_CHARS {
-            return Err(Refusal::invalid_param(format!("text must be at most {MAX_PERSON_TEXT_CHARS} characters")).into());
-        }
-        payload.text = Some(text.clone());
+        payload.text = text.clone();
         let reply_to = match &input.reply_to {
             Some(mid) => {
                 let quoted = self.core.message_of_thread(&page.id, person, mid).await?;
@@ -106,7 +116,7 @@ impl Threads {
             }
             None => None,
         };
-        let message = inbound(mid, &page.id, person, Some(text), None, reply_to, self.core.now());
+        let message = inbound(mid, &page.id, person, text, attachment, reply_to, self.core.now());
         self.deliver_inbound(message, payload).await
     }
 
@@ -261,6 +271,58 @@ impl Threads {
             self.core.wake_dispatcher();
         }
         self.core.announce(person, LiveEvent::Reaction { page_id: page.id, mid: message.mid, by: Author::Person, emoji }).await;
+        Ok(())
+    }
+
+    /// The person edits the text of a message of theirs (`messages::may_edit`): the
+    /// new text in the thread, marked edited, and `message_edits` for every
+    /// subscribed app.
+    pub async fn person_edit(&self, person: PersonId, page_ref: &PageRef, mid: &str, text: String) -> AppResult<MessageView> {
+        let page = self.core.page_for_person(page_ref).await?;
+        let message = self.core.message_of_thread(&page.id, person, mid).await?;
+        let now = self.core.now();
+        let num_edit = messages::may_edit(&message, &text, now)?;
+        if self.core.store.thread_state(&page.id, person).await?.is_some_and(|state| state.blocked_at.is_some()) {
+            return Err(blocked_page());
+        }
+        let psid = self.core.store.psid(person, &page.id).await?;
+        let body = events::message_edit(&psid, &page.id, &message.mid, &text, num_edit, now);
+        let targets = self.core.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::MessageEdits, &page.id, person, &body, now);
+        let wakes = !outbox.is_empty();
+        let edit = Edit { page: page.id.clone(), person, mid: message.mid.clone(), text: text.clone(), num_edit };
+        if !self.core.store.edit_message(edit, outbox).await? {
+            return Err(Refusal::invalid_param("The message was edited meanwhile: load it again to edit it").into());
+        }
+        if wakes {
+            self.core.wake_dispatcher();
+        }
+        self.core.announce(person, LiveEvent::Edit { page_id: page.id, mid: message.mid.clone(), text: text.clone(), edits: num_edit }).await;
+        Ok(MessageView::from(&Message { text: Some(text), edits: num_edit, ..message }))
+    }
+
+    /// The person rates a Page message thumbs up or down (a new rating replaces the
+    /// last): `response_feedback` for every subscribed app.
+    pub async fn person_rate(&self, person: PersonId, page_ref: &PageRef, mid: &str, feedback: Feedback) -> AppResult<()> {
+        let page = self.core.page_for_person(page_ref).await?;
+        let message = self.core.message_of_thread(&page.id, person, mid).await?;
+        messages::may_rate(&message)?;
+        if self.core.store.thread_state(&page.id, person).await?.is_some_and(|state| state.blocked_at.is_some()) {
+            return Err(blocked_page());
+        }
+        let psid = self.core.store.psid(person, &page.id).await?;
+        let now = self.core.now();
+        let body = events::response_feedback(&psid, &page.id, &message.mid, feedback, now);
+        let targets = self.core.webhook_targets(&page.id).await?;
+        let outbox = events::fan_out(&targets, WebhookField::ResponseFeedback, &page.id, person, &body, now);
+        let wakes = !outbox.is_empty();
+        if !self.core.store.rate_message(Rating { page: page.id.clone(), person, mid: message.mid.clone(), feedback }, outbox).await? {
+            return Err(Refusal::invalid_param(format!("{mid} is not a message of this thread")).into());
+        }
+        if wakes {
+            self.core.wake_dispatcher();
+        }
+        self.core.announce(person, LiveEvent::Feedback { page_id: page.id, mid: message.mid, feedback }).await;
         Ok(())
     }
 

@@ -90,6 +90,8 @@ pub enum Attachment {
     Template { template_type: TemplateType, payload: Value },
     /// The `one_time_notif_req` template: the person's client shows "Notify me".
     OneTimeNotifRequest { title: String, payload: String },
+    /// `message.sticker_id`: a sticker of the catalog.
+    Sticker(&'static crate::stickers::Sticker),
     /// The `notification_messages` template: an opt-in to recurring notifications.
     /// `template` is the attachment as sent, for the echo and the person's client.
     RecurringOptinRequest { title: String, payload: String, frequency: NotificationFrequency, template: MessageAttachment },
@@ -97,7 +99,7 @@ pub enum Attachment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
-    /// Exactly one of `text` and `attachment` is set.
+    /// Exactly one of `text` and `attachment` (a sticker included) is set.
     pub text: Option<String>,
     pub attachment: Option<Attachment>,
     /// Validated quick replies (`content_type` "text" when missing, as botkit
@@ -111,6 +113,15 @@ pub struct OutgoingMessage {
 pub fn parse_message(message: &Map<String, Value>) -> Result<OutgoingMessage, Refusal> {
     let metadata = opt_string(message, "metadata", "message", MAX_METADATA_CHARS)?.map(str::to_string);
     let quick_replies = member(message, "quick_replies");
+    // A sticker is the message's whole content, like an attachment.
+    if let Some(id) = member(message, "sticker_id") {
+        if member(message, "text").is_some() || member(message, "attachment").is_some() {
+            return Err(Refusal::invalid_param("Only one of text, attachment or sticker_id may be set in message"));
+        }
+        let sticker = crate::stickers::parse_sticker_id(id, "message[sticker_id]")?;
+        let quick_replies = quick_replies.map(parse_quick_replies).transpose()?.unwrap_or_default();
+        return Ok(OutgoingMessage { text: None, attachment: Some(Attachment::Sticker(sticker)), quick_replies, metadata });
+    }
     let (text, attachment) = match (member(message, "text"), member(message, "attachment")) {
         (Some(_), Some(_)) => return Err(Refusal::invalid_param("Only one of text or attachment may be set in message")),
         (None, None) if quick_replies.is_some() => {
@@ -681,6 +692,18 @@ mod tests {
         let both = json!({"text": "x", "attachment": {"type": "image", "payload": {"url": "https://e.com/a.png"}}});
         assert!(refused(both).contains("Only one of text or attachment"));
         assert!(parse(json!({"text": "x", "attachment": null})).is_ok(), "null is absent");
+    }
+
+    #[test]
+    fn a_sticker_is_the_whole_message() {
+        let like = crate::stickers::sticker(crate::stickers::LIKE).unwrap();
+        assert_eq!(attachment(json!({"sticker_id": 369239263222822u64})), Attachment::Sticker(like));
+        assert_eq!(attachment(json!({"sticker_id": "369239263222822", "quick_replies": [{"title": "A", "payload": "A"}]})), Attachment::Sticker(like));
+        assert!(refused(json!({"sticker_id": 369239263222822u64, "text": "x"})).contains("Only one of text, attachment or sticker_id"));
+        assert!(refused(json!({"sticker_id": 369239263222822u64, "attachment": {"type": "image"}})).contains("sticker_id"));
+        assert_eq!(parse(json!({"sticker_id": 42})).unwrap_err().code, 100);
+        assert!(refused(json!({"sticker_id": "like"})).contains("message[sticker_id]"));
+        assert!(parse(json!({"text": "x", "sticker_id": null})).is_ok(), "null is absent");
     }
 
     #[test]

@@ -313,6 +313,10 @@ pub struct Message {
     pub person_reaction: Option<String>,
     /// The emoji the Page reacted to this message with.
     pub page_reaction: Option<String>,
+    /// How many times the person edited this message of theirs (`messages::MAX_EDITS` at most).
+    pub edits: u32,
+    /// The person's rating of this Page message.
+    pub feedback: Option<crate::messages::Feedback>,
     pub created_at: Millis,
     /// When this message opens its thread, the app the thread goes to (the
     /// Handover Protocol's routing; `None`: the thread starts idle). Not stored with
@@ -337,6 +341,8 @@ impl Message {
             persona: None,
             person_reaction: None,
             page_reaction: None,
+            edits: 0,
+            feedback: None,
             created_at,
             opens_to: None,
         }
@@ -352,6 +358,8 @@ pub enum AttachmentType {
     Video,
     File,
     Template,
+    /// A sticker of the catalog (`stickers`): `{"url","sticker_id"}`.
+    Sticker,
 }
 
 /// A message's attachment once validated and resolved (a media URL served by

@@ -1,7 +1,8 @@
-//! Media by URL: the files behind attachments (`/media/{sha256}`) and persons'
-//! profile pictures (`/media/profilepic/...`, signed). Public by design, as Meta's
-//! CDN URLs are: the URL itself is the secret (a SHA-256 of the content, or a
-//! signature). Served so that no file can act as a page of this origin.
+//! Media by URL: the files behind attachments (`/media/{sha256}`), persons'
+//! profile pictures (`/media/profilepic/...`, signed) and the stickers of the
+//! catalog (`/media/stickers/{id}.svg`). Public by design, as Meta's CDN URLs are:
+//! the URL itself is the secret (a SHA-256 of the content, or a signature; a sticker
+//! is no secret). Served so that no file can act as a page of this origin.
 
 use crate::error::HttpResult;
 use crate::extract::Path;
@@ -15,8 +16,14 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 pub fn routes() -> Router<Platform> {
-    Router::new().route("/media/{digest}", get(file)).route("/media/profilepic/{page}/{psid}/{signature}", get(profile_picture))
+    Router::new()
+        .route("/media/{digest}", get(file))
+        .route("/media/profilepic/{page}/{psid}/{signature}", get(profile_picture))
+        .route("/media/stickers/{file}", get(sticker))
 }
+
+/// The drawing of the like sticker, sized by the catalog (`{size}`, `{name}`).
+const LIKE_SVG: &str = include_str!("../web/stickers/like.svg");
 
 fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
@@ -55,4 +62,20 @@ async fn profile_picture(State(platform): State<Platform>, Path((page, psid, sig
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"));
     Ok(response)
+}
+
+/// `GET /media/stickers/{id}.svg`: a sticker of the catalog, drawn at its size.
+async fn sticker(Path(file): Path<String>) -> Response {
+    let found = file.strip_suffix(".svg").and_then(|id| id.parse().ok()).and_then(switchboard_domain::stickers::sticker);
+    let Some(sticker) = found else { return not_found() };
+    let svg = match sticker.art {
+        switchboard_domain::stickers::StickerArt::Like => LIKE_SVG,
+    };
+    let mut response = svg.replace("{size}", &sticker.size.to_string()).replace("{name}", sticker.name).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    response
 }

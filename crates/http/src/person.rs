@@ -15,6 +15,7 @@ use std::convert::Infallible;
 use switchboard_app::views::*;
 use switchboard_app::{EntryRef, PersonMessage, Platform, PostbackTap, Upload};
 use switchboard_domain::entry::ReferralSource;
+use switchboard_domain::messages::Feedback;
 use switchboard_domain::{Mid, Millis, Page, PageRef, Refusal};
 use switchboard_store::Receipt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -35,7 +36,9 @@ pub fn routes() -> Router<Platform> {
         .route("/threads/{page}/attachments", post(send_attachment))
         .route("/threads/{page}/postbacks", post(postback))
         .route("/threads/{page}/get-started", post(get_started))
+        .route("/threads/{page}/messages/{mid}", put(edit))
         .route("/threads/{page}/messages/{mid}/reaction", put(react).delete(unreact))
+        .route("/threads/{page}/messages/{mid}/feedback", put(rate))
         .route("/threads/{page}/messages/{mid}/notify-me", post(notify_me))
         .route("/threads/{page}/messages/{mid}/notifications", post(accept_notifications))
         .route("/threads/{page}/messages/{mid}/notifications/stop", post(stop_notifications))
@@ -154,9 +157,9 @@ async fn messages(
     Ok(Json(platform.threads.thread(person, &page, query.before.map(Mid), query.limit.unwrap_or(50)).await?))
 }
 
-/// `POST /person/v1/threads/{page}/messages` `{"text", "reply_to"?}` or
-/// `{"quick_reply": {"mid", "index"}}`: the person writes to the Page, or taps a
-/// quick reply.
+/// `POST /person/v1/threads/{page}/messages` `{"text", "reply_to"?}`,
+/// `{"sticker_id", "reply_to"?}` or `{"quick_reply": {"mid", "index"}}`: the person
+/// writes to the Page, sends a sticker, or taps a quick reply.
 async fn send(
     State(platform): State<Platform>,
     SignedPerson(person): SignedPerson,
@@ -243,6 +246,40 @@ async fn react(
 /// `DELETE /person/v1/threads/{page}/messages/{mid}/reaction`.
 async fn unreact(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path((page, mid)): Path<(PageRef, String)>) -> HttpResult<Json<Success>> {
     platform.threads.person_react(person, &page, &mid, None).await?;
+    Ok(Json(SUCCESS))
+}
+
+#[derive(Deserialize)]
+struct EditedText {
+    text: String,
+}
+
+/// `PUT /person/v1/threads/{page}/messages/{mid}` `{"text"}`: the person edits a text
+/// message of theirs (within 15 minutes, five times at most); answers the message.
+async fn edit(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path((page, mid)): Path<(PageRef, String)>,
+    JsonBody(body): JsonBody<EditedText>,
+) -> HttpResult<Json<MessageView>> {
+    Ok(Json(platform.threads.person_edit(person, &page, &mid, body.text).await?))
+}
+
+#[derive(Deserialize)]
+struct NewRating {
+    /// `good` or `bad`.
+    feedback: String,
+}
+
+/// `PUT /person/v1/threads/{page}/messages/{mid}/feedback` `{"feedback":"good"|"bad"}`:
+/// the person rates a Page message (a new rating replaces the last).
+async fn rate(
+    State(platform): State<Platform>,
+    SignedPerson(person): SignedPerson,
+    Path((page, mid)): Path<(PageRef, String)>,
+    JsonBody(body): JsonBody<NewRating>,
+) -> HttpResult<Json<Success>> {
+    platform.threads.person_rate(person, &page, &mid, Feedback::parse(&body.feedback)?).await?;
     Ok(Json(SUCCESS))
 }
 

@@ -1,6 +1,7 @@
 //! Threads (`threads`) and their messages (`messages`), each written with its outbox
 //! rows under the thread's row lock: messages (grouped by `batch`), receipts, the
-//! Page's seen mark, reactions, and the lists of threads a person or a Page has.
+//! Page's seen mark, reactions, the person's edits and ratings, and the lists of
+//! threads a person or a Page has.
 
 use crate::columns::PgRow;
 use crate::errors::pg;
@@ -190,6 +191,50 @@ impl ThreadStore for PostgresStore {
             Direction::Outbound => "UPDATE messages SET page_reaction = $4 WHERE mid = $1 AND page_id = $2 AND person_id = $3",
         };
         let changed = tx.execute(sql, &[&mid.0, &page.0, &person.0, &emoji]).await.map_err(pg)?;
+        if thread.is_none() || changed == 0 {
+            return Ok(false);
+        }
+        insert_events_locked(&tx, &events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn edit_message(&self, edit: Edit, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let Edit { page, person, mid, text, num_edit } = edit;
+        let num_edit = i32::try_from(num_edit).map_err(|_| StoreError::corrupt("edit_count", num_edit.to_string()))?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // The thread's row lock first, as every writer of its outbox events takes it;
+        // then from the count the author saw only: a racing edit finds it moved on.
+        let thread = tx.query_opt("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page.0, &person.0]).await.map_err(pg)?;
+        let changed = tx
+            .execute(
+                "UPDATE messages SET text = $4, edit_count = $5
+                 WHERE mid = $1 AND page_id = $2 AND person_id = $3 AND direction = $6 AND edit_count = $5 - 1",
+                &[&mid.0, &page.0, &person.0, &text, &num_edit, &codec::text(Direction::Inbound)],
+            )
+            .await
+            .map_err(pg)?;
+        if thread.is_none() || changed == 0 {
+            return Ok(false);
+        }
+        insert_events_locked(&tx, &events).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn rate_message(&self, rating: Rating, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let Rating { page, person, mid, feedback } = rating;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let thread = tx.query_opt("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page.0, &person.0]).await.map_err(pg)?;
+        let changed = tx
+            .execute(
+                "UPDATE messages SET feedback = $4 WHERE mid = $1 AND page_id = $2 AND person_id = $3 AND direction = $5",
+                &[&mid.0, &page.0, &person.0, &codec::text(feedback), &codec::text(Direction::Outbound)],
+            )
+            .await
+            .map_err(pg)?;
         if thread.is_none() || changed == 0 {
             return Ok(false);
         }

@@ -112,7 +112,7 @@ async fn an_unknown_webhook_field_or_failure_kind_is_corrupt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unknown_direction_optin_or_token_kind_is_corrupt() {
+async fn an_unknown_direction_rating_optin_or_token_kind_is_corrupt() {
     let Some((store, raw)) = store_and_raw().await else { return };
     let person = seed_thread(&store).await;
     let page = PageId("100".into());
@@ -124,6 +124,7 @@ async fn an_unknown_direction_optin_or_token_kind_is_corrupt() {
 
     raw.batch_execute(
         "UPDATE messages SET direction = 'sideways' WHERE mid = 'm.1';
+         UPDATE messages SET feedback = 'meh' WHERE mid = 'm.2';
          UPDATE optin_requests SET kind = 'FORTNIGHTLY';
          UPDATE tokens SET kind = 'wizard'",
     )
@@ -131,6 +132,7 @@ async fn an_unknown_direction_optin_or_token_kind_is_corrupt() {
     .unwrap();
 
     assert_corrupt(store.message(&Mid("m.1".into())).await, "direction", "sideways");
+    assert_corrupt(store.message(&Mid("m.2".into())).await, "feedback", "meh");
     assert_corrupt(store.thread_messages(&page, person, None, 10).await, "direction", "sideways");
     assert_corrupt(store.optin_request(&Mid("m.2".into())).await, "kind", "FORTNIGHTLY");
     assert_corrupt(store.token("digest").await, "kind", "wizard");

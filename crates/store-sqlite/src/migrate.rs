@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_privacy.sql")),
     (12, include_str!("../migrations/0012_pickup.sql")),
     (13, include_str!("../migrations/0013_labels_and_user_settings.sql")),
+    (14, include_str!("../migrations/0014_edits_and_feedback.sql")),
     (16, include_str!("../migrations/0016_policy.sql")),
 ];
 

@@ -1,6 +1,6 @@
 //! Threads and their messages in SQLite: the `threads` table (last interaction,
 //! receipts' watermarks, the Page's seen mark) and the `messages` table (content,
-//! reactions), each write stored with its outbox rows. Opt-ins send messages too,
+//! reactions, the person's edits and ratings), each write stored with its outbox rows. Opt-ins send messages too,
 //! through [`append_message`].
 
 use crate::columns::{cached, prepare, q, Query};
@@ -256,6 +256,42 @@ impl ThreadStore for SqliteStore {
                         "UPDATE threads SET last_person_at = MAX(COALESCE(last_person_at, ?3), ?3) WHERE page_id = ?1 AND person_id = ?2",
                         params![page.as_str(), person.0, at],
                     ))?;
+                }
+                insert_outbox(c, &events)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn edit_message(&self, edit: Edit, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let Edit { page, person, mid, text, num_edit } = edit;
+        self.engine
+            .write(move |c| {
+                // From the count the author saw only: a racing edit finds it moved on.
+                let changed = q(cached(
+                    c,
+                    "UPDATE messages SET text = ?4, edit_count = ?5
+                     WHERE mid = ?1 AND page_id = ?2 AND person_id = ?3 AND direction = ?6 AND edit_count = ?5 - 1",
+                )?
+                .execute(params![mid.as_str(), page.as_str(), person.0, text, num_edit, codec::text(Direction::Inbound)]))?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                insert_outbox(c, &events)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn rate_message(&self, rating: Rating, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
+        let Rating { page, person, mid, feedback } = rating;
+        self.engine
+            .write(move |c| {
+                let changed = q(cached(c, "UPDATE messages SET feedback = ?4 WHERE mid = ?1 AND page_id = ?2 AND person_id = ?3 AND direction = ?5")?.execute(
+                    params![mid.as_str(), page.as_str(), person.0, codec::text(feedback), codec::text(Direction::Outbound)],
+                ))?;
+                if changed == 0 {
+                    return Ok(false);
                 }
                 insert_outbox(c, &events)?;
                 Ok(true)

@@ -126,3 +126,13 @@ async fn a_value_of_another_type_is_corrupt() {
     raw(&f.path, "UPDATE messages SET quick_replies = 'not json'");
     assert_corrupt(f.store.message(&Mid("m1".into())).await, "quick_replies", "not json");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_rating_or_a_negative_edit_count_is_corrupt() {
+    let (f, ann) = fixture().await;
+    raw(&f.path, "UPDATE messages SET feedback = 'meh'");
+    assert_corrupt(f.store.message(&Mid("m1".into())).await, "feedback", "meh");
+    assert_corrupt(f.store.threads_of(ann).await, "feedback", "meh");
+    raw(&f.path, "UPDATE messages SET feedback = NULL, edit_count = -1");
+    assert_corrupt(f.store.message(&Mid("m1".into())).await, "edit_count", "-1");
+}

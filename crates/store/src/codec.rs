@@ -6,6 +6,7 @@
 
 use crate::*;
 use serde_json::Value;
+use switchboard_domain::messages::Feedback;
 use switchboard_domain::privacy::CallbackKind;
 use switchboard_domain::*;
 
@@ -95,7 +96,7 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, PolicyState, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
+impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, PolicyState, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome, Feedback);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
@@ -363,7 +364,7 @@ pub fn inbox_thread(row: &impl Columns) -> StoreResult<crate::InboxThread> {
 
 /// A message: `mid, page_id, person_id, direction, app_id, text, metadata,
 /// attachment, quick_replies, reply_to, persona_id, person_reaction, page_reaction,
-/// created_at`.
+/// edit_count, feedback, created_at`.
 pub fn message(row: &impl Columns) -> StoreResult<Message> {
     Ok(Message {
         mid: Mid(row.text("mid")?),
@@ -380,16 +381,18 @@ pub fn message(row: &impl Columns) -> StoreResult<Message> {
         opens_to: None,
         person_reaction: row.opt_text("person_reaction")?,
         page_reaction: row.opt_text("page_reaction")?,
+        edits: row.count("edit_count")?,
+        feedback: row.opt_known("feedback")?,
         created_at: row.int("created_at")?,
     })
 }
 
 /// The message columns [`message`] reads, for `SELECT`s (prefixed with `m.` where
 /// the message table is aliased so).
-pub const MESSAGE_COLUMNS: &str =
-    "mid, page_id, person_id, direction, app_id, text, metadata, attachment, quick_replies, reply_to, persona_id, person_reaction, page_reaction, created_at";
+pub const MESSAGE_COLUMNS: &str = "mid, page_id, person_id, direction, app_id, text, metadata, attachment, quick_replies, reply_to, persona_id, \
+     person_reaction, page_reaction, edit_count, feedback, created_at";
 pub const MESSAGE_COLUMNS_OF_M: &str = "m.mid, m.page_id, m.person_id, m.direction, m.app_id, m.text, m.metadata, m.attachment, \
-     m.quick_replies, m.reply_to, m.persona_id, m.person_reaction, m.page_reaction, m.created_at";
+     m.quick_replies, m.reply_to, m.persona_id, m.person_reaction, m.page_reaction, m.edit_count, m.feedback, m.created_at";
 
 /// `last_person_at, delivered_watermark, read_watermark, page_seen_watermark`.
 pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {

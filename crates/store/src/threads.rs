@@ -1,8 +1,10 @@
 //! Threads and their messages, each written with its outbox rows: messages, receipts,
-//! the Page's seen mark, reactions, and the lists of threads.
+//! the Page's seen mark, reactions, the person's edits and ratings, and the lists of
+//! threads.
 
 use crate::*;
 use async_trait::async_trait;
+use switchboard_domain::messages::Feedback;
 use switchboard_domain::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,26 @@ pub struct Reaction {
     pub by: Direction,
     pub emoji: Option<String>,
     pub at: Millis,
+}
+
+/// The person's new text for a message of theirs in the (Page, person) thread, as
+/// its edit number `num_edit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub page: PageId,
+    pub person: PersonId,
+    pub mid: Mid,
+    pub text: String,
+    pub num_edit: u32,
+}
+
+/// The person's rating of a Page message of the (Page, person) thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    pub page: PageId,
+    pub person: PersonId,
+    pub mid: Mid,
+    pub feedback: Feedback,
 }
 
 #[async_trait]
@@ -76,4 +98,13 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// with its events; a person's reaction is an interaction (it opens the window).
     /// False (nothing stored) when the message is not in the thread.
     async fn react(&self, reaction: Reaction, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
+    /// Stores the person's new text for a message of theirs, with its events, only if
+    /// the message is still at edit `num_edit - 1`: of two edits racing, one becomes
+    /// edit N and the other stores nothing. False (nothing stored) when the message is
+    /// not the person's in the thread or was edited meanwhile.
+    async fn edit_message(&self, edit: Edit, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
+    /// Sets the person's rating of a Page message of the thread (replacing the last),
+    /// with its events. False (nothing stored) when the message is not a Page message
+    /// of the thread.
+    async fn rate_message(&self, rating: Rating, events: Vec<NewOutboxEvent>) -> StoreResult<bool>;
 }

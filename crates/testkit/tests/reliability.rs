@@ -150,7 +150,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         // Operations, media, the web interfaces.
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/" | "/console" | "/console/" | "/m/{page}") => (Public, none),
         ("GET", "/dialog/oauth" | "/{version}/dialog/oauth") => (Public, none),
-        ("GET", "/media/{digest}" | "/media/profilepic/{page}/{psid}/{signature}") => (Public, none),
+        ("GET", "/media/{digest}" | "/media/profilepic/{page}/{psid}/{signature}" | "/media/stickers/{file}") => (Public, none),
         // A business's site: the script, the plugins' check and frames, the linking return.
         ("GET", "/sdk.js" | "/en_US/sdk.js" | "/plugins/v1/check" | "/plugins/send_to_messenger" | "/plugins/checkbox" | "/plugins/customerchat") => {
             (Public, none)
@@ -232,6 +232,7 @@ impl World {
             ("event", "1".to_string()),
             ("digest", "0".repeat(64)),
             ("signature", "nope".to_string()),
+            ("file", "369239263222822.svg".to_string()),
             ("alice", alice.id.to_string()),
             ("permission", "pages_read_engagement".to_string()),
             ("_user", "me".to_string()),
@@ -404,6 +405,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("locale"), Just("timezone"), Just("gender"), Just("callback_url"), Just("verify_token"), Just("object"),
             Just("subscribed_fields"), Just("reply_to"), Just("persona_id"), Just("metadata"), Just("one_time_notif_token"),
             Just("notification_messages_token"), Just("content_type"), Just("is_reusable"), Just("filedata"), Just("psid"),
+            Just("sticker_id"), Just("feedback"),
         ].prop_map(str::to_string),
         1 => nasty_string(),
     ];

@@ -31,6 +31,12 @@ pub struct MessagingEvent {
     pub postback: Option<Postback>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reaction: Option<Reaction>,
+    /// `message_edits`: the person changed the text of a message of theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_edit: Option<MessageEdit>,
+    /// `response_feedback`: the person rated a Page message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_feedback: Option<ResponseFeedback>,
     /// `messaging_referrals`: the person came into an existing thread from an entry point.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referral: Option<Referral>,
@@ -128,6 +134,22 @@ pub struct Reaction {
     pub emoji: Option<String>,
     /// `react` or `unreact`.
     pub action: String,
+    pub mid: String,
+}
+
+/// `message_edits`: the message's new text, and how many times it was edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MessageEdit {
+    pub mid: String,
+    pub text: String,
+    /// 1 for the first edit (a JSON number, as Meta's reference types it).
+    pub num_edit: u32,
+}
+
+/// `response_feedback`: `Good response` (thumbs up) or `Bad response`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ResponseFeedback {
+    pub feedback: String,
     pub mid: String,
 }
 

@@ -76,7 +76,17 @@ pub struct MessageView {
     /// For a notification opt-in request: whether the person accepted it, or stopped it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub notification: Option<NotificationState>,
+    /// How many times the person edited it (absent: never); the clients mark it edited.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub edits: u32,
+    /// The person's rating of a Page message: `good` or `bad`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub feedback: Option<switchboard_domain::messages::Feedback>,
     pub created_at: Millis,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 impl From<&Message> for MessageView {
@@ -93,6 +103,8 @@ impl From<&Message> for MessageView {
             persona: None,
             reactions: Reactions { person: message.person_reaction.clone(), page: message.page_reaction.clone() },
             notification: None,
+            edits: message.edits,
+            feedback: message.feedback,
             created_at: message.created_at,
         }
     }

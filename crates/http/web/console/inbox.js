@@ -245,6 +245,8 @@ function messageItem(t, m) {
   return h('li', { class: `inbox-message from-${from}`, 'data-from': from, 'data-mid': m.mid || null },
     h('span', { class: 'inbox-sender', text: who }),
     h('span', { class: 'inbox-bubble', text: messageText(m) }),
+    m.edits ? h('span', { class: 'inbox-edited', title: `Edited ${m.edits} time${m.edits === 1 ? '' : 's'}`, text: 'Edited' }) : null,
+    m.feedback ? h('span', { class: 'inbox-feedback', text: m.feedback === 'good' ? 'Rated 👍 good' : 'Rated 👎 bad' }) : null,
     h('time', { class: 'inbox-time', datetime: new Date(m.created_at).toISOString(), text: shortTime(m.created_at), title: formatTime(m.created_at) }));
 }
 

@@ -99,6 +99,18 @@ export class Api {
     return this.call("POST", `/threads/${seg(page)}/messages`, body);
   }
 
+  sendSticker(page, stickerId, replyTo) {
+    const body = { sticker_id: stickerId };
+    if (replyTo) body.reply_to = replyTo;
+    return this.call("POST", `/threads/${seg(page)}/messages`, body);
+  }
+
+  /** A message of the person's, with new text: answers the message. */
+  edit(page, mid, text) { return this.call("PUT", `/threads/${seg(page)}/messages/${seg(mid)}`, { text }); }
+
+  /** `feedback`: "good" or "bad". */
+  rate(page, mid, feedback) { return this.call("PUT", `/threads/${seg(page)}/messages/${seg(mid)}/feedback`, { feedback }); }
+
   quickReply(page, mid, index, value) {
     const choice = { mid, index };
     if (value !== undefined) choice.value = value;

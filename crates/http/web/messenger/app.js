@@ -6,7 +6,7 @@
 // entry.js, and what they control about their data (blocking, deleting) in privacy.js.
 
 import { Api, ApiError, login } from "./api.js";
-import { describe, el, renderButton, renderMessage, renderQuickReplies } from "./render.js";
+import { LIKE_STICKER, describe, el, renderButton, renderMessage, renderQuickReplies } from "./render.js";
 import { EMBED, afterOpen, embedAllowed, onAccountLink, onAccountUnlink, onGetStarted, readArrival, showAccountLinked, showEmbedded } from "./entry.js";
 import { closePrivacy, wirePrivacy } from "./privacy.js";
 
@@ -32,6 +32,8 @@ const state = {
   /** `?account_linking=` of the address, until shown. */
   linking: null,
   replyTo: null,
+  /** The person's message the composer is editing, if any. */
+  editing: null,
   share: null,
   /** Per Page id: the Page's `mark_seen` watermark (epoch ms). */
   seen: new Map(),
@@ -209,6 +211,7 @@ function closeThread() {
   state.byMid = new Map();
   state.welcome = null;
   state.replyTo = null;
+  state.editing = null;
   document.body.classList.remove("thread-open");
   $("thread-body").hidden = true;
   $("no-thread").hidden = false;
@@ -233,10 +236,12 @@ async function openThread(username) {
   state.messages = [];
   state.byMid = new Map();
   state.replyTo = null;
+  state.editing = null;
   state.hasOlder = (thread.messages || []).length >= 50;
   hideShare();
   setNote("");
   $("replying").hidden = true;
+  $("editing").hidden = true;
   $("no-thread").hidden = true;
   $("thread-body").hidden = false;
   document.body.classList.add("thread-open");
@@ -419,6 +424,8 @@ function context() {
     accountUnlink: (msg, pointer) => onAccountUnlink(host, msg, pointer),
     reply: startReply,
     react: onReact,
+    edit: startEdit,
+    rate: onRate,
     notifyMe: async (msg) => {
       if (await act(() => state.api.notifyMe(state.page.username, msg.mid), true)) {
         state.optins.set(msg.mid, "accepted");
@@ -472,6 +479,7 @@ function setNote(text) {
 // ---- replies, reactions, sharing -----------------------------------------------
 
 function startReply(msg) {
+  cancelEdit();
   state.replyTo = msg;
   $("replying-text").textContent = `Replying to ${msg.from === "person" ? "yourself" : state.page.name}: ${describe(msg)}`;
   $("replying").hidden = false;
@@ -481,6 +489,65 @@ function startReply(msg) {
 function cancelReply() {
   state.replyTo = null;
   $("replying").hidden = true;
+}
+
+/** The composer takes the message's text; sending saves the edit. */
+function startEdit(msg) {
+  cancelReply();
+  state.editing = msg;
+  $("editing-text").textContent = `Editing: ${describe(msg)}`;
+  $("editing").hidden = false;
+  $("send").textContent = "Save";
+  const input = $("text");
+  input.value = msg.text || "";
+  input.focus();
+}
+
+function cancelEdit() {
+  if (!state.editing) return;
+  state.editing = null;
+  $("editing").hidden = true;
+  $("send").textContent = "Send";
+  $("text").value = "";
+}
+
+async function saveEdit(msg, text) {
+  try {
+    const edited = await state.api.edit(state.page.username, msg.mid, text);
+    cancelEdit();
+    upsert(edited, false);
+    scheduleThreads();
+    setNote("");
+  } catch (e) {
+    setNote(`Not edited: ${e.message}`);
+  }
+}
+
+async function onRate(msg, feedback) {
+  try {
+    await state.api.rate(state.page.username, msg.mid, feedback);
+  } catch (e) {
+    setNote(`Could not rate: ${e.message}`);
+    return;
+  }
+  upsert({ ...msg, feedback }, false);
+  $("messages").querySelector(`[data-mid="${CSS.escape(msg.mid)}"] .rate-${feedback}`)?.focus();
+}
+
+async function onLike() {
+  if (!state.page) return;
+  const replyTo = state.replyTo?.mid;
+  try {
+    const sent = await state.api.sendSticker(state.page.username, LIKE_STICKER, replyTo);
+    cancelReply();
+    upsert(sent);
+    renderWelcome();
+    renderQuick();
+    scheduleThreads();
+    setNote("");
+  } catch (e) {
+    setNote(`Not sent: ${e.message}`);
+  }
 }
 
 async function onReact(msg, emoji) {
@@ -531,6 +598,10 @@ async function onSend(event) {
   const input = $("text");
   const text = input.value;
   if (!text.trim() || !state.page) return;
+  if (state.editing) {
+    await saveEdit(state.editing, text);
+    return;
+  }
   const replyTo = state.replyTo?.mid;
   input.value = "";
   try {
@@ -548,6 +619,11 @@ async function onSend(event) {
 }
 
 function onKey(event) {
+  if (event.key === "Escape" && state.editing) {
+    event.preventDefault();
+    cancelEdit();
+    return;
+  }
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $("composer").requestSubmit();
@@ -611,6 +687,19 @@ function onLive(event) {
         }
       }
       break;
+    case "edit":
+      if (current) {
+        const msg = state.byMid.get(event.mid);
+        if (msg) upsert({ ...msg, text: event.text, edits: event.edits }, false);
+      }
+      scheduleThreads();
+      break;
+    case "feedback":
+      if (current) {
+        const msg = state.byMid.get(event.mid);
+        if (msg) upsert({ ...msg, feedback: event.feedback }, false);
+      }
+      break;
     case "lagged":
       refreshAll();
       break;
@@ -665,6 +754,8 @@ function wire() {
   $("attach").addEventListener("click", () => $("file").click());
   $("file").addEventListener("change", onFile);
   $("cancel-reply").addEventListener("click", cancelReply);
+  $("cancel-edit").addEventListener("click", cancelEdit);
+  $("like").addEventListener("click", onLike);
   $("menu-button").addEventListener("click", toggleMenu);
   $("menu").addEventListener("keydown", (event) => {
     if (event.key === "Escape") {

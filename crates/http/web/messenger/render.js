@@ -6,6 +6,16 @@
 
 export const REACTIONS = ["❤️", "😆", "😮", "😢", "😠", "👍"];
 
+/** Meta's like sticker, the one the 👍 button by the composer sends. */
+export const LIKE_STICKER = "369239263222822";
+/** The like sticker and its larger variants, for the image's label. */
+const LIKE_STICKERS = new Set([LIKE_STICKER, "369239343222814", "369239383222810"]);
+
+/** How long after sending, and how many times, a person may edit a message (the
+ * server's rules; the page only hides what the server would refuse). */
+const EDIT_WINDOW_MS = 15 * 60 * 1000;
+const MAX_EDITS = 5;
+
 /** A DOM element with classes, attributes and children (strings become text). */
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -225,10 +235,23 @@ function renderTemplate(payload, msg, ctx) {
   }
 }
 
+function renderSticker(attachment) {
+  const url = safeUrl(attachment.payload?.url);
+  if (!url) return el("p", { class: "bubble unsupported", text: "A sticker that cannot be shown" });
+  const like = LIKE_STICKERS.has(str(attachment.payload?.sticker_id));
+  return el("img", { class: "sticker", src: url, alt: like ? "Like sticker" : "Sticker", "data-sticker": str(attachment.payload?.sticker_id), onerror: hideBroken });
+}
+
 function renderAttachment(attachment, msg, ctx) {
   if (!attachment || typeof attachment !== "object") return null;
   if (attachment.type === "template") return renderTemplate(attachment.payload || {}, msg, ctx);
+  if (attachment.type === "sticker") return renderSticker(attachment);
   return renderMedia(attachment);
+}
+
+/** Whether the person may still edit a message of theirs: text, recent, edits left. */
+export function editable(msg, now = Date.now()) {
+  return msg?.from === "person" && Boolean(msg.text) && !msg.attachment && (msg.edits || 0) < MAX_EDITS && now - msg.created_at <= EDIT_WINDOW_MS;
 }
 
 /** One line about a message, for quotes, the thread list and the reply bar. */
@@ -249,7 +272,7 @@ export function describe(msg) {
       default: return "Message";
     }
   }
-  return { image: "Photo", video: "Video", audio: "Audio", file: "File" }[attachment.type] || "Attachment";
+  return { image: "Photo", video: "Video", audio: "Audio", file: "File", sticker: "Sticker" }[attachment.type] || "Attachment";
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -257,7 +280,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 /**
  * A message as an <li>. `ctx`: `pageName`, `quoted(mid)`, `seen(msg)`, `optin(mid)`,
  * and the actions `postback`, `accountLink`, `accountUnlink`, `reply`, `react`,
- * `notifyMe`, `notifications`, `note`.
+ * `edit`, `rate`, `notifyMe`, `notifications`, `note`.
  */
 export function renderMessage(msg, ctx) {
   const mine = msg.from === "person";
@@ -287,10 +310,25 @@ export function renderMessage(msg, ctx) {
   const meta = el("div", { class: "meta" });
   const time = new Date(msg.created_at);
   if (!Number.isNaN(time.getTime())) meta.append(el("time", { datetime: time.toISOString(), text: timeFormat.format(time) }));
+  if (msg.edits) meta.append(el("span", { class: "edited", title: `Edited ${msg.edits} time${msg.edits === 1 ? "" : "s"}`, text: "Edited" }));
   if (mine) meta.append(el("span", { class: "status", text: ctx.seen(msg) ? "Seen" : "Sent" }));
   const actions = el("div", { class: "actions" },
     el("button", { type: "button", class: "action reply-button", "aria-label": `Reply to: ${describe(msg).slice(0, 60)}`, text: "Reply", onclick: () => ctx.reply(msg) }));
+  if (mine && editable(msg)) {
+    actions.append(el("button", { type: "button", class: "action edit-button", "aria-label": `Edit: ${describe(msg).slice(0, 60)}`, text: "Edit", onclick: () => ctx.edit(msg) }));
+  }
   if (!mine) {
+    const rate = (feedback, emoji, label) => el("button", {
+      type: "button",
+      class: `action rate rate-${feedback}${msg.feedback === feedback ? " chosen" : ""}`,
+      "aria-label": label,
+      "aria-pressed": msg.feedback === feedback ? "true" : "false",
+      title: label,
+      text: emoji,
+      onclick: () => ctx.rate(msg, feedback),
+    });
+    actions.append(el("span", { class: "rating", role: "group", "aria-label": "Rate this answer" },
+      rate("good", "👍", "Good response"), rate("bad", "👎", "Bad response")));
     const picker = el("div", { class: "picker", role: "group", "aria-label": "Reactions", hidden: true },
       REACTIONS.map((emoji) => el("button", {
         type: "button",

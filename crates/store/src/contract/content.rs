@@ -1,5 +1,5 @@
 //! The contract of what rich messages need beside the messages themselves:
-//! reactions, a Page's thread list, media attachments, the Messenger Profile,
+//! reactions, edits and ratings, a Page's thread list, media attachments, the Messenger Profile,
 //! personas and person profiles.
 
 use super::{event, message, page, person, seed, Shared};
@@ -40,6 +40,54 @@ pub async fn reactions_mark_messages_and_open_the_window(store: Shared) {
     let elsewhere = vec![event("900", "100", ids[1], "{}", 8_000)];
     assert!(!store.react(reaction(ids[1], "p1", Direction::Inbound, Some("x".into()), 8_000), elsewhere).await.unwrap(), "not their thread");
     assert_eq!(store.outbox_pending().await.unwrap(), 1, "a refused reaction stores no event");
+}
+
+pub async fn edits_count_once_under_races_and_ratings_replace_the_last(store: Shared) {
+    let ids = seed(&store, 2).await;
+    let one = PageId("100".into());
+    store.append_message(message("p1", "100", ids[0], Direction::Inbound, 1_000), vec![]).await.unwrap();
+    store.append_message(message("b1", "100", ids[0], Direction::Outbound, 1_500), vec![]).await.unwrap();
+    let edit = |mid: &str, person: PersonId, text: &str, num_edit: u32| Edit { page: one.clone(), person, mid: Mid(mid.into()), text: text.into(), num_edit };
+    // The events the edit causes, one for the owner's channel and one for standby:
+    // the thread is idle, so only the first reaches its app.
+    let edited = |n: u32| vec![event("900", "100", ids[0], &format!("edit {n}"), 2_000), NewOutboxEvent { field: WebhookField::Standby, ..event("900", "100", ids[0], "standby", 2_000) }];
+
+    let racers: Vec<_> = (0..6)
+        .map(|n| {
+            let (store, edit, events) = (store.clone(), edit("p1", ids[0], &format!("racer {n}"), 1), edited(n));
+            tokio::spawn(async move { store.edit_message(edit, events).await.unwrap() })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for (n, racer) in racers.into_iter().enumerate() {
+        if racer.await.unwrap() {
+            won.push(n);
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one racer becomes edit 1");
+    let stored = store.message(&Mid("p1".into())).await.unwrap().unwrap();
+    assert_eq!((stored.text, stored.edits), (Some(format!("racer {}", won[0])), 1));
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "the winner's event only, and not its standby twin");
+
+    assert!(!store.edit_message(edit("p1", ids[0], "stale", 1), edited(9)).await.unwrap(), "a count seen before the last edit");
+    assert!(store.edit_message(edit("p1", ids[0], "second", 2), vec![]).await.unwrap());
+    assert!(!store.edit_message(edit("b1", ids[0], "not mine", 1), edited(9)).await.unwrap(), "a Page message");
+    assert!(!store.edit_message(edit("p1", ids[1], "not my thread", 3), edited(9)).await.unwrap(), "another person's");
+    let stored = store.message(&Mid("p1".into())).await.unwrap().unwrap();
+    assert_eq!((stored.text.as_deref(), stored.edits), (Some("second"), 2));
+    assert_eq!(store.outbox_pending().await.unwrap(), 1, "refused edits store no event");
+    assert_eq!(store.thread_state(&one, ids[0]).await.unwrap().unwrap().last_person_at, Some(1_000), "an edit is no interaction");
+
+    let rating = |mid: &str, person: PersonId, feedback| Rating { page: one.clone(), person, mid: Mid(mid.into()), feedback };
+    use switchboard_domain::messages::Feedback;
+    assert!(store.rate_message(rating("b1", ids[0], Feedback::Good), vec![event("900", "100", ids[0], "good", 3_000)]).await.unwrap());
+    assert_eq!(store.message(&Mid("b1".into())).await.unwrap().unwrap().feedback, Some(Feedback::Good));
+    assert!(store.rate_message(rating("b1", ids[0], Feedback::Bad), vec![event("900", "100", ids[0], "bad", 3_100)]).await.unwrap());
+    assert_eq!(store.message(&Mid("b1".into())).await.unwrap().unwrap().feedback, Some(Feedback::Bad), "a new rating replaces the last");
+    assert!(!store.rate_message(rating("p1", ids[0], Feedback::Good), vec![event("900", "100", ids[0], "own", 3_200)]).await.unwrap(), "the person's own");
+    assert!(!store.rate_message(rating("b1", ids[1], Feedback::Good), vec![event("900", "100", ids[1], "other", 3_300)]).await.unwrap(), "another's thread");
+    assert_eq!(store.outbox_pending().await.unwrap(), 3, "each rating stored its event, the refused ones none");
+    assert_eq!(store.message(&Mid("p1".into())).await.unwrap().unwrap().feedback, None);
 }
 
 pub async fn page_threads_most_recent_first(store: Shared) {

@@ -65,6 +65,7 @@ macro_rules! contract_tests {
             pruning_keeps_pending_and_recent_events,
             concurrent_writes_are_all_durable,
             reactions_mark_messages_and_open_the_window,
+            edits_count_once_under_races_and_ratings_replace_the_last,
             page_threads_most_recent_first,
             attachments_profiles_and_personas,
             listings_show_what_each_person_may_see,
