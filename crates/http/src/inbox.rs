@@ -25,6 +25,7 @@ pub fn routes() -> Router<Platform> {
         .route("/pages/{page}/inbox/{psid}/take", post(take))
         .route("/pages/{page}/inbox/{psid}/messages", post(send))
         .route("/pages/{page}/inbox/{psid}/hand-back", post(hand_back))
+        .route("/pages/{page}/inbox/{psid}/folder", post(set_folder))
 }
 
 /// `GET /console/v1/pages/{page}/receivers` (the Page's admins).
@@ -103,4 +104,20 @@ async fn send(
 /// `POST /console/v1/pages/{page}/inbox/{psid}/hand-back`.
 async fn hand_back(State(platform): State<Platform>, Signed(actor): Signed, Path((page, psid)): Path<(String, String)>) -> HttpResult<Json<ConversationView>> {
     Ok(Json(platform.inbox.hand_back(actor, &PageId(page), &psid).await?))
+}
+
+#[derive(Deserialize)]
+struct FolderChange {
+    /// `inbox`, `page_done` or `spam`; read by the service, after the access check.
+    folder: Option<String>,
+}
+
+/// `POST /console/v1/pages/{page}/inbox/{psid}/folder` `{"folder"}`.
+async fn set_folder(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path((page, psid)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FolderChange>,
+) -> HttpResult<Json<ConversationView>> {
+    Ok(Json(platform.inbox.set_folder(actor, &PageId(page), &psid, body.folder.as_deref()).await?))
 }

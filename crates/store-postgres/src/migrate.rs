@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_entry_points.sql")),
     (11, include_str!("../migrations/0011_privacy.sql")),
     (12, include_str!("../migrations/0012_pickup.sql")),
+    (15, include_str!("../migrations/0015_folders_and_insights.sql")),
 ];
 
 /// The schema version this build expects.

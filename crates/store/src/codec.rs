@@ -95,7 +95,7 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
+impl_stored_text_by_name!(Folder, DeliveryMode, PickupKind, AppMode, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
@@ -356,6 +356,7 @@ pub fn inbox_thread(row: &impl Columns) -> StoreResult<crate::InboxThread> {
         control: thread_control(row)?,
         last_message_at: row.int("last_message_at")?,
         unread: row.total("unread")?,
+        folder: row.known("folder")?,
         last_message: None,
     })
 }
@@ -402,12 +403,22 @@ pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {
     })
 }
 
-/// `person_id, last_message_at, message_count`.
+/// The columns `page_thread` reads, of `threads t`: the counts are subqueries.
+pub const PAGE_THREAD_COLUMNS: &str = "t.person_id, t.last_message_at, t.folder, t.page_answered_at, t.blocked_at,
+    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count,
+    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id AND m.direction = 'in'
+        AND m.created_at > t.page_seen_watermark) AS unread_count";
+
+/// `PAGE_THREAD_COLUMNS`.
 pub fn page_thread(row: &impl Columns) -> StoreResult<PageThread> {
     Ok(PageThread {
         person: PersonId(row.int("person_id")?),
         last_message_at: row.int("last_message_at")?,
         message_count: row.total("message_count")?,
+        unread_count: row.total("unread_count")?,
+        folder: row.known("folder")?,
+        answered: row.opt_int("page_answered_at")?.is_some(),
+        blocked: row.opt_int("blocked_at")?.is_some(),
     })
 }
 

@@ -6,6 +6,7 @@ mod batch;
 mod conversations;
 mod handover;
 mod identity;
+mod insights;
 mod linking;
 mod messages;
 mod nodes;
@@ -154,6 +155,7 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::GET, [page, "personas"]) => profiles::personas(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "conversations"]) => conversations::list(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [conversation, "messages"]) => conversations::messages(platform, request, conversation).await,
+        (&Method::GET, [page, "insights"]) => insights::page_insights(platform, request, &PageRef::parse(page)).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
         (&Method::GET, [app, "updates"]) => pickups::updates(platform, request, app).await,
         (&Method::GET, [app, "listen"]) => pickups::listen(platform, request, app).await,
