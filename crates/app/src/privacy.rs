@@ -240,6 +240,7 @@ impl Privacy {
                 "psid": store.psid(person, &page_id).await?,
                 "blocked_time": state.blocked_at.map(clock::graph_time),
                 "deleted_by_you_before": state.hidden_before.map(clock::graph_time),
+                "reported_time": state.reported_at.map(clock::graph_time),
                 "account_linked": store.account_linked(&page_id, person).await?,
                 "optins": optins,
                 "messages": messages.iter().map(exported_message).collect::<Vec<_>>(),

@@ -358,6 +358,8 @@ pub struct ThreadState {
     pub blocked_at: Option<Millis>,
     /// The person deleted the conversation: what came before this is gone for them.
     pub hidden_before: Option<Millis>,
+    /// The person last reported the conversation then.
+    pub reported_at: Option<Millis>,
 }
 
 /// A thread as the person's client lists it.

@@ -63,7 +63,7 @@ impl ThreadStore for PostgresStore {
             .client()
             .await?
             .query_opt(
-                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before
+                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before, reported_at
                  FROM threads WHERE page_id = $1 AND person_id = $2",
                 &[&page.0, &person.0],
             )

@@ -165,7 +165,7 @@ impl ThreadStore for SqliteStore {
             .read(move |c| {
                 prepare(
                     c,
-                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before
+                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before, reported_at
                      FROM threads WHERE page_id = ?1 AND person_id = ?2",
                 )?
                 .optional(params![page.as_str(), person.0], |r| codec::thread_state(r))

@@ -391,7 +391,7 @@ pub const MESSAGE_COLUMNS: &str =
 pub const MESSAGE_COLUMNS_OF_M: &str = "m.mid, m.page_id, m.person_id, m.direction, m.app_id, m.text, m.metadata, m.attachment, \
      m.quick_replies, m.reply_to, m.persona_id, m.person_reaction, m.page_reaction, m.created_at";
 
-/// `last_person_at, delivered_watermark, read_watermark, page_seen_watermark`.
+/// `last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before, reported_at`.
 pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {
     Ok(ThreadState {
         last_person_at: row.opt_int("last_person_at")?,
@@ -400,6 +400,7 @@ pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {
         seen_watermark: row.int("page_seen_watermark")?,
         blocked_at: row.opt_int("blocked_at")?,
         hidden_before: row.opt_int("hidden_before")?,
+        reported_at: row.opt_int("reported_at")?,
     })
 }
 

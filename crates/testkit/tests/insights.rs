@@ -54,6 +54,11 @@ async fn each_day_is_counted_as_the_platform_clock_moves() {
     assert_eq!(ann.call(Method::POST, "/pages/shop/block", None).await.0, 200);
     assert_eq!(bob.call(Method::POST, "/pages/shop/report", None).await.0, 200);
     assert_eq!(bob.call(Method::POST, "/pages/shop/report", None).await.0, 200, "reporting again counts once");
+    // The person's export holds the report's time (the day's date, the clock's hour).
+    let (status, export) = bob.call(Method::GET, "/me/export", None).await;
+    assert_eq!(status, 200, "{export}");
+    let reported = export["threads"][0]["reported_time"].as_str().unwrap_or_default().to_string();
+    assert!(reported.starts_with(&graph_time(day0 + DAY_MS + 3_600_000)[..13]), "{export}");
     server.console(Method::POST, "/clock", json!({"advance_ms": DAY_MS})).await;
 
     let page = bot.page.id.as_str();
