@@ -1,7 +1,8 @@
 //! `Inbox`: people with a role on a Page (admins and agents) answer by hand. The
 //! Page Inbox is an app of the Handover Protocol: an agent takes a thread (the inbox
 //! takes control, the bot is told and goes on standby), answers as the Page within
-//! the human-agent window, and hands the thread back to the primary receiver.
+//! the human-agent window, hands the thread back to the primary receiver, and files
+//! it in a folder (Done, Spam, back to the inbox).
 
 use crate::core::Core;
 use crate::events;

@@ -1,7 +1,7 @@
 //! The console's side of the Handover Protocol and the Page inbox, under
 //! `/console/v1`: a Page's receivers and routing rules (its admins), the Pages a
-//! person works in, a Page's threads, one conversation, taking it, answering and
-//! handing it back (its admins and agents).
+//! person works in, a Page's threads, one conversation, taking it, answering,
+//! handing it back and filing it in a folder (its admins and agents).
 
 use crate::error::HttpResult;
 use crate::extract::{JsonBody, Path};

@@ -713,6 +713,14 @@ mod tests {
         assert!(matches!(decode::<Direction>("direction", "sideways"), Err(StoreError::Corrupt { .. })));
     }
 
+    /// Both engines' SQL writes these spellings as literals (the Page's unread
+    /// messages, a Done thread brought back to the inbox).
+    #[test]
+    fn the_spellings_sql_names_literally() {
+        assert_eq!((text(Direction::Inbound), text(Folder::Inbox), text(Folder::PageDone), text(Folder::Spam)), ("in", "inbox", "page_done", "spam"));
+        assert!(matches!(decode::<Folder>("folder", "other"), Err(StoreError::Corrupt { .. })), "other is a filter, never stored");
+    }
+
     #[test]
     fn a_token_without_its_ids_is_corrupt() {
         let mut row = Fake::default();
