@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use switchboard_wire::graph;
 use switchboard_domain::clock::graph_time;
 use switchboard_domain::params::{parse_field_selection, FieldSelection, Params};
-use switchboard_domain::policy::{self, Outgoing};
-use switchboard_domain::send::MessagingType;
+use switchboard_domain::policy;
 use switchboard_domain::*;
+use switchboard_store::PageThread;
 
 /// Items per page unless `limit` says otherwise, and the most a page may hold.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -94,7 +94,7 @@ pub struct Conversations {
 }
 
 impl Conversations {
-    /// `GET /{page-id}/conversations?platform=messenger[&user_id=<PSID>]`.
+    /// `GET /{page-id}/conversations?platform=messenger[&user_id=<PSID>][&folder=]`.
     pub async fn conversations(&self, caller: &Caller, page_ref: &PageRef, params: &Params) -> AppResult<Paged> {
         let (page, _) = self.core.own_page(caller, page_ref, Permission::PagesMessaging)?;
         match params.str("platform")?.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -102,12 +102,14 @@ impl Conversations {
             Some(other) => return Err(Refusal::invalid_param(format!("Param platform must be messenger on this server, got {other}")).into()),
         }
         refuse_before(params)?;
+        let folder = params.str("folder")?.map(|name| FolderFilter::parse(&name)).transpose()?;
         let fields = selection(params, "id,updated_time")?;
         let limit = page_size(params, None)?;
         let threads = match params.str("user_id")? {
             Some(psid) => {
                 let person = self.core.person_of_psid(&page.id, &psid).await?;
-                self.core.store.page_thread(&page.id, person).await?.into_iter().collect()
+                let thread = self.core.store.page_thread(&page.id, person).await?;
+                thread.into_iter().filter(|t| folder.is_none_or(|f| f.admits(t.folder, t.answered))).collect()
             }
             None => {
                 let after = match params.str("after")? {
@@ -118,7 +120,7 @@ impl Conversations {
                     }
                     None => None,
                 };
-                self.core.store.page_threads(&page.id, after, limit + 1).await?
+                self.core.store.page_threads(&page.id, folder, after, limit + 1).await?
             }
         };
         let more = threads.len() > limit as usize;
@@ -127,7 +129,7 @@ impl Conversations {
         for thread in threads.into_iter().take(limit as usize) {
             let psid = self.core.psid(thread.person, &page.id).await?;
             cursors.push(cursor(thread.last_message_at, psid.as_str()));
-            data.push(self.conversation_fields(page, thread.person, &psid, &fields).await?);
+            data.push(self.conversation_fields(page, &thread, &psid, &fields).await?);
         }
         Ok(Paged { before: cursors.first().cloned(), after: cursors.last().cloned(), more, data })
     }
@@ -136,7 +138,8 @@ impl Conversations {
     pub async fn conversation(&self, caller: &Caller, id: &str, params: &Params) -> AppResult<Option<Value>> {
         let Some((page, person, psid)) = self.conversation_of(caller, id).await? else { return Ok(None) };
         let fields = selection(params, "id,updated_time")?;
-        Ok(Some(self.conversation_fields(&page, person, &psid, &fields).await?))
+        let Some(thread) = self.core.store.page_thread(&page.id, person).await? else { return Ok(None) };
+        Ok(Some(self.conversation_fields(&page, &thread, &psid, &fields).await?))
     }
 
     /// `GET /{conversation-id}/messages`: newest first.
@@ -166,22 +169,27 @@ impl Conversations {
         }
     }
 
-    async fn conversation_fields(&self, page: &Page, person: PersonId, psid: &Psid, fields: &[FieldSelection]) -> AppResult<Value> {
-        let latest = self.core.store.thread_messages(&page.id, person, None, 1).await?.pop();
-        let state = self.core.store.thread_state(&page.id, person).await?.unwrap_or_default();
-        let name = self.core.person(person).await?.name;
+    async fn conversation_fields(&self, page: &Page, thread: &PageThread, psid: &Psid, fields: &[FieldSelection]) -> AppResult<Value> {
+        let person = thread.person;
         let mut out = Map::new();
         out.insert("id".into(), format!("t_{psid}").into());
         for field in fields {
             let value = match field.name.as_str() {
                 "id" => continue,
-                "updated_time" => graph_time(latest.as_ref().map_or(0, |m| m.created_at)).into(),
-                "message_count" => self.core.store.page_thread(&page.id, person).await?.map_or(0, |t| t.message_count).into(),
-                "snippet" => latest.as_ref().and_then(|m| m.text.clone()).map(|t| t.chars().take(100).collect::<String>()).unwrap_or_default().into(),
-                "participants" | "senders" => to_value(graph::Data { data: vec![party(&name, psid.as_str()), party(&page.name, page.id.as_str())] }),
+                "updated_time" => graph_time(thread.last_message_at).into(),
+                "message_count" => thread.message_count.into(),
+                "unread_count" => thread.unread_count.into(),
+                "snippet" => {
+                    let latest = self.core.store.thread_messages(&page.id, person, None, 1).await?.pop();
+                    latest.and_then(|m| m.text).map(|t| t.chars().take(100).collect::<String>()).unwrap_or_default().into()
+                }
+                "participants" | "senders" => {
+                    let name = self.core.person(person).await?.name;
+                    to_value(graph::Data { data: vec![party(&name, psid.as_str()), party(&page.name, page.id.as_str())] })
+                }
                 "can_reply" => {
-                    let outgoing = Outgoing::Message(MessagingType::Response, None);
-                    policy::may_send(outgoing, state.last_person_at, self.core.now()).is_ok().into()
+                    let last_person_at = self.core.store.thread_state(&page.id, person).await?.and_then(|s| s.last_person_at);
+                    policy::can_reply(thread.blocked, last_person_at, self.core.now()).into()
                 }
                 "link" => format!("/{}/inbox/t_{psid}", page.username).into(),
                 "messages" => {

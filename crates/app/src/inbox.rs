@@ -1,7 +1,8 @@
 //! `Inbox`: people with a role on a Page (admins and agents) answer by hand. The
 //! Page Inbox is an app of the Handover Protocol: an agent takes a thread (the inbox
 //! takes control, the bot is told and goes on standby), answers as the Page within
-//! the human-agent window, and hands the thread back to the primary receiver.
+//! the human-agent window, hands the thread back to the primary receiver, and files
+//! it in a folder (Done, Spam, back to the inbox).
 
 use crate::core::Core;
 use crate::events;
@@ -54,7 +55,7 @@ impl Inbox {
         for thread in threads {
             let psid = self.core.psid(thread.person, &page.id).await?;
             data.push(InboxThreadView {
-                parties: self.parties(&page.id, thread.person, &psid.0, &thread.control).await?,
+                parties: self.parties(&page.id, thread.person, &psid.0, &thread.control, thread.folder).await?,
                 unread: thread.unread,
                 last_message_at: thread.last_message_at,
                 last_text: thread.last_message.and_then(|m| m.text),
@@ -138,6 +139,18 @@ impl Inbox {
         self.view(&page, person, psid).await
     }
 
+    /// An agent files the thread in a folder (`inbox`, `page_done`, `spam`). Who asks
+    /// is checked before what they ask.
+    pub async fn set_folder(&self, actor: Actor, page_id: &PageId, psid: &str, folder: Option<&str>) -> AppResult<ConversationView> {
+        let page = self.page_for_agent(actor, page_id).await?;
+        let person = self.core.person_of_psid(&page.id, psid).await?;
+        let folder = Folder::parse(folder.unwrap_or_default())?;
+        if !self.core.store.set_folder(&page.id, person, folder).await? {
+            return Err(Refusal::unknown_object(psid).into());
+        }
+        self.view(&page, person, psid).await
+    }
+
     /// The Page, if the actor holds a role on it (admin or agent) or is the operator.
     async fn page_for_agent(&self, actor: Actor, page_id: &PageId) -> AppResult<Page> {
         let page = self.core.store.page(page_id).await?.ok_or_else(|| Refusal::unknown_object(page_id.as_str()))?;
@@ -167,6 +180,7 @@ impl Inbox {
 
     async fn view(&self, page: &Page, person: PersonId, psid: &str) -> AppResult<ConversationView> {
         let control = self.core.thread_control(&page.id, person).await?;
+        let folder = self.core.store.page_thread(&page.id, person).await?.map_or(Folder::Inbox, |t| t.folder);
         let stored = self.core.store.thread_messages(&page.id, person, None, MESSAGES_SHOWN).await?;
         let mut messages = Vec::with_capacity(stored.len());
         for message in &stored {
@@ -174,14 +188,14 @@ impl Inbox {
         }
         let cannot_send_reason = self.cannot_send(&page.id, person, &control).await?;
         Ok(ConversationView {
-            parties: self.parties(&page.id, person, psid, &control).await?,
+            parties: self.parties(&page.id, person, psid, &control, folder).await?,
             can_send: cannot_send_reason.is_none(),
             cannot_send_reason,
             messages,
         })
     }
 
-    async fn parties(&self, page: &PageId, person: PersonId, psid: &str, control: &ThreadControlState) -> AppResult<InboxPartiesView> {
+    async fn parties(&self, page: &PageId, person: PersonId, psid: &str, control: &ThreadControlState, folder: Folder) -> AppResult<InboxPartiesView> {
         Ok(InboxPartiesView {
             psid: psid.to_string(),
             name: self.core.person(person).await?.name,
@@ -189,6 +203,7 @@ impl Inbox {
             owner: self.app_ref(control.owner.as_ref()).await?,
             state: state_of(control),
             agent: self.agent(control.agent).await?,
+            folder,
         })
     }
 

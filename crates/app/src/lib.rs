@@ -12,6 +12,7 @@ mod cache;
 mod clock;
 mod consent;
 mod conversations;
+mod insights;
 mod core;
 mod deliveries;
 mod directory;
@@ -45,6 +46,7 @@ pub use auth::{Actor, Caller};
 pub use clock::{SystemClock, VirtualClock};
 pub use consent::{Consent, DialogAnswer, DialogRequest, LOGIN_CODE_TTL_MS, TEST_USER_DOMAIN};
 pub use conversations::{Conversations, Paged};
+pub use insights::{Insights, InsightsPage};
 pub use deliveries::{Deliveries, WebhookRoute, LIST_CAP};
 pub use directory::{Directory, NewAppCredentials, PageAccount};
 pub use entry_points::{EntryPoints, LinkingResult};
@@ -176,6 +178,7 @@ pub struct Platform {
     pub entry_points: EntryPoints,
     pub privacy: Privacy,
     pub conversations: Conversations,
+    pub insights: Insights,
     pub deliveries: Deliveries,
     pub pickups: Pickups,
     pub rate_limits: RateLimits,
@@ -217,6 +220,7 @@ impl Platform {
             privacy,
             conversations: Conversations { core: core.clone() },
             labels: Labels { core: core.clone() },
+            insights: Insights { core: core.clone() },
             handover: Handover::new(core.clone()),
             inbox: Inbox::new(core.clone()),
             deliveries: Deliveries { core: core.clone() },

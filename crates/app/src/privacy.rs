@@ -184,6 +184,17 @@ impl Privacy {
         Ok(())
     }
 
+    /// The person reports their conversation with the Page (the time is kept for the
+    /// Page's insights; nothing else changes: blocking is its own step).
+    pub async fn report_conversation(&self, person: PersonId, page_ref: &PageRef) -> AppResult<()> {
+        let page = self.core.page_for_person(page_ref).await?;
+        let record = self.record(actor_name(Actor::Person(person)), "conversation_reported", format!("page:{}", page.id), format!("person:{person}"));
+        if !self.core.store.report_thread(&page.id, person, self.core.now(), record).await? {
+            return Err(Refusal::invalid_param("You have no conversation with this Page").into());
+        }
+        Ok(())
+    }
+
     pub async fn blocked_pages(&self, person: PersonId) -> AppResult<Vec<Value>> {
         let blocked = self.core.store.blocked_pages(person).await?;
         Ok(blocked.into_iter().map(|b| json!({"page": b.page, "blocked_at": b.blocked_at, "blocked_time": clock::graph_time(b.blocked_at)})).collect())
@@ -229,6 +240,7 @@ impl Privacy {
                 "psid": store.psid(person, &page_id).await?,
                 "blocked_time": state.blocked_at.map(clock::graph_time),
                 "deleted_by_you_before": state.hidden_before.map(clock::graph_time),
+                "reported_time": state.reported_at.map(clock::graph_time),
                 "account_linked": store.account_linked(&page_id, person).await?,
                 "optins": optins,
                 "messages": messages.iter().map(exported_message).collect::<Vec<_>>(),

@@ -435,6 +435,8 @@ pub struct ThreadState {
     pub blocked_at: Option<Millis>,
     /// The person deleted the conversation: what came before this is gone for them.
     pub hidden_before: Option<Millis>,
+    /// The person last reported the conversation then.
+    pub reported_at: Option<Millis>,
 }
 
 /// A thread as the person's client lists it.
@@ -498,6 +500,87 @@ impl NotificationFrequency {
 
     pub fn parse(name: &str) -> Option<Self> {
         [Self::Daily, Self::Weekly, Self::Monthly].into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// The Page inbox folder a thread is filed in. Agents move threads to Done or Spam
+/// and back; a new message from the person brings a Done thread back to the inbox
+/// (as Meta's inbox does), a Spam thread stays where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Folder {
+    Inbox,
+    PageDone,
+    Spam,
+}
+
+impl Folder {
+    pub const ALL: [Folder; 3] = [Folder::Inbox, Folder::PageDone, Folder::Spam];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Folder::Inbox => "inbox",
+            Folder::PageDone => "page_done",
+            Folder::Spam => "spam",
+        }
+    }
+
+    /// A folder an agent may move a thread to.
+    pub fn parse(name: &str) -> Result<Folder, crate::Refusal> {
+        Folder::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .ok_or_else(|| crate::Refusal::invalid_param("Param folder must be one of the following values: inbox, page_done, spam"))
+    }
+}
+
+/// The Conversations API's `folder` filter. Three are stored folders; `other` is
+/// Meta's folder of message requests: here, threads in the inbox that no one on
+/// the Page's side (a bot, an agent) has ever answered. `inbox` is then the answered
+/// rest of the inbox, so that every thread is in exactly one of the four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderFilter {
+    Inbox,
+    Other,
+    PageDone,
+    Spam,
+}
+
+impl FolderFilter {
+    pub const ALL: [FolderFilter; 4] = [FolderFilter::Inbox, FolderFilter::Other, FolderFilter::PageDone, FolderFilter::Spam];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FolderFilter::Inbox => "inbox",
+            FolderFilter::Other => "other",
+            FolderFilter::PageDone => "page_done",
+            FolderFilter::Spam => "spam",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<FolderFilter, crate::Refusal> {
+        let name = name.trim().to_ascii_lowercase();
+        FolderFilter::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .ok_or_else(|| crate::Refusal::invalid_param("Param folder must be one of the following values: inbox, other, page_done, spam"))
+    }
+
+    /// The stored folder it selects, and whether the Page must have answered
+    /// (`None`: either way). The store filters by these.
+    pub fn stored(self) -> (Folder, Option<bool>) {
+        match self {
+            FolderFilter::Inbox => (Folder::Inbox, Some(true)),
+            FolderFilter::Other => (Folder::Inbox, Some(false)),
+            FolderFilter::PageDone => (Folder::PageDone, None),
+            FolderFilter::Spam => (Folder::Spam, None),
+        }
+    }
+
+    /// Whether a thread in `folder`, answered or not, is in this one.
+    pub fn admits(self, folder: Folder, answered: bool) -> bool {
+        let (stored, wants) = self.stored();
+        stored == folder && wants.is_none_or(|w| w == answered)
     }
 }
 

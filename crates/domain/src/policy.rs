@@ -82,6 +82,15 @@ pub fn may_send(outgoing: Outgoing, last_interaction: Option<Millis>, now: Milli
     }
 }
 
+/// Meta's `can_reply` on a conversation: whether the Page can reply at all. The
+/// window decides which messages may go, not whether one may: outside it a tagged
+/// message still may (`may_send`), so only a block stops the Page (an erased person
+/// has no thread left to ask about).
+pub fn can_reply(blocked: bool, last_interaction: Option<Millis>, now: Millis) -> bool {
+    let tagged = Outgoing::Message(MessagingType::MessageTag, Some(MessageTag::AccountUpdate));
+    !blocked && may_send(tagged, last_interaction, now).is_ok()
+}
+
 /// How long a one-time notification token may be used after the person asked.
 pub const ONE_TIME_NOTIF_TTL_MS: Millis = 365 * 24 * 3_600_000;
 

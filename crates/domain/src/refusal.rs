@@ -36,6 +36,16 @@ impl Refusal {
         Self::new(400, 100, None, format!("(#100) {detail}"))
     }
 
+    /// 100: a Page Insights metric this server does not know (Graph's wording).
+    pub fn invalid_metric() -> Self {
+        Self::new(400, 100, None, "(#100) The value must be a valid insights metric")
+    }
+
+    /// 3001/1504028: an insights request without a metric.
+    pub fn no_metric() -> Self {
+        Self::new(400, 3001, Some(1504028), "No metric was specified to be fetched. Please specify one or more metrics to be fetched and try again.")
+    }
+
     /// 100: the pull API for an app whose webhook is not in pull mode (a Switchboard
     /// extension).
     pub fn not_pulled() -> Self {

@@ -1,7 +1,7 @@
 //! The console's side of the Handover Protocol and the Page inbox, under
 //! `/console/v1`: a Page's receivers and routing rules (its admins), the Pages a
-//! person works in, a Page's threads, one conversation, taking it, answering and
-//! handing it back (its admins and agents).
+//! person works in, a Page's threads, one conversation, taking it, answering,
+//! handing it back and filing it in a folder (its admins and agents).
 
 use crate::error::HttpResult;
 use crate::extract::{JsonBody, Path};
@@ -25,6 +25,7 @@ pub fn routes() -> Router<Platform> {
         .route("/pages/{page}/inbox/{psid}/take", post(take))
         .route("/pages/{page}/inbox/{psid}/messages", post(send))
         .route("/pages/{page}/inbox/{psid}/hand-back", post(hand_back))
+        .route("/pages/{page}/inbox/{psid}/folder", post(set_folder))
 }
 
 /// `GET /console/v1/pages/{page}/receivers` (the Page's admins).
@@ -103,4 +104,20 @@ async fn send(
 /// `POST /console/v1/pages/{page}/inbox/{psid}/hand-back`.
 async fn hand_back(State(platform): State<Platform>, Signed(actor): Signed, Path((page, psid)): Path<(String, String)>) -> HttpResult<Json<ConversationView>> {
     Ok(Json(platform.inbox.hand_back(actor, &PageId(page), &psid).await?))
+}
+
+#[derive(Deserialize)]
+struct FolderChange {
+    /// `inbox`, `page_done` or `spam`; read by the service, after the access check.
+    folder: Option<String>,
+}
+
+/// `POST /console/v1/pages/{page}/inbox/{psid}/folder` `{"folder"}`.
+async fn set_folder(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path((page, psid)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FolderChange>,
+) -> HttpResult<Json<ConversationView>> {
+    Ok(Json(platform.inbox.set_folder(actor, &PageId(page), &psid, body.folder.as_deref()).await?))
 }

@@ -23,6 +23,7 @@ pub fn person_routes() -> Router<Platform> {
         .route("/me/export", get(export))
         .route("/threads/{page}", delete(delete_conversation))
         .route("/pages/{page}/block", post(block).delete(unblock))
+        .route("/pages/{page}/report", post(report))
         .route("/blocks", get(blocks))
 }
 
@@ -70,6 +71,12 @@ async fn block(State(platform): State<Platform>, SignedPerson(person): SignedPer
 /// `DELETE /person/v1/pages/{page}/block`.
 async fn unblock(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path(page): Path<PageRef>) -> HttpResult<Json<Success>> {
     platform.privacy.set_blocked(person, &page, false).await?;
+    Ok(Json(SUCCESS))
+}
+
+/// `POST /person/v1/pages/{page}/report`: the person reports the conversation.
+async fn report(State(platform): State<Platform>, SignedPerson(person): SignedPerson, Path(page): Path<PageRef>) -> HttpResult<Json<Success>> {
+    platform.privacy.report_conversation(person, &page).await?;
     Ok(Json(SUCCESS))
 }
 

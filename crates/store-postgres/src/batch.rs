@@ -74,12 +74,18 @@ impl AppendBatcher {
 
 /// A new thread is owned by the app its first message opens it to; the statement
 /// answers each thread's owner, read under its row lock.
-const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since)
-     SELECT p, r, l, a, o, CASE WHEN o IS NULL THEN NULL ELSE l END
-     FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS u(p, r, l, a, o)
+/// It also keeps the thread's first message and the Page's first answer, and brings
+/// a Done thread back to the inbox when the person writes.
+const UPSERT_THREADS: &str = "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since,
+        first_message_at, page_answered_at)
+     SELECT p, r, l, a, o, CASE WHEN o IS NULL THEN NULL ELSE l END, f, w
+     FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) AS u(p, r, l, a, o, f, w)
      ON CONFLICT (page_id, person_id) DO UPDATE SET
         last_message_at = GREATEST(threads.last_message_at, excluded.last_message_at),
-        last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at)
+        last_person_at = GREATEST(threads.last_person_at, excluded.last_person_at),
+        first_message_at = COALESCE(threads.first_message_at, excluded.first_message_at),
+        page_answered_at = COALESCE(threads.page_answered_at, excluded.page_answered_at),
+        folder = CASE WHEN excluded.last_person_at IS NOT NULL AND threads.folder = 'page_done' THEN 'inbox' ELSE threads.folder END
      RETURNING page_id, person_id, owner_app_id, blocked_at";
 
 const INSERT_MESSAGES: &str = "INSERT INTO messages (mid, page_id, person_id, direction, app_id, text, metadata, created_at, attachment,
@@ -160,9 +166,9 @@ enum Transaction {
     Callers,
 }
 
-/// One thread's row in a group: its last message, the person's last message, and
-/// the app its first message opens it to.
-type ThreadUpsert<'m> = (i64, Option<i64>, Option<&'m str>);
+/// One thread's row in a group: its last message, the person's last message, the
+/// app its first message opens it to, its first message, the Page's first.
+type ThreadUpsert<'m> = (i64, Option<i64>, Option<&'m str>, i64, Option<i64>);
 
 async fn write_group<C: GenericClient>(client: &C, members: &[(&Message, &[NewOutboxEvent])], transaction: Transaction) -> StoreResult<()> {
     // One row per thread (a row may not be upserted twice in one statement), in a
@@ -171,21 +177,26 @@ async fn write_group<C: GenericClient>(client: &C, members: &[(&Message, &[NewOu
     let mut threads: BTreeMap<(String, i64), ThreadUpsert> = BTreeMap::new();
     for (message, _) in members {
         let opens_to = message.opens_to.as_ref().map(|a| a.as_str());
-        let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None, opens_to));
+        let entry = threads.entry((message.page.0.clone(), message.person.0)).or_insert((message.created_at, None, opens_to, message.created_at, None));
         entry.0 = entry.0.max(message.created_at);
-        if message.direction == Direction::Inbound {
-            entry.1 = Some(entry.1.map_or(message.created_at, |at: i64| at.max(message.created_at)));
+        entry.3 = entry.3.min(message.created_at);
+        match message.direction {
+            Direction::Inbound => entry.1 = Some(entry.1.map_or(message.created_at, |at: i64| at.max(message.created_at))),
+            Direction::Outbound => entry.4 = Some(entry.4.map_or(message.created_at, |at: i64| at.min(message.created_at))),
         }
     }
     let (thread_pages, thread_persons): (Vec<String>, Vec<i64>) = threads.keys().cloned().unzip();
     let thread_last: Vec<i64> = threads.values().map(|v| v.0).collect();
     let thread_person_at: Vec<Option<i64>> = threads.values().map(|v| v.1).collect();
     let thread_opens_to: Vec<Option<&str>> = threads.values().map(|v| v.2).collect();
+    let thread_first: Vec<i64> = threads.values().map(|v| v.3).collect();
+    let thread_answered: Vec<Option<i64>> = threads.values().map(|v| v.4).collect();
 
     // The thread rows are locked first, alone: every writer of a thread's outbox
     // events holds that lock, which keeps exactly one head per thread (see
     // `outbox_delivered`) and its owner fixed until the commit.
-    let thread_params: [&(dyn ToSql + Sync); 5] = [&thread_pages, &thread_persons, &thread_last, &thread_person_at, &thread_opens_to];
+    let thread_params: [&(dyn ToSql + Sync); 7] =
+        [&thread_pages, &thread_persons, &thread_last, &thread_person_at, &thread_opens_to, &thread_first, &thread_answered];
     // Prepared once per connection: afterwards no round trip.
     let upsert_threads = client.prepare_cached(UPSERT_THREADS).await.map_err(pg)?;
     let insert_messages = client.prepare_cached(INSERT_MESSAGES).await.map_err(pg)?;

@@ -212,6 +212,17 @@ impl PrivacyStore for PostgresStore {
         Ok(changed)
     }
 
+    async fn report_thread(&self, page: &PageId, person: PersonId, at: Millis, record: PrivacyRecord) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let reported = tx.execute("UPDATE threads SET reported_at = $3 WHERE page_id = $1 AND person_id = $2", &[&page.0, &person.0, &at]).await.map_err(pg)? == 1;
+        if reported {
+            insert_record(&tx, &record).await?;
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(reported)
+    }
+
     async fn blocked_pages(&self, person: PersonId) -> StoreResult<Vec<BlockedPage>> {
         let rows = self
             .client()

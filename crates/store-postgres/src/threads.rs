@@ -9,8 +9,23 @@ use crate::outbox::insert_events_locked;
 use crate::PostgresStore;
 use async_trait::async_trait;
 use switchboard_domain::*;
-use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS};
+use switchboard_domain::insights;
+use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS, PAGE_THREAD_COLUMNS};
 use switchboard_store::*;
+
+/// `DayInsights::assemble`'s rows: counts before the range (day -1) and per day in
+/// it, each bounded by an index of the Page's threads.
+const MESSAGING_INSIGHTS: &str = "
+    SELECT 'started'::text AS kind, -1::bigint AS day, COUNT(*) AS n FROM threads WHERE page_id = $1 AND first_message_at < $2
+    UNION ALL SELECT 'lost', -1, COUNT(*) FROM threads WHERE page_id = $1 AND blocked_at < $2 AND first_message_at IS NOT NULL
+    UNION ALL SELECT 'started', (first_message_at - $2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = $1 AND first_message_at >= $2 AND first_message_at < $3 GROUP BY day
+    UNION ALL SELECT 'lost', (blocked_at - $2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = $1 AND blocked_at >= $2 AND blocked_at < $3 AND first_message_at IS NOT NULL GROUP BY day
+    UNION ALL SELECT 'blocked', (blocked_at - $2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = $1 AND blocked_at >= $2 AND blocked_at < $3 GROUP BY day
+    UNION ALL SELECT 'reported', (reported_at - $2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = $1 AND reported_at >= $2 AND reported_at < $3 GROUP BY day";
 
 #[async_trait]
 impl ThreadStore for PostgresStore {
@@ -49,7 +64,7 @@ impl ThreadStore for PostgresStore {
             .client()
             .await?
             .query_opt(
-                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before
+                "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before, reported_at
                  FROM threads WHERE page_id = $1 AND person_id = $2",
                 &[&page.0, &person.0],
             )
@@ -142,35 +157,48 @@ impl ThreadStore for PostgresStore {
         PgRow(&row).total("engaged")
     }
 
-    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+    async fn page_threads(&self, page: &PageId, folder: Option<FolderFilter>, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+        let (folder, answered) = match folder.map(FolderFilter::stored) {
+            Some((folder, answered)) => (Some(codec::text(folder)), answered),
+            None => (None, None),
+        };
+        let sql = format!(
+            "SELECT {PAGE_THREAD_COLUMNS} FROM threads t
+             WHERE t.page_id = $1 AND (t.last_message_at, t.person_id) < ($2, $3)
+                AND ($5::text IS NULL OR t.folder = $5) AND ($6::bool IS NULL OR (t.page_answered_at IS NOT NULL) = $6)
+             ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT $4"
+        );
         let rows = self
             .client()
             .await?
-            .query(
-                "SELECT t.person_id, t.last_message_at,
-                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
-                 FROM threads t WHERE t.page_id = $1 AND (t.last_message_at, t.person_id) < ($2, $3)
-                 ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT $4",
-                &[&page.0, &after.map_or(i64::MAX, |a| a.0), &after.map_or(i64::MAX, |a| a.1 .0), &(limit as i64)],
-            )
+            .query(&sql, &[&page.0, &after.map_or(i64::MAX, |a| a.0), &after.map_or(i64::MAX, |a| a.1 .0), &(limit as i64), &folder, &answered])
             .await
             .map_err(pg)?;
         rows.iter().map(|r| codec::page_thread(&PgRow(r))).collect()
     }
 
     async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT t.person_id, t.last_message_at,
-                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
-                 FROM threads t WHERE t.page_id = $1 AND t.person_id = $2",
-                &[&page.0, &person.0],
-            )
-            .await
-            .map_err(pg)?;
+        let sql = format!("SELECT {PAGE_THREAD_COLUMNS} FROM threads t WHERE t.page_id = $1 AND t.person_id = $2");
+        let row = self.client().await?.query_opt(&sql, &[&page.0, &person.0]).await.map_err(pg)?;
         row.as_ref().map(|r| codec::page_thread(&PgRow(r))).transpose()
+    }
+
+    async fn set_folder(&self, page: &PageId, person: PersonId, folder: Folder) -> StoreResult<bool> {
+        let sql = "UPDATE threads SET folder = $3 WHERE page_id = $1 AND person_id = $2";
+        Ok(self.client().await?.execute(sql, &[&page.0, &person.0, &codec::text(folder)]).await.map_err(pg)? == 1)
+    }
+
+    async fn messaging_insights(&self, page: &PageId, first_day: Millis, days: u32) -> StoreResult<Vec<DayInsights>> {
+        let end = first_day + i64::from(days) * insights::DAY_MS;
+        let rows = self.client().await?.query(MESSAGING_INSIGHTS, &[&page.0, &first_day, &end]).await.map_err(pg)?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let r = PgRow(r);
+                Ok((r.text("kind")?, r.int("day")?, r.total("n")?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        DayInsights::assemble(rows, days)
     }
 
     async fn react(&self, reaction: Reaction, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {

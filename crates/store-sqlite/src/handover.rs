@@ -118,7 +118,7 @@ impl HandoverStore for SqliteStore {
             .read(move |c| {
                 let threads = cached(
                     c,
-                    "SELECT t.person_id, t.owner_app_id, t.owner_since, t.agent_id, t.last_message_at,
+                    "SELECT t.person_id, t.owner_app_id, t.owner_since, t.agent_id, t.last_message_at, t.folder,
                         (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
                             AND m.direction = ?5 AND m.created_at > t.page_seen_watermark) AS unread
                      FROM threads t WHERE t.page_id = ?1 AND (t.last_message_at, t.person_id) < (?2, ?3)

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_pickup.sql")),
     (13, include_str!("../migrations/0013_labels_and_user_settings.sql")),
     (14, include_str!("../migrations/0014_edits_and_feedback.sql")),
+    (15, include_str!("../migrations/0015_folders_and_insights.sql")),
     (16, include_str!("../migrations/0016_policy.sql")),
 ];
 

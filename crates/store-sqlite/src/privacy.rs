@@ -209,6 +209,19 @@ impl PrivacyStore for SqliteStore {
             .await
     }
 
+    async fn report_thread(&self, page: &PageId, person: PersonId, at: Millis, record: PrivacyRecord) -> StoreResult<bool> {
+        let page = page.clone();
+        self.engine
+            .write(move |c| {
+                let reported = q(c.execute("UPDATE threads SET reported_at = ?3 WHERE page_id = ?1 AND person_id = ?2", params![page.as_str(), person.0, at]))? == 1;
+                if reported {
+                    insert_record(c, &record)?;
+                }
+                Ok(reported)
+            })
+            .await
+    }
+
     async fn blocked_pages(&self, person: PersonId) -> StoreResult<Vec<BlockedPage>> {
         self.engine
             .read(move |c| {

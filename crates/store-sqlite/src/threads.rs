@@ -10,25 +10,32 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::sync::LazyLock;
 use switchboard_domain::*;
-use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS, MESSAGE_COLUMNS_OF_M};
+use switchboard_domain::insights;
+use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS, MESSAGE_COLUMNS_OF_M, PAGE_THREAD_COLUMNS};
 use switchboard_store::*;
 
 /// Stores a message and its outbox rows; an inbound message also marks the person's
 /// last interaction. The thread is created (owned by the app the message opens it
 /// to) or moved on in one statement, which answers its owner: an app's message to a
 /// thread another app owns is refused, and the events reach whom the owner decides.
+/// The same statement keeps the thread's first message and the Page's first answer,
+/// and brings a Done thread back to the inbox when the person writes.
 pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEvent]) -> StoreResult<()> {
     let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
+    let answered_at = (m.direction == Direction::Outbound).then_some(m.created_at);
     let owner = cached(
         c,
-        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since)
-         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?3 END)
+        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since, first_message_at, page_answered_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?3 END, ?3, ?6)
          ON CONFLICT (page_id, person_id) DO UPDATE SET
             last_message_at = MAX(last_message_at, excluded.last_message_at),
-            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at)
+            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at),
+            first_message_at = COALESCE(first_message_at, excluded.first_message_at),
+            page_answered_at = COALESCE(page_answered_at, excluded.page_answered_at),
+            folder = CASE WHEN excluded.last_person_at IS NOT NULL AND folder = 'page_done' THEN 'inbox' ELSE folder END
          RETURNING owner_app_id, blocked_at",
     )?
-    .one(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, m.opens_to.as_ref().map(|a| a.as_str())], |r| {
+    .one(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, m.opens_to.as_ref().map(|a| a.as_str()), answered_at], |r| {
         Ok((r.opt_text("owner_app_id")?, r.opt_int("blocked_at")?))
     })?;
     if owner.1.is_some() {
@@ -93,6 +100,31 @@ static MESSAGES_BEFORE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+static PAGE_THREADS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {PAGE_THREAD_COLUMNS} FROM threads t
+         WHERE t.page_id = ?1 AND (t.last_message_at, t.person_id) < (?2, ?3)
+            AND (?5 IS NULL OR t.folder = ?5) AND (?6 IS NULL OR (t.page_answered_at IS NOT NULL) = ?6)
+         ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT ?4"
+    )
+});
+
+static PAGE_THREAD: LazyLock<String> = LazyLock::new(|| format!("SELECT {PAGE_THREAD_COLUMNS} FROM threads t WHERE t.page_id = ?1 AND t.person_id = ?2"));
+
+/// `DayInsights::assemble`'s rows: counts before the range (day -1) and per day in
+/// it, each bounded by an index of the Page's threads.
+const MESSAGING_INSIGHTS: &str = "
+    SELECT 'started' AS kind, -1 AS day, COUNT(*) AS n FROM threads WHERE page_id = ?1 AND first_message_at < ?2
+    UNION ALL SELECT 'lost', -1, COUNT(*) FROM threads WHERE page_id = ?1 AND blocked_at < ?2 AND first_message_at IS NOT NULL
+    UNION ALL SELECT 'started', (first_message_at - ?2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = ?1 AND first_message_at >= ?2 AND first_message_at < ?3 GROUP BY day
+    UNION ALL SELECT 'lost', (blocked_at - ?2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = ?1 AND blocked_at >= ?2 AND blocked_at < ?3 AND first_message_at IS NOT NULL GROUP BY day
+    UNION ALL SELECT 'blocked', (blocked_at - ?2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = ?1 AND blocked_at >= ?2 AND blocked_at < ?3 GROUP BY day
+    UNION ALL SELECT 'reported', (reported_at - ?2) / 86400000 AS day, COUNT(*) FROM threads
+        WHERE page_id = ?1 AND reported_at >= ?2 AND reported_at < ?3 GROUP BY day";
+
 #[async_trait]
 impl ThreadStore for SqliteStore {
     async fn append_message(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
@@ -133,7 +165,7 @@ impl ThreadStore for SqliteStore {
             .read(move |c| {
                 prepare(
                     c,
-                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before
+                    "SELECT last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before, reported_at
                      FROM threads WHERE page_id = ?1 AND person_id = ?2",
                 )?
                 .optional(params![page.as_str(), person.0], |r| codec::thread_state(r))
@@ -205,35 +237,47 @@ impl ThreadStore for SqliteStore {
             .await
     }
 
-    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
+    async fn page_threads(&self, page: &PageId, folder: Option<FolderFilter>, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>> {
         let page = page.clone();
+        let (folder, answered) = match folder.map(FolderFilter::stored) {
+            Some((folder, answered)) => (Some(codec::text(folder)), answered),
+            None => (None, None),
+        };
         self.engine
             .read(move |c| {
-                cached(
-                    c,
-                    "SELECT t.person_id, t.last_message_at,
-                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
-                     FROM threads t WHERE t.page_id = ?1 AND (t.last_message_at, t.person_id) < (?2, ?3)
-                     ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT ?4",
-                )?
-                .all(params![page.as_str(), after.map_or(i64::MAX, |a| a.0), after.map_or(i64::MAX, |a| a.1 .0), limit], |r| codec::page_thread(r))
+                cached(c, &PAGE_THREADS)?.all(
+                    params![page.as_str(), after.map_or(i64::MAX, |a| a.0), after.map_or(i64::MAX, |a| a.1 .0), limit, folder, answered],
+                    |r| codec::page_thread(r),
+                )
             })
             .await
     }
 
     async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>> {
         let page = page.clone();
+        self.engine.read(move |c| prepare(c, &PAGE_THREAD)?.optional(params![page.as_str(), person.0], |r| codec::page_thread(r))).await
+    }
+
+    async fn set_folder(&self, page: &PageId, person: PersonId, folder: Folder) -> StoreResult<bool> {
+        let page = page.clone();
         self.engine
-            .read(move |c| {
-                prepare(
-                    c,
-                    "SELECT t.person_id, t.last_message_at,
-                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count
-                     FROM threads t WHERE t.page_id = ?1 AND t.person_id = ?2",
-                )?
-                .optional(params![page.as_str(), person.0], |r| codec::page_thread(r))
+            .write(move |c| {
+                let sql = "UPDATE threads SET folder = ?3 WHERE page_id = ?1 AND person_id = ?2";
+                Ok(q(c.execute(sql, params![page.as_str(), person.0, codec::text(folder)]))? == 1)
             })
             .await
+    }
+
+    async fn messaging_insights(&self, page: &PageId, first_day: Millis, days: u32) -> StoreResult<Vec<DayInsights>> {
+        let page = page.clone();
+        let end = first_day + i64::from(days) * insights::DAY_MS;
+        let rows = self
+            .engine
+            .read(move |c| {
+                cached(c, MESSAGING_INSIGHTS)?.all(params![page.as_str(), first_day, end], |r| Ok((r.text("kind")?, r.int("day")?, r.total("n")?)))
+            })
+            .await?;
+        DayInsights::assemble(rows, days)
     }
 
     async fn react(&self, reaction: Reaction, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {

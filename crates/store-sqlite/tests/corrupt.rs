@@ -117,6 +117,15 @@ async fn unknown_kinds_roles_and_directions_are_corrupt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_folder_is_corrupt() {
+    let (f, ann) = fixture().await;
+    raw(&f.path, "UPDATE threads SET folder = 'archive'");
+    assert_corrupt(f.store.page_thread(&PageId("100".into()), ann).await, "folder", "archive");
+    assert_corrupt(f.store.page_threads(&PageId("100".into()), None, None, 10).await, "folder", "archive");
+    assert_corrupt(f.store.inbox_threads(&PageId("100".into()), None, 10).await, "folder", "archive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_of_another_type_is_corrupt() {
     let (f, _) = fixture().await;
     raw(&f.path, "UPDATE apps SET secret_generation = 'many'");

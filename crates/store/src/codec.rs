@@ -96,7 +96,7 @@ macro_rules! stored_text {
 }
 
 // Values whose spelling the domain already gives (the APIs show the same words).
-impl_stored_text_by_name!(DeliveryMode, PickupKind, AppMode, PolicyState, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome, Feedback);
+impl_stored_text_by_name!(Folder, DeliveryMode, PickupKind, AppMode, PolicyState, AppRole, PageFeature, WebhookField, FailureKind, AlertKind, ReceiverRole, Permission, ReviewStatus, CallbackKind, CallbackOutcome, Feedback);
 
 // Values only the store spells.
 stored_text!(PageRole { PageRole::Admin => "admin", PageRole::Agent => "agent", });
@@ -358,6 +358,7 @@ pub fn inbox_thread(row: &impl Columns) -> StoreResult<crate::InboxThread> {
         control: thread_control(row)?,
         last_message_at: row.int("last_message_at")?,
         unread: row.total("unread")?,
+        folder: row.known("folder")?,
         last_message: None,
     })
 }
@@ -394,7 +395,7 @@ pub const MESSAGE_COLUMNS: &str = "mid, page_id, person_id, direction, app_id, t
 pub const MESSAGE_COLUMNS_OF_M: &str = "m.mid, m.page_id, m.person_id, m.direction, m.app_id, m.text, m.metadata, m.attachment, \
      m.quick_replies, m.reply_to, m.persona_id, m.person_reaction, m.page_reaction, m.edit_count, m.feedback, m.created_at";
 
-/// `last_person_at, delivered_watermark, read_watermark, page_seen_watermark`.
+/// `last_person_at, delivered_watermark, read_watermark, page_seen_watermark, blocked_at, hidden_before, reported_at`.
 pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {
     Ok(ThreadState {
         last_person_at: row.opt_int("last_person_at")?,
@@ -403,15 +404,26 @@ pub fn thread_state(row: &impl Columns) -> StoreResult<ThreadState> {
         seen_watermark: row.int("page_seen_watermark")?,
         blocked_at: row.opt_int("blocked_at")?,
         hidden_before: row.opt_int("hidden_before")?,
+        reported_at: row.opt_int("reported_at")?,
     })
 }
 
-/// `person_id, last_message_at, message_count`.
+/// The columns `page_thread` reads, of `threads t`: the counts are subqueries.
+pub const PAGE_THREAD_COLUMNS: &str = "t.person_id, t.last_message_at, t.folder, t.page_answered_at, t.blocked_at,
+    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id) AS message_count,
+    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id AND m.direction = 'in'
+        AND m.created_at > t.page_seen_watermark) AS unread_count";
+
+/// `PAGE_THREAD_COLUMNS`.
 pub fn page_thread(row: &impl Columns) -> StoreResult<PageThread> {
     Ok(PageThread {
         person: PersonId(row.int("person_id")?),
         last_message_at: row.int("last_message_at")?,
         message_count: row.total("message_count")?,
+        unread_count: row.total("unread_count")?,
+        folder: row.known("folder")?,
+        answered: row.opt_int("page_answered_at")?.is_some(),
+        blocked: row.opt_int("blocked_at")?.is_some(),
     })
 }
 
@@ -722,6 +734,14 @@ mod tests {
         assert!(matches!(fields("fields", "messages,telepathy"), Err(StoreError::Corrupt { .. })));
         assert!(matches!(decode::<FailureKind>("kind", "gremlins"), Err(StoreError::Corrupt { .. })));
         assert!(matches!(decode::<Direction>("direction", "sideways"), Err(StoreError::Corrupt { .. })));
+    }
+
+    /// Both engines' SQL writes these spellings as literals (the Page's unread
+    /// messages, a Done thread brought back to the inbox).
+    #[test]
+    fn the_spellings_sql_names_literally() {
+        assert_eq!((text(Direction::Inbound), text(Folder::Inbox), text(Folder::PageDone), text(Folder::Spam)), ("in", "inbox", "page_done", "spam"));
+        assert!(matches!(decode::<Folder>("folder", "other"), Err(StoreError::Corrupt { .. })), "other is a filter, never stored");
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub struct InboxThread {
     pub last_message_at: Millis,
     /// The person's messages after the Page's seen mark.
     pub unread: u64,
+    pub folder: Folder,
     pub last_message: Option<Message>,
 }
 

@@ -88,7 +88,7 @@ pub struct PrivacyRecord {
     pub at: Millis,
     /// Who did it: `person:17`, `operator`, `retention`.
     pub actor: String,
-    /// `account_deleted`, `conversation_deleted`, `page_blocked`, `page_unblocked`,
+    /// `account_deleted`, `conversation_deleted`, `conversation_reported`, `page_blocked`, `page_unblocked`,
     /// `data_exported`, `app_removed`, `app_deauthorized`, `messages_pruned`.
     pub action: String,
     /// What it concerned: `person:17`, `page:…`, `app:…`.
@@ -153,6 +153,9 @@ pub trait PrivacyStore: Send + Sync + 'static {
     /// store refuses the thread's messages both ways (`Conflict::Blocked`). False when
     /// nothing changed.
     async fn set_blocked(&self, page: &PageId, person: PersonId, blocked_at: Option<Millis>, record: PrivacyRecord) -> StoreResult<bool>;
+    /// The person reports the conversation (its time kept, the latest report's, for
+    /// the Page's insights), with its audit record. False when there is no thread.
+    async fn report_thread(&self, page: &PageId, person: PersonId, at: Millis, record: PrivacyRecord) -> StoreResult<bool>;
     async fn blocked_pages(&self, person: PersonId) -> StoreResult<Vec<BlockedPage>>;
     /// Every Page the person has a thread with, hidden and blocked ones too (for
     /// their export).

@@ -19,6 +19,60 @@ pub struct PageThread {
     pub person: PersonId,
     pub last_message_at: Millis,
     pub message_count: u64,
+    /// The person's messages after the Page's seen mark.
+    pub unread_count: u64,
+    pub folder: Folder,
+    /// Someone on the Page's side (a bot, an agent) has written in it.
+    pub answered: bool,
+    pub blocked: bool,
+}
+
+/// One UTC day of a Page's messaging insights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayInsights {
+    /// Threads with a message, not blocked, at the day's end.
+    pub connections: u64,
+    /// Threads whose first message fell in the day.
+    pub new_conversations: u64,
+    /// Threads blocked in the day (and still blocked).
+    pub blocked: u64,
+    /// Threads whose person last reported them in the day.
+    pub reported: u64,
+}
+
+impl DayInsights {
+    /// Days from the rows both engines' one statement answers: `(kind, day, n)`,
+    /// `day` -1 for the counts before the first day (`started`, `lost`: threads
+    /// whose first message or whose block came before it), else the day's index.
+    /// A thread's block always follows its first message (a blocked thread takes
+    /// none), so connections are the started minus the lost, day by day.
+    pub fn assemble(rows: Vec<(String, i64, u64)>, days: u32) -> StoreResult<Vec<DayInsights>> {
+        let mut out = vec![DayInsights::default(); days as usize];
+        let (mut started, mut lost) = (vec![0u64; days as usize], vec![0u64; days as usize]);
+        let (mut base_started, mut base_lost) = (0u64, 0u64);
+        for (kind, day, n) in rows {
+            let at = usize::try_from(day).ok().filter(|d| *d < days as usize);
+            match (kind.as_str(), at) {
+                ("started", None) if day == -1 => base_started += n,
+                ("lost", None) if day == -1 => base_lost += n,
+                ("started", Some(d)) => {
+                    started[d] += n;
+                    out[d].new_conversations += n;
+                }
+                ("lost", Some(d)) => lost[d] += n,
+                ("blocked", Some(d)) => out[d].blocked += n,
+                ("reported", Some(d)) => out[d].reported += n,
+                _ => return Err(StoreError::corrupt("insights", format!("{kind} {day}"))),
+            }
+        }
+        let (mut total_started, mut total_lost) = (base_started, base_lost);
+        for (d, day) in out.iter_mut().enumerate() {
+            total_started += started[d];
+            total_lost += lost[d];
+            day.connections = total_started.saturating_sub(total_lost);
+        }
+        Ok(out)
+    }
 }
 
 /// One side's reaction to a message of the (Page, person) thread (`emoji` `None`:
@@ -90,10 +144,16 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// How many persons wrote to the Page since `since` (its engaged people).
     async fn engaged_persons(&self, page: &PageId, since: Millis) -> StoreResult<u64>;
     /// The Page's threads, most recent first (by last message, then person), after
-    /// the cursor `after` (the last thread of the previous page), if any.
-    async fn page_threads(&self, page: &PageId, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>>;
+    /// the cursor `after` (the last thread of the previous page), if any; only those
+    /// in `folder` when given.
+    async fn page_threads(&self, page: &PageId, folder: Option<FolderFilter>, after: Option<(Millis, PersonId)>, limit: u32) -> StoreResult<Vec<PageThread>>;
     /// One of the Page's threads, as `page_threads` lists it.
     async fn page_thread(&self, page: &PageId, person: PersonId) -> StoreResult<Option<PageThread>>;
+    /// Files the thread in `folder`; false when there is no thread.
+    async fn set_folder(&self, page: &PageId, person: PersonId, folder: Folder) -> StoreResult<bool>;
+    /// The Page's messaging insights for `days` UTC days from `first_day` (a
+    /// midnight), in one statement bounded by the range (`DayInsights::assemble`).
+    async fn messaging_insights(&self, page: &PageId, first_day: Millis, days: u32) -> StoreResult<Vec<DayInsights>>;
     /// Sets (or with `None` removes) one side's reaction to a message of the thread,
     /// with its events; a person's reaction is an interaction (it opens the window).
     /// False (nothing stored) when the message is not in the thread.

@@ -143,11 +143,17 @@ async fn conversations_are_listed_newest_first_with_the_fields_asked_for() {
     ]);
     assert_eq!(list["data"], want);
 
-    // Past the 24-hour window the Page can no longer reply.
+    // Past the 24-hour window the Page can still reply (with a message tag): only a
+    // block stops it.
     clock.advance(Duration::from_secs(25 * 3600));
     let (status, list) = get(&server, &bot.page_token, &path, &[("platform", "messenger"), ("fields", "can_reply")]).await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list["data"], json!([{"id": format!("t_{ann}"), "can_reply": false}, {"id": format!("t_{bob}"), "can_reply": false}]));
+    assert_eq!(list["data"], json!([{"id": format!("t_{ann}"), "can_reply": true}, {"id": format!("t_{bob}"), "can_reply": true}]));
+    let (status, _) = _bob.call(Method::POST, "/pages/shop/block", None).await;
+    assert_eq!(status, 200);
+    let (status, list) = get(&server, &bot.page_token, &path, &[("platform", "messenger"), ("fields", "can_reply")]).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"], json!([{"id": format!("t_{ann}"), "can_reply": true}, {"id": format!("t_{bob}"), "can_reply": false}]));
 }
 
 #[tokio::test]
@@ -465,4 +471,128 @@ async fn unsupported_parameters_are_refused_clearly() {
     assert_bad_param(status, &refused, "before");
     let (status, refused) = get(&server, &bot.page_token, &format!("/t_{ann}"), &[("fields", "messages{message")]).await;
     assert_bad_param(status, &refused, "fields");
+}
+
+/// The operator files a thread in the Page inbox's folder.
+async fn file(server: &TestServer, bot: &Bot, psid: &str, folder: &str) -> Value {
+    server.console(Method::POST, &format!("/pages/{}/inbox/{psid}/folder", bot.page.id), json!({"folder": folder})).await
+}
+
+/// The conversations of one folder (with more parameters), by id.
+async fn in_folder(server: &TestServer, bot: &Bot, folder: &str, more: &[(&str, &str)]) -> Vec<String> {
+    let mut query = vec![("folder", folder), ("fields", "id")];
+    query.extend_from_slice(more);
+    let (status, list) = get(server, &bot.page_token, &format!("/{}/conversations", bot.page.id), &query).await;
+    assert_eq!(status, 200, "{list}");
+    if list["data"] == json!([]) {
+        return Vec::new();
+    }
+    ids(&walk(server, list).await)
+}
+
+#[tokio::test]
+async fn conversations_show_unread_counts_and_are_filtered_by_folder() {
+    let clock = ManualClock::new();
+    let server = TestServer::start_with_clock(clock.clone(), |_| {}).await;
+    let bot = server.bot("shop", FIELDS).await;
+    let (ann_client, _, ann) = writer(&server, &bot, "ann", "one").await;
+    clock.advance(Duration::from_secs(1));
+    let (bob_client, _, bob) = writer(&server, &bot, "bob", "hi").await;
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(server.send_text(&bot, &bob, "hello bob").await.0, 200);
+    clock.advance(Duration::from_secs(1));
+    ann_client.send("shop", "two").await;
+    let ann_at = clock.now_ms();
+    bot.receiver.wait_for("Ann's second message", |e| e["message"]["text"] == "two").await;
+
+    let path = format!("/{}/conversations", bot.page.id);
+    let fields = "id,unread_count,can_reply,updated_time,participants";
+    let (status, list) = get(&server, &bot.page_token, &path, &[("fields", fields)]).await;
+    assert_eq!(status, 200, "{list}");
+    let page_party = party("Page shop", &bot.page.id);
+    assert_eq!(
+        list["data"][0],
+        json!({"id": format!("t_{ann}"), "unread_count": 2, "can_reply": true, "updated_time": graph_time(ann_at),
+               "participants": {"data": [party("Ann Tester", &ann), page_party]}})
+    );
+    assert_eq!(list["data"][1]["unread_count"], 1, "the Page's own messages are not unread: {list}");
+
+    // Ann was never answered: a message request (`other`); Bob was (`inbox`).
+    assert_eq!(in_folder(&server, &bot, "other", &[]).await, vec![format!("t_{ann}")]);
+    assert_eq!(in_folder(&server, &bot, "inbox", &[]).await, vec![format!("t_{bob}")]);
+    assert!(in_folder(&server, &bot, "page_done", &[]).await.is_empty());
+    assert!(in_folder(&server, &bot, "spam", &[]).await.is_empty());
+    for bad in ["archive", "", "INBOXES"] {
+        let (status, refused) = get(&server, &bot.page_token, &path, &[("folder", bad)]).await;
+        let message = "(#100) Param folder must be one of the following values: inbox, other, page_done, spam";
+        assert_refused(status, &refused, 400, 100, None, message, "OAuthException");
+    }
+
+    // Done, then back to the inbox when Bob writes again.
+    let filed = file(&server, &bot, &bob, "page_done").await;
+    assert_eq!((filed["psid"].as_str(), filed["folder"].as_str()), (Some(bob.as_str()), Some("page_done")), "{filed}");
+    assert_eq!(in_folder(&server, &bot, "page_done", &[]).await, vec![format!("t_{bob}")]);
+    assert_eq!(in_folder(&server, &bot, "page_done", &[("user_id", &bob)]).await, vec![format!("t_{bob}")]);
+    assert!(in_folder(&server, &bot, "inbox", &[("user_id", &bob)]).await.is_empty(), "user_id and folder compose");
+    assert!(in_folder(&server, &bot, "page_done", &[("user_id", &ann)]).await.is_empty());
+    clock.advance(Duration::from_secs(1));
+    bob_client.send("shop", "me again").await;
+    bot.receiver.wait_for("Bob's new message", |e| e["message"]["text"] == "me again").await;
+    assert_eq!(in_folder(&server, &bot, "inbox", &[]).await, vec![format!("t_{bob}")], "a new message brings a Done thread back");
+
+    // Spam stays spam; two in one folder page through with limit 1.
+    file(&server, &bot, &ann, "spam").await;
+    file(&server, &bot, &bob, "spam").await;
+    clock.advance(Duration::from_secs(1));
+    ann_client.send("shop", "three").await;
+    bot.receiver.wait_for("Ann's third message", |e| e["message"]["text"] == "three").await;
+    assert_eq!(in_folder(&server, &bot, "spam", &[("limit", "1")]).await, vec![format!("t_{ann}"), format!("t_{bob}")]);
+    assert!(in_folder(&server, &bot, "inbox", &[]).await.is_empty());
+
+    // Opening the thread in the Page inbox marks it seen.
+    server.console(Method::GET, &format!("/pages/{}/inbox/{ann}", bot.page.id), Value::Null).await;
+    let (status, node) = get(&server, &bot.page_token, &format!("/t_{ann}"), &[("fields", "unread_count,can_reply")]).await;
+    assert_eq!((status, node), (200, json!({"id": format!("t_{ann}"), "unread_count": 0, "can_reply": true})));
+    let (status, _) = ann_client.call(Method::POST, "/pages/shop/block", None).await;
+    assert_eq!(status, 200);
+    let (status, node) = get(&server, &bot.page_token, &format!("/t_{ann}"), &[("fields", "can_reply")]).await;
+    assert_eq!((status, node), (200, json!({"id": format!("t_{ann}"), "can_reply": false})), "a block stops replies");
+
+    // Through a batch too.
+    let batch = json!([{"method": "GET", "relative_url": format!("{}/conversations?folder=spam&fields=id", bot.page.id)}]);
+    let body = json!({"access_token": bot.page_token, "batch": batch});
+    let answers: Value = server.http.post(format!("{}/", server.graph())).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answers[0]["code"], 200, "{answers}");
+    let listed: Value = serde_json::from_str(answers[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(ids(&[listed]), vec![format!("t_{ann}"), format!("t_{bob}")]);
+}
+
+#[tokio::test]
+async fn only_the_pages_admins_and_agents_file_its_threads() {
+    let server = TestServer::start().await;
+    let bot = server.bot("shop", FIELDS).await;
+    let (_ann, _, ann) = writer(&server, &bot, "ann", "hello").await;
+    let folder_path = format!("/pages/{}/inbox/{ann}/folder", bot.page.id);
+    // A signed-in stranger is refused before the body is read.
+    let eve = server.person("eve").await;
+    let eve = server.sign_in(&eve).await;
+    for body in [json!({"folder": "spam"}), json!({"folder": "archive"}), json!({})] {
+        let (status, refused) = server.console_as(&eve.token, Method::POST, &folder_path, body).await;
+        assert_eq!((status.as_u16(), refused["error"]["code"].clone()), (403, json!(200)), "{refused}");
+    }
+    for body in [json!({"folder": "archive"}), json!({}), json!({"folder": "other"})] {
+        let (status, refused) = server.console_as(&server.operator.clone(), Method::POST, &folder_path, body).await;
+        assert_eq!(status.as_u16(), 400, "{refused}");
+        assert_eq!(refused["error"]["message"], "(#100) Param folder must be one of the following values: inbox, page_done, spam");
+    }
+    let (status, refused) = server.console_as(&server.operator.clone(), Method::POST, &format!("/pages/{}/inbox/123/folder", bot.page.id), json!({"folder": "spam"})).await;
+    assert_eq!((status.as_u16(), refused["error"]["code"].clone()), (400, json!(100)), "{refused}");
+    // A Page token cannot list another Page's folders, nor an app token any.
+    let other = server.bot("other", FIELDS).await;
+    let path = format!("/{}/conversations", bot.page.id);
+    let (status, refused) = get(&server, &other.page_token, &path, &[("folder", "inbox")]).await;
+    assert_refused(status, &refused, 403, 200, None, "(#200) The Page access token does not belong to this Page", "OAuthException");
+    let app_token = format!("{}|{}", bot.app.id, bot.app.secret);
+    let (status, refused) = get(&server, &app_token, &path, &[("folder", "inbox")]).await;
+    assert_eq!((status, refused["error"]["code"].clone()), (400, json!(190)), "{refused}");
 }

@@ -139,6 +139,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST", "/console/v1/pages/{page}/receivers/{app}") => (PageAdmin, json!({"role": "primary_receiver"})),
         ("POST", "/console/v1/pages/{page}/routing") => (PageAdmin, json!({"ref": "matrix", "app_id": null})),
         ("POST", "/console/v1/pages/{page}/inbox/{psid}/messages") => (PageAdmin, json!({"text": "matrix"})),
+        ("POST", "/console/v1/pages/{page}/inbox/{psid}/folder") => (PageAdmin, json!({"folder": "page_done"})),
         (_, p) if p.starts_with("/console/v1/pages/{page}") => (PageAdmin, none),
         ("POST", "/console/v1/apps/{app}/user-tokens") => (SelfOrOperator, json!({"person_id": "{alice}"})),
         ("POST", "/console/v1/apps/{app}/roles") => (AppTeam, json!({"login": "bob", "role": "tester"})),

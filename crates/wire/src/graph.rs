@@ -207,6 +207,38 @@ pub struct FeatureReview {
     pub status: &'static str,
 }
 
+/// One metric of Page Insights (`GET /{page-id}/insights`), Graph's shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct InsightsMetric {
+    pub name: String,
+    pub period: String,
+    pub values: Vec<InsightsValue>,
+    pub title: String,
+    pub description: String,
+    /// `{page-id}/insights/{metric}/{period}`.
+    pub id: String,
+}
+
+/// A metric's value for the period ending at `end_time` (Graph time).
+#[derive(Debug, Clone, Serialize)]
+pub struct InsightsValue {
+    pub value: u64,
+    pub end_time: String,
+}
+
+/// The insights answer: metrics, and the ranges before and after this one.
+#[derive(Debug, Clone, Serialize)]
+pub struct InsightsAnswer {
+    pub data: Vec<InsightsMetric>,
+    pub paging: InsightsPaging,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InsightsPaging {
+    pub previous: String,
+    pub next: String,
+}
+
 /// A participant of a conversation (the person by PSID, or the Page).
 #[derive(Debug, Clone, Serialize)]
 pub struct Participant {

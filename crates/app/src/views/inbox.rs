@@ -4,7 +4,7 @@
 
 use super::MessageView;
 use serde::Serialize;
-use switchboard_domain::{AppId, Millis, PageId, PersonId};
+use switchboard_domain::{AppId, Folder, Millis, PageId, PersonId};
 
 /// One app of a Page with its role (`primary_receiver`, `secondary_receiver` or
 /// `null`); the Page Inbox is listed too.
@@ -81,6 +81,8 @@ pub struct InboxPartiesView {
     pub owner: Option<AppRefView>,
     pub state: InboxState,
     pub agent: Option<AgentView>,
+    /// `inbox`, `page_done` or `spam`.
+    pub folder: Folder,
 }
 
 /// One thread of a Page's inbox.

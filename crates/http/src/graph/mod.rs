@@ -8,6 +8,7 @@ mod features;
 mod handover;
 mod identity;
 mod labels;
+mod insights;
 mod linking;
 mod messages;
 mod nodes;
@@ -169,6 +170,7 @@ pub(crate) async fn route_one(platform: &Platform, request: &GraphCall) -> HttpR
         (&Method::GET, [page, "notification_message_tokens"]) => features::notification_message_tokens(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [page, "messaging_feature_review"]) => features::messaging_feature_review(platform, request, &PageRef::parse(page)).await,
         (&Method::GET, [conversation, "messages"]) => conversations::messages(platform, request, conversation).await,
+        (&Method::GET, [page, "insights"]) => insights::page_insights(platform, request, &PageRef::parse(page)).await,
         (&Method::POST, [app, "subscriptions"]) => subscriptions::subscribe(platform, request, app).await,
         (&Method::GET, [app, "updates"]) => pickups::updates(platform, request, app).await,
         (&Method::GET, [app, "listen"]) => pickups::listen(platform, request, app).await,

@@ -148,6 +148,7 @@ export class Console {
   takeThread(pageId, psid) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/take`, {}); }
   inboxSend(pageId, psid, text) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/messages`, { text }); }
   handBack(pageId, psid) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/hand-back`, {}); }
+  setFolder(pageId, psid, folder) { return this.post(`/pages/${enc(pageId)}/inbox/${enc(psid)}/folder`, { folder }); }
 
   health(app) { return this.get(`/apps/${enc(app)}/webhook`); }
   errors(app, limit = 20) { return this.get(`/apps/${enc(app)}/webhook/errors`, { limit }); }

@@ -1,10 +1,13 @@
-// The Page inbox: the Pages the signed-in person answers for, one Page's threads refreshed live, and one thread where an agent takes over, answers and hands back to the bot.
+// The Page inbox: the Pages the signed-in person answers for, one Page's threads refreshed live, and one thread where an agent takes over, answers, hands back to the bot and files it (Done, Spam, back to the inbox).
 
 import { main, session, view, every } from './app.js';
 import { h, append, replace, shown, changed, field, statusLine, say, act, describe, table, section, formatTime } from './dom.js';
 
 /** The Page Inbox's app id, the same on every Page. */
 export const PAGE_INBOX_APP = '263902037430900';
+
+/** The folders a thread is filed in, as the inbox names them. */
+const FOLDERS = { inbox: 'Inbox', page_done: 'Done', spam: 'Spam' };
 
 /** How often the inbox asks again, in ms. */
 const REFRESH_MS = 2000;
@@ -93,8 +96,9 @@ function threadRow(pageId, t, current) {
       t.unread > 0 ? h('span', { class: 'unread-mark', text: String(t.unread), title: `${t.unread} unread`, 'aria-label': `${t.unread} unread` }) : null,
       h('time', { class: 'inbox-time', datetime: new Date(t.last_message_at).toISOString(), text: shortTime(t.last_message_at) })),
     h('span', { class: 'inbox-last', text: t.last_text || '–' }),
-    ownerBadge(t));
-  return h('li', { class: classes.join(' '), 'data-psid': t.psid, 'data-state': t.state }, link);
+    ownerBadge(t),
+    t.folder && t.folder !== 'inbox' ? h('span', { class: `badge folder folder-${t.folder}`, text: FOLDERS[t.folder] || t.folder }) : null);
+  return h('li', { class: classes.join(' '), 'data-psid': t.psid, 'data-state': t.state, 'data-folder': t.folder || 'inbox' }, link);
 }
 
 /** Who has the thread, as a badge: waiting, an agent, a bot, or nobody. */
@@ -142,6 +146,10 @@ function threadPane(pageId, psid, onChange) {
   const state = h('p', { id: 'inbox-state', class: 'inbox-state' }, stateBadge, ' ', stateLine);
   const take = h('button', { type: 'button', id: 'inbox-take', text: 'Take over', hidden: true });
   const handBack = h('button', { type: 'button', id: 'inbox-hand-back', class: 'secondary', text: 'Hand back to bot', hidden: true });
+  const folderBadge = h('span', { class: 'badge folder', id: 'inbox-folder' });
+  const toDone = h('button', { type: 'button', id: 'inbox-done', class: 'secondary', text: 'Mark as done', hidden: true });
+  const toSpam = h('button', { type: 'button', id: 'inbox-spam', class: 'secondary', text: 'Move to spam', hidden: true });
+  const toInbox = h('button', { type: 'button', id: 'inbox-to-inbox', class: 'secondary', text: 'Move to inbox', hidden: true });
   const messages = h('ol', { id: 'inbox-messages', class: 'inbox-messages', 'aria-label': 'Messages', tabindex: '0' });
   const text = h('input', { id: 'inbox-text', name: 'text', autocomplete: 'off', maxlength: 2000, disabled: true });
   const send = h('button', { type: 'submit', id: 'inbox-send', text: 'Send', disabled: true });
@@ -166,6 +174,13 @@ function threadPane(pageId, psid, onChange) {
     stateLine.textContent = stateText(t);
     take.hidden = t.state === 'agent';
     handBack.hidden = !(t.state === 'agent' || t.state === 'waiting');
+    const folder = t.folder || 'inbox';
+    folderBadge.textContent = FOLDERS[folder] || folder;
+    folderBadge.className = `badge folder folder-${folder}`;
+    folderBadge.dataset.folder = folder;
+    toDone.hidden = folder === 'page_done';
+    toSpam.hidden = folder === 'spam';
+    toInbox.hidden = folder === 'inbox';
     showComposer();
     cannot.textContent = t.can_send ? '' : (t.cannot_send_reason || 'You cannot answer this conversation now.');
     cannot.hidden = t.can_send;
@@ -208,6 +223,14 @@ function threadPane(pageId, psid, onChange) {
     say(line, 'Handed back to the bot.');
     onChange();
   }));
+  const fileIn = (button, folder, done) => button.addEventListener('click', () => act(button, line, async () => {
+    show(await session.api.setFolder(pageId, psid, folder));
+    say(line, done);
+    onChange();
+  }));
+  fileIn(toDone, 'page_done', 'Marked as done: a new message from this person brings it back to the inbox.');
+  fileIn(toSpam, 'spam', 'Moved to spam.');
+  fileIn(toInbox, 'inbox', 'Moved to the inbox.');
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const body = text.value.trim();
@@ -230,7 +253,8 @@ function threadPane(pageId, psid, onChange) {
   const node = h('section', { class: 'panel inbox-thread-pane', id: 'inbox-thread', 'aria-labelledby': 'inbox-thread-heading' },
     h('div', { class: 'inbox-person' }, picture, name),
     state,
-    h('div', { class: 'toolbar inbox-actions' }, take, handBack),
+    h('p', { class: 'inbox-folder-line' }, 'Folder: ', folderBadge),
+    h('div', { class: 'toolbar inbox-actions' }, take, handBack, toDone, toSpam, toInbox),
     line,
     messages,
     form,

@@ -172,6 +172,7 @@ export class Api {
   /** Deletes the conversation for this person; a new message starts it again. */
   deleteThread(page) { return this.call("DELETE", `/threads/${seg(page)}`); }
   block(page) { return this.call("POST", `/pages/${seg(page)}/block`, {}); }
+  report(page) { return this.call("POST", `/pages/${seg(page)}/report`, {}); }
   unblock(page) { return this.call("DELETE", `/pages/${seg(page)}/block`); }
   /** `{data: [{page: {id, name, username}, blocked_at}]}`. */
   blocks() { return this.call("GET", "/blocks"); }

@@ -1,5 +1,5 @@
 // The web messenger: what a person controls about their data. The open thread's
-// options (delete the conversation, block the Page) and the privacy panel reached
+// options (delete the conversation, report it, block the Page) and the privacy panel reached
 // from the thread list (download my data, the blocked Pages, delete my account).
 // Every confirmation is an in-page <dialog>, never window.confirm: the page stays
 // scriptable and the error of a refused action shows where it was asked.
@@ -26,6 +26,7 @@ export function wirePrivacy(host) {
     if (!event.target.closest?.(".thread-options")) closeOptions();
   });
   $("delete-thread").addEventListener("click", () => onDeleteThread(host));
+  $("report-page").addEventListener("click", () => onReport(host));
   $("block-page").addEventListener("click", () => onBlock(host));
   $("confirm-form").addEventListener("submit", onConfirm);
   $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
@@ -66,6 +67,16 @@ function onDeleteThread(host) {
   ask(`Delete this conversation with ${page.name}?`, "Its messages are removed for you. If you or the Page write again, a new conversation starts.", "Delete", {
     call: () => host.state.api.deleteThread(page.username),
     then: () => leaveThread(host, `Your conversation with ${page.name} was deleted.`),
+  });
+}
+
+function onReport(host) {
+  closeOptions();
+  const page = host.state.page;
+  if (!page) return;
+  ask(`Report your conversation with ${page.name}?`, "The report is recorded; the conversation stays. To stop its messages too, block the Page.", "Report", {
+    call: () => host.state.api.report(page.username),
+    then: () => { $("note").textContent = `You reported your conversation with ${page.name}.`; },
   });
 }
 

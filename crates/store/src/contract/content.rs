@@ -100,17 +100,105 @@ pub async fn page_threads_most_recent_first(store: Shared) {
     // A fourth thread at the same time as another: the cursor keeps both.
     let dee = store.create_person(person("Dee")).await.unwrap().id;
     store.append_message(message("d1", "100", dee, Direction::Inbound, 1_000), vec![]).await.unwrap();
-    let all = store.page_threads(&one, None, 10).await.unwrap();
+    let all = store.page_threads(&one, None, None, 10).await.unwrap();
     let order: Vec<_> = all.iter().map(|t| (t.person, t.last_message_at, t.message_count)).collect();
     assert_eq!(order, vec![(ids[2], 3_000, 1), (ids[1], 2_500, 2), (dee, 1_000, 1), (ids[0], 1_000, 1)]);
-    let next = store.page_threads(&one, Some((2_500, ids[1])), 1).await.unwrap();
+    let next = store.page_threads(&one, None, Some((2_500, ids[1])), 1).await.unwrap();
     assert_eq!(next.iter().map(|t| t.person).collect::<Vec<_>>(), vec![dee], "strictly after the cursor");
-    let last = store.page_threads(&one, Some((1_000, dee)), 5).await.unwrap();
+    let last = store.page_threads(&one, None, Some((1_000, dee)), 5).await.unwrap();
     assert_eq!(last.iter().map(|t| t.person).collect::<Vec<_>>(), vec![ids[0]], "a tie in time is ordered by person");
-    assert!(store.page_threads(&PageId("200".into()), None, 10).await.unwrap().is_empty());
+    assert!(store.page_threads(&PageId("200".into()), None, None, 10).await.unwrap().is_empty());
     let one_thread = store.page_thread(&one, ids[1]).await.unwrap();
-    assert_eq!(one_thread, Some(PageThread { person: ids[1], last_message_at: 2_500, message_count: 2 }));
+    let expected = PageThread { person: ids[1], last_message_at: 2_500, message_count: 2, unread_count: 1, folder: Folder::Inbox, answered: true, blocked: false };
+    assert_eq!(one_thread, Some(expected));
     assert_eq!(store.page_thread(&PageId("200".into()), ids[1]).await.unwrap(), None);
+}
+
+fn persons_of(threads: &[PageThread]) -> Vec<PersonId> {
+    threads.iter().map(|t| t.person).collect()
+}
+
+pub async fn threads_are_filed_in_folders_and_a_message_brings_a_done_one_back(store: Shared) {
+    let ids = seed(&store, 3).await;
+    let one = PageId("100".into());
+    let (unanswered, answered, junk) = (ids[0], ids[1], ids[2]);
+    store.append_message(message("a1", "100", unanswered, Direction::Inbound, 1_000), vec![]).await.unwrap();
+    store.append_message(message("a2", "100", unanswered, Direction::Inbound, 1_100), vec![]).await.unwrap();
+    store.append_message(message("b1", "100", answered, Direction::Inbound, 2_000), vec![]).await.unwrap();
+    store.append_message(message("b2", "100", answered, Direction::Outbound, 2_100), vec![]).await.unwrap();
+    store.append_message(message("c1", "100", junk, Direction::Inbound, 3_000), vec![]).await.unwrap();
+    store.append_message(message("c2", "100", junk, Direction::Outbound, 3_100), vec![]).await.unwrap();
+    assert!(store.set_folder(&one, junk, Folder::Spam).await.unwrap());
+    let folder = |f| {
+        let store = store.clone();
+        let one = one.clone();
+        async move { persons_of(&store.page_threads(&one, Some(f), None, 10).await.unwrap()) }
+    };
+    assert_eq!(folder(FolderFilter::Other).await, vec![unanswered], "never answered: a message request");
+    assert_eq!(folder(FolderFilter::Inbox).await, vec![answered]);
+    assert_eq!(folder(FolderFilter::Spam).await, vec![junk]);
+    assert_eq!(folder(FolderFilter::PageDone).await, Vec::<PersonId>::new());
+    assert_eq!(persons_of(&store.page_threads(&one, None, None, 10).await.unwrap()), vec![junk, answered, unanswered], "no filter: every folder");
+
+    // Done, and back when the person writes (not when the Page does).
+    assert!(store.set_folder(&one, answered, Folder::PageDone).await.unwrap());
+    assert_eq!(folder(FolderFilter::PageDone).await, vec![answered]);
+    store.append_message(message("b3", "100", answered, Direction::Outbound, 4_000), vec![]).await.unwrap();
+    assert_eq!(folder(FolderFilter::PageDone).await, vec![answered], "the Page's own message leaves it done");
+    store.append_message(message("b4", "100", answered, Direction::Inbound, 5_000), vec![]).await.unwrap();
+    assert_eq!(folder(FolderFilter::PageDone).await, Vec::<PersonId>::new());
+    assert_eq!(folder(FolderFilter::Inbox).await, vec![answered], "the person's message brings it back");
+    store.append_message(message("c3", "100", junk, Direction::Inbound, 6_000), vec![]).await.unwrap();
+    assert_eq!(folder(FolderFilter::Spam).await, vec![junk], "spam stays spam");
+
+    // The folder composes with the cursor.
+    store.append_message(message("a3", "100", unanswered, Direction::Inbound, 5_500), vec![]).await.unwrap();
+    assert!(store.set_folder(&one, unanswered, Folder::Spam).await.unwrap());
+    let spam = store.page_threads(&one, Some(FolderFilter::Spam), None, 1).await.unwrap();
+    assert_eq!(persons_of(&spam), vec![junk]);
+    let rest = store.page_threads(&one, Some(FolderFilter::Spam), Some((spam[0].last_message_at, junk)), 5).await.unwrap();
+    assert_eq!(persons_of(&rest), vec![unanswered]);
+
+    // Unread: the person's messages after the Page's seen mark; blocked shows.
+    let thread = store.page_thread(&one, answered).await.unwrap().unwrap();
+    assert_eq!((thread.unread_count, thread.folder, thread.answered, thread.blocked), (2, Folder::Inbox, true, false));
+    store.mark_seen(&one, answered, 2_500).await.unwrap();
+    assert_eq!(store.page_thread(&one, answered).await.unwrap().unwrap().unread_count, 1);
+    let record = PrivacyRecord { at: 7_000, actor: "test".into(), action: "page_blocked".into(), subject: "x".into(), detail: String::new() };
+    assert!(store.set_blocked(&one, answered, Some(7_000), record).await.unwrap());
+    assert!(store.page_thread(&one, answered).await.unwrap().unwrap().blocked);
+    let stranger = store.create_person(person("Stranger")).await.unwrap().id;
+    assert!(!store.set_folder(&one, stranger, Folder::PageDone).await.unwrap(), "no thread, nothing filed");
+}
+
+pub async fn messaging_insights_count_each_day(store: Shared) {
+    const DAY: Millis = 86_400_000;
+    const HOUR: Millis = 3_600_000;
+    let ids = seed(&store, 5).await;
+    store.create_page(page("200", "two"), None).await.unwrap();
+    let one = PageId("100".into());
+    let record = |action: &str| PrivacyRecord { at: 0, actor: "test".into(), action: action.into(), subject: "x".into(), detail: String::new() };
+    // Before the range: one connection, and one lost to a block.
+    store.append_message(message("a", "100", ids[0], Direction::Inbound, 9 * DAY), vec![]).await.unwrap();
+    store.append_message(message("d", "100", ids[3], Direction::Inbound, 8 * DAY), vec![]).await.unwrap();
+    assert!(store.set_blocked(&one, ids[3], Some(9 * DAY + HOUR), record("page_blocked")).await.unwrap());
+    // Day 10: a new conversation (the Page's answer later that day changes nothing).
+    store.append_message(message("b", "100", ids[1], Direction::Inbound, 10 * DAY + HOUR), vec![]).await.unwrap();
+    store.append_message(message("b2", "100", ids[1], Direction::Outbound, 10 * DAY + 2 * HOUR), vec![]).await.unwrap();
+    // Day 11: another, blocked and reported; the first one's block.
+    store.append_message(message("c", "100", ids[2], Direction::Inbound, 11 * DAY), vec![]).await.unwrap();
+    assert!(store.report_thread(&one, ids[2], 11 * DAY + 5 * HOUR, record("conversation_reported")).await.unwrap());
+    assert!(store.set_blocked(&one, ids[1], Some(11 * DAY + 2 * HOUR), record("page_blocked")).await.unwrap());
+    // Another Page's thread, and one after the range, count for nothing here.
+    store.append_message(message("e", "200", ids[4], Direction::Inbound, 10 * DAY), vec![]).await.unwrap();
+    store.append_message(message("f", "100", ids[4], Direction::Inbound, 13 * DAY), vec![]).await.unwrap();
+    assert!(!store.report_thread(&PageId("200".into()), ids[0], 11 * DAY, record("conversation_reported")).await.unwrap(), "no thread there");
+
+    let days = store.messaging_insights(&one, 10 * DAY, 3).await.unwrap();
+    let day = |connections, new_conversations, blocked, reported| DayInsights { connections, new_conversations, blocked, reported };
+    assert_eq!(days, vec![day(2, 1, 0, 0), day(2, 1, 1, 1), day(2, 0, 0, 0)]);
+    assert_eq!(store.messaging_insights(&one, 13 * DAY, 1).await.unwrap(), vec![day(3, 1, 0, 0)]);
+    assert_eq!(store.messaging_insights(&PageId("300".into()), 10 * DAY, 2).await.unwrap(), vec![day(0, 0, 0, 0); 2], "a Page without threads");
 }
 
 pub async fn attachments_profiles_and_personas(store: Shared) {

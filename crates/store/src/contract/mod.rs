@@ -67,6 +67,8 @@ macro_rules! contract_tests {
             reactions_mark_messages_and_open_the_window,
             edits_count_once_under_races_and_ratings_replace_the_last,
             page_threads_most_recent_first,
+            threads_are_filed_in_folders_and_a_message_brings_a_done_one_back,
+            messaging_insights_count_each_day,
             attachments_profiles_and_personas,
             listings_show_what_each_person_may_see,
             a_page_keeps_an_admin_whoever_races_to_leave,
