@@ -45,17 +45,22 @@ fn assert_refused(answer: &(u16, Value), code: u64, subcode: Option<u64>) {
 
 #[tokio::test]
 async fn labels_are_created_listed_put_on_persons_and_deleted() {
-    let server = TestServer::start().await;
+    // On a virtual clock moved a millisecond between creations: labels list oldest
+    // first, and two made in one millisecond would be ordered by id.
+    let server = TestServer::start_with(|s| s.virtual_clock = true).await;
+    let tick = || server.console(Method::POST, "/clock", json!({"advance_ms": 1}));
     let bot = server.bot("shop", FIELDS).await;
     let token = bot.page_token.as_str();
     let (ann, bob) = (psid_of(&server, &bot, "ann").await, psid_of(&server, &bot, "bob").await);
     assert_eq!(get(&server, token, "/me/custom_labels?fields=name").await, json!({"data": []}));
 
     let vip = create(&server, token, json!({"page_label_name": "vip"})).await;
+    tick().await;
     // messaging-apis still sends the older key `name`; form bodies work too.
     let (status, created) = server.graph_call(Method::POST, &format!("/{}/custom_labels?page_label_name=churned", bot.page.id), Some(token), None).await;
     assert_eq!(status, 200, "{created}");
     let churned = created["id"].as_str().unwrap().to_string();
+    tick().await;
     let old_key = create(&server, token, json!({"name": "loyal"})).await;
     assert_eq!(create(&server, token, json!({"page_label_name": "vip"})).await, vip, "one label per name: the same id again");
 

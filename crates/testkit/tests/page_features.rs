@@ -149,3 +149,28 @@ async fn the_feature_review_follows_the_console() {
     let (status, fresh) = get(&server, &format!("/{}/messaging_feature_review", other.page.id), &other.page_token).await;
     assert_eq!((status, &fresh), (200, &json!({"data": [{"feature": "human_agent", "status": "approved"}]})));
 }
+
+#[tokio::test]
+async fn the_inventory_the_review_and_a_sticker_through_the_batch_api() {
+    let server = TestServer::start().await;
+    let bot = server.bot("shop", "messages,messaging_optins").await;
+    let (psid, optin, _, _) = opted_in(&server, &bot, "ann", "Daily deals", "ENABLED").await;
+    let sticker = format!("recipient={}&message={}", percent_encode(&json!({"id": psid}).to_string()), percent_encode(r#"{"sticker_id":369239263222822}"#));
+    let batch = json!([
+        {"method": "GET", "relative_url": "me/notification_message_tokens"},
+        {"method": "GET", "relative_url": "me/messaging_feature_review"},
+        {"method": "POST", "relative_url": "me/messages", "body": sticker},
+        {"method": "POST", "relative_url": "me/messages", "body": format!("recipient={}&message=%7B%22sticker_id%22%3A1%7D", percent_encode(&json!({"id": psid}).to_string()))},
+    ]);
+    let response = server.http.post(format!("{}/", server.graph())).json(&json!({"access_token": bot.page_token, "batch": batch})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answers: Value = response.json().await.unwrap();
+    let codes: Vec<&Value> = answers.as_array().unwrap().iter().map(|a| &a["code"]).collect();
+    assert_eq!(codes, [&json!(200), &json!(200), &json!(200), &json!(400)], "{answers}");
+    let body = |i: usize| serde_json::from_str::<Value>(answers[i]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body(0)["data"][0]["notification_messages_token"], optin["optin"]["notification_messages_token"]);
+    assert_eq!(body(0)["data"][0]["recipient_id"], psid.as_str());
+    assert_eq!(body(1), json!({"data": [{"feature": "human_agent", "status": "approved"}]}));
+    assert_eq!(body(2)["recipient_id"], psid.as_str());
+    assert_eq!(body(3)["error"]["code"], 100, "an unknown sticker: {}", body(3));
+}

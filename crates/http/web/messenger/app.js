@@ -534,17 +534,22 @@ async function onRate(msg, feedback) {
   $("messages").querySelector(`[data-mid="${CSS.escape(msg.mid)}"] .rate-${feedback}`)?.focus();
 }
 
+// A message of the person's own, accepted: shown in the thread, the composer reset.
+function showSent(sent) {
+  cancelReply();
+  upsert(sent);
+  renderWelcome();
+  renderQuick();
+  scheduleThreads();
+  setNote("");
+}
+
 async function onLike() {
   if (!state.page) return;
   const replyTo = state.replyTo?.mid;
   try {
     const sent = await state.api.sendSticker(state.page.username, LIKE_STICKER, replyTo);
-    cancelReply();
-    upsert(sent);
-    renderWelcome();
-    renderQuick();
-    scheduleThreads();
-    setNote("");
+    showSent(sent);
   } catch (e) {
     setNote(`Not sent: ${e.message}`);
   }
@@ -606,12 +611,7 @@ async function onSend(event) {
   input.value = "";
   try {
     const sent = await state.api.sendText(state.page.username, text, replyTo);
-    cancelReply();
-    upsert(sent);
-    renderWelcome();
-    renderQuick();
-    scheduleThreads();
-    setNote("");
+    showSent(sent);
   } catch (e) {
     input.value = text;
     setNote(`Not sent: ${e.message}`);
