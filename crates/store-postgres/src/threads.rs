@@ -230,43 +230,41 @@ impl ThreadStore for PostgresStore {
     async fn edit_message(&self, edit: Edit, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
         let Edit { page, person, mid, text, num_edit } = edit;
         let num_edit = i32::try_from(num_edit).map_err(|_| StoreError::corrupt("edit_count", num_edit.to_string()))?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        // The thread's row lock first, as every writer of its outbox events takes it;
-        // then from the count the author saw only: a racing edit finds it moved on.
-        let thread = tx.query_opt("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page.0, &person.0]).await.map_err(pg)?;
-        let changed = tx
-            .execute(
-                "UPDATE messages SET text = $4, edit_count = $5
-                 WHERE mid = $1 AND page_id = $2 AND person_id = $3 AND direction = $6 AND edit_count = $5 - 1",
-                &[&mid.0, &page.0, &person.0, &text, &num_edit, &codec::text(Direction::Inbound)],
-            )
-            .await
-            .map_err(pg)?;
-        if thread.is_none() || changed == 0 {
-            return Ok(false);
-        }
-        insert_events_locked(&tx, &events).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(true)
+        // Only from the count the author saw: a racing edit finds it moved on.
+        let change = "UPDATE messages SET text = $4, edit_count = $5
+                      WHERE mid = $1 AND page_id = $2 AND person_id = $3 AND direction = $6 AND edit_count = $5 - 1";
+        let direction = codec::text(Direction::Inbound);
+        self.change_message(&page, person, change, &[&mid.0, &page.0, &person.0, &text, &num_edit, &direction], &events).await
     }
 
     async fn rate_message(&self, rating: Rating, events: Vec<NewOutboxEvent>) -> StoreResult<bool> {
         let Rating { page, person, mid, feedback } = rating;
+        let change = "UPDATE messages SET feedback = $4 WHERE mid = $1 AND page_id = $2 AND person_id = $3 AND direction = $5";
+        let (feedback, direction) = (codec::text(feedback), codec::text(Direction::Outbound));
+        self.change_message(&page, person, change, &[&mid.0, &page.0, &person.0, &feedback, &direction], &events).await
+    }
+}
+
+impl PostgresStore {
+    /// Changes one message of a thread with `change` under the thread's row lock
+    /// (which every writer of its outbox events takes first) and stores the events;
+    /// false, and nothing stored, when the thread or the message is not there.
+    async fn change_message(
+        &self,
+        page: &PageId,
+        person: PersonId,
+        change: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        events: &[NewOutboxEvent],
+    ) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let thread = tx.query_opt("SELECT 1 FROM threads WHERE page_id = $1 AND person_id = $2 FOR UPDATE", &[&page.0, &person.0]).await.map_err(pg)?;
-        let changed = tx
-            .execute(
-                "UPDATE messages SET feedback = $4 WHERE mid = $1 AND page_id = $2 AND person_id = $3 AND direction = $5",
-                &[&mid.0, &page.0, &person.0, &codec::text(feedback), &codec::text(Direction::Outbound)],
-            )
-            .await
-            .map_err(pg)?;
+        let changed = tx.execute(change, params).await.map_err(pg)?;
         if thread.is_none() || changed == 0 {
             return Ok(false);
         }
-        insert_events_locked(&tx, &events).await?;
+        insert_events_locked(&tx, events).await?;
         tx.commit().await.map_err(pg)?;
         Ok(true)
     }
