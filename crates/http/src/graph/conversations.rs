@@ -10,16 +10,7 @@ use switchboard_domain::Refusal;
 /// The URL of the page after this one: the same request with `after` moved on.
 pub(super) fn next_url(platform: &Platform, request: &GraphCall, paged: &Paged) -> Option<String> {
     let after = paged.after.as_ref()?;
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in request.params.0.iter().filter(|(key, _)| *key != "after") {
-        let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
-        query.append_pair(key, &value);
-    }
-    if let Some(token) = &request.token {
-        query.append_pair("access_token", token);
-    }
-    query.append_pair("after", after);
-    Some(format!("{}{}?{}", platform.ops.public_url(), request.path, query.finish()))
+    Some(super::url_with(platform, request, &[("after", after.clone())]))
 }
 
 /// `GET /{page-id}/conversations?platform=messenger[&user_id=][&fields=][&limit=][&after=]`.

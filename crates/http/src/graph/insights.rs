@@ -9,17 +9,7 @@ use switchboard_wire::graph;
 
 /// The same request over another range.
 fn range_url(platform: &Platform, request: &GraphCall, since: i64, until: i64) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in request.params.0.iter().filter(|(key, _)| !matches!(key.as_str(), "since" | "until" | "access_token")) {
-        let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
-        query.append_pair(key, &value);
-    }
-    if let Some(token) = &request.token {
-        query.append_pair("access_token", token);
-    }
-    query.append_pair("since", &since.to_string());
-    query.append_pair("until", &until.to_string());
-    format!("{}{}?{}", platform.ops.public_url(), request.path, query.finish())
+    super::url_with(platform, request, &[("since", since.to_string()), ("until", until.to_string())])
 }
 
 /// `GET /{page-id}/insights?metric=<list>[&period=day][&since=][&until=]`.

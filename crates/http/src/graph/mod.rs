@@ -196,6 +196,24 @@ fn version(request: &GraphRequest) -> String {
 }
 
 /// An answer, as JSON.
+/// This request's URL with the `changed` parameters set anew (paging links): the
+/// other parameters as they came, the caller's token last.
+fn url_with(platform: &Platform, request: &GraphCall, changed: &[(&str, String)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let kept = request.params.0.iter().filter(|(key, _)| key.as_str() != "access_token" && !changed.iter().any(|(name, _)| name == key));
+    for (key, value) in kept {
+        let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+        query.append_pair(key, &value);
+    }
+    if let Some(token) = &request.token {
+        query.append_pair("access_token", token);
+    }
+    for (name, value) in changed {
+        query.append_pair(name, value);
+    }
+    format!("{}{}?{}", platform.ops.public_url(), request.path, query.finish())
+}
+
 fn json(value: impl serde::Serialize) -> Response {
     axum::response::IntoResponse::into_response(axum::Json(value))
 }
