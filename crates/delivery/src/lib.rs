@@ -550,18 +550,7 @@ impl Dispatcher {
     }
 }
 
-/// An error and its causes, `outer: inner: innermost`: an HTTP client's own message
-/// rarely says what failed.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use switchboard_store::error_chain;
 
 /// Up to `limit` bytes of the body; the rest is left unread.
 async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {

@@ -25,32 +25,22 @@ impl From<AppError> for HttpError {
         match error {
             AppError::Refused(refusal) => Self(refusal),
             AppError::Store(StoreError::Unavailable { .. }) => {
-                tracing::warn!(cause = %chain(&error), "store unavailable");
+                tracing::warn!(cause = %error_chain(&error), "store unavailable");
                 Self(Refusal::unavailable())
             }
             AppError::Store(_) => {
-                tracing::error!(cause = %chain(&error), "store failure");
+                tracing::error!(cause = %error_chain(&error), "store failure");
                 Self(Refusal::unknown())
             }
             AppError::Internal { .. } => {
-                tracing::error!(cause = %chain(&error), "internal failure");
+                tracing::error!(cause = %error_chain(&error), "internal failure");
                 Self(Refusal::unknown())
             }
         }
     }
 }
 
-/// An error and its causes, for the log: `outer: inner: innermost`.
-pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use switchboard_store::error_chain;
 
 /// An opaque id for a failed request, as Meta's `fbtrace_id`.
 fn trace_id() -> String {

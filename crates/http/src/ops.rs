@@ -23,7 +23,7 @@ async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
     match platform.ops.ping().await {
         Ok(()) => (StatusCode::OK, Json(ReadinessView { status: "ready", store: "ok", node })),
         Err(error) => {
-            tracing::warn!(error = %crate::error::chain(&error), "not ready: the store does not answer");
+            tracing::warn!(error = %crate::error::error_chain(&error), "not ready: the store does not answer");
             (StatusCode::SERVICE_UNAVAILABLE, Json(ReadinessView { status: "unavailable", store: "unreachable", node }))
         }
     }

@@ -120,3 +120,16 @@ pub enum Missing {
     #[error("business {0}")]
     Business(String),
 }
+
+/// An error and its causes, `outer: inner: innermost`: for logs and attempt records,
+/// where an outer message alone (an HTTP client's, a pool's) rarely says what failed.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
