@@ -63,7 +63,11 @@ impl PostgresStore {
     pub async fn connect(config: PostgresConfig) -> StoreResult<Self> {
         let mut pg_config: tokio_postgres::Config = config.url.parse().map_err(|e| errors::internal("database URL", e))?;
         let timeout = Duration::from_millis(config.connect_timeout_ms.max(1));
-        let mut options = format!("-c statement_timeout={}", config.statement_timeout_ms);
+        // A session idle inside a transaction for as long as a statement may run is
+        // ended by the server: a node frozen (SIGSTOP, a stalled VM) between two
+        // statements of a transaction would otherwise hold its row locks, and stall
+        // every node writing to those threads, for as long as it is frozen.
+        let mut options = format!("-c statement_timeout={0} -c idle_in_transaction_session_timeout={0}", config.statement_timeout_ms);
         if let Some(schema) = &config.schema {
             // Created before the pool uses it as search_path.
             let (client, connection) = pg_config.connect(NoTls).await.map_err(pg)?;

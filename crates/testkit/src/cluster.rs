@@ -29,13 +29,15 @@ fn rand_suffix() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
 }
 
-/// The `switchboard` binary built beside the test (`cargo build --workspace --bins`).
+/// The `switchboard` binary built beside the caller (`cargo build --workspace
+/// --bins`): a test runs from `target/<profile>/deps`, a program such as the fault
+/// runner from `target/<profile>` itself.
 pub fn switchboard_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
-    let binary = dir.join(format!("switchboard{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "build the binaries first: cargo build --workspace --bins ({} is missing)", binary.display());
-    binary
+    let exe = std::env::current_exe().expect("the program's path");
+    let name = format!("switchboard{}", std::env::consts::EXE_SUFFIX);
+    let candidates: Vec<PathBuf> = exe.ancestors().skip(1).take(2).map(|dir| dir.join(&name)).collect();
+    let found = candidates.iter().find(|binary| binary.exists());
+    found.cloned().unwrap_or_else(|| panic!("build the binaries first: cargo build --workspace --bins ({} is missing)", candidates[0].display()))
 }
 
 /// A `switchboard serve` process once it has printed its address (and, as the
@@ -83,15 +85,37 @@ pub struct NodeProcess {
 /// A fixed master key shared by the nodes of one test installation.
 pub const TEST_MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
+/// What a node stores its data in.
+#[derive(Debug, Clone)]
+pub enum NodeStore {
+    /// SQLite in this data directory (kept across restarts).
+    Sqlite(PathBuf),
+    /// The PostgreSQL database at this URL.
+    Postgres(String),
+}
+
 impl NodeProcess {
     /// Starts `switchboard serve` on `database_url`, on a free port, with quick
     /// webhook timeouts (`timeout_secs`, lease = 3 x timeout) and retries.
     pub async fn start(name: &str, database_url: &str, timeout_secs: u64) -> Self {
-        let data = tempfile::tempdir().expect("temporary directory").keep();
+        Self::start_on(name, &NodeStore::Postgres(database_url.to_string()), timeout_secs, &[]).await
+    }
+
+    /// Starts `switchboard serve` on `store` (a node restarted on the same store
+    /// carries on where it stopped), with `env` added to the quick test settings.
+    pub async fn start_on(name: &str, store: &NodeStore, timeout_secs: u64, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(switchboard_binary());
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data"]);
+        match store {
+            NodeStore::Sqlite(data) => {
+                command.arg(data);
+            }
+            NodeStore::Postgres(url) => {
+                let data = tempfile::tempdir().expect("temporary directory").keep();
+                command.arg(data).args(["--database-url", url]);
+            }
+        }
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--data"])
-            .arg(&data)
             .env("SWITCHBOARD_MASTER_KEY", TEST_MASTER_KEY)
             .env("SWITCHBOARD_NODE_ID", name)
             .env("SWITCHBOARD_LOG", "warn")
@@ -101,8 +125,31 @@ impl NodeProcess {
             .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", "100")
             .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", "500")
             .env("SWITCHBOARD_DATABASE__CONNECT_TIMEOUT_MS", "1000");
+        command.envs(env.iter().copied());
         let Listening { child, url, operator } = Listening::spawn(command).await;
         Self { child, url, operator, name: name.to_string() }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// SIGSTOP: the node is frozen where it is, its connections open, its leases
+    /// running out; [`NodeProcess::resume`] lets it carry on.
+    pub async fn pause(&self) {
+        self.signal("-STOP").await;
+    }
+
+    /// SIGCONT after [`NodeProcess::pause`].
+    pub async fn resume(&self) {
+        self.signal("-CONT").await;
+    }
+
+    async fn signal(&self, signal: &str) {
+        if let Some(pid) = self.child.id() {
+            let status = Command::new("kill").arg(signal).arg(pid.to_string()).status().await.expect("kill runs");
+            assert!(status.success(), "kill {signal} {pid}");
+        }
     }
 
     /// SIGKILL: no shutdown, leases left behind.

@@ -15,7 +15,7 @@ mod receiver;
 pub mod routes;
 
 pub use clock::ManualClock;
-pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, TcpProxy};
+pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, NodeStore, TcpProxy};
 pub use echo_bot::{EchoBot, InstallingBot, PullingBot, Tap};
 pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};

@@ -10,7 +10,7 @@ use axum::Router;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One POST as it arrived.
@@ -42,6 +42,9 @@ struct ReceiverState {
     wrong_challenge: Mutex<Option<String>>,
     /// While true, POSTs are received but not answered.
     holding: tokio::sync::watch::Sender<bool>,
+    /// Each POST is answered after up to this many milliseconds (a bot at work), so
+    /// that a fault can land while deliveries are in flight.
+    think_ms: AtomicU64,
 }
 
 fn sha1_hex(secret: &str, body: &[u8]) -> String {
@@ -68,6 +71,7 @@ impl WebhookReceiver {
             fail_with: AtomicU16::new(0),
             wrong_challenge: Mutex::new(None),
             holding: tokio::sync::watch::channel(false).0,
+            think_ms: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));
@@ -94,6 +98,11 @@ impl WebhookReceiver {
     /// unanswered until released; then they are answered as usual.
     pub fn hold(&self, holding: bool) {
         self.state.holding.send_replace(holding);
+    }
+
+    /// Answer each POST after a random pause of up to `most` (0: at once).
+    pub fn think(&self, most: std::time::Duration) {
+        self.state.think_ms.store(most.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn posts(&self) -> Vec<Received> {
@@ -189,6 +198,10 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
         let _ = holding.wait_for(|held| !held).await;
         // A sender that died meanwhile never reads this answer.
         return (StatusCode::SERVICE_UNAVAILABLE, FAILURE_BODY);
+    }
+    let think_ms = state.think_ms.load(Ordering::SeqCst);
+    if think_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(rand::random::<u64>() % think_ms)).await;
     }
     let secret = state.secret.lock().unwrap().clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();

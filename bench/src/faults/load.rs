@@ -1,0 +1,168 @@
+//! The mixed load a fault lands in: one worker per thread, writing as the person
+//! (the person API) or as the bot (the Send API) in turn at random, one write at a
+//! time, through whichever node is up. Each worker keeps its ledger: every write
+//! acknowledged with its `mid`, in the order acknowledged (the thread's order), and
+//! how every other answer looked, so that a refusal that does not say to retry, or
+//! a call that hangs, is caught.
+
+use crate::world::{Nodes, World};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A call answered later than this counts as hung: every timeout of the platform
+/// (statements, connections, the request deadline) is shorter.
+pub const HUNG: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Person,
+    Bot,
+}
+
+/// A write the platform acknowledged.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    pub mid: String,
+    pub thread: usize,
+}
+
+/// What the load saw: the acknowledged writes (each thread's in its order) and the
+/// other answers by kind.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub acks: Vec<Ack>,
+    pub attempts: u64,
+    /// Graph errors flagged `is_transient` (the platform said to retry).
+    pub transient: u64,
+    /// No answer: the node was down or the connection was cut.
+    pub unreachable: u64,
+    /// Answers that were neither a success nor a transient Graph error, with a few
+    /// samples.
+    pub unclear: u64,
+    pub unclear_samples: Vec<String>,
+    /// Calls answered (or given up) after [`HUNG`].
+    pub hung: u64,
+    /// The longest any call took, answered or not.
+    pub slowest_ms: u128,
+}
+
+impl Ledger {
+    fn absorb(&mut self, other: Ledger) {
+        self.acks.extend(other.acks);
+        self.attempts += other.attempts;
+        self.transient += other.transient;
+        self.unreachable += other.unreachable;
+        self.unclear += other.unclear;
+        self.hung += other.hung;
+        self.slowest_ms = self.slowest_ms.max(other.slowest_ms);
+        for sample in other.unclear_samples {
+            if self.unclear_samples.len() < 5 {
+                self.unclear_samples.push(sample);
+            }
+        }
+    }
+}
+
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<Ledger>>,
+}
+
+impl Load {
+    /// Starts one worker per thread of `world`, each with its own random stream
+    /// drawn from `seed`.
+    pub fn start(world: &Arc<World>, nodes: &Arc<Nodes>, seed: u64) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let http = reqwest::Client::builder().timeout(HUNG + Duration::from_secs(10)).build().expect("an HTTP client");
+        let workers = (0..world.threads.len())
+            .map(|thread| {
+                let (world, nodes, stop, http) = (world.clone(), nodes.clone(), stop.clone(), http.clone());
+                tokio::spawn(async move { work(thread, &world, &nodes, &stop, &http, StdRng::seed_from_u64(seed ^ ((thread as u64) << 20))).await })
+            })
+            .collect();
+        Load { stop, workers }
+    }
+
+    /// Stops the workers after their current write; answers the whole ledger.
+    pub async fn stop(self) -> Ledger {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut ledger = Ledger::default();
+        for worker in self.workers {
+            ledger.absorb(worker.await.expect("a load worker"));
+        }
+        ledger
+    }
+}
+
+async fn work(thread: usize, world: &World, nodes: &Nodes, stop: &AtomicBool, http: &reqwest::Client, mut rng: StdRng) -> Ledger {
+    let mut ledger = Ledger::default();
+    let t = &world.threads[thread];
+    let page_token = &world.bots[t.page].page_token;
+    let mut turn = thread;
+    let mut seq = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(30..120))).await;
+        let Some(base) = nodes.pick(turn) else {
+            continue;
+        };
+        seq += 1;
+        ledger.attempts += 1;
+        let side = if rng.gen_bool(0.5) { Side::Person } else { Side::Bot };
+        let text = format!("fault {thread}.{seq}");
+        let request = match side {
+            Side::Person => http.post(format!("{base}/person/v1/threads/{}/messages", t.page_username)).bearer_auth(&t.session).json(&json!({"text": text})),
+            Side::Bot => http
+                .post(format!("{base}/v21.0/me/messages"))
+                .bearer_auth(page_token)
+                .json(&json!({"recipient": {"id": t.psid}, "messaging_type": "RESPONSE", "message": {"text": text}})),
+        };
+        let started = Instant::now();
+        let answer = async {
+            let response = request.send().await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+        .await;
+        let took = started.elapsed();
+        ledger.slowest_ms = ledger.slowest_ms.max(took.as_millis());
+        if took > HUNG {
+            ledger.hung += 1;
+        }
+        match answer {
+            Ok((status, body)) if status.is_success() => {
+                let mid = match side {
+                    Side::Person => body["mid"].as_str(),
+                    Side::Bot => body["message_id"].as_str(),
+                };
+                match mid {
+                    Some(mid) => ledger.acks.push(Ack { mid: mid.to_string(), thread }),
+                    None => unclear(&mut ledger, format!("{status} without a mid: {body}")),
+                }
+            }
+            Ok((_, body)) if body["error"]["is_transient"] == true => {
+                ledger.transient += 1;
+                turn += 1;
+            }
+            Ok((status, body)) => {
+                unclear(&mut ledger, format!("{status} {body}"));
+                turn += 1;
+            }
+            Err(_) => {
+                ledger.unreachable += 1;
+                turn += 1;
+            }
+        }
+    }
+    ledger
+}
+
+fn unclear(ledger: &mut Ledger, sample: String) {
+    ledger.unclear += 1;
+    if ledger.unclear_samples.len() < 5 {
+        ledger.unclear_samples.push(sample);
+    }
+}

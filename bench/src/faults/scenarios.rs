@@ -1,0 +1,239 @@
+//! The faults, each a run of its own on a fresh installation under the mixed load:
+//! nodes killed with SIGKILL and restarted on the same data, and nodes paused with
+//! SIGSTOP past their leases and resumed. Each answers a [`Run`] with its counts
+//! and what broke the promise.
+
+use crate::load::Load;
+use crate::verdict::{self, Counts, StoreAt};
+use crate::world::{Nodes, World};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_testkit::{NodeProcess, NodeStore};
+
+/// What every fault run is given.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub seed: u64,
+    /// Faults of each kind per engine.
+    pub faults: usize,
+    pub pages: usize,
+    pub persons: usize,
+    /// The PostgreSQL server new databases are made on (none: PostgreSQL runs are
+    /// left out, said so in the report).
+    pub postgres: Option<String>,
+    /// How long the end waits for the last acknowledged write's webhook.
+    pub patience: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Engine {
+    #[serde(rename = "SQLite")]
+    Sqlite,
+    #[serde(rename = "PostgreSQL, 2 nodes")]
+    Postgres,
+}
+
+impl Engine {
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PostgreSQL, 2 nodes",
+        }
+    }
+}
+
+/// One fault kind on one engine: what was injected and what the check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub kind: String,
+    pub engine: Engine,
+    pub injected: usize,
+    pub counts: Counts,
+    /// The longest time from a fault's end until the node served again.
+    pub longest_recovery_ms: u128,
+    /// Every way the run broke the promise; empty when it held.
+    pub failures: Vec<String>,
+}
+
+impl Run {
+    fn judged(kind: &str, engine: Engine, injected: usize, counts: Counts, longest_recovery_ms: u128) -> Run {
+        let mut failures = Vec::new();
+        if counts.lost > 0 {
+            failures.push(format!("{} acknowledged writes lost ({} not stored, {} never delivered)", counts.lost, counts.missing_from_store, counts.undelivered));
+        }
+        if counts.out_of_order > 0 {
+            failures.push(format!("{} events first delivered out of their thread's order", counts.out_of_order));
+        }
+        if counts.hung_calls > 0 {
+            failures.push(format!("{} calls hung past {} s", counts.hung_calls, crate::load::HUNG.as_secs()));
+        }
+        if counts.unclear_answers > 0 {
+            failures.push(format!("{} answers neither a success nor a Graph error saying to retry, e.g. {:?}", counts.unclear_answers, counts.unclear_samples));
+        }
+        if counts.acknowledged == 0 {
+            failures.push("no write was acknowledged: the load never ran".into());
+        }
+        Run { kind: kind.into(), engine, injected, counts, longest_recovery_ms, failures }
+    }
+}
+
+/// A webhook timeout of one second: leases (3 × the timeout) run out quickly, so
+/// that a dead or frozen node's events move to another node within the run.
+const TIMEOUT_SECS: u64 = 1;
+
+/// An installation's nodes as processes, each restartable on the same store.
+pub struct Installation {
+    store: NodeStore,
+    processes: Vec<Option<NodeProcess>>,
+    pub nodes: Arc<Nodes>,
+    pub operator: String,
+    store_at: StoreAt,
+}
+
+impl Installation {
+    pub async fn start(engine: Engine, plan: &Plan, label: &str) -> anyhow::Result<Installation> {
+        let (store, store_at, count) = match engine {
+            Engine::Sqlite => {
+                let data: PathBuf = tempfile::tempdir()?.keep();
+                (NodeStore::Sqlite(data.clone()), StoreAt::Sqlite(data), 1)
+            }
+            Engine::Postgres => {
+                let server = plan.postgres.as_deref().ok_or_else(|| anyhow::anyhow!("no PostgreSQL server for {label}"))?;
+                let url = new_database(server, label).await?;
+                (NodeStore::Postgres(url.clone()), StoreAt::Postgres(url), 2)
+            }
+        };
+        let mut processes = Vec::new();
+        let mut operator = None;
+        for n in 0..count {
+            let node = NodeProcess::start_on(&format!("node-{n}"), &store, TIMEOUT_SECS, &[]).await;
+            operator = operator.or(node.operator.clone());
+            processes.push(Some(node));
+        }
+        let urls = processes.iter().flatten().map(|node| node.url.clone()).collect();
+        let operator = operator.ok_or_else(|| anyhow::anyhow!("the first node printed no operator credential"))?;
+        Ok(Installation { store, processes, nodes: Arc::new(Nodes::new(urls)), operator, store_at })
+    }
+
+    pub fn first_url(&self) -> String {
+        self.nodes.pick(0).expect("a node is up")
+    }
+
+    pub fn len(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// SIGKILL of node `n`; the load stops choosing it.
+    pub async fn kill(&mut self, n: usize) {
+        self.nodes.set(n, None);
+        if let Some(node) = self.processes[n].take() {
+            node.kill_hard().await;
+        }
+    }
+
+    /// Starts node `n` again on the same store and waits until it is ready;
+    /// answers how long that took.
+    pub async fn restart(&mut self, n: usize) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let node = NodeProcess::start_on(&format!("node-{n}"), &self.store, TIMEOUT_SECS, &[]).await;
+        wait_ready(&node.url).await?;
+        self.nodes.set(n, Some(node.url.clone()));
+        self.processes[n] = Some(node);
+        Ok(started.elapsed())
+    }
+
+    pub fn process(&self, n: usize) -> &NodeProcess {
+        self.processes[n].as_ref().expect("the node is running")
+    }
+}
+
+/// A new empty database on the server at `server` (a URL ending in a database).
+async fn new_database(server: &str, label: &str) -> anyhow::Result<String> {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let name = format!("sb_faults_{label}_{}_{}", std::process::id(), rand::random::<u32>());
+    client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
+    let (base, _) = server.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL ends in /name"))?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// Polls `/readyz` until the node says its store answers (60 s at most).
+pub async fn wait_ready(url: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = http.get(format!("{url}/readyz")).send().await {
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{url} was not ready within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A world on `installation` with the load running; the bots think up to 20 ms
+/// per POST so that faults land while deliveries are in flight.
+async fn loaded(installation: &Installation, plan: &Plan) -> (Arc<World>, Load) {
+    let world = Arc::new(World::build(&installation.first_url(), &installation.operator, plan.pages, plan.persons).await);
+    for bot in &world.bots {
+        bot.receiver.think(Duration::from_millis(20));
+    }
+    let load = Load::start(&world, &installation.nodes, plan.seed);
+    (world, load)
+}
+
+fn rng(plan: &Plan, kind: &str, engine: Engine) -> StdRng {
+    let salt = kind.bytes().chain(engine.label().bytes()).fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    StdRng::seed_from_u64(plan.seed ^ salt)
+}
+
+/// `kill -9` of a node at a random moment, `plan.faults` times, each followed by a
+/// restart on the same data.
+pub async fn kills(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
+    let mut installation = Installation::start(engine, plan, "kill").await?;
+    let (world, load) = loaded(&installation, plan).await;
+    let mut rng = rng(plan, "kill", engine);
+    let mut longest = Duration::ZERO;
+    for _ in 0..plan.faults {
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1500))).await;
+        let victim = rng.gen_range(0..installation.len());
+        installation.kill(victim).await;
+        longest = longest.max(installation.restart(victim).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ledger = load.stop().await;
+    let counts = verdict::check(&world, &ledger, &installation.store_at, plan.patience).await?;
+    Ok(Run::judged("kill -9 and restart", engine, plan.faults, counts, longest.as_millis()))
+}
+
+/// SIGSTOP of a node for longer than its leases (so another node takes its events
+/// over), then SIGCONT: the frozen node wakes with stale leases and POSTs in flight.
+pub async fn pauses(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
+    let installation = Installation::start(engine, plan, "pause").await?;
+    let (world, load) = loaded(&installation, plan).await;
+    let mut rng = rng(plan, "pause", engine);
+    let lease = Duration::from_secs(3 * TIMEOUT_SECS);
+    let mut longest = Duration::ZERO;
+    for _ in 0..plan.faults {
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(300..1500))).await;
+        let victim = rng.gen_range(0..installation.len());
+        let node = installation.process(victim);
+        installation.nodes.set(victim, None);
+        node.pause().await;
+        tokio::time::sleep(lease + Duration::from_millis(rng.gen_range(500..8000))).await;
+        node.resume().await;
+        let resumed = Instant::now();
+        wait_ready(&node.url).await?;
+        longest = longest.max(resumed.elapsed());
+        installation.nodes.set(victim, Some(node.url.clone()));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ledger = load.stop().await;
+    let counts = verdict::check(&world, &ledger, &installation.store_at, plan.patience).await?;
+    Ok(Run::judged("SIGSTOP past the leases, SIGCONT", engine, plan.faults, counts, longest.as_millis()))
+}
