@@ -3,7 +3,9 @@
 //! time, through whichever node is up. Each worker keeps its ledger: every write
 //! acknowledged with its `mid`, in the order acknowledged (the thread's order), and
 //! how every other answer looked, so that a refusal that does not say to retry, or
-//! a call that hangs, is caught.
+//! a call that hangs, is caught. Meanwhile the bots' receivers have their moods:
+//! now and then one fails every POST for a moment (retries follow) or holds its
+//! answers past the webhook timeout (the POST times out and is retried).
 
 use crate::world::{Nodes, World};
 use rand::rngs::StdRng;
@@ -70,6 +72,7 @@ impl Ledger {
 pub struct Load {
     stop: Arc<AtomicBool>,
     workers: Vec<tokio::task::JoinHandle<Ledger>>,
+    moods: tokio::task::JoinHandle<()>,
 }
 
 impl Load {
@@ -84,12 +87,14 @@ impl Load {
                 tokio::spawn(async move { work(thread, &world, &nodes, &stop, &http, StdRng::seed_from_u64(seed ^ ((thread as u64) << 20))).await })
             })
             .collect();
-        Load { stop, workers }
+        let moods = tokio::spawn(moods(world.clone(), stop.clone(), StdRng::seed_from_u64(seed ^ 0x6d6f6f64)));
+        Load { stop, workers, moods }
     }
 
     /// Stops the workers after their current write; answers the whole ledger.
     pub async fn stop(self) -> Ledger {
         self.stop.store(true, Ordering::SeqCst);
+        let _ = self.moods.await;
         let mut ledger = Ledger::default();
         for worker in self.workers {
             ledger.absorb(worker.await.expect("a load worker"));
@@ -158,6 +163,25 @@ async fn work(thread: usize, world: &World, nodes: &Nodes, stop: &AtomicBool, ht
         }
     }
     ledger
+}
+
+/// Every second or so one bot's receiver, at random, fails every POST with a 500
+/// or holds its answers past the webhook timeout, for a moment; all are well again
+/// when the load stops.
+async fn moods(world: Arc<World>, stop: Arc<AtomicBool>, mut rng: StdRng) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(500..1500))).await;
+        let receiver = &world.bots[rng.gen_range(0..world.bots.len())].receiver;
+        let failing = rng.gen_bool(0.5);
+        if failing {
+            receiver.fail_with(500);
+        } else {
+            receiver.hold(true);
+        }
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1500))).await;
+        receiver.fail_with(0);
+        receiver.hold(false);
+    }
 }
 
 fn unclear(ledger: &mut Ledger, sample: String) {
