@@ -48,7 +48,8 @@ pub struct Ledger {
     pub unclear_samples: Vec<String>,
     /// Calls answered (or given up) after [`HUNG`].
     pub hung: u64,
-    /// The longest any call took, answered or not.
+    /// The longest a call took, answered or not, of those whose node met no fault
+    /// meanwhile (a call held by a frozen node waits as long as the node is frozen).
     pub slowest_ms: u128,
 }
 
@@ -111,9 +112,10 @@ async fn work(thread: usize, world: &World, nodes: &Nodes, stop: &AtomicBool, ht
     let mut seq = 0u64;
     while !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(30..120))).await;
-        let Some(base) = nodes.pick(turn) else {
+        let Some(node) = nodes.pick(turn) else {
             continue;
         };
+        let base = &node.url;
         seq += 1;
         ledger.attempts += 1;
         let side = if rng.gen_bool(0.5) { Side::Person } else { Side::Bot };
@@ -133,7 +135,9 @@ async fn work(thread: usize, world: &World, nodes: &Nodes, stop: &AtomicBool, ht
         }
         .await;
         let took = started.elapsed();
-        ledger.slowest_ms = ledger.slowest_ms.max(took.as_millis());
+        if !nodes.faulted_since(&node) {
+            ledger.slowest_ms = ledger.slowest_ms.max(took.as_millis());
+        }
         if took > HUNG {
             ledger.hung += 1;
         }

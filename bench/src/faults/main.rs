@@ -136,7 +136,7 @@ fn render(runs: &[Run], errors: &[String], seed: u64, faults: usize, took: Durat
         );
     }
     let _ = writeln!(out, "\nWhat the load saw besides acknowledgments (refusals must be Graph errors saying to retry; no call may hang):\n");
-    let _ = writeln!(out, "| fault | engine | calls refused, to retry | calls that found no node | unclear answers | hung calls | slowest call | last delivery after the load |");
+    let _ = writeln!(out, "| fault | engine | calls refused, to retry | calls that found no node | unclear answers | hung calls | slowest call, its node unharmed | last delivery after the load |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for run in runs {
         let c = &run.counts;

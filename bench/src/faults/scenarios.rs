@@ -120,7 +120,7 @@ impl Installation {
     }
 
     pub fn first_url(&self) -> String {
-        self.nodes.pick(0).expect("a node is up")
+        self.nodes.pick(0).expect("a node is up").url
     }
 
     pub fn len(&self) -> usize {

@@ -53,24 +53,42 @@ impl World {
     }
 }
 
-/// The base URLs of an installation's nodes, `None` while a node is down.
+/// The base URLs of an installation's nodes, `None` while a node is down, and how
+/// many times each node went down or came back (its *epoch*), so that a call can
+/// tell whether its node met a fault while it waited.
 #[derive(Default)]
 pub struct Nodes {
-    urls: RwLock<Vec<Option<String>>>,
+    urls: RwLock<Vec<(Option<String>, u64)>>,
+}
+
+/// The node a call went to.
+pub struct Picked {
+    pub url: String,
+    node: usize,
+    epoch: u64,
 }
 
 impl Nodes {
     pub fn new(urls: Vec<String>) -> Self {
-        Self { urls: RwLock::new(urls.into_iter().map(Some).collect()) }
+        Self { urls: RwLock::new(urls.into_iter().map(|url| (Some(url), 0)).collect()) }
     }
 
     /// The node a request of `turn` goes to: node `turn % n`, or the next one up.
-    pub fn pick(&self, turn: usize) -> Option<String> {
+    pub fn pick(&self, turn: usize) -> Option<Picked> {
         let urls = self.urls.read().unwrap();
-        (0..urls.len()).map(|k| (turn + k) % urls.len()).find_map(|n| urls[n].clone())
+        (0..urls.len()).map(|k| (turn + k) % urls.len()).find_map(|node| {
+            let (url, epoch) = &urls[node];
+            url.clone().map(|url| Picked { url, node, epoch: *epoch })
+        })
     }
 
     pub fn set(&self, node: usize, url: Option<String>) {
-        self.urls.write().unwrap()[node] = url;
+        let mut urls = self.urls.write().unwrap();
+        urls[node] = (url, urls[node].1 + 1);
+    }
+
+    /// Whether the picked node went down (or was paused) since it was picked.
+    pub fn faulted_since(&self, picked: &Picked) -> bool {
+        self.urls.read().unwrap()[picked.node].1 != picked.epoch
     }
 }
