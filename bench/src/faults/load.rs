@@ -5,10 +5,12 @@
 //! how every other answer looked, so that a refusal that does not say to retry, or
 //! a call that hangs, is caught. Meanwhile the bots' receivers have their moods:
 //! now and then one fails every POST for a moment (retries follow) or holds its
-//! answers past the webhook timeout (the POST times out and is retried).
+//! answers past the webhook timeout (the POST times out and is retried), and every
+//! person keeps a live stream open to a node, opened again whenever it is cut.
 
 use crate::world::{Nodes, World};
 use rand::rngs::StdRng;
+use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +50,10 @@ pub struct Ledger {
     pub unclear_samples: Vec<String>,
     /// Calls answered (or given up) after [`HUNG`].
     pub hung: u64,
+    /// Events read from the persons' live streams, and how often a stream was
+    /// opened again after it was cut.
+    pub live_events: u64,
+    pub live_reopened: u64,
     /// The longest a call took, answered or not, of those whose node met no fault
     /// meanwhile (a call held by a frozen node waits as long as the node is frozen).
     pub slowest_ms: u128,
@@ -62,6 +68,8 @@ impl Ledger {
         self.unclear += other.unclear;
         self.hung += other.hung;
         self.slowest_ms = self.slowest_ms.max(other.slowest_ms);
+        self.live_events += other.live_events;
+        self.live_reopened += other.live_reopened;
         for sample in other.unclear_samples {
             if self.unclear_samples.len() < 5 {
                 self.unclear_samples.push(sample);
@@ -73,6 +81,7 @@ impl Ledger {
 pub struct Load {
     stop: Arc<AtomicBool>,
     workers: Vec<tokio::task::JoinHandle<Ledger>>,
+    streams: Vec<tokio::task::JoinHandle<Ledger>>,
     moods: tokio::task::JoinHandle<()>,
 }
 
@@ -88,8 +97,18 @@ impl Load {
                 tokio::spawn(async move { work(thread, &world, &nodes, &stop, &http, StdRng::seed_from_u64(seed ^ ((thread as u64) << 20))).await })
             })
             .collect();
+        let mut sessions: Vec<String> = world.threads.iter().map(|t| t.session.clone()).collect();
+        sessions.dedup();
+        let streams = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(n, session)| {
+                let (nodes, stop) = (nodes.clone(), stop.clone());
+                tokio::spawn(async move { stream(n, &session, &nodes, &stop).await })
+            })
+            .collect();
         let moods = tokio::spawn(moods(world.clone(), stop.clone(), StdRng::seed_from_u64(seed ^ 0x6d6f6f64)));
-        Load { stop, workers, moods }
+        Load { stop, workers, streams, moods }
     }
 
     /// Stops the workers after their current write; answers the whole ledger.
@@ -97,7 +116,7 @@ impl Load {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.moods.await;
         let mut ledger = Ledger::default();
-        for worker in self.workers {
+        for worker in self.workers.into_iter().chain(self.streams) {
             ledger.absorb(worker.await.expect("a load worker"));
         }
         ledger
@@ -165,6 +184,44 @@ async fn work(thread: usize, world: &World, nodes: &Nodes, stop: &AtomicBool, ht
                 turn += 1;
             }
         }
+    }
+    ledger
+}
+
+/// A person's live stream, read through whichever node is up and opened again when
+/// it is cut; counts its events.
+async fn stream(n: usize, session: &str, nodes: &Nodes, stop: &AtomicBool) -> Ledger {
+    let http = reqwest::Client::new();
+    let mut ledger = Ledger::default();
+    let mut turn = n;
+    let mut opened = false;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(node) = nodes.pick(turn) else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        if let Ok(response) = http.get(format!("{}/person/v1/events", node.url)).bearer_auth(session).send().await {
+            if response.status().is_success() {
+                ledger.live_reopened += u64::from(opened);
+                opened = true;
+                let mut bytes = response.bytes_stream();
+                loop {
+                    tokio::select! {
+                        chunk = bytes.next() => match chunk {
+                            Some(Ok(chunk)) => ledger.live_events += chunk.windows(5).filter(|w| w == b"data:").count() as u64,
+                            _ => break,
+                        },
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                            if stop.load(Ordering::SeqCst) || nodes.faulted_since(&node) {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        turn += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     ledger
 }

@@ -74,6 +74,9 @@ impl Run {
         if counts.unclear_answers > 0 {
             failures.push(format!("{} answers neither a success nor a Graph error saying to retry, e.g. {:?}", counts.unclear_answers, counts.unclear_samples));
         }
+        if counts.live_events == 0 {
+            failures.push("no live event reached a person's stream".into());
+        }
         if counts.acknowledged == 0 {
             failures.push("no write was acknowledged: the load never ran".into());
         }

@@ -59,6 +59,8 @@ pub struct Counts {
     pub slowest_call_ms: u128,
     pub transient_refusals: u64,
     pub unreachable: u64,
+    pub live_events: u64,
+    pub live_reopened: u64,
     /// How long the end waited for the last delivery.
     pub settle_ms: u128,
 }
@@ -123,6 +125,8 @@ fn count(ledger: &Ledger, stored: &HashSet<String>, arrivals: &[Vec<Value>], set
         slowest_call_ms: ledger.slowest_ms,
         transient_refusals: ledger.transient,
         unreachable: ledger.unreachable,
+        live_events: ledger.live_events,
+        live_reopened: ledger.live_reopened,
         settle_ms,
     }
 }
