@@ -32,6 +32,8 @@ pub enum Side {
 pub struct Ack {
     pub mid: String,
     pub thread: usize,
+    /// When the answer came.
+    pub at: Instant,
 }
 
 /// What the load saw: the acknowledged writes (each thread's in its order) and the
@@ -167,7 +169,7 @@ async fn work(thread: usize, world: &World, nodes: &Nodes, stop: &AtomicBool, ht
                     Side::Bot => body["message_id"].as_str(),
                 };
                 match mid {
-                    Some(mid) => ledger.acks.push(Ack { mid: mid.to_string(), thread }),
+                    Some(mid) => ledger.acks.push(Ack { mid: mid.to_string(), thread, at: Instant::now() }),
                     None => unclear(&mut ledger, format!("{status} without a mid: {body}")),
                 }
             }

@@ -136,13 +136,13 @@ fn render(runs: &[Run], errors: &[String], seed: u64, faults: usize, took: Durat
         );
     }
     let _ = writeln!(out, "\nWhat the load saw besides acknowledgments (refusals must be Graph errors saying to retry; no call may hang):\n");
-    let _ = writeln!(out, "| fault | engine | calls refused, to retry | calls that found no node | unclear answers | hung calls | slowest call, its node unharmed | live events (streams reopened) | last delivery after the load |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "| fault | engine | calls refused, to retry | calls that found no node | unclear answers | hung calls | slowest call, its node unharmed | live events (streams reopened) | delivery p99 / max | last delivery after the load |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for run in runs {
         let c = &run.counts;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.1} s | {} ({}) | {:.1} s |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} s | {} ({}) | {:.1} / {:.1} s | {:.1} s |",
             run.kind,
             run.engine.label(),
             c.transient_refusals,
@@ -152,6 +152,8 @@ fn render(runs: &[Run], errors: &[String], seed: u64, faults: usize, took: Durat
             c.slowest_call_ms as f64 / 1000.0,
             c.live_events,
             c.live_reopened,
+            c.delivery_p99_ms as f64 / 1000.0,
+            c.delivery_max_ms as f64 / 1000.0,
             c.settle_ms as f64 / 1000.0
         );
     }

@@ -4,12 +4,11 @@
 //! and what broke the promise.
 
 use crate::load::Load;
-use crate::verdict::{self, Counts, StoreAt};
+use crate::verdict::{self, Counts};
 use crate::world::{Nodes, World};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_testkit::{NodeProcess, NodeStore};
@@ -60,7 +59,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn judged(kind: &str, engine: Engine, injected: usize, counts: Counts, longest_recovery_ms: u128) -> Run {
+    pub fn judged(kind: &str, engine: Engine, injected: usize, counts: Counts, longest_recovery_ms: u128) -> Run {
         let mut failures = Vec::new();
         if counts.lost > 0 {
             failures.push(format!("{} acknowledged writes lost ({} not stored, {} never delivered)", counts.lost, counts.missing_from_store, counts.undelivered));
@@ -90,36 +89,48 @@ const TIMEOUT_SECS: u64 = 1;
 
 /// An installation's nodes as processes, each restartable on the same store.
 pub struct Installation {
-    store: NodeStore,
+    pub store: NodeStore,
     processes: Vec<Option<NodeProcess>>,
     pub nodes: Arc<Nodes>,
     pub operator: String,
-    store_at: StoreAt,
+    timeout_secs: u64,
+    settings: Vec<(&'static str, String)>,
 }
 
 impl Installation {
+    /// A fresh installation of `engine`: one node on a new SQLite directory, or two
+    /// on a new database of the PostgreSQL server.
     pub async fn start(engine: Engine, plan: &Plan, label: &str) -> anyhow::Result<Installation> {
-        let (store, store_at, count) = match engine {
-            Engine::Sqlite => {
-                let data: PathBuf = tempfile::tempdir()?.keep();
-                (NodeStore::Sqlite(data.clone()), StoreAt::Sqlite(data), 1)
-            }
+        let (store, count) = match engine {
+            Engine::Sqlite => (NodeStore::Sqlite(tempfile::tempdir()?.keep()), 1),
             Engine::Postgres => {
                 let server = plan.postgres.as_deref().ok_or_else(|| anyhow::anyhow!("no PostgreSQL server for {label}"))?;
-                let url = new_database(server, label).await?;
-                (NodeStore::Postgres(url.clone()), StoreAt::Postgres(url), 2)
+                (NodeStore::Postgres(new_database(server, label).await?), 2)
             }
         };
-        let mut processes = Vec::new();
+        Self::start_on(store, count, TIMEOUT_SECS, Vec::new()).await
+    }
+
+    /// `count` nodes on `store`, with webhook timeouts of `timeout_secs` and
+    /// `settings` (environment) of their own.
+    pub async fn start_on(store: NodeStore, count: usize, timeout_secs: u64, settings: Vec<(&'static str, String)>) -> anyhow::Result<Installation> {
+        let mut installation = Installation { store, processes: (0..count).map(|_| None).collect(), nodes: Arc::new(Nodes::new(Vec::new())), operator: String::new(), timeout_secs, settings };
+        let mut urls = Vec::new();
         let mut operator = None;
         for n in 0..count {
-            let node = NodeProcess::start_on(&format!("node-{n}"), &store, TIMEOUT_SECS, &[]).await;
+            let node = installation.spawn(n).await;
             operator = operator.or(node.operator.clone());
-            processes.push(Some(node));
+            urls.push(node.url.clone());
+            installation.processes[n] = Some(node);
         }
-        let urls = processes.iter().flatten().map(|node| node.url.clone()).collect();
-        let operator = operator.ok_or_else(|| anyhow::anyhow!("the first node printed no operator credential"))?;
-        Ok(Installation { store, processes, nodes: Arc::new(Nodes::new(urls)), operator, store_at })
+        installation.nodes = Arc::new(Nodes::new(urls));
+        installation.operator = operator.ok_or_else(|| anyhow::anyhow!("the first node printed no operator credential"))?;
+        Ok(installation)
+    }
+
+    async fn spawn(&self, n: usize) -> NodeProcess {
+        let settings: Vec<(&str, &str)> = self.settings.iter().map(|(key, value)| (*key, value.as_str())).collect();
+        NodeProcess::start_on(&format!("node-{n}"), &self.store, self.timeout_secs, &settings).await
     }
 
     pub fn first_url(&self) -> String {
@@ -142,7 +153,7 @@ impl Installation {
     /// answers how long that took.
     pub async fn restart(&mut self, n: usize) -> anyhow::Result<Duration> {
         let started = Instant::now();
-        let node = NodeProcess::start_on(&format!("node-{n}"), &self.store, TIMEOUT_SECS, &[]).await;
+        let node = self.spawn(n).await;
         wait_ready(&node.url).await?;
         self.nodes.set(n, Some(node.url.clone()));
         self.processes[n] = Some(node);
@@ -151,6 +162,19 @@ impl Installation {
 
     pub fn process(&self, n: usize) -> &NodeProcess {
         self.processes[n].as_ref().expect("the node is running")
+    }
+
+    /// The base URL of every running node.
+    pub fn urls(&self) -> Vec<String> {
+        self.processes.iter().flatten().map(|node| node.url.clone()).collect()
+    }
+
+    /// The end of a run: the load stopped after a last second of calm, then its
+    /// ledger checked against the store and the bots.
+    pub async fn settle(&self, world: &World, load: Load, plan: &Plan) -> anyhow::Result<Counts> {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let ledger = load.stop().await;
+        verdict::check(world, &ledger, &self.store, plan.patience).await
     }
 }
 
@@ -181,7 +205,7 @@ pub async fn wait_ready(url: &str) -> anyhow::Result<()> {
 
 /// A world on `installation` with the load running; the bots think up to 20 ms
 /// per POST so that faults land while deliveries are in flight.
-async fn loaded(installation: &Installation, plan: &Plan) -> (Arc<World>, Load) {
+pub async fn loaded(installation: &Installation, plan: &Plan) -> (Arc<World>, Load) {
     let world = Arc::new(World::build(&installation.first_url(), &installation.operator, plan.pages, plan.persons).await);
     for bot in &world.bots {
         bot.receiver.think(Duration::from_millis(20));
@@ -190,7 +214,7 @@ async fn loaded(installation: &Installation, plan: &Plan) -> (Arc<World>, Load) 
     (world, load)
 }
 
-fn rng(plan: &Plan, kind: &str, engine: Engine) -> StdRng {
+pub fn rng(plan: &Plan, kind: &str, engine: Engine) -> StdRng {
     let salt = kind.bytes().chain(engine.label().bytes()).fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     StdRng::seed_from_u64(plan.seed ^ salt)
 }
@@ -208,9 +232,7 @@ pub async fn kills(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
         installation.kill(victim).await;
         longest = longest.max(installation.restart(victim).await?);
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let ledger = load.stop().await;
-    let counts = verdict::check(&world, &ledger, &installation.store_at, plan.patience).await?;
+    let counts = installation.settle(&world, load, plan).await?;
     Ok(Run::judged("kill -9 and restart", engine, plan.faults, counts, longest.as_millis()))
 }
 
@@ -235,8 +257,6 @@ pub async fn pauses(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
         longest = longest.max(resumed.elapsed());
         installation.nodes.set(victim, Some(node.url.clone()));
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let ledger = load.stop().await;
-    let counts = verdict::check(&world, &ledger, &installation.store_at, plan.patience).await?;
+    let counts = installation.settle(&world, load, plan).await?;
     Ok(Run::judged("SIGSTOP past the leases, SIGCONT", engine, plan.faults, counts, longest.as_millis()))
 }

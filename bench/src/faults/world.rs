@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 use std::sync::RwLock;
+use std::time::Instant;
 use switchboard_testkit::{Bot, TestServer, ALL_CORE_FIELDS};
 
 /// One conversation the load writes to, from both sides, one write at a time.
@@ -47,9 +48,9 @@ impl World {
     }
 
     /// Every acknowledged `messaging` event with a `mid` (persons' messages and the
-    /// bots' echoes), per bot, in the order its receiver got them.
-    pub fn arrivals(&self) -> Vec<Vec<Value>> {
-        self.bots.iter().map(|bot| bot.receiver.acknowledged_events().into_iter().filter(|e| e["message"]["mid"].is_string()).collect()).collect()
+    /// bots' echoes) with when it arrived, per bot, in the order its receiver got them.
+    pub fn arrivals(&self) -> Vec<Vec<(Instant, Value)>> {
+        self.bots.iter().map(|bot| bot.receiver.acknowledged_events_at().into_iter().filter(|(_, e)| e["message"]["mid"].is_string()).collect()).collect()
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Received {
     pub sha256_valid: bool,
     /// The status this receiver answered.
     pub answered: u16,
+    /// When it arrived whole.
+    pub at: std::time::Instant,
 }
 
 #[derive(Clone)]
@@ -115,11 +117,19 @@ impl WebhookReceiver {
 
     /// Every `messaging` event of the POSTs this receiver acknowledged, in arrival order.
     pub fn acknowledged_events(&self) -> Vec<Value> {
+        self.acknowledged_events_at().into_iter().map(|(_, event)| event).collect()
+    }
+
+    /// Every `messaging` event of the POSTs this receiver acknowledged, with when
+    /// its POST arrived, in arrival order.
+    pub fn acknowledged_events_at(&self) -> Vec<(std::time::Instant, Value)> {
         self.posts()
             .into_iter()
             .filter(|p| p.answered == 200)
-            .flat_map(|p| p.json["entry"].as_array().cloned().unwrap_or_default())
-            .flat_map(|entry| entry["messaging"].as_array().cloned().unwrap_or_default())
+            .flat_map(|p| {
+                let entries = p.json["entry"].as_array().cloned().unwrap_or_default();
+                entries.into_iter().flat_map(move |entry| entry["messaging"].as_array().cloned().unwrap_or_default().into_iter().map(move |event| (p.at, event)))
+            })
             .collect()
     }
 
@@ -186,6 +196,7 @@ async fn handshake(State(state): State<Arc<ReceiverState>>, Query(query): Query<
 pub const FAILURE_BODY: &str = "{\"error\":\"failing on purpose\"}";
 
 async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
+    let at = std::time::Instant::now();
     let mut holding = state.holding.subscribe();
     if *holding.borrow() {
         state.posts.lock().unwrap().push(Received {
@@ -194,6 +205,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
             sha1_valid: false,
             sha256_valid: false,
             answered: 0,
+            at,
         });
         let _ = holding.wait_for(|held| !held).await;
         // A sender that died meanwhile never reads this answer.
@@ -221,6 +233,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
         sha1_valid,
         sha256_valid,
         answered: status.as_u16(),
+        at,
     });
     (status, if status.is_success() { "" } else { FAILURE_BODY })
 }
