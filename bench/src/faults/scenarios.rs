@@ -85,7 +85,7 @@ impl Run {
 
 /// A webhook timeout of one second: leases (3 × the timeout) run out quickly, so
 /// that a dead or frozen node's events move to another node within the run.
-const TIMEOUT_SECS: u64 = 1;
+pub const TIMEOUT_SECS: u64 = 1;
 
 /// An installation's nodes as processes, each restartable on the same store.
 pub struct Installation {
@@ -179,7 +179,7 @@ impl Installation {
 }
 
 /// A new empty database on the server at `server` (a URL ending in a database).
-async fn new_database(server: &str, label: &str) -> anyhow::Result<String> {
+pub async fn new_database(server: &str, label: &str) -> anyhow::Result<String> {
     let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     let name = format!("sb_faults_{label}_{}_{}", std::process::id(), rand::random::<u32>());
