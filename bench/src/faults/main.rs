@@ -8,11 +8,12 @@
 //! (run it again with `--seed` to repeat a failure), writes FAULTS.md and
 //! faults.json, and exits non-zero when the promise broke.
 //!
-//! `bench/faults.sh` runs the full size (100 of each fault per engine);
-//! `--size small` (a few of each) is what the tests run.
+//! `bench/faults.sh` runs the full size (100 kills per engine, fewer of the slower
+//! faults); `--size small` (a few of each) is what the tests run.
 
 mod load;
 mod scenarios;
+mod surroundings;
 mod verdict;
 mod world;
 
@@ -26,8 +27,29 @@ use std::time::{Duration, Instant};
 enum Size {
     /// A few faults of each kind: a few minutes, for CI.
     Small,
-    /// 100 faults of each kind per engine.
+    /// 100 kills per engine, and of each other kind as many as fit in minutes.
     Full,
+}
+
+/// The fault kinds, in the order they run, with the engines each applies to.
+const KINDS: [(&str, &[Engine]); 6] = [
+    ("kill", &[Engine::Sqlite, Engine::Postgres]),
+    ("pause", &[Engine::Sqlite, Engine::Postgres]),
+    ("database", &[Engine::Postgres]),
+    ("disk", &[Engine::Sqlite]),
+    ("receivers", &[Engine::Sqlite, Engine::Postgres]),
+    ("clock", &[Engine::Sqlite, Engine::Postgres]),
+];
+
+/// How many faults of `kind` a run of `size` injects on each engine.
+fn faults_of(kind: &str, size: Size) -> usize {
+    match (size, kind) {
+        (Size::Small, _) => 3,
+        (Size::Full, "kill") => 100,
+        (Size::Full, "clock") => 50,
+        (Size::Full, "receivers") => 9,
+        (Size::Full, _) => 20,
+    }
 }
 
 #[derive(Parser)]
@@ -37,11 +59,12 @@ struct Args {
     /// The seed every random choice derives from (default: from the time).
     #[arg(long)]
     seed: Option<u64>,
-    /// Faults of each kind per engine (default: 3 for small, 100 for full).
+    /// Faults of each kind per engine (default: 3 for small; for full, 100 kills,
+    /// 50 clock jumps, 9 hostile receivers and 20 of the others).
     #[arg(long)]
     faults: Option<usize>,
-    /// Fault kinds to run (default: all).
-    #[arg(long, value_delimiter = ',', default_value = "kill,pause")]
+    /// Fault kinds to run: kill, pause, database, disk, receivers, clock (default: all).
+    #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Engines to run on.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
@@ -59,46 +82,54 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seed = args.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
-    let faults = args.faults.unwrap_or(match args.size {
-        Size::Small => 3,
-        Size::Full => 100,
-    });
-    println!("faultsuite: seed {seed} (repeat with --seed {seed}), {faults} faults of each kind per engine");
-    let plan = Plan { seed, faults, pages: 3, persons: 4, postgres: args.postgres_url.clone().filter(|u| !u.is_empty()), patience: Duration::from_secs(60) };
+    for kind in &args.only {
+        anyhow::ensure!(KINDS.iter().any(|(known, _)| known == kind), "unknown fault kind {kind:?} (kill, pause, database, disk, receivers, clock)");
+    }
+    let mut engines = Vec::new();
+    for engine in &args.engines {
+        engines.push(match engine.as_str() {
+            "sqlite" => Engine::Sqlite,
+            "postgres" => Engine::Postgres,
+            other => anyhow::bail!("unknown engine {other:?} (sqlite, postgres)"),
+        });
+    }
+    println!("faultsuite: seed {seed} (repeat with --seed {seed})");
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut errors = Vec::new();
-    for kind in &args.only {
-        for engine in &args.engines {
-            let engine = match engine.as_str() {
-                "sqlite" => Engine::Sqlite,
-                "postgres" => Engine::Postgres,
-                other => anyhow::bail!("unknown engine {other:?} (sqlite, postgres)"),
-            };
+    let postgres = args.postgres_url.clone().filter(|url| !url.is_empty());
+    for (kind, applies) in KINDS.iter().filter(|(kind, _)| args.only.is_empty() || args.only.iter().any(|only| only == kind)) {
+        let faults = args.faults.unwrap_or(faults_of(kind, args.size));
+        let plan = Plan { seed, faults, pages: 3, persons: 4, postgres: postgres.clone(), patience: Duration::from_secs(60) };
+        for &engine in applies.iter().filter(|engine| engines.contains(engine)) {
             if engine == Engine::Postgres && plan.postgres.is_none() {
                 errors.push(format!("{kind} on PostgreSQL: no server (--postgres-url or SWITCHBOARD_TEST_POSTGRES_URL)"));
                 continue;
             }
             let run_started = Instant::now();
-            let run = match kind.as_str() {
+            let run = match *kind {
                 "kill" => scenarios::kills(&plan, engine).await,
                 "pause" => scenarios::pauses(&plan, engine).await,
-                other => anyhow::bail!("unknown fault kind {other:?} (kill, pause)"),
+                "database" => surroundings::database_restarts(&plan).await,
+                "disk" => surroundings::full_disks(&plan).await,
+                "receivers" => surroundings::hostile_receivers(&plan, engine).await,
+                _ => surroundings::clock_jumps(&plan, engine).await,
             };
             match run {
                 Ok(run) => {
-                    println!("{} on {}: {} in {:.0} s", run.kind, engine.label(), if run.failures.is_empty() { "held".to_string() } else { run.failures.join("; ") }, run_started.elapsed().as_secs_f64());
+                    let verdict = if run.failures.is_empty() { "held".to_string() } else { run.failures.join("; ") };
+                    println!("{} on {}: {verdict} in {:.0} s", run.kind, engine.label(), run_started.elapsed().as_secs_f64());
                     runs.push(run);
                 }
                 Err(error) => errors.push(format!("{kind} on {}: the run failed: {error:#}", engine.label())),
             }
         }
     }
-    let report = render(&runs, &errors, seed, faults, started.elapsed());
+    let report = render(&runs, &errors, seed, started.elapsed());
     print!("{report}");
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("FAULTS.md"), &report)?;
-    std::fs::write(args.out.join("faults.json"), serde_json::to_vec_pretty(&serde_json::json!({"seed": seed, "faults": faults, "runs": runs, "errors": errors}))?)?;
+    std::fs::write(args.out.join("faults.json"), serde_json::to_vec_pretty(&serde_json::json!({"seed": seed, "runs": runs, "errors": errors}))?)?;
     let broken = runs.iter().any(|run| !run.failures.is_empty()) || !errors.is_empty();
     if broken {
         eprintln!("faultsuite: the promise broke (seed {seed})");
@@ -107,13 +138,17 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render(runs: &[Run], errors: &[String], seed: u64, faults: usize, took: Duration) -> String {
+fn render(runs: &[Run], errors: &[String], seed: u64, took: Duration) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Faults survived, counted\n");
     let _ = writeln!(
         out,
-        "One run of `faultsuite` (seed {seed}, {faults} faults of each kind per engine, {:.0} s). Each row is a fresh installation under a mixed load (persons' messages through the person API, bots' Send API calls, each thread written one message at a time, bots that take up to 20 ms to answer a webhook), with webhook timeouts of 1 s so that leases (3 × the timeout) run out within the run. *Acknowledged*: writes answered with a `mid`. *Lost*: acknowledged but missing from the store or never delivered to the bot (must be 0). *Delivered*: acknowledged writes whose webhook the bot acknowledged. *Duplicated*: deliveries after the first (at-least-once allows them). *Out of order*: events whose first delivery came after that of a later event of their thread (must be 0). *Recovery*: the longest time from a fault's end until the node served again. Regenerate with `bench/faults.sh`.\n",
+        "One run of `faultsuite` (seed {seed}, {:.0} s; `bench/faults.sh --seed {seed}` repeats it). Each row is a fresh installation (SQLite: one node; PostgreSQL: two nodes on one database) under a mixed load: persons' messages through the person API and bots' Send API calls, each thread written one message at a time through whichever node is up, persons' live streams opened again when cut, and bots that take up to 20 ms to answer a webhook and now and then fail every POST or hold their answers past the timeout for a moment. Webhook timeouts are 1 s, so that leases (3 × the timeout) run out within the run, except in the receivers' run, which keeps Meta's 20 s.\n",
         took.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "- *Acknowledged*: writes answered with a `mid`. *Lost*: acknowledged, but missing from the store (read directly at the end) or never delivered to the bot (must be 0).\n- *Delivered*: acknowledged writes whose webhook the bot acknowledged. *Duplicated*: deliveries after the first (at-least-once allows them). *Out of order*: events whose first delivery came after that of a later event of their thread (must be 0).\n- *Recovery*, the longest of the run: a killed node, from its restart until it is ready; a paused node, from SIGCONT until it is ready; PostgreSQL, from its start until both nodes are ready; a full disk, from the space's return until the node takes a write; none for the receivers and the clock, which the platform rides through.\n"
     );
     let _ = writeln!(out, "| fault | engine | injected | acknowledged | lost | delivered | duplicated | out of order | longest recovery | verdict |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
@@ -122,7 +157,7 @@ fn render(runs: &[Run], errors: &[String], seed: u64, faults: usize, took: Durat
         let verdict = if run.failures.is_empty() { "held".to_string() } else { format!("**broke**: {}", run.failures.join("; ")) };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} ms | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             run.kind,
             run.engine.label(),
             run.injected,
@@ -131,7 +166,7 @@ fn render(runs: &[Run], errors: &[String], seed: u64, faults: usize, took: Durat
             c.delivered,
             c.duplicated,
             c.out_of_order,
-            run.longest_recovery_ms,
+            run.longest_recovery_ms.map_or("–".to_string(), |ms| format!("{ms} ms")),
             verdict
         );
     }

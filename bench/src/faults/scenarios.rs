@@ -52,14 +52,15 @@ pub struct Run {
     pub engine: Engine,
     pub injected: usize,
     pub counts: Counts,
-    /// The longest time from a fault's end until the node served again.
-    pub longest_recovery_ms: u128,
+    /// The longest time from a fault's end until the installation served again
+    /// (none for faults it rides through).
+    pub longest_recovery_ms: Option<u128>,
     /// Every way the run broke the promise; empty when it held.
     pub failures: Vec<String>,
 }
 
 impl Run {
-    pub fn judged(kind: &str, engine: Engine, injected: usize, counts: Counts, longest_recovery_ms: u128) -> Run {
+    pub fn judged(kind: &str, engine: Engine, injected: usize, counts: Counts, longest_recovery_ms: Option<u128>) -> Run {
         let mut failures = Vec::new();
         if counts.lost > 0 {
             failures.push(format!("{} acknowledged writes lost ({} not stored, {} never delivered)", counts.lost, counts.missing_from_store, counts.undelivered));
@@ -233,7 +234,7 @@ pub async fn kills(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
         longest = longest.max(installation.restart(victim).await?);
     }
     let counts = installation.settle(&world, load, plan).await?;
-    Ok(Run::judged("kill -9 and restart", engine, plan.faults, counts, longest.as_millis()))
+    Ok(Run::judged("kill -9 and restart", engine, plan.faults, counts, Some(longest.as_millis())))
 }
 
 /// SIGSTOP of a node for longer than its leases (so another node takes its events
@@ -258,5 +259,5 @@ pub async fn pauses(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
         installation.nodes.set(victim, Some(node.url.clone()));
     }
     let counts = installation.settle(&world, load, plan).await?;
-    Ok(Run::judged("SIGSTOP past the leases, SIGCONT", engine, plan.faults, counts, longest.as_millis()))
+    Ok(Run::judged("SIGSTOP past the leases, SIGCONT", engine, plan.faults, counts, Some(longest.as_millis())))
 }

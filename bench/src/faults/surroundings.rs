@@ -33,7 +33,7 @@ pub async fn database_restarts(plan: &Plan) -> anyhow::Result<Run> {
         longest = longest.max(back.elapsed());
     }
     let counts = installation.settle(&world, load, plan).await?;
-    Ok(Run::judged("PostgreSQL stopped (fast or immediate) and started", Engine::Postgres, plan.faults, counts, longest.as_millis()))
+    Ok(Run::judged("PostgreSQL stopped (fast or immediate) and started", Engine::Postgres, plan.faults, counts, Some(longest.as_millis())))
 }
 
 /// The SQLite node's disk filled to the last byte for up to 2.5 s, then freed:
@@ -68,7 +68,7 @@ pub async fn full_disks(plan: &Plan) -> anyhow::Result<Run> {
         longest = longest.max(freed.elapsed());
     }
     let counts = installation.settle(&world, load, plan).await?;
-    Ok(Run::judged("the disk full, then freed", Engine::Sqlite, plan.faults, counts, longest.as_millis()))
+    Ok(Run::judged("the disk full, then freed", Engine::Sqlite, plan.faults, counts, Some(longest.as_millis())))
 }
 
 /// Apps whose receivers never answer, answer a byte a second, or reset the
@@ -94,7 +94,7 @@ pub async fn hostile_receivers(plan: &Plan, engine: Engine) -> anyhow::Result<Ru
     // Long enough for hung POSTs to reach the timeout and be retried.
     tokio::time::sleep(Duration::from_secs(META_TIMEOUT_SECS + 5)).await;
     let counts = installation.settle(&world, load, plan).await?;
-    let mut run = Run::judged("webhook receivers that hang, trickle or reset (20 s timeout)", engine, plan.faults, counts, 0);
+    let mut run = Run::judged("webhook receivers that hang, trickle or reset (20 s timeout)", engine, plan.faults, counts, None);
     let limit = Duration::from_secs(META_TIMEOUT_SECS + 2);
     for bot in &hostile {
         let posts = bot.receiver.posts();
@@ -139,5 +139,5 @@ pub async fn clock_jumps(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
         set_skew(&url, &installation.operator, 0).await.map_err(|refused| anyhow::anyhow!("the skew was refused: {refused:?}"))?;
     }
     let counts = installation.settle(&world, load, plan).await?;
-    Ok(Run::judged("the clock jumping up to an hour either way", engine, plan.faults, counts, 0))
+    Ok(Run::judged("the clock jumping up to an hour either way", engine, plan.faults, counts, None))
 }
