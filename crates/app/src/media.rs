@@ -124,6 +124,10 @@ impl MediaFiles {
         let mut file = options.open(&temporary).await?;
         let whole = async {
             tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
+            // tokio hands the last write to a blocking task and reports its failure
+            // (a full disk) only to `flush`, not to `sync_all`: without it, the
+            // part written would be renamed to the whole file's digest.
+            tokio::io::AsyncWriteExt::flush(&mut file).await?;
             file.sync_all().await
         }
         .await;
