@@ -96,6 +96,8 @@ impl Default for DeliverySettings {
 const CHAIN_ROUNDS: usize = 32;
 /// The longest sleep of an idle dispatcher, and its pace while claims fail.
 const IDLE: Duration = Duration::from_secs(1);
+/// How often failing claims are logged at most.
+const CLAIM_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Bytes of a failed answer's body kept in the attempt log.
 const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
@@ -222,6 +224,7 @@ impl Dispatcher {
         let mut in_flight = JoinSet::new();
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         let mut claims_failing = false;
+        let mut claims_failure_logged: Option<Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
             let held = this.host.held_apps().await;
@@ -230,13 +233,16 @@ impl Dispatcher {
             let claimed = match this.claim(&limits, lease_until).await {
                 Ok(claimed) => {
                     if std::mem::take(&mut claims_failing) {
-                        tracing::warn!("webhook events are claimed again");
+                        tracing::debug!("webhook events are claimed again");
                     }
                     claimed
                 }
                 Err(error) => {
-                    // Logged once while it lasts (a full disk refuses every claim).
-                    if !std::mem::replace(&mut claims_failing, true) {
+                    // Logged once while it lasts, and once a minute at most while it
+                    // comes and goes (a disk at its limit refuses most claims).
+                    let first = !std::mem::replace(&mut claims_failing, true);
+                    if first && claims_failure_logged.is_none_or(|logged| logged.elapsed() >= CLAIM_FAILURE_LOG_EVERY) {
+                        claims_failure_logged = Some(Instant::now());
                         tracing::warn!(error = %switchboard_store::error_chain(&error), "cannot claim webhook events; retrying every second");
                     }
                     Vec::new()
