@@ -91,7 +91,8 @@ impl MediaFiles {
         match &written {
             Err(error) if is_storage_full(error) => {
                 if !self.full.swap(true, Ordering::Relaxed) {
-                    tracing::error!(dir = %self.dir.display(), %error, "the media directory's disk is full: uploads are refused as temporary failures until space returns");
+                    let dir = self.dir.display();
+                    tracing::error!(%dir, %error, "the media directory's disk is full: uploads are refused as temporary failures until space returns");
                 }
             }
             Ok(_) if self.full.swap(false, Ordering::Relaxed) => {

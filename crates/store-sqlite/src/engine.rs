@@ -450,7 +450,10 @@ mod tests {
         assert!(matches!(before, Err(StoreError::StorageFull { .. })), "undone with its group: {before:?}");
         assert!(matches!(after, Err(StoreError::StorageFull { .. })), "not run outside the group: {after:?}");
 
-        let stored = |engine: Arc<Engine>| async move { engine.read(|c| c.query_row("SELECT group_concat(body) FROM notes", [], |row| row.get::<_, Option<String>>(0)).map_err(sql_error)).await.unwrap() };
+        let stored = |engine: Arc<Engine>| async move {
+            let all = |c: &Connection| c.query_row("SELECT group_concat(body) FROM notes", [], |row| row.get::<_, Option<String>>(0)).map_err(sql_error);
+            engine.read(all).await.unwrap()
+        };
         assert_eq!(stored(engine.clone()).await, None, "nothing of the refused group is stored");
         engine.write(|c| c.execute_batch("PRAGMA max_page_count = 1073741823").map_err(sql_error)).await.unwrap();
         engine.write(insert("again")).await.expect("the writer carries on once there is room");
