@@ -89,11 +89,9 @@ impl MediaFiles {
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
         let written = self.write(bytes).await;
         match &written {
-            Err(error) if is_storage_full(error) => {
-                if !self.full.swap(true, Ordering::Relaxed) {
-                    let dir = self.dir.display();
-                    tracing::error!(%dir, %error, "the media directory's disk is full: uploads are refused as temporary failures until space returns");
-                }
+            Err(error) if is_storage_full(error) && !self.full.swap(true, Ordering::Relaxed) => {
+                let dir = self.dir.display();
+                tracing::error!(%dir, %error, "the media directory's disk is full: uploads are refused as temporary failures until space returns");
             }
             Ok(_) if self.full.swap(false, Ordering::Relaxed) => {
                 tracing::warn!(dir = %self.dir.display(), "the media directory's disk has room again: uploads are stored again");

@@ -419,7 +419,13 @@ mod tests {
         let (held, hold) = std::sync::mpsc::channel::<()>();
         let busy = tokio::spawn({
             let engine = engine.clone();
-            async move { engine.write(move |_| Ok(hold.recv_timeout(Duration::from_secs(5)).unwrap_or(()))).await }
+            async move {
+                let held_until_told = move |_: &Connection| {
+                    let _ = hold.recv_timeout(Duration::from_secs(5));
+                    Ok(())
+                };
+                engine.write(held_until_told).await
+            }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         let before = tokio::spawn({
