@@ -23,7 +23,7 @@ pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;
 pub use receiver::{Received, WebhookReceiver, FAILURE_BODY};
-pub use small_disk::{SmallDisk, SKIP_MOUNT};
+pub use small_disk::{is_storage_full_refusal, SmallDisk, SKIP_MOUNT};
 
 use serde_json::Value;
 use std::time::Duration;

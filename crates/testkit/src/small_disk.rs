@@ -10,6 +10,13 @@ use std::process::Command;
 /// The opt-out: set to the reason why this machine cannot mount a tmpfs.
 pub const SKIP_MOUNT: &str = "SWITCHBOARD_TEST_SKIP_MOUNT";
 
+/// Whether an answer is a node's refusal for a full disk: Meta's temporary code 2
+/// (HTTP 503, `is_transient`), which clients retry, with the cause named.
+pub fn is_storage_full_refusal(status: u16, body: &serde_json::Value) -> bool {
+    let error = &body["error"];
+    status == 503 && error["code"] == 2 && error["is_transient"] == true && error["message"].as_str().is_some_and(|message| message.contains("storage is full"))
+}
+
 /// A mounted tmpfs, lazily unmounted and removed when dropped.
 pub struct SmallDisk {
     dir: tempfile::TempDir,

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_testkit::{eventually, switchboard_binary, Bot, Listening, PersonClient, SmallDisk, TestServer, ALL_CORE_FIELDS, TEST_MASTER_KEY};
+use switchboard_testkit::{eventually, is_storage_full_refusal, switchboard_binary, Bot, Listening, PersonClient, SmallDisk, TestServer, ALL_CORE_FIELDS, TEST_MASTER_KEY};
 use tokio::process::{Child, Command};
 
 /// How long the load may take to find a disk full: the WAL reuses the room of
@@ -40,13 +40,6 @@ async fn stop(mut child: Child) {
     let pid = child.id().expect("the node runs");
     Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await.expect("kill runs");
     tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("the node stops within 20 s").expect("wait");
-}
-
-/// Whether an answer is the refusal of a full disk: Meta's temporary code 2, which
-/// clients retry, with the cause named.
-fn is_storage_full(status: u16, body: &Value) -> bool {
-    let error = &body["error"];
-    status == 503 && error["code"] == 2 && error["is_transient"] == true && error["message"].as_str().is_some_and(|message| message.contains("storage is full"))
 }
 
 /// What the load saw: texts acknowledged, refusals of a full disk, anything else.
@@ -108,7 +101,7 @@ impl Ledger {
         match status {
             200 if by_bot => self.bot_sent.push(text),
             200 => self.person_sent.push(text),
-            _ if is_storage_full(status, body) => self.refused += 1,
+            _ if is_storage_full_refusal(status, body) => self.refused += 1,
             _ => self.unexpected.push(format!("{text}: {status} {body}")),
         }
     }
@@ -212,7 +205,7 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_without_loss() {
     let (status, _) = again.graph_call(Method::GET, "/me", Some(&bot.page_token), None).await;
     assert_eq!(status, 200, "the restarted node serves reads on the full disk");
     let (status, body) = again.send_text(&bot, &psid, "sent to the restarted node").await;
-    assert!(status == 200 || is_storage_full(status, &body), "a write on the restarted node: {status} {body}");
+    assert!(status == 200 || is_storage_full_refusal(status, &body), "a write on the restarted node: {status} {body}");
     let mut after_restart = vec![];
     if status == 200 {
         after_restart.push("sent to the restarted node".to_string());
@@ -282,9 +275,9 @@ async fn a_full_media_disk_refuses_uploads_leaves_no_partial_file_and_recovers()
     // Room for part of a file only: each upload fails half-way through its write.
     disk.fill(256 * 1024);
     let (status, refused) = bot_upload(&server, &bot, file_bytes(2)).await;
-    assert!(is_storage_full(status, &refused), "the Attachment Upload API on a full disk: {status} {refused}");
+    assert!(is_storage_full_refusal(status, &refused), "the Attachment Upload API on a full disk: {status} {refused}");
     let (status, refused) = person_upload(&server, &person, &bot.page.id, file_bytes(3)).await;
-    assert!(is_storage_full(status, &refused), "a person's file on a full disk: {status} {refused}");
+    assert!(is_storage_full_refusal(status, &refused), "a person's file on a full disk: {status} {refused}");
     assert_eq!(whole_media_files(disk.path()), 1, "no partial file is left behind");
     let (status, _) = bot_upload(&server, &bot, file_bytes(1)).await;
     assert_eq!(status, 200, "bytes stored already need no room");
