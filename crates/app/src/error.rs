@@ -14,6 +14,14 @@ pub enum AppError {
     /// The store failed; the cause is logged at the boundary, never shown.
     #[error(transparent)]
     Store(StoreError),
+    /// A disk of the platform's own (the media directory) is full: nothing was
+    /// stored; answered as a temporary failure, like the store's `StorageFull`.
+    #[error("{context}")]
+    StorageFull {
+        context: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// Something else of the platform's own failed (a disk, a worker pool): logged at
     /// the boundary with its cause, answered as Meta's generic code 1.
     #[error("{context}")]

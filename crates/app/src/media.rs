@@ -8,6 +8,7 @@
 
 use crate::core::Core;
 use crate::{AppError, AppResult, Caller};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -65,6 +66,9 @@ impl Default for FetchTimeouts {
 /// The files, by SHA-256.
 pub struct MediaFiles {
     dir: PathBuf,
+    /// Whether the last write found the disk full: a full disk is logged when it
+    /// begins to refuse uploads and when it takes them again, not for every upload.
+    full: AtomicBool,
 }
 
 fn is_digest(text: &str) -> bool {
@@ -73,15 +77,31 @@ fn is_digest(text: &str) -> bool {
 
 impl MediaFiles {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self { dir: dir.into(), full: AtomicBool::new(false) }
     }
 
     fn path(&self, digest: &str) -> PathBuf {
         self.dir.join(&digest[..2]).join(digest)
     }
 
-    /// Stores the bytes (once) and answers their digest.
+    /// Stores the bytes (once) and answers their digest. A write that fails leaves no
+    /// file behind.
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let written = self.write(bytes).await;
+        match &written {
+            Err(error) if is_storage_full(error) && !self.full.swap(true, Ordering::Relaxed) => {
+                let dir = self.dir.display();
+                tracing::error!(%dir, %error, "the media directory's disk is full: uploads are refused as temporary failures until space returns");
+            }
+            Ok(_) if self.full.swap(false, Ordering::Relaxed) => {
+                tracing::warn!(dir = %self.dir.display(), "the media directory's disk has room again: uploads are stored again");
+            }
+            _ => {}
+        }
+        written
+    }
+
+    async fn write(&self, bytes: &[u8]) -> std::io::Result<String> {
         let digest = hex::encode(Sha256::digest(bytes));
         let path = self.path(&digest);
         if tokio::fs::try_exists(&path).await? {
@@ -101,9 +121,21 @@ impl MediaFiles {
         #[cfg(unix)]
         options.mode(0o600);
         let mut file = options.open(&temporary).await?;
-        tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
-        file.sync_all().await?;
+        let whole = async {
+            tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
+            // tokio hands the last write to a blocking task and reports its failure
+            // (a full disk) only to `flush`, not to `sync_all`: without it, the
+            // part written would be renamed to the whole file's digest.
+            tokio::io::AsyncWriteExt::flush(&mut file).await?;
+            file.sync_all().await
+        }
+        .await;
         drop(file);
+        if let Err(error) = whole {
+            // A partial file takes the room the next upload needs.
+            let _ = tokio::fs::remove_file(&temporary).await;
+            return Err(error);
+        }
         tokio::fs::rename(&temporary, &path).await?;
         // The rename itself is durable only once the folder is synced.
         tokio::fs::File::open(folder).await?.sync_all().await?;
@@ -123,10 +155,19 @@ impl MediaFiles {
     }
 }
 
-/// A disk failure is the platform's, not the client's: logged at the boundary,
-/// answered as code 1.
+fn is_storage_full(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+}
+
+/// A disk failure is the platform's, not the client's: a full disk is a temporary
+/// failure (logged by `MediaFiles` once), anything else is logged at the boundary
+/// and answered as code 1.
 fn disk(error: std::io::Error) -> AppError {
-    AppError::internal("cannot write a media file", error)
+    if is_storage_full(&error) {
+        AppError::StorageFull { context: "the media directory's disk is full".into(), source: Some(Box::new(error)) }
+    } else {
+        AppError::internal("cannot write a media file", error)
+    }
 }
 
 /// Media attachments: stored once per SHA-256, named by URL, upload or id.

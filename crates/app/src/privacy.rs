@@ -398,11 +398,18 @@ impl Privacy {
     pub async fn run(self, poster: Arc<dyn CallbackPoster>, retention_every: Duration, shutdown: CancellationToken) {
         let mut retention = tokio::time::interval(retention_every);
         retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             match self.send_due(poster.as_ref()).await {
-                Ok(sent) if sent > 0 => continue,
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "cannot send privacy callbacks"),
+                Ok(sent) => {
+                    failing = false;
+                    if sent > 0 {
+                        continue;
+                    }
+                }
+                // Once while it lasts: a full disk refuses every claim until space returns.
+                Err(error) if !std::mem::replace(&mut failing, true) => tracing::warn!(%error, "cannot send privacy callbacks; retrying every second"),
+                Err(error) => tracing::debug!(%error, "cannot send privacy callbacks"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

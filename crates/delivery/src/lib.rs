@@ -94,6 +94,10 @@ impl Default for DeliverySettings {
 /// POSTs one task makes to an endpoint, following its batch's threads, before it
 /// gives the slot back.
 const CHAIN_ROUNDS: usize = 32;
+/// The longest sleep of an idle dispatcher, and its pace while claims fail.
+const IDLE: Duration = Duration::from_secs(1);
+/// How often failing claims are logged at most.
+const CLAIM_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Bytes of a failed answer's body kept in the attempt log.
 const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
@@ -219,15 +223,28 @@ impl Dispatcher {
         let wake = this.wake.clone();
         let mut in_flight = JoinSet::new();
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
+        let mut claims_failing = false;
+        let mut claims_failure_logged: Option<Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
             let held = this.host.held_apps().await;
             let limits = this.claim_limits(slots.available_permits(), &held);
             let lease_until = this.now() + this.settings.lease.as_millis() as Millis;
             let claimed = match this.claim(&limits, lease_until).await {
-                Ok(claimed) => claimed,
+                Ok(claimed) => {
+                    if std::mem::take(&mut claims_failing) {
+                        tracing::debug!("webhook events are claimed again");
+                    }
+                    claimed
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "cannot claim webhook events; retrying");
+                    // Logged once while it lasts, and once a minute at most while it
+                    // comes and goes (a disk at its limit refuses most claims).
+                    let first = !std::mem::replace(&mut claims_failing, true);
+                    if first && claims_failure_logged.is_none_or(|logged| logged.elapsed() >= CLAIM_FAILURE_LOG_EVERY) {
+                        claims_failure_logged = Some(Instant::now());
+                        tracing::warn!(error = %switchboard_store::error_chain(&error), "cannot claim webhook events; retrying every second");
+                    }
                     Vec::new()
                 }
             };
@@ -273,7 +290,9 @@ impl Dispatcher {
             if more_due && slots.available_permits() > 0 {
                 continue;
             }
-            let pause = this.pause().await;
+            // Due events that cannot be claimed are still due: retry at the idle
+            // pace, not at once.
+            let pause = if claims_failing { IDLE } else { this.pause().await };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = wake.notified() => {}
@@ -293,10 +312,9 @@ impl Dispatcher {
     /// How long to sleep when idle: until the next event is due, at most a second
     /// (events written by other processes and leases that run out wake nobody here).
     async fn pause(&self) -> Duration {
-        let idle = Duration::from_secs(1);
         match self.outbox.outbox_next_due(self.now()).await {
-            Ok(Some(due)) => Duration::from_millis((due - self.now()).clamp(1, idle.as_millis() as i64) as u64),
-            _ => idle,
+            Ok(Some(due)) => Duration::from_millis((due - self.now()).clamp(1, IDLE.as_millis() as i64) as u64),
+            _ => IDLE,
         }
     }
 

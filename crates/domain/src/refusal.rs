@@ -335,6 +335,14 @@ impl Refusal {
         refusal
     }
 
+    /// 2: a disk of the server is full, so nothing was stored; as `unavailable`, a
+    /// temporary failure Meta's clients retry, with the cause named.
+    pub fn storage_full() -> Self {
+        let mut refusal = Self::new(503, 2, None, "(#2) The server's storage is full, so nothing was stored. Please retry your request later.");
+        refusal.transient = true;
+        refusal
+    }
+
     /// 100: the request body was larger than the documented limit.
     pub fn body_too_large(limit_bytes: usize) -> Self {
         Self::new(413, 100, None, format!("(#100) Request body exceeds the limit of {limit_bytes} bytes"))

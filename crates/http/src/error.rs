@@ -28,6 +28,12 @@ impl From<AppError> for HttpError {
                 tracing::warn!(cause = %error_chain(&error), "store unavailable");
                 Self(Refusal::unavailable())
             }
+            // The engine or the media files log a full disk once, when it fills
+            // and when it has room again; each refused request only at debug.
+            AppError::Store(StoreError::StorageFull { .. }) | AppError::StorageFull { .. } => {
+                tracing::debug!(cause = %error_chain(&error), "storage full");
+                Self(Refusal::storage_full())
+            }
             AppError::Store(_) => {
                 tracing::error!(cause = %error_chain(&error), "store failure");
                 Self(Refusal::unknown())

@@ -53,7 +53,9 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
         .layer(middleware::from_fn(move |request, next| limits::guard(guard.clone(), request, next)))
         .layer(middleware::from_fn(move |request, next| slow_requests(slow, request, next)))
         .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // A failed request was logged once already, with its cause, where it failed
+        // (a full disk by the store, once for all its refusals): not again per request.
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         // Uploads (multipart) may carry a 25 MB file; JSON bodies keep their own limit.
         .layer(axum::extract::DefaultBodyLimit::max(MULTIPART_LIMIT))
         // The last defence: a bug that panics on some input fails that request with

@@ -22,7 +22,13 @@ const SLOW_GROUP: Duration = Duration::from_millis(50);
 
 /// What a write job hands back: called with the fate of the whole group's commit
 /// and how the group went.
-type Completion = Box<dyn FnOnce(StoreResult<()>, GroupTiming) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), GroupFailure>, GroupTiming) + Send>;
+
+/// A job that ran: its completion, and whether it failed on a full disk.
+struct Ran {
+    completion: Completion,
+    full: bool,
+}
 
 /// Where a write's time went on the writer, for the request's steps (`timing`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,7 +43,7 @@ struct GroupTiming {
 }
 /// A write job, run on the writer's connection inside the group's transaction, or
 /// handed the reason there is none (the transaction could not begin).
-type Work = Box<dyn FnOnce(Result<&Connection, StoreError>) -> Completion + Send>;
+type Work = Box<dyn FnOnce(Result<&Connection, GroupFailure>) -> Ran + Send>;
 
 struct Job {
     work: Work,
@@ -56,8 +62,9 @@ pub struct Engine {
 
 /// The one mapping from rusqlite's errors to the store's, keeping rusqlite's error
 /// as the cause: a constraint that refused a write is a generic conflict (the caller
-/// names it with `StoreError::conflict_as`), a database that is busy, locked, full
-/// or cannot be opened is unavailable (a retry may succeed), anything else internal.
+/// names it with `StoreError::conflict_as`), a full disk is `StorageFull`, a database
+/// that is busy, locked or cannot be opened is unavailable (a retry may succeed),
+/// anything else internal.
 pub fn sql_error(error: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     let (context, unavailable) = match &error {
@@ -65,7 +72,8 @@ pub fn sql_error(error: rusqlite::Error) -> StoreError {
             ErrorCode::ConstraintViolation => {
                 return StoreError::Conflict(Conflict::Constraint(message.clone().unwrap_or_else(|| error.to_string())));
             }
-            code @ (ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
+            ErrorCode::DiskFull => return StoreError::StorageFull { context: DISK_FULL.into(), source: Some(Box::new(error)) },
+            code @ (ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen) => {
                 (format!("sqlite cannot serve the statement now ({code:?})"), true)
             }
             code => (format!("sqlite failed ({code:?})"), false),
@@ -81,11 +89,43 @@ pub fn sql_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-/// What each request of a group sees when the group's transaction could not begin
-/// or commit: unavailable, with SQLite's error (shared by the whole group) as the
-/// cause.
-fn group_failed(context: &str, error: &Arc<rusqlite::Error>) -> StoreError {
-    StoreError::Unavailable { context: context.into(), source: Some(Box::new(Arc::clone(error))) }
+/// What a full disk is called in the store's errors and the writer's log.
+const DISK_FULL: &str = "the disk under the SQLite database is full";
+
+fn is_disk_full(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
+
+/// Why a whole group was not stored, answered to each of its requests.
+#[derive(Clone)]
+enum GroupFailure {
+    /// SQLite refused to begin or commit the transaction.
+    Sqlite { context: &'static str, error: Arc<rusqlite::Error> },
+    /// A request's statement failed so that SQLite rolled the whole transaction
+    /// back (it does so on a full disk, an I/O error or no memory): the requests
+    /// before it are undone, and those after it are not run.
+    RolledBack { full: bool },
+}
+
+impl GroupFailure {
+    fn full(&self) -> bool {
+        match self {
+            Self::Sqlite { error, .. } => is_disk_full(error),
+            Self::RolledBack { full } => *full,
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        let (context, source) = match self {
+            Self::Sqlite { context, error } => (context.to_string(), Some(Box::new(Arc::clone(error)) as Cause)),
+            Self::RolledBack { .. } => ("SQLite rolled the group back after another write in it failed".to_string(), None),
+        };
+        if self.full() {
+            StoreError::StorageFull { context: format!("{DISK_FULL}: {context}"), source }
+        } else {
+            StoreError::Unavailable { context, source }
+        }
+    }
 }
 
 /// Each reader connection's page cache, KiB (the writer's is 32 MB).
@@ -158,14 +198,18 @@ impl Engine {
     {
         let (answer, answered) = oneshot::channel();
         let work: Work = Box::new(move |conn| {
-            let outcome = conn.and_then(|conn| in_savepoint(conn, work));
-            Box::new(move |commit, group| {
+            let outcome = conn.map_err(|failure| failure.error()).and_then(|conn| in_savepoint(conn, work));
+            let full = matches!(outcome, Err(StoreError::StorageFull { .. }));
+            let completion: Completion = Box::new(move |commit, group| {
                 let result = match (commit, outcome) {
-                    (Err(error), _) => Err(error),
+                    // A request's own error says more than the group's.
+                    (Err(_), Err(error)) => Err(error),
+                    (Err(failure), Ok(_)) => Err(failure.error()),
                     (Ok(()), outcome) => outcome,
                 };
                 let _ = answer.send((result, group));
-            })
+            });
+            Ran { completion, full }
         });
         self.jobs
             .send(Job { work, submitted: Instant::now(), durable })
@@ -230,6 +274,7 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreRes
 fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut synced = true;
+    let mut disk = DiskState::default();
     while let Some(first) = queue.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -250,33 +295,89 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
         }
         if let Err(error) = statement(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
-            let error = Arc::new(error);
+            let failure = GroupFailure::Sqlite { context: "the write transaction could not begin", error: Arc::new(error) };
             for job in group.drain(..) {
-                (job.work)(Err(group_failed("the write transaction could not begin", &error)))(Ok(()), GroupTiming::default());
+                ((job.work)(Err(failure.clone())).completion)(Err(failure.clone()), GroupTiming::default());
             }
             continue;
         }
         let began = Instant::now();
         let size = group.len();
-        let completions: Vec<(Completion, Duration)> = group.drain(..).map(|job| ((job.work)(Ok(&conn)), began.saturating_duration_since(job.submitted))).collect();
-        let statements = began.elapsed();
-        let committed = statement(&conn, "COMMIT").map_err(Arc::new);
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+        let mut completions: Vec<(Completion, Duration)> = Vec::with_capacity(size);
+        let mut rolled_back: Option<GroupFailure> = None;
+        for job in group.drain(..) {
+            let queued = began.saturating_duration_since(job.submitted);
+            let ran = match &rolled_back {
+                // Outside the transaction a request would commit on its own.
+                Some(failure) => (job.work)(Err(failure.clone())),
+                None => (job.work)(Ok(&conn)),
+            };
+            if rolled_back.is_none() && conn.is_autocommit() {
+                rolled_back = Some(GroupFailure::RolledBack { full: ran.full });
+            }
+            completions.push((ran.completion, queued));
         }
+        let statements = began.elapsed();
+        let committed = match rolled_back {
+            Some(failure) => Err(failure),
+            None => statement(&conn, "COMMIT").map_err(|error| GroupFailure::Sqlite { context: "the group commit failed", error: Arc::new(error) }),
+        };
+        if !conn.is_autocommit() {
+            // A commit that failed may leave the transaction open; the next group
+            // must begin afresh.
+            if let Err(error) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "cannot roll back a failed group");
+            }
+        }
+        disk.saw(committed.as_ref().err());
         let commit = began.elapsed() - statements;
         if statements + commit > SLOW_GROUP {
             tracing::warn!(size, statements_ms = statements.as_millis() as u64, commit_ms = commit.as_millis() as u64, "slow group commit");
         }
         for (completion, queued) in completions {
-            let result = match &committed {
-                Ok(()) => Ok(()),
-                Err(error) => Err(group_failed("the group commit failed", error)),
-            };
-            completion(result, GroupTiming { queued, statements, commit });
+            completion(committed.clone(), GroupTiming { queued, statements, commit });
         }
     }
     tracing::debug!("sqlite writer stopped: every queued write was answered");
+}
+
+/// Whether the disk was full at the last group, so that a full disk is logged when
+/// writes begin to be refused and when they are stored again, not for every refused
+/// request. A disk at its limit lets small groups through now and then (the WAL
+/// reuses room already checkpointed), so a refusal is logged at most once a minute,
+/// and a return only after a logged refusal.
+#[derive(Default)]
+struct DiskState {
+    full: bool,
+    /// When a refusal was last logged.
+    logged: Option<Instant>,
+    /// A refusal was logged and its return was not yet.
+    return_owed: bool,
+}
+
+/// How often a disk that keeps filling up again is logged at most.
+const DISK_FULL_LOG_EVERY: Duration = Duration::from_secs(60);
+
+impl DiskState {
+    fn saw(&mut self, failure: Option<&GroupFailure>) {
+        match failure {
+            Some(failure) if failure.full() && !self.full => {
+                self.full = true;
+                if self.logged.is_none_or(|logged| logged.elapsed() >= DISK_FULL_LOG_EVERY) {
+                    self.logged = Some(Instant::now());
+                    self.return_owed = true;
+                    tracing::error!("{DISK_FULL}: writes are refused as temporary failures until space returns; reads go on");
+                }
+            }
+            None if self.full => {
+                self.full = false;
+                if std::mem::take(&mut self.return_owed) {
+                    tracing::warn!("the disk under the SQLite database has room again: writes are stored again");
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Makes the database file readable by its owner only (creating it empty if need
@@ -299,4 +400,69 @@ fn owner_only(path: &std::path::Path) -> StoreResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement that fills the database mid-group makes SQLite roll back the whole
+    /// transaction: no request of the group may then be answered stored, and none
+    /// may be stored (run outside the transaction, it would commit on its own).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_that_fills_the_disk_is_refused_whole_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::open(dir.path().join("switchboard.db"), 1).unwrap());
+        engine.write(|c| run(c, "CREATE TABLE notes (body TEXT NOT NULL)")).await.unwrap();
+        let insert = |body: &'static str| move |c: &Connection| c.execute("INSERT INTO notes (body) VALUES (?1)", [body]).map(drop).map_err(sql_error);
+        // The writer is held busy, so the next three writes queue and form one group.
+        let (held, hold) = std::sync::mpsc::channel::<()>();
+        let busy = tokio::spawn({
+            let engine = engine.clone();
+            async move {
+                let held_until_told = move |_: &Connection| {
+                    let _ = hold.recv_timeout(Duration::from_secs(5));
+                    Ok(())
+                };
+                engine.write(held_until_told).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.write(insert("before")).await }
+        });
+        let filling = tokio::spawn({
+            let engine = engine.clone();
+            async move {
+                engine
+                    .write(|c| {
+                        let pages: i64 = c.query_row("PRAGMA page_count", [], |row| row.get(0)).map_err(sql_error)?;
+                        c.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 2)).map_err(sql_error)?;
+                        c.execute("INSERT INTO notes (body) VALUES (hex(randomblob(100000)))", []).map(drop).map_err(sql_error)
+                    })
+                    .await
+            }
+        });
+        let after = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.write(insert("after")).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        held.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        let (before, filling, after) = (before.await.unwrap(), filling.await.unwrap(), after.await.unwrap());
+        assert!(matches!(filling, Err(StoreError::StorageFull { .. })), "{filling:?}");
+        assert!(matches!(before, Err(StoreError::StorageFull { .. })), "undone with its group: {before:?}");
+        assert!(matches!(after, Err(StoreError::StorageFull { .. })), "not run outside the group: {after:?}");
+
+        let stored = |engine: Arc<Engine>| async move {
+            let all = |c: &Connection| c.query_row("SELECT group_concat(body) FROM notes", [], |row| row.get::<_, Option<String>>(0)).map_err(sql_error);
+            engine.read(all).await.unwrap()
+        };
+        assert_eq!(stored(engine.clone()).await, None, "nothing of the refused group is stored");
+        engine.write(|c| c.execute_batch("PRAGMA max_page_count = 1073741823").map_err(sql_error)).await.unwrap();
+        engine.write(insert("again")).await.expect("the writer carries on once there is room");
+        assert_eq!(stored(engine).await.as_deref(), Some("again"));
+    }
 }

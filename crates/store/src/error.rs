@@ -1,8 +1,8 @@
 //! Why a store call failed, as data: a rule of the data refused the write (a typed
 //! conflict, a quota, a missing row), or the database failed (unavailable, or
-//! internal, with the engine's error kept as the source), or a stored value is one
-//! the code does not know. No text here is meant for a client: the app layer words
-//! the refusals.
+//! internal, with the engine's error kept as the source, or its disk full), or a
+//! stored value is one the code does not know. No text here is meant for a client:
+//! the app layer words the refusals.
 
 use switchboard_domain::{AppId, PageFeature, PageId, Permission};
 
@@ -30,6 +30,14 @@ pub enum StoreError {
     /// may retry.
     #[error("store unavailable: {context}")]
     Unavailable {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The disk under the database is full: nothing was stored, and writes are
+    /// refused until space returns (reads go on); the caller may retry later.
+    #[error("storage full: {context}")]
+    StorageFull {
         context: String,
         #[source]
         source: Option<Cause>,

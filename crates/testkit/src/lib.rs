@@ -13,15 +13,17 @@ mod media;
 mod person;
 mod receiver;
 pub mod routes;
+mod small_disk;
 
 pub use clock::ManualClock;
-pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, NodeStore, TcpProxy};
+pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, NodeStore, TcpProxy, TEST_MASTER_KEY};
 pub use echo_bot::{EchoBot, InstallingBot, PullingBot, Tap};
 pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;
 pub use receiver::{Received, WebhookReceiver, FAILURE_BODY};
+pub use small_disk::{is_storage_full_refusal, SmallDisk, SKIP_MOUNT};
 
 use serde_json::Value;
 use std::time::Duration;
