@@ -11,6 +11,7 @@ mod fixtures;
 mod listen;
 mod media;
 mod person;
+mod private_postgres;
 mod receiver;
 pub mod routes;
 
@@ -21,6 +22,7 @@ pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;
+pub use private_postgres::{is_retry_later, missing_messages, PrivatePostgres, Shutdown};
 pub use receiver::{Received, WebhookReceiver, FAILURE_BODY};
 
 use serde_json::Value;
