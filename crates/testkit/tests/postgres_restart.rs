@@ -28,7 +28,8 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(5);
 #[derive(Default)]
 struct Ledger {
     sent_mids: Vec<String>,
-    person_mids: Vec<String>,
+    /// (writer, mid) in the order acknowledged.
+    person_writes: Vec<(String, String)>,
     refused: usize,
     wrong: Vec<String>,
     slowest_refusal: Duration,
@@ -66,7 +67,7 @@ async fn postgres_restarted_under_load_loses_nothing_and_the_nodes_come_back() {
     }
     let acknowledged = || {
         let ledger = ledger.lock().unwrap();
-        ledger.sent_mids.len() + ledger.person_mids.len()
+        ledger.sent_mids.len() + ledger.person_writes.len()
     };
     let load_for_a_while = || async {
         let before = acknowledged();
@@ -117,22 +118,39 @@ async fn postgres_restarted_under_load_loses_nothing_and_the_nodes_come_back() {
     assert!(ledger.refused > 0, "the load met the outages");
 
     // Every acknowledged message is stored...
-    let all_mids: Vec<String> = ledger.sent_mids.iter().chain(&ledger.person_mids).cloned().collect();
+    let person_mids: Vec<String> = ledger.person_writes.iter().map(|(_, mid)| mid.clone()).collect();
+    let all_mids: Vec<String> = ledger.sent_mids.iter().chain(&person_mids).cloned().collect();
     let missing = missing_messages(&postgres.url(), &all_mids).await;
     assert!(missing.is_empty(), "{} of {} acknowledged messages are not in the database: {missing:?}", missing.len(), all_mids.len());
-    // ... and every acknowledged person message reached the bot (at least once).
+    // ... and every acknowledged person message reached the bot (at least once)...
+    let delivered_mids =
+        || -> Vec<String> { bot.receiver.acknowledged_events().iter().filter_map(|e| e["message"]["mid"].as_str().map(str::to_string)).collect() };
     eventually("every acknowledged person message delivered", || {
-        let delivered: HashSet<String> =
-            bot.receiver.acknowledged_events().iter().filter_map(|e| e["message"]["mid"].as_str().map(str::to_string)).collect();
-        let undelivered = ledger.person_mids.iter().filter(|mid| !delivered.contains(*mid)).count();
+        let delivered: HashSet<String> = delivered_mids().into_iter().collect();
+        let undelivered = person_mids.iter().filter(|mid| !delivered.contains(*mid)).count();
         async move { (undelivered == 0).then_some(()) }
     })
     .await;
+    // ... in the thread's order: each writer waited for one answer before the next
+    // write, so its acknowledged messages first arrived in the order it wrote them.
+    let mut first_arrivals = Vec::new();
+    let mut seen = HashSet::new();
+    for mid in delivered_mids() {
+        if seen.insert(mid.clone()) {
+            first_arrivals.push(mid);
+        }
+    }
+    for writer in ["person0", "person1"] {
+        let written: Vec<&String> = ledger.person_writes.iter().filter(|(w, _)| w == writer).map(|(_, mid)| mid).collect();
+        let theirs: HashSet<&String> = written.iter().copied().collect();
+        let arrived: Vec<&String> = first_arrivals.iter().filter(|mid| theirs.contains(mid)).collect();
+        assert_eq!(arrived, written, "{writer}'s acknowledged messages arrive in the order written");
+    }
 
     eprintln!(
         "postgres_restart: {} sends and {} person messages acknowledged, {} refused (slowest {:?}), {:?} in all",
         ledger.sent_mids.len(),
-        ledger.person_mids.len(),
+        person_mids.len(),
         ledger.refused,
         ledger.slowest_refusal,
         started.elapsed()
@@ -213,23 +231,30 @@ async fn drive(name: String, writer: Writer, ledger: Arc<Mutex<Ledger>>, running
         let began = Instant::now();
         let answer = tokio::time::timeout(ANSWER_BOUND, write(&writer, &text)).await;
         let took = began.elapsed();
-        record(&mut ledger.lock().unwrap(), &writer, &text, answer, took);
+        record(&mut ledger.lock().unwrap(), &name, &writer, &text, answer, took);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-fn record(ledger: &mut Ledger, writer: &Writer, text: &str, answer: Result<Result<(u16, Value), reqwest::Error>, Elapsed>, took: Duration) {
+fn record(
+    ledger: &mut Ledger,
+    name: &str,
+    writer: &Writer,
+    text: &str,
+    answer: Result<Result<(u16, Value), reqwest::Error>, Elapsed>,
+    took: Duration,
+) {
     match answer {
         Err(_) => ledger.wrong.push(format!("{text}: no answer within {ANSWER_BOUND:?}")),
         Ok(Err(error)) => ledger.wrong.push(format!("{text}: {error}")),
         Ok(Ok((200, body))) => {
-            let (mids, key) = match writer {
-                Writer::SendApi(_) => (&mut ledger.sent_mids, "message_id"),
-                Writer::Person(_) => (&mut ledger.person_mids, "mid"),
+            let key = if matches!(writer, Writer::SendApi(_)) { "message_id" } else { "mid" };
+            let Some(mid) = body[key].as_str().map(str::to_string) else {
+                return ledger.wrong.push(format!("{text}: acknowledged without a mid: {body}"));
             };
-            match body[key].as_str() {
-                Some(mid) => mids.push(mid.to_string()),
-                None => ledger.wrong.push(format!("{text}: acknowledged without a mid: {body}")),
+            match writer {
+                Writer::SendApi(_) => ledger.sent_mids.push(mid),
+                Writer::Person(_) => ledger.person_writes.push((name.to_string(), mid)),
             }
         }
         Ok(Ok((status, body))) if is_retry_later(status, &body) => {
