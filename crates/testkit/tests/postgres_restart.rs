@@ -13,7 +13,9 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_testkit::{eventually, is_retry_later, missing_messages, Bot, NodeProcess, PersonClient, PrivatePostgres, Shutdown, TestServer};
+use switchboard_testkit::{
+    eventually, is_retry_later, missing_messages, Bot, NodeProcess, PersonClient, PrivatePostgres, Shutdown, TcpProxy, TestServer,
+};
 use tokio::time::error::Elapsed;
 
 /// Longest a call may take while the database is away: the nodes' connect timeout
@@ -155,6 +157,38 @@ async fn postgres_restarted_under_load_loses_nothing_and_the_nodes_come_back() {
         ledger.slowest_refusal,
         started.elapsed()
     );
+}
+
+/// Sends queued for one thread when the database becomes unreachable (connections
+/// cut, new ones left unanswered) are answered together, each told to retry, not
+/// after one connection attempt per message in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_queued_when_the_database_becomes_unreachable_are_answered_together() {
+    const BURST: usize = 30;
+    let postgres = PrivatePostgres::start().await;
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", postgres.port())).await;
+    let through_proxy = postgres.url().replace(&format!(":{}/", postgres.port()), &format!(":{}/", proxy.port));
+    let a = NodeProcess::start("node-a", &through_proxy, 1).await;
+    let via_a = TestServer::external(&a.url, &a.operator.clone().expect("the operator credential"));
+    let bot = via_a.bot("shop", "messages").await;
+    via_a.sign_in(&via_a.person("ann").await).await.send("shop", "hello").await;
+    let psid = bot.receiver.wait_for("ann's message", |e| e["message"]["text"] == "hello").await["sender"]["id"].as_str().unwrap().to_string();
+    // Everything a send reads is cached now (for a second), so the burst reaches the
+    // thread's group writer.
+    assert_eq!(via_a.send_text(&bot, &psid, "warm").await.0, 200);
+
+    proxy.stall();
+    let cut_at = Instant::now();
+    let texts: Vec<String> = (0..BURST).map(|n| format!("burst {n}")).collect();
+    let answers = futures_util::future::join_all(texts.iter().map(|text| bounded(via_a.send_text(&bot, &psid, text)))).await;
+    let answered_in = cut_at.elapsed();
+    for (status, answer) in &answers {
+        assert!(is_retry_later(*status, answer), "a send while the database is unreachable: {status} {answer}");
+    }
+    assert!(answered_in < ANSWER_BOUND, "{BURST} sends answered only after {answered_in:?}");
+
+    proxy.set_open(true);
+    eventually("the node serving again", || async { (via_a.send_text(&bot, &psid, "back").await.0 == 200).then_some(()) }).await;
 }
 
 /// Waits until every node is ready and takes a Send API call, and until a live event
