@@ -130,8 +130,8 @@ impl PrivatePostgres {
         } else {
             Command::new(program)
         };
-        // pg_ctl's server inherits these; it must not hold the test's pipes open.
-        command.stdin(std::process::Stdio::null()).kill_on_drop(false);
+        // The server pg_ctl starts writes to its log file; nothing reads the test's input.
+        command.stdin(std::process::Stdio::null());
         command
     }
 }
