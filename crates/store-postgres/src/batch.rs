@@ -2,7 +2,8 @@
 //! queued and written together, one transaction and one commit for a whole group,
 //! with one multi-row statement per table. Every caller is answered only after the
 //! commit. A group that fails (one duplicate `mid`, say) is retried member by member,
-//! so that only the bad member fails.
+//! so that only the bad member fails; a group the database failed (unavailable) is
+//! not retried: every member is answered at once that it may retry.
 
 use crate::errors::{pg, pool as pool_error};
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use crate::columns::PgRow;
 use switchboard_domain::{AppId, Direction, Message, PageId, PersonId};
 use switchboard_store::codec::{self, Columns};
 use std::time::Instant;
-use switchboard_store::{timing, Conflict, NewOutboxEvent, StoreError, StoreResult};
+use switchboard_store::{error_chain, timing, Conflict, NewOutboxEvent, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
@@ -124,6 +125,16 @@ async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>
             }
             Err(error) if group.len() == 1 => {
                 let _ = group.pop().map(|append| append.answer.send(Written { result: Err(error), began }));
+            }
+            Err(error @ StoreError::Unavailable { .. }) => {
+                // The database failed, not a member: retrying each alone would keep
+                // the last caller waiting for one connection attempt per member.
+                let context = format!("the group holding this message was not written: {}", error_chain(&error));
+                let mut members = group.drain(..);
+                let _ = members.next().map(|append| append.answer.send(Written { result: Err(error), began }));
+                for append in members {
+                    let _ = append.answer.send(Written { result: Err(StoreError::unavailable(context.clone())), began });
+                }
             }
             Err(_) => {
                 // Find the bad member(s): each alone, in its own transaction.

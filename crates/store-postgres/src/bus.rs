@@ -30,6 +30,11 @@ const NOTIFY_LIMIT: usize = 7900;
 const MAX_GROUP: usize = 512;
 /// Messages waiting to be published before publishers are slowed down.
 const QUEUE: usize = 8192;
+/// The longest pause between attempts to listen again. Short: until it listens, the
+/// node's persons get no live events from other nodes and its caches no
+/// invalidations, and an attempt at a database that is still down costs one refused
+/// connection.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 pub struct PostgresBus {
     sender: broadcast::Sender<BusMessage>,
@@ -155,7 +160,7 @@ async fn keep_listening(
                 Err(error) => {
                     tracing::warn!(error = &error as &dyn std::error::Error, "the bus cannot reconnect yet");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    delay = (delay * 2).min(MAX_RECONNECT_DELAY);
                 }
             }
         };

@@ -163,36 +163,61 @@ impl NodeProcess {
 /// back, without touching the database server other tests share.
 pub struct TcpProxy {
     pub port: u16,
-    open: tokio::sync::watch::Sender<bool>,
+    gate: tokio::sync::watch::Sender<Gate>,
+}
+
+/// What the proxy does with connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Open,
+    /// New connections are closed at once, as a server that is down refuses them.
+    Refusing,
+    /// New connections are accepted and never answered, as a host that is
+    /// unreachable leaves them waiting (until the gate changes).
+    Stalling,
 }
 
 impl TcpProxy {
     pub async fn start(target: String) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let (open, _) = tokio::sync::watch::channel(true);
-        let gate = open.clone();
+        let (gate, _) = tokio::sync::watch::channel(Gate::Open);
+        let watching = gate.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
-                let mut gate_state = gate.subscribe();
-                if !*gate_state.borrow() {
-                    continue; // dropped: refused
-                }
+                let mut gate_state = watching.subscribe();
                 let target = target.clone();
+                let gate = *gate_state.borrow_and_update();
+                match gate {
+                    Gate::Refusing => continue, // dropped: refused
+                    Gate::Stalling => {
+                        tokio::spawn(async move {
+                            let _held = inbound;
+                            let _ = gate_state.changed().await;
+                        });
+                        continue;
+                    }
+                    Gate::Open => {}
+                }
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = gate_state.wait_for(|open| !open) => {}
+                        _ = gate_state.wait_for(|gate| *gate != Gate::Open) => {}
                     }
                 });
             }
         });
-        Self { port, open }
+        Self { port, gate }
     }
 
     /// Cuts every connection and refuses new ones (`false`), or lets them through.
     pub fn set_open(&self, open: bool) {
-        self.open.send_replace(open);
+        self.gate.send_replace(if open { Gate::Open } else { Gate::Refusing });
+    }
+
+    /// Cuts every connection and leaves new ones unanswered, until [`set_open`](Self::set_open).
+    pub fn stall(&self) {
+        self.gate.send_replace(Gate::Stalling);
     }
 }

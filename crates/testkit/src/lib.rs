@@ -11,6 +11,7 @@ mod fixtures;
 mod listen;
 mod media;
 mod person;
+mod private_postgres;
 mod receiver;
 pub mod routes;
 mod small_disk;
@@ -22,6 +23,7 @@ pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;
+pub use private_postgres::{is_retry_later, missing_messages, PrivatePostgres, Shutdown};
 pub use receiver::{Received, WebhookReceiver, FAILURE_BODY};
 pub use small_disk::{is_storage_full_refusal, SmallDisk, SKIP_MOUNT};
 
