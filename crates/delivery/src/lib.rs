@@ -35,7 +35,7 @@ use switchboard_domain::*;
 use switchboard_store::{pack_runs, Alert, ClaimLimits, FailedAttempt, NextRuns, OutboxEvent, OutboxStore, StoreError};
 use switchboard_wire::alert::AlertNotice;
 use switchboard_wire::webhook::{render_envelope, EnvelopeEntry};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,12 @@ pub struct DeliverySettings {
     pub max_in_flight: usize,
     /// Webhook POSTs in flight at once to one callback URL, from this node.
     pub max_in_flight_per_endpoint: usize,
+    /// A POST still unanswered after this has stalled: it gives its slot among
+    /// `max_in_flight` back for one of `max_stalled`, so that receivers that hang
+    /// cannot take every slot and slow the apps whose receivers answer.
+    pub stalled_after: Duration,
+    /// Stalled POSTs in flight at once from this node, beyond `max_in_flight`.
+    pub max_stalled: usize,
     /// A POST without an answer by then has failed (Meta: 20 s).
     pub timeout: Duration,
     /// How long a claimed event is reserved for this node: longer than `timeout`,
@@ -76,6 +82,8 @@ impl Default for DeliverySettings {
             batch_cap: 50,
             max_in_flight: 64,
             max_in_flight_per_endpoint: 8,
+            stalled_after: Duration::from_secs(1),
+            max_stalled: 256,
             timeout: Duration::from_secs(20),
             lease: Duration::from_secs(60),
             schedule: RetrySchedule::default(),
@@ -216,6 +224,7 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.settings.max_in_flight));
+        let stalled_slots = Arc::new(Semaphore::new(this.settings.max_stalled));
         let wake = this.wake.clone();
         let mut in_flight = JoinSet::new();
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
@@ -236,9 +245,9 @@ impl Dispatcher {
             let more_due = limits.events > 0 && claimed.len() >= limits.events as usize;
             let leased_at = Instant::now();
             for batch in this.prepare(claimed, lease_until).await {
-                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let Ok(mut slot) = slots.clone().acquire_owned().await else { break };
                 let endpoint = this.endpoint_slots(&batch.url);
-                let this = this.clone();
+                let (this, stalled_slots) = (this.clone(), stalled_slots.clone());
                 in_flight.spawn(async move {
                     let Ok(endpoint_slot) = endpoint.acquire_owned().await else { return };
                     // Claims stay within the endpoints' free slots, but apps that share
@@ -252,14 +261,16 @@ impl Dispatcher {
                     }
                     // The batch's threads go on in this task while their next events
                     // are due: each is leased as the previous one is recorded delivered.
-                    // A bounded number of rounds, so that other threads get the slot too.
+                    // A bounded number of rounds, so that other threads get the slot
+                    // too; none after a stalled POST, whose endpoint is slow.
                     let mut next = Some(batch);
                     let mut round = 0;
                     while let Some(batch) = next.take() {
                         round += 1;
                         let started = Instant::now();
-                        let outcome = this.send(&batch).await;
-                        let (following, lease_until) = this.record(&batch, outcome, started.elapsed(), round < CHAIN_ROUNDS).await;
+                        let (outcome, stalled) = this.send_in_slot(&batch, &mut slot, &stalled_slots).await;
+                        let go_on = round < CHAIN_ROUNDS && !stalled;
+                        let (following, lease_until) = this.record(&batch, outcome, started.elapsed(), go_on).await;
                         next = this.prepare(following, lease_until).await.into_iter().next();
                     }
                     // Both slots free before the wake: a claim that still saw this
@@ -399,6 +410,25 @@ impl Dispatcher {
             }
         }
         batches
+    }
+
+    /// Stage 3 within a slot: a POST unanswered after `stalled_after` trades its
+    /// slot for a stalled one (when one is free) and wakes the loop, which can give
+    /// the slot to an endpoint that answers: hung receivers, however many, hold at
+    /// most `max_stalled` slots beyond the others', each endpoint at most its own
+    /// share. The POST itself still has its whole timeout. Answers whether it stalled.
+    async fn send_in_slot(&self, batch: &Batch, slot: &mut OwnedSemaphorePermit, stalled_slots: &Arc<Semaphore>) -> (Outcome, bool) {
+        let send = self.send(batch);
+        tokio::pin!(send);
+        if let Ok(outcome) = tokio::time::timeout(self.settings.stalled_after, &mut send).await {
+            return (outcome, false);
+        }
+        if let Ok(stalled_slot) = stalled_slots.clone().try_acquire_owned() {
+            drop(std::mem::replace(slot, stalled_slot));
+            self.metrics.stalled.inc();
+            self.wake.notify_one();
+        }
+        (send.await, true)
     }
 
     /// Stage 3: one POST. Success is a 2xx within the timeout.

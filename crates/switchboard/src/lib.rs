@@ -111,6 +111,8 @@ pub fn delivery_settings(settings: &Settings) -> DeliverySettings {
         batch_cap: w.batch_cap.max(1),
         max_in_flight: w.max_in_flight.max(1),
         max_in_flight_per_endpoint: w.max_in_flight_per_endpoint.max(1),
+        stalled_after: Duration::from_millis(w.stalled_after_ms.max(1)),
+        max_stalled: w.max_stalled,
         timeout: Duration::from_secs(w.timeout_secs.max(1)),
         lease: Duration::from_secs(w.timeout_secs.max(1) * 3),
         schedule: RetrySchedule {
