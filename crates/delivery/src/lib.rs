@@ -481,6 +481,8 @@ impl Dispatcher {
             Failure::new(FailureKind::Tls, detail)
         } else if error.is_connect() {
             Failure::new(FailureKind::Connect, detail)
+        } else if was_cut(error) || lower.contains("connection closed before message completed") {
+            Failure::new(FailureKind::Reset, detail)
         } else {
             Failure::new(FailureKind::Other, detail)
         }
@@ -581,6 +583,22 @@ impl Dispatcher {
 }
 
 pub use switchboard_store::error_chain;
+
+/// Whether the connection was reset or cut under the request: an I/O error of
+/// that kind somewhere in the chain of causes.
+fn was_cut(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+                return true;
+            }
+        }
+        cause = error.source();
+    }
+    false
+}
 
 /// Up to `limit` bytes of the body; the rest is left unread.
 async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
