@@ -1,11 +1,13 @@
 //! Webhook receivers that misbehave on purpose, on raw TCP: each answers the
 //! subscription handshake as a bot does, so that an app can be subscribed to it,
 //! then treats every POST badly (never answers, answers a byte a second, resets
-//! the connection). Each records its connections, when they opened, when their
-//! first POST arrived and when they closed, so that a test can measure how long
-//! the sender held on.
+//! the connection), until it is told to answer again. Each records its
+//! connections, when they opened, when their first POST arrived and when they
+//! closed, so that a test can measure how long the sender held on.
 
+use crate::receiver::messaging_events;
 use crate::{TestApp, TestPage, TestPerson, TestServer};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +24,8 @@ pub enum Behaviour {
     Trickle,
     /// Closes the connection with a TCP reset (`SO_LINGER` 0) once the request is read.
     Reset,
+    /// Answers `200 OK` at once, keeping the body: the receiver has healed.
+    Answer,
 }
 
 /// The answer a trickling receiver sends, byte by byte.
@@ -50,11 +54,17 @@ impl Connection {
 
 #[derive(Clone)]
 pub struct HostileReceiver {
-    /// The callback URL to subscribe.
-    pub url: String,
-    pub verify_token: String,
-    pub behaviour: Behaviour,
-    connections: Arc<Mutex<Vec<Connection>>>,
+    url: String,
+    shared: Arc<Shared>,
+}
+
+/// What the receiver and its connections' tasks share.
+struct Shared {
+    behaviour: Mutex<Behaviour>,
+    verify_token: String,
+    connections: Mutex<Vec<Connection>>,
+    /// The bodies of the POSTs answered `200 OK`, in order.
+    answered: Mutex<Vec<Value>>,
 }
 
 impl HostileReceiver {
@@ -62,20 +72,50 @@ impl HostileReceiver {
     pub async fn start(behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));
-        let verify_token = "test-verify-token".to_string();
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let serving = Serving { behaviour, verify_token: verify_token.clone(), connections: connections.clone() };
+        let shared = Arc::new(Shared {
+            behaviour: Mutex::new(behaviour),
+            verify_token: "test-verify-token".to_string(),
+            connections: Mutex::default(),
+            answered: Mutex::default(),
+        });
+        let serving = shared.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 tokio::spawn(serving.clone().serve(stream));
             }
         });
-        Self { url, verify_token, behaviour, connections }
+        Self { url, shared }
+    }
+
+    /// The callback URL to subscribe.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The verify token the handshake expects.
+    pub fn verify_token(&self) -> &str {
+        &self.shared.verify_token
+    }
+
+    /// What the receiver does with the next POSTs.
+    pub fn behaviour(&self) -> Behaviour {
+        *self.shared.behaviour.lock().unwrap()
+    }
+
+    /// Changes what the receiver does with the next POSTs (those held now keep
+    /// their treatment): `Behaviour::Answer` heals it.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.shared.behaviour.lock().unwrap() = behaviour;
     }
 
     /// Every connection so far, in the order they opened.
     pub fn connections(&self) -> Vec<Connection> {
-        self.connections.lock().unwrap().clone()
+        self.shared.connections.lock().unwrap().clone()
+    }
+
+    /// Every `messaging` event of the POSTs answered `200 OK`, in arrival order.
+    pub fn answered_events(&self) -> Vec<Value> {
+        self.shared.answered.lock().unwrap().iter().flat_map(messaging_events).collect()
     }
 
     /// POSTs received whole.
@@ -84,7 +124,7 @@ impl HostileReceiver {
     }
 
     /// How long the sender held each closed connection that carried a POST, in the
-    /// order they opened.
+    /// order they opened (of a POST answered, the connection's idle time too).
     pub fn holds(&self) -> Vec<Duration> {
         self.connections().iter().filter_map(Connection::held).collect()
     }
@@ -114,28 +154,21 @@ impl TestServer {
         self.go_live(&app).await;
         let page_token = self.grant(page, &app, admin).await;
         let receiver = HostileReceiver::start(behaviour).await;
-        self.subscribe_to(&app, &receiver.url, &receiver.verify_token, fields).await;
+        self.subscribe_to(&app, receiver.url(), receiver.verify_token(), fields).await;
         self.install(&page_token, page, fields).await;
         HostileBot { app, page_token, receiver }
     }
-}
-
-/// What each connection's task shares with the receiver.
-#[derive(Clone)]
-struct Serving {
-    behaviour: Behaviour,
-    verify_token: String,
-    connections: Arc<Mutex<Vec<Connection>>>,
 }
 
 /// A request as far as this receiver cares.
 struct Request {
     method: String,
     target: String,
+    body: Vec<u8>,
 }
 
-impl Serving {
-    async fn serve(self, mut stream: TcpStream) {
+impl Shared {
+    async fn serve(self: Arc<Self>, mut stream: TcpStream) {
         let index = {
             let mut connections = self.connections.lock().unwrap();
             connections.push(Connection { opened: Instant::now(), first_post: None, posts: 0, closed: None });
@@ -153,7 +186,15 @@ impl Serving {
                 c.posts += 1;
                 c.first_post.get_or_insert_with(Instant::now);
             });
-            match self.behaviour {
+            let behaviour = *self.behaviour.lock().unwrap();
+            match behaviour {
+                Behaviour::Answer => {
+                    self.answered.lock().unwrap().push(serde_json::from_slice(&request.body).unwrap_or(Value::Null));
+                    if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 Behaviour::Silent => {
                     // Whatever comes next is read and ignored, until the sender gives up.
                     let mut sink = [0u8; 1024];
@@ -229,8 +270,8 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
     while buffer.len() < head_end + length {
         fill(stream, buffer).await?;
     }
-    buffer.drain(..head_end + length);
-    Some(Request { method, target })
+    let body = buffer.drain(..head_end + length).skip(head_end).collect();
+    Some(Request { method, target, body })
 }
 
 /// Reads more of the stream into `buffer`; `None` at its end, on an error or past the bound.

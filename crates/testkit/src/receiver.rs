@@ -106,12 +106,7 @@ impl WebhookReceiver {
 
     /// Every `messaging` event of the POSTs this receiver acknowledged, in arrival order.
     pub fn acknowledged_events(&self) -> Vec<Value> {
-        self.posts()
-            .into_iter()
-            .filter(|p| p.answered == 200)
-            .flat_map(|p| p.json["entry"].as_array().cloned().unwrap_or_default())
-            .flat_map(|entry| entry["messaging"].as_array().cloned().unwrap_or_default())
-            .collect()
+        self.posts().into_iter().filter(|p| p.answered == 200).flat_map(|p| messaging_events(&p.json)).collect()
     }
 
     /// Every `standby` event of the POSTs this receiver acknowledged, in arrival order.
@@ -159,6 +154,11 @@ impl WebhookReceiver {
         })
         .await
     }
+}
+
+/// The `messaging` events of a webhook body, in order.
+pub(crate) fn messaging_events(body: &Value) -> Vec<Value> {
+    body["entry"].as_array().into_iter().flatten().flat_map(|entry| entry["messaging"].as_array().cloned().unwrap_or_default()).collect()
 }
 
 async fn handshake(State(state): State<Arc<ReceiverState>>, Query(query): Query<HashMap<String, String>>) -> (StatusCode, String) {

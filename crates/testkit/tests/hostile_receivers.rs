@@ -97,11 +97,11 @@ async fn hung_receivers_are_cut_at_20_s_and_other_apps_are_not_slowed() {
         })
         .await;
         for held in holds {
-            assert!(held >= limit - Duration::from_secs(1) && held <= limit + Duration::from_secs(3), "{:?} held {held:?}", bot.receiver.behaviour);
+            assert!(held >= limit - Duration::from_secs(1) && held <= limit + Duration::from_secs(3), "{:?} held {held:?}", bot.receiver.behaviour());
         }
         let attempts = get(&server, &format!("/apps/{}/webhook/errors", bot.app.id)).await;
         let kinds = kinds(&attempts);
-        assert!(!kinds.is_empty() && kinds.iter().all(|k| k == "timeout"), "{:?}: {attempts}", bot.receiver.behaviour);
+        assert!(!kinds.is_empty() && kinds.iter().all(|k| k == "timeout"), "{:?}: {attempts}", bot.receiver.behaviour());
         assert_eq!(attempts["data"][0]["error"], "no answer within 20 s");
     }
 }
@@ -109,7 +109,8 @@ async fn hung_receivers_are_cut_at_20_s_and_other_apps_are_not_slowed() {
 /// With quick settings (2 s timeout, retries from 250 ms to 1 s, an alert after
 /// 2 s of failure, unsubscribed after 5 s), each hostile app is retried on the
 /// schedule, alerted, unsubscribed from its Page, its event kept as a dead letter,
-/// and every attempt logged with its kind; a healthy app on the same node is served.
+/// and every attempt logged with its kind; a healthy app on the same node is served,
+/// and a receiver that heals after a timeout gets its event on a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_receivers_app_backs_off_is_alerted_and_unsubscribed_keeping_its_events() {
     let (initial_ms, max_ms) = (250, 1000);
@@ -128,17 +129,45 @@ async fn a_hostile_receivers_app_backs_off_is_alerted_and_unsubscribed_keeping_i
         hostile.push((page, bot));
     }
     let calm = server.bot("calm", "messages").await;
+    let healing_admin = server.person("healing-admin").await;
+    let healing_page = server.page(&healing_admin, "healing").await;
+    let healing = server.hostile_bot(&healing_page, &healing_admin, "healing bot", Behaviour::Silent, "messages").await;
     let ann = server.sign_in(&server.person("ann").await).await;
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     for (page, _) in &hostile {
         ann.send(&page.username, "to a hostile bot").await;
     }
     ann.send("calm", "to a calm bot").await;
+    ann.send("healing", "to a bot that heals").await;
     calm.receiver.wait_for("the calm bot's event", |e| e["message"]["text"] == "to a calm bot").await;
+
+    // A receiver that heals after a timeout gets the event on a retry, once, and
+    // its app stays subscribed.
+    eventually("the healing receiver's first POST cut", || {
+        let cut = !healing.receiver.holds().is_empty();
+        async move { cut.then_some(()) }
+    })
+    .await;
+    healing.receiver.set_behaviour(Behaviour::Answer);
+    eventually("the healed receiver's event", || {
+        let events = healing.receiver.answered_events();
+        async move { (!events.is_empty()).then_some(()) }
+    })
+    .await;
+    let texts: Vec<Value> = healing.receiver.answered_events().iter().map(|e| e["message"]["text"].clone()).collect();
+    assert_eq!(texts, vec![json!("to a bot that heals")]);
+    let health = eventually("the healed app's health", || async {
+        let health = get(&server, &format!("/apps/{}/webhook", healing.app.id)).await;
+        (health["pending"] == 0).then_some(health)
+    })
+    .await;
+    assert_eq!(health["failing_since"], Value::Null, "{health}");
+    let (status, installed) = server.graph_call(Method::GET, &format!("/{}/subscribed_apps", healing_page.id), Some(&healing.page_token), None).await;
+    assert_eq!((status, installed["data"].as_array().map(Vec::len)), (200, Some(1)), "{installed}");
 
     for (page, bot) in &hostile {
         let app = &bot.app.id;
-        let behaviour = bot.receiver.behaviour;
+        let behaviour = bot.receiver.behaviour();
         let alerts = within("the app unsubscribed", Duration::from_secs(30), || async {
             let alerts = get(&server, &format!("/apps/{app}/webhook/alerts")).await;
             (alerts["data"][0]["kind"] == "disabled").then_some(alerts)
