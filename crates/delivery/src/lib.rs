@@ -26,7 +26,7 @@ pub mod outbound;
 pub use metrics::{DeliveryLabels, DeliveryMetrics, FailureLabels};
 pub use outbound::OutboundRules;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use switchboard_domain::retry::RetrySchedule;
@@ -48,8 +48,9 @@ pub struct DeliverySettings {
     /// Webhook POSTs in flight at once to one callback URL, from this node.
     pub max_in_flight_per_endpoint: usize,
     /// A POST still unanswered after this has stalled: it gives its slot among
-    /// `max_in_flight` back for one of `max_stalled`, so that receivers that hang
-    /// cannot take every slot and slow the apps whose receivers answer.
+    /// `max_in_flight` back for one of `max_stalled`, and its endpoint's next POSTs
+    /// take stalled slots only, until one is answered in time; so that receivers
+    /// that hang cannot take every slot and slow the apps whose receivers answer.
     pub stalled_after: Duration,
     /// Stalled POSTs in flight at once from this node, beyond `max_in_flight`.
     pub max_stalled: usize,
@@ -176,6 +177,8 @@ pub struct Dispatcher {
     settings: DeliverySettings,
     /// POST slots per callback URL.
     endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Callback URLs whose last POST stalled: their POSTs take stalled slots only.
+    stalling: Mutex<HashSet<String>>,
     /// Each app's callback URL when its events were last prepared: whose slots limit
     /// the app's next claim.
     app_urls: Mutex<HashMap<AppId, String>>,
@@ -212,8 +215,8 @@ impl Failure {
 impl Dispatcher {
     pub fn new(parts: DispatcherParts, settings: DeliverySettings) -> Self {
         let DispatcherParts { outbox, host, clock, wake, metrics } = parts;
-        let (endpoints, app_urls) = (Mutex::default(), Mutex::default());
-        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints, app_urls }
+        let (endpoints, stalling, app_urls) = (Mutex::default(), Mutex::default(), Mutex::default());
+        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints, stalling, app_urls }
     }
 
     fn now(&self) -> Millis {
@@ -231,7 +234,7 @@ impl Dispatcher {
         loop {
             while in_flight.try_join_next().is_some() {}
             let held = this.host.held_apps().await;
-            let limits = this.claim_limits(slots.available_permits(), &held);
+            let limits = this.claim_limits(slots.available_permits(), stalled_slots.available_permits(), &held);
             let lease_until = this.now() + this.settings.lease.as_millis() as Millis;
             let claimed = match this.claim(&limits, lease_until).await {
                 Ok(claimed) => claimed,
@@ -245,7 +248,19 @@ impl Dispatcher {
             let more_due = limits.events > 0 && claimed.len() >= limits.events as usize;
             let leased_at = Instant::now();
             for batch in this.prepare(claimed, lease_until).await {
-                let Ok(mut slot) = slots.clone().acquire_owned().await else { break };
+                // An endpoint whose last POST stalled waits in a stalled slot from the
+                // start; with none free (apps share them), its batch is let go.
+                let mut in_stalled_slot = this.is_stalling(&batch.url);
+                let mut slot = if in_stalled_slot {
+                    let Ok(slot) = stalled_slots.clone().try_acquire_owned() else {
+                        this.let_go(&batch.app, &batch.events, lease_until).await;
+                        continue;
+                    };
+                    slot
+                } else {
+                    let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                    slot
+                };
                 let endpoint = this.endpoint_slots(&batch.url);
                 let (this, stalled_slots) = (this.clone(), stalled_slots.clone());
                 in_flight.spawn(async move {
@@ -262,14 +277,14 @@ impl Dispatcher {
                     // The batch's threads go on in this task while their next events
                     // are due: each is leased as the previous one is recorded delivered.
                     // A bounded number of rounds, so that other threads get the slot
-                    // too; none after a stalled POST, whose endpoint is slow.
+                    // too; none in a stalled slot, whose endpoint is slow.
                     let mut next = Some(batch);
                     let mut round = 0;
                     while let Some(batch) = next.take() {
                         round += 1;
                         let started = Instant::now();
-                        let (outcome, stalled) = this.send_in_slot(&batch, &mut slot, &stalled_slots).await;
-                        let go_on = round < CHAIN_ROUNDS && !stalled;
+                        let (outcome, stalled) = this.send_in_slot(&batch, &mut slot, &mut in_stalled_slot, &stalled_slots).await;
+                        let go_on = round < CHAIN_ROUNDS && !stalled && !in_stalled_slot;
                         let (following, lease_until) = this.record(&batch, outcome, started.elapsed(), go_on).await;
                         next = this.prepare(following, lease_until).await.into_iter().next();
                     }
@@ -294,6 +309,10 @@ impl Dispatcher {
         tracing::info!(in_flight = in_flight.len(), "dispatcher stopping; waiting for POSTs in flight");
         while in_flight.join_next().await.is_some() {}
         let _ = pruner.await;
+    }
+
+    fn is_stalling(&self, url: &str) -> bool {
+        self.stalling.lock().expect("the stalling set is never poisoned").contains(url)
     }
 
     fn endpoint_slots(&self, url: &str) -> Arc<Semaphore> {
@@ -330,19 +349,21 @@ impl Dispatcher {
     }
 
     /// As many events as the free POST slots can carry, and for each app no more than
-    /// its endpoint's free slots can: a batch claimed beyond them would wait for a
-    /// slot while its lease runs.
+    /// its endpoint's free slots can (a stalling endpoint's, and the free stalled
+    /// slots): a batch claimed beyond them would wait for a slot while its lease runs.
     /// Held apps (they take their events themselves) are left out.
-    fn claim_limits(&self, free_slots: usize, held: &[AppId]) -> ClaimLimits {
+    fn claim_limits(&self, free_slots: usize, free_stalled: usize, held: &[AppId]) -> ClaimLimits {
         let batch = self.settings.batch_cap.max(1);
         let per_endpoint = self.settings.max_in_flight_per_endpoint.max(1);
         let endpoints = self.endpoints.lock().expect("the endpoint map is never poisoned");
+        let stalling = self.stalling.lock().expect("the stalling set is never poisoned");
         let app_urls = self.app_urls.lock().expect("the app map is never poisoned");
         let per_app = app_urls
             .iter()
             .filter(|(app, _)| !held.contains(app))
             .filter_map(|(app, url)| {
                 let free = endpoints.get(url)?.available_permits();
+                let free = if stalling.contains(url) { free.min(free_stalled) } else { free };
                 (free < per_endpoint).then(|| (app.clone(), (free * batch) as u32))
             })
             .chain(held.iter().map(|app| (app.clone(), 0)))
@@ -380,10 +401,7 @@ impl Dispatcher {
             let Endpoint { url, secret } = match route {
                 Route::Post(endpoint) => endpoint,
                 Route::Held => {
-                    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-                    if let Err(error) = self.outbox.release_leases(&ids, lease_until).await {
-                        tracing::warn!(%app, %error, "cannot let go of a held app's events; their lease runs out by itself");
-                    }
+                    self.let_go(&app, &events, lease_until).await;
                     continue;
                 }
                 Route::Missing => {
@@ -412,21 +430,42 @@ impl Dispatcher {
         batches
     }
 
-    /// Stage 3 within a slot: a POST unanswered after `stalled_after` trades its
-    /// slot for a stalled one (when one is free) and wakes the loop, which can give
-    /// the slot to an endpoint that answers: hung receivers, however many, hold at
-    /// most `max_stalled` slots beyond the others', each endpoint at most its own
-    /// share. The POST itself still has its whole timeout. Answers whether it stalled.
-    async fn send_in_slot(&self, batch: &Batch, slot: &mut OwnedSemaphorePermit, stalled_slots: &Arc<Semaphore>) -> (Outcome, bool) {
+    /// Lets go of claimed events untouched (their lease, `lease_until`, ends), for
+    /// a later claim or the app's own pickup.
+    async fn let_go(&self, app: &AppId, events: &[OutboxEvent], lease_until: Millis) {
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        if let Err(error) = self.outbox.release_leases(&ids, lease_until).await {
+            tracing::warn!(%app, %error, "cannot let go of claimed events; their lease runs out by itself");
+        }
+    }
+
+    /// Stage 3 within a slot: a POST unanswered after `stalled_after` marks its
+    /// endpoint stalling and trades its slot for a stalled one (when one is free),
+    /// waking the loop, which can give the slot to an endpoint that answers; an
+    /// answer in time clears the mark. So hung receivers hold the stalled slots,
+    /// and the others only until their first stall. The POST itself still has its
+    /// whole timeout. Answers whether it stalled.
+    async fn send_in_slot(
+        &self,
+        batch: &Batch,
+        slot: &mut OwnedSemaphorePermit,
+        in_stalled_slot: &mut bool,
+        stalled_slots: &Arc<Semaphore>,
+    ) -> (Outcome, bool) {
         let send = self.send(batch);
         tokio::pin!(send);
         if let Ok(outcome) = tokio::time::timeout(self.settings.stalled_after, &mut send).await {
+            self.stalling.lock().expect("the stalling set is never poisoned").remove(&batch.url);
             return (outcome, false);
         }
-        if let Ok(stalled_slot) = stalled_slots.clone().try_acquire_owned() {
-            drop(std::mem::replace(slot, stalled_slot));
-            self.metrics.stalled.inc();
-            self.wake.notify_one();
+        self.stalling.lock().expect("the stalling set is never poisoned").insert(batch.url.clone());
+        if !*in_stalled_slot {
+            if let Ok(stalled_slot) = stalled_slots.clone().try_acquire_owned() {
+                drop(std::mem::replace(slot, stalled_slot));
+                *in_stalled_slot = true;
+                self.metrics.stalled.inc();
+                self.wake.notify_one();
+            }
         }
         (send.await, true)
     }

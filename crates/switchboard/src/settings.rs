@@ -200,7 +200,9 @@ pub struct WebhookSettings {
     /// POSTs in flight at once to one callback URL, from this node.
     pub max_in_flight_per_endpoint: usize,
     /// A POST unanswered after this long (ms) has stalled: it moves out of
-    /// `max_in_flight` into `max_stalled`, so that hung receivers do not slow the others.
+    /// `max_in_flight` into `max_stalled`, and its callback URL's next POSTs take
+    /// stalled slots too until one is answered in time, so that hung receivers do
+    /// not slow the others.
     pub stalled_after_ms: u64,
     /// Stalled POSTs in flight at once from this node, beyond `max_in_flight`.
     pub max_stalled: usize,

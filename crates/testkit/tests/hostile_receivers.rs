@@ -106,6 +106,56 @@ async fn hung_receivers_are_cut_at_20_s_and_other_apps_are_not_slowed() {
     }
 }
 
+/// Receivers that hung once are held to the stalled slots from then on: with more
+/// hung endpoints than slots of both kinds (three, two POSTs each, against four
+/// slots and two stalled ones), their retries take only the stalled slots, and a
+/// healthy app's event goes at once while they hang again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_that_stalled_wait_in_the_stalled_slots_and_leave_the_others_free() {
+    let max_stalled = 2;
+    let settings = [
+        ("SWITCHBOARD_WEBHOOKS__BATCH_CAP", "1"),
+        ("SWITCHBOARD_WEBHOOKS__MAX_IN_FLIGHT", "4"),
+        ("SWITCHBOARD_WEBHOOKS__MAX_IN_FLIGHT_PER_ENDPOINT", "2"),
+        ("SWITCHBOARD_WEBHOOKS__MAX_STALLED", "2"),
+        ("SWITCHBOARD_WEBHOOKS__STALLED_AFTER_MS", "300"),
+    ];
+    let (_node, server, _data) = sqlite_node("stalling", 3, &settings).await;
+    let admin = server.person("quiet-admin").await;
+    let mut hung = Vec::new();
+    for n in 0..3 {
+        let page = server.page(&admin, &format!("quiet{n}")).await;
+        hung.push((page.username.clone(), server.hostile_bot(&page, &admin, &format!("quiet bot {n}"), Behaviour::Silent, "messages").await));
+    }
+    let healthy = server.bot("lively", "messages").await;
+    let persons = [server.sign_in(&server.person("una").await).await, server.sign_in(&server.person("ugo").await).await];
+    for person in &persons {
+        for (page, _) in &hung {
+            person.send(page, "into the quiet").await;
+        }
+    }
+    let connections = || hung.iter().flat_map(|(_, bot)| bot.receiver.connections()).filter(|c| c.first_post.is_some()).collect::<Vec<_>>();
+    // The first round is cut (each endpoint has stalled once), and the retries hang.
+    let first_round = 6;
+    within("the first round of POSTs cut", Duration::from_secs(15), || {
+        let cut = connections().iter().filter(|c| c.closed.is_some()).count();
+        async move { (cut >= first_round).then_some(()) }
+    })
+    .await;
+    within("a retry hanging for a second", Duration::from_secs(10), || {
+        let hanging = connections().iter().any(|c| c.closed.is_none() && c.first_post.is_some_and(|at| at.elapsed() >= Duration::from_secs(1)));
+        async move { hanging.then_some(()) }
+    })
+    .await;
+    let open = connections().iter().filter(|c| c.closed.is_none()).count();
+    assert!(open <= max_stalled, "{open} POSTs of stalling endpoints in flight, beyond the {max_stalled} stalled slots");
+
+    persons[0].send("lively", "not held up").await;
+    healthy.receiver.wait_for("the healthy app's event", |e| e["message"]["text"] == "not held up").await;
+    let cut = connections().iter().filter(|c| c.closed.is_some()).count();
+    assert_eq!(cut, first_round, "the healthy app waited for the retries to be cut");
+}
+
 /// With quick settings (2 s timeout, retries from 250 ms to 1 s, an alert after
 /// 2 s of failure, unsubscribed after 5 s), each hostile app is retried on the
 /// schedule, alerted, unsubscribed from its Page, its event kept as a dead letter,
