@@ -99,7 +99,7 @@ pub async fn hostile_receivers(plan: &Plan, engine: Engine) -> anyhow::Result<Ru
     for bot in &hostile {
         let posts = bot.receiver.posts();
         if posts == 0 {
-            run.failures.push(format!("the {:?} receiver was never sent a POST", bot.receiver.behaviour));
+            run.failures.push(format!("the {:?} receiver was never sent a POST", bot.receiver.behaviour()));
         }
         if let Some(longest) = bot.receiver.holds().into_iter().max().filter(|held| *held > limit) {
             run.failures.push(format!("a POST to the {:?} receiver was held {:.1} s, past the 20 s timeout", bot.receiver.behaviour, longest.as_secs_f64()));

@@ -26,7 +26,7 @@ pub mod outbound;
 pub use metrics::{DeliveryLabels, DeliveryMetrics, FailureLabels};
 pub use outbound::OutboundRules;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use switchboard_domain::retry::RetrySchedule;
@@ -35,7 +35,7 @@ use switchboard_domain::*;
 use switchboard_store::{pack_runs, Alert, ClaimLimits, FailedAttempt, NextRuns, OutboxEvent, OutboxStore, StoreError};
 use switchboard_wire::alert::AlertNotice;
 use switchboard_wire::webhook::{render_envelope, EnvelopeEntry};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,13 @@ pub struct DeliverySettings {
     pub max_in_flight: usize,
     /// Webhook POSTs in flight at once to one callback URL, from this node.
     pub max_in_flight_per_endpoint: usize,
+    /// A POST still unanswered after this has stalled: it gives its slot among
+    /// `max_in_flight` back for one of `max_stalled`, and its endpoint's next POSTs
+    /// take stalled slots only, until one is answered in time; so that receivers
+    /// that hang cannot take every slot and slow the apps whose receivers answer.
+    pub stalled_after: Duration,
+    /// Stalled POSTs in flight at once from this node, beyond `max_in_flight`.
+    pub max_stalled: usize,
     /// A POST without an answer by then has failed (Meta: 20 s).
     pub timeout: Duration,
     /// How long a claimed event is reserved for this node: longer than `timeout`,
@@ -76,6 +83,8 @@ impl Default for DeliverySettings {
             batch_cap: 50,
             max_in_flight: 64,
             max_in_flight_per_endpoint: 8,
+            stalled_after: Duration::from_secs(1),
+            max_stalled: 256,
             timeout: Duration::from_secs(20),
             lease: Duration::from_secs(60),
             schedule: RetrySchedule::default(),
@@ -172,6 +181,8 @@ pub struct Dispatcher {
     settings: DeliverySettings,
     /// POST slots per callback URL.
     endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Callback URLs whose last POST stalled: their POSTs take stalled slots only.
+    stalling: Mutex<HashSet<String>>,
     /// Each app's callback URL when its events were last prepared: whose slots limit
     /// the app's next claim.
     app_urls: Mutex<HashMap<AppId, String>>,
@@ -208,8 +219,8 @@ impl Failure {
 impl Dispatcher {
     pub fn new(parts: DispatcherParts, settings: DeliverySettings) -> Self {
         let DispatcherParts { outbox, host, clock, wake, metrics } = parts;
-        let (endpoints, app_urls) = (Mutex::default(), Mutex::default());
-        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints, app_urls }
+        let (endpoints, stalling, app_urls) = (Mutex::default(), Mutex::default(), Mutex::default());
+        Self { client: webhook_client(&settings), outbox, host, clock, wake, metrics, settings, endpoints, stalling, app_urls }
     }
 
     fn now(&self) -> Millis {
@@ -220,6 +231,7 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.settings.max_in_flight));
+        let stalled_slots = Arc::new(Semaphore::new(this.settings.max_stalled));
         let wake = this.wake.clone();
         let mut in_flight = JoinSet::new();
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
@@ -228,7 +240,7 @@ impl Dispatcher {
         loop {
             while in_flight.try_join_next().is_some() {}
             let held = this.host.held_apps().await;
-            let limits = this.claim_limits(slots.available_permits(), &held);
+            let limits = this.claim_limits(slots.available_permits(), stalled_slots.available_permits(), &held);
             let lease_until = this.now() + this.settings.lease.as_millis() as Millis;
             let claimed = match this.claim(&limits, lease_until).await {
                 Ok(claimed) => {
@@ -253,9 +265,21 @@ impl Dispatcher {
             let more_due = limits.events > 0 && claimed.len() >= limits.events as usize;
             let leased_at = Instant::now();
             for batch in this.prepare(claimed, lease_until).await {
-                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                // An endpoint whose last POST stalled waits in a stalled slot from the
+                // start; with none free (apps share them), its batch is let go.
+                let mut in_stalled_slot = this.is_stalling(&batch.url);
+                let mut slot = if in_stalled_slot {
+                    let Ok(slot) = stalled_slots.clone().try_acquire_owned() else {
+                        this.let_go(&batch.app, &batch.events, lease_until).await;
+                        continue;
+                    };
+                    slot
+                } else {
+                    let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                    slot
+                };
                 let endpoint = this.endpoint_slots(&batch.url);
-                let this = this.clone();
+                let (this, stalled_slots) = (this.clone(), stalled_slots.clone());
                 in_flight.spawn(async move {
                     let Ok(endpoint_slot) = endpoint.acquire_owned().await else { return };
                     // Claims stay within the endpoints' free slots, but apps that share
@@ -269,14 +293,16 @@ impl Dispatcher {
                     }
                     // The batch's threads go on in this task while their next events
                     // are due: each is leased as the previous one is recorded delivered.
-                    // A bounded number of rounds, so that other threads get the slot too.
+                    // A bounded number of rounds, so that other threads get the slot
+                    // too; none in a stalled slot, whose endpoint is slow.
                     let mut next = Some(batch);
                     let mut round = 0;
                     while let Some(batch) = next.take() {
                         round += 1;
                         let started = Instant::now();
-                        let outcome = this.send(&batch).await;
-                        let (following, lease_until) = this.record(&batch, outcome, started.elapsed(), round < CHAIN_ROUNDS).await;
+                        let (outcome, stalled) = this.send_in_slot(&batch, &mut slot, &mut in_stalled_slot, &stalled_slots).await;
+                        let go_on = round < CHAIN_ROUNDS && !stalled && !in_stalled_slot;
+                        let (following, lease_until) = this.record(&batch, outcome, started.elapsed(), go_on).await;
                         next = this.prepare(following, lease_until).await.into_iter().next();
                     }
                     // Both slots free before the wake: a claim that still saw this
@@ -302,6 +328,10 @@ impl Dispatcher {
         tracing::info!(in_flight = in_flight.len(), "dispatcher stopping; waiting for POSTs in flight");
         while in_flight.join_next().await.is_some() {}
         let _ = pruner.await;
+    }
+
+    fn is_stalling(&self, url: &str) -> bool {
+        self.stalling.lock().expect("the stalling set is never poisoned").contains(url)
     }
 
     fn endpoint_slots(&self, url: &str) -> Arc<Semaphore> {
@@ -337,19 +367,21 @@ impl Dispatcher {
     }
 
     /// As many events as the free POST slots can carry, and for each app no more than
-    /// its endpoint's free slots can: a batch claimed beyond them would wait for a
-    /// slot while its lease runs.
+    /// its endpoint's free slots can (a stalling endpoint's, and the free stalled
+    /// slots): a batch claimed beyond them would wait for a slot while its lease runs.
     /// Held apps (they take their events themselves) are left out.
-    fn claim_limits(&self, free_slots: usize, held: &[AppId]) -> ClaimLimits {
+    fn claim_limits(&self, free_slots: usize, free_stalled: usize, held: &[AppId]) -> ClaimLimits {
         let batch = self.settings.batch_cap.max(1);
         let per_endpoint = self.settings.max_in_flight_per_endpoint.max(1);
         let endpoints = self.endpoints.lock().expect("the endpoint map is never poisoned");
+        let stalling = self.stalling.lock().expect("the stalling set is never poisoned");
         let app_urls = self.app_urls.lock().expect("the app map is never poisoned");
         let per_app = app_urls
             .iter()
             .filter(|(app, _)| !held.contains(app))
             .filter_map(|(app, url)| {
                 let free = endpoints.get(url)?.available_permits();
+                let free = if stalling.contains(url) { free.min(free_stalled) } else { free };
                 (free < per_endpoint).then(|| (app.clone(), (free * batch) as u32))
             })
             .chain(held.iter().map(|app| (app.clone(), 0)))
@@ -387,10 +419,7 @@ impl Dispatcher {
             let Endpoint { url, secret } = match route {
                 Route::Post(endpoint) => endpoint,
                 Route::Held => {
-                    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-                    if let Err(error) = self.outbox.release_leases(&ids, lease_until).await {
-                        tracing::warn!(%app, %error, "cannot let go of a held app's events; their lease runs out by itself");
-                    }
+                    self.let_go(&app, &events, lease_until).await;
                     continue;
                 }
                 Route::Missing => {
@@ -417,6 +446,46 @@ impl Dispatcher {
             }
         }
         batches
+    }
+
+    /// Lets go of claimed events untouched (their lease, `lease_until`, ends), for
+    /// a later claim or the app's own pickup.
+    async fn let_go(&self, app: &AppId, events: &[OutboxEvent], lease_until: Millis) {
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        if let Err(error) = self.outbox.release_leases(&ids, lease_until).await {
+            tracing::warn!(%app, %error, "cannot let go of claimed events; their lease runs out by itself");
+        }
+    }
+
+    /// Stage 3 within a slot: a POST unanswered after `stalled_after` marks its
+    /// endpoint stalling and trades its slot for a stalled one (when one is free),
+    /// waking the loop, which can give the slot to an endpoint that answers; an
+    /// answer in time clears the mark. So hung receivers hold the stalled slots,
+    /// and the others only until their first stall. The POST itself still has its
+    /// whole timeout. Answers whether it stalled.
+    async fn send_in_slot(
+        &self,
+        batch: &Batch,
+        slot: &mut OwnedSemaphorePermit,
+        in_stalled_slot: &mut bool,
+        stalled_slots: &Arc<Semaphore>,
+    ) -> (Outcome, bool) {
+        let send = self.send(batch);
+        tokio::pin!(send);
+        if let Ok(outcome) = tokio::time::timeout(self.settings.stalled_after, &mut send).await {
+            self.stalling.lock().expect("the stalling set is never poisoned").remove(&batch.url);
+            return (outcome, false);
+        }
+        self.stalling.lock().expect("the stalling set is never poisoned").insert(batch.url.clone());
+        if !*in_stalled_slot {
+            if let Ok(stalled_slot) = stalled_slots.clone().try_acquire_owned() {
+                drop(std::mem::replace(slot, stalled_slot));
+                *in_stalled_slot = true;
+                self.metrics.stalled.inc();
+                self.wake.notify_one();
+            }
+        }
+        (send.await, true)
     }
 
     /// Stage 3: one POST. Success is a 2xx within the timeout.
@@ -469,6 +538,8 @@ impl Dispatcher {
             Failure::new(FailureKind::Tls, detail)
         } else if error.is_connect() {
             Failure::new(FailureKind::Connect, detail)
+        } else if was_cut(error) || lower.contains("connection closed before message completed") {
+            Failure::new(FailureKind::Reset, detail)
         } else {
             Failure::new(FailureKind::Other, detail)
         }
@@ -569,6 +640,22 @@ impl Dispatcher {
 }
 
 pub use switchboard_store::error_chain;
+
+/// Whether the connection was reset or cut under the request: an I/O error of
+/// that kind somewhere in the chain of causes.
+fn was_cut(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+                return true;
+            }
+        }
+        cause = error.source();
+    }
+    false
+}
 
 /// Up to `limit` bytes of the body; the rest is left unread.
 async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {

@@ -31,6 +31,8 @@ pub struct DeliveryMetrics {
     pub failures: Family<FailureLabels, Counter>,
     /// Seconds from an event's creation to its acknowledgement by the app.
     pub event_delay: Histogram,
+    /// POSTs that stalled and moved to a stalled slot (their receiver was slow).
+    pub stalled: Counter,
 }
 
 impl DeliveryMetrics {
@@ -42,12 +44,14 @@ impl DeliveryMetrics {
             latency: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 20.0].into_iter()),
             failures: Family::default(),
             event_delay: Histogram::new([0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 36.0 * 3600.0].into_iter()),
+            stalled: Counter::default(),
         };
         registry.register("webhook_posts", "Webhook POSTs by outcome", metrics.posts.clone());
         registry.register("webhook_events_delivered", "Webhook events acknowledged by apps", metrics.events_delivered.clone());
         registry.register("webhook_latency_seconds", "Webhook POST latency", metrics.latency.clone());
         registry.register("webhook_failures", "Failed webhook POSTs by kind", metrics.failures.clone());
         registry.register("webhook_event_delay_seconds", "From an event's creation to its acknowledgement", metrics.event_delay.clone());
+        registry.register("webhook_stalled_posts", "Webhook POSTs that stalled and gave their slot to others", metrics.stalled.clone());
         metrics
     }
 }

@@ -12,6 +12,8 @@ pub enum FailureKind {
     Timeout,
     /// The connection was refused, or the host could not be reached or resolved.
     Connect,
+    /// The connection was reset or closed under the request, before an answer.
+    Reset,
     /// The TLS handshake or the certificate failed.
     Tls,
     /// The receiver answered with a redirect, which is not followed.
@@ -20,15 +22,16 @@ pub enum FailureKind {
     Blocked,
     /// The app has no active `object=page` webhook.
     NoWebhook,
-    /// Anything else (a broken connection mid-answer...).
+    /// Anything else.
     Other,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 8] = [
+    pub const ALL: [FailureKind; 9] = [
         Self::HttpStatus,
         Self::Timeout,
         Self::Connect,
+        Self::Reset,
         Self::Tls,
         Self::Redirect,
         Self::Blocked,
@@ -41,6 +44,7 @@ impl FailureKind {
             Self::HttpStatus => "http_status",
             Self::Timeout => "timeout",
             Self::Connect => "connect",
+            Self::Reset => "reset",
             Self::Tls => "tls",
             Self::Redirect => "redirect",
             Self::Blocked => "blocked",

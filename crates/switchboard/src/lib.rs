@@ -111,6 +111,9 @@ pub fn delivery_settings(settings: &Settings) -> DeliverySettings {
         batch_cap: w.batch_cap.max(1),
         max_in_flight: w.max_in_flight.max(1),
         max_in_flight_per_endpoint: w.max_in_flight_per_endpoint.max(1),
+        stalled_after: Duration::from_millis(w.stalled_after_ms.max(1)),
+        // At least one: an endpoint that stalled is sent to only in a stalled slot.
+        max_stalled: w.max_stalled.max(1),
         timeout: Duration::from_secs(w.timeout_secs.max(1)),
         lease: Duration::from_secs(w.timeout_secs.max(1) * 3),
         schedule: RetrySchedule {

@@ -199,6 +199,13 @@ pub struct WebhookSettings {
     pub max_in_flight: usize,
     /// POSTs in flight at once to one callback URL, from this node.
     pub max_in_flight_per_endpoint: usize,
+    /// A POST unanswered after this long (ms) has stalled: it moves out of
+    /// `max_in_flight` into `max_stalled`, and its callback URL's next POSTs take
+    /// stalled slots too until one is answered in time, so that hung receivers do
+    /// not slow the others.
+    pub stalled_after_ms: u64,
+    /// Stalled POSTs in flight at once from this node, beyond `max_in_flight`.
+    pub max_stalled: usize,
     pub retry_initial_ms: i64,
     pub retry_max_ms: i64,
     /// An event is retried until it is this old, then kept as a dead letter (Meta: 36 h).
@@ -272,6 +279,8 @@ impl Default for WebhookSettings {
             batch_cap: 50,
             max_in_flight: 64,
             max_in_flight_per_endpoint: 8,
+            stalled_after_ms: 1000,
+            max_stalled: 256,
             retry_initial_ms: 1000,
             retry_max_ms: 15 * 60_000,
             retry_for_secs: 36 * 3600,

@@ -8,6 +8,7 @@ mod clock;
 mod cluster;
 mod echo_bot;
 mod fixtures;
+mod hostile_receiver;
 mod listen;
 mod media;
 mod person;
@@ -21,6 +22,7 @@ pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, No
 pub use echo_bot::{EchoBot, InstallingBot, PullingBot, Tap};
 pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
+pub use hostile_receiver::{Behaviour, Connection, HostileBot, HostileReceiver};
 pub use media::{MediaFile, MediaServer, PNG};
 pub use person::PersonClient;
 pub use private_postgres::{is_retry_later, missing_messages, PrivatePostgres, Shutdown};

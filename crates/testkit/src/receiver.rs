@@ -126,10 +126,7 @@ impl WebhookReceiver {
         self.posts()
             .into_iter()
             .filter(|p| p.answered == 200)
-            .flat_map(|p| {
-                let entries = p.json["entry"].as_array().cloned().unwrap_or_default();
-                entries.into_iter().flat_map(move |entry| entry["messaging"].as_array().cloned().unwrap_or_default().into_iter().map(move |event| (p.at, event)))
-            })
+            .flat_map(|p| messaging_events(&p.json).into_iter().map(move |event| (p.at, event)))
             .collect()
     }
 
@@ -178,6 +175,11 @@ impl WebhookReceiver {
         })
         .await
     }
+}
+
+/// The `messaging` events of a webhook body, in order.
+pub(crate) fn messaging_events(body: &Value) -> Vec<Value> {
+    body["entry"].as_array().into_iter().flatten().flat_map(|entry| entry["messaging"].as_array().cloned().unwrap_or_default()).collect()
 }
 
 async fn handshake(State(state): State<Arc<ReceiverState>>, Query(query): Query<HashMap<String, String>>) -> (StatusCode, String) {
