@@ -18,6 +18,18 @@ pub trait Clock: Send + Sync + 'static {
         let _ = by;
         Err(ClockError::Real)
     }
+
+    /// How far this clock runs from the system clock, when it is a fault clock.
+    fn skew_ms(&self) -> Option<Millis> {
+        None
+    }
+
+    /// Sets how far this clock runs from the system clock, forwards or backwards
+    /// (the fault clock of fault tests); answers the new time. Other clocks refuse.
+    fn set_skew(&self, skew: Millis) -> Result<Millis, ClockError> {
+        let _ = skew;
+        Err(ClockError::NoSkew)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +38,8 @@ pub enum ClockError {
     Real,
     /// Time only moves forward.
     Backwards,
+    /// Only the fault clock can be skewed.
+    NoSkew,
 }
 
 /// A time as Graph writes it: `2020-03-05T21:38:25+0000` (UTC).
