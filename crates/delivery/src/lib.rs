@@ -12,7 +12,10 @@
 //! settled. A claim takes no more than each endpoint's free POST slots can send.
 //! Prolonged failure is escalated as Meta does (an alert, then the app unsubscribed
 //! from the Pages), but undelivered events are kept as dead letters for replay.
-//! Every timer reads the platform's clock.
+//! Every timer reads the platform's clock. A clock that jumps back leaves no event
+//! waiting for it to catch up: due times and leases further ahead than any this
+//! node would write are brought back every second (a node whose clock ran ahead
+//! writes them too).
 //!
 //! It depends on the store's outbox ([`OutboxStore`]) and on a narrow [`DeliveryHost`]
 //! for what it needs from the rest of the platform (where an app's events go, what
@@ -98,6 +101,11 @@ const CHAIN_ROUNDS: usize = 32;
 const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
 const DRAIN_BYTES: usize = 64 * 1024;
+/// How far apart the clocks of nodes on one database may be without their due
+/// times and leases being taken as written by a clock that jumped.
+const CLOCK_SLACK_MS: Millis = 5_000;
+/// How often due times and leases stamped ahead are looked for.
+const RECALL_EVERY: Duration = Duration::from_secs(1);
 
 /// The HTTP client used for webhook POSTs and handshakes: pooled keep-alive,
 /// redirects are not followed (a webhook must answer itself), and only the
@@ -219,8 +227,13 @@ impl Dispatcher {
         let wake = this.wake.clone();
         let mut in_flight = JoinSet::new();
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
+        let mut recalled_at: Option<Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
+            if recalled_at.is_none_or(|at| at.elapsed() >= RECALL_EVERY) {
+                this.recall_future_times().await;
+                recalled_at = Some(Instant::now());
+            }
             let held = this.host.held_apps().await;
             let limits = this.claim_limits(slots.available_permits(), &held);
             let lease_until = this.now() + this.settings.lease.as_millis() as Millis;
@@ -297,6 +310,21 @@ impl Dispatcher {
         match self.outbox.outbox_next_due(self.now()).await {
             Ok(Some(due)) => Duration::from_millis((due - self.now()).clamp(1, idle.as_millis() as i64) as u64),
             _ => idle,
+        }
+    }
+
+    /// Brings back the due times and leases stamped further ahead than this node would
+    /// stamp them (the longest retry delay, its lease, and the slack between nodes'
+    /// clocks): a clock that was ahead wrote them, and they would hold their events
+    /// for as long as it was ahead.
+    async fn recall_future_times(&self) {
+        let now = self.now();
+        let latest_due = now + self.settings.schedule.longest_delay() + CLOCK_SLACK_MS;
+        let latest_lease = now + self.settings.lease.as_millis() as Millis + CLOCK_SLACK_MS;
+        match self.outbox.recall_future_times(now, latest_due, latest_lease).await {
+            Ok(0) => {}
+            Ok(recalled) => tracing::warn!(recalled, "webhook events due or leased by a clock ahead of this one's were made due now"),
+            Err(error) => tracing::warn!(%error, "cannot look for webhook events stamped ahead; looking again"),
         }
     }
 

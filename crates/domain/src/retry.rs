@@ -28,6 +28,12 @@ impl RetrySchedule {
         (at <= created_at + self.give_up_after_ms).then_some(at)
     }
 
+    /// The longest delay `delay_after` ever gives (the cap with its jitter): a next
+    /// attempt due further away than this was scheduled by a clock that was ahead.
+    pub fn longest_delay(&self) -> Millis {
+        self.max_ms + self.max_ms / 5 + 1
+    }
+
     /// The delay after the `failures`-th consecutive failure (1-based). `jitter` in
     /// [0, 1) spreads retries by up to ±20 % so that endpoints recovering together
     /// are not hit in lockstep. A `Retry-After` from the receiver is honoured when it
@@ -60,6 +66,17 @@ mod tests {
         let s = RetrySchedule::default();
         assert_eq!(s.delay_after(1, 0.0, None), 800);
         assert_eq!(s.delay_after(1, 0.999_999, None), 1199);
+    }
+
+    #[test]
+    fn no_delay_is_longer_than_the_longest() {
+        let s = RetrySchedule { initial_ms: 700, max_ms: 9_999, ..Default::default() };
+        for failures in 1..40 {
+            for jitter in [0.0, 0.5, 0.999_999, 1.0] {
+                assert!(s.delay_after(failures, jitter, Some(1_000_000)) <= s.longest_delay());
+                assert!(s.delay_after(failures, jitter, None) <= s.longest_delay());
+            }
+        }
     }
 
     #[test]

@@ -180,6 +180,25 @@ const CLAIM_RUNS: &str = "WITH heads AS (
      SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at, c.head_due, c.head
      FROM chosen c JOIN outbox o ON o.id = c.id WHERE c.head IN (SELECT id FROM leased)";
 
+/// The pending events due after `$2` of the threads whose head is due after it (the
+/// due index), the thread whole so that its run is not cut at the first event
+/// stamped ahead, made due at `$1`. Rows locked by a claim or a settle are skipped
+/// (the next look takes them): waiting for them could deadlock with a settle that
+/// holds its thread.
+const RECALL_FUTURE_DUE: &str = "WITH threads AS (
+        SELECT DISTINCT app_id, page_id, person_id FROM outbox WHERE settled_at IS NULL AND is_head AND next_attempt_at > $2),
+     stale AS (
+        SELECT o.id FROM outbox o JOIN threads t ON o.app_id = t.app_id AND o.page_id = t.page_id AND o.person_id = t.person_id
+        WHERE o.settled_at IS NULL AND o.next_attempt_at > $2
+        FOR UPDATE OF o SKIP LOCKED),
+     recalled AS (UPDATE outbox SET next_attempt_at = $1 FROM stale WHERE outbox.id = stale.id RETURNING 1)
+     SELECT COUNT(*) AS recalled FROM recalled";
+/// Ends the leases running past `$1` (heads only: a head's lease covers its run).
+const END_FUTURE_LEASES: &str = "WITH stale AS (
+        SELECT id FROM outbox WHERE settled_at IS NULL AND is_head AND lease_until > $1 FOR UPDATE SKIP LOCKED),
+     unleased AS (UPDATE outbox SET lease_until = 0 FROM stale WHERE outbox.id = stale.id RETURNING 1)
+     SELECT COUNT(*) AS unleased FROM unleased";
+
 /// Locks the threads of these events' pending rows (and the Pages of page-level
 /// ones), in the global order.
 async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<()> {
@@ -680,6 +699,13 @@ impl OutboxStore for PostgresStore {
             .await
             .map_err(pg)?;
         Ok(())
+    }
+
+    async fn recall_future_times(&self, now: Millis, latest_due: Millis, latest_lease: Millis) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let recalled = client.query_one(RECALL_FUTURE_DUE, &[&now, &latest_due]).await.map_err(pg)?;
+        let unleased = client.query_one(END_FUTURE_LEASES, &[&latest_lease]).await.map_err(pg)?;
+        Ok(PgRow(&recalled).total("recalled")? + PgRow(&unleased).total("unleased")?)
     }
 
     async fn outbox_pending(&self) -> StoreResult<u64> {

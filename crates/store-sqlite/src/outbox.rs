@@ -73,6 +73,12 @@ const DUE_HEADS: &str = "SELECT o.id, o.app_id, o.page_id, o.person_id FROM outb
            AND p.settled_at IS NULL AND p.id < o.id)
      ORDER BY o.next_attempt_at, o.id LIMIT ?2";
 
+/// Thread heads due after `?1`, through the due index (for `recall_future_times`).
+const FUTURE_HEADS: &str = "SELECT app_id, page_id, person_id FROM outbox WHERE settled_at IS NULL AND is_head = 1 AND next_attempt_at > ?1";
+
+/// Thread heads leased past `?2` (for `recall_future_times`).
+const FUTURE_LEASES: &str = "SELECT 1 FROM outbox WHERE settled_at IS NULL AND is_head = 1 AND lease_until > ?2";
+
 /// A thread's first pending events, in order, and whether each may go now.
 static THREAD_PENDING: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -501,6 +507,40 @@ impl OutboxStore for SqliteStore {
             .write(move |c| {
                 q(c.execute("UPDATE outbox SET lease_until = lease_until + ?2 WHERE settled_at IS NULL AND lease_until > ?1", params![now, by]))?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn recall_future_times(&self, now: Millis, latest_due: Millis, latest_lease: Millis) -> StoreResult<u64> {
+        // Looked for on a reader first (heads only: the due index, and the few heads
+        // pending), so that a quiet outbox costs the writer nothing.
+        let found = self
+            .engine
+            .read(move |c| {
+                cached(c, &format!("SELECT EXISTS ({FUTURE_HEADS}) OR EXISTS ({FUTURE_LEASES}) AS found"))?
+                    .one(params![latest_due, latest_lease], |r| r.flag("found"))
+            })
+            .await?;
+        if !found {
+            return Ok(0);
+        }
+        // Relaxed: a recall lost in a crash is made again by the next look.
+        self.engine
+            .write_relaxed(move |c| {
+                let threads = cached(c, FUTURE_HEADS)?.all(params![latest_due], |r| Ok((r.text("app_id")?, r.text("page_id")?, r.int("person_id")?)))?;
+                // The thread whole, so that its run is not cut at the first event stamped ahead.
+                let mut due_now = cached(
+                    c,
+                    "UPDATE outbox SET next_attempt_at = ?4
+                     WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL AND next_attempt_at > ?5",
+                )?;
+                let mut recalled = 0;
+                for (app, page, person) in &threads {
+                    recalled += q(due_now.execute(params![app, page, person, now, latest_due]))? as u64;
+                }
+                let unleased = q(cached(c, "UPDATE outbox SET lease_until = 0 WHERE settled_at IS NULL AND is_head = 1 AND lease_until > ?1")?
+                    .execute(params![latest_lease]))?;
+                Ok(recalled + unleased as u64)
             })
             .await
     }

@@ -349,6 +349,14 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Moves every lease still running at `now` forward by `by`: when a virtual clock
     /// jumps, POSTs in flight keep their claims (a lease stands for real time).
     async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()>;
+    /// Brings back what a clock ahead of this one pushed out of reach: the pending
+    /// events of every thread whose head is due after `latest_due` are due at `now`
+    /// (those due after `latest_due`), and the leases running past `latest_lease`
+    /// end. No retry is scheduled, and no lease taken, that far past `now`: such times
+    /// were written while this node's clock was ahead and has since jumped back, or
+    /// by a node whose clock runs ahead of this one's, and their events would wait
+    /// as long as that clock was ahead. Answers how many events were brought back.
+    async fn recall_future_times(&self, now: Millis, latest_due: Millis, latest_lease: Millis) -> StoreResult<u64>;
     /// Undelivered events.
     async fn outbox_pending(&self) -> StoreResult<u64>;
     /// Undelivered events per app (each app has one callback URL), by app id.

@@ -53,6 +53,7 @@ macro_rules! contract_tests {
             outbox_failures_are_rescheduled,
             a_delivery_leases_its_threads_next_events,
             running_leases_move_with_the_clock,
+            times_stamped_by_a_clock_ahead_are_brought_back,
             a_threads_run_is_leased_whole_and_in_order,
             a_run_stops_before_an_event_that_is_not_due,
             claims_keep_to_each_apps_cap_and_the_total,
@@ -751,6 +752,36 @@ pub async fn running_leases_move_with_the_clock(store: Shared) {
     let after = store.claim_outbox(86_400_020, 86_500_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(bodies(&after), vec!["b1"]);
     assert_eq!(bodies(&store.claim_outbox(86_401_000, 86_402_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["a1"], "and then it expires");
+}
+
+pub async fn times_stamped_by_a_clock_ahead_are_brought_back(store: Shared) {
+    const AHEAD: Millis = 3_600_000;
+    let ids = seed(&store, 4).await;
+    let (ann, bob, cat, dan) = (ids[0], ids[1], ids[2], ids[3]);
+    let append = |mid: &'static str, person: PersonId, at: Millis| {
+        let store = store.clone();
+        async move { store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap() }
+    };
+    for (mid, person, at) in [("c1", cat, 1), ("d1", dan, 2), ("a1", ann, 10), ("c2", cat, 11)] {
+        append(mid, person, at).await;
+    }
+    // An hour ahead, the heads are claimed: c1 fails and its retry is set an hour
+    // ahead, a1's node dies with its lease, and b1, b2 are written. d1 fails on a
+    // clock that is right: its retry is an ordinary one.
+    let leased = store.claim_outbox(AHEAD, AHEAD + 1_000, &ClaimLimits::heads(10)).await.unwrap();
+    assert_eq!(bodies(&leased), vec!["c1", "d1", "a1"]);
+    store.outbox_failed(failure("900", AHEAD, vec![(leased[0].id, Some(AHEAD + 500))])).await.unwrap();
+    store.outbox_failed(failure("900", 50, vec![(leased[1].id, Some(400))])).await.unwrap();
+    append("b1", bob, AHEAD + 10).await;
+    append("b2", bob, AHEAD + 20).await;
+    // Back at 100: nothing of that hour is due, until it is brought back.
+    assert!(store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap().is_empty(), "stamped an hour ahead");
+    assert_eq!(store.recall_future_times(100, 1_100, 1_100).await.unwrap(), 4, "b1, b2, c1 made due; a1's lease ended");
+    let mut claimed = bodies(&store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap());
+    claimed.sort();
+    assert_eq!(claimed, vec!["a1", "b1", "b2", "c1", "c2"], "every thread whole and in order; d1 keeps its retry time");
+    assert_eq!(store.recall_future_times(100, 1_100, 1_100).await.unwrap(), 0, "leases and retries within the bounds are left alone");
+    assert_eq!(bodies(&store.claim_outbox(400, 1_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["d1"]);
 }
 
 pub async fn phones_and_page_features(store: Shared) {
