@@ -87,6 +87,11 @@ impl NodeProcess {
     /// Starts `switchboard serve` on `database_url`, on a free port, with quick
     /// webhook timeouts (`timeout_secs`, lease = 3 x timeout) and retries.
     pub async fn start(name: &str, database_url: &str, timeout_secs: u64) -> Self {
+        Self::start_with_env(name, database_url, timeout_secs, &[]).await
+    }
+
+    /// As `start`, with more settings in the environment (`SWITCHBOARD_*`).
+    pub async fn start_with_env(name: &str, database_url: &str, timeout_secs: u64, env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().expect("temporary directory").keep();
         let mut command = Command::new(switchboard_binary());
         command
@@ -100,7 +105,8 @@ impl NodeProcess {
             .env("SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS", timeout_secs.to_string())
             .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", "100")
             .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", "500")
-            .env("SWITCHBOARD_DATABASE__CONNECT_TIMEOUT_MS", "1000");
+            .env("SWITCHBOARD_DATABASE__CONNECT_TIMEOUT_MS", "1000")
+            .envs(env.iter().copied());
         let Listening { child, url, operator } = Listening::spawn(command).await;
         Self { child, url, operator, name: name.to_string() }
     }
