@@ -101,9 +101,6 @@ const CHAIN_ROUNDS: usize = 32;
 const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
 const DRAIN_BYTES: usize = 64 * 1024;
-/// How far apart the clocks of nodes on one database may be without their due
-/// times and leases being taken as written by a clock that jumped.
-const CLOCK_SLACK_MS: Millis = 5_000;
 /// How often due times and leases stamped ahead are looked for.
 const RECALL_EVERY: Duration = Duration::from_secs(1);
 
@@ -526,6 +523,7 @@ impl Dispatcher {
         tracing::warn!(%app, %url, kind = %failure.kind, error = %failure.error, events = events.len(), "webhook delivery failed");
         let now = self.now();
         let schedule = &self.settings.schedule;
+        let longest_silence = schedule.longest_silence(self.settings.lease.as_millis() as Millis);
         let retries = events
             .iter()
             .map(|e| (e.id, schedule.next_attempt(e.created_at, now, e.failures + 1, rand::random::<f64>(), failure.retry_after_ms)))
@@ -540,13 +538,14 @@ impl Dispatcher {
             error: failure.error,
             excerpt: failure.excerpt,
             retries,
+            longest_silence,
         };
         if let Err(error) = self.outbox.outbox_failed(attempt).await {
             tracing::error!(%error, "cannot record a failed delivery");
             return;
         }
         let (alert_after, disable_after) = (self.settings.alert_after.as_millis() as Millis, self.settings.disable_after.as_millis() as Millis);
-        match self.outbox.escalate_failure(app, now, alert_after, disable_after).await {
+        match self.outbox.escalate_failure(app, now, alert_after, disable_after, longest_silence).await {
             Ok(Some(alert)) => self.raise(alert).await,
             Ok(None) => {}
             Err(error) => tracing::error!(%error, %app, "cannot escalate a failing webhook"),

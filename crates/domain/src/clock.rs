@@ -4,6 +4,10 @@
 /// Epoch milliseconds, the unit of every webhook `timestamp` and watermark.
 pub type Millis = i64;
 
+/// How far apart the clocks of nodes on one database may be without the times they
+/// stamp being taken as written by a clock that jumped.
+pub const CLOCK_SLACK_MS: Millis = 5_000;
+
 pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> Millis;
 

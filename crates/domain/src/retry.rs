@@ -2,7 +2,7 @@
 //! capped, honouring a receiver's `Retry-After`, until the event is too old and is
 //! given up (dead-lettered).
 
-use crate::Millis;
+use crate::{Millis, CLOCK_SLACK_MS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetrySchedule {
@@ -32,6 +32,15 @@ impl RetrySchedule {
     /// attempt due further away than this was scheduled by a clock that was ahead.
     pub fn longest_delay(&self) -> Millis {
         self.max_ms + self.max_ms / 5 + 1
+    }
+
+    /// The longest an endpoint with events to retry goes between two failed attempts:
+    /// the longest delay, then a claim and a POST within a lease of `lease_ms`, and
+    /// the slack between nodes' clocks. A failure later than that after the previous
+    /// one starts a new failing spell: the time between was not spent failing
+    /// (nothing was tried, or a clock jumped forward).
+    pub fn longest_silence(&self, lease_ms: Millis) -> Millis {
+        self.longest_delay() + lease_ms + CLOCK_SLACK_MS
     }
 
     /// The delay after the `failures`-th consecutive failure (1-based). `jitter` in

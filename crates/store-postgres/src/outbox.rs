@@ -356,9 +356,11 @@ async fn failed(tx: &Transaction<'_>, attempt: &FailedAttempt) -> StoreResult<()
     tx.execute(
         "INSERT INTO webhook_health (app_id, failing_since, last_error_at, last_error) VALUES ($1, $2, $2, $3)
          ON CONFLICT (app_id) DO UPDATE SET
-            failing_since = COALESCE(webhook_health.failing_since, excluded.failing_since),
+            failing_since = CASE WHEN webhook_health.failing_since IS NULL OR excluded.last_error_at - webhook_health.last_error_at > $4
+                THEN excluded.failing_since ELSE LEAST(webhook_health.failing_since, excluded.failing_since) END,
+            alert_stage = CASE WHEN excluded.last_error_at - webhook_health.last_error_at > $4 THEN 0 ELSE webhook_health.alert_stage END,
             last_error_at = excluded.last_error_at, last_error = excluded.last_error",
-        &[&attempt.app.as_str(), &attempt.attempted_at, &attempt.error],
+        &[&attempt.app.as_str(), &attempt.attempted_at, &attempt.error, &attempt.longest_silence],
     )
     .await
     .map_err(pg)?;
@@ -373,10 +375,11 @@ async fn escalate_stage(
     now: Millis,
     alert_after: Millis,
     disable_after: Millis,
+    longest_silence: Millis,
 ) -> StoreResult<Option<(Alert, Vec<i64>)>> {
     // The row lock makes the transition once, whichever nodes race for it.
     let Some(row) = tx
-        .query_opt("SELECT failing_since, alert_stage, last_error FROM webhook_health WHERE app_id = $1 FOR UPDATE", &[&app.as_str()])
+        .query_opt("SELECT failing_since, alert_stage, last_error, last_error_at FROM webhook_health WHERE app_id = $1 FOR UPDATE", &[&app.as_str()])
         .await
         .map_err(pg)?
     else {
@@ -385,6 +388,9 @@ async fn escalate_stage(
     let row = PgRow(&row);
     let (since, stage, last_error) = (row.opt_int("failing_since")?, row.int("alert_stage")?, row.opt_text("last_error")?);
     let Some(since) = since else { return Ok(None) };
+    if row.opt_int("last_error_at")?.is_none_or(|at| now - at > longest_silence) {
+        return Ok(None);
+    }
     let last_error = last_error.unwrap_or_default();
     let (kind, message, pages, pending) = if now - since >= disable_after {
         // A new failing spell starts from here: the next alert needs a new spell.
@@ -521,10 +527,10 @@ impl OutboxStore for PostgresStore {
         tx.commit().await.map_err(pg)
     }
 
-    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let escalated = escalate_stage(&tx, app, now, alert_after, disable_after).await?;
+        let escalated = escalate_stage(&tx, app, now, alert_after, disable_after, longest_silence).await?;
         tx.commit().await.map_err(pg)?;
         let Some((alert, give_up)) = escalated else { return Ok(None) };
         // Apart, so that the thread locks come first there: if this node dies between

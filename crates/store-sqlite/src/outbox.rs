@@ -259,17 +259,22 @@ fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {
         c,
         "INSERT INTO webhook_health (app_id, failing_since, last_error_at, last_error) VALUES (?1, ?2, ?2, ?3)
          ON CONFLICT (app_id) DO UPDATE SET
-            failing_since = COALESCE(failing_since, excluded.failing_since),
+            failing_since = CASE WHEN webhook_health.failing_since IS NULL OR excluded.last_error_at - webhook_health.last_error_at > ?4
+                THEN excluded.failing_since ELSE MIN(webhook_health.failing_since, excluded.failing_since) END,
+            alert_stage = CASE WHEN excluded.last_error_at - webhook_health.last_error_at > ?4 THEN 0 ELSE webhook_health.alert_stage END,
             last_error_at = excluded.last_error_at, last_error = excluded.last_error",
     )?
-    .execute(params![attempt.app.as_str(), attempt.attempted_at, attempt.error]))?;
+    .execute(params![attempt.app.as_str(), attempt.attempted_at, attempt.error, attempt.longest_silence]))?;
     Ok(())
 }
 
-fn escalate(c: &Connection, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
-    let health = prepare(c, "SELECT failing_since, alert_stage, last_error FROM webhook_health WHERE app_id = ?1")?
-        .optional([app.as_str()], |r| Ok((r.opt_int("failing_since")?, r.int("alert_stage")?, r.opt_text("last_error")?)))?;
-    let Some((Some(since), stage, last_error)) = health else { return Ok(None) };
+fn escalate(c: &Connection, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>> {
+    let health = prepare(c, "SELECT failing_since, alert_stage, last_error, last_error_at FROM webhook_health WHERE app_id = ?1")?
+        .optional([app.as_str()], |r| Ok((r.opt_int("failing_since")?, r.int("alert_stage")?, r.opt_text("last_error")?, r.opt_int("last_error_at")?)))?;
+    let Some((Some(since), stage, last_error, last_error_at)) = health else { return Ok(None) };
+    if last_error_at.is_none_or(|at| now - at > longest_silence) {
+        return Ok(None);
+    }
     let last_error = last_error.unwrap_or_default();
     let (kind, message, pages) = if now - since >= disable_after {
         // A new failing spell starts from here: the next alert needs a new spell.
@@ -412,9 +417,9 @@ impl OutboxStore for SqliteStore {
         self.engine.write(move |c| failed(c, &attempt)).await
     }
 
-    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>> {
         let app = app.clone();
-        self.engine.write(move |c| escalate(c, &app, now, alert_after, disable_after)).await
+        self.engine.write(move |c| escalate(c, &app, now, alert_after, disable_after, longest_silence)).await
     }
 
     async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>> {
