@@ -77,7 +77,7 @@ fn flap(bot: Arc<Bot>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
         let mut tick = 0u32;
         while !stop.load(Ordering::SeqCst) {
             tick += 1;
-            bot.receiver.fail_with(if tick % 3 == 0 { 500 } else { 0 });
+            bot.receiver.fail_with(if tick.is_multiple_of(3) { 500 } else { 0 });
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         bot.receiver.fail_with(0);
