@@ -43,7 +43,7 @@ mod threads;
 pub mod views;
 
 pub use auth::{Actor, Caller};
-pub use clock::{SystemClock, VirtualClock};
+pub use clock::{FaultClock, SystemClock, VirtualClock};
 pub use consent::{Consent, DialogAnswer, DialogRequest, LOGIN_CODE_TTL_MS, TEST_USER_DOMAIN};
 pub use conversations::{Conversations, Paged};
 pub use insights::{Insights, InsightsPage};

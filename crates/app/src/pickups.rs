@@ -310,6 +310,7 @@ impl Pickups {
             error,
             excerpt: answer.excerpt.clone(),
             retries,
+            longest_silence: self.settings().schedule.longest_silence(self.settings().lease_ms),
         };
         tracing::warn!(%app, url = %attempt.url, error = %attempt.error, "a listener's bot refused a delivery");
         Ok(self.core.store.outbox_failed(attempt).await?)

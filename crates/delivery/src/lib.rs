@@ -12,7 +12,10 @@
 //! settled. A claim takes no more than each endpoint's free POST slots can send.
 //! Prolonged failure is escalated as Meta does (an alert, then the app unsubscribed
 //! from the Pages), but undelivered events are kept as dead letters for replay.
-//! Every timer reads the platform's clock.
+//! Every timer reads the platform's clock. A clock that jumps back leaves no event
+//! waiting for it to catch up: due times and leases further ahead than any this
+//! node would write are brought back every second (a node whose clock ran ahead
+//! writes them too).
 //!
 //! It depends on the store's outbox ([`OutboxStore`]) and on a narrow [`DeliveryHost`]
 //! for what it needs from the rest of the platform (where an app's events go, what
@@ -111,6 +114,8 @@ const CLAIM_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 const EXCERPT_BYTES: usize = 1024;
 /// Bytes of a successful answer's body read (to keep the connection) before giving up on it.
 const DRAIN_BYTES: usize = 64 * 1024;
+/// How often due times and leases stamped ahead are looked for.
+const RECALL_EVERY: Duration = Duration::from_secs(1);
 
 /// The HTTP client used for webhook POSTs and handshakes: pooled keep-alive,
 /// redirects are not followed (a webhook must answer itself), and only the
@@ -237,8 +242,13 @@ impl Dispatcher {
         let pruner = tokio::spawn(this.clone().prune_periodically(shutdown.clone()));
         let mut claims_failing = false;
         let mut claims_failure_logged: Option<Instant> = None;
+        let mut recalled_at: Option<Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
+            if recalled_at.is_none_or(|at| at.elapsed() >= RECALL_EVERY) {
+                this.recall_future_times().await;
+                recalled_at = Some(Instant::now());
+            }
             let held = this.host.held_apps().await;
             let limits = this.claim_limits(slots.available_permits(), stalled_slots.available_permits(), &held);
             let lease_until = this.now() + this.settings.lease.as_millis() as Millis;
@@ -345,6 +355,21 @@ impl Dispatcher {
         match self.outbox.outbox_next_due(self.now()).await {
             Ok(Some(due)) => Duration::from_millis((due - self.now()).clamp(1, IDLE.as_millis() as i64) as u64),
             _ => IDLE,
+        }
+    }
+
+    /// Brings back the due times and leases stamped further ahead than this node would
+    /// stamp them (the longest retry delay, its lease, and the slack between nodes'
+    /// clocks): a clock that was ahead wrote them, and they would hold their events
+    /// for as long as it was ahead.
+    async fn recall_future_times(&self) {
+        let now = self.now();
+        let latest_due = now + self.settings.schedule.longest_delay() + CLOCK_SLACK_MS;
+        let latest_lease = now + self.settings.lease.as_millis() as Millis + CLOCK_SLACK_MS;
+        match self.outbox.recall_future_times(now, latest_due, latest_lease).await {
+            Ok(0) => {}
+            Ok(recalled) => tracing::warn!(recalled, "webhook events due or leased by a clock ahead of this one's were made due now"),
+            Err(error) => tracing::warn!(%error, "cannot look for webhook events stamped ahead; looking again"),
         }
     }
 
@@ -587,6 +612,7 @@ impl Dispatcher {
         tracing::warn!(%app, %url, kind = %failure.kind, error = %failure.error, events = events.len(), "webhook delivery failed");
         let now = self.now();
         let schedule = &self.settings.schedule;
+        let longest_silence = schedule.longest_silence(self.settings.lease.as_millis() as Millis);
         let retries = events
             .iter()
             .map(|e| (e.id, schedule.next_attempt(e.created_at, now, e.failures + 1, rand::random::<f64>(), failure.retry_after_ms)))
@@ -601,13 +627,14 @@ impl Dispatcher {
             error: failure.error,
             excerpt: failure.excerpt,
             retries,
+            longest_silence,
         };
         if let Err(error) = self.outbox.outbox_failed(attempt).await {
             tracing::error!(%error, "cannot record a failed delivery");
             return;
         }
         let (alert_after, disable_after) = (self.settings.alert_after.as_millis() as Millis, self.settings.disable_after.as_millis() as Millis);
-        match self.outbox.escalate_failure(app, now, alert_after, disable_after).await {
+        match self.outbox.escalate_failure(app, now, alert_after, disable_after, longest_silence).await {
             Ok(Some(alert)) => self.raise(alert).await,
             Ok(None) => {}
             Err(error) => tracing::error!(%error, %app, "cannot escalate a failing webhook"),

@@ -4,6 +4,10 @@
 /// Epoch milliseconds, the unit of every webhook `timestamp` and watermark.
 pub type Millis = i64;
 
+/// How far apart the clocks of nodes on one database may be without the times they
+/// stamp being taken as written by a clock that jumped.
+pub const CLOCK_SLACK_MS: Millis = 5_000;
+
 pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> Millis;
 
@@ -18,6 +22,18 @@ pub trait Clock: Send + Sync + 'static {
         let _ = by;
         Err(ClockError::Real)
     }
+
+    /// How far this clock runs from the system clock, when it is a fault clock.
+    fn skew_ms(&self) -> Option<Millis> {
+        None
+    }
+
+    /// Sets how far this clock runs from the system clock, forwards or backwards
+    /// (the fault clock of fault tests); answers the new time. Other clocks refuse.
+    fn set_skew(&self, skew: Millis) -> Result<Millis, ClockError> {
+        let _ = skew;
+        Err(ClockError::NoSkew)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +42,8 @@ pub enum ClockError {
     Real,
     /// Time only moves forward.
     Backwards,
+    /// Only the fault clock can be skewed.
+    NoSkew,
 }
 
 /// A time as Graph writes it: `2020-03-05T21:38:25+0000` (UTC).

@@ -30,7 +30,7 @@ pub mod send;
 pub mod signature;
 pub mod stickers;
 
-pub use clock::{Clock, ClockError, Millis};
+pub use clock::{Clock, ClockError, Millis, CLOCK_SLACK_MS};
 pub use delivery::FailureKind;
 pub use fields::WebhookField;
 pub use handover::{ReceiverRole, PAGE_INBOX_APP};

@@ -2,7 +2,7 @@
 //! capped, honouring a receiver's `Retry-After`, until the event is too old and is
 //! given up (dead-lettered).
 
-use crate::Millis;
+use crate::{Millis, CLOCK_SLACK_MS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetrySchedule {
@@ -26,6 +26,21 @@ impl RetrySchedule {
     pub fn next_attempt(&self, created_at: Millis, now: Millis, failures: u32, jitter: f64, retry_after_ms: Option<Millis>) -> Option<Millis> {
         let at = now + self.delay_after(failures, jitter, retry_after_ms);
         (at <= created_at + self.give_up_after_ms).then_some(at)
+    }
+
+    /// The longest delay `delay_after` ever gives (the cap with its jitter): a next
+    /// attempt due further away than this was scheduled by a clock that was ahead.
+    pub fn longest_delay(&self) -> Millis {
+        self.max_ms + self.max_ms / 5 + 1
+    }
+
+    /// The longest an endpoint with events to retry goes between two failed attempts:
+    /// the longest delay, then a claim and a POST within a lease of `lease_ms`, and
+    /// the slack between nodes' clocks. A failure later than that after the previous
+    /// one starts a new failing spell: the time between was not spent failing
+    /// (nothing was tried, or a clock jumped forward).
+    pub fn longest_silence(&self, lease_ms: Millis) -> Millis {
+        self.longest_delay() + lease_ms + CLOCK_SLACK_MS
     }
 
     /// The delay after the `failures`-th consecutive failure (1-based). `jitter` in
@@ -60,6 +75,17 @@ mod tests {
         let s = RetrySchedule::default();
         assert_eq!(s.delay_after(1, 0.0, None), 800);
         assert_eq!(s.delay_after(1, 0.999_999, None), 1199);
+    }
+
+    #[test]
+    fn no_delay_is_longer_than_the_longest() {
+        let s = RetrySchedule { initial_ms: 700, max_ms: 9_999, ..Default::default() };
+        for failures in 1..40 {
+            for jitter in [0.0, 0.5, 0.999_999, 1.0] {
+                assert!(s.delay_after(failures, jitter, Some(1_000_000)) <= s.longest_delay());
+                assert!(s.delay_after(failures, jitter, None) <= s.longest_delay());
+            }
+        }
     }
 
     #[test]

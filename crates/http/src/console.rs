@@ -46,11 +46,13 @@ async fn clock(State(platform): State<Platform>, Signed(_): Signed) -> Json<Cloc
 struct ClockMove {
     advance_ms: Option<Millis>,
     to: Option<Millis>,
+    skew_ms: Option<Millis>,
 }
 
-/// `POST /console/v1/clock` `{"advance_ms"}` or `{"to"}` (operator, virtual clock only).
+/// `POST /console/v1/clock` `{"advance_ms"}` or `{"to"}` (operator, virtual clock
+/// only), or `{"skew_ms"}` (operator, fault clock only).
 async fn move_clock(State(platform): State<Platform>, Signed(actor): Signed, JsonBody(body): JsonBody<ClockMove>) -> HttpResult<Json<ClockView>> {
-    Ok(Json(platform.ops.move_clock(actor, body.advance_ms, body.to).await?))
+    Ok(Json(platform.ops.move_clock(actor, body.advance_ms, body.to, body.skew_ms).await?))
 }
 
 #[derive(Deserialize)]

@@ -180,6 +180,25 @@ const CLAIM_RUNS: &str = "WITH heads AS (
      SELECT o.id, o.app_id, o.page_id, o.person_id, o.field, o.body, o.created_at, o.failures, o.first_failure_at, c.head_due, c.head
      FROM chosen c JOIN outbox o ON o.id = c.id WHERE c.head IN (SELECT id FROM leased)";
 
+/// The pending events due after `$2` of the threads whose head is due after it (the
+/// due index), the thread whole so that its run is not cut at the first event
+/// stamped ahead, made due at `$1`. Rows locked by a claim or a settle are skipped
+/// (the next look takes them): waiting for them could deadlock with a settle that
+/// holds its thread.
+const RECALL_FUTURE_DUE: &str = "WITH threads AS (
+        SELECT DISTINCT app_id, page_id, person_id FROM outbox WHERE settled_at IS NULL AND is_head AND next_attempt_at > $2),
+     stale AS (
+        SELECT o.id FROM outbox o JOIN threads t ON o.app_id = t.app_id AND o.page_id = t.page_id AND o.person_id = t.person_id
+        WHERE o.settled_at IS NULL AND o.next_attempt_at > $2
+        FOR UPDATE OF o SKIP LOCKED),
+     recalled AS (UPDATE outbox SET next_attempt_at = $1 FROM stale WHERE outbox.id = stale.id RETURNING 1)
+     SELECT COUNT(*) AS recalled FROM recalled";
+/// Ends the leases running past `$1` (heads only: a head's lease covers its run).
+const END_FUTURE_LEASES: &str = "WITH stale AS (
+        SELECT id FROM outbox WHERE settled_at IS NULL AND is_head AND lease_until > $1 FOR UPDATE SKIP LOCKED),
+     unleased AS (UPDATE outbox SET lease_until = 0 FROM stale WHERE outbox.id = stale.id RETURNING 1)
+     SELECT COUNT(*) AS unleased FROM unleased";
+
 /// Locks the threads of these events' pending rows (and the Pages of page-level
 /// ones), in the global order.
 async fn lock_threads(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<()> {
@@ -337,9 +356,11 @@ async fn failed(tx: &Transaction<'_>, attempt: &FailedAttempt) -> StoreResult<()
     tx.execute(
         "INSERT INTO webhook_health (app_id, failing_since, last_error_at, last_error) VALUES ($1, $2, $2, $3)
          ON CONFLICT (app_id) DO UPDATE SET
-            failing_since = COALESCE(webhook_health.failing_since, excluded.failing_since),
+            failing_since = CASE WHEN webhook_health.failing_since IS NULL OR excluded.last_error_at - webhook_health.last_error_at > $4
+                THEN excluded.failing_since ELSE LEAST(webhook_health.failing_since, excluded.failing_since) END,
+            alert_stage = CASE WHEN excluded.last_error_at - webhook_health.last_error_at > $4 THEN 0 ELSE webhook_health.alert_stage END,
             last_error_at = excluded.last_error_at, last_error = excluded.last_error",
-        &[&attempt.app.as_str(), &attempt.attempted_at, &attempt.error],
+        &[&attempt.app.as_str(), &attempt.attempted_at, &attempt.error, &attempt.longest_silence],
     )
     .await
     .map_err(pg)?;
@@ -354,10 +375,11 @@ async fn escalate_stage(
     now: Millis,
     alert_after: Millis,
     disable_after: Millis,
+    longest_silence: Millis,
 ) -> StoreResult<Option<(Alert, Vec<i64>)>> {
     // The row lock makes the transition once, whichever nodes race for it.
     let Some(row) = tx
-        .query_opt("SELECT failing_since, alert_stage, last_error FROM webhook_health WHERE app_id = $1 FOR UPDATE", &[&app.as_str()])
+        .query_opt("SELECT failing_since, alert_stage, last_error, last_error_at FROM webhook_health WHERE app_id = $1 FOR UPDATE", &[&app.as_str()])
         .await
         .map_err(pg)?
     else {
@@ -366,6 +388,9 @@ async fn escalate_stage(
     let row = PgRow(&row);
     let (since, stage, last_error) = (row.opt_int("failing_since")?, row.int("alert_stage")?, row.opt_text("last_error")?);
     let Some(since) = since else { return Ok(None) };
+    if row.opt_int("last_error_at")?.is_none_or(|at| now - at > longest_silence) {
+        return Ok(None);
+    }
     let last_error = last_error.unwrap_or_default();
     let (kind, message, pages, pending) = if now - since >= disable_after {
         // A new failing spell starts from here: the next alert needs a new spell.
@@ -502,10 +527,10 @@ impl OutboxStore for PostgresStore {
         tx.commit().await.map_err(pg)
     }
 
-    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let escalated = escalate_stage(&tx, app, now, alert_after, disable_after).await?;
+        let escalated = escalate_stage(&tx, app, now, alert_after, disable_after, longest_silence).await?;
         tx.commit().await.map_err(pg)?;
         let Some((alert, give_up)) = escalated else { return Ok(None) };
         // Apart, so that the thread locks come first there: if this node dies between
@@ -680,6 +705,13 @@ impl OutboxStore for PostgresStore {
             .await
             .map_err(pg)?;
         Ok(())
+    }
+
+    async fn recall_future_times(&self, now: Millis, latest_due: Millis, latest_lease: Millis) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let recalled = client.query_one(RECALL_FUTURE_DUE, &[&now, &latest_due]).await.map_err(pg)?;
+        let unleased = client.query_one(END_FUTURE_LEASES, &[&latest_lease]).await.map_err(pg)?;
+        Ok(PgRow(&recalled).total("recalled")? + PgRow(&unleased).total("unleased")?)
     }
 
     async fn outbox_pending(&self) -> StoreResult<u64> {

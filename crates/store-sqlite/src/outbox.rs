@@ -73,6 +73,12 @@ const DUE_HEADS: &str = "SELECT o.id, o.app_id, o.page_id, o.person_id FROM outb
            AND p.settled_at IS NULL AND p.id < o.id)
      ORDER BY o.next_attempt_at, o.id LIMIT ?2";
 
+/// Thread heads due after `?1`, through the due index (for `recall_future_times`).
+const FUTURE_HEADS: &str = "SELECT app_id, page_id, person_id FROM outbox WHERE settled_at IS NULL AND is_head = 1 AND next_attempt_at > ?1";
+
+/// Thread heads leased past `?2` (for `recall_future_times`).
+const FUTURE_LEASES: &str = "SELECT 1 FROM outbox WHERE settled_at IS NULL AND is_head = 1 AND lease_until > ?2";
+
 /// A thread's first pending events, in order, and whether each may go now.
 static THREAD_PENDING: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -253,17 +259,22 @@ fn failed(c: &Connection, attempt: &FailedAttempt) -> StoreResult<()> {
         c,
         "INSERT INTO webhook_health (app_id, failing_since, last_error_at, last_error) VALUES (?1, ?2, ?2, ?3)
          ON CONFLICT (app_id) DO UPDATE SET
-            failing_since = COALESCE(failing_since, excluded.failing_since),
+            failing_since = CASE WHEN webhook_health.failing_since IS NULL OR excluded.last_error_at - webhook_health.last_error_at > ?4
+                THEN excluded.failing_since ELSE MIN(webhook_health.failing_since, excluded.failing_since) END,
+            alert_stage = CASE WHEN excluded.last_error_at - webhook_health.last_error_at > ?4 THEN 0 ELSE webhook_health.alert_stage END,
             last_error_at = excluded.last_error_at, last_error = excluded.last_error",
     )?
-    .execute(params![attempt.app.as_str(), attempt.attempted_at, attempt.error]))?;
+    .execute(params![attempt.app.as_str(), attempt.attempted_at, attempt.error, attempt.longest_silence]))?;
     Ok(())
 }
 
-fn escalate(c: &Connection, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
-    let health = prepare(c, "SELECT failing_since, alert_stage, last_error FROM webhook_health WHERE app_id = ?1")?
-        .optional([app.as_str()], |r| Ok((r.opt_int("failing_since")?, r.int("alert_stage")?, r.opt_text("last_error")?)))?;
-    let Some((Some(since), stage, last_error)) = health else { return Ok(None) };
+fn escalate(c: &Connection, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>> {
+    let health = prepare(c, "SELECT failing_since, alert_stage, last_error, last_error_at FROM webhook_health WHERE app_id = ?1")?
+        .optional([app.as_str()], |r| Ok((r.opt_int("failing_since")?, r.int("alert_stage")?, r.opt_text("last_error")?, r.opt_int("last_error_at")?)))?;
+    let Some((Some(since), stage, last_error, last_error_at)) = health else { return Ok(None) };
+    if last_error_at.is_none_or(|at| now - at > longest_silence) {
+        return Ok(None);
+    }
     let last_error = last_error.unwrap_or_default();
     let (kind, message, pages) = if now - since >= disable_after {
         // A new failing spell starts from here: the next alert needs a new spell.
@@ -406,9 +417,9 @@ impl OutboxStore for SqliteStore {
         self.engine.write(move |c| failed(c, &attempt)).await
     }
 
-    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>> {
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>> {
         let app = app.clone();
-        self.engine.write(move |c| escalate(c, &app, now, alert_after, disable_after)).await
+        self.engine.write(move |c| escalate(c, &app, now, alert_after, disable_after, longest_silence)).await
     }
 
     async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>> {
@@ -501,6 +512,40 @@ impl OutboxStore for SqliteStore {
             .write(move |c| {
                 q(c.execute("UPDATE outbox SET lease_until = lease_until + ?2 WHERE settled_at IS NULL AND lease_until > ?1", params![now, by]))?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn recall_future_times(&self, now: Millis, latest_due: Millis, latest_lease: Millis) -> StoreResult<u64> {
+        // Looked for on a reader first (heads only: the due index, and the few heads
+        // pending), so that a quiet outbox costs the writer nothing.
+        let found = self
+            .engine
+            .read(move |c| {
+                cached(c, &format!("SELECT EXISTS ({FUTURE_HEADS}) OR EXISTS ({FUTURE_LEASES}) AS found"))?
+                    .one(params![latest_due, latest_lease], |r| r.flag("found"))
+            })
+            .await?;
+        if !found {
+            return Ok(0);
+        }
+        // Relaxed: a recall lost in a crash is made again by the next look.
+        self.engine
+            .write_relaxed(move |c| {
+                let threads = cached(c, FUTURE_HEADS)?.all(params![latest_due], |r| Ok((r.text("app_id")?, r.text("page_id")?, r.int("person_id")?)))?;
+                // The thread whole, so that its run is not cut at the first event stamped ahead.
+                let mut due_now = cached(
+                    c,
+                    "UPDATE outbox SET next_attempt_at = ?4
+                     WHERE app_id = ?1 AND page_id = ?2 AND person_id = ?3 AND settled_at IS NULL AND next_attempt_at > ?5",
+                )?;
+                let mut recalled = 0;
+                for (app, page, person) in &threads {
+                    recalled += q(due_now.execute(params![app, page, person, now, latest_due]))? as u64;
+                }
+                let unleased = q(cached(c, "UPDATE outbox SET lease_until = 0 WHERE settled_at IS NULL AND is_head = 1 AND lease_until > ?1")?
+                    .execute(params![latest_lease]))?;
+                Ok(recalled + unleased as u64)
             })
             .await
     }

@@ -149,6 +149,11 @@ pub struct FailedAttempt {
     pub excerpt: String,
     /// Each event's next attempt; `None` gives it up.
     pub retries: Vec<(i64, Option<Millis>)>,
+    /// A failure more than this after the app's previous one starts a new failing
+    /// spell (`RetrySchedule::longest_silence`): the time between was not spent
+    /// failing. A spell never starts later than a failure in it, so a clock that went
+    /// back does not put off the alerts.
+    pub longest_silence: Millis,
 }
 
 /// One failed attempt, as the attempt log keeps it.
@@ -310,13 +315,17 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// the previous ones are acknowledged, without another claim.
     async fn outbox_delivered_then_claim(&self, ids: &[i64], at: Millis, next: Option<NextRuns>) -> StoreResult<Vec<OutboxEvent>>;
     /// Logs a failed POST, reschedules or gives up each of its events, and marks the
-    /// app's endpoint failing (since the first failure after a success).
+    /// app's endpoint failing (since the first failure after a success or after a
+    /// silence longer than `longest_silence`).
     async fn outbox_failed(&self, attempt: FailedAttempt) -> StoreResult<()>;
     /// Moves the app's endpoint to the next alert stage when it has been failing long
     /// enough: `Failing` after `alert_after`, `Disabled` after `disable_after` (the app
     /// is unsubscribed from the Pages of its pending events, which are given up). Each
-    /// stage is entered once per failing spell, whichever nodes race for it.
-    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis) -> StoreResult<Option<Alert>>;
+    /// stage is entered once per failing spell, whichever nodes race for it. A spell
+    /// whose last failure is more than `longest_silence` before `now` is not judged:
+    /// it was stamped by a clock far from this one's (another node's, or this one
+    /// before a jump), and measuring it against `now` would count the jump.
+    async fn escalate_failure(&self, app: &AppId, now: Millis, alert_after: Millis, disable_after: Millis, longest_silence: Millis) -> StoreResult<Option<Alert>>;
     /// The app's latest failed attempts, newest first.
     async fn recent_failures(&self, app: &AppId, limit: u32) -> StoreResult<Vec<AttemptRecord>>;
     /// One event of the app, with its failed attempts (oldest first).
@@ -349,6 +358,14 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Moves every lease still running at `now` forward by `by`: when a virtual clock
     /// jumps, POSTs in flight keep their claims (a lease stands for real time).
     async fn shift_leases(&self, now: Millis, by: Millis) -> StoreResult<()>;
+    /// Brings back what a clock ahead of this one pushed out of reach: the pending
+    /// events of every thread whose head is due after `latest_due` are due at `now`
+    /// (those due after `latest_due`), and the leases running past `latest_lease`
+    /// end. No retry is scheduled, and no lease taken, that far past `now`: such times
+    /// were written while this node's clock was ahead and has since jumped back, or
+    /// by a node whose clock runs ahead of this one's, and their events would wait
+    /// as long as that clock was ahead. Answers how many events were brought back.
+    async fn recall_future_times(&self, now: Millis, latest_due: Millis, latest_lease: Millis) -> StoreResult<u64>;
     /// Undelivered events.
     async fn outbox_pending(&self) -> StoreResult<u64>;
     /// Undelivered events per app (each app has one callback URL), by app id.

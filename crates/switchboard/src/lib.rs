@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_app::{Platform, PlatformSettings, SystemClock, VirtualClock};
+use switchboard_app::{FaultClock, Platform, PlatformSettings, SystemClock, VirtualClock};
 use adapters::{HttpCallbackPoster, HttpFetcher, HttpVerifier, PlatformHost};
 use switchboard_delivery::{DeliveryMetrics, DeliverySettings, Dispatcher, DispatcherParts, OutboundRules};
 use switchboard_domain::credentials::MasterKey;
@@ -206,7 +206,12 @@ pub struct Node {
 impl Node {
     /// Starts a node on the system clock, or on a virtual one when the settings ask.
     pub async fn start(settings: &Settings) -> anyhow::Result<Node> {
-        let clock: Arc<dyn Clock> = if settings.virtual_clock { Arc::new(VirtualClock::default()) } else { Arc::new(SystemClock) };
+        let clock: Arc<dyn Clock> = match (settings.virtual_clock, settings.fault_clock) {
+            (true, true) => anyhow::bail!("virtual_clock and fault_clock exclude each other: choose one"),
+            (true, false) => Arc::new(VirtualClock::default()),
+            (false, true) => Arc::new(FaultClock::default()),
+            (false, false) => Arc::new(SystemClock),
+        };
         Self::start_with_clock(settings, clock).await
     }
 

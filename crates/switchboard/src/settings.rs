@@ -38,6 +38,11 @@ pub struct Settings {
     /// Run on a virtual clock that the operator moves forward through the console
     /// (development servers: jump past the 24-hour window). Per node.
     pub virtual_clock: bool,
+    /// For fault testing only, never in production: run on a clock that the operator
+    /// skews forwards or backwards from the system clock through the console
+    /// (`POST /console/v1/clock {"skew_ms"}`), as a wall clock that jumps would read.
+    /// Per node; not with `virtual_clock`.
+    pub fault_clock: bool,
     /// Approve Page features (phone numbers, one-time notifications) as soon as a
     /// Page admin applies, without the operator.
     pub auto_approve_page_features: bool,
@@ -239,6 +244,7 @@ impl Default for Settings {
             master_key: None,
             log_format: "text".into(),
             virtual_clock: false,
+            fault_clock: false,
             auto_approve_page_features: false,
             cache_ttl_ms: 1000,
             tls: TlsSettings::default(),

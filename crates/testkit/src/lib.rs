@@ -5,6 +5,7 @@
 
 pub mod browser;
 mod clock;
+mod clock_skew;
 mod cluster;
 mod echo_bot;
 mod fixtures;
@@ -18,6 +19,7 @@ pub mod routes;
 mod small_disk;
 
 pub use clock::ManualClock;
+pub use clock_skew::{clock_of, set_skew, SkewRefused, FAULT_CLOCK_ENV};
 pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, NodeStore, TcpProxy, TEST_MASTER_KEY};
 pub use echo_bot::{EchoBot, InstallingBot, PullingBot, Tap};
 pub use listen::{long_poll, ListenProcess};

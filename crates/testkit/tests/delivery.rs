@@ -274,7 +274,13 @@ async fn prolonged_failure_alerts_then_unsubscribes_and_nothing_is_lost() {
     let clock = ManualClock::new();
     let alerts = WebhookReceiver::start("unused").await;
     let alert_url = alerts.url.clone();
-    let server = TestServer::start_with_clock(clock.clone(), move |s| s.webhooks.alert_url = Some(alert_url)).await;
+    // Retries at most 15 minutes apart (Meta's cap): failures no further apart make
+    // one failing spell.
+    let server = TestServer::start_with_clock(clock.clone(), move |s| {
+        s.webhooks.alert_url = Some(alert_url);
+        s.webhooks.retry_max_ms = 15 * 60_000;
+    })
+    .await;
     let bot = server.bot("shop", "messages").await;
     let ann = server.sign_in(&server.person("ann").await).await;
     let app = bot.app.id.clone();
@@ -297,9 +303,18 @@ async fn prolonged_failure_alerts_then_unsubscribes_and_nothing_is_lost() {
     assert_eq!(health["pending"], 2);
     assert!(health["oldest_pending_age_ms"].as_i64().unwrap() >= 16 * 60_000);
 
-    // Past an hour: the app is unsubscribed from the Page; its events become dead letters.
-    clock.advance(Duration::from_secs(45 * 60));
-    server.platform().outbox_wake().notify_one();
+    // Past an hour of failures, tried every 15 minutes: the app is unsubscribed from
+    // the Page; its events become dead letters.
+    for _ in 0..3 {
+        let tried = failures_recorded(&server, &app, 1).await.len();
+        clock.advance(Duration::from_secs(15 * 60));
+        server.platform().outbox_wake().notify_one();
+        eventually("the next failed attempt", || async {
+            let errors = get(&server, &format!("/apps/{app}/webhook/errors")).await;
+            (errors["data"].as_array().unwrap().len() > tried).then_some(())
+        })
+        .await;
+    }
     let listed = eventually("the disabled alert", || async {
         let listed = get(&server, &format!("/apps/{app}/webhook/alerts")).await;
         (listed["data"][0]["kind"] == "disabled").then_some(listed)

@@ -193,12 +193,15 @@ impl From<AuditRecord> for AuditView {
     }
 }
 
-/// The server's time, and whether the operator may move it.
+/// The server's time, and whether the operator may move it: forward (virtual), or
+/// either way by a skew (the fault clock of fault tests).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ClockView {
     pub now: Millis,
     #[serde(rename = "virtual")]
     pub is_virtual: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skew_ms: Option<Millis>,
 }
 
 /// An app's deliveries by time bucket, for the console's chart.

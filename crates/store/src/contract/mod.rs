@@ -53,6 +53,7 @@ macro_rules! contract_tests {
             outbox_failures_are_rescheduled,
             a_delivery_leases_its_threads_next_events,
             running_leases_move_with_the_clock,
+            times_stamped_by_a_clock_ahead_are_brought_back,
             a_threads_run_is_leased_whole_and_in_order,
             a_run_stops_before_an_event_that_is_not_due,
             claims_keep_to_each_apps_cap_and_the_total,
@@ -61,6 +62,7 @@ macro_rules! contract_tests {
             recurring_notification_tokens_send_once_per_period,
             given_up_events_are_dead_and_their_thread_moves_on,
             failing_endpoints_alert_then_are_disabled_once,
+            a_failing_spell_breaks_at_a_silence_and_starts_at_its_earliest_failure,
             replay_queues_the_same_bytes_again,
             pruning_keeps_pending_and_recent_events,
             concurrent_writes_are_all_durable,
@@ -163,6 +165,7 @@ pub(crate) fn failure(app: &str, at: Millis, retries: Vec<(i64, Option<Millis>)>
         error: "HTTP 500".into(),
         excerpt: "{\"oops\":true}".into(),
         retries,
+        longest_silence: 3_600_000,
     }
 }
 
@@ -566,6 +569,10 @@ pub async fn given_up_events_are_dead_and_their_thread_moves_on(store: Shared) {
     assert_eq!((health.pending, health.failing_since, health.last_success_at), (0, None, Some(2_500)), "a success ends the failing spell");
 }
 
+/// The longest silence the escalation checks allow: their failures are recorded once,
+/// then escalated as time passes.
+const SILENCE: Millis = 10 * 3_600_000;
+
 pub async fn failing_endpoints_alert_then_are_disabled_once(store: Shared) {
     let persons = seed(&store, 2).await;
     store.create_app(app("900"), None).await.unwrap();
@@ -576,17 +583,17 @@ pub async fn failing_endpoints_alert_then_are_disabled_once(store: Shared) {
         store.append_message(message(&mid, "100", *person, Direction::Inbound, 1), vec![event("900", "100", *person, &mid, 1)]).await.unwrap();
     }
     let (alert_after, disable_after) = (15 * 60_000, 60 * 60_000);
-    assert_eq!(store.escalate_failure(&app_id, 10_000_000, alert_after, disable_after).await.unwrap(), None, "a healthy endpoint");
+    assert_eq!(store.escalate_failure(&app_id, 10_000_000, alert_after, disable_after, SILENCE).await.unwrap(), None, "a healthy endpoint");
 
     let claimed = store.claim_outbox(1_000, 2_000, &ClaimLimits::heads(10)).await.unwrap();
     store.outbox_failed(failure("900", 1_000, claimed.iter().map(|e| (e.id, Some(5_000))).collect())).await.unwrap();
-    assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after - 1, alert_after, disable_after).await.unwrap(), None);
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after - 1, alert_after, disable_after, SILENCE).await.unwrap(), None);
     // Nodes racing to escalate: one alert.
     let racing: Vec<_> = (0..4)
         .map(|_| {
             let store = store.clone();
             let app_id = app_id.clone();
-            tokio::spawn(async move { store.escalate_failure(&app_id, 1_000 + alert_after, alert_after, disable_after).await.unwrap() })
+            tokio::spawn(async move { store.escalate_failure(&app_id, 1_000 + alert_after, alert_after, disable_after, SILENCE).await.unwrap() })
         })
         .collect();
     let mut alerts = Vec::new();
@@ -596,18 +603,47 @@ pub async fn failing_endpoints_alert_then_are_disabled_once(store: Shared) {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].kind, AlertKind::Failing);
     assert!(alerts[0].message.contains("15 minutes") && alerts[0].message.contains("HTTP 500"), "{}", alerts[0].message);
-    assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after + 5, alert_after, disable_after).await.unwrap(), None, "alerted once");
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + alert_after + 5, alert_after, disable_after, SILENCE).await.unwrap(), None, "alerted once");
 
-    let disabled = store.escalate_failure(&app_id, 1_000 + disable_after, alert_after, disable_after).await.unwrap().unwrap();
+    let disabled = store.escalate_failure(&app_id, 1_000 + disable_after, alert_after, disable_after, SILENCE).await.unwrap().unwrap();
     assert_eq!((disabled.kind, disabled.pages.clone()), (AlertKind::Disabled, vec![page_id.clone()]));
     assert!(store.page_subscriptions(&page_id).await.unwrap().is_empty(), "the app is unsubscribed from the Page");
     assert_eq!(store.outbox_pending().await.unwrap(), 0);
     let health = store.endpoint_health(&app_id).await.unwrap();
     assert_eq!((health.dead, health.failing_since, health.disabled_at), (2, None, Some(1_000 + disable_after)), "events kept as dead letters");
-    assert_eq!(store.escalate_failure(&app_id, 1_000 + 2 * disable_after, alert_after, disable_after).await.unwrap(), None);
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + 2 * disable_after, alert_after, disable_after, SILENCE).await.unwrap(), None);
     let listed = store.alerts(&app_id, 10).await.unwrap();
     assert_eq!(listed.iter().map(|a| a.kind).collect::<Vec<_>>(), vec![AlertKind::Disabled, AlertKind::Failing], "newest first");
     assert_eq!(listed[0], disabled);
+}
+
+pub async fn a_failing_spell_breaks_at_a_silence_and_starts_at_its_earliest_failure(store: Shared) {
+    const HOUR: Millis = 3_600_000; // the silence `failure` allows
+    let ann = seed(&store, 1).await[0];
+    store.append_message(message("a1", "100", ann, Direction::Inbound, 1), vec![event("900", "100", ann, "a1", 1)]).await.unwrap();
+    let id = store.claim_outbox(10, 1_000, &ClaimLimits::heads(1)).await.unwrap()[0].id;
+    let app_id = AppId("900".into());
+    let fail_at = |at: Millis| {
+        let (store, app_id) = (store.clone(), app_id.clone());
+        async move {
+            store.outbox_failed(failure("900", at, vec![(id, Some(at + 100))])).await.unwrap();
+            store.endpoint_health(&app_id).await.unwrap().failing_since
+        }
+    };
+    let (alert_after, disable_after) = (15 * 60_000, 4 * HOUR);
+    assert_eq!(fail_at(1_000).await, Some(1_000));
+    assert_eq!(fail_at(1_000 + HOUR).await, Some(1_000), "failures an hour apart: one spell");
+    let judged_later = store.escalate_failure(&app_id, 1_000 + 3 * HOUR, alert_after, disable_after, HOUR).await.unwrap();
+    assert_eq!(judged_later, None, "by a clock two hours past the last failure, the spell is not judged");
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + HOUR, alert_after, disable_after, SILENCE).await.unwrap().map(|a| a.kind), Some(AlertKind::Failing));
+    // Nothing failed for two hours (nothing was tried, or the clock jumped): the next
+    // failure starts a new spell, which alerts anew once it has lasted.
+    assert_eq!(fail_at(1_000 + 3 * HOUR).await, Some(1_000 + 3 * HOUR), "a new spell");
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + 4 * HOUR, alert_after, disable_after, SILENCE).await.unwrap().map(|a| a.kind), Some(AlertKind::Failing), "alerted anew");
+    // A failure stamped earlier (a clock that went back) moves the spell's start back
+    // to it: the spell counts from its earliest failure.
+    assert_eq!(fail_at(1_000 + 3 * HOUR - 20 * 60_000).await, Some(1_000 + 3 * HOUR - 20 * 60_000));
+    assert_eq!(store.escalate_failure(&app_id, 1_000 + 3 * HOUR - 20 * 60_000 + disable_after, alert_after, disable_after, SILENCE).await.unwrap().map(|a| a.kind), Some(AlertKind::Disabled));
 }
 
 pub async fn replay_queues_the_same_bytes_again(store: Shared) {
@@ -751,6 +787,36 @@ pub async fn running_leases_move_with_the_clock(store: Shared) {
     let after = store.claim_outbox(86_400_020, 86_500_000, &ClaimLimits::heads(10)).await.unwrap();
     assert_eq!(bodies(&after), vec!["b1"]);
     assert_eq!(bodies(&store.claim_outbox(86_401_000, 86_402_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["a1"], "and then it expires");
+}
+
+pub async fn times_stamped_by_a_clock_ahead_are_brought_back(store: Shared) {
+    const AHEAD: Millis = 3_600_000;
+    let ids = seed(&store, 4).await;
+    let (ann, bob, cat, dan) = (ids[0], ids[1], ids[2], ids[3]);
+    let append = |mid: &'static str, person: PersonId, at: Millis| {
+        let store = store.clone();
+        async move { store.append_message(message(mid, "100", person, Direction::Inbound, at), vec![event("900", "100", person, mid, at)]).await.unwrap() }
+    };
+    for (mid, person, at) in [("c1", cat, 1), ("d1", dan, 2), ("a1", ann, 10), ("c2", cat, 11)] {
+        append(mid, person, at).await;
+    }
+    // An hour ahead, the heads are claimed: c1 fails and its retry is set an hour
+    // ahead, a1's node dies with its lease, and b1, b2 are written. d1 fails on a
+    // clock that is right: its retry is an ordinary one.
+    let leased = store.claim_outbox(AHEAD, AHEAD + 1_000, &ClaimLimits::heads(10)).await.unwrap();
+    assert_eq!(bodies(&leased), vec!["c1", "d1", "a1"]);
+    store.outbox_failed(failure("900", AHEAD, vec![(leased[0].id, Some(AHEAD + 500))])).await.unwrap();
+    store.outbox_failed(failure("900", 50, vec![(leased[1].id, Some(400))])).await.unwrap();
+    append("b1", bob, AHEAD + 10).await;
+    append("b2", bob, AHEAD + 20).await;
+    // Back at 100: nothing of that hour is due, until it is brought back.
+    assert!(store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap().is_empty(), "stamped an hour ahead");
+    assert_eq!(store.recall_future_times(100, 1_100, 1_100).await.unwrap(), 4, "b1, b2, c1 made due; a1's lease ended");
+    let mut claimed = bodies(&store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap());
+    claimed.sort();
+    assert_eq!(claimed, vec!["a1", "b1", "b2", "c1", "c2"], "every thread whole and in order; d1 keeps its retry time");
+    assert_eq!(store.recall_future_times(100, 1_100, 1_100).await.unwrap(), 0, "leases and retries within the bounds are left alone");
+    assert_eq!(bodies(&store.claim_outbox(400, 1_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["d1"]);
 }
 
 pub async fn phones_and_page_features(store: Shared) {
