@@ -102,7 +102,7 @@ pub async fn hostile_receivers(plan: &Plan, engine: Engine) -> anyhow::Result<Ru
             run.failures.push(format!("the {:?} receiver was never sent a POST", bot.receiver.behaviour()));
         }
         if let Some(longest) = bot.receiver.holds().into_iter().max().filter(|held| *held > limit) {
-            run.failures.push(format!("a POST to the {:?} receiver was held {:.1} s, past the 20 s timeout", bot.receiver.behaviour, longest.as_secs_f64()));
+            run.failures.push(format!("a POST to the {:?} receiver was held {:.1} s, past the 20 s timeout", bot.receiver.behaviour(), longest.as_secs_f64()));
         }
     }
     // Healthy bots answer within 20 ms; only a wait behind a hostile POST could take

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_domain::Clock;
-use switchboard_testkit::{clock_of, eventually, fresh_database, set_skew, Bot, NodeProcess, PersonClient, TestServer, FAULT_CLOCK_ENV};
+use switchboard_testkit::{clock_of, eventually, fresh_database, set_skew, Bot, NodeProcess, NodeStore, PersonClient, TestServer, FAULT_CLOCK_ENV};
 
 const HOUR: i64 = 3_600_000;
 
