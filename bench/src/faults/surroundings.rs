@@ -6,7 +6,7 @@
 use crate::scenarios::{loaded, rng, wait_ready, Engine, Installation, Plan, Run};
 use rand::Rng;
 use std::time::{Duration, Instant};
-use switchboard_testkit::{set_skew, Behaviour, NodeStore, PrivatePostgres, Shutdown, SmallDisk, TestServer, ALL_CORE_FIELDS, FAULT_CLOCK_ENV};
+use switchboard_testkit::{set_skew, Behaviour, NodeStore, PrivatePostgres, Shutdown, SmallDisk, TestServer, FAULT_CLOCK_ENV};
 
 /// The webhook timeout the receivers' run keeps: Meta's 20 s, as in production.
 const META_TIMEOUT_SECS: u64 = 20;
@@ -89,7 +89,9 @@ pub async fn hostile_receivers(plan: &Plan, engine: Engine) -> anyhow::Result<Ru
     for n in 0..plan.faults {
         let bot = &world.bots[n % world.bots.len()];
         let behaviour = behaviours[n % behaviours.len()];
-        hostile.push(server.hostile_bot(&bot.page, &bot.admin, &format!("hostile {n}"), behaviour, ALL_CORE_FIELDS).await);
+        // A second app on the Page: the healthy bot owns the threads, so this one
+        // hears of their messages on `standby`.
+        hostile.push(server.hostile_bot(&bot.page, &bot.admin, &format!("hostile {n}"), behaviour, "messages,standby").await);
     }
     // Long enough for hung POSTs to reach the timeout and be retried.
     tokio::time::sleep(Duration::from_secs(META_TIMEOUT_SECS + 5)).await;
