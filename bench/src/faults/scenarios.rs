@@ -183,7 +183,8 @@ impl Installation {
 pub async fn new_database(server: &str, label: &str) -> anyhow::Result<String> {
     let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    let name = format!("sb_faults_{label}_{}_{}", std::process::id(), rand::random::<u32>());
+    // Named as the tests' databases are, so that `scripts/postgres-up` drops it later.
+    let name = format!("sb_node_faults_{label}_{}_{}", std::process::id(), rand::random::<u32>());
     client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
     let (base, _) = server.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL ends in /name"))?;
     Ok(format!("{base}/{name}"))
