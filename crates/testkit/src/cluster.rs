@@ -152,6 +152,12 @@ impl NodeProcess {
         }
     }
 
+    /// SIGTERM, and the exit awaited (20 s at most): a graceful stop.
+    pub async fn stop(mut self) {
+        self.signal("-TERM").await;
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.expect("the node stops within 20 s").expect("wait");
+    }
+
     /// SIGKILL: no shutdown, leases left behind.
     pub async fn kill_hard(mut self) {
         self.child.start_kill().expect("kill");

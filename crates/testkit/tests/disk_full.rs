@@ -11,35 +11,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_testkit::{eventually, is_storage_full_refusal, switchboard_binary, Bot, Listening, PersonClient, SmallDisk, TestServer, ALL_CORE_FIELDS, TEST_MASTER_KEY};
-use tokio::process::{Child, Command};
+use switchboard_testkit::{eventually, is_storage_full_refusal, Bot, NodeProcess, NodeStore, PersonClient, SmallDisk, TestServer, ALL_CORE_FIELDS};
 
 /// How long the load may take to find a disk full: the WAL reuses the room of
 /// frames already checkpointed before it needs more.
 const FILLING: Duration = Duration::from_secs(30);
 
-/// A `switchboard serve` process on SQLite in `data`, its media in `media`.
-async fn start_node(data: &Path, media: &Path) -> Listening {
-    let mut command = Command::new(switchboard_binary());
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("SWITCHBOARD_MEDIA_DIR", media)
-        .env("SWITCHBOARD_MASTER_KEY", TEST_MASTER_KEY)
-        .env("SWITCHBOARD_LOG", "warn")
-        .env("SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_ADDRESSES", "true")
-        // Leases of 6 s: a delivery whose record the full disk refused goes again soon.
-        .env("SWITCHBOARD_WEBHOOKS__TIMEOUT_SECS", "2")
-        .env("SWITCHBOARD_WEBHOOKS__RETRY_INITIAL_MS", "100")
-        .env("SWITCHBOARD_WEBHOOKS__RETRY_MAX_MS", "500");
-    Listening::spawn(command).await
-}
-
-/// SIGTERM, and the exit awaited: a graceful stop.
-async fn stop(mut child: Child) {
-    let pid = child.id().expect("the node runs");
-    Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await.expect("kill runs");
-    tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("the node stops within 20 s").expect("wait");
+/// A `switchboard serve` process on SQLite in `data`, its media in `media`, with
+/// leases of 6 s: a delivery whose record the full disk refused goes again soon.
+async fn start_node(data: &Path, media: &Path) -> NodeProcess {
+    let media = media.to_str().expect("a UTF-8 path");
+    NodeProcess::start_on("disk", &NodeStore::Sqlite(data.to_path_buf()), 2, &[("SWITCHBOARD_MEDIA_DIR", media)]).await
 }
 
 /// What the load saw: texts acknowledged, refusals of a full disk, anything else.
@@ -199,7 +181,7 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_without_loss() {
 
     // The disk fills again and the node restarts on it: nothing is corrupted.
     let full_again = load_until_refused(&disk, &server, &bot, &person, &psid, "again").await;
-    stop(node.child).await;
+    node.stop().await;
     let restarted = start_node(disk.path(), media.path()).await;
     let again = TestServer::external(&restarted.url, "");
     let (status, _) = again.graph_call(Method::GET, "/me", Some(&bot.page_token), None).await;
@@ -211,7 +193,7 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_without_loss() {
         after_restart.push("sent to the restarted node".to_string());
     }
     disk.free_space();
-    stop(restarted.child).await;
+    restarted.stop().await;
 
     let stored = stored_texts(&disk.path().join("switchboard.db"));
     let lost: Vec<&String> =
@@ -288,5 +270,5 @@ async fn a_full_media_disk_refuses_uploads_leaves_no_partial_file_and_recovers()
     let (status, sent) = person_upload(&server, &person, &bot.page.id, file_bytes(3)).await;
     assert_eq!(status, 200, "{sent}");
     assert_eq!(whole_media_files(disk.path()), 3);
-    stop(node.child).await;
+    node.stop().await;
 }
