@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard_testkit::{NodeProcess, NodeStore};
+use switchboard_testkit::{fresh_database_on, NodeProcess, NodeStore};
 
 /// What every fault run is given.
 #[derive(Debug, Clone)]
@@ -106,7 +106,7 @@ impl Installation {
             Engine::Sqlite => (NodeStore::Sqlite(tempfile::tempdir()?.keep()), 1),
             Engine::Postgres => {
                 let server = plan.postgres.as_deref().ok_or_else(|| anyhow::anyhow!("no PostgreSQL server for {label}"))?;
-                (NodeStore::Postgres(new_database(server, label).await?), 2)
+                (NodeStore::Postgres(fresh_database_on(server, &format!("faults_{label}")).await), 2)
             }
         };
         Self::start_on(store, count, TIMEOUT_SECS, Vec::new()).await
@@ -179,17 +179,6 @@ impl Installation {
         let ledger = load.stop().await;
         verdict::check(world, &ledger, &self.store, plan.patience).await
     }
-}
-
-/// A new empty database on the server at `server` (a URL ending in a database).
-pub async fn new_database(server: &str, label: &str) -> anyhow::Result<String> {
-    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    // Named as the tests' databases are, so that `scripts/postgres-up` drops it later.
-    let name = format!("sb_node_faults_{label}_{}_{}", std::process::id(), rand::random::<u32>());
-    client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
-    let (base, _) = server.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL ends in /name"))?;
-    Ok(format!("{base}/{name}"))
 }
 
 /// Polls `/readyz` until the node says its store answers (60 s at most).

@@ -6,7 +6,7 @@
 use crate::scenarios::{loaded, rng, wait_ready, Engine, Installation, Plan, Run};
 use rand::Rng;
 use std::time::{Duration, Instant};
-use switchboard_testkit::{set_skew, Behaviour, NodeStore, PrivatePostgres, Shutdown, SmallDisk, TestServer, FAULT_CLOCK_ENV};
+use switchboard_testkit::{fresh_database_on, set_skew, Behaviour, NodeStore, PrivatePostgres, Shutdown, SmallDisk, TestServer, FAULT_CLOCK_ENV};
 
 /// The webhook timeout the receivers' run keeps: Meta's 20 s, as in production.
 const META_TIMEOUT_SECS: u64 = 20;
@@ -78,7 +78,7 @@ pub async fn full_disks(plan: &Plan) -> anyhow::Result<Run> {
 pub async fn hostile_receivers(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
     let store = match engine {
         Engine::Sqlite => NodeStore::Sqlite(tempfile::tempdir()?.keep()),
-        Engine::Postgres => NodeStore::Postgres(crate::scenarios::new_database(plan.postgres.as_deref().unwrap_or_default(), "receivers").await?),
+        Engine::Postgres => NodeStore::Postgres(fresh_database_on(plan.postgres.as_deref().unwrap_or_default(), "faults_receivers").await),
     };
     let count = if engine == Engine::Postgres { 2 } else { 1 };
     let installation = Installation::start_on(store, count, META_TIMEOUT_SECS, Vec::new()).await?;
@@ -122,7 +122,7 @@ pub async fn hostile_receivers(plan: &Plan, engine: Engine) -> anyhow::Result<Ru
 pub async fn clock_jumps(plan: &Plan, engine: Engine) -> anyhow::Result<Run> {
     let (store, count) = match engine {
         Engine::Sqlite => (NodeStore::Sqlite(tempfile::tempdir()?.keep()), 1),
-        Engine::Postgres => (NodeStore::Postgres(crate::scenarios::new_database(plan.postgres.as_deref().unwrap_or_default(), "clock").await?), 2),
+        Engine::Postgres => (NodeStore::Postgres(fresh_database_on(plan.postgres.as_deref().unwrap_or_default(), "faults_clock").await), 2),
     };
     let settings = vec![(FAULT_CLOCK_ENV.0, FAULT_CLOCK_ENV.1.to_string())];
     let installation = Installation::start_on(store, count, crate::scenarios::TIMEOUT_SECS, settings).await?;

@@ -17,16 +17,19 @@ pub fn postgres_url() -> Option<String> {
 /// Creates an empty database on the test server for one test; answers its URL.
 pub async fn fresh_database(label: &str) -> String {
     let url = postgres_url().expect("SWITCHBOARD_TEST_POSTGRES_URL names the test PostgreSQL (scripts/postgres-up prints one)");
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("the test PostgreSQL answers");
-    tokio::spawn(connection);
-    let name = format!("sb_node_{label}_{}_{}", std::process::id(), rand_suffix());
-    client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.expect("CREATE DATABASE");
-    let (base, _) = url.rsplit_once('/').expect("a database URL ends in /name");
-    format!("{base}/{name}")
+    fresh_database_on(&url, label).await
 }
 
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+/// Creates an empty database beside the one `server` names (a URL ending in a
+/// database); answers its URL. Named `sb_node_…`, which `scripts/postgres-up` drops
+/// when it next runs.
+pub async fn fresh_database_on(server: &str, label: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("the test PostgreSQL answers");
+    tokio::spawn(connection);
+    let name = format!("sb_node_{label}_{}_{}", std::process::id(), rand::random::<u32>());
+    client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.expect("CREATE DATABASE");
+    let (base, _) = server.rsplit_once('/').expect("a database URL ends in /name");
+    format!("{base}/{name}")
 }
 
 /// The `switchboard` binary built beside the caller (`cargo build --workspace

@@ -20,7 +20,7 @@ mod small_disk;
 
 pub use clock::ManualClock;
 pub use clock_skew::{clock_of, set_skew, SkewRefused, FAULT_CLOCK_ENV};
-pub use cluster::{fresh_database, switchboard_binary, Listening, NodeProcess, NodeStore, TcpProxy};
+pub use cluster::{fresh_database, fresh_database_on, switchboard_binary, Listening, NodeProcess, NodeStore, TcpProxy};
 pub use echo_bot::{EchoBot, InstallingBot, PullingBot, Tap};
 pub use listen::{long_poll, ListenProcess};
 pub use fixtures::{Bot, TestApp, TestPage, TestPerson, ALL_CORE_FIELDS};
