@@ -10,6 +10,7 @@ pub mod listen;
 mod listener;
 pub mod migrate_data;
 pub mod settings;
+pub mod testing;
 
 pub use settings::Settings;
 

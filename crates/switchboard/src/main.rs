@@ -62,6 +62,77 @@ enum Command {
     /// SWITCHBOARD_APP_TOKEN, SWITCHBOARD_FORWARD_TO) or a TOML file (--config, keys
     /// server, app_id, app_secret, app_token, forward_to, events).
     Listen(ListenArgs),
+    /// Play conversations written as files (BotiumScript's `*.convo.txt`, with
+    /// Switchboard's steps: docs/testing.md) against a bot, and exit non-zero if one
+    /// fails (1: a conversation failed; 2: the run could not start).
+    ///
+    /// By default on an embedded node (a temporary SQLite store, the virtual clock):
+    /// a Page, a live app and the bot's webhook are set up through the APIs, and each
+    /// conversation is played by a fresh person.
+    Test(TestArgs),
+}
+
+#[derive(Args)]
+struct TestArgs {
+    /// Conversation files or directories (searched recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Start the bot with this command (`sh -c`), with PAGE_ACCESS_TOKEN, APP_SECRET,
+    /// APP_ID, PAGE_ID, VERIFY_TOKEN (and their MESSENGER_ names), GRAPH_API_URL,
+    /// GRAPH_API_ORIGIN and PORT in its environment.
+    #[arg(long)]
+    bot: Option<String>,
+    /// The bot's webhook URL: a bot already running, or the started bot's (default
+    /// http://127.0.0.1:$PORT/webhook).
+    #[arg(long)]
+    webhook: Option<String>,
+    /// An existing installation instead of an embedded node, e.g. http://127.0.0.1:8080.
+    #[arg(long, requires = "operator_token")]
+    server: Option<String>,
+    /// The installation's operator credential (with --server).
+    #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
+    /// Conversations played at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// How long a #bot step waits for the bot: `10s`, `500ms` (default: botium.json's
+    /// WAITFORBOTTIMEOUT, else 10 s).
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// How #bot text is compared: wildcardIgnoreCase (default), wildcard,
+    /// wildcardExact, wildcardExactIgnoreCase, include, includeIgnoreCase,
+    /// includeLowerCase, equals, equalsIgnoreCase, regexp, regexpIgnoreCase.
+    #[arg(long, value_parser = parse_matching_mode)]
+    matching_mode: Option<switchboard_convo::MatchingMode>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Print one JSON document instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Keep the run's store and logs even when every conversation passed.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 10s or 500ms"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+fn parse_matching_mode(text: &str) -> Result<switchboard_convo::MatchingMode, String> {
+    text.parse()
 }
 
 #[derive(Args)]
@@ -514,6 +585,30 @@ async fn main() -> anyhow::Result<()> {
         Command::App(command) => app_command(command).await,
         Command::Webhook(command) => webhook_command(command).await,
         Command::Listen(args) => listen(args).await,
+        Command::Test(args) => test(args).await,
+    }
+}
+
+async fn test(args: TestArgs) -> anyhow::Result<()> {
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let options = switchboard::testing::Options {
+        paths: args.paths,
+        bot: args.bot,
+        webhook: args.webhook,
+        server: args.server.zip(args.operator_token),
+        jobs,
+        timeout: args.timeout,
+        matching: args.matching_mode,
+        junit: args.junit,
+        json: args.json,
+        keep: args.keep,
+    };
+    match switchboard::testing::run(options).await {
+        Ok(outcome) => std::process::exit(if outcome.failed == 0 { 0 } else { 1 }),
+        Err(error) => {
+            eprintln!("switchboard test: {error:#}");
+            std::process::exit(2)
+        }
     }
 }
 

@@ -20,8 +20,16 @@
 //! `linking.rs`); `messaging_account_linking` is answered with the code and an
 //! `account_unlink` button, or with the unlinking.
 //!
+//! For tests of conversations (`switchboard test`, docs/testing.md) it also answers
+//! "remind me in N seconds" with a message N seconds later (refused once the
+//! 24-hour window has closed), "picture" with an image it serves itself, and "all
+//! the cards" with a carousel of 11 cards, one more than Meta allows, so that the
+//! platform refuses it.
+//!
 //! Configuration (environment): ECHO_BOT_GRAPH_URL (e.g. http://127.0.0.1:8080/v21.0),
 //! ECHO_BOT_PAGE_TOKEN, ECHO_BOT_APP_SECRET, ECHO_BOT_VERIFY_TOKEN, ECHO_BOT_LISTEN;
+//! each falls back to the name bots commonly read (GRAPH_API_URL, PAGE_ACCESS_TOKEN,
+//! APP_SECRET, VERIFY_TOKEN, and 127.0.0.1:$PORT), which `switchboard test` sets;
 //! ECHO_BOT_LINK_URL, the site account linking opens (default: the bot's own
 //! `/authorize`, under ECHO_BOT_PUBLIC_URL or the address it listens on).
 //! It prints `listening on <webhook URL>` once it accepts connections.
@@ -71,11 +79,55 @@ struct Bot {
     verify_token: String,
     /// Where the `account_link` button leads (the business's login page).
     link_url: String,
+    /// The image "picture" is answered with, served by the bot itself.
+    picture_url: String,
     http: reqwest::Client,
 }
 
+/// A 1×1 PNG, the picture the bot sends.
+const PICTURE: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08,
+    0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00,
+    0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// GET /picture.png.
+async fn picture() -> ([(axum::http::header::HeaderName, &'static str); 1], &'static [u8]) {
+    ([(axum::http::header::CONTENT_TYPE, "image/png")], PICTURE)
+}
+
+/// "remind me in N seconds": N, at most an hour.
+fn reminder_delay(event: &Value) -> Option<u64> {
+    let text = event["message"]["text"].as_str()?.trim().to_lowercase();
+    let rest = text.strip_prefix("remind me in ")?;
+    let seconds: u64 = rest.trim_end_matches("seconds").trim_end_matches("second").trim().parse().ok()?;
+    Some(seconds.min(3600))
+}
+
+/// "all the cards": a carousel of 11 cards, which Meta's limit of 10 refuses.
+fn too_many_cards() -> Value {
+    let elements: Vec<Value> = (1..=11).map(|n| json!({"title": format!("Card {n}"), "subtitle": "One card too many"})).collect();
+    json!({"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": elements}}})
+}
+
+/// A setting by its own name, else by the name bots commonly read.
 fn env(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).map_err(|_| anyhow::anyhow!("{name} must be set"))
+    let common = match name {
+        "ECHO_BOT_GRAPH_URL" => "GRAPH_API_URL",
+        "ECHO_BOT_PAGE_TOKEN" => "PAGE_ACCESS_TOKEN",
+        "ECHO_BOT_APP_SECRET" => "APP_SECRET",
+        "ECHO_BOT_VERIFY_TOKEN" => "VERIFY_TOKEN",
+        "ECHO_BOT_APP_ID" => "APP_ID",
+        _ => name,
+    };
+    std::env::var(name).or_else(|_| std::env::var(common)).map_err(|_| anyhow::anyhow!("{name} (or {common}) must be set"))
+}
+
+/// Where to listen: ECHO_BOT_LISTEN, else the loopback at $PORT, else port 3000.
+fn listen_address() -> String {
+    std::env::var("ECHO_BOT_LISTEN")
+        .or_else(|_| std::env::var("PORT").map(|port| format!("127.0.0.1:{port}")))
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
 }
 
 #[tokio::main]
@@ -85,8 +137,8 @@ async fn main() -> anyhow::Result<()> {
     let pulling = std::env::args().any(|arg| arg == "--pull");
     anyhow::ensure!(!(installing && pulling), "choose one of --install and --pull: --install subscribes a webhook");
     let pull_app_id = if pulling { Some(pull::app_id_from_env()?) } else { None };
-    let listen = std::env::var("ECHO_BOT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen_address()).await?;
+    let own_url = format!("http://{}", listener.local_addr()?);
     let bot = Arc::new(Bot {
         graph_url: env("ECHO_BOT_GRAPH_URL")?.trim_end_matches('/').to_string(),
         page_tokens: Mutex::new(HashMap::new()),
@@ -94,9 +146,14 @@ async fn main() -> anyhow::Result<()> {
         app_secret: env("ECHO_BOT_APP_SECRET")?,
         verify_token: env("ECHO_BOT_VERIFY_TOKEN")?,
         link_url: linking::link_url(listener.local_addr()?),
+        picture_url: format!("{own_url}/picture.png"),
         http: reqwest::Client::new(),
     });
-    let webhook = Router::new().route("/webhook", get(handshake).post(receive)).with_state(bot.clone()).merge(linking::routes(bot.clone()));
+    let webhook = Router::new()
+        .route("/webhook", get(handshake).post(receive))
+        .route("/picture.png", get(picture))
+        .with_state(bot.clone())
+        .merge(linking::routes(bot.clone()));
     if installing {
         let site = install::Site::from_env(bot.clone(), listener.local_addr()?)?;
         let app = webhook.merge(site.clone().routes());
@@ -253,6 +310,11 @@ fn greeting(reference: Option<&str>) -> Value {
 
 /// What the bot says to a message, a quick reply or a postback.
 fn answer_to_message(event: &Value, link_url: &str) -> Option<Value> {
+    let attachment = &event["message"]["attachments"][0];
+    if attachment["type"] == "location" {
+        let coordinates = &attachment["payload"]["coordinates"];
+        return Some(json!({"text": format!("You shared a pin at {}, {}.", coordinates["lat"], coordinates["long"])}));
+    }
     let payload = event["postback"]["payload"].as_str().or_else(|| event["message"]["quick_reply"]["payload"].as_str());
     let text = event["message"]["text"].as_str();
     match (payload, text.map(str::trim).map(str::to_lowercase).as_deref()) {
@@ -269,6 +331,7 @@ fn answer_to_message(event: &Value, link_url: &str) -> Option<Value> {
             }],
         }}})),
         (Some("CHAT"), _) => Some(json!({"text": "Go ahead, I'm listening."})),
+        (None, Some("all the cards")) => Some(too_many_cards()),
         (Some(_), _) => {
             let title = event["postback"]["title"].as_str().or(text).unwrap_or("a button");
             Some(json!({"text": format!("Hi! You tapped \"{title}\".")}))
@@ -282,7 +345,7 @@ impl Bot {
     /// Answers the events of one webhook body, each after the one before, so a
     /// thread's answers keep its events' order. Webhook POSTs and pulled updates
     /// both come here.
-    async fn answer(&self, envelope: Envelope) {
+    async fn answer(self: &Arc<Self>, envelope: Envelope) {
         let standby: usize = envelope.entry.iter().map(|e| e.standby.len()).sum();
         if standby > 0 {
             // Another app (the Page Inbox's agent) owns these threads: the bot stays quiet.
@@ -303,6 +366,16 @@ impl Bot {
                 self.send(&page, sender, json!({"text": "I'm back! Say anything and I'll echo it."})).await;
             } else if wants_a_human(&event) {
                 self.hand_to_a_human(&page, sender).await;
+            } else if event["message"]["text"].as_str().map(|t| t.trim().to_lowercase()).as_deref() == Some("picture") {
+                let image = json!({"attachment": {"type": "image", "payload": {"url": self.picture_url, "is_reusable": true}}});
+                self.send(&page, sender, image).await;
+            } else if let Some(seconds) = reminder_delay(&event) {
+                self.send(&page, sender, json!({"text": format!("OK, I'll remind you in {seconds} seconds.")})).await;
+                let (bot, page, sender) = (self.clone(), page.clone(), sender.to_string());
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+                    bot.send(&page, &sender, json!({"text": "Here is your reminder."})).await;
+                });
             } else if let Some(reply) = answer_to(&event, &self.link_url) {
                 self.send(&page, sender, reply).await;
             }
@@ -454,6 +527,15 @@ mod tests {
         assert_eq!(answer["attachment"]["payload"]["buttons"], json!([{"type": "account_unlink"}]));
         let unlinked = json!({"sender": {"id": "psid"}, "account_linking": {"status": "unlinked"}});
         assert_eq!(text_of(answer_to(&unlinked, LINK)), "Your account is unlinked.");
+    }
+
+    #[test]
+    fn a_shared_pin_is_named_and_a_reminder_understood() {
+        let pin = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "attachments": [{"type": "location", "payload": {"coordinates": {"lat": 48.8584, "long": 2.2945}}}]}});
+        assert_eq!(text_of(answer_to(&pin, LINK)), "You shared a pin at 48.8584, 2.2945.");
+        let remind = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "text": "Remind me in 3 seconds"}});
+        assert_eq!(reminder_delay(&remind), Some(3));
+        assert_eq!(too_many_cards()["attachment"]["payload"]["elements"].as_array().map(Vec::len), Some(11));
     }
 
     #[test]
