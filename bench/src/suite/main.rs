@@ -15,6 +15,7 @@
 //! one run is worth a verdict), every paced run keeps a per-second timeline, and each
 //! node's peak memory is taken at the end of every phase that used it.
 
+mod convos;
 mod fixture;
 mod load;
 mod nodes;
@@ -66,6 +67,9 @@ struct Args {
     recovery_events: u64,
     #[arg(long, default_value_t = 100_000)]
     fanout_events: u64,
+    /// Generated conversations `switchboard test` plays against the echo bot.
+    #[arg(long, default_value_t = 200)]
+    conversations: usize,
     /// Events of the one-thread backlog run.
     #[arg(long, default_value_t = 100_000)]
     backlog_events: u64,
@@ -75,7 +79,7 @@ struct Args {
     postgres_url: Option<String>,
     /// Parts to leave out: baseline, sqlite, roundtrip (on SQLite and PostgreSQL),
     /// listener (webhooks through `switchboard listen`, on SQLite), scale, postgres,
-    /// delivery. Without sqlite there is neither roundtrip on SQLite, nor listener,
+    /// delivery, convos (`switchboard test` against the echo bot). Without sqlite there is neither roundtrip on SQLite, nor listener,
     /// nor scale.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
@@ -111,6 +115,8 @@ struct Measured {
     /// Each node's peak by phase, in the order the phases ran.
     memory: Vec<PhaseMemory>,
     delivery: Value,
+    /// `switchboard test` against the echo bot.
+    convos: Value,
 }
 
 async fn closed_runs(label: &str, targets: &Arc<Vec<Target>>, connections: &[usize], seconds: u64) -> Vec<LoadResult> {
@@ -184,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
         postgres_roundtrip: vec![],
         memory: vec![],
         delivery: Value::Null,
+        convos: Value::Null,
     };
     let skip = |part: &str| args.skip.iter().any(|s| s == part);
 
@@ -215,6 +222,10 @@ async fn main() -> anyhow::Result<()> {
             .context("running deliverybench")?;
         anyhow::ensure!(output.status.success(), "deliverybench failed");
         m.delivery = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    }
+    if !skip("convos") {
+        eprintln!("== conversation tests (switchboard test)");
+        m.convos = convos::measure(&args.work, args.conversations).await?;
     }
     // Last, so that PostgreSQL's aftermath of 12M new rows (checkpoints, autovacuum)
     // lands on no measured run. A failed move is reported and the other figures stand.

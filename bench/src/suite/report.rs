@@ -61,6 +61,7 @@ pub fn describe(args: &Args, m: &Measured, total: f64) -> (String, Value) {
         &m.postgres_roundtrip,
     );
     delivery_section(&mut md, &m.delivery);
+    super::convos::section(&mut md, &m.convos);
     memory_section(&mut md, m);
 
     let checks = targets(m);
@@ -97,6 +98,7 @@ pub fn describe(args: &Args, m: &Measured, total: f64) -> (String, Value) {
         "postgres_roundtrip_two_nodes": m.postgres_roundtrip,
         "memory": {"phases": m.memory, "target_mib": MEMORY_TARGET_MIB, "store_mib": {"sqlite": m.sqlite_store_mib, "scale": m.scale_store_mib}},
         "delivery": m.delivery,
+        "convos": m.convos,
         "targets": checks,
         "suite_seconds": total,
     });
@@ -485,6 +487,8 @@ fn targets(m: &Measured) -> Vec<Check> {
         (text, rate >= 10_000.0 && duplicates == 0 && out_of_order == 0)
     });
     checks.push(check("one thread's backlog ≥ 10,000 events/s, in order, with 0 duplicates", outcome));
+    let target = format!("`switchboard test`: 200 conversations of 10 steps in under {:.0} s, start-up included", super::convos::TARGET_SECONDS);
+    checks.push(check(&target, super::convos::outcome(&m.convos)));
     checks
 }
 
