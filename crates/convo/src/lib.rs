@@ -7,6 +7,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod check;
+mod expand;
+mod files;
+mod load;
+mod matching;
+mod parse;
+mod steps;
+
+pub use matching::normalize;
+
 /// Overrides of what `botium.json` says (or of Botium's defaults without one).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -196,9 +206,13 @@ pub struct Asserter {
 pub enum AsserterKind {
     Buttons(Vec<String>),
     ButtonsCount(Count),
+    /// `BUTTONS_COUNT_REC`: the cards' buttons counted too.
+    ButtonsCountRec(Count),
     QuickReplies(Vec<String>),
     Media(Vec<String>),
     MediaCount(Count),
+    /// `MEDIA_COUNT_REC`: the cards' images counted too.
+    MediaCountRec(Count),
     Cards(Vec<String>),
     CardsCount(Count),
     /// The `TEXT_*` asserters.
@@ -271,18 +285,10 @@ pub struct Mismatch {
 
 /// Reads every conversation under the paths (files or directories, recursively).
 pub fn load(paths: &[PathBuf], overrides: &Options) -> Result<Suite, FormatError> {
-    let _ = (paths, overrides);
-    unimplemented!("the format helper fills this in")
+    load::load(paths, overrides)
 }
 
 impl BotStep {
-    /// The message against the step's text and asserters (all but `REFUSED` and
-    /// `INBOX`, which the runner checks).
-    pub fn check(&self, message: &BotMessage, settings: &Settings) -> Result<(), Mismatch> {
-        let _ = (message, settings);
-        unimplemented!("the format helper fills this in")
-    }
-
     /// The step's `REFUSED` asserter, when it expects a refused call instead of a message.
     pub fn expected_refusal(&self) -> Option<(Option<i64>, Option<&str>)> {
         self.asserters.iter().find_map(|asserter| match &asserter.kind {
@@ -293,12 +299,5 @@ impl BotStep {
 
     pub fn expects_inbox(&self) -> bool {
         self.asserters.iter().any(|asserter| asserter.kind == AsserterKind::Inbox && !asserter.not)
-    }
-}
-
-impl BotMessage {
-    /// The message as lines, for the side-by-side report.
-    pub fn describe(&self) -> String {
-        unimplemented!("the format helper fills this in")
     }
 }
