@@ -40,29 +40,6 @@ pub enum MatchingMode {
     RegexpIgnoreCase,
 }
 
-impl std::str::FromStr for MatchingMode {
-    type Err = String;
-
-    /// Botium's names (`wildcardIgnoreCase`...).
-    fn from_str(name: &str) -> Result<Self, String> {
-        use MatchingMode::*;
-        Ok(match name {
-            "wildcard" => Wildcard,
-            "wildcardIgnoreCase" => WildcardIgnoreCase,
-            "wildcardExact" => WildcardExact,
-            "wildcardExactIgnoreCase" => WildcardExactIgnoreCase,
-            "include" => Include,
-            "includeIgnoreCase" => IncludeIgnoreCase,
-            "includeLowerCase" => IncludeLowerCase,
-            "equals" => Equals,
-            "equalsIgnoreCase" => EqualsIgnoreCase,
-            "regexp" => Regexp,
-            "regexpIgnoreCase" => RegexpIgnoreCase,
-            _ => return Err(format!("unknown matching mode {name:?}: wildcard, wildcardIgnoreCase, wildcardExact, wildcardExactIgnoreCase, include, includeIgnoreCase, includeLowerCase, equals, equalsIgnoreCase, regexp or regexpIgnoreCase")),
-        })
-    }
-}
-
 /// How an utterance list named in a `#me` step is played (`SCRIPTING_UTTEXPANSION_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expansion {
