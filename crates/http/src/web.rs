@@ -30,6 +30,7 @@ const ASSETS: &[Asset] = &[
     asset!("/web/messenger/render.js", "text/javascript; charset=utf-8", "messenger/render.js"),
     asset!("/web/messenger/entry.js", "text/javascript; charset=utf-8", "messenger/entry.js"),
     asset!("/web/messenger/privacy.js", "text/javascript; charset=utf-8", "messenger/privacy.js"),
+    asset!("/web/messenger/record.js", "text/javascript; charset=utf-8", "messenger/record.js"),
     asset!("/web/messenger/style.css", "text/css; charset=utf-8", "messenger/style.css"),
     asset!("/web/console/app.js", "text/javascript; charset=utf-8", "console/app.js"),
     asset!("/web/console/api.js", "text/javascript; charset=utf-8", "console/api.js"),

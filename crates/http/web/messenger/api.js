@@ -88,8 +88,8 @@ export class Api {
     }
   }
 
-  messages(page, before) {
-    const query = before ? `?before=${encodeURIComponent(before)}&limit=50` : "?limit=50";
+  messages(page, before, limit = 50) {
+    const query = before ? `?before=${encodeURIComponent(before)}&limit=${limit}` : `?limit=${limit}`;
     return this.call("GET", `/threads/${seg(page)}/messages${query}`);
   }
 

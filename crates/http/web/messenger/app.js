@@ -3,12 +3,14 @@
 // (which opens that Page's thread) and at `/plugins/customerchat` (the chat plugin).
 // Talks only to the person API (api.js); rendering of message forms lives in
 // render.js, how the person arrived (refs, the chat plugin, account linking) in
-// entry.js, and what they control about their data (blocking, deleting) in privacy.js.
+// entry.js, what they control about their data (blocking, deleting) in privacy.js,
+// and saving a thread as a conversation test (`.convo.txt`) in record.js.
 
 import { Api, ApiError, login } from "./api.js";
 import { LIKE_STICKER, describe, el, renderButton, renderMessage, renderQuickReplies } from "./render.js";
 import { EMBED, afterOpen, embedAllowed, onAccountLink, onAccountUnlink, onGetStarted, readArrival, showAccountLinked, showEmbedded } from "./entry.js";
 import { closePrivacy, wirePrivacy } from "./privacy.js";
+import { forgetTaps, rememberTap, saveAsTest } from "./record.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "switchboard.messenger.token";
@@ -63,6 +65,7 @@ function signOut(notice = "") {
   state.api = null;
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(PERSON_KEY);
+  forgetTaps();
   closeThread();
   closePrivacy();
   $("thread-list").replaceChildren();
@@ -362,7 +365,7 @@ function renderWelcome() {
   $("greeting").textContent = welcome.greeting || `Start a conversation with ${state.page.name}.`;
   $("get-started").hidden = !welcome.get_started;
   const breakers = (welcome.ice_breakers || []).map((breaker, index) =>
-    el("button", { type: "button", class: "ice-breaker", text: String(breaker.question ?? ""), onclick: () => act(() => state.api.postback(state.page.username, { ice_breaker: index })) }));
+    el("button", { type: "button", class: "ice-breaker", text: String(breaker.question ?? ""), onclick: () => act(tapped({ kind: "menu" }, () => state.api.postback(state.page.username, { ice_breaker: index }))) }));
   $("ice-breakers").replaceChildren(...breakers);
 }
 
@@ -377,7 +380,7 @@ function renderMenu() {
     if (item.type === "postback") {
       control = el("button", { type: "button", role: "menuitem", class: "menu-item", text: String(item.title ?? ""), onclick: () => {
         closeMenu();
-        act(() => state.api.postback(state.page.username, { menu: `/${index}` }));
+        act(tapped({ kind: "menu" }, () => state.api.postback(state.page.username, { menu: `/${index}` })));
       } });
     } else {
       control = renderButton(item, `/${index}`, null, context());
@@ -419,7 +422,7 @@ function context() {
     seen: (msg) => (state.seen.get(state.page?.id) || 0) >= msg.created_at,
     optin: (mid) => state.optins.get(mid),
     note: setNote,
-    postback: (msg, pointer) => act(() => state.api.postback(state.page.username, { mid: msg.mid, button: pointer })),
+    postback: (msg, pointer) => act(tapped({ kind: "button" }, () => state.api.postback(state.page.username, { mid: msg.mid, button: pointer }))),
     accountLink: (msg, pointer) => onAccountLink(host, msg, pointer),
     accountUnlink: (msg, pointer) => onAccountUnlink(host, msg, pointer),
     reply: startReply,
@@ -439,7 +442,7 @@ function context() {
         rerender(msg.mid);
       }
     },
-    quickReply: (msg, index) => act(() => state.api.quickReply(state.page.username, msg.mid, index)),
+    quickReply: (msg, index) => act(tapped({ kind: "quick_reply" }, () => state.api.quickReply(state.page.username, msg.mid, index))),
     shareEmail: (msg, index) => askShare(msg, index, "email"),
     sharePhone: async (msg, index) => {
       try {
@@ -451,6 +454,16 @@ function context() {
         else setNote(`Not sent: ${e.message}`);
       }
     },
+  };
+}
+
+/** A tap's call whose answer, the person's new message, is remembered as that tap
+ * (the history shows only the title; "Save as test" writes the tap). */
+function tapped(tap, call) {
+  return async () => {
+    const answer = await call();
+    rememberTap(answer?.mid, tap);
+    return answer;
   };
 }
 
@@ -749,6 +762,7 @@ function wire() {
   });
   $("get-started").addEventListener("click", () => onGetStarted(host));
   $("load-older").addEventListener("click", loadOlder);
+  $("save-test").addEventListener("click", () => saveAsTest(host, $("save-test")));
   $("composer").addEventListener("submit", onSend);
   $("text").addEventListener("keydown", onKey);
   $("attach").addEventListener("click", () => $("file").click());

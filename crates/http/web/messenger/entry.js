@@ -12,6 +12,7 @@
 // `{ state, note, scrollToEnd, act }`, so this module never imports app.js.
 
 import { ApiError } from "./api.js";
+import { rememberTap } from "./record.js";
 import { renderSystemLine, safeUrl } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -102,7 +103,12 @@ function hostOf(uri) {
 export async function onGetStarted(host) {
   const { state } = host;
   const ref = state.linkRef;
-  if (await host.act(() => state.api.getStarted(state.page.username, ref ? referral(ref) : undefined))) {
+  const tap = async () => {
+    const answer = await state.api.getStarted(state.page.username, ref ? referral(ref) : undefined);
+    rememberTap(answer?.mid, ref ? { kind: "get_started", ref } : { kind: "get_started" });
+    return answer;
+  };
+  if (await host.act(tap)) {
     state.linkRef = null;
     if (ref) state.referralSent = true;
     // The ref is used: later visits to this address open the thread without it.
