@@ -82,10 +82,15 @@ struct TestArgs {
     /// GRAPH_API_ORIGIN and PORT in its environment.
     #[arg(long)]
     bot: Option<String>,
-    /// The bot's webhook URL: a bot already running, or the started bot's (default
-    /// http://127.0.0.1:$PORT/webhook).
+    /// The bot's webhook URL: the started bot's (default http://127.0.0.1:$PORT/webhook),
+    /// or, without --bot, a bot started by other means, which takes this run's
+    /// credentials from --env-file and is waited for (2 minutes) until it answers
+    /// the webhook handshake.
     #[arg(long)]
     webhook: Option<String>,
+    /// Write the bot's environment here as NAME=value lines (a .env file).
+    #[arg(long)]
+    env_file: Option<PathBuf>,
     /// An existing installation instead of an embedded node, e.g. http://127.0.0.1:8080.
     #[arg(long, requires = "operator_token")]
     server: Option<String>,
@@ -602,6 +607,7 @@ async fn test(args: TestArgs) -> anyhow::Result<()> {
         junit: args.junit,
         json: args.json,
         keep: args.keep,
+        env_file: args.env_file,
     };
     match switchboard::testing::run(options).await {
         Ok(outcome) => std::process::exit(if outcome.failed == 0 { 0 } else { 1 }),

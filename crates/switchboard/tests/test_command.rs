@@ -180,3 +180,45 @@ async fn the_suite_runs_against_a_served_node() {
     assert!(report.contains("2 conversations: 2 passed, 0 failed"), "{report}");
     let _ = node.kill().await;
 }
+
+#[tokio::test]
+async fn a_bot_started_by_other_means_takes_the_runs_environment_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("bot.env");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let webhook = format!("http://127.0.0.1:{port}/webhook");
+    let runner = tokio::process::Command::new(BIN)
+        .arg("test")
+        .arg(examples().join("from_a_link.convo.txt"))
+        .args(["--webhook", &webhook, "--env-file"])
+        .arg(&env_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The developer starts the bot once the run has written its credentials.
+    let environment = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&env_file) {
+                if text.contains("PORT=") {
+                    return text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the run writes the bot's environment");
+    let mut bot = tokio::process::Command::new(echo_bot());
+    for line in environment.lines() {
+        let (name, value) = line.split_once('=').expect("NAME=value");
+        bot.env(name, value);
+    }
+    assert!(environment.contains(&format!("PORT={port}\n")), "{environment}");
+    let _bot = bot.stdout(Stdio::null()).stderr(Stdio::null()).kill_on_drop(true).spawn().unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(60), runner.wait_with_output()).await.expect("the run ends").unwrap();
+    let report = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert!(report.contains("1 conversations: 1 passed, 0 failed"), "{report}");
+}

@@ -39,6 +39,9 @@ pub struct Options {
     pub json: bool,
     /// Keep the run's directory (store, logs) even when everything passed.
     pub keep: bool,
+    /// Where to write the bot's environment (`NAME=value` lines), for a bot started
+    /// by other means (`--webhook` without `--bot`).
+    pub env_file: Option<PathBuf>,
 }
 
 /// How the steps are checked.
@@ -78,16 +81,24 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     };
     let fixture = world::Fixture::set_up(&api).await?;
     let mut bot = None;
-    let webhook = match &options.bot {
+    match &options.bot {
         Some(command) => {
             let port = bot::free_port()?;
-            let log = dir.join("bot.log");
-            bot = Some(bot::BotProcess::start(command, &fixture.bot_environment(&api, port), port, &log).await?);
-            options.webhook.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}/webhook"))
+            let environment = fixture.bot_environment(&api, port);
+            write_environment(options.env_file.as_deref(), &environment)?;
+            bot = Some(bot::BotProcess::start(command, &environment, port, &dir.join("bot.log")).await?);
+            let webhook = options.webhook.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}/webhook"));
+            fixture.subscribe(&api, &webhook).await?;
         }
-        None => options.webhook.clone().expect("checked above"),
-    };
-    fixture.subscribe(&api, &webhook).await?;
+        None => {
+            // A bot started by other means takes this run's credentials from the
+            // environment file, and answers the handshake once it has them.
+            let webhook = options.webhook.clone().expect("checked above");
+            let port = reqwest::Url::parse(&webhook).ok().and_then(|url| url.port_or_known_default()).unwrap_or(80);
+            write_environment(options.env_file.as_deref(), &fixture.bot_environment(&api, port))?;
+            subscribe_when_ready(&api, &fixture, &webhook, options.env_file.as_deref()).await?;
+        }
+    }
 
     let played = play_all(&api, &fixture, &rules, &suite.conversations, options.jobs.max(1), !options.json).await;
     let elapsed = started.elapsed();
@@ -114,6 +125,38 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(Outcome { passed: played.len() - failed, failed })
+}
+
+/// How long a bot started by other means may take to answer the handshake.
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(120);
+
+/// The bot's environment as `NAME=value` lines (readable by its owner only: it
+/// holds the Page token and the app secret).
+fn write_environment(path: Option<&Path>, environment: &[(&'static str, String)]) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let lines: String = environment.iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    crate::write_private(path, &lines).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Subscribes the webhook of a bot that is already running, trying again until it
+/// answers the handshake with this run's verify token.
+async fn subscribe_when_ready(api: &world::Api, fixture: &world::Fixture, webhook: &str, env_file: Option<&Path>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        match fixture.subscribe(api, webhook).await {
+            Ok(()) => return Ok(()),
+            Err(error) if started.elapsed() >= HANDSHAKE_WAIT => return Err(error),
+            Err(_) => {
+                if !told {
+                    let from = env_file.map(|f| format!(" (its environment is in {})", f.display())).unwrap_or_default();
+                    eprintln!("Waiting for the bot at {webhook} to answer the webhook handshake with this run's verify token{from}...");
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
 }
 
 /// Plays the conversations, `jobs` at a time, those that move the clock alone and
