@@ -220,5 +220,5 @@ async fn a_bot_started_by_other_means_takes_the_runs_environment_file() {
     let output = tokio::time::timeout(Duration::from_secs(60), runner.wait_with_output()).await.expect("the run ends").unwrap();
     let report = text(&output);
     assert_eq!(output.status.code(), Some(0), "{report}");
-    assert!(report.contains("1 conversations: 1 passed, 0 failed"), "{report}");
+    assert!(report.contains("1 conversation: 1 passed, 0 failed"), "{report}");
 }

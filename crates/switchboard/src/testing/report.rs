@@ -78,8 +78,9 @@ impl Summary<'_> {
         let failed = self.failed();
         let _ = writeln!(
             out,
-            "\n{} conversations: {} passed, {failed} failed in {:.2} s ({:.1} conversations/s)",
+            "\n{} conversation{}: {} passed, {failed} failed in {:.2} s ({:.1} conversations/s)",
             self.played.len(),
+            if self.played.len() == 1 { "" } else { "s" },
             self.played.len() - failed,
             self.elapsed.as_secs_f64(),
             self.played.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
