@@ -68,7 +68,7 @@ pub use ratelimit::{RateLimits, Usage};
 pub use relay::Invalidation;
 pub use sessions::{Sessions, SignInLimits, MAX_PASSWORD_CHARS};
 pub use subscriptions::{CallbackVerifier, Subscriptions};
-pub use threads::{EntryRef, PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
+pub use threads::{EntryRef, LocationPin, PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
 
 use std::sync::Arc;
 use std::time::Duration;
