@@ -271,7 +271,7 @@ impl Conversations {
             AttachmentType::Image => item.image_data = media(),
             AttachmentType::Video => item.video_data = media(),
             AttachmentType::Audio | AttachmentType::File => item.file_url = Some(url.to_string()),
-            AttachmentType::Template | AttachmentType::Sticker => return Vec::new(),
+            AttachmentType::Template | AttachmentType::Sticker | AttachmentType::Location => return Vec::new(),
         }
         vec![item]
     }

@@ -36,6 +36,7 @@ mod pickups;
 mod privacy;
 mod profiles;
 mod ratelimit;
+mod refused_calls;
 mod relay;
 mod sessions;
 mod subscriptions;
@@ -65,10 +66,11 @@ pub use pickups::{envelope_of, DeliveredEvent, DeliveryState, Listener, Listener
 pub use privacy::{AuditEntry, CallbackPoster, CallbackView, Privacy, Pruned, MAX_EXPORTED_MESSAGES};
 pub use profiles::Profiles;
 pub use ratelimit::{RateLimits, Usage};
+pub use refused_calls::{RefusedCall, RefusedCalls, RefusedRequest, MAX_APPS, MAX_BODY_BYTES, MAX_CALLS_PER_APP};
 pub use relay::Invalidation;
 pub use sessions::{Sessions, SignInLimits, MAX_PASSWORD_CHARS};
 pub use subscriptions::{CallbackVerifier, Subscriptions};
-pub use threads::{EntryRef, PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
+pub use threads::{EntryRef, LocationPin, PersonMessage, PostbackTap, QuickReplyChoice, Threads, MAX_PERSON_TEXT_CHARS};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,6 +184,8 @@ pub struct Platform {
     pub deliveries: Deliveries,
     pub pickups: Pickups,
     pub rate_limits: RateLimits,
+    /// The Graph calls this node refused, per app (memory only).
+    pub refused_calls: RefusedCalls,
     pub ops: Operations,
 }
 
@@ -226,6 +230,7 @@ impl Platform {
             deliveries: Deliveries { core: core.clone() },
             pickups: Pickups::new(core.clone()),
             rate_limits: RateLimits::new(core.clone()),
+            refused_calls: RefusedCalls::new(core.clone()),
             ops: Operations { core: core.clone() },
             sessions,
             directory,

@@ -38,6 +38,15 @@ pub struct PersonMessage {
     pub reply_to: Option<String>,
     /// Tap a quick reply: the Page message that offered it, and which one.
     pub quick_reply: Option<QuickReplyChoice>,
+    /// Share a location pin instead of text.
+    pub location: Option<LocationPin>,
+}
+
+/// A location pin the person shares, in degrees (checked by `messages::shared_location`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct LocationPin {
+    pub lat: f64,
+    pub long: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,22 +96,28 @@ impl Threads {
         let mid = new_mid();
         let mut payload = MessagePayload { mid: mid.to_string(), ..Default::default() };
         let mut attachment = None;
-        let text = match (&input.quick_reply, &input.sticker_id, input.text) {
-            (Some(choice), None, _) => {
+        let text = match (&input.quick_reply, &input.sticker_id, input.text, input.location) {
+            (Some(choice), None, _, None) => {
                 let (title, tapped) = self.quick_reply_tapped(&page.id, person, choice).await?;
                 payload.quick_reply = Some(QuickReplyTap { payload: tapped });
                 Some(title)
             }
-            (None, Some(id), None) => {
+            (None, Some(id), None, None) => {
                 // Meta's form since August 2026: a `sticker` attachment, no image twin.
                 let sticker = self.core.sticker_attachment(switchboard_domain::stickers::parse_sticker_id(id, "sticker_id")?);
                 payload.attachments = Some(vec![serde_json::to_value(&sticker).expect("an attachment is JSON")]);
                 attachment = Some(sticker);
                 None
             }
-            (None, None, Some(text)) => Some(text),
-            (None, None, None) => return Err(Refusal::missing_param("text").into()),
-            _ => return Err(Refusal::invalid_param("Send one of text, sticker_id or quick_reply").into()),
+            (None, None, None, Some(pin)) => {
+                let location = messages::shared_location(pin.lat, pin.long)?;
+                payload.attachments = Some(vec![serde_json::to_value(&location).expect("an attachment is JSON")]);
+                attachment = Some(location);
+                None
+            }
+            (None, None, Some(text), None) => Some(text),
+            (None, None, None, None) => return Err(Refusal::missing_param("text").into()),
+            _ => return Err(Refusal::invalid_param("Send one of text, sticker_id, quick_reply or location").into()),
         };
         if let Some(text) = &text {
             messages::person_text(text)?;

@@ -1,9 +1,10 @@
 //! What a person may do with a message once it is sent: edit the text of one of
 //! their own (within 15 minutes, at most five times, as Messenger's clients allow),
 //! and rate one of the Page's (thumbs up or down: `response_feedback`). The limit of
-//! a person's text lives here too, since writing and editing share it.
+//! a person's text lives here too, since writing and editing share it, and so does
+//! what a location pin the person shares may hold.
 
-use crate::{Direction, Message, Millis, Refusal};
+use crate::{AttachmentType, Direction, Message, MessageAttachment, Millis, Refusal};
 use serde::{Deserialize, Serialize};
 
 /// Longest text a person may send, in characters (Messenger's own client limit).
@@ -22,6 +23,20 @@ pub fn person_text(text: &str) -> Result<(), Refusal> {
         return Err(Refusal::invalid_param(format!("text must be at most {MAX_PERSON_TEXT_CHARS} characters")));
     }
     Ok(())
+}
+
+/// A location pin the person shares: `lat` in [-90, 90] and `long` in [-180, 180],
+/// both finite. Answers the attachment in Meta's legacy shape (reference §
+/// attachments): `{"type":"location","payload":{"coordinates":{"lat","long"}}}`.
+pub fn shared_location(lat: f64, long: f64) -> Result<MessageAttachment, Refusal> {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(Refusal::invalid_param("location.lat must be a number from -90 to 90"));
+    }
+    if !long.is_finite() || !(-180.0..=180.0).contains(&long) {
+        return Err(Refusal::invalid_param("location.long must be a number from -180 to 180"));
+    }
+    let payload = serde_json::json!({"coordinates": {"lat": lat, "long": long}});
+    Ok(MessageAttachment { kind: AttachmentType::Location, payload })
 }
 
 /// Whether the person may change `message` (a message of their thread) to `text`
@@ -120,6 +135,17 @@ mod tests {
         assert!(may_edit(&sent(Direction::Inbound, 0), "  ", 1).unwrap_err().message.contains("non-empty"));
         assert!(may_edit(&sent(Direction::Inbound, 0), &"a".repeat(MAX_PERSON_TEXT_CHARS + 1), 1).is_err());
         assert_eq!(may_edit(&sent(Direction::Inbound, 0), &"é".repeat(MAX_PERSON_TEXT_CHARS), 1), Ok(1));
+    }
+
+    #[test]
+    fn a_location_pin_is_finite_and_on_the_globe() {
+        let pin = shared_location(-33.8568, 151.2153).unwrap();
+        assert_eq!(serde_json::to_value(&pin).unwrap(), serde_json::json!({"type": "location", "payload": {"coordinates": {"lat": -33.8568, "long": 151.2153}}}));
+        assert!(shared_location(90.0, -180.0).is_ok());
+        assert!(shared_location(90.5, 0.0).unwrap_err().message.contains("location.lat"));
+        assert!(shared_location(f64::NAN, 0.0).unwrap_err().message.contains("location.lat"));
+        assert!(shared_location(0.0, 180.01).unwrap_err().message.contains("location.long"));
+        assert_eq!(shared_location(0.0, f64::INFINITY).unwrap_err().code, 100);
     }
 
     #[test]

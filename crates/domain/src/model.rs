@@ -360,6 +360,9 @@ pub enum AttachmentType {
     Template,
     /// A sticker of the catalog (`stickers`): `{"url","sticker_id"}`.
     Sticker,
+    /// A pin the person shared (Meta's legacy location attachment):
+    /// `{"coordinates":{"lat","long"}}`.
+    Location,
 }
 
 /// A message's attachment once validated and resolved (a media URL served by

@@ -53,8 +53,10 @@ fn trace_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 8]>())
 }
 
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
+impl HttpError {
+    /// The status and the envelope this error is answered with, its `fbtrace_id`
+    /// drawn now: what the Graph face remembers of a refused call is what it answers.
+    pub(crate) fn envelope(self) -> (StatusCode, GraphErrorEnvelope) {
         let refusal = self.0;
         let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
         let body = GraphErrorEnvelope {
@@ -67,6 +69,13 @@ impl IntoResponse for HttpError {
                 fbtrace_id: trace_id(),
             },
         };
+        (status, body)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.envelope();
         (status, Json(body)).into_response()
     }
 }

@@ -1,6 +1,7 @@
 //! The console's webhook pages for an app's administrators and developers: the
-//! endpoint's health, recent errors, events and their attempts, alerts, replay.
-//! Times are epoch milliseconds, as in webhook events.
+//! endpoint's health, recent errors, events and their attempts, alerts, replay;
+//! and the app's Graph calls this node refused. Times are epoch milliseconds, as in
+//! webhook events.
 
 use crate::error::HttpResult;
 use crate::extract::{JsonBody, Path, Query};
@@ -20,6 +21,7 @@ pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/apps/{app}/webhook", get(health))
         .route("/apps/{app}/webhook/errors", get(recent_errors))
+        .route("/apps/{app}/api-errors", get(api_errors))
         .route("/apps/{app}/webhook/events", get(events))
         .route("/apps/{app}/webhook/events/{event}", get(event))
         .route("/apps/{app}/webhook/events/{event}/replay", post(replay_one))
@@ -52,6 +54,20 @@ async fn recent_errors(
     let limit = number(&query, "limit", 50)? as u32;
     let attempts = platform.deliveries.recent_failures(actor, &AppId(app), limit).await?;
     Ok(Json(Listing { data: attempts.iter().map(AttemptView::from).collect() }))
+}
+
+/// `GET /console/v1/apps/{app}/api-errors?since=&limit=`: the app's Graph calls this
+/// node refused, newest first (only those with an id above `since`), at most 50.
+async fn api_errors(
+    State(platform): State<Platform>,
+    Signed(actor): Signed,
+    Path(app): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> HttpResult<Json<Listing<RefusedCallView>>> {
+    let since = query.contains_key("since").then(|| number(&query, "since", 0)).transpose()?.map(|since| since as u64);
+    let limit = number(&query, "limit", switchboard_app::MAX_CALLS_PER_APP as i64)? as usize;
+    let calls = platform.refused_calls.list(actor, &AppId(app), since, limit).await?;
+    Ok(Json(Listing { data: calls.iter().map(RefusedCallView::from).collect() }))
 }
 
 /// `GET /console/v1/apps/{app}/webhook/events?state=pending|delivered|dead&from=&to=&limit=`.

@@ -2,8 +2,9 @@
 //! HTTP with real webhook receivers: editing one's own text (`message_edits`, to the
 //! thread's owner and on standby, within 15 minutes of the platform's clock, five
 //! times), stickers both ways (the person's `messages`, the bot's echo, the image
-//! served by Switchboard), and rating the Page's answers (`response_feedback`), with
-//! every refusal in the API's envelope.
+//! served by Switchboard), a location pin shared (Meta's legacy `location`
+//! attachment), and rating the Page's answers (`response_feedback`), with every
+//! refusal in the API's envelope.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -225,4 +226,54 @@ async fn the_person_rates_the_pages_answers() {
     bot.receiver.wait_for("the marker", |e| e["message"]["mid"] == marker["mid"]).await;
     let ratings: Vec<Value> = bot.receiver.acknowledged_events().into_iter().filter_map(|e| e.get("response_feedback").cloned()).collect();
     assert_eq!(ratings, vec![json!({"feedback": "Good response", "mid": answer}), json!({"feedback": "Bad response", "mid": answer})]);
+}
+
+#[tokio::test]
+async fn the_person_shares_a_location_pin() {
+    let server = TestServer::start().await;
+    let (bot, _crm, ann, psid, _) = thread(&server, "hi").await;
+
+    // The pin is stored as the person's message and reaches the bot as Meta's legacy
+    // location attachment, exactly.
+    let (status, sent) = ann.call(Method::POST, "/threads/shop/messages", Some(json!({"location": {"lat": 48.8584, "long": 2.2945}}))).await;
+    assert_eq!(status, 200, "{sent}");
+    let mid = sent["mid"].as_str().unwrap().to_string();
+    let pin = json!({"type": "location", "payload": {"coordinates": {"lat": 48.8584, "long": 2.2945}}});
+    assert_eq!(sent["attachment"], pin, "{sent}");
+    let event = bot.receiver.wait_for("the pin", |e| e["message"]["mid"] == mid.as_str()).await;
+    let expected = json!({"sender": {"id": psid}, "recipient": {"id": bot.page.id}, "timestamp": event["timestamp"],
+        "message": {"mid": mid, "attachments": [pin]}});
+    assert_eq!(event, expected);
+    let history = ann.history("shop").await;
+    let last = history["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["mid"].as_str(), &last["attachment"]), (Some(mid.as_str()), &pin));
+
+    // Off the globe, not a number, or mixed with other content: refused in the API's
+    // envelope (code 100), and nothing sent.
+    for (body, why) in [
+        (json!({"location": {"lat": 90.01, "long": 0}}), "location.lat"),
+        (json!({"location": {"lat": -91, "long": 0}}), "location.lat"),
+        (json!({"location": {"lat": 0, "long": 180.5}}), "location.long"),
+        (json!({"location": {"lat": 0, "long": -181}}), "location.long"),
+        (json!({"location": {"lat": 1, "long": 2}, "text": "and words"}), "one of"),
+        (json!({"location": {"lat": 1, "long": 2}, "sticker_id": LIKE}), "one of"),
+    ] {
+        let (status, refused) = ann.call(Method::POST, "/threads/shop/messages", Some(body.clone())).await;
+        assert_eq!((status, refused["error"]["code"].as_i64()), (400, Some(100)), "{body}: {refused}");
+        assert!(error_message(&refused).contains(why), "{body}: {refused}");
+    }
+    for body in [json!({"location": {"lat": "48.8", "long": 2}}), json!({"location": {"lat": 48.8}}), json!({"location": "here"})] {
+        let (status, refused) = ann.call(Method::POST, "/threads/shop/messages", Some(body.clone())).await;
+        assert_eq!((status, refused["error"]["code"].as_i64()), (400, Some(100)), "{body}: {refused}");
+    }
+    // The poles and the antimeridian are on the globe. This last pin marks the end of
+    // the thread's events: none of the refused ones came before it.
+    let (status, last) = ann.call(Method::POST, "/threads/shop/messages", Some(json!({"location": {"lat": -90, "long": 180}}))).await;
+    assert_eq!(status, 200, "{last}");
+    let last_mid = last["mid"].as_str().unwrap().to_string();
+    bot.receiver.wait_for("the last pin", |e| e["message"]["mid"] == last_mid.as_str()).await;
+    let pins: Vec<Value> = bot.receiver.acknowledged_events().into_iter().filter(|e| e["message"]["attachments"][0]["type"] == "location").collect();
+    let mids: Vec<&str> = pins.iter().map(|e| e["message"]["mid"].as_str().unwrap()).collect();
+    assert_eq!(mids, [mid.as_str(), last_mid.as_str()]);
+    assert_eq!(pins[1]["message"]["attachments"][0]["payload"]["coordinates"], json!({"lat": -90.0, "long": 180.0}));
 }

@@ -147,6 +147,7 @@ fn declared(route: &Route) -> Option<(Access, Value)> {
         ("POST", "/console/v1/apps/{app}/policy") => (Operator, json!({"action": "warning", "reason": "matrix"})),
         ("POST", "/console/v1/apps/{app}/review") => (AppTeam, json!({"permissions": ["pages_messaging"], "note": "matrix"})),
         ("PUT", "/console/v1/apps/{app}/redirect-uris") => (AppTeam, json!({"redirect_uris": ["https://bot.example/callback"]})),
+        ("GET", "/console/v1/apps/{app}/api-errors") => (AppTeam, none),
         (_, p) if p.starts_with("/console/v1/apps/{app}") => (AppTeam, json!({})),
         // Operations, media, the web interfaces.
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/" | "/console" | "/console/" | "/m/{page}") => (Public, none),

@@ -3,7 +3,8 @@
 //! events wait for a listener) with the `switchboard listen` command for the app; a
 //! refused change shows the server's reason; switching to pull in the UI is what the
 //! console API then reports, with the pull API's request shown. Back in webhook mode,
-//! a real `switchboard listen` process connects and the section lists it. Each step
+//! a real `switchboard listen` process connects and the section lists it. The
+//! view's refused API calls show what the bot sent and the error it got. Each step
 //! waits for what the page shows, never sleeps.
 
 use reqwest::Method;
@@ -73,6 +74,32 @@ async fn an_administrator_switches_the_delivery_mode_and_sees_a_listener_connect
             let delivery = server.console(Method::GET, &delivery_path, json!({})).await;
             let listener = delivery["listeners"][0]["id"].as_str().expect("the listener's id");
             assert_eq!(attribute(&client, "#delivery-listeners li", "data-listener").await.as_deref(), Some(listener));
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn an_administrator_sees_the_bots_refused_calls() {
+    let server = TestServer::start().await;
+    let Some(browser) = Browser::start(Screen::Desktop).await else { return };
+    let dora = server.person("dora").await;
+    let page = server.page(&dora, "dorashop").await;
+    let app = server.app("Dora bot").await;
+    server.console(Method::POST, &format!("/apps/{}/roles", app.id), json!({"person_id": dora.id, "role": "administrator"})).await;
+    let page_token = server.grant(&page, &app, &dora).await;
+    let send = json!({"recipient": {"id": "123"}, "messaging_type": "RESPONSE", "message": {"text": "to nobody"}});
+    let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&page_token), Some(send)).await;
+    assert_eq!(status, 400, "{answer}");
+
+    browser
+        .run("console-refused-calls", |client| async move {
+            console_sign_in(&client, &server, &dora).await;
+            console_go(&client, &server, &format!("/apps/{}/webhooks", app.id)).await;
+            find_text(&client, "#refused-calls td", "(#100) No matching user found").await;
+            find_text(&client, "#refused-calls", "100/2018001").await;
+            find_text(&client, "#refused-calls", "POST /v21.0/me/messages").await;
+            let sent = find_text(&client, "#refused-calls code.excerpt", "to nobody").await.text().await.expect("the body");
+            assert!(!sent.contains(&page_token), "no token is shown: {sent}");
         })
         .await;
 }

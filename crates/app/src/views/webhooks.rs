@@ -1,5 +1,6 @@
 //! What developers see of their webhook deliveries, in the console and the CLI:
-//! failed attempts, events and their state, the endpoint's health, alerts, replays.
+//! failed attempts, events and their state, the endpoint's health, alerts, replays;
+//! and the Graph calls of the app this node refused.
 
 use serde::Serialize;
 use switchboard_domain::*;
@@ -34,6 +35,39 @@ impl From<&AttemptRecord> for AttemptView {
             response_excerpt: a.excerpt.clone(),
             events: a.events,
             event_ids: a.event_ids.clone(),
+        }
+    }
+}
+
+/// A Graph call of the app that was refused: the error as the caller received it
+/// and the body it sent (without its token).
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedCallView {
+    pub id: u64,
+    pub time: Millis,
+    pub method: String,
+    pub path: String,
+    pub page: Option<String>,
+    pub recipient: Option<String>,
+    pub status: u16,
+    pub error: switchboard_wire::GraphErrorBody,
+    pub body: serde_json::Value,
+    pub body_truncated: bool,
+}
+
+impl From<&crate::RefusedCall> for RefusedCallView {
+    fn from(c: &crate::RefusedCall) -> Self {
+        Self {
+            id: c.id,
+            time: c.time,
+            method: c.method.clone(),
+            path: c.path.clone(),
+            page: c.page.clone(),
+            recipient: c.recipient.clone(),
+            status: c.status,
+            error: c.error.clone(),
+            body: c.body.clone(),
+            body_truncated: c.body_truncated,
         }
     }
 }

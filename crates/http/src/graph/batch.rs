@@ -1,7 +1,8 @@
 //! Graph batch requests (reference §1.9): `POST /` with `batch=[...]`, up to 50
 //! items, each answered as `{"code","headers","body"}` with the body as a JSON string,
 //! in order. Items run one after the other, each authenticated, metered and routed
-//! like a request of its own; an item without a token uses the batch's.
+//! like a request of its own (and remembered as one when refused); an item
+//! without a token uses the batch's.
 
 use super::{json, route_one, usage_headers, GraphCall};
 use crate::error::{HttpError, HttpResult};
@@ -67,12 +68,16 @@ async fn answer_item(platform: &Platform, batch: &GraphRequest, item: &Value) ->
         return Err(HttpError::from(Refusal::invalid_param("A listener's stream cannot be part of a batch")).into_response());
     }
     let call = GraphCall::authenticate(platform, request).await.map_err(IntoResponse::into_response)?;
-    let usage = call.meter(platform).await.map_err(IntoResponse::into_response)?;
-    let mut response = route_one(platform, &call).await.unwrap_or_else(IntoResponse::into_response);
-    if let Some(usage) = usage {
-        usage_headers(&mut response, &usage);
-    }
-    Ok(response)
+    let answer = async {
+        let usage = call.meter(platform).await?;
+        let mut response = route_one(platform, &call).await?;
+        if let Some(usage) = usage {
+            usage_headers(&mut response, &usage);
+        }
+        Ok::<_, HttpError>(response)
+    };
+    // A refused item is remembered for its caller's app as a call of its own.
+    Ok(answer.await.unwrap_or_else(|refusal| call.refused(platform, refusal)))
 }
 
 /// One item as a request of its own: `method`, `relative_url` (no version needed, query

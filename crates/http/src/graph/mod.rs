@@ -17,12 +17,12 @@ mod pickups;
 mod profiles;
 mod subscriptions;
 
-use crate::error::HttpResult;
+use crate::error::{HttpError, HttpResult};
 use crate::request::GraphRequest;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
-use switchboard_app::{AppError, Caller, Platform, Usage};
+use switchboard_app::{AppError, Caller, Platform, RefusedRequest, Usage};
 use switchboard_domain::{PageRef, Refusal};
 use switchboard_wire::graph;
 
@@ -88,12 +88,79 @@ impl std::ops::Deref for GraphCall {
 /// headers.
 pub async fn dispatch(State(platform): State<Platform>, request: GraphRequest) -> HttpResult<Response> {
     let call = GraphCall::authenticate(&platform, request).await?;
-    let usage = call.meter(&platform).await?;
-    let mut response = route(&platform, &call).await?;
-    if let Some(usage) = usage {
-        usage_headers(&mut response, &usage);
+    let answer = async {
+        let usage = call.meter(&platform).await?;
+        let mut response = route(&platform, &call).await?;
+        if let Some(usage) = usage {
+            usage_headers(&mut response, &usage);
+        }
+        Ok::<_, HttpError>(response)
+    };
+    Ok(answer.await.unwrap_or_else(|refusal| call.refused(&platform, refusal)))
+}
+
+/// The edges whose node is a Page (`POST /{page}/messages` only: `GET` lists a
+/// conversation's), for the Page a refused call named.
+const PAGE_EDGES: [&str; 17] = [
+    "message_attachments",
+    "messenger_profile",
+    "custom_user_settings",
+    "custom_labels",
+    "personas",
+    "conversations",
+    "notification_message_tokens",
+    "messaging_feature_review",
+    "insights",
+    "subscribed_apps",
+    "pass_thread_control",
+    "take_thread_control",
+    "request_thread_control",
+    "release_thread_control",
+    "thread_owner",
+    "secondary_receivers",
+    "unlink_accounts",
+];
+
+impl GraphCall {
+    /// Answers a refusal, remembered first for the developers of the caller's app
+    /// (`RefusedCalls`); a call whose token authenticated as no app's is nobody's.
+    /// Only refusals come here: a successful call costs nothing.
+    pub(crate) fn refused(&self, platform: &Platform, refusal: HttpError) -> Response {
+        let (status, envelope) = refusal.envelope();
+        if let Authentication::Caller(caller) = &self.auth {
+            if let Some(app) = caller.app() {
+                let request = &self.request;
+                platform.refused_calls.record(
+                    &app.id,
+                    RefusedRequest {
+                        method: request.method.as_str(),
+                        path: &request.path,
+                        page: self.named_page(caller),
+                        status: status.as_u16(),
+                        error: &envelope.error,
+                        params: &request.params.0,
+                    },
+                );
+            }
+        }
+        axum::response::IntoResponse::into_response((status, axum::Json(envelope)))
     }
-    Ok(response)
+
+    /// The Page the call named: in its path (as written) for a Page's edge, else
+    /// the Page of a Page token.
+    fn named_page(&self, caller: &Caller) -> Option<String> {
+        let segments = &self.request.segments;
+        if let [node, edge] = segments.as_slice() {
+            let page_edge = PAGE_EDGES.contains(&edge.as_str()) || (edge == "messages" && self.request.method == Method::POST);
+            if page_edge && node != "me" {
+                return Some(node.clone());
+            }
+        }
+        match caller {
+            Caller::Page { page, .. } => Some(page.id.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// `X-App-Usage`, `X-Page-Usage` and `X-Business-Use-Case-Usage`, as percentages of the

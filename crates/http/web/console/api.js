@@ -152,6 +152,8 @@ export class Console {
 
   health(app) { return this.get(`/apps/${enc(app)}/webhook`); }
   errors(app, limit = 20) { return this.get(`/apps/${enc(app)}/webhook/errors`, { limit }); }
+  /** The app's Graph calls this node refused, newest first: the error the bot got and the body it sent. */
+  apiErrors(app, limit = 20) { return this.get(`/apps/${enc(app)}/api-errors`, { limit }); }
   events(app, query) { return this.get(`/apps/${enc(app)}/webhook/events`, query); }
   event(app, id) { return this.get(`/apps/${enc(app)}/webhook/events/${enc(id)}`); }
   replayEvent(app, id) { return this.post(`/apps/${enc(app)}/webhook/events/${enc(id)}/replay`); }

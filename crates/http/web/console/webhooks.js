@@ -1,4 +1,4 @@
-// The webhooks view of one app: callback URL and fields, delivery mode (listeners, poller), endpoint health, delivery chart, recent errors, events, replay and alerts.
+// The webhooks view of one app: callback URL and fields, delivery mode (listeners, poller), endpoint health, delivery chart, recent errors, refused API calls, events, replay and alerts.
 
 import { graph } from './api.js';
 import { main, session, view, every, serverNow } from './app.js';
@@ -25,10 +25,11 @@ export async function webhooksView(id) {
   const health = healthSection(app);
   const chart = chartSection(app);
   const errors = errorsSection(app);
+  const refused = refusedSection(app);
   const events = eventsSection(app);
   const alerts = alertsSection(app);
-  append(main, callbackSection(app, loaded.admin), delivery.node, health.node, chart.node, errors.node, events.node, replaySection(app, events), alerts.node);
-  const all = () => Promise.all([delivery.load(), health.load(), chart.load(), errors.load(), events.load(), alerts.load()]);
+  append(main, callbackSection(app, loaded.admin), delivery.node, health.node, chart.node, errors.node, refused.node, events.node, replaySection(app, events), alerts.node);
+  const all = () => Promise.all([delivery.load(), health.load(), chart.load(), errors.load(), refused.load(), events.load(), alerts.load()]);
   refresh.addEventListener('click', () => act(refresh, null, all));
   every(3000, () => { if (auto.checked && !document.hidden) all(); });
   const onClock = all;
@@ -269,6 +270,28 @@ function errorsSection(app) {
     }
   };
   return { node: section('Recent errors', 'errors-section', body), load };
+}
+
+/** The Graph calls of the app this node refused: what the bot sent and the error it got. */
+function refusedSection(app) {
+  const body = h('div', { id: 'refused-calls' }, h('p', { text: 'Loading…' }));
+  const load = async () => {
+    try {
+      const { data } = await session.api.apiErrors(app.id, 20);
+      if (!changed(body, data)) return;
+      const rows = data.map((c) => h('tr', {},
+        h('td', {}, timeNode(c.time)), h('td', {}, h('code', { text: `${c.method} ${c.path}` })), h('td', { text: c.recipient ?? '–' }),
+        h('td', { text: `${c.status}` }), h('td', { text: c.error.error_subcode ? `${c.error.code}/${c.error.error_subcode}` : `${c.error.code}` }),
+        h('td', { text: c.error.message }),
+        h('td', {}, h('code', { class: 'excerpt', text: typeof c.body === 'string' ? `${c.body}…` : JSON.stringify(c.body) }))));
+      replace(body, h('p', { class: 'hint', text: 'Kept by this node only, in memory: the latest 50.' }),
+        table('Refused API calls, newest first', ['Time', 'Call', 'Recipient', 'Status', 'Code', 'Error', 'Body sent'], rows, 'No refused calls.'));
+    } catch (error) {
+      shown.delete(body);
+      replace(body, h('p', { class: 'status error', text: describe(error) }));
+    }
+  };
+  return { node: section('Refused API calls', 'refused-section', body), load };
 }
 
 function eventsSection(app) {

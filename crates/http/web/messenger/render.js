@@ -242,10 +242,18 @@ function renderSticker(attachment) {
   return el("img", { class: "sticker", src: url, alt: like ? "Like sticker" : "Sticker", "data-sticker": str(attachment.payload?.sticker_id), onerror: hideBroken });
 }
 
+/** A location pin the person shared: its coordinates, as text. */
+function renderLocation(attachment) {
+  const { lat, long } = attachment.payload?.coordinates || {};
+  if (typeof lat !== "number" || typeof long !== "number") return el("p", { class: "bubble unsupported", text: "A location that cannot be shown" });
+  return el("p", { class: "bubble location", text: `📍 ${lat}, ${long}` });
+}
+
 function renderAttachment(attachment, msg, ctx) {
   if (!attachment || typeof attachment !== "object") return null;
   if (attachment.type === "template") return renderTemplate(attachment.payload || {}, msg, ctx);
   if (attachment.type === "sticker") return renderSticker(attachment);
+  if (attachment.type === "location") return renderLocation(attachment);
   return renderMedia(attachment);
 }
 
@@ -272,7 +280,7 @@ export function describe(msg) {
       default: return "Message";
     }
   }
-  return { image: "Photo", video: "Video", audio: "Audio", file: "File", sticker: "Sticker" }[attachment.type] || "Attachment";
+  return { image: "Photo", video: "Video", audio: "Audio", file: "File", sticker: "Sticker", location: "Location" }[attachment.type] || "Attachment";
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
