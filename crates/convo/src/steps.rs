@@ -43,6 +43,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("RESPONSE_LENGTH", "response length checks"),
     ("PAUSE_ASSERTER", "timing asserters"),
     ("FORMS", "forms"),
+    ("FORM", "forms"),
     ("BOT_CONSUMED", "Botium's queue of unread bot messages"),
     ("BOT_UNCONSUMED_COUNT", "Botium's queue of unread bot messages"),
     ("SET_SCRIPTING_MEMORY", "scripting memory"),
@@ -92,11 +93,6 @@ fn is_asserter(name: &str) -> bool {
         "BUTTONS" | "BUTTONS_COUNT" | "BUTTONS_COUNT_REC" | "MEDIA" | "MEDIA_COUNT" | "MEDIA_COUNT_REC" | "CARDS" | "CARDS_COUNT" | "CARDS_COUNT_REC" | "QUICK_REPLIES"
             | "REFUSED" | "INBOX"
     ) || text_asserter(name).is_some()
-        || REFUSED_ASSERTERS.contains(&name)
-}
-
-fn is_hook(name: &str) -> bool {
-    HOOKS.contains(&name) || REFUSED.iter().any(|(refused, _)| *refused == name) && !REFUSED_ASSERTERS.contains(&name)
 }
 
 /// The steps of a conversation or partial: `#begin`'s first, `#end`'s last, the
@@ -178,9 +174,6 @@ fn section_items(kind: &SectionKind, section_at: &Location, lines: &[Line], cx: 
                 return error(format!("`{name}` needs {feature}, which Switchboard does not support"));
             }
         }
-        if REFUSED_INPUTS.contains(&name) && is_me {
-            return error(format!("`{name}`: forms are not supported"));
-        }
         if !is_me && is_asserter(name) {
             if optional {
                 return error("optional asserters (`?`) are not supported".into());
@@ -192,7 +185,7 @@ fn section_items(kind: &SectionKind, section_at: &Location, lines: &[Line], cx: 
         } else if is_me && INPUTS.contains(&name) {
             inputs.push(input(name, args, line, cx)?);
             text_closed_by.get_or_insert(line);
-        } else if is_hook(name) {
+        } else if HOOKS.contains(&name) {
             match name {
                 "PAUSE" => {
                     let millis = match args.as_slice() {
