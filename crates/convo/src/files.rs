@@ -240,3 +240,29 @@ fn read_config(file: &Path) -> Result<Config, FormatError> {
         name_with_utterance,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_skips_hidden_and_skipped_entries_and_survives_a_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for name in ["b.convo.txt", "a/c.pconvo.txt", "a/d.utterances.txt", ".hidden/e.convo.txt", "skip_f.convo.txt", "notes.md", "a/SKIP-g.convo.txt"] {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        std::os::unix::fs::symlink(root, root.join("a/loop")).unwrap();
+        let found = discover(&[root.to_path_buf(), root.join("b.convo.txt")]).unwrap();
+        let names: Vec<(&str, FileKind)> = found.iter().map(|f| (f.fallback_name.as_str(), f.kind)).collect();
+        assert_eq!(names, [("a/c.pconvo.txt", FileKind::Partial), ("a/d.utterances.txt", FileKind::Utterances), ("b.convo.txt", FileKind::Convo)]);
+    }
+
+    #[test]
+    fn the_skip_prefixes() {
+        assert!(is_skipped("skip.a") && is_skipped("SKIP-a") && is_skipped("Skip_a"));
+        assert!(!is_skipped("skipper") && !is_skipped("a-skip-b"));
+    }
+}

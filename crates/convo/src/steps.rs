@@ -458,3 +458,38 @@ fn media(arg: &str, cx: &Context) -> Result<MediaSource, String> {
     }
     Ok(MediaSource::File(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modifiers_read_one_question_mark_then_one_bang() {
+        assert_eq!(modifiers("!BUTTONS a"), (false, true, "BUTTONS a"));
+        assert_eq!(modifiers("!!text"), (false, false, "!text"));
+        assert_eq!(modifiers("?!x"), (true, true, "x"));
+        assert_eq!(modifiers("??x"), (false, false, "?x"));
+        assert_eq!(modifiers("!?x"), (false, true, "?x"));
+    }
+
+    #[test]
+    fn counts_as_botium_writes_them() {
+        let count = |op, value| Some(Count { op, value });
+        assert_eq!(parse_count("3"), count(CountOp::Equal, 3));
+        assert_eq!(parse_count("==3"), count(CountOp::Equal, 3));
+        assert_eq!(parse_count(" >= 2 "), count(CountOp::GreaterOrEqual, 2));
+        assert_eq!(parse_count("<4"), count(CountOp::Less, 4));
+        assert_eq!(parse_count("<=4"), count(CountOp::LessOrEqual, 4));
+        assert_eq!(parse_count(">0"), count(CountOp::Greater, 0));
+        assert_eq!(parse_count("-1"), None);
+        assert_eq!(parse_count("many"), None);
+    }
+
+    #[test]
+    fn an_utterance_named_with_words_fills_them_in() {
+        let utterances = HashMap::from([("HELLO".to_string(), vec!["hello %s".to_string(), "hi".to_string()])]);
+        assert_eq!(resolve_utterance("HELLO Joe", &utterances), Some(("HELLO".to_string(), vec!["hello Joe".to_string(), "hi Joe".to_string()])));
+        assert_eq!(resolve_utterance("HELLO", &utterances).unwrap().1, ["hello %s", "hi"]);
+        assert_eq!(resolve_utterance("GOODBYE Joe", &utterances), None);
+    }
+}
