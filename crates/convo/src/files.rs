@@ -184,8 +184,10 @@ pub(crate) fn config(paths: &[PathBuf]) -> Result<Config, FormatError> {
 fn read_config(file: &Path) -> Result<Config, FormatError> {
     let lines = read(file)?;
     let text = lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n");
-    let json: BotiumJson = serde_json::from_str(&text)
-        .map_err(|error| FormatError { at: Location { file: file.to_path_buf(), line: error.line().max(1) }, message: format!("not botium.json's JSON: {error}") })?;
+    let json: BotiumJson = serde_json::from_str(&text).map_err(|error| FormatError {
+        at: Location { file: file.to_path_buf(), line: error.line().max(1) },
+        message: format!("not botium.json's JSON: {error}"),
+    })?;
     let capabilities = json.botium.and_then(|b| b.capabilities).unwrap_or_default();
     // Errors point at the line that names the capability.
     let error = |key: &str, message: String| {
@@ -225,7 +227,8 @@ fn read_config(file: &Path) -> Result<Config, FormatError> {
         }
     }
     let matching = text_of("SCRIPTING_MATCHING_MODE").map(|mode| mode.parse::<MatchingMode>().map_err(|m| error("SCRIPTING_MATCHING_MODE", m))).transpose()?;
-    let expansion = text_of("SCRIPTING_UTTEXPANSION_MODE").map(|mode| mode.parse::<Expansion>().map_err(|m| error("SCRIPTING_UTTEXPANSION_MODE", m))).transpose()?;
+    let expansion =
+        text_of("SCRIPTING_UTTEXPANSION_MODE").map(|mode| mode.parse::<Expansion>().map_err(|m| error("SCRIPTING_UTTEXPANSION_MODE", m))).transpose()?;
     let name_with_utterance = match text_of("SCRIPTING_UTTEXPANSION_NAMING_MODE").as_deref() {
         None | Some("justLineTag") => None,
         Some("utterance") => Some(number("SCRIPTING_UTTEXPANSION_NAMING_UTTERANCE_MAX")?.unwrap_or(16) as usize),

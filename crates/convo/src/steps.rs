@@ -7,7 +7,9 @@
 
 use crate::matching::{self, format_utterance};
 use crate::parse::{arguments, at, Line, Script, SectionKind};
-use crate::{Action, Asserter, AsserterKind, BotStep, Count, CountOp, FormatError, Location, MeStep, MediaSource, PersonInput, Settings, Step, TextExpectation, TextOp};
+use crate::{
+    Action, Asserter, AsserterKind, BotStep, Count, CountOp, FormatError, Location, MeStep, MediaSource, PersonInput, Settings, Step, TextExpectation, TextOp,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -17,7 +19,10 @@ use std::time::Duration;
 pub(crate) enum Item {
     Step(Step),
     /// A partial conversation played here, named by the line at `at`.
-    Include { name: String, at: Location },
+    Include {
+        name: String,
+        at: Location,
+    },
 }
 
 /// What the lines are read against.
@@ -61,8 +66,20 @@ const REFUSED: &[(&str, &str)] = &[
 /// Of those, the person inputs (registered in `#me` only) and asserters (not in `#me`).
 const REFUSED_INPUTS: &[&str] = &["FORM"];
 const REFUSED_ASSERTERS: &[&str] = &[
-    "INTENT", "INTENT_UNIQUE", "INTENT_CONFIDENCE", "ENTITIES", "ENTITY_VALUES", "ENTITY_CONTENT", "JSON_PATH", "JSON_PATH_COUNT", "TEXT_WER", "RESPONSE_LENGTH",
-    "PAUSE_ASSERTER", "FORMS", "BOT_CONSUMED", "BOT_UNCONSUMED_COUNT",
+    "INTENT",
+    "INTENT_UNIQUE",
+    "INTENT_CONFIDENCE",
+    "ENTITIES",
+    "ENTITY_VALUES",
+    "ENTITY_CONTENT",
+    "JSON_PATH",
+    "JSON_PATH_COUNT",
+    "TEXT_WER",
+    "RESPONSE_LENGTH",
+    "PAUSE_ASSERTER",
+    "FORMS",
+    "BOT_CONSUMED",
+    "BOT_UNCONSUMED_COUNT",
 ];
 const INPUTS: &[&str] = &["BUTTON", "QUICK_REPLY", "MEDIA", "LOCATION", "GET_STARTED", "REF", "READ", "DELIVERED"];
 const HOOKS: &[&str] = &["PAUSE", "WAITFORBOT", "INCLUDE"];
@@ -90,8 +107,18 @@ fn text_asserter(name: &str) -> Option<(TextOp, bool, bool)> {
 fn is_asserter(name: &str) -> bool {
     matches!(
         name,
-        "BUTTONS" | "BUTTONS_COUNT" | "BUTTONS_COUNT_REC" | "MEDIA" | "MEDIA_COUNT" | "MEDIA_COUNT_REC" | "CARDS" | "CARDS_COUNT" | "CARDS_COUNT_REC" | "QUICK_REPLIES"
-            | "REFUSED" | "INBOX"
+        "BUTTONS"
+            | "BUTTONS_COUNT"
+            | "BUTTONS_COUNT_REC"
+            | "MEDIA"
+            | "MEDIA_COUNT"
+            | "MEDIA_COUNT_REC"
+            | "CARDS"
+            | "CARDS_COUNT"
+            | "CARDS_COUNT_REC"
+            | "QUICK_REPLIES"
+            | "REFUSED"
+            | "INBOX"
     ) || text_asserter(name).is_some()
 }
 
@@ -396,10 +423,17 @@ fn asserter(name: &str, args: Vec<String>, not: bool, line: &Line, cx: &Context)
 /// Botium's count: `3`, `=3`, `==3`, `>2`, `>=2`, `<4`, `<=4`.
 fn parse_count(text: &str) -> Option<Count> {
     let text = text.trim();
-    let (op, number) = [("<=", CountOp::LessOrEqual), ("<", CountOp::Less), (">=", CountOp::GreaterOrEqual), (">", CountOp::Greater), ("==", CountOp::Equal), ("=", CountOp::Equal)]
-        .into_iter()
-        .find_map(|(prefix, op)| text.strip_prefix(prefix).map(|rest| (op, rest)))
-        .unwrap_or((CountOp::Equal, text));
+    let (op, number) = [
+        ("<=", CountOp::LessOrEqual),
+        ("<", CountOp::Less),
+        (">=", CountOp::GreaterOrEqual),
+        (">", CountOp::Greater),
+        ("==", CountOp::Equal),
+        ("=", CountOp::Equal),
+    ]
+    .into_iter()
+    .find_map(|(prefix, op)| text.strip_prefix(prefix).map(|rest| (op, rest)))
+    .unwrap_or((CountOp::Equal, text));
     Some(Count { op, value: number.trim().parse().ok()? })
 }
 
@@ -416,8 +450,10 @@ fn input(name: &str, args: Vec<String>, line: &Line, cx: &Context) -> Result<Per
             _ => return Err(error("BUTTON takes a title or payload (Botium's `payload|text` is read too)")),
         },
         "QUICK_REPLY" => PersonInput::QuickReply(one(&args)?),
-        "MEDIA" => PersonInput::Media(media(&one(&args).map_err(|_| error("MEDIA takes one file or URL (Botium's lists and wildcards of files are not supported)"))?, cx)
-            .map_err(|message| error(&message))?),
+        "MEDIA" => PersonInput::Media(
+            media(&one(&args).map_err(|_| error("MEDIA takes one file or URL (Botium's lists and wildcards of files are not supported)"))?, cx)
+                .map_err(|message| error(&message))?,
+        ),
         "LOCATION" => {
             let coordinate = |text: &str, limit: f64| text.parse::<f64>().ok().filter(|v| v.is_finite() && v.abs() <= limit);
             match args.as_slice() {

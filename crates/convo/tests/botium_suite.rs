@@ -230,7 +230,19 @@ fn options_override_botium_json() {
 #[test]
 fn every_matching_mode_compares_as_botiums() {
     use MatchingMode::*;
-    let modes = [Wildcard, WildcardIgnoreCase, WildcardExact, WildcardExactIgnoreCase, Include, IncludeIgnoreCase, IncludeLowerCase, Equals, EqualsIgnoreCase, Regexp, RegexpIgnoreCase];
+    let modes = [
+        Wildcard,
+        WildcardIgnoreCase,
+        WildcardExact,
+        WildcardExactIgnoreCase,
+        Include,
+        IncludeIgnoreCase,
+        IncludeLowerCase,
+        Equals,
+        EqualsIgnoreCase,
+        Regexp,
+        RegexpIgnoreCase,
+    ];
     // (expected, actual, whether each mode above accepts it)
     let cases: &[(&str, &str, [bool; 11])] = &[
         ("Hello*you", "Hello there, how are you", [true, true, true, true, false, false, false, false, false, false, false]),
@@ -324,8 +336,12 @@ fn cards_media_and_negated_buttons() {
     let two = BotMessage { cards: vec![card.clone(), Card { title: "Other".into(), ..Card::default() }], ..BotMessage::default() };
     assert_eq!(step.check(&two, settings).unwrap_err().expected, "CARDS_COUNT 1 (there are 2)");
 
-    let no_logo = BotMessage { cards: vec![Card { image_url: None, ..card.clone() }], media: vec!["https://example.com/cat.jpg".into()], ..BotMessage::default() };
-    assert_eq!(step.check(&no_logo, settings), Err(Mismatch { expected: "MEDIA *logo.png (missing: *logo.png)".into(), actual: "media: https://example.com/cat.jpg".into() }));
+    let no_logo =
+        BotMessage { cards: vec![Card { image_url: None, ..card.clone() }], media: vec!["https://example.com/cat.jpg".into()], ..BotMessage::default() };
+    assert_eq!(
+        step.check(&no_logo, settings),
+        Err(Mismatch { expected: "MEDIA *logo.png (missing: *logo.png)".into(), actual: "media: https://example.com/cat.jpg".into() })
+    );
     // A card found by its subtitle.
     let by_subtitle = BotStep { asserters: vec![is(AsserterKind::Cards(strings(&["messenger platform"])))], ..BotStep::default() };
     assert_eq!(by_subtitle.check(&message, settings), Ok(()));
@@ -358,7 +374,11 @@ fn quick_replies_are_only_quick_replies() {
     let suite = suite(Options::default());
     let order = conversation(&suite, "Ordering with a partial, quick replies and a location");
     let step = bot_step(order, 4);
-    let offered = BotMessage { text: Some("What would you like?".into()), quick_replies: vec![choice("Pizza", "PIZZA"), choice("Salad", "SALAD")], ..BotMessage::default() };
+    let offered = BotMessage {
+        text: Some("What would you like?".into()),
+        quick_replies: vec![choice("Pizza", "PIZZA"), choice("Salad", "SALAD")],
+        ..BotMessage::default()
+    };
     assert_eq!(step.check(&offered, &suite.settings), Ok(()));
     let as_buttons = BotMessage { buttons: offered.quick_replies.clone(), quick_replies: vec![], ..offered.clone() };
     assert_eq!(
@@ -375,7 +395,12 @@ fn a_message_described_as_botiumscript_lines() {
         quick_replies: vec![choice("Pizza", "PIZZA")],
         media: vec!["https://example.com/cat.jpg".into()],
         cards: vec![
-            Card { title: "Switchboard".into(), subtitle: Some("Yours".into()), image_url: Some("https://example.com/logo.png".into()), buttons: vec![choice("Open", "OPEN")] },
+            Card {
+                title: "Switchboard".into(),
+                subtitle: Some("Yours".into()),
+                image_url: Some("https://example.com/logo.png".into()),
+                buttons: vec![choice("Open", "OPEN")],
+            },
             Card { title: "Bare".into(), ..Card::default() },
         ],
     };

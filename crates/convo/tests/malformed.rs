@@ -52,8 +52,14 @@ fn bot_asserters(steps: &[Step]) -> Vec<Asserter> {
 
 #[test]
 fn malformed_sections_and_lines() {
-    assert_eq!(error_of(&[("a.convo.txt", "A\n\n#me\nhi\n#bto\nx")]), "a.convo.txt:5: unknown section `#bto` (sections: #me, #bot, #begin, #end, #include, #wait, #silence)");
-    assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nhi\n#bot web\nhello")]), "a.convo.txt:4: `#bot web`: Botium's channels are not supported; write `#bot` alone");
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n\n#me\nhi\n#bto\nx")]),
+        "a.convo.txt:5: unknown section `#bto` (sections: #me, #bot, #begin, #end, #include, #wait, #silence)"
+    );
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n#me\nhi\n#bot web\nhello")]),
+        "a.convo.txt:4: `#bot web`: Botium's channels are not supported; write `#bot` alone"
+    );
     assert_eq!(
         error_of(&[("a.convo.txt", "A\n#me\nBUTTON Yes\nhello")]),
         "a.convo.txt:4: no text expected here, after `BUTTON Yes`: in `#me`, write the text before the inputs and logic hooks"
@@ -63,9 +69,18 @@ fn malformed_sections_and_lines() {
         error_of(&[("a.convo.txt", "A\n#begin\nhello\n#me\nhi")]),
         "a.convo.txt:3: text in `#begin` is never sent: `#begin` and `#end` hold logic hooks (PAUSE, INCLUDE)"
     );
-    assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nhi\n#wait 1h\nhello")]), "a.convo.txt:5: `#wait` and `#silence` hold no lines: start a section (`#me`, `#bot`...) before this one");
-    assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nhi\n#silence soon")]), "a.convo.txt:4: `#silence soon`: a duration is a number and a unit (ms, s, m, h, d), combined as `1d2h`");
-    assert_eq!(error_of(&[("a.convo.txt", "A\n#me\n{\"text\": \"hi\"}")]), "a.convo.txt:3: a JSON message (Botium's sourceData) is not supported: write the text");
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n#me\nhi\n#wait 1h\nhello")]),
+        "a.convo.txt:5: `#wait` and `#silence` hold no lines: start a section (`#me`, `#bot`...) before this one"
+    );
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n#me\nhi\n#silence soon")]),
+        "a.convo.txt:4: `#silence soon`: a duration is a number and a unit (ms, s, m, h, d), combined as `1d2h`"
+    );
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n#me\n{\"text\": \"hi\"}")]),
+        "a.convo.txt:3: a JSON message (Botium's sourceData) is not supported: write the text"
+    );
     assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nhi\n#bot\n?hello")]), "a.convo.txt:5: optional steps (`?`) are not supported");
     assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nhi\n#bot\n?BUTTONS x")]), "a.convo.txt:5: optional asserters (`?`) are not supported");
     assert_eq!(error_of(&[("a.convo.txt", "A\n")]), "a.convo.txt:1: the conversation `A` has no steps");
@@ -86,8 +101,14 @@ fn wrong_arguments() {
     assert_eq!(in_bot("!INBOX"), "a.convo.txt:5: `!INBOX` is not supported: a step without INBOX already expects the opposite");
     let dir = files(&[("a.convo.txt", "A\n#me\nMEDIA missing.png")]);
     let error = load_dir(&dir).unwrap_err();
-    assert_eq!(error.to_string(), format!("{}:3: `MEDIA missing.png`: no file {}", dir.path().join("a.convo.txt").display(), dir.path().join("missing.png").display()));
-    assert_eq!(in_me("MEDIA pictures/*.png"), "a.convo.txt:3: `MEDIA pictures/*.png`: a wildcard of files (one conversation per file in Botium) is not supported");
+    assert_eq!(
+        error.to_string(),
+        format!("{}:3: `MEDIA missing.png`: no file {}", dir.path().join("a.convo.txt").display(), dir.path().join("missing.png").display())
+    );
+    assert_eq!(
+        in_me("MEDIA pictures/*.png"),
+        "a.convo.txt:3: `MEDIA pictures/*.png`: a wildcard of files (one conversation per file in Botium) is not supported"
+    );
     assert_eq!(in_me("LOCATION 91|0"), "a.convo.txt:3: `LOCATION 91|0`: LOCATION's latitude is within ±90 and its longitude within ±180");
     assert_eq!(in_me("READ now"), "a.convo.txt:3: `READ now`: READ takes no arguments");
     assert_eq!(in_me("REF"), "a.convo.txt:3: `REF`: REF takes one argument");
@@ -118,16 +139,26 @@ fn botiums_features_that_need_what_switchboard_lacks_are_refused() {
         );
     }
     assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nFORM name|Joe")]), "a.convo.txt:3: `FORM` needs forms, which Switchboard does not support");
-    assert_eq!(error_of(&[("a.convo.txt", "A\n#begin\nSET_SCRIPTING_MEMORY a|b\n#me\nhi")]), "a.convo.txt:3: `SET_SCRIPTING_MEMORY` needs scripting memory, which Switchboard does not support");
-    assert_eq!(error_of(&[("memory.scriptingmemory.txt", "|$name\ncase|Joe"), ("a.convo.txt", "A\n#me\nhi")]), "memory.scriptingmemory.txt:1: scripting memory is not supported");
-    assert_eq!(error_of(&[("a.convo.csv", "me,hi"), ("a.convo.txt", "A\n#me\nhi")]), "a.convo.csv:1: Switchboard reads BotiumScript's text files only: write it as a .convo.txt");
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n#begin\nSET_SCRIPTING_MEMORY a|b\n#me\nhi")]),
+        "a.convo.txt:3: `SET_SCRIPTING_MEMORY` needs scripting memory, which Switchboard does not support"
+    );
+    assert_eq!(
+        error_of(&[("memory.scriptingmemory.txt", "|$name\ncase|Joe"), ("a.convo.txt", "A\n#me\nhi")]),
+        "memory.scriptingmemory.txt:1: scripting memory is not supported"
+    );
+    assert_eq!(
+        error_of(&[("a.convo.csv", "me,hi"), ("a.convo.txt", "A\n#me\nhi")]),
+        "a.convo.csv:1: Switchboard reads BotiumScript's text files only: write it as a .convo.txt"
+    );
 }
 
 #[test]
 fn names_botium_registers_elsewhere_are_text() {
     // In `#me` an asserter's name is text; in `#bot` a person input's; an unknown
     // UPPER_CASE word is text everywhere; `$name` without scripting memory is text.
-    let steps = steps_of(&[("a.convo.txt", "A\n#me\nINTENT greeting\n#bot\nBUTTON Yes\n#me\nHELLO_WORLD 1|2\n#bot\nIt costs $price\n#me\nok\n#bot\nFORM name|Joe")]);
+    let steps =
+        steps_of(&[("a.convo.txt", "A\n#me\nINTENT greeting\n#bot\nBUTTON Yes\n#me\nHELLO_WORLD 1|2\n#bot\nIt costs $price\n#me\nok\n#bot\nFORM name|Joe")]);
     let texts: Vec<String> = steps
         .iter()
         .map(|s| match &s.action {
@@ -142,23 +173,46 @@ fn names_botium_registers_elsewhere_are_text() {
 #[test]
 fn botium_json_refusals_name_their_line() {
     let convo = ("a.convo.txt", "A\n#me\nhi");
-    let json = |capabilities: &str| format!("{{\n  \"botium\": {{\n    \"Capabilities\": {{\n      \"PROJECTNAME\": \"x\",\n{capabilities}\n    }}\n  }}\n}}\n");
-    assert_eq!(error_of(&[("botium.json", &json("      \"SCRIPTING_ENABLE_MEMORY\": true")), convo]), "botium.json:5: SCRIPTING_ENABLE_MEMORY: scripting memory is not supported");
-    assert_eq!(error_of(&[("botium.json", &json("      \"ASSERTERS\": [{\"ref\": \"MY\", \"src\": \"x.js\"}]")), convo]), "botium.json:5: ASSERTERS: custom asserters are not supported");
-    assert_eq!(error_of(&[("botium.json", &json("      \"SCRIPTING_MATCHING_MODE\": \"wer\"")), convo]), "botium.json:5: SCRIPTING_MATCHING_MODE: the matching mode `wer` (word error rate) is not supported");
-    assert!(error_of(&[("botium.json", &json("      \"SCRIPTING_MATCHING_MODE\": \"fuzzy\"")), convo]).starts_with("botium.json:5: SCRIPTING_MATCHING_MODE: unknown matching mode `fuzzy`"));
-    assert_eq!(error_of(&[("botium.json", &json("      \"SCRIPTING_UTTEXPANSION_MODE\": \"index\"")), convo]), "botium.json:5: SCRIPTING_UTTEXPANSION_MODE: the utterance expansion mode `index` is not supported (use all, first or random)");
+    let json =
+        |capabilities: &str| format!("{{\n  \"botium\": {{\n    \"Capabilities\": {{\n      \"PROJECTNAME\": \"x\",\n{capabilities}\n    }}\n  }}\n}}\n");
+    assert_eq!(
+        error_of(&[("botium.json", &json("      \"SCRIPTING_ENABLE_MEMORY\": true")), convo]),
+        "botium.json:5: SCRIPTING_ENABLE_MEMORY: scripting memory is not supported"
+    );
+    assert_eq!(
+        error_of(&[("botium.json", &json("      \"ASSERTERS\": [{\"ref\": \"MY\", \"src\": \"x.js\"}]")), convo]),
+        "botium.json:5: ASSERTERS: custom asserters are not supported"
+    );
+    assert_eq!(
+        error_of(&[("botium.json", &json("      \"SCRIPTING_MATCHING_MODE\": \"wer\"")), convo]),
+        "botium.json:5: SCRIPTING_MATCHING_MODE: the matching mode `wer` (word error rate) is not supported"
+    );
+    assert!(error_of(&[("botium.json", &json("      \"SCRIPTING_MATCHING_MODE\": \"fuzzy\"")), convo])
+        .starts_with("botium.json:5: SCRIPTING_MATCHING_MODE: unknown matching mode `fuzzy`"));
+    assert_eq!(
+        error_of(&[("botium.json", &json("      \"SCRIPTING_UTTEXPANSION_MODE\": \"index\"")), convo]),
+        "botium.json:5: SCRIPTING_UTTEXPANSION_MODE: the utterance expansion mode `index` is not supported (use all, first or random)"
+    );
     assert_eq!(error_of(&[("botium.json", "{ \"botium\": "), convo]), "botium.json:1: not botium.json's JSON: EOF while parsing a value at line 1 column 12");
 
     // Strings are read as Botium reads them, and a botium.json above the path counts.
-    let dir = files(&[("botium.json", &json("      \"SCRIPTING_NORMALIZE_TEXT\": \"false\",\n      \"WAITFORBOTTIMEOUT\": \"2500\"")), ("convos/a.convo.txt", "A\n#me\nhi")]);
+    let dir = files(&[
+        ("botium.json", &json("      \"SCRIPTING_NORMALIZE_TEXT\": \"false\",\n      \"WAITFORBOTTIMEOUT\": \"2500\"")),
+        ("convos/a.convo.txt", "A\n#me\nhi"),
+    ]);
     let suite = load(&[dir.path().join("convos")], &Options::default()).unwrap();
-    assert_eq!(suite.settings, Settings { matching: MatchingMode::WildcardIgnoreCase, normalize: false, bot_timeout: Some(std::time::Duration::from_millis(2500)) });
+    assert_eq!(
+        suite.settings,
+        Settings { matching: MatchingMode::WildcardIgnoreCase, normalize: false, bot_timeout: Some(std::time::Duration::from_millis(2500)) }
+    );
 }
 
 #[test]
 fn includes_missing_circular_or_too_deep() {
-    assert_eq!(error_of(&[("a.convo.txt", "A\n#me\nhi\nINCLUDE Nope")]), "a.convo.txt:4: no partial conversation (*.pconvo.txt) is named `Nope`; there are none");
+    assert_eq!(
+        error_of(&[("a.convo.txt", "A\n#me\nhi\nINCLUDE Nope")]),
+        "a.convo.txt:4: no partial conversation (*.pconvo.txt) is named `Nope`; there are none"
+    );
     assert_eq!(
         error_of(&[("a.convo.txt", "A\n#include One"), ("one.pconvo.txt", "One\n#include Two"), ("two.pconvo.txt", "Two\n#bot\nhi\nINCLUDE One")]),
         "two.pconvo.txt:4: partial conversations include each other: One → Two → One"
@@ -227,7 +281,10 @@ fn crlf_a_bom_and_regular_expressions_checked_when_read() {
 
 #[test]
 fn recursive_counts_and_odd_but_valid_lines() {
-    let steps = steps_of(&[("a.convo.txt", "A\n#me\nhi\n#bot\nBUTTONS_COUNT_REC 2\nMEDIA_COUNT_REC >1\nCARDS_COUNT_REC <3\n!MEDIA_COUNT\nTEXT\n!TEXT_EQUALS_IC Bye\nREFUSED |window")]);
+    let steps = steps_of(&[(
+        "a.convo.txt",
+        "A\n#me\nhi\n#bot\nBUTTONS_COUNT_REC 2\nMEDIA_COUNT_REC >1\nCARDS_COUNT_REC <3\n!MEDIA_COUNT\nTEXT\n!TEXT_EQUALS_IC Bye\nREFUSED |window",
+    )]);
     let asserters = bot_asserters(&steps);
     let count = |op, value| Count { op, value };
     assert_eq!(
@@ -246,7 +303,12 @@ fn recursive_counts_and_odd_but_valid_lines() {
     let settings = Settings { matching: MatchingMode::WildcardIgnoreCase, normalize: true, bot_timeout: None };
     let button = |title: &str| Choice { title: title.into(), payload: None };
     let card = |image: Option<&str>, buttons: Vec<Choice>| Card { title: "c".into(), image_url: image.map(str::to_string), buttons, ..Card::default() };
-    let good = BotMessage { text: Some("hello".into()), buttons: vec![button("a")], cards: vec![card(Some("https://x/1.png"), vec![button("b")]), card(Some("https://x/2.png"), vec![])], ..BotMessage::default() };
+    let good = BotMessage {
+        text: Some("hello".into()),
+        buttons: vec![button("a")],
+        cards: vec![card(Some("https://x/1.png"), vec![button("b")]), card(Some("https://x/2.png"), vec![])],
+        ..BotMessage::default()
+    };
     assert_eq!(step.check(&good, &settings), Ok(()));
     let failure = step.check(&BotMessage { text: Some("BYE".into()), media: vec!["https://x/3.png".into()], ..good.clone() }, &settings).unwrap_err();
     assert_eq!(failure.expected, "!MEDIA_COUNT >0 (there are 1)\n!TEXT_EQUALS_IC Bye (matched: Bye)");
