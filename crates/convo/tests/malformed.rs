@@ -264,6 +264,8 @@ fn bounds_on_files_and_expansion() {
 fn crlf_a_bom_and_regular_expressions_checked_when_read() {
     let dir = files(&[("a.convo.txt", "\u{feff}A\r\n#me\r\nhi\r\n#bot\r\nhello\r\n")]);
     let suite = load_dir(&dir).unwrap();
+    // Without botium.json, Botium's defaults.
+    assert_eq!(suite.settings, Settings { matching: MatchingMode::WildcardIgnoreCase, normalize: true, bot_timeout: None });
     let conversation = &suite.conversations[0];
     assert_eq!(conversation.name, "A");
     assert_eq!(conversation.steps.iter().map(|s| s.at.line).collect::<Vec<_>>(), [2, 4]);
