@@ -116,7 +116,8 @@ fn check_text(expected: &TextExpectation, message: &BotMessage, settings: &Setti
 fn line(asserter: &Asserter) -> String {
     let not = if asserter.not { "!" } else { "" };
     let count = |name: &str, count: &Count| format!("{not}{name} {}", describe_count(count));
-    let list = |name: &str, args: &[String]| if args.is_empty() { format!("{not}{name}") } else { format!("{not}{name} {}", join(args.iter().map(String::as_str))) };
+    let list =
+        |name: &str, args: &[String]| if args.is_empty() { format!("{not}{name}") } else { format!("{not}{name} {}", join(args.iter().map(String::as_str))) };
     match &asserter.kind {
         AsserterKind::Buttons(args) => list("BUTTONS", args),
         AsserterKind::QuickReplies(args) => list("QUICK_REPLIES", args),
@@ -143,10 +144,14 @@ fn line(asserter: &Asserter) -> String {
             list(&format!("TEXT_{op}{quantity}{}", if *ignore_case { "_IC" } else { "" }), args)
         }
         AsserterKind::Refused { code, text } => {
-            format!("{not}REFUSED{}", match (code, text) {
-                (None, None) => String::new(),
-                (code, text) => format!(" {}{}", code.map(|c| c.to_string()).unwrap_or_default(), text.as_ref().map(|t| format!("|{t}")).unwrap_or_default()),
-            })
+            format!(
+                "{not}REFUSED{}",
+                match (code, text) {
+                    (None, None) => String::new(),
+                    (code, text) =>
+                        format!(" {}{}", code.map(|c| c.to_string()).unwrap_or_default(), text.as_ref().map(|t| format!("|{t}")).unwrap_or_default()),
+                }
+            )
         }
         AsserterKind::Inbox => format!("{not}INBOX"),
     }
@@ -227,7 +232,9 @@ fn check_asserter(asserter: &Asserter, message: &BotMessage, settings: &Settings
             let found = |arg: &str| -> Result<bool, regex::Error> {
                 let arg = normalized(arg);
                 for choice in &choices {
-                    if mode.matches(Some(&normalized(&choice.title)), &arg)? || choice.payload.as_deref().map(|p| mode.matches(Some(p), &arg)).transpose()?.unwrap_or(false) {
+                    if mode.matches(Some(&normalized(&choice.title)), &arg)?
+                        || choice.payload.as_deref().map(|p| mode.matches(Some(p), &arg)).transpose()?.unwrap_or(false)
+                    {
                         return Ok(true);
                     }
                 }
@@ -250,7 +257,13 @@ fn check_asserter(asserter: &Asserter, message: &BotMessage, settings: &Settings
             found_in(args, asserter.not, found, !media.is_empty()).or_else(|why| fail(why, format!("media: {shown}")))
         }
         AsserterKind::Cards(args) => {
-            let texts: Vec<String> = message.cards.iter().flat_map(|card| std::iter::once(&card.title).chain(card.subtitle.as_ref())).filter(|t| !t.is_empty()).map(|t| normalized(t)).collect();
+            let texts: Vec<String> = message
+                .cards
+                .iter()
+                .flat_map(|card| std::iter::once(&card.title).chain(card.subtitle.as_ref()))
+                .filter(|t| !t.is_empty())
+                .map(|t| normalized(t))
+                .collect();
             let found = |arg: &str| -> Result<bool, regex::Error> {
                 let arg = normalized(arg);
                 for text in &texts {
@@ -284,7 +297,13 @@ fn check_asserter(asserter: &Asserter, message: &BotMessage, settings: &Settings
 }
 
 /// The `TEXT_*` asserters: each with its own matching, whatever the suite's mode.
-fn check_text_asserter(asserter: &Asserter, (op, ignore_case, all): (TextOp, bool, bool), args: &[String], message: &BotMessage, settings: &Settings) -> Result<(), Mismatch> {
+fn check_text_asserter(
+    asserter: &Asserter,
+    (op, ignore_case, all): (TextOp, bool, bool),
+    args: &[String],
+    message: &BotMessage,
+    settings: &Settings,
+) -> Result<(), Mismatch> {
     let text = prepared(message.text.as_deref().unwrap_or(""), settings.normalize);
     let fail = |why: &str| Err(Mismatch { expected: format!("{} {why}", line(asserter)).trim_end().to_string(), actual: message_text(message) });
     if args.is_empty() {

@@ -119,3 +119,63 @@ impl Expander<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MeStep;
+    use std::path::PathBuf;
+
+    fn at(line: usize) -> Location {
+        Location { file: PathBuf::from("a.convo.txt"), line }
+    }
+
+    fn me(text: &str) -> Step {
+        Step { at: at(2), action: Action::Me(MeStep { inputs: vec![], text: Some(text.into()) }) }
+    }
+
+    fn names(expander: &mut Expander, steps: Vec<Step>) -> Vec<String> {
+        expander.expand("A", steps, &at(1)).unwrap().into_iter().map(|(name, _)| name).collect()
+    }
+
+    #[test]
+    fn names_are_botiums_line_tags_padded_to_the_lists_length() {
+        let utterances = HashMap::from([
+            ("TEN".to_string(), (1..=10).map(|n| format!("utterance {n}")).collect::<Vec<_>>()),
+            ("TWO".to_string(), vec!["yes".to_string(), "a rather long utterance".to_string()]),
+            ("ONE".to_string(), vec!["only".to_string()]),
+        ]);
+        let mut expander = Expander { utterances: &utterances, mode: Expansion::All, random_count: 1, name_with_utterance: None, made: 0 };
+        let ten = names(&mut expander, vec![me("TEN")]);
+        assert_eq!((ten[0].as_str(), ten[9].as_str()), ("A/TEN-L01", "A/TEN-L10"));
+        // Each expansion multiplies, the names nest; a list of one adds nothing.
+        assert_eq!(names(&mut expander, vec![me("TWO"), me("ONE"), me("TWO")]), ["A/TWO-L1/TWO-L1", "A/TWO-L1/TWO-L2", "A/TWO-L2/TWO-L1", "A/TWO-L2/TWO-L2"]);
+        assert_eq!(expander.made, 14);
+
+        let mut by_utterance = Expander { utterances: &utterances, mode: Expansion::All, random_count: 1, name_with_utterance: Some(16), made: 0 };
+        assert_eq!(names(&mut by_utterance, vec![me("TWO")]), ["A/TWO-L1-yes", "A/TWO-L2-a rather long..."]);
+    }
+
+    #[test]
+    fn first_and_random_pick_without_renaming() {
+        let utterances = HashMap::from([("TWO".to_string(), vec!["yes".to_string(), "sure".to_string()])]);
+        let mut first = Expander { utterances: &utterances, mode: Expansion::First, random_count: 1, name_with_utterance: None, made: 0 };
+        let made = first.expand("A", vec![me("TWO please")], &at(1)).unwrap();
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].0, "A");
+        // The words after the name are appended where the utterance has no `%s`.
+        assert_eq!(made[0].1, vec![me("yes please")]);
+        let mut random = Expander { utterances: &utterances, mode: Expansion::Random, random_count: 2, name_with_utterance: None, made: 0 };
+        let mut texts: Vec<String> = random
+            .expand("A", vec![me("TWO")], &at(1))
+            .unwrap()
+            .into_iter()
+            .map(|(_, steps)| match &steps[0].action {
+                Action::Me(me) => me.text.clone().unwrap(),
+                _ => unreachable!(),
+            })
+            .collect();
+        texts.sort();
+        assert_eq!(texts, ["sure", "yes"]);
+    }
+}

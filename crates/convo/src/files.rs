@@ -184,8 +184,10 @@ pub(crate) fn config(paths: &[PathBuf]) -> Result<Config, FormatError> {
 fn read_config(file: &Path) -> Result<Config, FormatError> {
     let lines = read(file)?;
     let text = lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n");
-    let json: BotiumJson = serde_json::from_str(&text)
-        .map_err(|error| FormatError { at: Location { file: file.to_path_buf(), line: error.line().max(1) }, message: format!("not botium.json's JSON: {error}") })?;
+    let json: BotiumJson = serde_json::from_str(&text).map_err(|error| FormatError {
+        at: Location { file: file.to_path_buf(), line: error.line().max(1) },
+        message: format!("not botium.json's JSON: {error}"),
+    })?;
     let capabilities = json.botium.and_then(|b| b.capabilities).unwrap_or_default();
     // Errors point at the line that names the capability.
     let error = |key: &str, message: String| {
@@ -225,7 +227,8 @@ fn read_config(file: &Path) -> Result<Config, FormatError> {
         }
     }
     let matching = text_of("SCRIPTING_MATCHING_MODE").map(|mode| mode.parse::<MatchingMode>().map_err(|m| error("SCRIPTING_MATCHING_MODE", m))).transpose()?;
-    let expansion = text_of("SCRIPTING_UTTEXPANSION_MODE").map(|mode| mode.parse::<Expansion>().map_err(|m| error("SCRIPTING_UTTEXPANSION_MODE", m))).transpose()?;
+    let expansion =
+        text_of("SCRIPTING_UTTEXPANSION_MODE").map(|mode| mode.parse::<Expansion>().map_err(|m| error("SCRIPTING_UTTEXPANSION_MODE", m))).transpose()?;
     let name_with_utterance = match text_of("SCRIPTING_UTTEXPANSION_NAMING_MODE").as_deref() {
         None | Some("justLineTag") => None,
         Some("utterance") => Some(number("SCRIPTING_UTTEXPANSION_NAMING_UTTERANCE_MAX")?.unwrap_or(16) as usize),
@@ -239,4 +242,30 @@ fn read_config(file: &Path) -> Result<Config, FormatError> {
         random_count: number("SCRIPTING_UTTEXPANSION_RANDOM_COUNT")?.map(|n| n as usize),
         name_with_utterance,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_skips_hidden_and_skipped_entries_and_survives_a_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for name in ["b.convo.txt", "a/c.pconvo.txt", "a/d.utterances.txt", ".hidden/e.convo.txt", "skip_f.convo.txt", "notes.md", "a/SKIP-g.convo.txt"] {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        std::os::unix::fs::symlink(root, root.join("a/loop")).unwrap();
+        let found = discover(&[root.to_path_buf(), root.join("b.convo.txt")]).unwrap();
+        let names: Vec<(&str, FileKind)> = found.iter().map(|f| (f.fallback_name.as_str(), f.kind)).collect();
+        assert_eq!(names, [("a/c.pconvo.txt", FileKind::Partial), ("a/d.utterances.txt", FileKind::Utterances), ("b.convo.txt", FileKind::Convo)]);
+    }
+
+    #[test]
+    fn the_skip_prefixes() {
+        assert!(is_skipped("skip.a") && is_skipped("SKIP-a") && is_skipped("Skip_a"));
+        assert!(!is_skipped("skipper") && !is_skipped("a-skip-b"));
+    }
 }

@@ -50,7 +50,7 @@ pub enum Expansion {
 }
 
 /// The settings the conversations are checked with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub matching: MatchingMode,
     /// `SCRIPTING_NORMALIZE_TEXT`: HTML tags and repeated blanks removed before comparing.
@@ -87,7 +87,7 @@ pub struct FormatError {
     pub message: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
     /// The first line of the file; with utterance expansion, suffixed as Botium does.
     pub name: String,
@@ -104,14 +104,14 @@ impl Conversation {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// The line of the section that holds the step (in a partial: the partial's).
     pub at: Location,
     pub action: Action,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// What the person does.
     Me(MeStep),
@@ -125,7 +125,7 @@ pub enum Action {
     Pause(Duration),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MeStep {
     /// Done in order, before the text is sent.
     pub inputs: Vec<PersonInput>,
@@ -156,7 +156,7 @@ pub enum MediaSource {
     Url(String),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BotStep {
     pub text: Option<TextExpectation>,
     pub asserters: Vec<Asserter>,
@@ -166,13 +166,13 @@ pub struct BotStep {
 
 /// The bot's text must match one of the alternatives (several when an utterance
 /// list is named), or with `not` none of them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TextExpectation {
     pub alternatives: Vec<String>,
     pub not: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Asserter {
     pub kind: AsserterKind,
     /// `!` before the asserter.

@@ -66,7 +66,16 @@ impl FromStr for MatchingMode {
     fn from_str(name: &str) -> Result<Self, String> {
         use MatchingMode::*;
         let all = [
-            Wildcard, WildcardIgnoreCase, WildcardExact, WildcardExactIgnoreCase, Include, IncludeIgnoreCase, IncludeLowerCase, Equals, EqualsIgnoreCase, Regexp,
+            Wildcard,
+            WildcardIgnoreCase,
+            WildcardExact,
+            WildcardExactIgnoreCase,
+            Include,
+            IncludeIgnoreCase,
+            IncludeLowerCase,
+            Equals,
+            EqualsIgnoreCase,
+            Regexp,
             RegexpIgnoreCase,
         ];
         if name == "wildcardLowerCase" {
@@ -75,9 +84,9 @@ impl FromStr for MatchingMode {
         if name == "wer" {
             return Err("the matching mode `wer` (word error rate) is not supported".into());
         }
-        all.into_iter().find(|mode| mode.as_str() == name).ok_or_else(|| {
-            format!("unknown matching mode `{name}` (one of {})", all.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "))
-        })
+        all.into_iter()
+            .find(|mode| mode.as_str() == name)
+            .ok_or_else(|| format!("unknown matching mode `{name}` (one of {})", all.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")))
     }
 }
 
@@ -207,7 +216,19 @@ mod tests {
             ("Hello World, how are you?", [true, true, true, true, true, true, true, true, true, true, true]),
             ("^Hello W.rld", [false, false, false, false, false, false, false, false, false, true, true]),
         ];
-        let modes = [Wildcard, WildcardIgnoreCase, WildcardExact, WildcardExactIgnoreCase, Include, IncludeIgnoreCase, IncludeLowerCase, Equals, EqualsIgnoreCase, Regexp, RegexpIgnoreCase];
+        let modes = [
+            Wildcard,
+            WildcardIgnoreCase,
+            WildcardExact,
+            WildcardExactIgnoreCase,
+            Include,
+            IncludeIgnoreCase,
+            IncludeLowerCase,
+            Equals,
+            EqualsIgnoreCase,
+            Regexp,
+            RegexpIgnoreCase,
+        ];
         for (expected, results) in cases {
             for (mode, result) in modes.iter().zip(results) {
                 assert_eq!(mode.matches(text, expected).unwrap(), *result, "{mode} of {expected:?}");
@@ -232,7 +253,19 @@ mod tests {
 
     #[test]
     fn modes_by_botiums_names() {
-        for mode in [Wildcard, WildcardIgnoreCase, WildcardExact, WildcardExactIgnoreCase, Include, IncludeIgnoreCase, IncludeLowerCase, Equals, EqualsIgnoreCase, Regexp, RegexpIgnoreCase] {
+        for mode in [
+            Wildcard,
+            WildcardIgnoreCase,
+            WildcardExact,
+            WildcardExactIgnoreCase,
+            Include,
+            IncludeIgnoreCase,
+            IncludeLowerCase,
+            Equals,
+            EqualsIgnoreCase,
+            Regexp,
+            RegexpIgnoreCase,
+        ] {
             assert_eq!(mode.as_str().parse::<MatchingMode>().unwrap(), mode);
         }
         assert_eq!("wildcardLowerCase".parse::<MatchingMode>().unwrap(), WildcardIgnoreCase);

@@ -7,7 +7,9 @@
 
 use crate::matching::{self, format_utterance};
 use crate::parse::{arguments, at, Line, Script, SectionKind};
-use crate::{Action, Asserter, AsserterKind, BotStep, Count, CountOp, FormatError, Location, MeStep, MediaSource, PersonInput, Settings, Step, TextExpectation, TextOp};
+use crate::{
+    Action, Asserter, AsserterKind, BotStep, Count, CountOp, FormatError, Location, MeStep, MediaSource, PersonInput, Settings, Step, TextExpectation, TextOp,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -17,7 +19,10 @@ use std::time::Duration;
 pub(crate) enum Item {
     Step(Step),
     /// A partial conversation played here, named by the line at `at`.
-    Include { name: String, at: Location },
+    Include {
+        name: String,
+        at: Location,
+    },
 }
 
 /// What the lines are read against.
@@ -43,6 +48,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("RESPONSE_LENGTH", "response length checks"),
     ("PAUSE_ASSERTER", "timing asserters"),
     ("FORMS", "forms"),
+    ("FORM", "forms"),
     ("BOT_CONSUMED", "Botium's queue of unread bot messages"),
     ("BOT_UNCONSUMED_COUNT", "Botium's queue of unread bot messages"),
     ("SET_SCRIPTING_MEMORY", "scripting memory"),
@@ -60,8 +66,20 @@ const REFUSED: &[(&str, &str)] = &[
 /// Of those, the person inputs (registered in `#me` only) and asserters (not in `#me`).
 const REFUSED_INPUTS: &[&str] = &["FORM"];
 const REFUSED_ASSERTERS: &[&str] = &[
-    "INTENT", "INTENT_UNIQUE", "INTENT_CONFIDENCE", "ENTITIES", "ENTITY_VALUES", "ENTITY_CONTENT", "JSON_PATH", "JSON_PATH_COUNT", "TEXT_WER", "RESPONSE_LENGTH",
-    "PAUSE_ASSERTER", "FORMS", "BOT_CONSUMED", "BOT_UNCONSUMED_COUNT",
+    "INTENT",
+    "INTENT_UNIQUE",
+    "INTENT_CONFIDENCE",
+    "ENTITIES",
+    "ENTITY_VALUES",
+    "ENTITY_CONTENT",
+    "JSON_PATH",
+    "JSON_PATH_COUNT",
+    "TEXT_WER",
+    "RESPONSE_LENGTH",
+    "PAUSE_ASSERTER",
+    "FORMS",
+    "BOT_CONSUMED",
+    "BOT_UNCONSUMED_COUNT",
 ];
 const INPUTS: &[&str] = &["BUTTON", "QUICK_REPLY", "MEDIA", "LOCATION", "GET_STARTED", "REF", "READ", "DELIVERED"];
 const HOOKS: &[&str] = &["PAUSE", "WAITFORBOT", "INCLUDE"];
@@ -89,14 +107,19 @@ fn text_asserter(name: &str) -> Option<(TextOp, bool, bool)> {
 fn is_asserter(name: &str) -> bool {
     matches!(
         name,
-        "BUTTONS" | "BUTTONS_COUNT" | "BUTTONS_COUNT_REC" | "MEDIA" | "MEDIA_COUNT" | "MEDIA_COUNT_REC" | "CARDS" | "CARDS_COUNT" | "CARDS_COUNT_REC" | "QUICK_REPLIES"
-            | "REFUSED" | "INBOX"
+        "BUTTONS"
+            | "BUTTONS_COUNT"
+            | "BUTTONS_COUNT_REC"
+            | "MEDIA"
+            | "MEDIA_COUNT"
+            | "MEDIA_COUNT_REC"
+            | "CARDS"
+            | "CARDS_COUNT"
+            | "CARDS_COUNT_REC"
+            | "QUICK_REPLIES"
+            | "REFUSED"
+            | "INBOX"
     ) || text_asserter(name).is_some()
-        || REFUSED_ASSERTERS.contains(&name)
-}
-
-fn is_hook(name: &str) -> bool {
-    HOOKS.contains(&name) || REFUSED.iter().any(|(refused, _)| *refused == name) && !REFUSED_ASSERTERS.contains(&name)
 }
 
 /// The steps of a conversation or partial: `#begin`'s first, `#end`'s last, the
@@ -178,9 +201,6 @@ fn section_items(kind: &SectionKind, section_at: &Location, lines: &[Line], cx: 
                 return error(format!("`{name}` needs {feature}, which Switchboard does not support"));
             }
         }
-        if REFUSED_INPUTS.contains(&name) && is_me {
-            return error(format!("`{name}`: forms are not supported"));
-        }
         if !is_me && is_asserter(name) {
             if optional {
                 return error("optional asserters (`?`) are not supported".into());
@@ -192,7 +212,7 @@ fn section_items(kind: &SectionKind, section_at: &Location, lines: &[Line], cx: 
         } else if is_me && INPUTS.contains(&name) {
             inputs.push(input(name, args, line, cx)?);
             text_closed_by.get_or_insert(line);
-        } else if is_hook(name) {
+        } else if HOOKS.contains(&name) {
             match name {
                 "PAUSE" => {
                     let millis = match args.as_slice() {
@@ -403,10 +423,17 @@ fn asserter(name: &str, args: Vec<String>, not: bool, line: &Line, cx: &Context)
 /// Botium's count: `3`, `=3`, `==3`, `>2`, `>=2`, `<4`, `<=4`.
 fn parse_count(text: &str) -> Option<Count> {
     let text = text.trim();
-    let (op, number) = [("<=", CountOp::LessOrEqual), ("<", CountOp::Less), (">=", CountOp::GreaterOrEqual), (">", CountOp::Greater), ("==", CountOp::Equal), ("=", CountOp::Equal)]
-        .into_iter()
-        .find_map(|(prefix, op)| text.strip_prefix(prefix).map(|rest| (op, rest)))
-        .unwrap_or((CountOp::Equal, text));
+    let (op, number) = [
+        ("<=", CountOp::LessOrEqual),
+        ("<", CountOp::Less),
+        (">=", CountOp::GreaterOrEqual),
+        (">", CountOp::Greater),
+        ("==", CountOp::Equal),
+        ("=", CountOp::Equal),
+    ]
+    .into_iter()
+    .find_map(|(prefix, op)| text.strip_prefix(prefix).map(|rest| (op, rest)))
+    .unwrap_or((CountOp::Equal, text));
     Some(Count { op, value: number.trim().parse().ok()? })
 }
 
@@ -423,8 +450,10 @@ fn input(name: &str, args: Vec<String>, line: &Line, cx: &Context) -> Result<Per
             _ => return Err(error("BUTTON takes a title or payload (Botium's `payload|text` is read too)")),
         },
         "QUICK_REPLY" => PersonInput::QuickReply(one(&args)?),
-        "MEDIA" => PersonInput::Media(media(&one(&args).map_err(|_| error("MEDIA takes one file or URL (Botium's lists and wildcards of files are not supported)"))?, cx)
-            .map_err(|message| error(&message))?),
+        "MEDIA" => PersonInput::Media(
+            media(&one(&args).map_err(|_| error("MEDIA takes one file or URL (Botium's lists and wildcards of files are not supported)"))?, cx)
+                .map_err(|message| error(&message))?,
+        ),
         "LOCATION" => {
             let coordinate = |text: &str, limit: f64| text.parse::<f64>().ok().filter(|v| v.is_finite() && v.abs() <= limit);
             match args.as_slice() {
@@ -464,4 +493,39 @@ fn media(arg: &str, cx: &Context) -> Result<MediaSource, String> {
         return Err(format!("no file {}", path.display()));
     }
     Ok(MediaSource::File(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modifiers_read_one_question_mark_then_one_bang() {
+        assert_eq!(modifiers("!BUTTONS a"), (false, true, "BUTTONS a"));
+        assert_eq!(modifiers("!!text"), (false, false, "!text"));
+        assert_eq!(modifiers("?!x"), (true, true, "x"));
+        assert_eq!(modifiers("??x"), (false, false, "?x"));
+        assert_eq!(modifiers("!?x"), (false, true, "?x"));
+    }
+
+    #[test]
+    fn counts_as_botium_writes_them() {
+        let count = |op, value| Some(Count { op, value });
+        assert_eq!(parse_count("3"), count(CountOp::Equal, 3));
+        assert_eq!(parse_count("==3"), count(CountOp::Equal, 3));
+        assert_eq!(parse_count(" >= 2 "), count(CountOp::GreaterOrEqual, 2));
+        assert_eq!(parse_count("<4"), count(CountOp::Less, 4));
+        assert_eq!(parse_count("<=4"), count(CountOp::LessOrEqual, 4));
+        assert_eq!(parse_count(">0"), count(CountOp::Greater, 0));
+        assert_eq!(parse_count("-1"), None);
+        assert_eq!(parse_count("many"), None);
+    }
+
+    #[test]
+    fn an_utterance_named_with_words_fills_them_in() {
+        let utterances = HashMap::from([("HELLO".to_string(), vec!["hello %s".to_string(), "hi".to_string()])]);
+        assert_eq!(resolve_utterance("HELLO Joe", &utterances), Some(("HELLO".to_string(), vec!["hello Joe".to_string(), "hi Joe".to_string()])));
+        assert_eq!(resolve_utterance("HELLO", &utterances).unwrap().1, ["hello %s", "hi"]);
+        assert_eq!(resolve_utterance("GOODBYE Joe", &utterances), None);
+    }
 }
