@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod check;
+mod display;
 mod expand;
 mod files;
 mod load;

@@ -256,3 +256,53 @@ async fn a_long_thread_is_saved_from_the_history_up_to_its_latest_500_messages()
         })
         .await;
 }
+
+/// Types into the composer and presses Enter.
+async fn write(client: &Client, text: &str) {
+    let input = find(client, "#text").await;
+    input.send_keys(text).await.expect("typing");
+    input.send_keys(&Key::Enter).await.expect("pressing Enter");
+}
+
+#[tokio::test]
+async fn a_conversation_with_the_echo_bot_saved_as_a_test_replays_with_switchboard_test() {
+    let server = TestServer::start().await;
+    let _bot = switchboard_testkit::EchoBot::start(&server, "echoes", "messages,messaging_postbacks").await;
+    let bea = server.person("bea").await;
+    let Some(browser) = Browser::start(Screen::Desktop).await else { return };
+    let saved = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = saved.clone();
+    browser
+        .run("messenger_recorded_replays", |client| async move {
+            let server = &server;
+            sign_in(&client, server, "/m/echoes", &bea).await;
+            click_text(&client, "#get-started", "Get Started").await;
+            click_text(&client, ".quick-reply", "Show a card").await;
+            click_text(&client, ".card button.postback", "Say hi").await;
+            find_text(&client, "li.message", "You tapped \"Say hi\"").await;
+            write(&client, "hello").await;
+            find_text(&client, "li.message", "echo: hello").await;
+            *keep.lock().unwrap() = Some(save_as_test(&client, "Saved echoes.convo.txt.").await);
+        })
+        .await;
+    let (name, text) = saved.lock().unwrap().take().expect("the conversation was saved");
+    assert_eq!(name, "echoes.convo.txt");
+    for step in ["#me\nGET_STARTED\n", "#me\nBUTTON Show a card\n", "CARDS Switchboard\n", "#me\nBUTTON Say hi\n", "#me\nhello\n\n#bot\necho: hello\n"] {
+        assert!(text.contains(step), "{step:?} in\n{text}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(&name);
+    std::fs::write(&file, &text).unwrap();
+    // Replayed on a platform of its own, by a new person, with the same bot.
+    let echo_bot = switchboard_testkit::switchboard_binary().with_file_name("echo-bot");
+    let output = std::process::Command::new(switchboard_testkit::switchboard_binary())
+        .arg("test")
+        .arg(&file)
+        .arg("--bot")
+        .arg(&echo_bot)
+        .output()
+        .expect("switchboard test runs");
+    let report = format!("{}{}\n--- the file:\n{text}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert!(report.contains("1 conversation: 1 passed, 0 failed"), "{report}");
+}

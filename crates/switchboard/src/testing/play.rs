@@ -205,6 +205,7 @@ impl Player<'_> {
                     None => {
                         let mut failure = Failure::at(step, "the bot tried to answer, and the platform refused its call");
                         failure.expected = Some(step_lines(expected));
+                        failure.actual = Some("(its call was refused: below)".into());
                         failure.evidence = refused.iter().map(describe_refusal).collect();
                         Err(Box::new(failure))
                     }
@@ -347,7 +348,7 @@ pub(crate) fn describe_refusal(refusal: &Value) -> String {
         serde_json::to_string(error).unwrap_or_default()
     );
     if !refusal["body"].is_null() {
-        line.push_str(&format!("\n    the bot sent: {}", serde_json::to_string(&refusal["body"]).unwrap_or_default()));
+        line.push_str(&format!("\nthe bot sent: {}", serde_json::to_string(&refusal["body"]).unwrap_or_default()));
     }
     line
 }
@@ -355,30 +356,12 @@ pub(crate) fn describe_refusal(refusal: &Value) -> String {
 /// A step as one line: its section and what it does.
 fn describe(action: &Action) -> String {
     match action {
-        Action::Me(me) => {
-            let mut parts: Vec<String> = me.inputs.iter().map(|input| format!("{input:?}")).collect();
-            parts.extend(me.text.clone());
-            format!("#me {}", parts.join(" "))
-        }
-        Action::Bot(_) => "#bot".into(),
-        Action::Wait(duration) => format!("#wait {} s", duration.as_secs()),
-        Action::Silence(duration) => format!("#silence {} s", duration.as_secs_f64()),
-        Action::Pause(duration) => format!("PAUSE {}", duration.as_millis()),
+        Action::Me(me) => format!("#me {}", me.to_string().replace('\n', " / ")),
+        other => other.to_string(),
     }
 }
 
-/// What a `#bot` step expects, as lines.
+/// What a `#bot` step expects, as its script lines.
 fn step_lines(step: &BotStep) -> String {
-    let mut lines = Vec::new();
-    if let Some(text) = &step.text {
-        let not = if text.not { "!" } else { "" };
-        lines.push(format!("{not}{}", text.alternatives.join(" | ")));
-    }
-    for asserter in &step.asserters {
-        lines.push(format!("{}{:?}", if asserter.not { "!" } else { "" }, asserter.kind));
-    }
-    if lines.is_empty() {
-        lines.push("(any message)".into());
-    }
-    lines.join("\n")
+    step.to_string()
 }

@@ -29,7 +29,9 @@ fn failure_details(failure: &Failure) -> String {
         out.push_str(&side_by_side(failure.expected.as_deref().unwrap_or(""), failure.actual.as_deref().unwrap_or("")));
     }
     for evidence in &failure.evidence {
-        let _ = writeln!(out, "       {evidence}");
+        for line in evidence.lines() {
+            let _ = writeln!(out, "       {}", line.trim_start());
+        }
     }
     out
 }
