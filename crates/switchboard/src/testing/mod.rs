@@ -159,32 +159,50 @@ async fn subscribe_when_ready(api: &world::Api, fixture: &world::Fixture, webhoo
     }
 }
 
+/// Persons being created at once: a node checks two passwords at a time.
+const JOINING: usize = 2;
+
 /// Plays the conversations, `jobs` at a time, those that move the clock alone and
-/// last; answers in the files' order. With `print`, a line per conversation as it ends.
+/// last; answers in the files' order. With `print`, a line per conversation as it
+/// ends. Persons are created ahead (Argon2 makes that the slowest part of a short
+/// conversation), at most `jobs` waiting, so that they join while others play.
 async fn play_all(api: &world::Api, fixture: &world::Fixture, rules: &PlayRules, conversations: &[Conversation], jobs: usize, print: bool) -> Vec<play::Played> {
+    use futures_util::StreamExt;
     let player = play::Player { api, fixture, rules };
-    let mut results: Vec<Option<play::Played>> = vec![None; conversations.len()];
-    let (alone, together): (Vec<usize>, Vec<usize>) = (0..conversations.len()).partition(|&i| conversations[i].moves_clock());
-    for (batch, jobs) in [(together, jobs), (alone, 1)] {
-        let slots = Arc::new(Semaphore::new(jobs));
-        let mut running = futures_util::stream::FuturesUnordered::new();
-        for i in batch {
-            let slots = slots.clone();
-            let player = &player;
-            running.push(async move {
-                let _slot = slots.acquire_owned().await.expect("the semaphore is never closed");
-                (i, player.play(&conversations[i], i + 1).await)
-            });
-        }
-        use futures_util::StreamExt;
-        while let Some((i, played)) = running.next().await {
-            if print {
-                print!("{}", report::conversation(&played));
+    let (ready, waiting) = tokio::sync::mpsc::channel::<anyhow::Result<person::Person>>(jobs);
+    let waiting = tokio::sync::Mutex::new(waiting);
+    let joining = async move {
+        let mut joined = futures_util::stream::iter(0..conversations.len()).map(|n| person::Person::join(api, fixture, n + 1)).buffer_unordered(JOINING);
+        while let Some(person) = joined.next().await {
+            if ready.send(person).await.is_err() {
+                break;
             }
-            results[i] = Some(played);
         }
-    }
-    results.into_iter().map(|played| played.expect("every conversation is played")).collect()
+    };
+    let playing = async {
+        let mut results: Vec<Option<play::Played>> = vec![None; conversations.len()];
+        let (alone, together): (Vec<usize>, Vec<usize>) = (0..conversations.len()).partition(|&i| conversations[i].moves_clock());
+        for (batch, jobs) in [(together, jobs), (alone, 1)] {
+            let slots = Arc::new(Semaphore::new(jobs));
+            let mut running = futures_util::stream::FuturesUnordered::new();
+            for i in batch {
+                let (slots, player, waiting) = (slots.clone(), &player, &waiting);
+                running.push(async move {
+                    let _slot = slots.acquire_owned().await.expect("the semaphore is never closed");
+                    let person = waiting.lock().await.recv().await.unwrap_or_else(|| Err(anyhow::anyhow!("no person joined")));
+                    (i, player.play(&conversations[i], person).await)
+                });
+            }
+            while let Some((i, played)) = running.next().await {
+                if print {
+                    print!("{}", report::conversation(&played));
+                }
+                results[i] = Some(played);
+            }
+        }
+        results.into_iter().map(|played| played.expect("every conversation is played")).collect()
+    };
+    tokio::join!(joining, playing).1
 }
 
 /// Where a run keeps its store and the bot's log.

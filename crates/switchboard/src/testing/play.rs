@@ -59,10 +59,11 @@ pub(crate) struct Player<'a> {
 }
 
 impl Player<'_> {
-    pub async fn play(&self, conversation: &Conversation, n: usize) -> Played {
+    /// Plays with a person who joined for it (or could not).
+    pub async fn play(&self, conversation: &Conversation, person: anyhow::Result<Person>) -> Played {
         let started = Instant::now();
         let mut played = Played { name: conversation.name.clone(), file: conversation.file.display().to_string(), elapsed: Duration::ZERO, failure: None, login: None };
-        let mut person = match Person::join(self.api, self.fixture, n).await {
+        let mut person = match person {
             Ok(person) => person,
             Err(error) => {
                 played.failure = Some(Failure { step: "setting up the person".into(), reason: format!("{error:#}"), ..Default::default() });
