@@ -52,6 +52,13 @@ fn junit_cases(path: &Path) -> BTreeMap<String, bool> {
         .collect()
 }
 
+/// Removes the bot's log a run named (it outlives the run).
+fn remove_bot_log(report: &str) {
+    if let Some(log) = report.lines().find_map(|line| line.strip_prefix("The bot's output: ")) {
+        let _ = std::fs::remove_file(log);
+    }
+}
+
 /// The directory a failed run kept, from its report.
 fn kept_directory(stdout: &str) -> PathBuf {
     let line = stdout.lines().find(|line| line.starts_with("The run's store is kept in ")).unwrap_or_else(|| panic!("no kept store in:\n{stdout}"));
@@ -71,6 +78,9 @@ fn the_echo_bots_example_conversations_pass_with_junit() {
     assert!(cases.values().all(|failed| !failed), "{cases:?}");
     assert!(cases.contains_key("A reminder after the 24-hour window is refused"), "{cases:?}");
     assert!(!report.contains("kept in"), "a passing run removes its store: {report}");
+    let log = report.lines().find_map(|line| line.strip_prefix("The bot's output: ")).unwrap_or_else(|| panic!("no bot log in {report}"));
+    assert!(std::fs::read_to_string(log).unwrap().contains("listening on"), "the bot's stdout is in its log");
+    std::fs::remove_file(log).unwrap();
 }
 
 #[test]
@@ -98,7 +108,10 @@ fn a_failing_suite_shows_the_diff_and_the_refused_call() {
     // The failed run keeps its store and the bot's log, to open the conversation.
     let stdout = String::from_utf8_lossy(&output.stdout);
     let kept = kept_directory(&stdout);
-    assert!(kept.join("data").is_dir() && kept.join("bot.log").is_file(), "{}", kept.display());
+    assert!(kept.join("data").is_dir(), "{}", kept.display());
+    let log = stdout.lines().find_map(|line| line.strip_prefix("The bot's output: ")).unwrap_or_else(|| panic!("no bot log in {stdout}"));
+    assert!(std::fs::read_to_string(log).unwrap().contains("the Graph API refused"), "the bot logged its refused call");
+    std::fs::remove_file(log).unwrap();
     assert!(stdout.contains("sign in as sbtest-"), "{stdout}");
     std::fs::remove_dir_all(kept).unwrap();
 }
@@ -112,6 +125,7 @@ fn one_job_and_eight_jobs_give_the_same_verdicts() {
         if let Some(kept) = report["kept"].as_str().and_then(|k| k.lines().next()).and_then(|l| l.strip_prefix("The run's store is kept in ")) {
             let _ = std::fs::remove_dir_all(kept.trim_end_matches(": open it with"));
         }
+        let _ = std::fs::remove_file(report["bot_log"].as_str().expect("the bot's log"));
         report["conversations"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string())).collect()
     };
     let one = verdicts("1");
@@ -126,6 +140,7 @@ fn a_suite_in_botiums_own_format_runs_unchanged() {
     let report = text(&output);
     assert_eq!(output.status.code(), Some(0), "{report}");
     assert!(report.contains("3 conversations: 3 passed, 0 failed"), "{report}");
+    remove_bot_log(&report);
 }
 
 #[test]
@@ -178,6 +193,7 @@ async fn the_suite_runs_against_a_served_node() {
     let report = text(&output);
     assert_eq!(output.status.code(), Some(0), "{report}");
     assert!(report.contains("2 conversations: 2 passed, 0 failed"), "{report}");
+    remove_bot_log(&report);
     let _ = node.kill().await;
 }
 

@@ -305,4 +305,7 @@ async fn a_conversation_with_the_echo_bot_saved_as_a_test_replays_with_switchboa
     let report = format!("{}{}\n--- the file:\n{text}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{report}");
     assert!(report.contains("1 conversation: 1 passed, 0 failed"), "{report}");
+    if let Some(log) = report.lines().find_map(|line| line.strip_prefix("The bot's output: ")) {
+        let _ = std::fs::remove_file(log);
+    }
 }

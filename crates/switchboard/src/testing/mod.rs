@@ -86,7 +86,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
             let port = bot::free_port()?;
             let environment = fixture.bot_environment(&api, port);
             write_environment(options.env_file.as_deref(), &environment)?;
-            bot = Some(bot::BotProcess::start(command, &environment, port, &dir.join("bot.log")).await?);
+            bot = Some(bot::BotProcess::start(command, &environment, port, &bot_log(&dir)).await?);
             let webhook = options.webhook.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}/webhook"));
             fixture.subscribe(&api, &webhook).await?;
         }
@@ -111,7 +111,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     }
     let keep = failed > 0 || options.keep;
     let kept = keep.then(|| opening_hint(&dir, &fixture, &played, options.server.is_some()));
-    let bot_log = options.bot.as_ref().map(|_| dir.join("bot.log").display().to_string()).filter(|_| keep);
+    let bot_log = options.bot.as_ref().map(|_| bot_log(&dir).display().to_string());
     let summary = report::Summary { played: &played, elapsed, bot_log, kept };
     if options.json {
         println!("{}", serde_json::to_string_pretty(&summary.json())?);
@@ -210,6 +210,14 @@ fn run_directory() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("switchboard-test-{}", switchboard_domain::credentials::random_urlsafe(6).replace(['-', '_'], "x")));
     crate::create_private_dir(&dir)?;
     Ok(dir)
+}
+
+/// The bot's output: beside the run's directory, so that it outlives a run that
+/// passed (whose store is removed).
+fn bot_log(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push("-bot.log");
+    dir.with_file_name(name)
 }
 
 /// How to open a kept run's conversations in the web messenger.
