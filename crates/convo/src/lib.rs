@@ -41,6 +41,23 @@ pub enum MatchingMode {
     RegexpIgnoreCase,
 }
 
+impl MatchingMode {
+    /// Every mode, in Botium's order.
+    pub const ALL: [MatchingMode; 11] = [
+        MatchingMode::Wildcard,
+        MatchingMode::WildcardIgnoreCase,
+        MatchingMode::WildcardExact,
+        MatchingMode::WildcardExactIgnoreCase,
+        MatchingMode::Include,
+        MatchingMode::IncludeIgnoreCase,
+        MatchingMode::IncludeLowerCase,
+        MatchingMode::Equals,
+        MatchingMode::EqualsIgnoreCase,
+        MatchingMode::Regexp,
+        MatchingMode::RegexpIgnoreCase,
+    ];
+}
+
 /// How an utterance list named in a `#me` step is played (`SCRIPTING_UTTEXPANSION_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expansion {

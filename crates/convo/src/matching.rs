@@ -64,22 +64,9 @@ impl FromStr for MatchingMode {
 
     /// Botium's names; `wildcardLowerCase` is Botium's other name for `wildcardIgnoreCase`.
     fn from_str(name: &str) -> Result<Self, String> {
-        use MatchingMode::*;
-        let all = [
-            Wildcard,
-            WildcardIgnoreCase,
-            WildcardExact,
-            WildcardExactIgnoreCase,
-            Include,
-            IncludeIgnoreCase,
-            IncludeLowerCase,
-            Equals,
-            EqualsIgnoreCase,
-            Regexp,
-            RegexpIgnoreCase,
-        ];
+        let all = MatchingMode::ALL;
         if name == "wildcardLowerCase" {
-            return Ok(WildcardIgnoreCase);
+            return Ok(MatchingMode::WildcardIgnoreCase);
         }
         if name == "wer" {
             return Err("the matching mode `wer` (word error rate) is not supported".into());
@@ -216,19 +203,7 @@ mod tests {
             ("Hello World, how are you?", [true, true, true, true, true, true, true, true, true, true, true]),
             ("^Hello W.rld", [false, false, false, false, false, false, false, false, false, true, true]),
         ];
-        let modes = [
-            Wildcard,
-            WildcardIgnoreCase,
-            WildcardExact,
-            WildcardExactIgnoreCase,
-            Include,
-            IncludeIgnoreCase,
-            IncludeLowerCase,
-            Equals,
-            EqualsIgnoreCase,
-            Regexp,
-            RegexpIgnoreCase,
-        ];
+        let modes = MatchingMode::ALL;
         for (expected, results) in cases {
             for (mode, result) in modes.iter().zip(results) {
                 assert_eq!(mode.matches(text, expected).unwrap(), *result, "{mode} of {expected:?}");
@@ -253,19 +228,7 @@ mod tests {
 
     #[test]
     fn modes_by_botiums_names() {
-        for mode in [
-            Wildcard,
-            WildcardIgnoreCase,
-            WildcardExact,
-            WildcardExactIgnoreCase,
-            Include,
-            IncludeIgnoreCase,
-            IncludeLowerCase,
-            Equals,
-            EqualsIgnoreCase,
-            Regexp,
-            RegexpIgnoreCase,
-        ] {
+        for mode in MatchingMode::ALL {
             assert_eq!(mode.as_str().parse::<MatchingMode>().unwrap(), mode);
         }
         assert_eq!("wildcardLowerCase".parse::<MatchingMode>().unwrap(), WildcardIgnoreCase);

@@ -113,20 +113,7 @@ pub async fn start_bot(platform: &Platform, info: &mut DemoInfo) -> anyhow::Resu
     // With handovers and standby: the bot passes a thread to the Page Inbox on
     // "talk to a human" and stays quiet until it comes back. With the entry points'
     // fields: it names the ref a person came with and links accounts.
-    let fields: Vec<String> = [
-        "messages",
-        "message_echoes",
-        "message_deliveries",
-        "message_reads",
-        "messaging_postbacks",
-        "messaging_optins",
-        "messaging_referrals",
-        "messaging_account_linking",
-        "messaging_handovers",
-        "standby",
-    ]
-    .map(String::from)
-    .into();
+    let fields: Vec<String> = crate::BOT_FIELDS.map(String::from).into();
     platform
         .subscriptions
         .subscribe_app(&Caller::App(app.clone()), &info.app_id, "page", &url, &info.verify_token, &fields, switchboard_http::DEFAULT_GRAPH_VERSION)

@@ -14,6 +14,22 @@ pub mod testing;
 
 pub use settings::Settings;
 
+/// The webhook fields a bot the platform wires itself (the demo's, one under
+/// `switchboard test`) is subscribed to: everything a person's actions cause, with
+/// handovers and standby (the Page inbox) and the entry points' fields.
+pub const BOT_FIELDS: [&str; 10] = [
+    "messages",
+    "message_echoes",
+    "message_deliveries",
+    "message_reads",
+    "messaging_postbacks",
+    "messaging_optins",
+    "messaging_referrals",
+    "messaging_account_linking",
+    "messaging_handovers",
+    "standby",
+];
+
 use anyhow::Context;
 use listener::Listener;
 use std::net::SocketAddr;

@@ -14,20 +14,6 @@ use std::time::Duration;
 /// The Graph version the runner calls and gives the bot.
 pub(crate) const GRAPH_VERSION: &str = "v21.0";
 
-/// The fields a bot is subscribed to: everything a person's actions cause.
-pub(crate) const FIELDS: [&str; 10] = [
-    "messages",
-    "message_echoes",
-    "message_deliveries",
-    "message_reads",
-    "messaging_postbacks",
-    "messaging_optins",
-    "messaging_referrals",
-    "messaging_account_linking",
-    "messaging_handovers",
-    "standby",
-];
-
 /// The permissions a Messenger bot uses, submitted for review and approved by the
 /// operator so that the app can go live and answer anyone.
 const PERMISSIONS: [&str; 5] = ["pages_messaging", "pages_show_list", "pages_manage_metadata", "pages_read_engagement", "human_agent"];
@@ -117,10 +103,7 @@ pub(crate) enum CallError {
 /// An embedded node on a temporary store, with the virtual clock; its operator
 /// credential is minted at start.
 pub(crate) async fn start_node(data: &Path) -> anyhow::Result<(Node, String)> {
-    let mut settings = Settings::default();
-    settings.data = data.to_path_buf();
-    settings.listen = "127.0.0.1:0".into();
-    settings.virtual_clock = true;
+    let mut settings = Settings { data: data.to_path_buf(), listen: "127.0.0.1:0".into(), virtual_clock: true, ..Default::default() };
     // The bot runs on this machine's loopback.
     settings.outbound.allow_private_addresses = true;
     let node = Node::start(&settings).await?;
@@ -177,11 +160,11 @@ impl Fixture {
     /// on the Page.
     pub async fn subscribe(&self, api: &Api, webhook: &str) -> anyhow::Result<()> {
         let app_token = format!("{}|{}", self.app_id, self.app_secret);
-        let body = json!({"object": "page", "callback_url": webhook, "verify_token": self.verify_token, "fields": FIELDS.join(",")});
+        let body = json!({"object": "page", "callback_url": webhook, "verify_token": self.verify_token, "fields": crate::BOT_FIELDS.join(",")});
         api.graph(Method::POST, &format!("/{}/subscriptions", self.app_id), &app_token, Some(body))
             .await
             .with_context(|| format!("subscribing the bot's webhook {webhook} (the platform's handshake with the bot)"))?;
-        let body = json!({"subscribed_fields": FIELDS.join(",")});
+        let body = json!({"subscribed_fields": crate::BOT_FIELDS.join(",")});
         api.graph(Method::POST, &format!("/{}/subscribed_apps", self.page_id), &self.page_token, Some(body)).await.context("installing the app on the Page")?;
         Ok(())
     }
