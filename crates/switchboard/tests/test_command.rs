@@ -117,6 +117,20 @@ fn a_failing_suite_shows_the_diff_and_the_refused_call() {
 }
 
 #[test]
+fn a_bot_that_refuses_the_signature_shows_the_webhook_failures() {
+    // The bot is started with another app secret: it answers every webhook 401.
+    let bot = format!("APP_SECRET=not-the-secret exec {}", echo_bot());
+    let output = switchboard_test(&[suite("failing").join("passes.convo.txt").to_str().unwrap(), "--bot", &bot, "--timeout", "3s"]);
+    let report = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("no answer from the bot within 3 s"), "{report}");
+    assert!(report.contains("webhook deliveries to the bot failed: HTTP 401") || report.contains("a webhook delivery to the bot failed: HTTP 401"), "{report}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    std::fs::remove_dir_all(kept_directory(&stdout)).unwrap();
+    remove_bot_log(&stdout);
+}
+
+#[test]
 fn one_job_and_eight_jobs_give_the_same_verdicts() {
     let verdicts = |jobs: &str| -> BTreeMap<String, String> {
         let output = switchboard_test(&[examples().to_str().unwrap(), suite("failing").to_str().unwrap(), "--bot", &echo_bot(), "--jobs", jobs, "--timeout", "3s", "--json"]);

@@ -118,9 +118,18 @@ impl Browser {
     }
 }
 
-/// Waits for an element matching the CSS selector (visible or not).
+/// Waits for an element matching the CSS selector (visible or not). Any error is
+/// tried again until the patience runs out: a page that navigates (signing out
+/// reloads it) aborts a search with an error that is not "no such element".
 pub async fn find(client: &Client, css: &str) -> Element {
-    client.wait().at_most(BROWSER_PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    let deadline = tokio::time::Instant::now() + BROWSER_PATIENCE;
+    loop {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(error) if tokio::time::Instant::now() >= deadline => panic!("no element {css}: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// Waits until the element matching `css` contains `text`; answers it.

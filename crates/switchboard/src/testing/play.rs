@@ -289,22 +289,31 @@ impl Player<'_> {
         }
     }
 
-    /// Failed webhook deliveries to the bot since `since_ms`: why it may not have answered.
+    /// Failed webhook deliveries to the bot since `since_ms` (alike ones counted
+    /// once): why it may not have answered.
     async fn webhook_failures(&self, since_ms: i64) -> Vec<String> {
-        let path = format!("/apps/{}/webhook/errors?limit=5", self.fixture.app_id);
+        let path = format!("/apps/{}/webhook/errors?limit=10", self.fixture.app_id);
         let Ok(answer) = self.api.console(Method::GET, &path, None).await else { return Vec::new() };
-        answer["data"]
-            .as_array()
+        let mut alike: Vec<(String, usize)> = Vec::new();
+        for attempt in answer["data"].as_array().into_iter().flatten().filter(|attempt| attempt["time"].as_i64().is_none_or(|at| at >= since_ms)) {
+            let status = attempt["status"].as_i64().map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
+            let mut line = status.clone();
+            if let Some(error) = attempt["error"].as_str().filter(|e| !e.is_empty() && *e != status) {
+                line.push_str(&format!(", {error}"));
+            }
+            if let Some(excerpt) = attempt["response_excerpt"].as_str().filter(|e| !e.is_empty()) {
+                line.push_str(&format!("; the bot answered: {excerpt}"));
+            }
+            match alike.iter_mut().find(|(known, _)| *known == line) {
+                Some((_, count)) => *count += 1,
+                None => alike.push((line, 1)),
+            }
+        }
+        alike
             .into_iter()
-            .flatten()
-            .filter(|attempt| attempt["time"].as_i64().is_none_or(|at| at >= since_ms))
-            .map(|attempt| {
-                let status = attempt["status"].as_i64().map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
-                let mut line = format!("a webhook delivery to the bot failed: {status}, {}", attempt["error"].as_str().unwrap_or_default());
-                if let Some(excerpt) = attempt["response_excerpt"].as_str().filter(|e| !e.is_empty()) {
-                    line.push_str(&format!("; the bot answered: {excerpt}"));
-                }
-                line
+            .map(|(line, count)| match count {
+                1 => format!("a webhook delivery to the bot failed: {line}"),
+                n => format!("{n} webhook deliveries to the bot failed: {line}"),
             })
             .collect()
     }
