@@ -315,6 +315,9 @@ fn answer_to_message(event: &Value, link_url: &str) -> Option<Value> {
         let coordinates = &attachment["payload"]["coordinates"];
         return Some(json!({"text": format!("You shared a pin at {}, {}.", coordinates["lat"], coordinates["long"])}));
     }
+    if let Some(kind @ ("image" | "video" | "audio" | "file")) = attachment["type"].as_str() {
+        return Some(json!({"text": format!("Thanks for the {kind}.")}));
+    }
     let payload = event["postback"]["payload"].as_str().or_else(|| event["message"]["quick_reply"]["payload"].as_str());
     let text = event["message"]["text"].as_str();
     match (payload, text.map(str::trim).map(str::to_lowercase).as_deref()) {
@@ -535,6 +538,8 @@ mod tests {
         assert_eq!(text_of(answer_to(&pin, LINK)), "You shared a pin at 48.8584, 2.2945.");
         let remind = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "text": "Remind me in 3 seconds"}});
         assert_eq!(reminder_delay(&remind), Some(3));
+        let image = json!({"sender": {"id": "psid"}, "message": {"mid": "m", "attachments": [{"type": "image", "payload": {"url": "http://x/m"}}]}});
+        assert_eq!(text_of(answer_to(&image, LINK)), "Thanks for the image.");
         assert_eq!(too_many_cards()["attachment"]["payload"]["elements"].as_array().map(Vec::len), Some(11));
     }
 

@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 /// The Page messages kept for taps, newest last.
 const OFFERS_KEPT: usize = 20;
 
+/// A line of the live stream at most (a message view is a few KiB).
+const MAX_LINE_BYTES: usize = 1 << 20;
+
 pub(crate) struct Person {
     pub login: String,
     pub password: String,
@@ -215,6 +218,10 @@ async fn read_stream(response: reqwest::Response, page: String, arrivals: mpsc::
             }
         };
         pending.extend_from_slice(&chunk);
+        if pending.len() > MAX_LINE_BYTES && !pending.contains(&b'\n') {
+            let _ = arrivals.send(Arrival::Broken(format!("a line over {MAX_LINE_BYTES} bytes")));
+            return;
+        }
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let Some(data) = std::str::from_utf8(&line).ok().and_then(|line| line.trim_end().strip_prefix("data:")) else { continue };

@@ -156,12 +156,14 @@ impl Player<'_> {
                 Ok((path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into()), bytes))
             }
             MediaSource::Url(url) => {
-                let response = self.api.http.get(url).timeout(Duration::from_secs(30)).send().await?.error_for_status()?;
-                anyhow::ensure!(response.content_length().unwrap_or(0) as usize <= MEDIA_LIMIT, "{url} is over the 25 MB attachment limit");
-                let bytes = response.bytes().await?;
-                anyhow::ensure!(bytes.len() <= MEDIA_LIMIT, "{url} is over the 25 MB attachment limit");
+                let mut response = self.api.http.get(url).timeout(Duration::from_secs(30)).send().await?.error_for_status()?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    bytes.extend_from_slice(&chunk);
+                    anyhow::ensure!(bytes.len() <= MEDIA_LIMIT, "{url} is over the 25 MB attachment limit");
+                }
                 let name = url.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("file").split('?').next().unwrap_or("file").to_string();
-                Ok((name, bytes.to_vec()))
+                Ok((name, bytes))
             }
         }
     }
