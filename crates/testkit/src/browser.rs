@@ -254,6 +254,24 @@ pub async fn console_sign_in(client: &Client, server: &crate::TestServer, person
     find_text(client, "#who", &format!("({})", person.login)).await;
 }
 
+/// Opens the web messenger at `path`, signs in on its form, and waits until the
+/// live stream is connected.
+pub async fn messenger_sign_in(client: &Client, server: &crate::TestServer, path: &str, person: &crate::TestPerson) {
+    client.goto(&format!("{}{path}", server.url)).await.expect("the page opens");
+    find(client, "#login-view:not([hidden])").await;
+    find(client, "#login").await.send_keys(&person.login).await.expect("typing the login");
+    find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
+    find(client, "#sign-in").await.click().await.expect("signing in");
+    find(client, "body[data-live='on']").await;
+}
+
+/// Types into the web messenger's composer and presses Enter.
+pub async fn write_message(client: &Client, text: &str) {
+    let input = find(client, "#text").await;
+    input.send_keys(text).await.expect("typing");
+    input.send_keys(&fantoccini::key::Key::Enter).await.expect("pressing Enter");
+}
+
 /// Opens the web console with the operator credential.
 pub async fn console_sign_in_as_operator(client: &Client, server: &crate::TestServer) {
     client.goto(&format!("{}/console", server.url)).await.expect("the console opens");

@@ -5,11 +5,10 @@
 //! echoes again. Each step waits for what a page shows, never sleeps; that the bot
 //! stayed quiet is read after later messages of the same thread.
 
-use fantoccini::key::Key;
 use fantoccini::Client;
 use reqwest::Method;
 use serde_json::json;
-use switchboard_testkit::browser::{click, click_text, find, find_text, texts, Browser, Screen};
+use switchboard_testkit::browser::{messenger_sign_in, write_message, click, click_text, find, find_text, texts, Browser, Screen};
 use switchboard_testkit::{EchoBot, TestPerson, TestServer};
 
 /// What the example bot subscribes to here: its own events, and the handover's.
@@ -19,23 +18,6 @@ const FIELDS: &str = "messages,messaging_postbacks,messaging_handovers,standby";
 const PAGE_INBOX_APP: &str = "263902037430900";
 
 // ---- browser steps ------------------------------------------------------------------
-
-/// Opens the web messenger at `path`, signs in, and waits for the live stream.
-async fn messenger_sign_in(client: &Client, server: &TestServer, path: &str, person: &TestPerson) {
-    client.goto(&format!("{}{path}", server.url)).await.expect("the messenger opens");
-    find(client, "#login-view:not([hidden])").await;
-    find(client, "#login").await.send_keys(&person.login).await.expect("typing the login");
-    find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
-    click(client, "#sign-in").await;
-    find(client, "body[data-live='on']").await;
-}
-
-/// Types into the messenger's composer and presses Enter.
-async fn write(client: &Client, text: &str) {
-    let input = find(client, "#text").await;
-    input.send_keys(text).await.expect("typing");
-    input.send_keys(&Key::Enter).await.expect("pressing Enter");
-}
 
 async fn fill(client: &Client, css: &str, text: &str) {
     let input = find(client, css).await;
@@ -93,9 +75,9 @@ async fn a_person_asks_for_a_human_an_agent_answers_in_the_inbox_and_hands_back_
                 .run("inbox_agent", |agent| async move {
                     // Ann chats with the bot, then asks for a human.
                     messenger_sign_in(&person, &server, "/m/echo", &ann).await;
-                    write(&person, "hello bot").await;
+                    write_message(&person, "hello bot").await;
                     find_text(&person, ".from-page .bubble", "echo: hello bot").await;
-                    write(&person, "Please, I want to TALK TO A HUMAN").await;
+                    write_message(&person, "Please, I want to TALK TO A HUMAN").await;
                     find_text(&person, ".from-page .bubble", "Connecting you with a person from our team.").await;
                     let asked = bot.tap.wait_for("the request for a human at the bot", "messaging", |e| e["message"]["text"] == "Please, I want to TALK TO A HUMAN").await;
                     let psid = asked["sender"]["id"].as_str().expect("the PSID").to_string();
@@ -125,7 +107,7 @@ async fn a_person_asks_for_a_human_an_agent_answers_in_the_inbox_and_hands_back_
                     find_text(&person, ".from-page .bubble", "Hi Ann, I'm Alex from the team. How can I help?").await;
 
                     // Ann writes: Alex reads it in the inbox; the bot only watches (standby).
-                    write(&person, "My order is late").await;
+                    write_message(&person, "My order is late").await;
                     find_text(&agent, ".inbox-message[data-from='person']", "My order is late").await;
                     let watched = bot.tap.wait_for("Ann's message on standby at the bot", "standby", |e| e["message"]["text"] == "My order is late").await;
                     assert_eq!(watched["sender"]["id"], psid.as_str(), "{watched}");
@@ -144,7 +126,7 @@ async fn a_person_asks_for_a_human_an_agent_answers_in_the_inbox_and_hands_back_
                     find_text(&agent, &row, "Bot").await;
                     bot.tap.wait_for("the thread passed back to the bot", "messaging", |e| e["pass_thread_control"].is_object()).await;
                     find_text(&person, ".from-page .bubble", "I'm back! Say anything and I'll echo it.").await;
-                    write(&person, "hello again").await;
+                    write_message(&person, "hello again").await;
                     find_text(&person, ".from-page .bubble", "echo: hello again").await;
                     find_text(&agent, ".inbox-message[data-from='page']", "echo: hello again").await;
                     // The bot answers a thread's events in order: no echo of what Alex answered.

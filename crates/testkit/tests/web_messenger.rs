@@ -7,33 +7,16 @@
 //! `docs/screenshots/messenger-thread.png` and `messenger-phone.png`.
 
 use fantoccini::key::Key;
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use switchboard_testkit::browser::{click_text, find, find_text, screenshot, wait_displayed, Browser, Screen};
+use switchboard_testkit::browser::{messenger_sign_in, write_message, click_text, find, find_text, screenshot, wait_displayed, Browser, Screen};
 use switchboard_testkit::{eventually, Bot, EchoBot, MediaFile, MediaServer, TestPerson, TestServer, PNG};
 
 const FIELDS: &str = "messages,message_echoes,messaging_postbacks,message_reactions,message_reads,messaging_optins";
 
 // ---- browser steps ------------------------------------------------------------------
-
-/// Opens `path`, signs in on the form, and waits until the live stream is connected.
-async fn sign_in(client: &Client, server: &TestServer, path: &str, person: &TestPerson) {
-    client.goto(&format!("{}{path}", server.url)).await.expect("the page opens");
-    find(client, "#login-view:not([hidden])").await;
-    find(client, "#login").await.send_keys(&person.login).await.expect("typing the login");
-    find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
-    find(client, "#sign-in").await.click().await.expect("signing in");
-    find(client, "body[data-live='on']").await;
-}
-
-/// Types into the composer and presses Enter.
-async fn write(client: &Client, text: &str) {
-    let input = find(client, "#text").await;
-    input.send_keys(text).await.expect("typing");
-    input.send_keys(&Key::Enter).await.expect("pressing Enter");
-}
 
 /// The CSS selector of a message by mid.
 fn message(mid: &str) -> String {
@@ -90,7 +73,7 @@ async fn a_person_opens_a_link_taps_get_started_and_chats_with_the_example_bot()
     let ann = server.person("ann").await;
     browser
         .run("messenger_echo_bot", |client| async move {
-            sign_in(&client, &server, "/m/echo?ref=from-test", &ann).await;
+            messenger_sign_in(&client, &server, "/m/echo?ref=from-test", &ann).await;
             find_text(&client, "#thread-title", "Page echo").await;
             find_text(&client, "#greeting", "Hello Ann! Tap Get Started to chat with the echo bot.").await;
             find_text(&client, ".ice-breaker", "What can you do?").await;
@@ -129,7 +112,7 @@ async fn a_person_opens_a_link_taps_get_started_and_chats_with_the_example_bot()
             assert_eq!(tapped["postback"]["title"], "Say hi");
 
             // Writing: Enter sends, and the bot echoes.
-            write(&client, "hello bot").await;
+            write_message(&client, "hello bot").await;
             find_text(&client, ".from-person .bubble", "hello bot").await;
             find_text(&client, ".from-page .bubble", "echo: hello bot").await;
             assert!(tap.events().iter().any(|e| e["message"]["quick_reply"]["payload"] == "CARD"), "the quick reply reached the bot");
@@ -181,7 +164,7 @@ async fn every_template_renders_and_its_buttons_work() {
 
     browser
         .run("messenger_templates", |client| async move {
-            sign_in(&client, &server, "/m/shop", &ann).await;
+            messenger_sign_in(&client, &server, "/m/shop", &ann).await;
             find_text(&client, ".from-person .bubble", "hi").await;
 
             send(&server, &bot, &psid, json!({"text": "Hi Ann! Here is what is new this week."})).await;
@@ -309,7 +292,7 @@ async fn reactions_replies_typing_and_receipts_from_the_page() {
 
     browser
         .run("messenger_reactions", |client| async move {
-            sign_in(&client, &server, "/", &ann).await;
+            messenger_sign_in(&client, &server, "/", &ann).await;
             click_text(&client, "#thread-list .thread-name", "Page shop").await;
             find_text(&client, ".from-page .bubble", "Our offer").await;
             bot.receiver.wait_for("the read receipt", |e| e["read"]["watermark"].as_i64().is_some()).await;
@@ -335,7 +318,7 @@ async fn reactions_replies_typing_and_receipts_from_the_page() {
             // Reply to the Page's message.
             find(&client, &format!("{offered} .reply-button")).await.click().await.unwrap();
             find_text(&client, "#replying-text", "Our offer").await;
-            write(&client, "Is it for any colour?").await;
+            write_message(&client, "Is it for any colour?").await;
             let event = bot.receiver.wait_for("the reply", |e| e["message"]["text"] == "Is it for any colour?").await;
             assert_eq!(event["message"]["reply_to"]["mid"], offer.as_str());
             find_text(&client, ".from-person .quote .quote-text", "Our offer").await;
@@ -374,7 +357,7 @@ async fn an_attachment_sent_from_the_page_reaches_the_bot() {
     browser
         .run("messenger_attachment", |client| async move {
             // Found by searching, then opened.
-            sign_in(&client, &server, "/", &ann).await;
+            messenger_sign_in(&client, &server, "/", &ann).await;
             find(&client, "#search").await.send_keys("shop").await.unwrap();
             click_text(&client, "#search-results .thread-name", "Page shop").await;
             find_text(&client, ".from-person .bubble", "hi").await;
@@ -401,7 +384,7 @@ async fn a_phone_screen_shows_the_list_and_the_thread_in_turn() {
 
     browser
         .run("messenger_phone", |client| async move {
-            sign_in(&client, &server, "/", &ann).await;
+            messenger_sign_in(&client, &server, "/", &ann).await;
             find_text(&client, "#thread-list .thread-preview", "What are you looking for").await;
             find(&client, "#thread-list .unread-dot").await;
             wait_displayed(&client, "#thread-view", false).await;
@@ -448,7 +431,7 @@ async fn a_reload_shows_what_the_server_remembers_seen_and_opt_in_choices() {
 
     browser
         .run("messenger_reload", |client| async move {
-            sign_in(&client, &server, "/m/shop", &ann).await;
+            messenger_sign_in(&client, &server, "/m/shop", &ann).await;
             find_text(&client, ".optin button.notifications-stop", "Stop messages").await;
             find_text(&client, ".from-person .status", "Seen").await;
         })

@@ -11,20 +11,10 @@ use fantoccini::key::Key;
 use fantoccini::Client;
 use reqwest::Method;
 use serde_json::{json, Value};
-use switchboard_testkit::browser::{attribute, click, click_text, find, find_text, Browser, Screen};
-use switchboard_testkit::{Bot, TestPerson, TestServer, PNG};
+use switchboard_testkit::browser::{messenger_sign_in, write_message, attribute, click, click_text, find, find_text, Browser, Screen};
+use switchboard_testkit::{Bot, TestServer, PNG};
 
 const FIELDS: &str = "messages,messaging_postbacks";
-
-/// Opens `path`, signs in on the form, and waits until the live stream is connected.
-async fn sign_in(client: &Client, server: &TestServer, path: &str, person: &TestPerson) {
-    client.goto(&format!("{}{path}", server.url)).await.expect("the page opens");
-    find(client, "#login-view:not([hidden])").await;
-    find(client, "#login").await.send_keys(&person.login).await.expect("typing the login");
-    find(client, "#password").await.send_keys(&person.password).await.expect("typing the password");
-    find(client, "#sign-in").await.click().await.expect("signing in");
-    find(client, "body[data-live='on']").await;
-}
 
 /// The bot sends `message` to the person: its mid.
 async fn send(server: &TestServer, bot: &Bot, psid: &str, message: Value) -> String {
@@ -117,7 +107,7 @@ async fn a_person_saves_a_conversation_with_taps_and_templates_as_a_test() {
     browser
         .run("messenger_save_as_test", |client| async move {
             let (server, bot) = (&server, &bot);
-            sign_in(&client, server, "/m/shop?ref=spring-sale", &ann).await;
+            messenger_sign_in(&client, server, "/m/shop?ref=spring-sale", &ann).await;
             click_text(&client, "#get-started", "Get Started").await;
             let started = bot.receiver.wait_for("Get Started", |e| e["postback"]["payload"] == "GO").await;
             assert_eq!(started["postback"]["referral"]["ref"], "spring-sale", "{started}");
@@ -241,7 +231,7 @@ async fn a_long_thread_is_saved_from_the_history_up_to_its_latest_500_messages()
 
     browser
         .run("messenger_save_long_thread", |client| async move {
-            sign_in(&client, &server, "/m/news", &ann).await;
+            messenger_sign_in(&client, &server, "/m/news", &ann).await;
             find_text(&client, ".from-page .bubble", "news 510").await;
             find(&client, "#older:not([hidden])").await;
             let before = browser_date(&client).await;
@@ -257,13 +247,6 @@ async fn a_long_thread_is_saved_from_the_history_up_to_its_latest_500_messages()
         .await;
 }
 
-/// Types into the composer and presses Enter.
-async fn write(client: &Client, text: &str) {
-    let input = find(client, "#text").await;
-    input.send_keys(text).await.expect("typing");
-    input.send_keys(&Key::Enter).await.expect("pressing Enter");
-}
-
 #[tokio::test]
 async fn a_conversation_with_the_echo_bot_saved_as_a_test_replays_with_switchboard_test() {
     let server = TestServer::start().await;
@@ -275,12 +258,12 @@ async fn a_conversation_with_the_echo_bot_saved_as_a_test_replays_with_switchboa
     browser
         .run("messenger_recorded_replays", |client| async move {
             let server = &server;
-            sign_in(&client, server, "/m/echoes", &bea).await;
+            messenger_sign_in(&client, server, "/m/echoes", &bea).await;
             click_text(&client, "#get-started", "Get Started").await;
             click_text(&client, ".quick-reply", "Show a card").await;
             click_text(&client, ".card button.postback", "Say hi").await;
             find_text(&client, "li.message", "You tapped \"Say hi\"").await;
-            write(&client, "hello").await;
+            write_message(&client, "hello").await;
             find_text(&client, "li.message", "echo: hello").await;
             *keep.lock().unwrap() = Some(save_as_test(&client, "Saved echoes.convo.txt.").await);
         })
