@@ -10,7 +10,17 @@
 use reqwest::Method;
 use serde_json::json;
 use switchboard_testkit::browser::{attribute, click, console_go, console_sign_in, find, find_text, refresh_until, Browser, Screen};
-use switchboard_testkit::{ListenProcess, TestServer, WebhookReceiver};
+use switchboard_testkit::{ListenProcess, TestApp, TestPage, TestPerson, TestServer, WebhookReceiver};
+
+/// Dora, her Page, and an app she administers granted the Page: its Page token.
+async fn dora_and_her_bot(server: &TestServer) -> (TestPerson, TestPage, TestApp, String) {
+    let dora = server.person("dora").await;
+    let page = server.page(&dora, "dorashop").await;
+    let app = server.app("Dora bot").await;
+    server.console(Method::POST, &format!("/apps/{}/roles", app.id), json!({"person_id": dora.id, "role": "administrator"})).await;
+    let page_token = server.grant(&page, &app, &dora).await;
+    (dora, page, app, page_token)
+}
 
 #[tokio::test]
 async fn an_administrator_switches_the_delivery_mode_and_sees_a_listener_connect() {
@@ -18,11 +28,7 @@ async fn an_administrator_switches_the_delivery_mode_and_sees_a_listener_connect
     // The server installs the process's TLS provider, which the WebDriver client needs.
     let Some(browser) = Browser::start(Screen::Desktop).await else { return };
     // An app granted a Page and installed on it, with no webhook at all; Dora administers both.
-    let dora = server.person("dora").await;
-    let page = server.page(&dora, "dorashop").await;
-    let app = server.app("Dora bot").await;
-    server.console(Method::POST, &format!("/apps/{}/roles", app.id), json!({"person_id": dora.id, "role": "administrator"})).await;
-    let page_token = server.grant(&page, &app, &dora).await;
+    let (dora, page, app, page_token) = dora_and_her_bot(&server).await;
     server.install(&page_token, &page, "messages").await;
     let delivery_path = format!("/apps/{}/webhook/delivery", app.id);
 
@@ -82,11 +88,7 @@ async fn an_administrator_switches_the_delivery_mode_and_sees_a_listener_connect
 async fn an_administrator_sees_the_bots_refused_calls() {
     let server = TestServer::start().await;
     let Some(browser) = Browser::start(Screen::Desktop).await else { return };
-    let dora = server.person("dora").await;
-    let page = server.page(&dora, "dorashop").await;
-    let app = server.app("Dora bot").await;
-    server.console(Method::POST, &format!("/apps/{}/roles", app.id), json!({"person_id": dora.id, "role": "administrator"})).await;
-    let page_token = server.grant(&page, &app, &dora).await;
+    let (dora, _page, app, page_token) = dora_and_her_bot(&server).await;
     let send = json!({"recipient": {"id": "123"}, "messaging_type": "RESPONSE", "message": {"text": "to nobody"}});
     let (status, answer) = server.graph_call(Method::POST, "/me/messages", Some(&page_token), Some(send)).await;
     assert_eq!(status, 400, "{answer}");
