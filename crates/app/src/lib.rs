@@ -158,10 +158,18 @@ impl Default for PlatformSettings {
     }
 }
 
-/// The platform: one service per area, each over the shared core. Cheap to clone.
-/// The faces call the service of the area a request belongs to.
+/// The platform: one service per area, each over the shared core. The faces call
+/// the service of the area a request belongs to, through `Deref`.
+///
+/// A clone is one reference count: the faces hold the platform as their state, and
+/// axum clones the state for every extractor of every request. Cloning the services
+/// themselves cost dozens of atomic counts on counters both cores share, a tenth
+/// of a node's time under the Send API's load (ANALYSIS.md).
 #[derive(Clone)]
-pub struct Platform {
+pub struct Platform(Arc<Services>);
+
+/// Every service of the platform; reached through [`Platform`].
+pub struct Services {
     core: Arc<core::Core>,
     pub sessions: Sessions,
     pub directory: Directory,
@@ -213,7 +221,7 @@ impl Platform {
         let media = Media::new(core.clone(), fetcher);
         let notifications = Notifications { core: core.clone() };
         let profiles = Profiles { core: core.clone() };
-        Self {
+        Self(Arc::new(Services {
             consent: Consent { core: core.clone(), directory: directory.clone() },
             listings: Listings { core: core.clone(), directory: directory.clone() },
             features: Features { core: core.clone() },
@@ -238,7 +246,7 @@ impl Platform {
             notifications,
             profiles,
             core,
-        }
+        }))
     }
 
     /// Resolves a bearer token (every face's first step); `proof` is the request's
@@ -260,6 +268,14 @@ impl Platform {
 
     /// Applies what the bus brings (live events, invalidations) until `shutdown`.
     pub async fn run_relay(self, shutdown: tokio_util::sync::CancellationToken) {
-        relay::run(self.core, shutdown).await
+        relay::run(self.core.clone(), shutdown).await
+    }
+}
+
+impl std::ops::Deref for Platform {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
     }
 }
