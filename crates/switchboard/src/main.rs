@@ -12,12 +12,6 @@ use switchboard_app::views::*;
 use switchboard_app::{Actor, Platform, SystemClock};
 use switchboard_domain::{AppId, AppMode, AppRole, PageId, PageRole, PersonId, ReceiverRole};
 
-/// A request allocates and frees many small buffers on both worker threads (headers,
-/// JSON, futures); glibc's allocator spent a sixth of a node's time in them under
-/// the Send API's load, with its locks and consolidations (ANALYSIS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "switchboard", version, about = "A self-hostable Messenger Platform")]
 struct Cli {
