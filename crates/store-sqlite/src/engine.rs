@@ -131,32 +131,7 @@ impl GroupFailure {
 /// Each reader connection's page cache, KiB (the writer's is 32 MB).
 const READER_CACHE_KIB: u32 = 8_000;
 
-/// How much of a savepoint's journal stays in memory before SQLite writes it to a
-/// temporary file, bytes. Every write job runs in a savepoint, which journals the
-/// pages it touches; at SQLite's 64 KiB (16 pages) a message with its outbox rows
-/// could spill, and the journal then stays a file for the rest of the group: a
-/// `pwrite` per page touched, a third of the writer's time under the Send API's load
-/// (ANALYSIS.md). 4 MiB keeps a group's journal in memory and still bounds it.
-const SAVEPOINT_JOURNAL_IN_MEMORY: i32 = 256 << 10;
-
-/// SQLite's process-wide settings, applied once before the first connection opens
-/// (SQLite refuses them after it has initialized). Should something in the process
-/// have opened SQLite first, its defaults stay: slower, never wrong.
-fn configure_sqlite() {
-    static CONFIGURED: std::sync::Once = std::sync::Once::new();
-    CONFIGURED.call_once(|| {
-        // SAFETY: sqlite3_config is called with the integer argument this option
-        // takes; it is not called concurrently (Once) and SQLite checks that it has
-        // not initialized yet, answering SQLITE_MISUSE otherwise.
-        let answer = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL, SAVEPOINT_JOURNAL_IN_MEMORY) };
-        if answer != rusqlite::ffi::SQLITE_OK {
-            tracing::debug!(answer, "SQLite was initialized before the store: savepoint journals spill at its default size");
-        }
-    });
-}
-
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
-    configure_sqlite();
     let conn = Connection::open(path).map_err(sql_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql_error)?;
     conn.execute_batch(
