@@ -163,7 +163,7 @@ impl Default for PlatformSettings {
 ///
 /// A clone is one reference count: the faces hold the platform as their state, and
 /// axum clones the state for every extractor of every request. Cloning the services
-/// themselves cost dozens of atomic counts on counters both cores share, a tenth
+/// themselves cost dozens of atomic counts on counters both cores share, a fifth
 /// of a node's time under the Send API's load (ANALYSIS.md).
 #[derive(Clone)]
 pub struct Platform(Arc<Services>);
