@@ -131,7 +131,37 @@ impl GroupFailure {
 /// Each reader connection's page cache, KiB (the writer's is 32 MB).
 const READER_CACHE_KIB: u32 = 8_000;
 
+/// How much of a savepoint's journal stays in memory before SQLite writes it to a
+/// temporary file, bytes. Every write job runs in a savepoint, which journals the
+/// pages it touches; at SQLite's 64 KiB (16 pages) a message with its outbox rows
+/// could spill, and the journal then stays a file for the rest of the group: a
+/// `pwrite` per page touched, a third of the writer's time under the Send API's load
+/// (ANALYSIS.md). It cannot go higher than this: at the spill SQLite writes the
+/// memory journal in one call per chunk of this size, and its unix VFS writes at
+/// most 128 KiB - 1 bytes a call (`seekAndWriteFd` masks the length with 0x1ffff),
+/// so a larger size loses the rest and SQLite answers SQLITE_FULL.
+const SAVEPOINT_JOURNAL_IN_MEMORY: i32 = 127 << 10;
+const _: () = assert!(SAVEPOINT_JOURNAL_IN_MEMORY <= 0x1ffff, "SQLite's unix VFS writes a spilled chunk in one call of at most 0x1ffff bytes");
+
+/// SQLite's process-wide settings, applied once before the first connection opens
+/// (SQLite refuses them after it has initialized). Should something in the process
+/// have opened SQLite first, its defaults stay: slower, never wrong.
+fn configure_sqlite() -> bool {
+    static CONFIGURED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CONFIGURED.get_or_init(|| {
+        // SAFETY: sqlite3_config is called with the integer argument this option
+        // takes; it is not called concurrently (Once) and SQLite checks that it has
+        // not initialized yet, answering SQLITE_MISUSE otherwise.
+        let answer = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL, SAVEPOINT_JOURNAL_IN_MEMORY) };
+        if answer != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(answer, "SQLite was initialized before the store: savepoint journals spill at its default size");
+        }
+        answer == rusqlite::ffi::SQLITE_OK
+    })
+}
+
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
+    configure_sqlite();
     let conn = Connection::open(path).map_err(sql_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql_error)?;
     conn.execute_batch(
@@ -405,6 +435,27 @@ fn owner_only(path: &std::path::Path) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that journals far more than stays in memory: its savepoint's journal
+    /// spills to a temporary file, and SQLite stores it (a spill size past what the
+    /// unix VFS writes in one call answered SQLITE_FULL here).
+    #[tokio::test]
+    async fn a_savepoint_journal_that_spills_to_a_file_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path().join("switchboard.db"), 1).unwrap();
+        assert!(configure_sqlite(), "the spill size applies in this process");
+        let rows = 4 * SAVEPOINT_JOURNAL_IN_MEMORY / 1000;
+        engine
+            .write(move |c| {
+                c.execute_batch("CREATE TABLE notes (body TEXT NOT NULL)").map_err(sql_error)?;
+                let rows_of = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)";
+                c.execute(&format!("{rows_of} INSERT INTO notes (body) SELECT hex(randomblob(1000)) FROM n"), [rows]).map(drop).map_err(sql_error)
+            })
+            .await
+            .unwrap();
+        let rewritten = engine.write(|c| c.execute("UPDATE notes SET body = lower(body)", []).map_err(sql_error)).await;
+        assert_eq!(rewritten.unwrap(), rows as usize, "every page of the table journaled in one savepoint");
+    }
 
     /// A statement that fills the database mid-group makes SQLite roll back the whole
     /// transaction: no request of the group may then be answered stored, and none
