@@ -544,26 +544,18 @@ fn print(view: impl serde::Serialize) {
 /// on serves large blocks from arenas that it never hands back: a node that once
 /// buffered many uploads would keep that memory for good. With a fixed threshold,
 /// every block of 1 MiB or more is mapped on its own and returned when freed.
-///
-/// glibc also hands the free top of an arena back to the kernel once it passes its
-/// trim threshold, 128 KiB when the mmap threshold is fixed. SQLite frees each write
-/// job's savepoint journal (up to 127 KiB) when the job ends, so the writer's arena
-/// went back and forth every job: an `madvise` that flushed the TLB on both cores,
-/// then page faults to map it again (7 % of the writer's samples under the Send
-/// API's load, ANALYSIS.md). Each arena now keeps up to 1 MiB free at its top.
-fn tune_the_allocator() {
+fn return_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before the node
-    // allocates anything large.
+    // SAFETY: mallopt only sets an allocator parameter; it is called before the
+    // node allocates anything large.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tune_the_allocator();
+    return_large_blocks();
     let cli = Cli::parse();
     let operator = Actor::Operator;
     match cli.command {
