@@ -146,9 +146,9 @@ const _: () = assert!(SAVEPOINT_JOURNAL_IN_MEMORY <= 0x1ffff, "SQLite's unix VFS
 /// SQLite's process-wide settings, applied once before the first connection opens
 /// (SQLite refuses them after it has initialized). Should something in the process
 /// have opened SQLite first, its defaults stay: slower, never wrong.
-fn configure_sqlite() -> bool {
-    static CONFIGURED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CONFIGURED.get_or_init(|| {
+fn configure_sqlite() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
         // SAFETY: sqlite3_config is called with the integer argument this option
         // takes; it is not called concurrently (Once) and SQLite checks that it has
         // not initialized yet, answering SQLITE_MISUSE otherwise.
@@ -156,8 +156,7 @@ fn configure_sqlite() -> bool {
         if answer != rusqlite::ffi::SQLITE_OK {
             tracing::debug!(answer, "SQLite was initialized before the store: savepoint journals spill at its default size");
         }
-        answer == rusqlite::ffi::SQLITE_OK
-    })
+    });
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
@@ -435,27 +434,6 @@ fn owner_only(path: &std::path::Path) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A write that journals far more than stays in memory: its savepoint's journal
-    /// spills to a temporary file, and SQLite stores it (a spill size past what the
-    /// unix VFS writes in one call answered SQLITE_FULL here).
-    #[tokio::test]
-    async fn a_savepoint_journal_that_spills_to_a_file_is_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(dir.path().join("switchboard.db"), 1).unwrap();
-        assert!(configure_sqlite(), "the spill size applies in this process");
-        let rows = 4 * SAVEPOINT_JOURNAL_IN_MEMORY / 1000;
-        engine
-            .write(move |c| {
-                c.execute_batch("CREATE TABLE notes (body TEXT NOT NULL)").map_err(sql_error)?;
-                let rows_of = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)";
-                c.execute(&format!("{rows_of} INSERT INTO notes (body) SELECT hex(randomblob(1000)) FROM n"), [rows]).map(drop).map_err(sql_error)
-            })
-            .await
-            .unwrap();
-        let rewritten = engine.write(|c| c.execute("UPDATE notes SET body = lower(body)", []).map_err(sql_error)).await;
-        assert_eq!(rewritten.unwrap(), rows as usize, "every page of the table journaled in one savepoint");
-    }
 
     /// A statement that fills the database mid-group makes SQLite roll back the whole
     /// transaction: no request of the group may then be answered stored, and none

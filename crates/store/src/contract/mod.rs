@@ -54,6 +54,7 @@ macro_rules! contract_tests {
             a_delivery_leases_its_threads_next_events,
             running_leases_move_with_the_clock,
             times_stamped_by_a_clock_ahead_are_brought_back,
+            a_long_backlog_stamped_ahead_is_brought_back_in_one_write,
             a_threads_run_is_leased_whole_and_in_order,
             a_run_stops_before_an_event_that_is_not_due,
             claims_keep_to_each_apps_cap_and_the_total,
@@ -817,6 +818,24 @@ pub async fn times_stamped_by_a_clock_ahead_are_brought_back(store: Shared) {
     assert_eq!(claimed, vec!["a1", "b1", "b2", "c1", "c2"], "every thread whole and in order; d1 keeps its retry time");
     assert_eq!(store.recall_future_times(100, 1_100, 1_100).await.unwrap(), 0, "leases and retries within the bounds are left alone");
     assert_eq!(bodies(&store.claim_outbox(400, 1_000, &ClaimLimits::heads(10)).await.unwrap()), vec!["d1"]);
+}
+
+/// A long backlog stamped by a clock that was ahead is brought back in one write,
+/// whose undo record is far larger than a message's: on SQLite its savepoint
+/// journal spills from memory to a file (a spill size past what SQLite's unix VFS
+/// writes in one call once answered SQLITE_FULL here, and the events stayed ahead).
+pub async fn a_long_backlog_stamped_ahead_is_brought_back_in_one_write(store: Shared) {
+    const AHEAD: Millis = 3_600_000;
+    let person = seed(&store, 1).await[0];
+    let body = "x".repeat(2_000);
+    for n in 0..300 {
+        let mid = format!("m{n}");
+        let event = NewOutboxEvent { body: body.clone().into_bytes(), ..event("900", "100", person, &mid, AHEAD + n) };
+        store.append_message(message(&mid, "100", person, Direction::Inbound, AHEAD + n), vec![event]).await.unwrap();
+    }
+    assert!(store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap().is_empty(), "stamped an hour ahead");
+    assert_eq!(store.recall_future_times(100, 1_100, 1_100).await.expect("brought back in one write"), 300);
+    assert_eq!(store.claim_outbox(100, 1_000, &ClaimLimits::runs(10, 10)).await.unwrap().len(), 10, "the thread's run is due");
 }
 
 pub async fn phones_and_page_features(store: Shared) {
