@@ -23,21 +23,24 @@ use switchboard_store::*;
 pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEvent]) -> StoreResult<()> {
     let last_person_at = (m.direction == Direction::Inbound).then_some(m.created_at);
     let answered_at = (m.direction == Direction::Outbound).then_some(m.created_at);
-    let owner = cached(
-        c,
-        "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since, first_message_at, page_answered_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?3 END, ?3, ?6)
-         ON CONFLICT (page_id, person_id) DO UPDATE SET
-            last_message_at = MAX(last_message_at, excluded.last_message_at),
-            last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at),
-            first_message_at = COALESCE(first_message_at, excluded.first_message_at),
-            page_answered_at = COALESCE(page_answered_at, excluded.page_answered_at),
-            folder = CASE WHEN excluded.last_person_at IS NOT NULL AND folder = 'page_done' THEN 'inbox' ELSE folder END
-         RETURNING owner_app_id, blocked_at",
-    )?
-    .one(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, m.opens_to.as_ref().map(|a| a.as_str()), answered_at], |r| {
-        Ok((r.opt_text("owner_app_id")?, r.opt_int("blocked_at")?))
-    })?;
+    let owner = match move_thread_on(c, m, last_person_at, answered_at)? {
+        Some(owner) => owner,
+        None => cached(
+            c,
+            "INSERT INTO threads (page_id, person_id, last_message_at, last_person_at, owner_app_id, owner_since, first_message_at, page_answered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?3 END, ?3, ?6)
+             ON CONFLICT (page_id, person_id) DO UPDATE SET
+                last_message_at = MAX(last_message_at, excluded.last_message_at),
+                last_person_at = COALESCE(MAX(last_person_at, excluded.last_person_at), excluded.last_person_at, last_person_at),
+                first_message_at = COALESCE(first_message_at, excluded.first_message_at),
+                page_answered_at = COALESCE(page_answered_at, excluded.page_answered_at),
+                folder = CASE WHEN excluded.last_person_at IS NOT NULL AND folder = 'page_done' THEN 'inbox' ELSE folder END
+             RETURNING owner_app_id, blocked_at",
+        )?
+        .one(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, m.opens_to.as_ref().map(|a| a.as_str()), answered_at], |r| {
+            Ok((r.opt_text("owner_app_id")?, r.opt_int("blocked_at")?))
+        })?,
+    };
     if owner.1.is_some() {
         return Err(StoreError::Conflict(Conflict::Blocked));
     }
@@ -68,6 +71,31 @@ pub(crate) fn append_message(c: &Connection, m: &Message, events: &[NewOutboxEve
         m.persona
     ]))?;
     insert_reaching(c, events.iter().filter(|e| e.reaches(owner.as_ref())))
+}
+
+/// Moves on a thread that already has its first message, the way most messages go:
+/// answers its owner and when it was blocked, or `None` for a thread that is new or
+/// has no message yet (`append_message`'s upsert creates or starts it). An upsert
+/// rewrites the index entry of every column its update sets, even to the same value,
+/// so the first-message index was written for every message: one more page per
+/// message on a load spread over many threads (ANALYSIS.md). A blocked thread is
+/// left as it is.
+fn move_thread_on(c: &Connection, m: &Message, last_person_at: Option<Millis>, answered_at: Option<Millis>) -> StoreResult<Option<(Option<String>, Option<i64>)>> {
+    let started = cached(c, "SELECT owner_app_id, blocked_at FROM threads WHERE page_id = ?1 AND person_id = ?2 AND first_message_at IS NOT NULL")?
+        .optional(params![m.page.as_str(), m.person.0], |r| Ok((r.opt_text("owner_app_id")?, r.opt_int("blocked_at")?)))?;
+    if let Some((_, None)) = &started {
+        q(cached(
+            c,
+            "UPDATE threads SET
+                last_message_at = MAX(last_message_at, ?3),
+                last_person_at = COALESCE(MAX(last_person_at, ?4), ?4, last_person_at),
+                page_answered_at = COALESCE(page_answered_at, ?5),
+                folder = CASE WHEN ?4 IS NOT NULL AND folder = 'page_done' THEN 'inbox' ELSE folder END
+             WHERE page_id = ?1 AND person_id = ?2",
+        )?
+        .execute(params![m.page.as_str(), m.person.0, m.created_at, last_person_at, answered_at]))?;
+    }
+    Ok(started)
 }
 
 /// Inserts the (Page, person) thread if it is new.
