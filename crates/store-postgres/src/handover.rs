@@ -6,6 +6,7 @@
 use crate::columns::PgRow;
 use crate::errors::pg;
 use crate::outbox::{insert_events_locked, lock_thread};
+use crate::threads::{PAGE_THREADS_AFTER, PAGE_THREADS_RECENT_FIRST};
 use crate::PostgresStore;
 use async_trait::async_trait;
 use switchboard_domain::*;
@@ -131,11 +132,13 @@ impl HandoverStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT t.person_id, t.owner_app_id, t.owner_since, t.agent_id, t.last_message_at, t.folder,
-                    (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
-                        AND m.direction = $5 AND m.created_at > t.page_seen_watermark) AS unread
-                 FROM threads t WHERE t.page_id = $1 AND (t.last_message_at, t.person_id) < ($2, $3)
-                 ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT $4",
+                &format!(
+                    "SELECT t.person_id, t.owner_app_id, t.owner_since, t.agent_id, t.last_message_at, t.folder,
+                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
+                            AND m.direction = $5 AND m.created_at > t.page_seen_watermark) AS unread
+                     FROM threads t WHERE {PAGE_THREADS_AFTER}
+                     {PAGE_THREADS_RECENT_FIRST} LIMIT $4"
+                ),
                 &[&page.0, &after.map_or(i64::MAX, |a| a.0), &after.map_or(i64::MAX, |a| a.1 .0), &(limit as i64), &codec::text(Direction::Inbound)],
             )
             .await

@@ -15,6 +15,16 @@ use switchboard_store::*;
 
 /// `DayInsights::assemble`'s rows: counts before the range (day -1) and per day in
 /// it, each bounded by an index of the Page's threads.
+/// A Page's threads after the keyset cursor (`$2` last message, `$3` person), for
+/// [`PAGE_THREADS_RECENT_FIRST`]. The index orders them by `active_minute`, the
+/// minute of their last message (migration 0017): bounding it keeps the scan a
+/// range of the index.
+pub(crate) const PAGE_THREADS_AFTER: &str =
+    "t.page_id = $1 AND t.active_minute <= $2::bigint / 60000 AND (t.last_message_at, t.person_id) < ($2, $3)";
+/// Most recent first: by the indexed minute, then within it by the exact time
+/// (the same order as by `last_message_at` alone).
+pub(crate) const PAGE_THREADS_RECENT_FIRST: &str = "ORDER BY t.active_minute DESC, t.last_message_at DESC, t.person_id DESC";
+
 const MESSAGING_INSIGHTS: &str = "
     SELECT 'started'::text AS kind, -1::bigint AS day, COUNT(*) AS n FROM threads WHERE page_id = $1 AND first_message_at < $2
     UNION ALL SELECT 'lost', -1, COUNT(*) FROM threads WHERE page_id = $1 AND blocked_at < $2 AND first_message_at IS NOT NULL
@@ -164,9 +174,9 @@ impl ThreadStore for PostgresStore {
         };
         let sql = format!(
             "SELECT {PAGE_THREAD_COLUMNS} FROM threads t
-             WHERE t.page_id = $1 AND (t.last_message_at, t.person_id) < ($2, $3)
+             WHERE {PAGE_THREADS_AFTER}
                 AND ($5::text IS NULL OR t.folder = $5) AND ($6::bool IS NULL OR (t.page_answered_at IS NOT NULL) = $6)
-             ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT $4"
+             {PAGE_THREADS_RECENT_FIRST} LIMIT $4"
         );
         let rows = self
             .client()

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_edits_and_feedback.sql")),
     (15, include_str!("../migrations/0015_folders_and_insights.sql")),
     (16, include_str!("../migrations/0016_policy.sql")),
+    (17, include_str!("../migrations/0017_thread_recency.sql")),
 ];
 
 /// The schema version this build expects.

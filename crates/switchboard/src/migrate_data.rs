@@ -344,8 +344,11 @@ impl TargetCatalog {
             let name: String = row.try_get("name")?;
             let columns = tx
                 .query(
+                    // A generated column is PostgreSQL's own to compute (and to
+                    // refuse in a COPY): neither copied nor looked for in the source.
                     "SELECT column_name::text AS name FROM information_schema.columns
-                     WHERE table_schema = current_schema() AND table_name::text = $1 ORDER BY ordinal_position",
+                     WHERE table_schema = current_schema() AND table_name::text = $1 AND is_generated = 'NEVER'
+                     ORDER BY ordinal_position",
                     &[&name],
                 )
                 .await?

@@ -90,6 +90,41 @@ pub async fn edits_count_once_under_races_and_ratings_replace_the_last(store: Sh
     assert_eq!(store.message(&Mid("p1".into())).await.unwrap().unwrap().feedback, None);
 }
 
+/// A Page's threads in recency order whatever minutes their last messages fall in
+/// (PostgreSQL's index keeps them by the minute, and a listing sorts within it),
+/// walked one at a time by the cursor, before and after a thread moves on.
+pub async fn page_threads_keep_their_order_across_minutes(store: Shared) {
+    let ids = seed(&store, 3).await;
+    let dee = store.create_person(person("Dee")).await.unwrap().id;
+    let one = PageId("100".into());
+    const MINUTE: Millis = 60_000;
+    let last_messages = [(ids[0], 2 * MINUTE + 59_999), (ids[1], 3 * MINUTE), (ids[2], 2 * MINUTE + 1), (dee, 3 * MINUTE)];
+    for (n, (person, at)) in last_messages.iter().enumerate() {
+        // An earlier message first: the thread moves on within its life too.
+        store.append_message(message(&format!("early{n}"), "100", *person, Direction::Inbound, at - 2 * MINUTE), vec![]).await.unwrap();
+        store.append_message(message(&format!("last{n}"), "100", *person, Direction::Inbound, *at), vec![]).await.unwrap();
+    }
+    let walk = || async {
+        let mut seen = Vec::new();
+        let mut after = None;
+        while let Some(thread) = store.page_threads(&one, None, after, 1).await.unwrap().pop() {
+            after = Some((thread.last_message_at, thread.person));
+            seen.push((thread.person, thread.last_message_at));
+        }
+        seen
+    };
+    let (first, second) = if ids[1] > dee { (ids[1], dee) } else { (dee, ids[1]) };
+    let expected = vec![(first, 3 * MINUTE), (second, 3 * MINUTE), (ids[0], 2 * MINUTE + 59_999), (ids[2], 2 * MINUTE + 1)];
+    assert_eq!(walk().await, expected, "newest first, a tie by person, across the minute");
+    assert_eq!(persons_of(&store.page_threads(&one, None, None, 10).await.unwrap()), expected.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+
+    // The oldest thread moves on two minutes, into the newest ones' minute, a
+    // millisecond after them.
+    store.append_message(message("later", "100", ids[2], Direction::Outbound, 3 * MINUTE + 1), vec![]).await.unwrap();
+    let expected = vec![(ids[2], 3 * MINUTE + 1), (first, 3 * MINUTE), (second, 3 * MINUTE), (ids[0], 2 * MINUTE + 59_999)];
+    assert_eq!(walk().await, expected, "a thread that moved on comes first");
+}
+
 pub async fn page_threads_most_recent_first(store: Shared) {
     let ids = seed(&store, 3).await;
     let one = PageId("100".into());

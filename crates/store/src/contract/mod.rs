@@ -70,6 +70,7 @@ macro_rules! contract_tests {
             reactions_mark_messages_and_open_the_window,
             edits_count_once_under_races_and_ratings_replace_the_last,
             page_threads_most_recent_first,
+            page_threads_keep_their_order_across_minutes,
             threads_are_filed_in_folders_and_a_message_brings_a_done_one_back,
             messaging_insights_count_each_day,
             attachments_profiles_and_personas,
