@@ -12,7 +12,8 @@
 //! a run that fails or dies part-way leaves the target empty, and is simply run
 //! again. Tables, columns and the order foreign keys need come from the two
 //! catalogs, not from a list here, so a new migration needs no change here; a table,
-//! a column or a pairing of types that only one side has is refused, never guessed.
+//! a column or a pairing of types that only one side has is refused, never guessed
+//! (PostgreSQL's generated columns aside: PostgreSQL computes them).
 //! Rows are copied as they are: this module must not interpret them.
 
 use anyhow::{bail, ensure, Context};
