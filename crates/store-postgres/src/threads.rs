@@ -13,8 +13,6 @@ use switchboard_domain::insights;
 use switchboard_store::codec::{self, Columns, MESSAGE_COLUMNS, PAGE_THREAD_COLUMNS};
 use switchboard_store::*;
 
-/// `DayInsights::assemble`'s rows: counts before the range (day -1) and per day in
-/// it, each bounded by an index of the Page's threads.
 /// A Page's threads after the keyset cursor (`$2` last message, `$3` person), for
 /// [`PAGE_THREADS_RECENT_FIRST`]. The index orders them by `active_minute`, the
 /// minute of their last message (migration 0017): bounding it keeps the scan a
@@ -25,6 +23,8 @@ pub(crate) const PAGE_THREADS_AFTER: &str =
 /// (the same order as by `last_message_at` alone).
 pub(crate) const PAGE_THREADS_RECENT_FIRST: &str = "ORDER BY t.active_minute DESC, t.last_message_at DESC, t.person_id DESC";
 
+/// `DayInsights::assemble`'s rows: counts before the range (day -1) and per day in
+/// it, each bounded by an index of the Page's threads.
 const MESSAGING_INSIGHTS: &str = "
     SELECT 'started'::text AS kind, -1::bigint AS day, COUNT(*) AS n FROM threads WHERE page_id = $1 AND first_message_at < $2
     UNION ALL SELECT 'lost', -1, COUNT(*) FROM threads WHERE page_id = $1 AND blocked_at < $2 AND first_message_at IS NOT NULL
