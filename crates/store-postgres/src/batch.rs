@@ -293,9 +293,10 @@ async fn write_group<C: GenericClient>(client: &C, members: &[(&Message, &[NewOu
     // A group whose messages no app is sent (the Send API's, unless an app takes
     // echoes) has no outbox rows: the statement is not sent at all.
     let insert_events = async {
-        match events.is_empty() {
-            true => Ok(0),
-            false => client.execute(&insert_outbox, &outbox_params).await,
+        if events.is_empty() {
+            Ok(0)
+        } else {
+            client.execute(&insert_outbox, &outbox_params).await
         }
     };
     let (messages, outbox, committed) = tokio::join!(client.execute(&insert_messages, &message_params), insert_events, commit);
