@@ -1,5 +1,6 @@
 //! The connections: one writer thread that commits many requests per transaction
-//! (group commit: one fsync shared by every request in the batch) and a small pool
+//! (group commit: one fsync shared by every request in the batch), a checkpointer
+//! thread that copies the WAL into the database file beside it, and a small pool
 //! of read-only connections. No request is answered before its transaction is on
 //! disk: `synchronous=FULL` makes each WAL commit fsync. Also the one mapping from
 //! rusqlite's errors to the store's ([`sql_error`]), which keeps SQLite's error as
@@ -19,6 +20,19 @@ const WRITE_QUEUE: usize = 8192;
 
 /// A group slower than this (its statements and commit) is logged with its size.
 const SLOW_GROUP: Duration = Duration::from_millis(50);
+
+/// How long the checkpointer lets commits gather before it copies them into the
+/// database file: a page that many commits rewrote (a thread's row, an index's
+/// hot leaf) is copied once for all of them.
+const CHECKPOINT_SPACING: Duration = Duration::from_millis(20);
+
+/// The WAL's length, in frames, at which the writer checkpoints by itself. The
+/// checkpointer has copied nearly all of them by then, so this takes the writer
+/// little time; it brings the WAL to its end, which lets the next group write it
+/// from the start again, and it is the backstop if the checkpointer falls behind.
+/// At SQLite's default (1,000) the writer stopped to copy pages some thirty times a
+/// second under the Send API's load (ANALYSIS.md).
+const WRITER_CHECKPOINT_FRAMES: u32 = 10_000;
 
 /// What a write job hands back: called with the fate of the whole group's commit
 /// and how the group went.
@@ -187,12 +201,18 @@ impl Engine {
         owner_only(&path)?;
         let mut writer = open_connection(&path, false)?;
         crate::migrate::apply(&mut writer)?;
+        writer.execute_batch(&format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_FRAMES};")).map_err(sql_error)?;
+        let checkpointer = open_connection(&path, false)?;
+        // A checkpoint copies pages through a buffer of its own, not the page cache.
+        checkpointer.execute_batch("PRAGMA cache_size = -64;").map_err(sql_error)?;
         let pool = (0..readers.max(1)).map(|_| open_connection(&path, true)).collect::<StoreResult<Vec<_>>>()?;
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || run_writer(writer, queue))
-            .map_err(|e| StoreError::Internal { context: "cannot start the writer thread".into(), source: Some(Box::new(e)) })?;
+        // One pending nudge stands for every commit since the last checkpoint.
+        let (nudge, nudged) = std::sync::mpsc::sync_channel(1);
+        let thread = |name: &str| std::thread::Builder::new().name(name.into());
+        let cannot_start = |e: std::io::Error| StoreError::Internal { context: "cannot start the store's threads".into(), source: Some(Box::new(e)) };
+        thread("sqlite-checkpointer").spawn(move || run_checkpointer(checkpointer, nudged)).map_err(cannot_start)?;
+        thread("sqlite-writer").spawn(move || run_writer(writer, queue, nudge)).map_err(cannot_start)?;
         Ok(Self {
             jobs,
             reader_slots: Arc::new(Semaphore::new(pool.len())),
@@ -300,7 +320,22 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreRes
     }
 }
 
-fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
+/// Copies committed frames from the WAL into the database file, off the writer's
+/// thread: a passive checkpoint never waits for the writer or a reader, and the
+/// writer goes on committing while it runs. It runs only after commits, so an idle
+/// node's checkpointer sleeps; it stops with the writer.
+fn run_checkpointer(conn: Connection, nudged: std::sync::mpsc::Receiver<()>) {
+    while nudged.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_SPACING);
+        // A failure (a full disk, the writer's own checkpoint holding the lock)
+        // leaves the frames in the WAL, where they are safe; the next try copies them.
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(%error, "a checkpoint did not complete");
+        }
+    }
+}
+
+fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>, checkpoint: std::sync::mpsc::SyncSender<()>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut synced = true;
     let mut disk = DiskState::default();
@@ -359,6 +394,10 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
             }
         }
         disk.saw(committed.as_ref().err());
+        if committed.is_ok() {
+            // Full means a nudge is already pending.
+            let _ = checkpoint.try_send(());
+        }
         let commit = began.elapsed() - statements;
         if statements + commit > SLOW_GROUP {
             tracing::warn!(size, statements_ms = statements.as_millis() as u64, commit_ms = commit.as_millis() as u64, "slow group commit");
@@ -493,5 +532,35 @@ mod tests {
         engine.write(|c| c.execute_batch("PRAGMA max_page_count = 1073741823").map_err(sql_error)).await.unwrap();
         engine.write(insert("again")).await.expect("the writer carries on once there is room");
         assert_eq!(stored(engine).await.as_deref(), Some("again"));
+    }
+
+    /// Commits reach the database file itself soon after, by the checkpointer,
+    /// although the WAL is far shorter than the length at which the writer would
+    /// copy it. The file is read alone, as a copy without its WAL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_copies_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.db");
+        let engine = Engine::open(path.clone(), 1).unwrap();
+        engine.write(|c| run(c, "CREATE TABLE notes (body TEXT NOT NULL)")).await.unwrap();
+        for n in 0..20 {
+            engine.write(move |c| c.execute("INSERT INTO notes (body) VALUES (?1)", [format!("note {n}")]).map(drop).map_err(sql_error)).await.unwrap();
+        }
+        let in_file_alone = || {
+            let copy = dir.path().join("alone.db");
+            std::fs::copy(&path, &copy).unwrap();
+            let conn = Connection::open(&copy).unwrap();
+            let count = conn.query_row("SELECT count(*) FROM notes", [], |row| row.get::<_, i64>(0)).unwrap_or(0);
+            drop(conn);
+            std::fs::remove_file(&copy).unwrap();
+            count
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while in_file_alone() < 20 {
+            assert!(Instant::now() < deadline, "the database file alone holds {} of 20 notes", in_file_alone());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let wal_frames = (std::fs::metadata(dir.path().join("switchboard.db-wal")).unwrap().len() / 4096) as u32;
+        assert!(wal_frames < WRITER_CHECKPOINT_FRAMES, "the writer's own checkpoint was not the one that copied them ({wal_frames} frames)");
     }
 }
