@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_folders_and_insights.sql")),
     (16, include_str!("../migrations/0016_policy.sql")),
     (17, include_str!("../migrations/0017_thread_recency.sql")),
+    (18, include_str!("../migrations/0018_thread_minute.sql")),
 ];
 
 /// The schema version this build expects.

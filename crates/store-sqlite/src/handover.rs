@@ -4,7 +4,7 @@
 
 use crate::columns::{cached, prepare, q, Query};
 use crate::outbox::insert_outbox;
-use crate::threads::LAST_MESSAGE;
+use crate::threads::{LAST_MESSAGE, PAGE_THREADS_AFTER, PAGE_THREADS_RECENT_FIRST};
 use crate::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::params;
@@ -118,11 +118,13 @@ impl HandoverStore for SqliteStore {
             .read(move |c| {
                 let threads = cached(
                     c,
-                    "SELECT t.person_id, t.owner_app_id, t.owner_since, t.agent_id, t.last_message_at, t.folder,
-                        (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
-                            AND m.direction = ?5 AND m.created_at > t.page_seen_watermark) AS unread
-                     FROM threads t WHERE t.page_id = ?1 AND (t.last_message_at, t.person_id) < (?2, ?3)
-                     ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT ?4",
+                    &format!(
+                        "SELECT t.person_id, t.owner_app_id, t.owner_since, t.agent_id, t.last_message_at, t.folder,
+                            (SELECT COUNT(*) FROM messages m WHERE m.page_id = t.page_id AND m.person_id = t.person_id
+                                AND m.direction = ?5 AND m.created_at > t.page_seen_watermark) AS unread
+                         FROM threads t WHERE {PAGE_THREADS_AFTER}
+                         {PAGE_THREADS_RECENT_FIRST} LIMIT ?4"
+                    ),
                 )?
                 .all(
                     params![

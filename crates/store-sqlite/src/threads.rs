@@ -128,12 +128,21 @@ static MESSAGES_BEFORE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A Page's threads after the keyset cursor (`?2` last message, `?3` person), for
+/// [`PAGE_THREADS_RECENT_FIRST`]. The index orders them by `active_minute`, the
+/// minute of their last message (migration 0018): bounding it keeps the scan a
+/// range of the index.
+pub(crate) const PAGE_THREADS_AFTER: &str = "t.page_id = ?1 AND t.active_minute <= ?2 / 60000 AND (t.last_message_at, t.person_id) < (?2, ?3)";
+/// Most recent first: by the indexed minute, then within it by the exact time
+/// (the same order as by `last_message_at` alone).
+pub(crate) const PAGE_THREADS_RECENT_FIRST: &str = "ORDER BY t.active_minute DESC, t.last_message_at DESC, t.person_id DESC";
+
 static PAGE_THREADS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {PAGE_THREAD_COLUMNS} FROM threads t
-         WHERE t.page_id = ?1 AND (t.last_message_at, t.person_id) < (?2, ?3)
+         WHERE {PAGE_THREADS_AFTER}
             AND (?5 IS NULL OR t.folder = ?5) AND (?6 IS NULL OR (t.page_answered_at IS NOT NULL) = ?6)
-         ORDER BY t.last_message_at DESC, t.person_id DESC LIMIT ?4"
+         {PAGE_THREADS_RECENT_FIRST} LIMIT ?4"
     )
 });
 

@@ -13,7 +13,8 @@
 //! again. Tables, columns and the order foreign keys need come from the two
 //! catalogs, not from a list here, so a new migration needs no change here; a table,
 //! a column or a pairing of types that only one side has is refused, never guessed
-//! (PostgreSQL's generated columns aside: PostgreSQL computes them).
+//! (PostgreSQL's generated columns aside: PostgreSQL computes them, whether or not
+//! SQLite keeps a copy).
 //! Rows are copied as they are: this module must not interpret them.
 
 use anyhow::{bail, ensure, Context};
@@ -322,8 +323,11 @@ enum Batch {
 /// keys impose, and the columns a sequence fills.
 struct TargetCatalog {
     version: i64,
-    /// Table → (column, type), in the table's column order.
+    /// Table → (column, type), in the table's column order; generated columns left out.
     tables: BTreeMap<String, Vec<(String, Type)>>,
+    /// (table, column) that PostgreSQL generates: SQLite may keep them as plain
+    /// columns (its triggers compute them), and they are not copied.
+    generated: BTreeSet<(String, String)>,
     /// (table, the table it references)
     references: Vec<(String, String)>,
     /// (table, column, sequence)
@@ -389,7 +393,17 @@ impl TargetCatalog {
             .iter()
             .map(|r| Ok((r.try_get("t")?, r.try_get("c")?, r.try_get("s")?)))
             .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
-        Ok(Self { version, tables, references, serials })
+        let generated = tx
+            .query(
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND is_generated <> 'NEVER'",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("t")?, r.try_get("c")?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?;
+        Ok(Self { version, tables, generated, references, serials })
     }
 }
 
@@ -425,7 +439,11 @@ fn plan(source: &SourceCatalog, target: &TargetCatalog) -> anyhow::Result<Vec<Ta
     );
     let mut tables = BTreeMap::new();
     for (name, pg_columns) in &target.tables {
-        let declared: HashMap<&str, &str> = source.tables[name].iter().map(|(c, t)| (c.as_str(), t.as_str())).collect();
+        let declared: HashMap<&str, &str> = source.tables[name]
+            .iter()
+            .filter(|(c, _)| !target.generated.contains(&(name.clone(), c.clone())))
+            .map(|(c, t)| (c.as_str(), t.as_str()))
+            .collect();
         ensure!(
             declared.len() == pg_columns.len() && pg_columns.iter().all(|(c, _)| declared.contains_key(c.as_str())),
             "table {name} has columns {:?} in SQLite and {:?} in PostgreSQL",

@@ -91,7 +91,7 @@ pub async fn edits_count_once_under_races_and_ratings_replace_the_last(store: Sh
 }
 
 /// A Page's threads in recency order whatever minutes their last messages fall in
-/// (PostgreSQL's index keeps them by the minute, and a listing sorts within it),
+/// (each engine's index keeps them by the minute, and a listing sorts within it),
 /// walked one at a time by the cursor, before and after a thread moves on.
 pub async fn page_threads_keep_their_order_across_minutes(store: Shared) {
     let ids = seed(&store, 3).await;

@@ -1,0 +1,3 @@
+-- Nothing to change here: PostgreSQL's threads have had their minute since 0017,
+-- a generated column. (SQLite's migration of the same name gives its threads the
+-- same column and index, kept by triggers.)
