@@ -80,9 +80,12 @@ pub async fn start_baseline() -> anyhow::Result<Process> {
     Ok(Process { child, url: format!("http://{addr}"), operator: None, peak_is_phase_own: true })
 }
 
-/// A `switchboard serve` node on `data` (SQLite there unless `database_url`).
+/// A `switchboard serve` node on `data` (SQLite there unless `database_url`). Its
+/// log (warnings and errors; slow requests with their steps when the suite runs
+/// with `SWITCHBOARD_HTTP__SLOW_REQUEST_MS`) goes to `node.log` there.
 pub async fn start_switchboard(data: &Path, database_url: Option<&str>) -> anyhow::Result<Process> {
     std::fs::create_dir_all(data)?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("node.log")).context("opening the node's log")?;
     let mut command = Command::new(bin_dir().join("switchboard"));
     command.arg("serve").arg("--data").arg(data).arg("--listen").arg("127.0.0.1:0");
     if let Some(url) = database_url {
@@ -94,7 +97,7 @@ pub async fn start_switchboard(data: &Path, database_url: Option<&str>) -> anyho
         // The bots' webhook receivers listen on loopback.
         .env("SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_ADDRESSES", "true")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()
         .context("starting switchboard (cargo build --release --workspace --bins)")?;

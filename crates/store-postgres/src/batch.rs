@@ -6,6 +6,7 @@
 //! not retried: every member is answered at once that it may retry.
 
 use crate::errors::{pg, pool as pool_error};
+use crate::BEGIN_GENERIC;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use crate::columns::PgRow;
@@ -107,14 +108,6 @@ const INSERT_OUTBOX: &str = "INSERT INTO outbox (app_id, page_id, person_id, fie
           WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
      ORDER BY n";
 
-/// A group's own transaction is planned with the statements' generic plans.
-/// PostgreSQL plans a prepared statement again for each call while the plan made
-/// for its parameters looks cheaper than the generic one, and the outbox insert
-/// (its head check is a correlated subquery) looked so for ever: a quarter of a
-/// millisecond of planning per group, as much as the thread upsert's execution.
-/// Knowing the arrays' contents changes nothing in these plans: each row's lookups
-/// use that row's values either way.
-const BEGIN_GENERIC: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
 
 async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);

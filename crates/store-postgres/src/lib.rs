@@ -101,6 +101,55 @@ impl PostgresStore {
     }
 }
 
+/// Begins a transaction whose statements run on their generic plans. PostgreSQL
+/// plans a prepared statement again at each call while the plan for that call's
+/// values looks cheaper than the generic one, and for the hot path's statements it
+/// looked so for ever: the outbox insert of a group write (its head check is a
+/// correlated subquery), the dispatcher's claim, the lease of a settle's next runs
+/// and the idle lookup spent as long planning as running (ANALYSIS.md). Their plans
+/// do not depend on the values: each walks its indexes by the row or the thread at
+/// hand, and the generic plan is the one chosen anyway once a backlog is large.
+pub(crate) const BEGIN_GENERIC: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+
+/// As `BEGIN_GENERIC`, for a write whose loss in a crash of the database is
+/// harmless (a webhook lease: a lost one only lets the event be claimed again): its
+/// COMMIT does not wait for the WAL's fsync, as SQLite's relaxed writes do not.
+/// Every claim waiting for its own fsync made the dispatcher's wake-ups queue with
+/// the messages' commits on the WAL (ANALYSIS.md).
+const BEGIN_GENERIC_RELAXED: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL synchronous_commit = off";
+
+/// Whether a transaction's COMMIT waits for its WAL to be on disk.
+#[derive(Clone, Copy)]
+pub(crate) enum Commit {
+    Durable,
+    /// See `BEGIN_GENERIC_RELAXED`.
+    Relaxed,
+}
+
+/// Runs one prepared statement on its generic plan (`BEGIN_GENERIC`), in a
+/// transaction of its own and one round trip: BEGIN, the statement and COMMIT are
+/// pipelined. A failure leaves the connection outside any transaction.
+pub(crate) async fn query_generic(
+    client: &deadpool_postgres::Object,
+    commit: Commit,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<tokio_postgres::Row>> {
+    // Prepared once per connection: afterwards no round trip.
+    let statement = client.prepare_cached(sql).await.map_err(pg)?;
+    let begin = match commit {
+        Commit::Durable => BEGIN_GENERIC,
+        Commit::Relaxed => BEGIN_GENERIC_RELAXED,
+    };
+    // Requests go out in the order `join!` first polls them.
+    let (begun, rows, committed) = tokio::join!(client.batch_execute(begin), client.query(&statement, params), client.batch_execute("COMMIT"));
+    let answered = begun.and(rows).and_then(|rows| committed.map(|()| rows));
+    if answered.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    answered.map_err(pg)
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {

@@ -11,7 +11,7 @@
 
 use crate::columns::PgRow;
 use crate::errors::pg;
-use crate::PostgresStore;
+use crate::{query_generic, Commit, PostgresStore, BEGIN_GENERIC};
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use tokio_postgres::types::ToSql;
@@ -255,7 +255,7 @@ pub(crate) async fn delivered(client: &deadpool_postgres::Object, ids: &[i64], a
     // Requests go out in the order `join!` first polls them, and the server runs
     // them in that order: the locks are taken before anything is changed.
     let (begun, pages, threads, settled, promoted, row, success, leased, committed) = tokio::join!(
-        client.batch_execute("BEGIN"),
+        client.batch_execute(BEGIN_GENERIC),
         client.execute(lock_pages, &by_ids),
         client.execute(lock_threads, &by_ids),
         client.execute(settle, &settle_params),
@@ -498,12 +498,10 @@ impl OutboxStore for PostgresStore {
         let left_out = limits.apps_left_out();
         let (capped, caps): (Vec<&str>, Vec<i64>) = limits.per_app.iter().map(|(app, cap)| (app.as_str(), i64::from(*cap))).unzip();
         let (events, run, per_other_app) = (i64::from(limits.events), i64::from(limits.run.max(1)), i64::from(limits.per_other_app));
-        let rows = self
-            .client()
-            .await?
-            .query(CLAIM_RUNS, &[&now, &lease_until, &events, &left_out, &run, &capped, &caps, &per_other_app, &limits.only_app.as_ref().map(AppId::as_str)])
-            .await
-            .map_err(pg)?;
+        let only_app = limits.only_app.as_ref().map(AppId::as_str);
+        let params: [&(dyn ToSql + Sync); 9] = [&now, &lease_until, &events, &left_out, &run, &capped, &caps, &per_other_app, &only_app];
+        // Relaxed: a lease lost in a crash only lets the events be claimed again.
+        let rows = query_generic(&self.client().await?, Commit::Relaxed, CLAIM_RUNS, &params).await?;
         in_run_order(&rows, |row| row.int("head_due"))
     }
 
@@ -670,31 +668,22 @@ impl OutboxStore for PostgresStore {
     async fn outbox_next_due(&self, now: Millis) -> StoreResult<Option<Millis>> {
         // Only a thread's oldest pending event can be claimed; the due index in
         // order, past the heads leased at `now`.
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT GREATEST(o.next_attempt_at, o.lease_until) AS due FROM outbox o
-                 WHERE o.settled_at IS NULL AND o.is_head
-                   AND (o.lease_until <= $1 OR o.next_attempt_at >= o.lease_until)
-                   AND o.id = (
-                     SELECT MIN(p.id) FROM outbox p
-                     WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
-                       AND p.settled_at IS NULL)
-                 ORDER BY o.next_attempt_at, o.id LIMIT 1",
-                &[&now],
-            )
-            .await
-            .map_err(pg)?;
-        row.map(|row| PgRow(&row).int("due")).transpose()
+        const NEXT_DUE: &str = "SELECT GREATEST(o.next_attempt_at, o.lease_until) AS due FROM outbox o
+             WHERE o.settled_at IS NULL AND o.is_head
+               AND (o.lease_until <= $1 OR o.next_attempt_at >= o.lease_until)
+               AND o.id = (
+                 SELECT MIN(p.id) FROM outbox p
+                 WHERE p.app_id = o.app_id AND p.page_id = o.page_id AND p.person_id = o.person_id
+                   AND p.settled_at IS NULL)
+             ORDER BY o.next_attempt_at, o.id LIMIT 1";
+        let rows = query_generic(&self.client().await?, Commit::Durable, NEXT_DUE, &[&now]).await?;
+        rows.first().map(|row| PgRow(row).int("due")).transpose()
     }
 
     async fn release_leases(&self, ids: &[i64], lease_until: Millis) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute("UPDATE outbox SET lease_until = 0 WHERE id = ANY($1) AND lease_until = $2 AND settled_at IS NULL", &[&ids, &lease_until])
-            .await
-            .map_err(pg)?;
+        // Relaxed: a release lost in a crash only leaves the lease to run out.
+        const RELEASE: &str = "UPDATE outbox SET lease_until = 0 WHERE id = ANY($1) AND lease_until = $2 AND settled_at IS NULL";
+        query_generic(&self.client().await?, Commit::Relaxed, RELEASE, &[&ids, &lease_until]).await?;
         Ok(())
     }
 
