@@ -63,9 +63,8 @@ struct Job {
     work: Work,
     submitted: Instant,
     /// False for writes whose loss in a crash is harmless (webhook leases: a lost
-    /// lease only lets the event be claimed again). Such writes commit in a
-    /// transaction of their own without an fsync; the next durable commit syncs
-    /// them too.
+    /// lease only lets the event be claimed again). A group of such writes only
+    /// commits without its own fsync; the next durable commit syncs it too.
     durable: bool,
 }
 
@@ -231,8 +230,8 @@ impl Engine {
         self.submit(work, true).await
     }
 
-    /// As `write`, for a write whose loss in a crash is harmless: it never waits for
-    /// an fsync, its own or the durable writes' queued beside it.
+    /// As `write`, for a write whose loss in a crash is harmless: it does not wait
+    /// for an fsync of its own when its whole group is of this kind.
     pub async fn write_relaxed<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -337,60 +336,34 @@ fn run_checkpointer(conn: Connection, nudged: std::sync::mpsc::Receiver<()>) {
 }
 
 fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>, checkpoint: std::sync::mpsc::SyncSender<()>) {
-    let mut queued: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    let mut writer = Writer { conn, synced: true, disk: DiskState::default(), checkpoint };
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut synced = true;
+    let mut disk = DiskState::default();
     while let Some(first) = queue.blocking_recv() {
-        queued.push(first);
-        while queued.len() < MAX_GROUP {
+        group.push(first);
+        while group.len() < MAX_GROUP {
             match queue.try_recv() {
-                Ok(job) => queued.push(job),
+                Ok(job) => group.push(job),
                 Err(_) => break,
             }
         }
-        // A relaxed write never waits for another's fsync: queued beside durable
-        // ones, it is committed first, in a transaction of its own without one, and
-        // answered before theirs begins. (It only ever sees what earlier groups
-        // made durable.) The durable commit after it syncs its pages too.
-        let (relaxed, durable): (Vec<Job>, Vec<Job>) = queued.drain(..).partition(|job| !job.durable);
-        for (group, durable) in [(relaxed, false), (durable, true)] {
-            if !group.is_empty() {
-                writer.commit(group, durable);
-            }
-        }
-    }
-    tracing::debug!("sqlite writer stopped: every queued write was answered");
-}
-
-/// The writer thread's connection and what it keeps between groups.
-struct Writer {
-    conn: Connection,
-    /// Whether the connection commits with `synchronous = FULL` now.
-    synced: bool,
-    disk: DiskState,
-    checkpoint: std::sync::mpsc::SyncSender<()>,
-}
-
-impl Writer {
-    /// Runs `group` in one transaction, commits it (with its own fsync when
-    /// `durable`) and answers each job.
-    fn commit(&mut self, mut group: Vec<Job>, durable: bool) {
-        let conn = &self.conn;
-        if durable != self.synced {
+        let durable = group.iter().any(|job| job.durable);
+        if durable != synced {
             // NORMAL in WAL mode: the commit is ordered but not fsync'd on its own.
             let pragma = if durable { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
             if let Err(error) = conn.execute_batch(pragma) {
                 tracing::error!(%error, "cannot change the sync mode");
             } else {
-                self.synced = durable;
+                synced = durable;
             }
         }
-        if let Err(error) = statement(conn, "BEGIN IMMEDIATE") {
+        if let Err(error) = statement(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(%error, refused = group.len(), "cannot begin a write transaction");
             let failure = GroupFailure::Sqlite { context: "the write transaction could not begin", error: Arc::new(error) };
             for job in group.drain(..) {
                 ((job.work)(Err(failure.clone())).completion)(Err(failure.clone()), GroupTiming::default());
             }
-            return;
+            continue;
         }
         let began = Instant::now();
         let size = group.len();
@@ -401,7 +374,7 @@ impl Writer {
             let ran = match &rolled_back {
                 // Outside the transaction a request would commit on its own.
                 Some(failure) => (job.work)(Err(failure.clone())),
-                None => (job.work)(Ok(conn)),
+                None => (job.work)(Ok(&conn)),
             };
             if rolled_back.is_none() && conn.is_autocommit() {
                 rolled_back = Some(GroupFailure::RolledBack { full: ran.full });
@@ -411,7 +384,7 @@ impl Writer {
         let statements = began.elapsed();
         let committed = match rolled_back {
             Some(failure) => Err(failure),
-            None => statement(conn, "COMMIT").map_err(|error| GroupFailure::Sqlite { context: "the group commit failed", error: Arc::new(error) }),
+            None => statement(&conn, "COMMIT").map_err(|error| GroupFailure::Sqlite { context: "the group commit failed", error: Arc::new(error) }),
         };
         if !conn.is_autocommit() {
             // A commit that failed may leave the transaction open; the next group
@@ -420,19 +393,20 @@ impl Writer {
                 tracing::error!(%error, "cannot roll back a failed group");
             }
         }
-        self.disk.saw(committed.as_ref().err());
+        disk.saw(committed.as_ref().err());
         if committed.is_ok() {
             // Full means a nudge is already pending.
-            let _ = self.checkpoint.try_send(());
+            let _ = checkpoint.try_send(());
         }
         let commit = began.elapsed() - statements;
         if statements + commit > SLOW_GROUP {
-            tracing::warn!(size, durable, statements_ms = statements.as_millis() as u64, commit_ms = commit.as_millis() as u64, "slow group commit");
+            tracing::warn!(size, statements_ms = statements.as_millis() as u64, commit_ms = commit.as_millis() as u64, "slow group commit");
         }
         for (completion, queued) in completions {
             completion(committed.clone(), GroupTiming { queued, statements, commit });
         }
     }
+    tracing::debug!("sqlite writer stopped: every queued write was answered");
 }
 
 /// Whether the disk was full at the last group, so that a full disk is logged when
@@ -587,56 +561,5 @@ mod tests {
             assert!(Instant::now() < deadline, "the database file alone holds {} of 20 notes", in_file_alone());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// A relaxed write (a webhook lease) queued behind a durable one is answered
-    /// without waiting for it: it commits first, on its own. The durable write here
-    /// takes 300 ms inside the transaction, as a slow fsync would.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_relaxed_write_does_not_wait_for_the_durable_writes_queued_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path().join("switchboard.db"), 1).unwrap());
-        engine.write(|c| run(c, "CREATE TABLE notes (body TEXT NOT NULL)")).await.unwrap();
-        // The writer is held busy, so that the next two writes form one group.
-        let (held, hold) = std::sync::mpsc::channel::<()>();
-        let busy = tokio::spawn({
-            let engine = engine.clone();
-            async move {
-                engine
-                    .write(move |_| {
-                        let _ = hold.recv_timeout(Duration::from_secs(5));
-                        Ok(())
-                    })
-                    .await
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let durable = tokio::spawn({
-            let engine = engine.clone();
-            async move {
-                engine
-                    .write(|c| {
-                        std::thread::sleep(Duration::from_millis(300));
-                        c.execute("INSERT INTO notes (body) VALUES ('durable')", []).map(drop).map_err(sql_error)
-                    })
-                    .await
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let relaxed = tokio::spawn({
-            let engine = engine.clone();
-            async move { engine.write_relaxed(|c| c.execute("INSERT INTO notes (body) VALUES ('relaxed')", []).map(drop).map_err(sql_error)).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        held.send(()).unwrap();
-        busy.await.unwrap().unwrap();
-        relaxed.await.unwrap().unwrap();
-        assert!(!durable.is_finished(), "the relaxed write waited for the durable one's transaction");
-        durable.await.unwrap().unwrap();
-        let bodies = engine
-            .read(|c| c.prepare("SELECT body FROM notes ORDER BY rowid").and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()).map_err(sql_error))
-            .await
-            .unwrap();
-        assert_eq!(bodies, ["relaxed", "durable"]);
     }
 }
