@@ -108,7 +108,6 @@ const INSERT_OUTBOX: &str = "INSERT INTO outbox (app_id, page_id, person_id, fie
           WITH ORDINALITY AS u(a, p, r, f, b, c, h, n)
      ORDER BY n";
 
-
 async fn run(pool: deadpool_postgres::Pool, mut incoming: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     loop {
