@@ -82,7 +82,11 @@ impl Core {
 
     pub(crate) async fn resolve_stored_token(&self, token: &str) -> AppResult<Caller> {
         let digest = token_digest(token);
-        let (caller, expires_at) = self.callers.get_or_load(&digest, || self.load_caller(&digest)).await?.ok_or_else(Refusal::invalid_token)?;
+        let loaded = self.callers.get_or_load(&digest, || {
+            let (core, digest) = (self.handle(), digest.clone());
+            async move { core.load_caller(&digest).await }
+        });
+        let (caller, expires_at) = loaded.await?.ok_or_else(Refusal::invalid_token)?;
         check_expiry(expires_at, self.now())?;
         Ok(caller)
     }

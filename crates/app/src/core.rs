@@ -10,13 +10,15 @@ use crate::notifications::Companion;
 use crate::views::{MessageView, NotificationState, PersonaView};
 use crate::timing::timed;
 use crate::{Actor, AppResult, Caller, PlatformSettings};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use switchboard_domain::credentials::{new_access_token, MasterKey};
 use switchboard_domain::*;
 use switchboard_store::{Bus, NewOutboxEvent, Store, WebhookTarget};
 use tokio::sync::Notify;
 
 pub(crate) struct Core {
+    /// This core, for the caches' reloads: they run in tasks of their own.
+    me: Weak<Core>,
     pub store: Arc<dyn Store>,
     /// Live events and invalidations to and from the other nodes.
     pub bus: Arc<dyn Bus>,
@@ -52,13 +54,14 @@ pub(crate) struct Core {
 const PSID_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Core {
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, key: MasterKey, settings: PlatformSettings, metrics: crate::metrics::Metrics) -> Self {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, key: MasterKey, settings: PlatformSettings, metrics: crate::metrics::Metrics) -> Arc<Self> {
         let ttl = settings.cache_ttl;
         let public_url = OnceLock::new();
         if let Some(url) = &settings.public_url {
             let _ = public_url.set(url.trim_end_matches('/').to_string());
         }
-        Self {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             store,
             bus,
             clock,
@@ -77,7 +80,12 @@ impl Core {
             targets: TtlCache::new(ttl),
             receivers: TtlCache::new(ttl),
             roles: TtlCache::new(ttl),
-        }
+        })
+    }
+
+    /// An owned handle on this core, for a load that may outlive its caller.
+    pub fn handle(&self) -> Arc<Core> {
+        self.me.upgrade().expect("the core outlives every call made on it")
     }
 
     pub fn now(&self) -> Millis {
@@ -121,18 +129,26 @@ impl Core {
 
     /// The app, through the cache.
     pub async fn app(&self, id: &AppId) -> AppResult<Option<App>> {
-        self.apps.get_or_load(id, || async { Ok(self.store.app(id).await?) }).await
+        self.apps
+            .get_or_load(id, || {
+                let (core, id) = (self.handle(), id.clone());
+                async move { Ok(core.store.app(&id).await?) }
+            })
+            .await
     }
 
     /// A Page by id or username, through the cache (`me` names none here).
     pub async fn find_page(&self, page: &PageRef) -> AppResult<Option<Page>> {
         self.pages
-            .get_or_load(page, || async {
-                Ok(match page {
-                    PageRef::Me => None,
-                    PageRef::Id(id) => self.store.page(id).await?,
-                    PageRef::Username(username) => self.store.page_by_username(username).await?,
-                })
+            .get_or_load(page, || {
+                let (core, page) = (self.handle(), page.clone());
+                async move {
+                    Ok(match page {
+                        PageRef::Me => None,
+                        PageRef::Id(id) => core.store.page(&id).await?,
+                        PageRef::Username(username) => core.store.page_by_username(&username).await?,
+                    })
+                }
             })
             .await
     }
@@ -217,7 +233,13 @@ impl Core {
     /// The person's role on the app, through the cache (role changes clear it).
     pub async fn role_on(&self, app: &AppId, person: PersonId) -> AppResult<Option<AppRole>> {
         let key = (app.clone(), person);
-        let role = self.roles.get_or_load(&key, || async { Ok::<_, crate::AppError>(Some(self.store.app_role(app, person).await?)) }).await?;
+        let role = self
+            .roles
+            .get_or_load(&key, || {
+                let (core, app) = (self.handle(), app.clone());
+                async move { Ok::<_, crate::AppError>(Some(core.store.app_role(&app, person).await?)) }
+            })
+            .await?;
         Ok(role.flatten())
     }
 
@@ -227,7 +249,13 @@ impl Core {
             return Err(Refusal::no_matching_user().into());
         }
         let key = (page.clone(), psid.to_string());
-        let person = self.psids.get_or_load(&key, || async { Ok::<_, crate::AppError>(self.store.person_by_psid(page, psid).await?) }).await?;
+        let person = self
+            .psids
+            .get_or_load(&key, || {
+                let (core, (page, psid)) = (self.handle(), key.clone());
+                async move { Ok::<_, crate::AppError>(core.store.person_by_psid(&page, &psid).await?) }
+            })
+            .await?;
         match person {
             Some(person) => Ok(person),
             // A person who deleted their account is unavailable, not unknown.
@@ -257,7 +285,13 @@ impl Core {
 
     /// Apps receiving this Page's events, through the cache.
     pub async fn webhook_targets(&self, page: &PageId) -> AppResult<Arc<Vec<WebhookTarget>>> {
-        let targets = self.targets.get_or_load(page, || async { Ok::<_, crate::AppError>(Some(Arc::new(self.store.webhook_targets(page).await?))) }).await?;
+        let targets = self
+            .targets
+            .get_or_load(page, || {
+                let (core, page) = (self.handle(), page.clone());
+                async move { Ok::<_, crate::AppError>(Some(Arc::new(core.store.webhook_targets(&page).await?))) }
+            })
+            .await?;
         Ok(targets.unwrap_or_default())
     }
 

@@ -110,8 +110,14 @@ impl Deliveries {
     /// The apps whose events no dispatcher POSTs now: in pull mode, with a webhook
     /// but no callback URL, or with a listener (on any node); cached briefly.
     pub async fn held_apps(&self) -> AppResult<Arc<Vec<AppId>>> {
-        let core = &self.core;
-        let held = core.held.get_or_load(&(), || async { Ok::<_, crate::AppError>(Some(Arc::new(core.store.held_apps(core.now()).await?))) }).await?;
+        let held = self
+            .core
+            .held
+            .get_or_load(&(), || {
+                let core = self.core.clone();
+                async move { Ok::<_, crate::AppError>(Some(Arc::new(core.store.held_apps(core.now()).await?))) }
+            })
+            .await?;
         Ok(held.unwrap_or_default())
     }
 

@@ -215,12 +215,17 @@ impl Core {
     /// The Page's receivers and routing rules, through the cache (cleared with the
     /// webhook targets).
     pub async fn receivers(&self, page: &PageId) -> AppResult<Arc<PageReceivers>> {
-        if let Some(receivers) = self.receivers.get(page) {
-            return Ok(receivers);
-        }
-        let receivers = Arc::new(PageReceivers { receivers: self.store.receivers(page).await?, rules: self.store.routing_rules(page).await? });
-        self.receivers.put(page.clone(), receivers.clone());
-        Ok(receivers)
+        let receivers = self
+            .receivers
+            .get_or_load(page, || {
+                let (core, page) = (self.handle(), page.clone());
+                async move {
+                    let (receivers, rules) = (core.store.receivers(&page).await?, core.store.routing_rules(&page).await?);
+                    Ok::<_, crate::AppError>(Some(Arc::new(PageReceivers { receivers, rules })))
+                }
+            })
+            .await?;
+        Ok(receivers.unwrap_or_default())
     }
 
     /// Who owns the thread now; a thread not opened yet would go where the Page

@@ -209,7 +209,7 @@ impl Platform {
         settings: PlatformSettings,
         metrics: metrics::Metrics,
     ) -> Self {
-        let core = Arc::new(core::Core::new(store, bus, clock, key, settings, metrics));
+        let core = core::Core::new(store, bus, clock, key, settings, metrics);
         let sessions = Sessions::new(core.clone());
         let privacy = Privacy {
             core: core.clone(),

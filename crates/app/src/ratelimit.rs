@@ -110,11 +110,13 @@ impl RateLimits {
         if self.core.settings.rate_limits.page_calls_per_engaged_person == 0 {
             return Ok(0);
         }
-        if let Some(engaged) = self.engaged.get(page) {
-            return Ok(engaged);
-        }
-        let engaged = self.core.store.engaged_persons(page, now - DAY_MS).await?;
-        self.engaged.put(page.clone(), engaged);
-        Ok(engaged)
+        let engaged = self
+            .engaged
+            .get_or_load(page, || {
+                let (core, page) = (self.core.clone(), page.clone());
+                async move { Ok::<_, crate::AppError>(Some(core.store.engaged_persons(&page, now - DAY_MS).await?)) }
+            })
+            .await?;
+        Ok(engaged.unwrap_or_default())
     }
 }
