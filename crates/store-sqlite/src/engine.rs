@@ -26,8 +26,9 @@ const SLOW_GROUP: Duration = Duration::from_millis(50);
 /// commit overlaps a checkpoint waits for the disk behind it (at half the Send
 /// API's peak, 19 % of those commits took over 2 ms, against 0.2 % of the others),
 /// and every request queued behind that group waits too. At 20 ms a page that many
-/// commits rewrote was copied fewer times, but the half-peak p99 was twice as high
-/// (ANALYSIS.md).
+/// commits rewrote was copied fewer times, but no run's half-peak p99 came under
+/// ×3.4 the bare server's, where half the runs at 2 ms were at ×2.1–2.7, for the
+/// same throughput (ANALYSIS.md).
 const CHECKPOINT_SPACING: Duration = Duration::from_millis(2);
 
 /// The WAL's length, in frames, at which the writer checkpoints by itself. The
