@@ -4,6 +4,10 @@
 //! commit. A group that fails (one duplicate `mid`, say) is retried member by member,
 //! so that only the bad member fails; a group the database failed (unavailable) is
 //! not retried: every member is answered at once that it may retry.
+//!
+//! The writers run on a thread of their own, with connections of their own: on the
+//! node's workers a group's round trips waited behind the requests being served
+//! (ANALYSIS.md, "The tail on PostgreSQL at half its peak").
 
 use crate::errors::{pg, pool as pool_error};
 use crate::BEGIN_GENERIC;
@@ -27,7 +31,7 @@ const MAX_GROUP: usize = 256;
 /// nodes spent 175 µs of PostgreSQL's CPU per message against 110 with 2.
 /// Each thread (Page × person) belongs to one writer, so writers never wait for
 /// each other's thread locks, and a busy thread's appends gather in large groups.
-const WRITERS: usize = 2;
+pub(crate) const WRITERS: usize = 2;
 /// Appends waiting per writer before callers are slowed down.
 const QUEUE: usize = 2048;
 
@@ -50,15 +54,27 @@ pub(crate) struct AppendBatcher {
 }
 
 impl AppendBatcher {
-    pub(crate) fn start(pool: deadpool_postgres::Pool) -> Self {
-        let writers = (0..WRITERS)
-            .map(|_| {
-                let (queue, incoming) = mpsc::channel(QUEUE);
-                tokio::spawn(run(pool.clone(), incoming));
-                queue
+    /// Starts the writers on a thread of their own, with `pool`'s connections: a
+    /// group's round trips then never wait behind the requests queued on the node's
+    /// workers. The thread ends when the batcher is dropped.
+    pub(crate) fn start(pool: deadpool_postgres::Pool) -> StoreResult<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| crate::errors::internal("the group writers' runtime", e))?;
+        let (writers, incoming): (Vec<_>, Vec<_>) = (0..WRITERS).map(|_| mpsc::channel(QUEUE)).unzip();
+        std::thread::Builder::new()
+            .name("pg-group-writer".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let running: Vec<_> = incoming.into_iter().map(|incoming| tokio::spawn(run(pool.clone(), incoming))).collect();
+                    for writer in running {
+                        let _ = writer.await;
+                    }
+                })
             })
-            .collect();
-        Self { writers }
+            .map_err(|e| crate::errors::internal("the group writers' thread", e))?;
+        Ok(Self { writers })
     }
 
     pub(crate) async fn append(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {

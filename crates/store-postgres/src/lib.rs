@@ -76,29 +76,36 @@ impl PostgresStore {
             options.push_str(&format!(" -c search_path={schema}"));
         }
         pg_config.options(&options).connect_timeout(timeout);
-        let manager = deadpool_postgres::Manager::from_config(
-            pg_config,
-            NoTls,
-            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
-        );
-        let pool = deadpool_postgres::Pool::builder(manager)
-            .max_size(config.pool_size.max(2))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .build()
-            .map_err(|e| errors::internal("connection pool", e))?;
+        let pool = new_pool(&pg_config, config.pool_size.max(2), timeout)?;
         let mut client = pool.get().await.map_err(pool_error)?;
         migrate::apply(&mut client).await?;
         drop(client);
-        Ok(Self { appends: batch::AppendBatcher::start(pool.clone()), pool })
+        let appends = batch::AppendBatcher::start(new_pool(&pg_config, batch::WRITERS, timeout)?)?;
+        Ok(Self { appends, pool })
     }
 
     /// A pooled connection.
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_error)
     }
+}
+
+/// A pool of at most `size` connections. Each connection's I/O runs on the runtime of
+/// the task that opened it.
+fn new_pool(pg_config: &tokio_postgres::Config, size: usize, timeout: Duration) -> StoreResult<deadpool_postgres::Pool> {
+    let manager = deadpool_postgres::Manager::from_config(
+        pg_config.clone(),
+        NoTls,
+        deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+    );
+    deadpool_postgres::Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|e| errors::internal("connection pool", e))
 }
 
 /// Begins a transaction whose statements run on their generic plans. PostgreSQL
