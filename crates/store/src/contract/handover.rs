@@ -123,3 +123,73 @@ pub async fn the_owner_decides_who_hears_and_who_may_write(store: Shared) {
     let pages = store.inbox_pages(None).await.unwrap();
     assert_eq!((pages.len(), pages[0].waiting), (1, 1), "Bob's thread waits for an agent");
 }
+
+/// Appends that race are written in groups; a member the thread refuses fails alone,
+/// and its group's other members are stored with their events, each thread's
+/// events delivered one head at a time.
+pub async fn a_refused_member_leaves_the_rest_of_its_group_written(store: Shared) {
+    let persons = seed(&store, 6).await;
+    let (bot, crm) = (AppId("900".into()), AppId("901".into()));
+    let both = |person, body: &str, at| {
+        ["900", "901"].iter().flat_map(|app| [event(app, "100", person, body, at), on(WebhookField::Standby, event(app, "100", person, body, at))]).collect::<Vec<_>>()
+    };
+    // The bot owns every thread.
+    for (n, &person) in persons.iter().enumerate() {
+        let opening = Message { opens_to: Some(bot.clone()), ..message(&format!("open-{n}"), "100", person, Direction::Inbound, 1) };
+        store.append_message(opening, both(person, &format!("open-{n}"), 1)).await.unwrap();
+    }
+    // Persons write, the bot answers and the CRM intrudes, all at once.
+    let writers: Vec<_> = (0..300)
+        .map(|n| {
+            let store = store.clone();
+            let person = persons[n % persons.len()];
+            let (direction, app) = match n % 3 {
+                0 => (Direction::Inbound, None),
+                1 => (Direction::Outbound, Some(bot.clone())),
+                _ => (Direction::Outbound, Some(crm.clone())),
+            };
+            let events = both(person, &format!("c{n}"), 10 + n as i64);
+            tokio::spawn(async move { store.append_message(Message { app, ..message(&format!("c{n}"), "100", person, direction, 10 + n as i64) }, events).await })
+        })
+        .collect();
+    let mut expected: std::collections::BTreeMap<(String, PersonId), Vec<String>> = Default::default();
+    for (n, &person) in persons.iter().enumerate() {
+        for app in ["900", "901"] {
+            expected.entry((app.into(), person)).or_default().push(format!("open-{n}"));
+        }
+    }
+    for (n, writer) in writers.into_iter().enumerate() {
+        let written = writer.await.unwrap();
+        if n % 3 == 2 {
+            assert!(matches!(written, Err(StoreError::Conflict(Conflict::ThreadOwnedBy(ref owner))) if *owner == bot), "c{n}: {written:?}");
+            assert!(store.message(&Mid(format!("c{n}"))).await.unwrap().is_none(), "a refused message is not stored");
+        } else {
+            written.unwrap_or_else(|e| panic!("c{n} was refused with its group: {e:?}"));
+            for app in ["900", "901"] {
+                expected.entry((app.into(), persons[n % persons.len()])).or_default().push(format!("c{n}"));
+            }
+        }
+    }
+    // The owner hears every stored message as `messages`, the other app as
+    // `standby`; each claim holds one head per thread, and no event is left behind.
+    let mut heard: std::collections::BTreeMap<(String, PersonId), Vec<String>> = Default::default();
+    loop {
+        let claimed = store.claim_outbox(1_000, 2_000, &ClaimLimits::heads(1_000)).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        let mut heads = std::collections::HashSet::new();
+        for event in &claimed {
+            assert!(heads.insert((event.app.clone(), event.person)), "two heads of one thread in one claim: {event:?}");
+            let field = if event.app == bot { WebhookField::Messages } else { WebhookField::Standby };
+            assert_eq!(event.field, field, "{event:?}");
+            heard.entry((event.app.0.clone(), event.person)).or_default().push(String::from_utf8(event.body.clone()).unwrap());
+        }
+        let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+        store.outbox_delivered(&ids, 1_001).await.unwrap();
+    }
+    for bodies in heard.values_mut().chain(expected.values_mut()) {
+        bodies.sort();
+    }
+    assert_eq!(heard, expected);
+}

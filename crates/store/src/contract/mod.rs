@@ -67,6 +67,7 @@ macro_rules! contract_tests {
             replay_queues_the_same_bytes_again,
             pruning_keeps_pending_and_recent_events,
             concurrent_writes_are_all_durable,
+            a_refused_member_leaves_the_rest_of_its_group_written,
             reactions_mark_messages_and_open_the_window,
             edits_count_once_under_races_and_ratings_replace_the_last,
             page_threads_most_recent_first,
