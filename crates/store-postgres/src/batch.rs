@@ -5,14 +5,13 @@
 //! so that only the bad member fails; a group the database failed (unavailable) is
 //! not retried: every member is answered at once that it may retry.
 //!
-//! The writers run on a thread of their own, with connections of their own: on the
+//! The writer runs on a thread of its own, with a connection of its own: on the
 //! node's workers a group's round trips waited behind the requests being served
 //! (ANALYSIS.md, "The tail on PostgreSQL at half its peak").
 
 use crate::errors::{pg, pool as pool_error};
 use crate::BEGIN_GENERIC;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use crate::columns::PgRow;
 use switchboard_domain::{AppId, Direction, Message, PageId, PersonId};
 use switchboard_store::codec::{self, Columns};
@@ -24,16 +23,8 @@ use tokio_postgres::types::ToSql;
 
 /// Members of one group at most.
 const MAX_GROUP: usize = 256;
-/// Groups in flight at once: while one commits (its fsync), the next is written.
-/// Two, not more: most of a group's cost in PostgreSQL is the group's, not its
-/// members' (its statements, its commit), so more writers make smaller groups that
-/// cost more per message. With 4, a second node halved the groups again and two
-/// nodes spent 175 µs of PostgreSQL's CPU per message against 110 with 2.
-/// Each thread (Page × person) belongs to one writer, so writers never wait for
-/// each other's thread locks, and a busy thread's appends gather in large groups.
-pub(crate) const WRITERS: usize = 2;
-/// Appends waiting per writer before callers are slowed down.
-const QUEUE: usize = 2048;
+/// Appends waiting before callers are slowed down.
+const QUEUE: usize = 4096;
 
 struct Append {
     message: Message,
@@ -48,42 +39,42 @@ struct Written {
     began: Instant,
 }
 
+/// One writer, one group in flight: what arrives while a group is written waits
+/// for it and goes in the next. A group's cost in PostgreSQL is mostly the
+/// group's (its statements, its commit's fsync), so the larger the groups, the
+/// less each message costs; two writers made groups half as large whose commits
+/// still waited for each other's WAL flush (ANALYSIS.md, "One group writer, not
+/// two": the Send API at 16 connections gained 46 %).
 #[derive(Clone)]
 pub(crate) struct AppendBatcher {
-    writers: Vec<mpsc::Sender<Append>>,
+    writer: mpsc::Sender<Append>,
 }
 
+/// The writer's connections: one for its groups (a bad member's retry takes the
+/// same one, after its group).
+pub(crate) const CONNECTIONS: usize = 1;
+
 impl AppendBatcher {
-    /// Starts the writers on a thread of their own, with `pool`'s connections: a
+    /// Starts the writer on a thread of its own, with `pool`'s connection: a
     /// group's round trips then never wait behind the requests queued on the node's
     /// workers. The thread ends when the batcher is dropped.
     pub(crate) fn start(pool: deadpool_postgres::Pool) -> StoreResult<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| crate::errors::internal("the group writers' runtime", e))?;
-        let (writers, incoming): (Vec<_>, Vec<_>) = (0..WRITERS).map(|_| mpsc::channel(QUEUE)).unzip();
+            .map_err(|e| crate::errors::internal("the group writer's runtime", e))?;
+        let (writer, incoming) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("pg-group-writer".into())
-            .spawn(move || {
-                runtime.block_on(async {
-                    let running: Vec<_> = incoming.into_iter().map(|incoming| tokio::spawn(run(pool.clone(), incoming))).collect();
-                    for writer in running {
-                        let _ = writer.await;
-                    }
-                })
-            })
-            .map_err(|e| crate::errors::internal("the group writers' thread", e))?;
-        Ok(Self { writers })
+            .spawn(move || runtime.block_on(run(pool, incoming)))
+            .map_err(|e| crate::errors::internal("the group writer's thread", e))?;
+        Ok(Self { writer })
     }
 
     pub(crate) async fn append(&self, message: Message, events: Vec<NewOutboxEvent>) -> StoreResult<()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (message.page.as_str(), message.person.0).hash(&mut hasher);
-        let writer = &self.writers[hasher.finish() as usize % self.writers.len()];
         let (answer, answered) = oneshot::channel();
         let submitted = Instant::now();
-        writer
+        self.writer
             .send(Append { message, events, answer })
             .await
             .map_err(|_| StoreError::unavailable("the store is shutting down"))?;

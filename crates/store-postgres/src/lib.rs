@@ -80,7 +80,7 @@ impl PostgresStore {
         let mut client = pool.get().await.map_err(pool_error)?;
         migrate::apply(&mut client).await?;
         drop(client);
-        let appends = batch::AppendBatcher::start(new_pool(&pg_config, batch::WRITERS, timeout)?)?;
+        let appends = batch::AppendBatcher::start(new_pool(&pg_config, batch::CONNECTIONS, timeout)?)?;
         Ok(Self { appends, pool })
     }
 

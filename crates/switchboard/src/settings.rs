@@ -170,8 +170,8 @@ impl Default for QuotaSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
-    /// Connections this node keeps at most, besides the two the Send API's group
-    /// writers keep for themselves.
+    /// Connections this node keeps at most, besides the one the Send API's group
+    /// writer keeps for itself.
     pub pool_size: usize,
     /// A statement running longer is cancelled (ms).
     pub statement_timeout_ms: u64,
