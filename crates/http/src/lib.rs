@@ -39,8 +39,7 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 
 /// The whole HTTP surface.
 pub fn router(platform: Platform, settings: HttpSettings) -> Router {
-    let slow = settings.slow_request;
-    let guard = std::sync::Arc::new(limits::Guard::new(settings));
+    let front = std::sync::Arc::new(Front { slow_request: settings.slow_request, guard: limits::Guard::new(settings), platform: platform.clone() });
     Router::new()
         .nest("/person/v1", person::routes().merge(consent::person_routes()).merge(entry_points::person_routes()).merge(privacy::person_routes()))
         .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()).merge(consent::console_routes()).merge(privacy::console_routes()))
@@ -50,9 +49,7 @@ pub fn router(platform: Platform, settings: HttpSettings) -> Router {
         .merge(web::routes())
         .fallback(graph::dispatch)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(move |request, next| limits::guard(guard.clone(), request, next)))
-        .layer(middleware::from_fn(move |request, next| slow_requests(slow, request, next)))
-        .layer(middleware::from_fn_with_state(platform.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(front, every_request))
         // A failed request was logged once already, with its cause, where it failed
         // (a full disk by the store, once for all its refusals): not again per request.
         .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)))
@@ -76,33 +73,52 @@ fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
     axum::response::IntoResponse::into_response(HttpError(switchboard_domain::Refusal::unknown()))
 }
 
-/// Measures every request; one slower than `threshold` is logged with its steps
-/// (`switchboard_app::timing`) and the time no step accounts for (the handler's own
-/// work and waiting for a core). The query string is left out: it may hold a token.
-async fn slow_requests(threshold: Option<std::time::Duration>, request: Request, next: Next) -> Response {
-    let Some(threshold) = threshold else { return next.run(request).await };
-    let (method, path) = (request.method().clone(), request.uri().path().to_string());
-    let (response, took, steps) = switchboard_app::timing::measured(next.run(request)).await;
-    // A long poll waits by design.
-    if took > threshold && !path.ends_with("/updates") {
-        let unaccounted = took.saturating_sub(steps.accounted());
-        tracing::warn!(
-            %method,
-            path,
-            status = response.status().as_u16(),
-            ms = format!("{:.1}", took.as_secs_f64() * 1000.0),
-            steps = %steps,
-            unaccounted_ms = format!("{:.1}", unaccounted.as_secs_f64() * 1000.0),
-            "slow request"
-        );
-    }
+/// What every request goes through before its route, in one middleware: each
+/// `from_fn` layer clones the services under it and boxes its future for every
+/// request (three layers were some twenty allocations per Send API call).
+struct Front {
+    /// Requests slower than this are logged with their steps.
+    slow_request: Option<std::time::Duration>,
+    guard: limits::Guard,
+    platform: Platform,
+}
+
+/// Guards the request (`limits::guard`), measures it (one slower than the
+/// threshold is logged with its steps, `switchboard_app::timing`, and the time no
+/// step accounts for: the handler's own work and waiting for a core), and counts
+/// the answer by face and status for `/metrics`.
+async fn every_request(State(front): State<std::sync::Arc<Front>>, request: Request, next: Next) -> Response {
+    let face = face(request.uri().path());
+    let response = match front.slow_request {
+        None => limits::guard(&front.guard, request, next).await,
+        Some(threshold) => {
+            // The URI's parts are shared, not copied; the query string is left out
+            // of the log: it may hold a token.
+            let (method, uri) = (request.method().clone(), request.uri().clone());
+            let (response, took, steps) = switchboard_app::timing::measured(limits::guard(&front.guard, request, next)).await;
+            // A long poll waits by design.
+            if took > threshold && !uri.path().ends_with("/updates") {
+                let unaccounted = took.saturating_sub(steps.accounted());
+                tracing::warn!(
+                    %method,
+                    path = uri.path(),
+                    status = response.status().as_u16(),
+                    ms = format!("{:.1}", took.as_secs_f64() * 1000.0),
+                    steps = %steps,
+                    unaccounted_ms = format!("{:.1}", unaccounted.as_secs_f64() * 1000.0),
+                    "slow request"
+                );
+            }
+            response
+        }
+    };
+    front.platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: response.status().as_u16() }).inc();
     response
 }
 
-/// Counts answered requests by face and status for `/metrics`.
-async fn count_requests(State(platform): State<Platform>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let face = if path.starts_with("/person/") {
+/// The face a path belongs to, as `/metrics` counts requests.
+fn face(path: &str) -> &'static str {
+    if path.starts_with("/person/") {
         "person"
     } else if path.starts_with("/console/") {
         "console"
@@ -110,8 +126,5 @@ async fn count_requests(State(platform): State<Platform>, request: Request, next
         "ops"
     } else {
         "graph"
-    };
-    let response = next.run(request).await;
-    platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: response.status().as_u16() }).inc();
-    response
+    }
 }

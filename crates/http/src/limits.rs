@@ -28,7 +28,7 @@ pub struct HttpSettings {
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// Bytes that the bodies of requests in flight may hold together.
     pub body_memory: usize,
-    /// Requests slower than this are logged with their steps (`slow_requests`).
+    /// Requests slower than this are logged with their steps (`every_request`).
     pub slow_request: Option<Duration>,
 }
 
@@ -93,7 +93,7 @@ impl std::error::Error for BodyDeadline {}
 
 /// Middleware: tells handlers the client's address, reserves room for the body,
 /// and makes it arrive by its deadline.
-pub async fn guard(guard: std::sync::Arc<Guard>, mut request: Request, next: Next) -> Response {
+pub async fn guard(guard: &Guard, mut request: Request, next: Next) -> Response {
     let settings = &guard.settings;
     let address = client_address(settings, &request);
     request.extensions_mut().insert(address);

@@ -21,6 +21,9 @@ tokio::task_local! {
 /// At most this many steps are kept per request (a batch of Graph calls repeats
 /// them): past it, a step is added to the last one of its name, or dropped.
 const MAX_STEPS: usize = 32;
+/// Room made for a request's steps at once (a Send API call names about ten), so
+/// that recording them does not grow the list again and again.
+const TYPICAL_STEPS: usize = 16;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Step {
@@ -64,7 +67,7 @@ impl fmt::Display for Steps {
 pub async fn measured<F: Future>(future: F) -> (F::Output, Duration, Steps) {
     let started = Instant::now();
     let (output, steps) = STEPS
-        .scope(RefCell::new(Steps::default()), async {
+        .scope(RefCell::new(Steps(Vec::with_capacity(TYPICAL_STEPS))), async {
             let output = future.await;
             (output, STEPS.with(|steps| steps.take()))
         })

@@ -1,6 +1,7 @@
 //! The node as an operator sees it: ops endpoints, TLS, restarts on the same data,
 //! and who may do what on the console and person APIs.
 
+use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::json;
 use switchboard_testkit::{TestServer, ALL_CORE_FIELDS};
@@ -23,6 +24,52 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains("switchboard_outbox_pending 0"), "{metrics}");
     assert!(metrics.contains(r#"switchboard_http_requests_total{face="person",status="200"}"#), "{metrics}");
     assert!(metrics.trim_end().ends_with("# EOF"));
+}
+
+/// The log lines of this test binary's in-process nodes (every test's: callers
+/// look for lines of their own).
+fn node_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        struct Into;
+        impl std::io::Write for Into {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                node_log().lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        tracing_subscriber::fmt().with_writer(|| Into).with_ansi(false).with_max_level(tracing_subscriber::filter::LevelFilter::WARN).init();
+        std::sync::Mutex::new(Vec::new())
+    })
+}
+
+#[tokio::test]
+async fn a_slow_request_is_logged_with_its_steps_and_without_its_query_string() {
+    let log = node_log();
+    let server = TestServer::start_with(|s| s.http.slow_request_ms = 50).await;
+    let app = server.app("slow bot").await;
+    // A body that arrives in two parts, 200 ms apart: the request cannot be quicker.
+    let parts = futures_util::stream::iter([0, 1]).then(|n| async move {
+        if n == 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Ok::<_, std::io::Error>(if n == 0 { "{\"object\":\"page\"," } else { "\"callback_url\":\"http://127.0.0.1:9/hook\"}" })
+    });
+    let url = format!("{}/v21.0/{}/subscriptions?access_token={}|{}", server.url, app.id, app.id, app.secret);
+    let response = server.http.post(url).header("content-type", "application/json").body(reqwest::Body::wrap_stream(parts)).send().await.unwrap();
+    assert!(response.status().as_u16() < 500, "{}", response.status());
+    let quick = server.http.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(quick.status(), 200);
+
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
+    let line = text.lines().find(|l| l.contains("slow request") && l.contains(&format!("/v21.0/{}/subscriptions", app.id)));
+    let line = line.unwrap_or_else(|| panic!("no slow request logged in:\n{text}"));
+    assert!(line.contains("method=POST") && line.contains("admission"), "{line}");
+    assert!(!line.contains(&app.secret) && !line.contains("access_token"), "the query string is not logged: {line}");
+    assert!(!text.lines().any(|l| l.contains("slow request") && l.contains("/healthz")), "a quick request is not logged:\n{text}");
 }
 
 #[tokio::test]
