@@ -39,7 +39,12 @@ pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 
 /// The whole HTTP surface.
 pub fn router(platform: Platform, settings: HttpSettings) -> Router {
-    let front = std::sync::Arc::new(Front { slow_request: settings.slow_request, guard: limits::Guard::new(settings), platform: platform.clone() });
+    let front = std::sync::Arc::new(Front {
+        slow_request: settings.slow_request,
+        in_flight: tokio::sync::Semaphore::new(settings.max_requests_in_flight.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)),
+        guard: limits::Guard::new(settings),
+        platform: platform.clone(),
+    });
     Router::new()
         .nest("/person/v1", person::routes().merge(consent::person_routes()).merge(entry_points::person_routes()).merge(privacy::person_routes()))
         .nest("/console/v1", console::routes().merge(webhooks::routes()).merge(listings::routes()).merge(inbox::routes()).merge(consent::console_routes()).merge(privacy::console_routes()))
@@ -79,16 +84,34 @@ fn panicked(cause: Box<dyn std::any::Any + Send>) -> Response {
 struct Front {
     /// Requests slower than this are logged with their steps.
     slow_request: Option<std::time::Duration>,
+    /// Requests the node works on at once (`HttpSettings::max_requests_in_flight`).
+    in_flight: tokio::sync::Semaphore,
     guard: limits::Guard,
     platform: Platform,
 }
 
-/// Guards the request (`limits::guard`), measures it (one slower than the
-/// threshold is logged with its steps, `switchboard_app::timing`, and the time no
-/// step accounts for: the handler's own work and waiting for a core), and counts
-/// the answer by face and status for `/metrics`.
+/// Admits the request (`in_flight`), guards it (`limits::guard`), measures it (one
+/// slower than the threshold is logged with its steps, `switchboard_app::timing`,
+/// and the time no step accounts for: the handler's own work and waiting for a
+/// core), and counts the answer by face and status for `/metrics`.
 async fn every_request(State(front): State<std::sync::Arc<Front>>, request: Request, next: Next) -> Response {
     let face = face(request.uri().path());
+    // Past the requests in flight, a request is answered at once with Graph's
+    // transient code 2 rather than queued: under a load the node cannot keep up
+    // with, each waiting request would hold its connection's buffers and its task,
+    // and a node's memory would grow with the backlog instead of staying bounded.
+    // The operations face (a health check must still answer) and long polls (they
+    // wait by design) are not counted. Held until the answer's head is made.
+    let _admitted = match face != "ops" && !is_long_poll(request.uri().path()) {
+        false => None,
+        true => match front.in_flight.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                front.platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: 503 }).inc();
+                return busy();
+            }
+        },
+    };
     let response = match front.slow_request {
         None => limits::guard(&front.guard, request, next).await,
         Some(threshold) => {
@@ -96,8 +119,7 @@ async fn every_request(State(front): State<std::sync::Arc<Front>>, request: Requ
             // of the log: it may hold a token.
             let (method, uri) = (request.method().clone(), request.uri().clone());
             let (response, took, steps) = switchboard_app::timing::measured(limits::guard(&front.guard, request, next)).await;
-            // A long poll waits by design.
-            if took > threshold && !uri.path().ends_with("/updates") {
+            if took > threshold && !is_long_poll(uri.path()) {
                 let unaccounted = took.saturating_sub(steps.accounted());
                 tracing::warn!(
                     %method,
@@ -114,6 +136,19 @@ async fn every_request(State(front): State<std::sync::Arc<Front>>, request: Requ
     };
     front.platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: response.status().as_u16() }).inc();
     response
+}
+
+/// A request past the node's requests in flight: 503, Graph's transient code 2, and
+/// when to retry.
+fn busy() -> Response {
+    let mut response = axum::response::IntoResponse::into_response(HttpError(switchboard_domain::Refusal::unavailable()));
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    response
+}
+
+/// The pull API's long poll (`GET /{app-id}/updates`), which waits by design.
+fn is_long_poll(path: &str) -> bool {
+    path.ends_with("/updates")
 }
 
 /// The face a path belongs to, as `/metrics` counts requests.

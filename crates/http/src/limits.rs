@@ -30,11 +30,13 @@ pub struct HttpSettings {
     pub body_memory: usize,
     /// Requests slower than this are logged with their steps (`every_request`).
     pub slow_request: Option<Duration>,
+    /// Requests worked on at once; past it a request is answered 503 (`every_request`).
+    pub max_requests_in_flight: usize,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_timeout: Duration::from_secs(60), client_ip_header: None, body_memory: 256 * 1024 * 1024, slow_request: Some(Duration::from_secs(1)) }
+        Self { body_timeout: Duration::from_secs(60), client_ip_header: None, body_memory: 256 * 1024 * 1024, slow_request: Some(Duration::from_secs(1)), max_requests_in_flight: 1024 }
     }
 }
 

@@ -260,6 +260,7 @@ impl Node {
             },
             body_memory: settings.http.body_memory_mib.saturating_mul(1024 * 1024),
             slow_request: (settings.http.slow_request_ms > 0).then(|| std::time::Duration::from_millis(settings.http.slow_request_ms)),
+            max_requests_in_flight: settings.http.max_requests_in_flight.max(1),
         };
         let router = switchboard_http::router(platform.clone(), http);
         let tls = tls_config(settings)?;

@@ -89,6 +89,11 @@ pub struct HttpSettings {
     /// Connections open at once; past it a new connection is answered 503 and closed.
     /// Lowered at start to what the process's file-descriptor limit allows.
     pub max_connections: usize,
+    /// Requests a node works on at once; past it a request is answered 503 at once
+    /// (Graph's transient code 2, `Retry-After: 1`) instead of queueing, so that a
+    /// load the node cannot keep up with does not grow its memory. Health checks,
+    /// `/metrics` and the pull API's long polls are not counted.
+    pub max_requests_in_flight: usize,
     /// Memory the bodies of requests in flight may hold together (MiB); a request
     /// waits for room within its body deadline, then is answered 503.
     pub body_memory_mib: usize,
@@ -103,7 +108,7 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, body_memory_mib: 256, client_ip_header: None, slow_request_ms: 1000 }
+        Self { header_timeout_secs: 15, body_timeout_secs: 60, max_connections: 10_000, max_requests_in_flight: 1024, body_memory_mib: 256, client_ip_header: None, slow_request_ms: 1000 }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Clients that hold connections open, over raw TCP against a real node: idle
 //! connections and ones dripping their headers are closed, a body that does not
-//! arrive in time is answered 408, and past the connection limit a new connection
-//! is told 503 and closed while the node keeps serving the ones it has.
+//! arrive in time is answered 408, past the connection limit a new connection is
+//! told 503 and closed while the node keeps serving the ones it has, and past the
+//! requests in flight a request is answered 503 at once instead of queued.
 
 use std::time::Duration;
 use switchboard_testkit::TestServer;
@@ -118,4 +119,44 @@ async fn past_the_connection_limit_a_connection_is_told_503_and_the_others_are_s
         async move { http.get(url).send().await.ok().filter(|r| r.status() == 200) }
     })
     .await;
+}
+
+#[tokio::test]
+async fn past_the_requests_in_flight_a_request_is_told_503_at_once_and_health_checks_still_answer() {
+    let server = TestServer::start_with(|settings| {
+        settings.http.max_requests_in_flight = 1;
+        settings.http.body_timeout_secs = 30;
+    })
+    .await;
+    // One request in flight: its headers are in, its body is still arriving.
+    let mut held = connect(&server).await;
+    held.write_all(b"POST /person/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 33\r\n\r\n{\"login\":").await.unwrap();
+
+    let graph = format!("{}/v21.0/me", server.url);
+    let refused = switchboard_testkit::eventually("a request past the one in flight is refused", || {
+        let (http, graph) = (server.http.clone(), graph.clone());
+        async move { http.get(graph).send().await.ok().filter(|r| r.status() == 503) }
+    })
+    .await;
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!((body["error"]["code"].as_i64(), body["error"]["is_transient"].as_bool()), (Some(2), Some(true)), "{body}");
+
+    // Health checks, the metrics and long polls are not counted.
+    let health = server.http.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let poll = server.http.get(format!("{}/v21.0/123/updates", server.url)).send().await.unwrap();
+    assert_ne!(poll.status(), 503, "a long poll is not refused for the requests in flight");
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l.starts_with("switchboard_http_requests_total") && l.contains("face=\"graph\"") && l.contains("status=\"503\"")), "{metrics}");
+
+    // The request in flight is answered (a wrong sign-in, not a refusal for load),
+    // and the next one is worked on again.
+    held.write_all(b"\"nobody\",\"password\":\"x\"}").await.unwrap();
+    let mut buffer = [0u8; 1024];
+    let n = held.read(&mut buffer).await.unwrap();
+    let answer = String::from_utf8_lossy(&buffer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let again = server.http.get(&graph).send().await.unwrap();
+    assert_ne!(again.status(), 503, "the next request is worked on");
 }
