@@ -102,15 +102,15 @@ async fn every_request(State(front): State<std::sync::Arc<Front>>, request: Requ
     // and a node's memory would grow with the backlog instead of staying bounded.
     // The operations face (a health check must still answer) and long polls (they
     // wait by design) are not counted. Held until the answer's head is made.
-    let _admitted = match face != "ops" && !is_long_poll(request.uri().path()) {
-        false => None,
-        true => match front.in_flight.try_acquire() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                front.platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: 503 }).inc();
-                return busy();
-            }
-        },
+    let counted = face != "ops" && !is_long_poll(request.uri().path());
+    let _admitted = if counted {
+        let Ok(permit) = front.in_flight.try_acquire() else {
+            front.platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: 503 }).inc();
+            return busy();
+        };
+        Some(permit)
+    } else {
+        None
     };
     let response = match front.slow_request {
         None => limits::guard(&front.guard, request, next).await,
