@@ -90,35 +90,42 @@ struct Front {
     platform: Platform,
 }
 
-/// Admits the request (`in_flight`), guards it (`limits::guard`), measures it (one
-/// slower than the threshold is logged with its steps, `switchboard_app::timing`,
-/// and the time no step accounts for: the handler's own work and waiting for a
-/// core), and counts the answer by face and status for `/metrics`.
+/// Waits for the request to arrive whole (`limits::arrive`), admits it (`in_flight`),
+/// measures it (one slower than the threshold is logged with its steps,
+/// `switchboard_app::timing`, and the time no step accounts for: the handler's own
+/// work and waiting for a core), and counts the answer by face and status for
+/// `/metrics`.
 async fn every_request(State(front): State<std::sync::Arc<Front>>, request: Request, next: Next) -> Response {
     let face = face(request.uri().path());
-    // Past the requests in flight, a request is answered at once with Graph's
-    // transient code 2 rather than queued: under a load the node cannot keep up
-    // with, each waiting request would hold its connection's buffers and its task,
-    // and a node's memory would grow with the backlog instead of staying bounded.
-    // The operations face (a health check must still answer) and long polls (they
-    // wait by design) are not counted. Held until the answer's head is made.
-    let counted = face != "ops" && !is_long_poll(request.uri().path());
-    let _admitted = if counted {
-        let Ok(permit) = front.in_flight.try_acquire() else {
-            front.platform.ops.metrics().requests.get_or_create(&RequestLabels { face, status: 503 }).inc();
-            return busy();
+    // The URI's parts are shared, not copied; the query string is left out of the
+    // log: it may hold a token.
+    let logged = front.slow_request.map(|threshold| (threshold, request.method().clone(), request.uri().clone()));
+    let work = async {
+        let arrived = match limits::arrive(&front.guard, request).await {
+            Ok(arrived) => arrived,
+            Err(refused) => return refused,
         };
-        Some(permit)
-    } else {
-        None
+        // Past the requests in flight, a request is answered at once with Graph's
+        // transient code 2 rather than queued: under a load the node cannot keep
+        // up with, each waiting request would hold its connection's buffers and its
+        // task, and a node's memory would grow with the backlog instead of staying
+        // bounded. Admitted only once its body is in (a client dripping one holds no
+        // slot). The operations face (a health check must still answer) and long
+        // polls (they wait by design) are not counted. Held until the answer's head
+        // is made.
+        let counted = face != "ops" && !is_long_poll(arrived.request.uri().path());
+        let _admitted = if counted {
+            let Ok(permit) = front.in_flight.try_acquire() else { return busy() };
+            Some(permit)
+        } else {
+            None
+        };
+        next.run(arrived.request).await
     };
-    let response = match front.slow_request {
-        None => limits::guard(&front.guard, request, next).await,
-        Some(threshold) => {
-            // The URI's parts are shared, not copied; the query string is left out
-            // of the log: it may hold a token.
-            let (method, uri) = (request.method().clone(), request.uri().clone());
-            let (response, took, steps) = switchboard_app::timing::measured(limits::guard(&front.guard, request, next)).await;
+    let response = match logged {
+        None => work.await,
+        Some((threshold, method, uri)) => {
+            let (response, took, steps) = switchboard_app::timing::measured(work).await;
             if took > threshold && !is_long_poll(uri.path()) {
                 let unaccounted = took.saturating_sub(steps.accounted());
                 tracing::warn!(

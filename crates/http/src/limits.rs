@@ -1,9 +1,11 @@
-//! Bounds on what requests may make a node hold, and for how long: a body must
-//! arrive whole within a deadline (a client that drips bytes cannot hold a
-//! connection and a buffer open forever), and within its size limit (every route's
-//! is `MULTIPART_LIMIT`, for uploads; JSON and form bodies are read with the smaller
-//! `BODY_LIMIT`). Handlers read a body whole, so the bodies in flight together are
-//! bounded too: each request reserves what its body may grow to from a budget
+//! Bounds on what requests may make a node hold, and for how long. A request is
+//! worked on only once it has arrived whole ([`arrive`]): its body within a
+//! deadline (a client that drips bytes cannot hold a connection and a buffer open
+//! forever) and within the limit of its kind (`MULTIPART_LIMIT` for uploads,
+//! `BODY_LIMIT` for JSON and form bodies). So a slow client holds no slot among the
+//! requests in flight while its body arrives, and every handler reads a body that
+//! is already in memory. The bodies arriving and in flight together are bounded
+//! too: each request reserves what its body may grow to from a budget
 //! (`HttpSettings::body_memory`) before it is read, and waits for room within its
 //! deadline (else 503).
 
@@ -11,7 +13,6 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::multipart::MultipartError;
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -56,17 +57,6 @@ impl Guard {
 
 const MULTIPART_KIB: u32 = (crate::MULTIPART_LIMIT / 1024) as u32;
 
-/// What a request's body may grow to, in KiB: its declared length, else the limit
-/// of its kind.
-fn body_kib(request: &Request) -> u32 {
-    let headers = request.headers();
-    let declared = declared_length(headers).map(|length| length as u64);
-    let multipart = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/"));
-    let limit = if multipart { crate::MULTIPART_LIMIT } else { crate::BODY_LIMIT } as u64;
-    let bytes = declared.unwrap_or(limit).min(crate::MULTIPART_LIMIT as u64);
-    (bytes.div_ceil(1024)).max(1) as u32
-}
-
 /// The client's address, as the request's extensions carry it for handlers
 /// (sign-in limits count failures by it).
 #[derive(Debug, Clone, Copy)]
@@ -81,44 +71,73 @@ fn client_address(settings: &HttpSettings, request: &Request) -> ClientAddress {
     ClientAddress(forwarded.or(peer))
 }
 
-/// The error a body stream ends with when its deadline passed.
-#[derive(Debug)]
-struct BodyDeadline;
-
-impl std::fmt::Display for BodyDeadline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the request body did not arrive in time")
-    }
+/// A request that has arrived whole, and the room its body holds in the budget
+/// until the answer is made (the handler reads and drops the body).
+pub struct Arrived<'a> {
+    pub request: Request,
+    _room: Option<tokio::sync::SemaphorePermit<'a>>,
 }
 
-impl std::error::Error for BodyDeadline {}
-
-/// Middleware: tells handlers the client's address, reserves room for the body,
-/// and makes it arrive by its deadline.
-pub async fn guard(guard: &Guard, mut request: Request, next: Next) -> Response {
+/// Tells handlers the client's address, reserves room for the body, and reads it
+/// whole by its deadline; a body that cannot be read is answered here.
+pub async fn arrive(guard: &Guard, mut request: Request) -> Result<Arrived<'_>, Response> {
     let settings = &guard.settings;
     let address = client_address(settings, &request);
     request.extensions_mut().insert(address);
     if request.body().size_hint().exact() == Some(0) {
-        return next.run(request).await;
+        return Ok(Arrived { request, _room: None });
+    }
+    let refused = |refusal: Refusal| axum::response::IntoResponse::into_response(crate::HttpError(refusal));
+    let multipart = is_multipart(request.headers());
+    let limit = if multipart { crate::MULTIPART_LIMIT } else { crate::BODY_LIMIT };
+    let too_large = || if multipart { Refusal::attachment_too_large(MAX_ASSET_BYTES) } else { Refusal::body_too_large(limit) };
+    if declared_length(request.headers()).is_some_and(|length| length > limit) {
+        return Err(refused(too_large()));
     }
     let deadline = tokio::time::Instant::now() + settings.body_timeout;
-    // Held until the answer is made: the handler has read and dropped the body.
-    let room = switchboard_app::timing::timed("admission", tokio::time::timeout_at(deadline, guard.budget.acquire_many(body_kib(&request))));
-    let Ok(Ok(_room)) = room.await else {
-        return axum::response::IntoResponse::into_response(crate::HttpError(Refusal::unavailable()));
+    let room = guard.budget.acquire_many(body_kib(request.headers(), limit));
+    let room = switchboard_app::timing::timed("admission", tokio::time::timeout_at(deadline, room));
+    let Ok(Ok(room)) = room.await else {
+        return Err(refused(Refusal::unavailable()));
     };
     let (parts, body) = request.into_parts();
-    let stream = futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
-        let mut stream = state?;
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok::<Bytes, axum::BoxError>(bytes), Some(stream))),
-            Ok(Some(Err(error))) => Some((Err(error.into()), None)),
-            Ok(None) => None,
-            Err(_) => Some((Err(BodyDeadline.into()), None)),
+    let body = switchboard_app::timing::timed("body", tokio::time::timeout_at(deadline, whole_body(body, limit))).await;
+    match body {
+        Ok(Ok(Some(body))) => Ok(Arrived { request: Request::from_parts(parts, body), _room: Some(room) }),
+        Ok(Ok(None)) => Err(refused(too_large())),
+        Ok(Err(_)) => Err(refused(Refusal::invalid_param("The request body broke off"))),
+        Err(_) => Err(refused(Refusal::body_timeout())),
+    }
+}
+
+/// The body's chunks as they came, none copied; `None` past `limit` bytes.
+async fn whole_body(body: Body, limit: usize) -> Result<Option<Body>, axum::Error> {
+    let mut stream = body.into_data_stream();
+    let (mut chunks, mut size) = (Vec::new(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        size += chunk.len();
+        if size > limit {
+            return Ok(None);
         }
-    });
-    next.run(Request::from_parts(parts, Body::from_stream(stream))).await
+        chunks.push(chunk);
+    }
+    Ok(Some(match chunks.len() {
+        0 => Body::empty(),
+        1 => Body::from(chunks.pop().unwrap_or_default()),
+        // Replayed chunk by chunk: an upload's parser copies each into its own
+        // buffer, and the chunk it has copied is freed, so the body is held once.
+        _ => Body::from_stream(futures_util::stream::iter(chunks.into_iter().map(Ok::<Bytes, std::convert::Infallible>))),
+    }))
+}
+
+/// What a body may grow to, in KiB: its declared length, else its kind's limit.
+fn body_kib(headers: &axum::http::HeaderMap, limit: usize) -> u32 {
+    declared_length(headers).unwrap_or(limit).min(limit).div_ceil(1024).max(1) as u32
+}
+
+fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/"))
 }
 
 fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -137,8 +156,6 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
     axum::body::to_bytes(body, limit).await.map_err(|error| {
         if caused_by::<http_body_util::LengthLimitError>(&error) {
             Refusal::body_too_large(limit)
-        } else if caused_by::<BodyDeadline>(&error) {
-            Refusal::body_timeout()
         } else {
             Refusal::invalid_param("The request body broke off")
         }
@@ -166,8 +183,6 @@ pub async fn read_part(mut field: axum::extract::multipart::Field<'_>, declared:
 pub fn multipart_refusal(error: MultipartError) -> Refusal {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Refusal::attachment_too_large(MAX_ASSET_BYTES)
-    } else if caused_by::<BodyDeadline>(&error) {
-        Refusal::body_timeout()
     } else {
         Refusal::invalid_param(format!("Invalid multipart body: {}", error.body_text()))
     }
@@ -177,21 +192,28 @@ pub fn multipart_refusal(error: MultipartError) -> Refusal {
 mod tests {
     use super::*;
 
-    fn request(content_type: &str, length: Option<&str>) -> Request {
-        let mut builder = axum::http::Request::builder().method("POST").uri("/x").header("content-type", content_type);
+    fn headers(content_type: &str, length: Option<&str>) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("content-type", content_type.parse().unwrap());
         if let Some(length) = length {
-            builder = builder.header("content-length", length);
+            headers.insert("content-length", length.parse().unwrap());
         }
-        builder.body(Body::empty()).unwrap()
+        headers
+    }
+
+    /// What `arrive` reserves for a body of each kind.
+    fn reserved(content_type: &str, length: Option<&str>) -> u32 {
+        let headers = headers(content_type, length);
+        body_kib(&headers, if is_multipart(&headers) { crate::MULTIPART_LIMIT } else { crate::BODY_LIMIT })
     }
 
     #[test]
     fn a_body_reserves_its_declared_length_or_its_kinds_limit() {
-        assert_eq!(body_kib(&request("application/json", Some("300"))), 1);
-        assert_eq!(body_kib(&request("application/json", Some("4096"))), 4);
-        assert_eq!(body_kib(&request("application/json", None)), (crate::BODY_LIMIT / 1024) as u32);
-        assert_eq!(body_kib(&request("multipart/form-data; boundary=x", None)), MULTIPART_KIB);
-        assert_eq!(body_kib(&request("application/json", Some("999999999999"))), MULTIPART_KIB, "the router refuses more anyway");
-        assert_eq!(body_kib(&request("application/json", Some("nonsense"))), (crate::BODY_LIMIT / 1024) as u32);
+        assert_eq!(reserved("application/json", Some("300")), 1);
+        assert_eq!(reserved("application/json", Some("4096")), 4);
+        assert_eq!(reserved("application/json", None), (crate::BODY_LIMIT / 1024) as u32);
+        assert_eq!(reserved("Multipart/Form-Data; boundary=x", None), MULTIPART_KIB);
+        assert_eq!(reserved("multipart/form-data; boundary=x", Some("999999999999")), MULTIPART_KIB, "more is refused before it is read");
+        assert_eq!(reserved("application/json", Some("nonsense")), (crate::BODY_LIMIT / 1024) as u32);
     }
 }

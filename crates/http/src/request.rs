@@ -115,7 +115,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphRequest {
                 }
             }
         } else {
-            let bytes = switchboard_app::timing::timed("body", read_body(request.into_body(), BODY_LIMIT)).await?;
+            let bytes = read_body(request.into_body(), BODY_LIMIT).await?;
             let text = std::str::from_utf8(&bytes).map_err(|_| Refusal::invalid_param("The request body is not UTF-8"))?;
             let trimmed = text.trim();
             if content_type.starts_with("application/json") || (content_type.is_empty() && trimmed.starts_with('{')) {

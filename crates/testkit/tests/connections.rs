@@ -2,7 +2,8 @@
 //! connections and ones dripping their headers are closed, a body that does not
 //! arrive in time is answered 408, past the connection limit a new connection is
 //! told 503 and closed while the node keeps serving the ones it has, and past the
-//! requests in flight a request is answered 503 at once instead of queued.
+//! requests in flight a request is answered 503 at once instead of queued (a client
+//! still sending its body is not yet one of them).
 
 use std::time::Duration;
 use switchboard_testkit::TestServer;
@@ -123,21 +124,22 @@ async fn past_the_connection_limit_a_connection_is_told_503_and_the_others_are_s
 
 #[tokio::test]
 async fn past_the_requests_in_flight_a_request_is_told_503_at_once_and_health_checks_still_answer() {
-    let server = TestServer::start_with(|settings| {
-        settings.http.max_requests_in_flight = 1;
-        settings.http.body_timeout_secs = 30;
-    })
-    .await;
-    // One request in flight: its headers are in, its body is still arriving.
-    let mut held = connect(&server).await;
-    held.write_all(b"POST /person/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 33\r\n\r\n{\"login\":").await.unwrap();
+    let server = TestServer::start_with(|settings| settings.http.max_requests_in_flight = 1).await;
+    // One request in flight: subscribing an app, whose callback is being verified
+    // by a server that has accepted the node's request and does not answer.
+    let app = server.app("Holder").await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/webhook", silent.local_addr().unwrap());
+    let subscribing = tokio::spawn({
+        let (http, url) = (server.http.clone(), format!("{}/{}/subscriptions", server.graph(), app.id));
+        let body = serde_json::json!({"object": "page", "callback_url": callback, "verify_token": "v", "fields": "messages", "access_token": format!("{}|{}", app.id, app.secret)});
+        async move { http.post(url).json(&body).send().await.unwrap().status() }
+    });
+    let (verification, _) = silent.accept().await.expect("the node verifies the callback");
 
     let graph = format!("{}/v21.0/me", server.url);
-    let refused = switchboard_testkit::eventually("a request past the one in flight is refused", || {
-        let (http, graph) = (server.http.clone(), graph.clone());
-        async move { http.get(graph).send().await.ok().filter(|r| r.status() == 503) }
-    })
-    .await;
+    let refused = server.http.get(&graph).send().await.unwrap();
+    assert_eq!(refused.status(), 503, "a request past the one in flight is refused");
     assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!((body["error"]["code"].as_i64(), body["error"]["is_transient"].as_bool()), (Some(2), Some(true)), "{body}");
@@ -150,13 +152,42 @@ async fn past_the_requests_in_flight_a_request_is_told_503_at_once_and_health_ch
     let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.lines().any(|l| l.starts_with("switchboard_http_requests_total") && l.contains("face=\"graph\"") && l.contains("status=\"503\"")), "{metrics}");
 
-    // The request in flight is answered (a wrong sign-in, not a refusal for load),
-    // and the next one is worked on again.
-    held.write_all(b"\"nobody\",\"password\":\"x\"}").await.unwrap();
-    let mut buffer = [0u8; 1024];
-    let n = held.read(&mut buffer).await.unwrap();
-    let answer = String::from_utf8_lossy(&buffer[..n]).into_owned();
-    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    // The request in flight is answered (its callback hung up: a refused
+    // subscription, not a refusal for load), and the next one is worked on again.
+    drop((verification, silent));
+    let status = subscribing.await.unwrap();
+    assert!(status.is_client_error(), "{status}");
     let again = server.http.get(&graph).send().await.unwrap();
     assert_ne!(again.status(), 503, "the next request is worked on");
+}
+
+#[tokio::test]
+async fn a_client_dripping_its_body_holds_no_slot_among_the_requests_in_flight() {
+    let server = TestServer::start_with(|settings| {
+        settings.http.max_requests_in_flight = 1;
+        settings.http.body_timeout_secs = 30;
+    })
+    .await;
+    // Two requests whose headers are in and whose bodies are still arriving.
+    let mut dripping = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&server).await;
+        stream.write_all(b"POST /person/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 33\r\n\r\n{\"login\":").await.unwrap();
+        dripping.push(stream);
+    }
+    // Requests that have arrived are worked on, again and again, meanwhile.
+    let graph = format!("{}/v21.0/me", server.url);
+    for _ in 0..5 {
+        let answer = server.http.get(&graph).send().await.unwrap();
+        assert_ne!(answer.status(), 503, "a whole request is worked on while bodies drip");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Each, once its body is in, is worked on too (a wrong sign-in).
+    for mut stream in dripping {
+        stream.write_all(b"\"nobody\",\"password\":\"x\"}").await.unwrap();
+        let mut buffer = [0u8; 1024];
+        let n = stream.read(&mut buffer).await.unwrap();
+        let answer = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
 }
