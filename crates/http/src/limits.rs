@@ -110,25 +110,69 @@ pub async fn arrive(guard: &Guard, mut request: Request) -> Result<Arrived<'_>, 
     }
 }
 
-/// The body's chunks as they came, none copied; `None` past `limit` bytes.
+/// The body, read whole; `None` past `limit` bytes.
 async fn whole_body(body: Body, limit: usize) -> Result<Option<Body>, axum::Error> {
     let mut stream = body.into_data_stream();
-    let (mut chunks, mut size) = (Vec::new(), 0usize);
+    let (mut first, mut rest, mut size) = (None, Chunks::default(), 0usize);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         size += chunk.len();
         if size > limit {
             return Ok(None);
         }
-        chunks.push(chunk);
+        // A body of one chunk (most are) is passed on as it came, not copied.
+        match first.take() {
+            None if rest.is_empty() => first = Some(chunk),
+            Some(previous) => {
+                rest.add(previous);
+                rest.add(chunk);
+            }
+            None => rest.add(chunk),
+        }
     }
-    Ok(Some(match chunks.len() {
-        0 => Body::empty(),
-        1 => Body::from(chunks.pop().unwrap_or_default()),
-        // Replayed chunk by chunk: an upload's parser copies each into its own
-        // buffer, and the chunk it has copied is freed, so the body is held once.
-        _ => Body::from_stream(futures_util::stream::iter(chunks.into_iter().map(Ok::<Bytes, std::convert::Infallible>))),
+    Ok(Some(match first {
+        Some(only) => Body::from(only),
+        None => rest.into_body(),
     }))
+}
+
+/// A body's chunks, in order. Small ones are copied together: kept apart, each
+/// would cost an entry and keep its slice of hyper's read buffer alive, so a body
+/// sent a byte per chunk would hold many times its size. Large ones are kept as
+/// they came and replayed one by one: an upload's parser copies each into its own
+/// buffer and frees it, so an upload is held once.
+#[derive(Default)]
+struct Chunks {
+    chunks: Vec<Bytes>,
+    small: bytes::BytesMut,
+}
+
+impl Chunks {
+    const SMALL: usize = 4096;
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.small.is_empty()
+    }
+
+    fn add(&mut self, chunk: Bytes) {
+        if chunk.len() < Self::SMALL {
+            self.small.extend_from_slice(&chunk);
+        } else {
+            self.flush();
+            self.chunks.push(chunk);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.small.is_empty() {
+            self.chunks.push(self.small.split().freeze());
+        }
+    }
+
+    fn into_body(mut self) -> Body {
+        self.flush();
+        Body::from_stream(futures_util::stream::iter(self.chunks.into_iter().map(Ok::<Bytes, std::convert::Infallible>)))
+    }
 }
 
 /// What a body may grow to, in KiB: its declared length, else its kind's limit.
@@ -205,6 +249,39 @@ mod tests {
     fn reserved(content_type: &str, length: Option<&str>) -> u32 {
         let headers = headers(content_type, length);
         body_kib(&headers, if is_multipart(&headers) { crate::MULTIPART_LIMIT } else { crate::BODY_LIMIT })
+    }
+
+    fn chunked(chunks: Vec<Vec<u8>>) -> Body {
+        Body::from_stream(futures_util::stream::iter(chunks.into_iter().map(|chunk| Ok::<Bytes, std::convert::Infallible>(Bytes::from(chunk)))))
+    }
+
+    async fn read(body: Body) -> (usize, Vec<u8>) {
+        let mut stream = body.into_data_stream();
+        let (mut frames, mut bytes) = (0, Vec::new());
+        while let Some(chunk) = stream.next().await {
+            frames += 1;
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        (frames, bytes)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_is_read_whole_with_its_small_chunks_gathered_and_its_large_ones_kept() {
+        let bytes = Bytes::from_static(b"{\"recipient\":{}}");
+        let one = whole_body(Body::from(bytes.clone()), 100).await.unwrap().unwrap();
+        let only = axum::body::to_bytes(one, 100).await.unwrap();
+        assert_eq!(only.as_ptr(), bytes.as_ptr(), "a body of one chunk is not copied");
+
+        let dripped = whole_body(chunked(vec![vec![b'x']; 5000]), 10_000).await.unwrap().unwrap();
+        assert_eq!(read(dripped).await, (1, vec![b'x'; 5000]), "a byte per chunk is gathered into one");
+
+        let mixed = vec![b"a".to_vec(), vec![b'L'; 5000], b"b".to_vec(), b"c".to_vec(), vec![b'M'; 4096]];
+        let expected: Vec<u8> = mixed.concat();
+        let read_back = read(whole_body(chunked(mixed), 20_000).await.unwrap().unwrap()).await;
+        assert_eq!(read_back, (4, expected), "small runs gathered, large chunks kept, in order");
+
+        assert!(whole_body(chunked(vec![vec![0; 60], vec![0; 41]]), 100).await.unwrap().is_none(), "past the limit");
+        assert!(whole_body(chunked(vec![vec![0; 60], vec![0; 40]]), 100).await.unwrap().is_some(), "at the limit");
     }
 
     #[test]
