@@ -15,10 +15,11 @@ const LIVE: &str = "live";
 const INVALIDATE: &str = "invalidate";
 
 /// A live event for one person. A message too large for the bus travels as a
-/// reference and is read from the store by the nodes that need it.
+/// reference and is read from the store by the nodes that need it. On the bus it
+/// is the person's id, a space and this as JSON: every node hears every notice,
+/// and one with no client of that person drops it unparsed.
 #[derive(Debug, Serialize, Deserialize)]
 struct LiveNotice {
-    person: PersonId,
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<LiveEvent>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,12 +50,13 @@ impl Core {
         if self.bus.is_local() && !self.live.has_listeners(person) {
             return;
         }
-        let mut notice = LiveNotice { person, event: Some(event), message_ref: None };
-        let mut payload = serde_json::to_string(&notice).expect("live events serialize");
+        let mut notice = LiveNotice { event: Some(event), message_ref: None };
+        let on_the_bus = |notice: &LiveNotice| format!("{} {}", person.0, serde_json::to_string(notice).expect("live events serialize"));
+        let mut payload = on_the_bus(&notice);
         if payload.len() > self.bus.max_payload() {
             if let Some(LiveEvent::Message { page_id, message }) = notice.event.take() {
                 notice.message_ref = Some((page_id, message.mid));
-                payload = serde_json::to_string(&notice).expect("live notices serialize");
+                payload = on_the_bus(&notice);
             }
         }
         // Not waited for: the message is stored, and a client that misses the event
@@ -132,10 +134,12 @@ impl Core {
     async fn apply(&self, message: BusMessage) {
         match message.topic.as_str() {
             LIVE => {
-                let Ok(notice) = serde_json::from_str::<LiveNotice>(&message.payload) else { return };
-                if !self.live.has_listeners(notice.person) {
+                let Some((person, notice)) = message.payload.split_once(' ') else { return };
+                let Ok(person) = person.parse().map(PersonId) else { return };
+                if !self.live.has_listeners(person) {
                     return;
                 }
+                let Ok(notice) = serde_json::from_str::<LiveNotice>(notice) else { return };
                 let event = match (notice.event, notice.message_ref) {
                     (Some(event), _) => event,
                     (None, Some((page_id, mid))) => match self.store.message(&mid).await {
@@ -147,7 +151,7 @@ impl Core {
                     },
                     (None, None) => return,
                 };
-                self.live.publish(notice.person, event);
+                self.live.publish(person, event);
             }
             INVALIDATE => {
                 if let Ok(what) = serde_json::from_str::<Invalidation>(&message.payload) {

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_policy.sql")),
     (17, include_str!("../migrations/0017_thread_recency.sql")),
     (18, include_str!("../migrations/0018_thread_minute.sql")),
+    (19, include_str!("../migrations/0019_pull_index_apart.sql")),
 ];
 
 /// The schema version this build expects.

@@ -22,12 +22,15 @@ async fn owned_pending(client: &deadpool_postgres::Object, app: &AppId, ids: &[i
     rows.iter().map(|r| PgRow(r).int("id")).collect()
 }
 
+/// Its statements walk the app's pending events in id order on
+/// `outbox_pending_by_app`, whose `id > 0` (true of every event) they state so
+/// that they alone can be planned on it (migration 0019).
 async fn pull(tx: &Transaction<'_>, request: &PullRequest) -> StoreResult<Vec<OutboxEvent>> {
     let app = request.app.as_str();
     if let Some(below) = request.ack_below {
         // Handed out: marked with a lease by an earlier pull.
         let handed: Vec<i64> = tx
-            .query("SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL AND id < $2 AND lease_until > 0 ORDER BY id", &[&app, &below])
+            .query("SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL AND id > 0 AND id < $2 AND lease_until > 0 ORDER BY id", &[&app, &below])
             .await
             .map_err(pg)?
             .iter()
@@ -46,7 +49,7 @@ async fn pull(tx: &Transaction<'_>, request: &PullRequest) -> StoreResult<Vec<Ou
         }
     }
     let expired: Vec<i64> = tx
-        .query("SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL AND created_at < $2 ORDER BY id", &[&app, &request.give_up_before])
+        .query("SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL AND id > 0 AND created_at < $2 ORDER BY id", &[&app, &request.give_up_before])
         .await
         .map_err(pg)?
         .iter()
@@ -61,7 +64,7 @@ async fn pull(tx: &Transaction<'_>, request: &PullRequest) -> StoreResult<Vec<Ou
     let rows = tx
         .query(
             "UPDATE outbox SET lease_until = $3 WHERE id IN (
-                SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL ORDER BY id LIMIT $2)
+                SELECT id FROM outbox WHERE app_id = $1 AND settled_at IS NULL AND id > 0 ORDER BY id LIMIT $2)
              RETURNING id, app_id, page_id, person_id, field, body, created_at, failures, first_failure_at",
             &[&app, &i64::from(request.limit), &request.lease_until],
         )

@@ -5,26 +5,11 @@
 
 mod common;
 
-use common::{database_url, fresh_schema, store};
+use common::store_and_raw;
 use std::fmt::Debug;
-use std::sync::Arc;
 use switchboard_domain::*;
 use switchboard_store::*;
 use switchboard_store_postgres::PostgresStore;
-use tokio_postgres::NoTls;
-
-/// A store in a fresh schema and a raw connection to the same schema; `None` when the
-/// run opted out of PostgreSQL.
-async fn store_and_raw() -> Option<(Arc<PostgresStore>, tokio_postgres::Client)> {
-    let url = database_url()?;
-    let schema = fresh_schema();
-    let store = store(&url, &schema).await;
-    let mut config: tokio_postgres::Config = url.parse().expect("a valid URL");
-    config.options(format!("-c search_path={schema}"));
-    let (raw, connection) = config.connect(NoTls).await.expect("the test PostgreSQL answers");
-    tokio::spawn(connection);
-    Some((store, raw))
-}
 
 #[track_caller]
 fn assert_corrupt<T: Debug>(result: StoreResult<T>, column: &str, value: &str) {

@@ -171,7 +171,7 @@ async fn migrate_prepares_a_postgres_database_once() {
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(answer, json!({"migrated": true, "engine": "postgres", "schema_version": 18}));
+        assert_eq!(answer, json!({"migrated": true, "engine": "postgres", "schema_version": 19}));
     }
 }
 

@@ -33,3 +33,17 @@ pub async fn store(url: &str, schema: &str) -> Arc<PostgresStore> {
     let config = PostgresConfig { url: url.into(), pool_size: 8, statement_timeout_ms: 10_000, connect_timeout_ms: 5_000, schema: Some(schema.into()) };
     Arc::new(PostgresStore::connect(config).await.expect("the test PostgreSQL answers"))
 }
+
+/// A store in a fresh schema and a raw connection to the same schema, for rows
+/// written or plans read behind the engine's back; `None` when the run opted out of
+/// PostgreSQL.
+pub async fn store_and_raw() -> Option<(Arc<PostgresStore>, tokio_postgres::Client)> {
+    let url = database_url()?;
+    let schema = fresh_schema();
+    let store = store(&url, &schema).await;
+    let mut config: tokio_postgres::Config = url.parse().expect("a valid URL");
+    config.options(format!("-c search_path={schema}"));
+    let (raw, connection) = config.connect(tokio_postgres::NoTls).await.expect("the test PostgreSQL answers");
+    tokio::spawn(connection);
+    Some((store, raw))
+}

@@ -1,0 +1,4 @@
+-- Nothing to change here: SQLite's planner prefers the index that matches more of
+-- a statement's equalities, and takes `outbox_pending_by_thread` for a thread's
+-- pending events. (PostgreSQL's migration of the same name keeps its planner off
+-- the pull API's index for them.)
