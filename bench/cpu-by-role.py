@@ -86,7 +86,9 @@ def role(last_statements, backend_type):
 
 
 def report(samples_path, log_path, run, seconds):
-    line = next(l for l in open(log_path) if f" {run}: " in l)
+    line = next((l for l in open(log_path) if f" {run}: " in l), None)
+    if line is None:
+        sys.exit(f"no line for {run!r} in {log_path}")
     ended = float(line.split()[0])
     rate = float(re.search(r": ([\d.]+) req/s", line).group(1))
     samples = [json.loads(l) for l in open(samples_path)]
